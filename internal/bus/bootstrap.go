@@ -1,0 +1,85 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const day = 24 * time.Hour
+
+// StreamConfigs returns the streams of SPEC §2 with the given replica count.
+func StreamConfigs(replicas int) []jetstream.StreamConfig {
+	if replicas < 1 {
+		replicas = 1
+	}
+	return []jetstream.StreamConfig{
+		{Name: StreamExec, Subjects: []string{"commands.>"}, MaxMsgsPerSubject: 1, MaxAge: 7 * day,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
+			AllowDirect: true, Description: "latest command per subject (agents catch up by direct get)"},
+		{Name: StreamEvents, Subjects: []string{"events.>"}, MaxAge: 7 * day,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas},
+		{Name: StreamResults, Subjects: []string{"results.>"}, MaxAge: 30 * day,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas},
+		{Name: StreamAudit, Subjects: []string{"audit.>"}, MaxAge: 365 * day,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas},
+	}
+}
+
+// KVConfigs returns the KV buckets of SPEC §2 (plus the backend's own).
+func KVConfigs(replicas int) []jetstream.KeyValueConfig {
+	if replicas < 1 {
+		replicas = 1
+	}
+	kv := func(name string, history uint8, desc string) jetstream.KeyValueConfig {
+		return jetstream.KeyValueConfig{Bucket: name, History: history, Description: desc,
+			Storage: jetstream.FileStorage, Replicas: replicas}
+	}
+	locks := kv(KVLocks, 1, "leader locks (TTL)")
+	locks.TTL = 15 * time.Second
+	return []jetstream.KeyValueConfig{
+		kv(KVJobs, 5, "job id → manifest JSON"),
+		kv(KVJobsYAML, 5, "job id → original manifest text"),
+		kv(KVSchedules, 5, "schedule id → schedule JSON"),
+		kv(KVSchedulesYAML, 5, "schedule id → original schedule text"),
+		kv(KVScriptCurrent, 5, "job id → pinned version"),
+		kv(KVScriptStatus, 5, "job id → ACTIVE|REVOKED"),
+		kv(KVAgentGroups, 1, "pc_id → {groups:[…]}"),
+		kv(KVAgentConfig, 1, "global | groups.<g> | pcs.<pc> → config scope"),
+		kv(KVFleetConfig, 1, "freeze"),
+		kv(KVWaves, 1, "pending wave dispatches"),
+		kv(KVSchedState, 1, "scheduler bookkeeping (last fire per schedule)"),
+		locks,
+	}
+}
+
+// Bootstrap creates or updates every stream, KV bucket and object store. It
+// is idempotent and safe to run from several backends at once.
+func Bootstrap(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	for _, sc := range StreamConfigs(replicas) {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("bootstrap stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range KVConfigs(replicas) {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("bootstrap kv %s: %w", kc.Bucket, err)
+		}
+	}
+	oc := jetstream.ObjectStoreConfig{Bucket: ObjAgentRelease, Storage: jetstream.FileStorage,
+		Replicas: max(replicas, 1), Description: "agent binaries for self-update"}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, oc); err != nil {
+		return fmt.Errorf("bootstrap object store %s: %w", oc.Bucket, err)
+	}
+	return nil
+}
+
+// IsNotFound reports whether err means a KV key, stream or consumer is absent.
+func IsNotFound(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrMsgNotFound) ||
+		errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+}

@@ -1,0 +1,94 @@
+// Package bus names every NATS subject, stream, KV bucket and object store
+// of SPEC §2 and creates them. It uses only the nats.go client, so agents and
+// the CLI can link it without pulling in server code.
+package bus
+
+// Streams.
+const (
+	StreamExec    = "EXEC"
+	StreamEvents  = "EVENTS"
+	StreamResults = "RESULTS"
+	StreamAudit   = "AUDIT"
+)
+
+// KV buckets and object stores.
+const (
+	KVJobs          = "jobs"
+	KVSchedules     = "schedules"
+	KVScriptCurrent = "script_current"
+	KVScriptStatus  = "script_status"
+	KVAgentGroups   = "agent_groups"
+	KVAgentConfig   = "agent_config"
+	KVFleetConfig   = "fleet_config"
+	KVWaves         = "waves"
+	KVJobsYAML      = "jobs_yaml"      // original manifest text (comments kept) for editing
+	KVSchedulesYAML = "schedules_yaml" // same, for schedules
+	KVLocks         = "locks"          // leader-election locks with a TTL (scheduler)
+	KVSchedState    = "scheduler_state"
+	ObjAgentRelease = "agent_releases"
+	FreezeKey       = "freeze"
+	ConfigGlobalKey = "global"
+)
+
+// Durable consumer names of the backend projectors (shared by replicas).
+const (
+	ConsumerEvents  = "backend_events_projector"
+	ConsumerResults = "backend_results_projector"
+	ConsumerAudit   = "backend_audit_projector"
+)
+
+// Subjects.
+const (
+	SubjCommandsAll       = "commands.all"
+	SubjCommandsAllFilter = "commands.>"
+	SubjEventsStartedAll  = "events.started.>"
+	SubjResultsAll        = "results.>"
+	SubjHeartbeatAll      = "heartbeat.>"
+	SubjAuditAll          = "audit.>"
+)
+
+// CommandsGroup is the subject of a command for every member of group g.
+func CommandsGroup(g string) string { return "commands.group." + g }
+
+// CommandsPC is the subject of a command for one PC.
+func CommandsPC(pc string) string { return "commands.pc." + pc }
+
+// EventStarted is the subject an agent reports a run's start on.
+func EventStarted(execID, pc string) string { return "events.started." + execID + "." + pc }
+
+// Result is the subject an agent reports a run's result on.
+func Result(requestID string) string { return "results." + requestID }
+
+// Heartbeat is the subject of a PC's heartbeats.
+func Heartbeat(pc string) string { return "heartbeat." + pc }
+
+// Ping is the request/reply subject answered by an agent with a Heartbeat.
+func Ping(pc string) string { return "agents." + pc + ".ping" }
+
+// Kill is the subject that terminates an execution's processes.
+func Kill(execID string) string { return "kill." + execID }
+
+// Audit is the subject of an audit event.
+func Audit(actor, action string) string {
+	return "audit." + SubjectToken(actor) + "." + SubjectToken(action)
+}
+
+// GroupConfigKey and PCConfigKey are agent_config keys.
+func GroupConfigKey(g string) string { return "groups." + g }
+func PCConfigKey(pc string) string   { return "pcs." + pc }
+
+// SubjectToken makes s safe as one subject token (actors may be e-mail
+// addresses; dots and wildcards would split or widen the subject).
+func SubjectToken(s string) string {
+	if s == "" {
+		return "_"
+	}
+	b := []byte(s)
+	for i, c := range b {
+		switch c {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
