@@ -1,0 +1,189 @@
+// Package live fans server-side events out to dashboard clients over
+// Server-Sent Events. Publishing never blocks: every client has a bounded
+// buffer, and a client that cannot keep up is disconnected (its browser
+// reconnects and refetches) rather than slowing the projectors down.
+package live
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	defaultBuffer       = 256
+	defaultPingInterval = 15 * time.Second
+)
+
+// Hub is an SSE broadcaster. The zero value is not usable; call NewHub.
+type Hub struct {
+	logger       *slog.Logger
+	bufSize      int
+	pingInterval time.Duration
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	closed  bool
+	seq     atomic.Uint64
+	dropped atomic.Uint64
+}
+
+type client struct {
+	ch   chan []byte
+	kick chan struct{} // closed when the hub drops the client
+	once sync.Once
+}
+
+func (c *client) drop() { c.once.Do(func() { close(c.kick) }) }
+
+// NewHub returns a hub with a 256-message buffer per client and a 15 s ping.
+func NewHub(logger *slog.Logger) *Hub {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Hub{
+		logger:       logger,
+		bufSize:      defaultBuffer,
+		pingInterval: defaultPingInterval,
+		clients:      make(map[*client]struct{}),
+	}
+}
+
+// Clients reports how many clients are connected.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// Dropped reports how many clients were disconnected for being too slow.
+func (h *Hub) Dropped() uint64 { return h.dropped.Load() }
+
+// Publish sends one event to every connected client without blocking. data
+// is encoded as JSON once; a client whose buffer is full is dropped.
+func (h *Hub) Publish(eventType string, data any) {
+	payload, err := json.Marshal(data)
+	if err != nil {
+		h.logger.Warn("live: encode event", "event", eventType, "err", err)
+		return
+	}
+	// Event names come from our own code, but a newline would corrupt the
+	// stream framing for every client, so strip them defensively.
+	eventType = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, eventType)
+	id := h.seq.Add(1)
+	msg := []byte(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", id, eventType, payload))
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		select {
+		case c.ch <- msg:
+		default:
+			delete(h.clients, c)
+			c.drop()
+			h.dropped.Add(1)
+			h.logger.Warn("live: dropping slow client", "buffer", h.bufSize)
+		}
+	}
+}
+
+// Close disconnects every client and refuses new ones.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for c := range h.clients {
+		delete(h.clients, c)
+		c.drop()
+	}
+}
+
+func (h *Hub) add() (*client, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, false
+	}
+	c := &client{ch: make(chan []byte, h.bufSize), kick: make(chan struct{})}
+	h.clients[c] = struct{}{}
+	return c, true
+}
+
+func (h *Hub) remove(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.clients, c)
+}
+
+// ServeHTTP streams events until the client goes away or is dropped.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		http.Error(w, `{"error":"method not allowed"}`, http.StatusMethodNotAllowed)
+		return
+	}
+	rc := http.NewResponseController(w)
+	c, ok := h.add()
+	if !ok {
+		http.Error(w, `{"error":"shutting down"}`, http.StatusServiceUnavailable)
+		return
+	}
+	defer h.remove(c)
+
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache, no-transform")
+	hdr.Set("Connection", "keep-alive")
+	hdr.Set("X-Accel-Buffering", "no") // stop reverse proxies from buffering the stream
+	w.WriteHeader(http.StatusOK)
+	// retry tells EventSource how soon to reconnect; the comment makes the
+	// browser see the stream as open at once.
+	if _, err := fmt.Fprint(w, "retry: 3000\n: connected\n\n"); err != nil {
+		return
+	}
+	if err := rc.Flush(); err != nil {
+		h.logger.Warn("live: response cannot flush", "err", err)
+		return
+	}
+
+	ping := time.NewTicker(h.pingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-c.kick:
+			return
+		case msg := <-c.ch:
+			if _, err := w.Write(msg); err != nil {
+				return
+			}
+			// Drain what is already queued before flushing once.
+			for n := len(c.ch); n > 0; n-- {
+				if _, err := w.Write(<-c.ch); err != nil {
+					return
+				}
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		case <-ping.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
