@@ -1,0 +1,299 @@
+// Package manifest is the job catalog's document model (SPEC §4): the job
+// Manifest (what runs) and the exec Plan (where it runs: target, waves,
+// jitter, deadline). Both parse strictly from YAML or JSON — unknown keys,
+// wrong shapes and bad values are rejected with a *FieldError naming the
+// field path, e.g. "execute.timout" — and serialise to the JSON stored in
+// KV `jobs` / sent as the body of POST /api/exec/{job_id}.
+//
+// Always decode with Parse / ParsePlan (not json.Unmarshal): they apply
+// defaults and validate.
+package manifest
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/kanade-fleet/kanade/internal/manifest/strict"
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// FieldError is the error type of every parse and validation failure: Field
+// is the path of the offending field ("execute.timeout",
+// "rollout.waves[1].delay"; empty for a syntax error of the whole document)
+// so the API can answer 422 {"error": err.Error(), "field": fe.Field}. It is
+// wire.FieldError, so one errors.As covers config scopes too.
+type FieldError = wire.FieldError
+
+// Limits on manifest fields.
+const (
+	MaxScriptBytes = 512 << 10 // the script travels inline in every Command
+	MaxVersionLen  = 64
+	MaxTextLen     = 4096 // description, cwd
+	MaxTags        = 64
+)
+
+// Run-as modes.
+const (
+	RunAsSystem = "system"
+	RunAsUser   = "user"
+)
+
+// Manifest is a job: what runs. It is the value of KV jobs.<id>.
+type Manifest struct {
+	ID          string   `json:"id"`
+	Version     string   `json:"version"`
+	Description string   `json:"description,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	Execute     Execute  `json:"execute"`
+}
+
+// Execute says how the script runs on the agent.
+type Execute struct {
+	Shell   string `json:"shell"`         // one of wire.Shells
+	Script  string `json:"script"`        // inline script text
+	Timeout string `json:"timeout"`       // duration as written, e.g. "600s"; see ParseDuration
+	Cwd     string `json:"cwd,omitempty"` // working directory on the agent
+	RunAs   string `json:"run_as"`        // system (default) | user
+}
+
+// DocumentError wraps the error of one document of a multi-document stream
+// (ParseAll); errors.As still reaches the inner *FieldError.
+type DocumentError struct {
+	Index int // 1-based position in the stream
+	Err   error
+}
+
+func (e *DocumentError) Error() string { return fmt.Sprintf("document %d: %v", e.Index, e.Err) }
+func (e *DocumentError) Unwrap() error { return e.Err }
+
+// Document is one parsed manifest of a stream with its source text
+// (comments kept), which the CLI submits as is so the backend can keep the
+// original YAML for editing.
+type Document struct {
+	Manifest Manifest
+	Source   []byte
+}
+
+func ferr(field, format string, a ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Parse decodes and validates one manifest from YAML or JSON.
+func Parse(data []byte) (Manifest, error) {
+	n, err := single(data)
+	if err != nil {
+		return Manifest{}, err
+	}
+	return fromNode(n)
+}
+
+// single parses data as exactly one document.
+func single(data []byte) (*strict.Node, error) {
+	docs, err := strict.ParseDocuments(data)
+	if err != nil {
+		return nil, err
+	}
+	switch len(docs) {
+	case 0:
+		return nil, ferr("", "empty document")
+	case 1:
+		return docs[0], nil
+	default:
+		return nil, ferr("", "found %d YAML documents; submit one at a time", len(docs))
+	}
+}
+
+// SplitDocuments cuts a stream into the source of each non-empty document:
+// a JSON object is one document, YAML is split at "---" lines. It is what
+// ParseAll (here and in package schedule) is built on.
+func SplitDocuments(data []byte) ([][]byte, error) {
+	if len(data) > strict.MaxDocumentBytes*8 {
+		return nil, ferr("", "input is larger than %d bytes", strict.MaxDocumentBytes*8)
+	}
+	if strict.IsJSON(data) {
+		return [][]byte{data}, nil
+	}
+	docs := strict.SplitYAML(data)
+	if len(docs) == 0 {
+		return nil, ferr("", "empty document")
+	}
+	return docs, nil
+}
+
+// ParseAll decodes every manifest of a multi-document YAML stream (or one
+// JSON object), for `kanade job apply|validate`. The first bad document
+// fails the whole call with a *DocumentError.
+func ParseAll(data []byte) ([]Document, error) {
+	srcs, err := SplitDocuments(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Document, 0, len(srcs))
+	for i, src := range srcs {
+		m, err := Parse(src)
+		if err != nil {
+			return nil, &DocumentError{Index: i + 1, Err: err}
+		}
+		out = append(out, Document{Manifest: m, Source: src})
+	}
+	return out, nil
+}
+
+func fromNode(n *strict.Node) (Manifest, error) {
+	r := &strict.Reader{}
+	o := r.Object(n, "")
+	m := Manifest{
+		ID:          o.Str("id"),
+		Version:     o.Str("version"),
+		Description: o.Str("description"),
+		Tags:        o.StrList("tags"),
+	}
+	ex := o.Object("execute")
+	m.Execute = Execute{
+		Shell:   ex.Str("shell"),
+		Script:  ex.Str("script"),
+		Timeout: ex.Str("timeout"),
+		Cwd:     ex.Str("cwd"),
+		RunAs:   ex.Str("run_as"),
+	}
+	ex.Close()
+	o.Close()
+	if err := r.Err(); err != nil {
+		return Manifest{}, err
+	}
+	if m.Execute.RunAs == "" {
+		m.Execute.RunAs = RunAsSystem
+	}
+	if err := m.Validate(); err != nil {
+		return Manifest{}, err
+	}
+	return m, nil
+}
+
+// CheckID validates a job, schedule or group id for the field named field:
+// [A-Za-z0-9_-]{1,64}, since ids become NATS subject tokens and KV keys.
+func CheckID(field, id string) error {
+	if id == "" {
+		return ferr(field, "is required")
+	}
+	if !wire.ValidID(id) {
+		return ferr(field, "%q is not a valid id: use 1-64 of A-Z a-z 0-9 _ - (no dots or spaces)", clip(id))
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 70 {
+		return s[:70] + "…"
+	}
+	return s
+}
+
+// Validate checks every field; parse functions call it, and callers that
+// build a Manifest in code should too. The error is a *FieldError.
+func (m Manifest) Validate() error {
+	if err := CheckID("id", m.ID); err != nil {
+		return err
+	}
+	if m.ID == wire.AdhocJobID {
+		return ferr("id", "%q is reserved for ad-hoc runs", wire.AdhocJobID)
+	}
+	if m.Version == "" {
+		return ferr("version", "is required")
+	}
+	if len(m.Version) > MaxVersionLen || strings.IndexFunc(m.Version, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}) >= 0 {
+		return ferr("version", "must be at most %d characters without spaces", MaxVersionLen)
+	}
+	if len(m.Description) > MaxTextLen {
+		return ferr("description", "must be at most %d bytes", MaxTextLen)
+	}
+	if len(m.Tags) > MaxTags {
+		return ferr("tags", "at most %d tags", MaxTags)
+	}
+	for i, t := range m.Tags {
+		if strings.TrimSpace(t) == "" || len(t) > 64 {
+			return ferr(fmt.Sprintf("tags[%d]", i), "must be 1-64 characters and not blank")
+		}
+	}
+	e := m.Execute
+	if e == (Execute{}) {
+		return ferr("execute", "is required")
+	}
+	if e.Shell == "" {
+		return ferr("execute.shell", "is required (one of %s)", strings.Join(wire.Shells, ", "))
+	}
+	if !wire.ValidShell(e.Shell) {
+		return ferr("execute.shell", "%q is not one of %s", clip(e.Shell), strings.Join(wire.Shells, ", "))
+	}
+	if strings.TrimSpace(e.Script) == "" {
+		return ferr("execute.script", "is required")
+	}
+	if len(e.Script) > MaxScriptBytes {
+		return ferr("execute.script", "must be at most %d bytes", MaxScriptBytes)
+	}
+	if e.Timeout == "" {
+		return ferr("execute.timeout", "is required (e.g. 30s, 10m, 1h30m, 1d)")
+	}
+	d, err := ParseDuration(e.Timeout)
+	if err != nil {
+		return ferr("execute.timeout", "%v", err)
+	}
+	if d < time.Second {
+		return ferr("execute.timeout", "must be at least 1s")
+	}
+	if len(e.Cwd) > MaxTextLen || strings.ContainsRune(e.Cwd, 0) {
+		return ferr("execute.cwd", "must be at most %d bytes without NUL", MaxTextLen)
+	}
+	switch e.RunAs {
+	case RunAsSystem, RunAsUser:
+	case "":
+		return ferr("execute.run_as", "is required (system or user)")
+	default:
+		return ferr("execute.run_as", "%q is not one of system, user", clip(e.RunAs))
+	}
+	return nil
+}
+
+// Timeout returns execute.timeout as a duration (0 if it does not parse,
+// which Validate rules out).
+func (m Manifest) Timeout() time.Duration {
+	d, err := ParseDuration(m.Execute.Timeout)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// TimeoutSecs is Timeout in whole seconds, rounded up, as Command.timeout_secs.
+func (m Manifest) TimeoutSecs() int64 { return ceilSecs(m.Timeout()) }
+
+func ceilSecs(d time.Duration) int64 {
+	return int64(math.Ceil(d.Seconds()))
+}
+
+// JSON is the canonical serialisation stored in KV jobs.
+func (m Manifest) JSON() []byte { return mustJSON(m) }
+
+// Command builds the Command that runs m under plan p. requestID and
+// execID are minted by the caller (one request_id per published subject,
+// one exec_id per exec); the deadline is the plan's.
+func (m Manifest) Command(execID, requestID string, p Plan) wire.Command {
+	return wire.Command{
+		ID:          m.ID,
+		Version:     m.Version,
+		RequestID:   requestID,
+		ExecID:      execID,
+		Shell:       m.Execute.Shell,
+		Script:      m.Execute.Script,
+		TimeoutSecs: m.TimeoutSecs(),
+		JitterSecs:  p.JitterSecs(),
+		RunAs:       m.Execute.RunAs,
+		Cwd:         m.Execute.Cwd,
+		DeadlineAt:  p.DeadlineAt,
+	}
+}
