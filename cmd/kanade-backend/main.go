@@ -1,0 +1,86 @@
+// Command kanade-backend serves the API and dashboard, projects the streams
+// into SQL and drives the scheduler. See SPEC §1 for its flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/config"
+	"github.com/kanade-fleet/kanade/internal/version"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "kanade-backend:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("kanade-backend", flag.ContinueOnError)
+	var cfg backend.Config
+	fs.String("config", "", "TOML config file (keys are the flag names)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address for the API and dashboard")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./kanade-data", "directory for backend.db and the embedded JetStream store")
+	fs.StringVar(&cfg.DB, "db", "", "database: empty = SQLite in data-dir; postgres://… = PostgreSQL")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "external NATS server(s), comma-separated; empty = start the embedded server")
+	fs.StringVar(&cfg.NATSAddr, "nats-addr", "127.0.0.1:4222", "where the embedded NATS server listens")
+	fs.StringVar(&cfg.NATSToken, "nats-token", "", "broker token (embedded: required of clients; external: presented)")
+	fs.DurationVar(&cfg.CleanupInterval, "cleanup-interval", 5*time.Minute, "reaper and retention interval")
+	fs.BoolVar(&cfg.Dev, "dev", false, "development: auth disabled and a local in-process agent")
+	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas for streams and KV (3 on a 3-server cluster)")
+	fs.IntVar(&cfg.ProjectorBatch, "projector-batch", 1000, "max messages per projector transaction (1 = one per transaction; benchmarks)")
+	logLevel := fs.String("log-level", "info", "debug | info | warn | error")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	env := map[string]string{
+		"http-addr": "KANADE_HTTP_ADDR", "data-dir": "KANADE_DATA_DIR", "db": "KANADE_DB", "nats-url": "KANADE_NATS_URL",
+		"nats-addr": "KANADE_NATS_ADDR", "nats-token": "KANADE_NATS_TOKEN", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
+		"dev": "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
+	}
+	if err := config.Load(fs, args, env); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Println("kanade-backend", version.String())
+		return nil
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+	cfg.Log = log
+	cfg.Version, cfg.Commit = version.Version, version.Commit
+	wire(&cfg)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := backend.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	var fatal error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case fatal = <-b.Fatal():
+		log.Error("fatal", "error", fatal)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b.Stop(sctx)
+	return fatal
+}

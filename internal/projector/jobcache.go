@@ -1,0 +1,123 @@
+package projector
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanade-fleet/kanade/internal/bus"
+)
+
+// JobCache keeps each job's execute.timeout from KV jobs in memory, watched
+// live so a job registered after the backend started is seen without a
+// broker round-trip per message.
+type JobCache struct {
+	mu       sync.RWMutex
+	timeouts map[string]time.Duration
+	ready    chan struct{}
+	once     sync.Once
+	parse    func(string) (time.Duration, error)
+}
+
+// NewJobCache returns an empty cache; parse turns a manifest timeout into a
+// duration (manifest.ParseDuration).
+func NewJobCache(parse func(string) (time.Duration, error)) *JobCache {
+	return &JobCache{timeouts: map[string]time.Duration{}, ready: make(chan struct{}), parse: parse}
+}
+
+// Timeout returns the job's timeout; ok is false when unknown or unparsable.
+func (c *JobCache) Timeout(jobID string) (time.Duration, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	d, ok := c.timeouts[jobID]
+	return d, ok
+}
+
+// Ready is closed once the initial snapshot of the bucket has been loaded.
+func (c *JobCache) Ready() <-chan struct{} { return c.ready }
+
+func (c *JobCache) set(key string, value []byte) {
+	var m struct {
+		Execute struct {
+			Timeout string `json:"timeout"`
+		} `json:"execute"`
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.timeouts, key)
+	if json.Unmarshal(value, &m) != nil {
+		return
+	}
+	if d, err := c.parse(m.Execute.Timeout); err == nil && d > 0 {
+		c.timeouts[key] = d
+	}
+}
+
+// Watch follows KV jobs until ctx ends, re-watching after errors.
+func (c *JobCache) Watch(ctx context.Context, js jetstream.JetStream, log *slog.Logger) {
+	for ctx.Err() == nil {
+		if err := c.watchOnce(ctx, js); err != nil && ctx.Err() == nil {
+			log.Warn("jobs cache watch failed; retrying", "error", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}
+}
+
+func (c *JobCache) watchOnce(ctx context.Context, js jetstream.JetStream) error {
+	kv, err := js.KeyValue(ctx, bus.KVJobs)
+	if err != nil {
+		return err
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e == nil {
+				c.once.Do(func() { close(c.ready) })
+				continue
+			}
+			if e.Operation() == jetstream.KeyValuePut {
+				c.set(e.Key(), e.Value())
+			} else {
+				c.mu.Lock()
+				delete(c.timeouts, e.Key())
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+const (
+	minReapSlack = 2 * time.Minute
+	reapCap      = 365 * 24 * time.Hour
+)
+
+// ReapDeadline is recorded_at + timeout + max(2 min, timeout/2), in the
+// backend's clock domain (JetStream publish time), clamped to one year so an
+// absurd timeout can never overflow.
+func ReapDeadline(timeout time.Duration, recordedAt time.Time) time.Time {
+	if timeout < 0 || timeout > reapCap {
+		return recordedAt.Add(reapCap)
+	}
+	span := timeout + max(minReapSlack, timeout/2)
+	if span > reapCap {
+		span = reapCap
+	}
+	return recordedAt.Add(span)
+}

@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Execution is an executions row.
+type Execution struct {
+	ExecID       string    `json:"exec_id"`
+	JobID        string    `json:"job_id"`
+	Version      string    `json:"version"`
+	InitiatedBy  string    `json:"initiated_by"`
+	InitiatedAt  time.Time `json:"initiated_at"`
+	TargetCount  int       `json:"target_count"`
+	SuccessCount int       `json:"success_count"`
+	FailureCount int       `json:"failure_count"`
+	SkippedCount int       `json:"skipped_count"`
+	Status       string    `json:"status"`
+}
+
+// CreateExecution inserts a pending executions row (before any command is
+// published, so a fast agent's result always finds its parent).
+func (db *DB) CreateExecution(ctx context.Context, e Execution) error {
+	if e.TargetCount < 1 {
+		e.TargetCount = 1
+	}
+	if e.Status == "" {
+		e.Status = "pending"
+	}
+	if e.InitiatedAt.IsZero() {
+		e.InitiatedAt = time.Now()
+	}
+	_, err := db.Write.ExecContext(ctx, db.Q(`INSERT INTO executions
+		(exec_id, job_id, version, initiated_by, initiated_at, target_count, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		e.ExecID, e.JobID, e.Version, e.InitiatedBy, TS(e.InitiatedAt), e.TargetCount, e.Status)
+	if err != nil {
+		return fmt.Errorf("insert execution exec_id=%s: %w", e.ExecID, err)
+	}
+	return nil
+}
+
+// AddExecutionTargets raises an execution's target_count (a later wave) and
+// moves a completed execution back to running, since new targets are coming.
+func (db *DB) AddExecutionTargets(ctx context.Context, execID string, n int) error {
+	_, err := db.Write.ExecContext(ctx, db.Q(`UPDATE executions SET target_count = target_count + ?,
+		status = CASE WHEN status = 'completed' THEN 'running' ELSE status END WHERE exec_id = ?`), n, execID)
+	if err != nil {
+		return fmt.Errorf("add targets exec_id=%s: %w", execID, err)
+	}
+	return nil
+}
+
+// ReapOutcome summarises one reaper pass.
+type ReapOutcome struct {
+	Reaped     int
+	Expired    int
+	Deleted    map[string]int64
+	Executions []ExecProgress
+}
+
+// Retention windows (SPEC §5; upstream defaults).
+const (
+	ResultRetention  = 90 * 24 * time.Hour
+	AuditRetention   = 365 * 24 * time.Hour
+	PendingExpiry    = time.Hour
+	InflightFallback = 24 * time.Hour
+	retentionBatch   = 10000
+	retentionBatches = 10
+	reapBatch        = 5000
+)
+
+// ReapNote is appended to the stderr of a reaped row.
+const ReapNote = "\n[kanade backend: reaped — no result arrived before the run's deadline; the agent may have died or lost the result]"
+
+// Reap marks in-flight rows past their deadline as failed (exit -1, reaped),
+// counts them as failures on their execution, and expires pending
+// executions older than an hour. All cutoffs come from one now.
+func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
+	out := ReapOutcome{Deleted: map[string]int64{}}
+	tx, err := db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return out, fmt.Errorf("begin reap: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, db.Q(`SELECT result_id, exec_id FROM execution_results
+		WHERE finished_at IS NULL AND ((expires_at IS NOT NULL AND expires_at < ?) OR (expires_at IS NULL AND started_at < ?))
+		LIMIT ?`), TS(now), TS(now.Add(-InflightFallback)), reapBatch)
+	if err != nil {
+		return out, fmt.Errorf("select orphans: %w", err)
+	}
+	type orphan struct{ result, exec string }
+	var orphans []orphan
+	for rows.Next() {
+		var o orphan
+		if err := rows.Scan(&o.result, &o.exec); err != nil {
+			rows.Close()
+			return out, err
+		}
+		orphans = append(orphans, o)
+	}
+	rows.Close()
+	deltas := map[string]*delta{}
+	var order []string
+	for _, o := range orphans {
+		res, err := tx.ExecContext(ctx, db.Q(`UPDATE execution_results SET exit_code = -1, reaped = 1, finished_at = ?,
+			stderr = stderr || ? WHERE result_id = ? AND finished_at IS NULL`), TS(now), ReapNote, o.result)
+		if err != nil {
+			return out, fmt.Errorf("reap result_id=%s: %w", o.result, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 || o.exec == "" {
+			continue
+		}
+		out.Reaped++
+		d := deltas[o.exec]
+		if d == nil {
+			d = &delta{}
+			deltas[o.exec] = d
+			order = append(order, o.exec)
+		}
+		d.failure++
+	}
+	if out.Executions, err = db.bumpCounters(ctx, tx, deltas, order); err != nil {
+		return out, err
+	}
+	res, err := tx.ExecContext(ctx, db.Q(`UPDATE executions SET status = 'expired' WHERE status = 'pending' AND initiated_at < ?`),
+		TS(now.Add(-PendingExpiry)))
+	if err != nil {
+		return out, fmt.Errorf("expire pending: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	out.Expired = int(n)
+	if err := tx.Commit(); err != nil {
+		return out, fmt.Errorf("commit reap: %w", err)
+	}
+	return out, nil
+}
+
+// Retain deletes rows past retention in bounded batches, each its own
+// transaction so the projectors are never blocked for long.
+func (db *DB) Retain(ctx context.Context, now time.Time) (map[string]int64, error) {
+	deleted := map[string]int64{}
+	jobs := []struct{ table, key, col string }{
+		{"execution_results", "result_id", "recorded_at"},
+		{"executions", "exec_id", "initiated_at"},
+		{"audit_log", "stream_seq", "occurred_at"},
+	}
+	for _, j := range jobs {
+		cutoff := now.Add(-ResultRetention)
+		if j.table == "audit_log" {
+			cutoff = now.Add(-AuditRetention)
+		}
+		q := db.Q(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s < ? LIMIT ?)`,
+			j.table, j.key, j.key, j.table, j.col))
+		for i := 0; i < retentionBatches; i++ {
+			res, err := db.Write.ExecContext(ctx, q, TS(cutoff), retentionBatch)
+			if err != nil {
+				return deleted, fmt.Errorf("retention %s: %w", j.table, err)
+			}
+			n, _ := res.RowsAffected()
+			deleted[j.table] += n
+			if n < retentionBatch {
+				break
+			}
+		}
+	}
+	return deleted, nil
+}
+
+// nullTime converts a nullable stored timestamp.
+func nullTime(s sql.NullString) *time.Time {
+	if !s.Valid || s.String == "" {
+		return nil
+	}
+	t := ParseTS(s.String)
+	return &t
+}
