@@ -1,0 +1,283 @@
+// Package outbox is the agent's durable, ordered, bounded queue of messages
+// waiting for a JetStream PubAck. Every entry is its own fsynced file named
+// by a sequence number, so a crash at any point loses nothing that Put
+// returned for, and draining resumes in the original order.
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+const magic = "KOB1\n"
+
+// Entry is one queued message.
+type Entry struct {
+	Seq     uint64
+	Subject string
+	MsgID   string // JetStream de-duplication id, so a resend after a lost ack is not stored twice
+	Payload []byte
+}
+
+// Outbox is safe for concurrent use.
+type Outbox struct {
+	dir     string
+	log     *slog.Logger
+	mu      sync.Mutex
+	seqs    []uint64 // ascending
+	next    uint64
+	cap     int
+	notify  chan struct{}
+	drainMu sync.Mutex
+}
+
+// DefaultCap bounds the number of queued entries when none is given.
+const DefaultCap = 10000
+
+// Open loads (or creates) the outbox in dir.
+func Open(dir string, capacity int, log *slog.Logger) (*Outbox, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	o := &Outbox{dir: dir, log: log, next: 1, notify: make(chan struct{}, 1)}
+	o.SetCap(capacity)
+	for _, de := range names {
+		name := de.Name()
+		if strings.HasSuffix(name, ".tmp") { // a Put interrupted before its rename
+			_ = os.Remove(filepath.Join(dir, name))
+			continue
+		}
+		seq, ok := parseName(name)
+		if !ok {
+			continue
+		}
+		o.seqs = append(o.seqs, seq)
+		o.next = max(o.next, seq+1)
+	}
+	slices.Sort(o.seqs)
+	if len(o.seqs) > 0 {
+		log.Info("outbox: entries waiting from a previous run", "count", len(o.seqs))
+	}
+	o.mu.Lock()
+	o.trimLocked()
+	o.mu.Unlock()
+	return o, nil
+}
+
+func fileName(seq uint64) string { return fmt.Sprintf("%020d.msg", seq) }
+
+func parseName(name string) (uint64, bool) {
+	s, ok := strings.CutSuffix(name, ".msg")
+	if !ok || len(s) != 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+// SetCap changes the bound; the oldest entries beyond it are dropped at the
+// next Put.
+func (o *Outbox) SetCap(n int) {
+	if n <= 0 {
+		n = DefaultCap
+	}
+	o.mu.Lock()
+	o.cap = n
+	o.mu.Unlock()
+}
+
+// Len is the number of queued entries.
+func (o *Outbox) Len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.seqs)
+}
+
+// Notify receives a value after each Put (coalesced), to wake a drainer.
+func (o *Outbox) Notify() <-chan struct{} { return o.notify }
+
+// Encode renders an entry's file contents.
+func Encode(e Entry) []byte {
+	var b bytes.Buffer
+	b.WriteString(magic)
+	b.WriteString(e.Subject)
+	b.WriteByte('\n')
+	b.WriteString(e.MsgID)
+	b.WriteByte('\n')
+	b.Write(e.Payload)
+	return b.Bytes()
+}
+
+// ErrCorrupt is returned by Decode for anything Encode did not produce.
+var ErrCorrupt = errors.New("outbox: corrupt entry")
+
+// Decode parses an entry file (untrusted: the disk may be damaged).
+func Decode(data []byte) (Entry, error) {
+	rest, ok := bytes.CutPrefix(data, []byte(magic))
+	if !ok {
+		return Entry{}, ErrCorrupt
+	}
+	subj, rest, ok := bytes.Cut(rest, []byte{'\n'})
+	if !ok || len(subj) == 0 {
+		return Entry{}, ErrCorrupt
+	}
+	id, payload, ok := bytes.Cut(rest, []byte{'\n'})
+	if !ok {
+		return Entry{}, ErrCorrupt
+	}
+	return Entry{Subject: string(subj), MsgID: string(id), Payload: payload}, nil
+}
+
+// Put durably appends a message. When it returns nil the message survives
+// a crash.
+func (o *Outbox) Put(subject, msgID string, payload []byte) error {
+	if subject == "" || strings.ContainsAny(subject, "\n\r \t") || strings.ContainsAny(msgID, "\n\r") {
+		return fmt.Errorf("outbox: bad subject %q or msg id %q", subject, msgID)
+	}
+	o.mu.Lock()
+	seq := o.next
+	o.next++
+	o.mu.Unlock()
+
+	path := filepath.Join(o.dir, fileName(seq))
+	if err := writeFileSync(path, Encode(Entry{Subject: subject, MsgID: msgID, Payload: payload})); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	// Keep seqs sorted even if two Puts finish out of order.
+	i, _ := slices.BinarySearch(o.seqs, seq)
+	o.seqs = slices.Insert(o.seqs, i, seq)
+	o.trimLocked()
+	o.mu.Unlock()
+	select {
+	case o.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (o *Outbox) trimLocked() {
+	for len(o.seqs) > o.cap {
+		seq := o.seqs[0]
+		o.seqs = o.seqs[1:]
+		if err := os.Remove(filepath.Join(o.dir, fileName(seq))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			o.log.Error("outbox: dropping oldest entry", "seq", seq, "error", err)
+		}
+		o.log.Warn("outbox full: oldest entry dropped", "seq", seq, "cap", o.cap)
+	}
+}
+
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("outbox: write %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// permanentError marks a publish failure that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent wraps err so Drain drops the entry (with a log line) instead of
+// retrying it forever and blocking everything behind it.
+func Permanent(err error) error { return permanentError{err} }
+
+// PublishFunc sends one entry and returns nil once the broker acknowledged it.
+type PublishFunc func(ctx context.Context, e Entry) error
+
+// Drain publishes queued entries oldest first and removes each one after
+// publish returns nil. It stops at the first (retryable) failure, so order
+// is preserved, and returns how many entries were sent.
+func (o *Outbox) Drain(ctx context.Context, publish PublishFunc) (int, error) {
+	o.drainMu.Lock()
+	defer o.drainMu.Unlock()
+	sent := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return sent, err
+		}
+		o.mu.Lock()
+		if len(o.seqs) == 0 {
+			o.mu.Unlock()
+			return sent, nil
+		}
+		seq := o.seqs[0]
+		o.mu.Unlock()
+		path := filepath.Join(o.dir, fileName(seq))
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) { // dropped by trim meanwhile
+			o.forget(seq)
+			continue
+		}
+		if err != nil {
+			return sent, fmt.Errorf("outbox: read %s: %w", path, err)
+		}
+		e, err := Decode(data)
+		if err != nil {
+			o.log.Error("outbox: dropping unreadable entry", "seq", seq, "error", err)
+			o.remove(seq)
+			continue
+		}
+		e.Seq = seq
+		if err := publish(ctx, e); err != nil {
+			var perm permanentError
+			if errors.As(err, &perm) {
+				o.log.Error("outbox: dropping entry the broker refuses", "seq", seq, "subject", e.Subject, "error", err)
+				o.remove(seq)
+				continue
+			}
+			return sent, err
+		}
+		o.remove(seq)
+		sent++
+	}
+}
+
+func (o *Outbox) remove(seq uint64) {
+	if err := os.Remove(filepath.Join(o.dir, fileName(seq))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		o.log.Error("outbox: remove sent entry", "seq", seq, "error", err)
+	}
+	o.forget(seq)
+}
+
+func (o *Outbox) forget(seq uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if i, ok := slices.BinarySearch(o.seqs, seq); ok {
+		o.seqs = slices.Delete(o.seqs, i, i+1)
+	}
+}
