@@ -277,4 +277,3 @@ func (b *Backend) Cleanup(ctx context.Context, now time.Time) {
 		}
 	}
 }
-
