@@ -24,6 +24,9 @@ var durationUnits = []struct {
 }{
 	// Longest names first so "ms" is not read as "m" + garbage.
 	{"ms", time.Millisecond},
+	{"us", time.Microsecond},
+	{"µs", time.Microsecond},
+	{"ns", time.Nanosecond},
 	{"d", Day},
 	{"h", time.Hour},
 	{"m", time.Minute},
@@ -77,7 +80,7 @@ func ParseDuration(s string) (time.Duration, error) {
 			}
 		}
 		if unit == 0 {
-			return 0, fmt.Errorf("invalid duration %q: missing or unknown unit after %s (use ms, s, m, h or d)", orig, num)
+			return 0, fmt.Errorf("invalid duration %q: missing or unknown unit after %s (use s, m, h or d; ms, us, ns also work)", orig, num)
 		}
 		v, err := strconv.ParseFloat(num, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {

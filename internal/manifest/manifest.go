@@ -164,7 +164,7 @@ func fromNode(n *strict.Node) (Manifest, error) {
 	if err := r.Err(); err != nil {
 		return Manifest{}, err
 	}
-	if m.Execute.RunAs == "" {
+	if ex.Present() && m.Execute.RunAs == "" {
 		m.Execute.RunAs = RunAsSystem
 	}
 	if err := m.Validate(); err != nil {

@@ -108,7 +108,8 @@ func parseYAML(data []byte) (docs []*Node, err error) {
 			docs, err = nil, fail("", "malformed YAML: parser failure: %v", r)
 		}
 	}()
-	f, perr := parser.ParseBytes(data, 0)
+	// Duplicates are detected in conv.pair, which can name the field path.
+	f, perr := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if perr != nil {
 		return nil, fail("", "malformed YAML: %s", yamlErrText(perr))
 	}
