@@ -1,0 +1,158 @@
+package ledger
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+func cmd(rid string) wire.Command {
+	return wire.Command{ID: "job", Version: "1", RequestID: rid, ExecID: "e-" + rid, Shell: "sh", Script: "echo " + rid}
+}
+
+func TestAdmitOnceAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, rid := range []string{"a", "b", "c"} {
+		ok, err := l.Admit(cmd(rid), "res-"+rid, now)
+		if !ok || err != nil {
+			t.Fatalf("admit %s: %v %v", rid, ok, err)
+		}
+	}
+	if ok, _ := l.Admit(cmd("a"), "other", now); ok {
+		t.Fatal("admitted twice")
+	}
+	must(t, l.Start("b", now))
+	must(t, l.Start("c", now))
+	must(t, l.Done("c"))
+	if err := l.Start("zzz", now); err == nil {
+		t.Fatal("start of unknown id accepted")
+	}
+	must(t, l.Close())
+
+	// Simulate a crash in the middle of the next append: a torn line.
+	f, _ := os.OpenFile(filepath.Join(dir, "ledger.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	_, _ = f.WriteString(`{"op":"d","rid":"b`)
+	_ = f.Close()
+
+	l2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	for _, rid := range []string{"a", "b", "c"} {
+		if !l2.Seen(rid) {
+			t.Fatalf("%s forgotten", rid)
+		}
+		if ok, _ := l2.Admit(cmd(rid), "x", now); ok {
+			t.Fatalf("%s admitted again after restart", rid)
+		}
+	}
+	un := l2.Unfinished()
+	if len(un) != 2 {
+		t.Fatalf("unfinished %+v", un)
+	}
+	byID := map[string]Record{}
+	for _, r := range un {
+		byID[r.RequestID] = r
+	}
+	if r := byID["a"]; r.State != Admitted || r.ResultID != "res-a" || r.Command == nil || r.Command.Script != "echo a" {
+		t.Fatalf("a = %+v", r)
+	}
+	if r := byID["b"]; r.State != Started || r.StartedAt.IsZero() || r.ResultID != "res-b" {
+		t.Fatalf("b = %+v", r)
+	}
+	// Further ops append after the compacted journal.
+	must(t, l2.Done("a"))
+	must(t, l2.Close())
+	l3, _ := Open(dir)
+	defer l3.Close()
+	if un := l3.Unfinished(); len(un) != 1 || un[0].RequestID != "b" {
+		t.Fatalf("unfinished %+v", un)
+	}
+}
+
+func TestExpire(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := Open(dir)
+	old := time.Now().Add(-Retention - time.Hour)
+	_, _ = l.Admit(cmd("old-done"), "r1", old)
+	_, _ = l.Admit(cmd("old-open"), "r2", old)
+	_, _ = l.Admit(cmd("new"), "r3", time.Now())
+	must(t, l.Done("old-done"))
+	must(t, l.Done("new"))
+	must(t, l.Expire())
+	if l.Seen("old-done") || !l.Seen("old-open") || !l.Seen("new") {
+		t.Fatal("wrong records expired")
+	}
+	_ = l.Close()
+	l2, _ := Open(dir)
+	defer l2.Close()
+	if l2.Len() != 2 {
+		t.Fatalf("len %d", l2.Len())
+	}
+}
+
+func TestCompactionWhileRunning(t *testing.T) {
+	l, _ := Open(t.TempDir())
+	defer l.Close()
+	now := time.Now()
+	for i := range 1500 {
+		rid := "r" + string(rune('a'+i%26)) + time.Duration(i).String()
+		_, _ = l.Admit(cmd(rid), "x", now)
+		must(t, l.Start(rid, now))
+		must(t, l.Done(rid))
+	}
+	if l.ops > 4096+3 {
+		t.Fatalf("journal never compacted: %d ops", l.ops)
+	}
+	if l.Len() != 1500 {
+		t.Fatal(l.Len())
+	}
+}
+
+func TestMemory(t *testing.T) {
+	l := NewMemory()
+	if ok, _ := l.Admit(cmd("a"), "x", time.Now()); !ok {
+		t.Fatal("not admitted")
+	}
+	if ok, _ := l.Admit(cmd("a"), "x", time.Now()); ok {
+		t.Fatal("admitted twice")
+	}
+	must(t, l.Start("a", time.Now()))
+	must(t, l.Done("a"))
+	if len(l.Unfinished()) != 0 {
+		t.Fatal("unfinished")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(`{"op":"a","rid":"x","res":"r","at":"2026-01-01T00:00:00Z","cmd":{"id":"j","request_id":"x"}}` + "\n" +
+		`{"op":"s","rid":"x","sat":"2026-01-01T00:00:01Z"}` + "\n" + `{"op":"d","rid":"x"}`))
+	f.Add([]byte(`{"op":"r","rid":"y","st":2}`))
+	f.Add([]byte(`{"op":"r","rid":"y","st":9}` + "\n{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for id, r := range Load(data) {
+			if id == "" || r.RequestID != id || r.State < Admitted || r.State > Done {
+				t.Fatalf("bad record %q %+v", id, r)
+			}
+			if r.State == Done && r.Command != nil {
+				t.Fatal("done record keeps its command")
+			}
+		}
+	})
+}
