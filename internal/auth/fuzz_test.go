@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+)
+
+func FuzzDecodeLogin(f *testing.F) {
+	for _, s := range []string{
+		`{"username":"admin","password":"secret-pass"}`,
+		`{"username":"","password":""}`,
+		`{"username":"a","password":"b","extra":true}`,
+		`{"username":1}`, `[]`, `null`, ``, `{`, `{"username":"a","password":"b"}{}`,
+		`{"username":"\u0000","password":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := DecodeLogin(data)
+		if err == nil && (req.Username == "" || req.Password == "") {
+			t.Fatalf("accepted empty credentials: %q", data)
+		}
+	})
+}
+
+// FuzzAuthenticate drives the whole token path (header parsing, static
+// token compare, JWT parse, account lookup) with arbitrary input.
+func FuzzAuthenticate(f *testing.F) {
+	w, r := openDB(f, true)
+	users := NewSQLUsers(w, r)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	a, err := New(Config{JWTSecret: []byte(testSecret), StaticToken: "static-service-token-0123456789",
+		Now: func() time.Time { return now }}, users, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := users.Create(context.Background(), NewUser{Username: "fz", Password: "password-123", Role: RoleViewer}); err != nil {
+		f.Fatal(err)
+	}
+	valid, _, _ := a.tokens.issue("fz", 0)
+	ghost, _, _ := a.tokens.issue("ghost", 0)
+	for _, s := range []string{
+		"Bearer " + valid, "Bearer " + ghost, "Bearer static-service-token-0123456789", "bearer  x",
+		"Bearer", "Basic Zm9vOmJhcg==", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJmeiJ9.",
+		"Bearer a.b.c", "Bearer ....", valid,
+	} {
+		f.Add(s, "")
+		f.Add("", s)
+	}
+	f.Fuzz(func(t *testing.T, header, query string) {
+		req := httptest.NewRequest(http.MethodGet, "/api/x", nil)
+		if header != "" {
+			req.Header["Authorization"] = []string{header}
+		}
+		if query != "" {
+			req.URL.RawQuery = "access_token=" + url.QueryEscape(query)
+		}
+		p, err := a.Authenticate(req)
+		if err == nil && p.Username == "" {
+			t.Fatalf("authenticated without a name: %q %q", header, query)
+		}
+		if err == nil && p.Username == "fz" && p.Role != RoleViewer {
+			t.Fatalf("role from token instead of database: %+v", p)
+		}
+	})
+}
+
+func FuzzVerifyPassword(f *testing.F) {
+	h, _ := HashPassword("password-123")
+	f.Add(h, "password-123")
+	f.Add("$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", "x")
+	f.Add("$argon2id$v=19$m=64,t=1,p=0$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", "x")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, enc, pw string) {
+		ok, err := VerifyPassword(enc, pw)
+		if ok && err != nil {
+			t.Fatal("ok with error")
+		}
+	})
+}

@@ -1,0 +1,217 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite"
+)
+
+func TestMain(m *testing.M) {
+	// Cheap argon2 for tests; the format and verification path are the same.
+	hashParams = argonParams{memory: 64, time: 1, threads: 1, keyLen: 32, saltLen: 16}
+	os.Exit(m.Run())
+}
+
+// openDB opens a real SQLite file the way internal/store does (one writer
+// connection with immediate transactions, a read-only pool) and applies
+// migration 00002 with goose.
+func openDB(t testing.TB, singleWriter bool) (w, r *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "backend.db")
+	base := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+	var err error
+	if singleWriter {
+		w, err = sql.Open("sqlite", base+"&_txlock=immediate")
+		w.SetMaxOpenConns(1)
+	} else {
+		// Several writer connections and deferred transactions: the guard
+		// must still hold (it starts each transaction with a write).
+		w, err = sql.Open("sqlite", base)
+		w.SetMaxOpenConns(4)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	mig, err := os.ReadFile("../store/migrations/00002_users.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{"00002_users.sql": {Data: mig}}
+	p, err := goose.NewProvider(goose.DialectSQLite3, w, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return w, r
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type auditRec struct {
+	Actor, Action, Target, IP string
+	Payload                   any
+}
+
+type recAuditor struct {
+	mu  sync.Mutex
+	evs []auditRec
+}
+
+func (r *recAuditor) Audit(_ context.Context, actor, action, target string, payload any, ip string) {
+	r.mu.Lock()
+	r.evs = append(r.evs, auditRec{actor, action, target, ip, payload})
+	r.mu.Unlock()
+}
+
+func (r *recAuditor) find(action, target string) (auditRec, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.evs {
+		if e.Action == action && e.Target == target {
+			return e, true
+		}
+	}
+	return auditRec{}, false
+}
+
+type env struct {
+	t     *testing.T
+	a     *Authenticator
+	mux   *Mux
+	srv   *httptest.Server
+	clock *fakeClock
+	aud   *recAuditor
+	users *SQLUsers
+}
+
+const testSecret = "0123456789abcdef0123456789abcdef"
+
+func newEnv(t *testing.T, mod func(*Config)) *env {
+	t.Helper()
+	w, r := openDB(t, true)
+	users := NewSQLUsers(w, r)
+	clock := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	cfg := Config{
+		JWTSecret:      []byte(testSecret),
+		StaticToken:    "static-service-token-0123456789",
+		Now:            clock.Now,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	aud := &recAuditor{}
+	a, err := New(cfg, users, aud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := a.NewMux(nil)
+	a.Mount(m)
+	ok := func(w http.ResponseWriter, r *http.Request) {
+		p, _ := FromContext(r.Context())
+		writeJSON(w, 200, map[string]string{"actor": p.Username, "role": p.Role.String()})
+	}
+	m.HandleFunc("GET /api/test/viewer", RoleViewer, ok)
+	m.HandleFunc("GET /api/test/items/{id}", RoleViewer, ok)
+	m.HandleFunc("POST /api/test/operator", RoleOperator, ok)
+	m.HandleFunc("DELETE /api/test/items/{id}", RoleOperator, ok)
+	m.HandleFunc("GET /api/test/admin", RoleAdmin, ok)
+	m.HandleFunc("GET /api/version", RolePublic, ok)
+	srv := httptest.NewServer(Harden(HardenOptions{}, m))
+	t.Cleanup(srv.Close)
+	return &env{t: t, a: a, mux: m, srv: srv, clock: clock, aud: aud, users: users}
+}
+
+type resp struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+// do sends a request; hdr pairs are header name/value ("X-Forwarded-For", ip).
+func (e *env) do(method, path, token string, body any, hdr ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = strings.NewReader(string(j))
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := resp{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &out.Body)
+	return out
+}
+
+func (e *env) mkUser(name string, role Role) {
+	e.t.Helper()
+	if _, err := e.users.Create(context.Background(), NewUser{Username: name, Password: "pw-" + name + "-secret", Role: role}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) login(name string) string {
+	e.t.Helper()
+	r := e.do("POST", "/api/auth/login", "", LoginRequest{Username: name, Password: "pw-" + name + "-secret"})
+	if r.Status != 200 {
+		e.t.Fatalf("login %s: %d %s", name, r.Status, r.Raw)
+	}
+	return r.Body["token"].(string)
+}
+
+var osStat = os.Stat
