@@ -1,0 +1,433 @@
+// Package intake turns deliveries on commands.* into runs: it decodes and
+// addresses them, admits each request_id at most once (durable ledger),
+// applies the gates (version pin 124, revoke 126, deadline 125), waits out
+// the jitter and a local concurrency slot, runs the script through a Runner
+// and reports EventStarted and ExecResult through a durable Sink.
+//
+// It holds no global state and no connection of its own: the NATS side
+// (Subscriber, KVPins, KillSource) is optional and shareable, so a fleet
+// simulator can multiplex thousands of Intakes, each with a fake Runner and
+// a memory ledger, over a few connections.
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kanade-fleet/kanade/internal/agent/exec"
+	"github.com/kanade-fleet/kanade/internal/agent/ledger"
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// Runner executes one admitted command. ctx is cancelled when the agent
+// stops; kill is closed by kill.<exec_id>. exec.Runner is the real one.
+type Runner interface {
+	Run(ctx context.Context, cmd wire.Command, kill <-chan struct{}) exec.Result
+}
+
+// Sink durably queues a message for JetStream publication (*outbox.Outbox).
+type Sink interface {
+	Put(subject, msgID string, payload []byte) error
+}
+
+// Ledger is the at-most-once memory (*ledger.Ledger).
+type Ledger interface {
+	Seen(requestID string) bool
+	Admit(cmd wire.Command, resultID string, now time.Time) (bool, error)
+	Start(requestID string, at time.Time) error
+	Done(requestID string) error
+	Unfinished() []ledger.Record
+}
+
+// Pin is what the gates need to know about a job.
+type Pin struct {
+	Version string // script_current; "" = no pin
+	Status  string // script_status; "" = unknown (treated as active)
+}
+
+// Pins looks up a job's pin and status (KVPins reads the KV buckets).
+type Pins interface {
+	Lookup(ctx context.Context, jobID string) (Pin, error)
+}
+
+// KillSource delivers kill requests for one execution while it is queued
+// or running; stop ends the watch.
+type KillSource interface {
+	Watch(execID string, fire func()) (stop func())
+}
+
+// Config wires an Intake.
+type Config struct {
+	PCID   string
+	Ledger Ledger
+	Sink   Sink
+	Runner Runner
+	Pins   Pins       // nil: version-pin and revoke gates are not checked
+	Kills  KillSource // nil: only Intake.Kill stops runs
+	Limit  int        // concurrent runs; 0 = CPU count
+	Logger *slog.Logger
+	// MaxPayload bounds an encoded result (the broker's max payload minus
+	// headroom); outputs are shortened further to fit. Default 1 MiB - 64 KiB.
+	MaxPayload int
+	// Now and Jitter are for tests; Jitter returns a duration in [0, max).
+	Now    func() time.Time
+	Jitter func(max time.Duration) time.Duration
+}
+
+// Intake is safe for concurrent use.
+type Intake struct {
+	cfg     Config
+	log     *slog.Logger
+	slots   *slots
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	running atomic.Int64
+
+	mu      sync.Mutex
+	groups  map[string]bool
+	active  map[string]map[*run]struct{} // exec_id → runs (queued or running)
+	closing bool
+}
+
+type run struct {
+	kill     chan struct{}
+	killOnce sync.Once
+}
+
+func (r *run) fire() { r.killOnce.Do(func() { close(r.kill) }) }
+
+// New builds an Intake. Call Recover once, then feed deliveries to Handle.
+func New(cfg Config) (*Intake, error) {
+	if cfg.PCID == "" || cfg.Ledger == nil || cfg.Sink == nil || cfg.Runner == nil {
+		return nil, fmt.Errorf("intake: PCID, Ledger, Sink and Runner are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Limit <= 0 {
+		cfg.Limit = runtime.NumCPU()
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = 1<<20 - 64<<10
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Jitter == nil {
+		cfg.Jitter = func(m time.Duration) time.Duration { return rand.N(m) }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Intake{cfg: cfg, log: cfg.Logger, slots: newSlots(cfg.Limit), ctx: ctx, cancel: cancel,
+		groups: map[string]bool{}, active: map[string]map[*run]struct{}{}}, nil
+}
+
+// SetGroups replaces the membership used to address group commands.
+func (in *Intake) SetGroups(groups []string) {
+	m := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		m[g] = true
+	}
+	in.mu.Lock()
+	in.groups = m
+	in.mu.Unlock()
+}
+
+func (in *Intake) member(g string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.groups[g]
+}
+
+// SetLimit changes max_local_concurrent live.
+func (in *Intake) SetLimit(n int) { in.slots.setLimit(n) }
+
+// Running is the number of scripts executing now.
+func (in *Intake) Running() int { return int(in.running.Load()) }
+
+// Queued is the number of runs waiting for a slot.
+func (in *Intake) Queued() int { return in.slots.queued() }
+
+// Handle processes one delivery from a subscription or from catch-up. It
+// returns once the command is durably admitted (or rejected); the run
+// itself proceeds in the background.
+func (in *Intake) Handle(subject string, data []byte) {
+	cmd, err := Decode(in.cfg.PCID, in.member, subject, data)
+	if err != nil {
+		in.log.Warn("command ignored", "subject", subject, "error", err)
+		return
+	}
+	if in.cfg.Ledger.Seen(cmd.RequestID) {
+		return // the live subscription and catch-up both deliver; expected
+	}
+	in.mu.Lock()
+	closing := in.closing
+	in.mu.Unlock()
+	if closing {
+		return // catch-up after restart will bring it back
+	}
+	now := in.cfg.Now()
+	rec := ledger.Record{RequestID: cmd.RequestID, ResultID: uuid.NewString(), AdmittedAt: now, State: ledger.Admitted, Command: &cmd}
+	ok, err := in.cfg.Ledger.Admit(cmd, rec.ResultID, now)
+	if err != nil {
+		in.log.Error("cannot admit command durably; not running it", "request_id", cmd.RequestID, "exec_id", cmd.ExecID, "error", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	in.log.Info("command admitted", "request_id", cmd.RequestID, "exec_id", cmd.ExecID, "job", cmd.ID, "subject", subject)
+	in.spawn(rec)
+}
+
+// Recover resumes what a previous process left in the ledger: runs that
+// never started are queued again (gates re-checked), runs that had started
+// are reported failed, since their outcome is unknown.
+func (in *Intake) Recover() {
+	for _, rec := range in.cfg.Ledger.Unfinished() {
+		switch {
+		case rec.Command == nil:
+			_ = in.cfg.Ledger.Done(rec.RequestID)
+		case rec.State == ledger.Admitted:
+			in.log.Info("resuming a command admitted before restart", "request_id", rec.RequestID, "exec_id", rec.Command.ExecID)
+			in.spawn(rec)
+		case rec.State == ledger.Started:
+			in.log.Warn("reporting a run cut short by an agent stop", "request_id", rec.RequestID, "exec_id", rec.Command.ExecID, "result_id", rec.ResultID)
+			res := in.result(rec, rec.StartedAt)
+			res.ExitCode = wire.ExitKilled
+			res.Stderr = "[kanade] the agent stopped (crash, kill or power loss) while this run was in progress; its outcome is unknown\n"
+			in.finish(rec, res)
+		}
+	}
+}
+
+// Kill stops every queued or running run of execID; it reports whether
+// there was one.
+func (in *Intake) Kill(execID string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	runs := in.active[execID]
+	for r := range runs {
+		r.fire()
+	}
+	return len(runs) > 0
+}
+
+// Close stops accepting work, kills running scripts (their results are
+// reported), leaves queued ones in the ledger for the next start, and
+// waits for everything to settle or ctx to expire.
+func (in *Intake) Close(ctx context.Context) error {
+	in.mu.Lock()
+	in.closing = true
+	in.mu.Unlock()
+	in.cancel()
+	done := make(chan struct{})
+	go func() { in.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("intake: runs still settling: %w", ctx.Err())
+	}
+}
+
+func (in *Intake) spawn(rec ledger.Record) {
+	in.wg.Add(1)
+	go func() {
+		defer in.wg.Done()
+		in.process(rec)
+	}()
+}
+
+func (in *Intake) track(execID string) (*run, func()) {
+	r := &run{kill: make(chan struct{})}
+	in.mu.Lock()
+	if in.active[execID] == nil {
+		in.active[execID] = map[*run]struct{}{}
+	}
+	in.active[execID][r] = struct{}{}
+	in.mu.Unlock()
+	stopWatch := func() {}
+	if in.cfg.Kills != nil {
+		stopWatch = in.cfg.Kills.Watch(execID, func() { in.Kill(execID) })
+	}
+	return r, func() {
+		stopWatch()
+		in.mu.Lock()
+		delete(in.active[execID], r)
+		if len(in.active[execID]) == 0 {
+			delete(in.active, execID)
+		}
+		in.mu.Unlock()
+	}
+}
+
+// process walks one admitted command through gates, jitter, slot and run.
+func (in *Intake) process(rec ledger.Record) {
+	cmd := *rec.Command
+	log := in.log.With("request_id", cmd.RequestID, "exec_id", cmd.ExecID, "result_id", rec.ResultID)
+	if code, reason := in.gate(cmd); code != 0 {
+		log.Info("command skipped", "exit_code", code, "reason", reason)
+		in.finish(rec, in.skipped(rec, code, reason))
+		return
+	}
+	r, untrack := in.track(cmd.ExecID)
+	defer untrack()
+
+	var deadline <-chan time.Time
+	if cmd.DeadlineAt != nil {
+		t := time.NewTimer(max(cmd.DeadlineAt.Sub(in.cfg.Now()), 0))
+		defer t.Stop()
+		deadline = t.C
+	}
+	killedBefore := func(phase string) {
+		log.Info("run killed before it started", "phase", phase)
+		res := in.result(rec, in.cfg.Now())
+		res.ExitCode, res.Killed = wire.ExitKilled, true
+		res.Stderr = "[kanade] killed by remote signal while " + phase + "; the script never ran\n"
+		in.finish(rec, res)
+	}
+
+	if cmd.JitterSecs > 0 {
+		t := time.NewTimer(in.cfg.Jitter(time.Duration(cmd.JitterSecs) * time.Second))
+		select {
+		case <-t.C:
+		case <-r.kill:
+			t.Stop()
+			killedBefore("waiting out its jitter")
+			return
+		case <-in.ctx.Done():
+			t.Stop()
+			return // still Admitted: resumed at next start
+		}
+	}
+
+	granted, abandon := in.slots.acquire()
+	select {
+	case <-granted:
+	case <-r.kill:
+		abandon()
+		killedBefore("queued for a local slot")
+		return
+	case <-deadline:
+		abandon()
+		in.finish(rec, in.skipped(rec, wire.ExitDeadline, fmt.Sprintf(
+			"skipped: starting deadline %s passed while waiting for a local job slot", cmd.DeadlineAt.UTC().Format(time.RFC3339))))
+		return
+	case <-in.ctx.Done():
+		abandon()
+		return
+	}
+	defer in.slots.release()
+	if code, reason := in.deadlineGate(cmd); code != 0 {
+		in.finish(rec, in.skipped(rec, code, reason))
+		return
+	}
+
+	started := in.cfg.Now().UTC()
+	if err := in.cfg.Ledger.Start(cmd.RequestID, started); err != nil {
+		log.Error("cannot record run start durably; not running it", "error", err)
+		res := in.result(rec, started)
+		res.ExitCode = exec.ExitStartFailed
+		res.Stderr = "[kanade] the agent could not record the run durably (" + err.Error() + "); the script was not started\n"
+		in.finish(rec, res)
+		return
+	}
+	ev := wire.EventStarted{ResultID: rec.ResultID, RequestID: cmd.RequestID, ExecID: cmd.ExecID, PCID: in.cfg.PCID,
+		StartedAt: started, ManifestID: cmd.ID, Version: cmd.Version}
+	if b, err := json.Marshal(ev); err == nil {
+		if err := in.cfg.Sink.Put(bus.EventStarted(cmd.ExecID, in.cfg.PCID), "started-"+rec.ResultID, b); err != nil {
+			log.Error("cannot queue EventStarted", "error", err)
+		}
+	}
+	log.Info("run started", "job", cmd.ID, "shell", cmd.Shell)
+	in.running.Add(1)
+	out := in.cfg.Runner.Run(in.ctx, cmd, r.kill)
+	in.running.Add(-1)
+
+	res := in.result(rec, started)
+	res.ExitCode, res.Stdout, res.Stderr = out.ExitCode, out.Stdout, out.Stderr
+	res.TimedOut, res.Killed = out.TimedOut, out.Killed
+	log.Info("run finished", "exit_code", res.ExitCode, "timed_out", res.TimedOut, "killed", res.Killed, "aborted", out.Aborted)
+	in.finish(rec, res)
+}
+
+// gate applies version pin, revoke and deadline; code 0 means run.
+func (in *Intake) gate(cmd wire.Command) (int, string) {
+	if cmd.ID != wire.AdhocJobID && in.cfg.Pins != nil {
+		ctx, cancel := context.WithTimeout(in.ctx, 5*time.Second)
+		pin, err := in.cfg.Pins.Lookup(ctx, cmd.ID)
+		cancel()
+		switch {
+		case err != nil:
+			// Fail open: an agent cut off from the broker still runs what
+			// it already received; the pin is re-checked by nobody else.
+			in.log.Warn("gate state unavailable; running without pin/revoke check", "job", cmd.ID, "request_id", cmd.RequestID, "error", err)
+		case pin.Version != "" && pin.Version != cmd.Version:
+			return wire.ExitVersionPin, fmt.Sprintf("skipped: version-pin mismatch: script_current[%s] = %s, command brought %s", cmd.ID, pin.Version, cmd.Version)
+		case pin.Status == wire.StatusRevoked:
+			return wire.ExitRevoked, fmt.Sprintf("skipped: job %s is revoked (script_status = REVOKED)", cmd.ID)
+		}
+	}
+	return in.deadlineGate(cmd)
+}
+
+func (in *Intake) deadlineGate(cmd wire.Command) (int, string) {
+	if cmd.DeadlineAt != nil {
+		if now := in.cfg.Now(); now.After(*cmd.DeadlineAt) {
+			return wire.ExitDeadline, fmt.Sprintf("skipped: starting deadline %s passed %s ago",
+				cmd.DeadlineAt.UTC().Format(time.RFC3339), now.Sub(*cmd.DeadlineAt).Round(time.Second))
+		}
+	}
+	return 0, ""
+}
+
+func (in *Intake) result(rec ledger.Record, started time.Time) wire.ExecResult {
+	c := rec.Command
+	return wire.ExecResult{ResultID: rec.ResultID, RequestID: c.RequestID, ExecID: c.ExecID, PCID: in.cfg.PCID,
+		ManifestID: c.ID, Version: c.Version, StartedAt: started.UTC(), FinishedAt: in.cfg.Now().UTC()}
+}
+
+func (in *Intake) skipped(rec ledger.Record, code int, reason string) wire.ExecResult {
+	now := in.cfg.Now()
+	res := in.result(rec, now)
+	res.ExitCode, res.Skipped, res.Stderr = code, true, reason+"\n"
+	return res
+}
+
+// finish queues the result durably, then closes the ledger record. If the
+// queue write fails the record stays open, so the next start reports it.
+func (in *Intake) finish(rec ledger.Record, res wire.ExecResult) {
+	b := EncodeResult(res, in.cfg.MaxPayload)
+	if err := in.cfg.Sink.Put(bus.Result(res.RequestID), "result-"+res.ResultID, b); err != nil {
+		in.log.Error("cannot queue result", "request_id", res.RequestID, "result_id", res.ResultID, "error", err)
+		return
+	}
+	if err := in.cfg.Ledger.Done(rec.RequestID); err != nil {
+		in.log.Error("cannot close ledger record", "request_id", rec.RequestID, "error", err)
+	}
+}
+
+// EncodeResult marshals res with stdout and stderr cut to
+// wire.MaxInlineOutput each, and further (head and tail kept) until the
+// whole message fits maxPayload.
+func EncodeResult(res wire.ExecResult, maxPayload int) []byte {
+	out, errOut := res.Stdout, res.Stderr
+	for budget := wire.MaxInlineOutput; ; budget /= 2 {
+		res.Stdout, res.Stderr = exec.Truncate(out, budget), exec.Truncate(errOut, budget)
+		b, err := json.Marshal(res)
+		if err == nil && (len(b) <= maxPayload || budget < 1024) {
+			return b
+		}
+	}
+}
