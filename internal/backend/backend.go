@@ -109,14 +109,17 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 		b.natsURL = b.Broker.ClientURL()
 		b.Log.Info("embedded nats-server started", "url", b.natsURL, "store", filepath.Join(cfg.DataDir, "jetstream"))
 	}
-	b.NC, err = bus.Connect(bus.ConnectOptions{URL: b.natsURL, Token: cfg.NATSToken, Name: "kanade-backend",
+	co := bus.ConnectOptions{URL: b.natsURL, Token: cfg.NATSToken, Name: "kanade-backend",
 		Logger: cfg.Log, MaxReconnects: 120, OnClosed: func() {
 			select {
 			case b.fatal <- errors.New("broker connection closed for good; exiting rather than serving a stale projection"):
 			default:
 			}
-		}})
-	if err != nil {
+		}}
+	if b.Broker != nil {
+		co.InProcess = b.Broker.Server
+	}
+	if b.NC, err = bus.Connect(co); err != nil {
 		return nil, err
 	}
 	if b.JS, err = jetstream.New(b.NC); err != nil {

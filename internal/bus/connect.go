@@ -26,6 +26,8 @@ type ConnectOptions struct {
 	OnReconnect func()
 	// OnDisconnect is called when the connection drops.
 	OnDisconnect func()
+	// InProcess connects to an embedded server without TCP.
+	InProcess nats.InProcessConnProvider
 }
 
 // Connect dials the broker with jittered reconnects.
@@ -41,6 +43,7 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 		nats.ReconnectJitter(500*time.Millisecond, 2*time.Second),
 		nats.RetryOnFailedConnect(o.MaxReconnects < 0),
 		nats.PingInterval(20 * time.Second),
+		nats.Timeout(10 * time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("broker disconnected", "error", err)
 			if o.OnDisconnect != nil {
@@ -58,6 +61,9 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 				o.OnClosed()
 			}
 		}),
+	}
+	if o.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(o.InProcess))
 	}
 	if o.Token != "" {
 		opts = append(opts, nats.Token(o.Token))

@@ -89,6 +89,15 @@ func (db *DB) ApplyStarted(ctx context.Context, batch []Started) ([]Started, err
 		return nil, fmt.Errorf("prepare started insert: %w", err)
 	}
 	defer ins.Close()
+	// recorded_at is the publish time of the earliest message about the run,
+	// whichever projector saw it first, so a replay (where the two streams
+	// may be projected in another order) reproduces it exactly. Nothing else
+	// of an existing row is touched.
+	earlier, err := tx.PrepareContext(ctx, db.Q(`UPDATE execution_results SET recorded_at = ? WHERE result_id = ? AND recorded_at > ?`))
+	if err != nil {
+		return nil, fmt.Errorf("prepare recorded_at update: %w", err)
+	}
+	defer earlier.Close()
 	var inserted []Started
 	execs := map[string]bool{}
 	for _, s := range batch {
@@ -103,6 +112,8 @@ func (db *DB) ApplyStarted(ctx context.Context, batch []Started) ([]Started, err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			inserted = append(inserted, s)
+		} else if _, err := earlier.ExecContext(ctx, TS(s.RecordedAt), s.ResultID, TS(s.RecordedAt)); err != nil {
+			return nil, fmt.Errorf("date row result_id=%s: %w", s.ResultID, err)
 		}
 		if s.ExecID != "" {
 			execs[s.ExecID] = true
