@@ -1,0 +1,327 @@
+import { useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query'
+import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from 'react'
+import { api, ApiError } from './lib/api'
+import { getToken, onTokenChange, setToken } from './lib/auth'
+import { LiveProvider, useFallbackInterval, useLiveStatus } from './lib/live'
+import { Link, matchPath, navigate, useLocation } from './lib/router'
+import { setTheme, useTheme, type ThemeChoice } from './lib/theme'
+import type { Freeze, Me } from './lib/types'
+import { t, type Key } from './i18n'
+import { Button, ConfirmProvider, Dialog, ErrorBox, Field, RelTime, Spinner, ToastProvider, useConfirm, useToast } from './components/ui'
+import { Dashboard } from './pages/Dashboard'
+import { Agents } from './pages/Agents'
+import { AgentDetail } from './pages/AgentDetail'
+import { Jobs } from './pages/Jobs'
+import { Activity, ExecutionView, ResultView } from './pages/Activity'
+import { Run } from './pages/Run'
+import { Schedules } from './pages/Schedules'
+import { GroupsConfig } from './pages/GroupsConfig'
+import { Audit } from './pages/Audit'
+import { Login } from './pages/Login'
+
+const MeCtx = createContext<Me>({ username: '', role: 'viewer' })
+export const useMe = () => useContext(MeCtx)
+/** Operators and admins may change things; viewers only read. */
+export const useCanWrite = () => useMe().role !== 'viewer'
+
+const nav: { to: string; key: Key; section: Key }[] = [
+  { to: '/', key: 'nav.dashboard', section: 'nav.observe' },
+  { to: '/agents', key: 'nav.agents', section: 'nav.observe' },
+  { to: '/activity', key: 'nav.activity', section: 'nav.observe' },
+  { to: '/audit', key: 'nav.audit', section: 'nav.observe' },
+  { to: '/run', key: 'nav.run', section: 'nav.execute' },
+  { to: '/jobs', key: 'nav.jobs', section: 'nav.execute' },
+  { to: '/schedules', key: 'nav.schedules', section: 'nav.execute' },
+  { to: '/groups', key: 'nav.groups', section: 'nav.manage' },
+]
+
+type Route = { path: string; render: (p: Record<string, string>) => ReactNode; title: Key }
+const routes: Route[] = [
+  { path: '/', render: () => <Dashboard />, title: 'nav.dashboard' },
+  { path: '/agents', render: () => <Agents />, title: 'nav.agents' },
+  { path: '/agents/:pc', render: (p) => <AgentDetail pc={p.pc} />, title: 'nav.agents' },
+  { path: '/jobs', render: () => <Jobs />, title: 'nav.jobs' },
+  { path: '/activity', render: () => <Activity />, title: 'nav.activity' },
+  { path: '/activity/exec/:id', render: (p) => <ExecutionView id={p.id} />, title: 'nav.activity' },
+  { path: '/activity/result/:id', render: (p) => <ResultView id={p.id} />, title: 'nav.activity' },
+  { path: '/run', render: () => <Run />, title: 'nav.run' },
+  { path: '/schedules', render: () => <Schedules />, title: 'nav.schedules' },
+  { path: '/groups', render: () => <GroupsConfig />, title: 'nav.groups' },
+  { path: '/audit', render: () => <Audit />, title: 'nav.audit' },
+]
+
+function useToken() {
+  return useSyncExternalStore(onTokenChange, getToken)
+}
+
+export function App({ qc }: { qc: QueryClient }) {
+  const token = useToken()
+  const me = useQuery({
+    queryKey: ['me', token],
+    queryFn: async () => {
+      try {
+        return await api<Me>('/api/auth/me')
+      } catch (e) {
+        // With auth disabled (dev) there may be no account endpoint at all.
+        if (e instanceof ApiError && e.status === 404) return { username: 'anonymous', role: 'admin' } as Me
+        throw e
+      }
+    },
+    retry: false,
+    staleTime: 60_000,
+  })
+  const { pathname } = useLocation()
+
+  useEffect(() => {
+    if (!token) qc.clear()
+  }, [token, qc])
+
+  let content: ReactNode
+  if (me.isPending) content = <Spinner />
+  else if (me.error instanceof ApiError && me.error.status === 401) content = <Login />
+  else if (me.error)
+    content = (
+      <div className="center-page">
+        <ErrorBox error={me.error} />
+        <Button onClick={() => me.refetch()}>{t('common.retry')}</Button>
+      </div>
+    )
+  else if (pathname === '/login') {
+    navigate('/', { replace: true })
+    content = null
+  } else
+    content = (
+      <MeCtx.Provider value={me.data!}>
+        <LiveProvider qc={qc} enabled>
+          <Shell />
+        </LiveProvider>
+      </MeCtx.Provider>
+    )
+  return (
+    <ToastProvider>
+      <ConfirmProvider>{content}</ConfirmProvider>
+    </ToastProvider>
+  )
+}
+
+function Shell() {
+  const { pathname } = useLocation()
+  const [menu, setMenu] = useState(false)
+  let page: ReactNode = <NotFound />
+  let title: Key = 'nav.notFound'
+  for (const r of routes) {
+    const p = matchPath(r.path, pathname)
+    if (p) {
+      page = r.render(p)
+      title = r.title
+      break
+    }
+  }
+  useEffect(() => {
+    document.title = `${t(title)} · kanade`
+    setMenu(false)
+  }, [title, pathname])
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        {t('nav.skip')}
+      </a>
+      <aside className={`sidebar${menu ? ' open' : ''}`} aria-label={t('nav.main')}>
+        <div className="brand">
+          <span className="brand-mark">奏</span> kanade
+        </div>
+        <Nav pathname={pathname} />
+        <SideFooter />
+      </aside>
+      {menu && <div className="scrim" onClick={() => setMenu(false)} />}
+      <div className="main-col">
+        <TopBar onMenu={() => setMenu((m) => !m)} menuOpen={menu} />
+        <FreezeBanner />
+        <main id="main" className="main" tabIndex={-1}>
+          {page}
+        </main>
+      </div>
+    </div>
+  )
+}
+
+function Nav({ pathname }: { pathname: string }) {
+  const sections = [...new Set(nav.map((n) => n.section))]
+  return (
+    <nav>
+      {sections.map((s) => (
+        <div key={s} className="nav-section">
+          <div className="nav-title">{t(s)}</div>
+          <ul>
+            {nav
+              .filter((n) => n.section === s)
+              .map((n) => {
+                const active = n.to === '/' ? pathname === '/' : pathname === n.to || pathname.startsWith(n.to + '/')
+                return (
+                  <li key={n.to}>
+                    <Link to={n.to} className={`nav-link${active ? ' active' : ''}`} aria-current={active ? 'page' : undefined}>
+                      {t(n.key)}
+                    </Link>
+                  </li>
+                )
+              })}
+          </ul>
+        </div>
+      ))}
+    </nav>
+  )
+}
+
+function SideFooter() {
+  const v = useQuery({ queryKey: ['version'], queryFn: () => api<{ version: string; commit?: string }>('/api/version'), staleTime: Infinity })
+  return <div className="side-foot muted">{v.data ? `kanade ${v.data.version}${v.data.commit ? ` · ${v.data.commit.slice(0, 7)}` : ''}` : ''}</div>
+}
+
+function TopBar({ onMenu, menuOpen }: { onMenu: () => void; menuOpen: boolean }) {
+  const me = useMe()
+  const live = useLiveStatus()
+  const theme = useTheme()
+  const qc = useQueryClient()
+  return (
+    <header className="topbar">
+      <button type="button" className="icon-btn menu-btn" aria-label={t('nav.menu')} aria-expanded={menuOpen} onClick={onMenu}>
+        ☰
+      </button>
+      <span className="brand topbar-brand">
+        <span className="brand-mark">奏</span>
+      </span>
+      <span className="grow" />
+      <span className={`live live-${live}`} title={t(`live.${live}Hint`)} role="status">
+        <span className="dot" aria-hidden /> {t(`live.${live}`)}
+      </span>
+      <FreezeSwitch />
+      <label className="sr-only" htmlFor="theme-sel">
+        {t('theme.label')}
+      </label>
+      <select id="theme-sel" className="theme-sel" value={theme} onChange={(e) => setTheme(e.target.value as ThemeChoice)}>
+        <option value="system">{t('theme.system')}</option>
+        <option value="light">{t('theme.light')}</option>
+        <option value="dark">{t('theme.dark')}</option>
+      </select>
+      <span className="user" title={t('auth.role', { role: me.role })}>
+        {me.username} <span className="muted">({me.role})</span>
+      </span>
+      <Button
+        small
+        variant="ghost"
+        onClick={() => {
+          setToken('')
+          qc.clear()
+          navigate('/login')
+        }}
+      >
+        {t('auth.logout')}
+      </Button>
+    </header>
+  )
+}
+
+function useFreeze() {
+  const interval = useFallbackInterval()
+  return useQuery({ queryKey: ['freeze'], queryFn: () => api<Freeze>('/api/freeze'), refetchInterval: interval || 60_000 })
+}
+
+function FreezeBanner() {
+  const f = useFreeze()
+  if (!f.data?.frozen) return null
+  const d = f.data
+  return (
+    <div className="banner banner-freeze" role="alert">
+      <strong>{t('freeze.bannerTitle')}</strong> {t('freeze.bannerBody')}{' '}
+      {d.reason && <>— “{d.reason}”</>} {d.by && t('freeze.by', { by: d.by })} {d.since && <RelTime at={d.since} />}
+      {d.until && (
+        <>
+          {' '}
+          · {t('freeze.until')} <RelTime at={d.until} />
+        </>
+      )}
+    </div>
+  )
+}
+
+function FreezeSwitch() {
+  const f = useFreeze()
+  const qc = useQueryClient()
+  const confirm = useConfirm()
+  const toast = useToast()
+  const canWrite = useCanWrite()
+  const [open, setOpen] = useState(false)
+  const [reason, setReason] = useState('')
+  const [until, setUntil] = useState('')
+  const [err, setErr] = useState<unknown>(null)
+  const frozen = !!f.data?.frozen
+  const freeze = async () => {
+    try {
+      const body: Record<string, string> = { reason }
+      if (until) body.until = new Date(until).toISOString().replace(/\.\d{3}Z$/, 'Z')
+      await api('/api/freeze', { method: 'PUT', body })
+      setOpen(false)
+      toast(t('freeze.done'), 'warn')
+      qc.invalidateQueries({ queryKey: ['freeze'] })
+    } catch (e) {
+      setErr(e)
+    }
+  }
+  const thaw = async () => {
+    if (!(await confirm({ title: t('freeze.thawTitle'), body: t('freeze.thawBody'), confirm: t('freeze.thaw') }))) return
+    try {
+      await api('/api/freeze', { method: 'DELETE' })
+      toast(t('freeze.thawed'), 'ok')
+      qc.invalidateQueries({ queryKey: ['freeze'] })
+    } catch (e) {
+      toast(String((e as Error).message), 'bad')
+    }
+  }
+  return (
+    <>
+      <button
+        type="button"
+        role="switch"
+        aria-checked={frozen}
+        className={`freeze-switch${frozen ? ' on' : ''}`}
+        disabled={!canWrite || f.isPending}
+        title={canWrite ? t('freeze.hint') : t('auth.operatorRequired')}
+        onClick={() => (frozen ? thaw() : (setErr(null), setOpen(true)))}
+      >
+        <span className="knob" aria-hidden />
+        {frozen ? t('freeze.on') : t('freeze.off')}
+      </button>
+      <Dialog
+        open={open}
+        onClose={() => setOpen(false)}
+        title={t('freeze.title')}
+        footer={
+          <>
+            <Button onClick={() => setOpen(false)}>{t('common.cancel')}</Button>
+            <Button variant="danger" onClick={freeze} disabled={!reason.trim()}>
+              {t('freeze.freeze')}
+            </Button>
+          </>
+        }
+      >
+        <p>{t('freeze.explain')}</p>
+        <Field label={t('freeze.reason')}>
+          <input value={reason} onChange={(e) => setReason(e.target.value)} autoFocus />
+        </Field>
+        <Field label={t('freeze.untilLabel')} hint={t('freeze.untilHint')}>
+          <input type="datetime-local" value={until} onChange={(e) => setUntil(e.target.value)} />
+        </Field>
+        <ErrorBox error={err} />
+      </Dialog>
+    </>
+  )
+}
+
+function NotFound() {
+  return (
+    <div className="center-page">
+      <h1>{t('nav.notFound')}</h1>
+      <Link to="/">{t('nav.home')}</Link>
+    </div>
+  )
+}

@@ -1,0 +1,97 @@
+// Bridges /api/events to TanStack Query: events invalidate (or patch) the
+// cached queries they affect, batched so a burst of heartbeats triggers one
+// refetch. While the stream is down, queries poll as a fallback.
+import { QueryClient } from '@tanstack/react-query'
+import { createContext, useContext, useEffect, useState, type ReactNode } from 'react'
+import { getToken } from './auth'
+import { LiveConnection, type LiveStatus } from './sse'
+import type { Execution, ExecutionDetail } from './types'
+
+export const eventTypes = ['agent', 'started', 'result', 'execution', 'schedule'] as const
+export const FALLBACK_REFRESH_MS = 30_000
+
+const LiveCtx = createContext<LiveStatus>('closed')
+export const useLiveStatus = () => useContext(LiveCtx)
+
+/** refetchInterval to use on a query: none while live, polling while not. */
+export function useFallbackInterval(ms = FALLBACK_REFRESH_MS): number | false {
+  return useLiveStatus() === 'open' ? false : ms
+}
+
+type Ev = Record<string, unknown>
+const str = (v: unknown) => (typeof v === 'string' ? v : '')
+
+/** Which query keys one event makes stale. Pure, so it is unit-tested. */
+export function keysForEvent(type: string, d: Ev): string[][] {
+  switch (type) {
+    case 'agent':
+      return [['agents'], ['agent', str(d.pc_id)], ['health'], ['agentCounts']]
+    case 'started':
+    case 'result':
+      return [['results'], ['result', str(d.result_id)], ['execution', str(d.exec_id)], ['executions'], ['health']]
+    case 'execution':
+      return [['executions'], ['execution', str(d.exec_id)], ['health']]
+    case 'schedule':
+      return [['schedules'], ['executions']]
+    default:
+      return []
+  }
+}
+
+export function createLiveBridge(qc: QueryClient, onStatus: (s: LiveStatus) => void) {
+  const pending = new Map<string, string[]>()
+  let timer: ReturnType<typeof setTimeout> | null = null
+  let agentTimer: ReturnType<typeof setTimeout> | null = null
+
+  const flush = () => {
+    timer = null
+    for (const key of pending.values()) qc.invalidateQueries({ queryKey: key })
+    pending.clear()
+  }
+  const add = (keys: string[][]) => {
+    for (const k of keys) pending.set(JSON.stringify(k), k)
+    if (!timer) timer = setTimeout(flush, 400)
+  }
+
+  const conn = new LiveConnection({
+    url: () => {
+      const tok = getToken()
+      return '/api/events' + (tok ? `?access_token=${encodeURIComponent(tok)}` : '')
+    },
+    eventTypes,
+    onStatus,
+    onResync: () => qc.invalidateQueries(),
+    onEvent: (type, data) => {
+      const d = (data ?? {}) as Ev
+      if (type === 'execution') {
+        // Patch progress in place so bars move without a round trip.
+        const id = str(d.exec_id)
+        qc.setQueryData<ExecutionDetail>(['execution', id], (old) => (old ? { ...old, ...(d as Partial<Execution>) } : old))
+      }
+      if (type === 'agent') {
+        // Heartbeats of a large fleet arrive constantly: refresh agent lists
+        // at most every 3 s.
+        if (!agentTimer)
+          agentTimer = setTimeout(() => {
+            agentTimer = null
+            add(keysForEvent('agent', {}).filter((k) => k.length === 1))
+          }, 3000)
+        qc.invalidateQueries({ queryKey: ['agent', str(d.pc_id)] })
+        return
+      }
+      add(keysForEvent(type, d))
+    },
+  })
+  return conn
+}
+
+export function LiveProvider({ qc, enabled, children }: { qc: QueryClient; enabled: boolean; children: ReactNode }) {
+  const [status, setStatus] = useState<LiveStatus>('closed')
+  useEffect(() => {
+    if (!enabled) return
+    const conn = createLiveBridge(qc, setStatus)
+    conn.start()
+    return () => conn.stop()
+  }, [qc, enabled])
+  return <LiveCtx.Provider value={status}>{children}</LiveCtx.Provider>
+}

@@ -1,0 +1,342 @@
+import { useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react'
+import { useCanWrite } from '../App'
+import { api, apiAll, apiList, enc, mapLimit } from '../lib/api'
+import { downloadText, toCSV, type Column } from '../lib/csv'
+import { agentQueryToAPI, agentQueryToURL, parseAgentQuery, toggleSort, type AgentQuery, type AgentSortKey, type AgentStatus } from '../lib/filters'
+import { useFallbackInterval } from '../lib/live'
+import { Link, useSearchParams } from '../lib/router'
+import type { Agent, Group } from '../lib/types'
+import { t } from '../i18n'
+import { Button, Chips, Dialog, ErrorBox, Field, OnlineDot, RelTime, useToast } from '../components/ui'
+import { useVirtual } from '../components/VirtualList'
+import { ExecDialog } from '../components/ExecDialog'
+
+const PAGE = 200
+const phoneMQ = typeof window !== 'undefined' ? window.matchMedia('(max-width: 720px)') : null
+export function usePhone() {
+  return useSyncExternalStore(
+    (fn) => {
+      phoneMQ?.addEventListener('change', fn)
+      return () => phoneMQ?.removeEventListener('change', fn)
+    },
+    () => !!phoneMQ?.matches,
+  )
+}
+
+export const agentCSVColumns: Column<Agent>[] = [
+  { header: 'pc_id', value: (a) => a.pc_id },
+  { header: 'hostname', value: (a) => a.hostname },
+  { header: 'online', value: (a) => a.online },
+  { header: 'os_family', value: (a) => a.os_family },
+  { header: 'os_version', value: (a) => a.os_version },
+  { header: 'arch', value: (a) => a.arch },
+  { header: 'agent_version', value: (a) => a.agent_version },
+  { header: 'last_heartbeat', value: (a) => a.last_heartbeat },
+  { header: 'running', value: (a) => a.running },
+  { header: 'groups', value: (a) => a.groups ?? [] },
+]
+
+function useDebounced<T>(v: T, ms: number) {
+  const [d, setD] = useState(v)
+  useEffect(() => {
+    const h = setTimeout(() => setD(v), ms)
+    return () => clearTimeout(h)
+  }, [v, ms])
+  return d
+}
+
+const sortCols: { key: AgentSortKey; label: 'agents.pc' | 'agents.hostname' | 'agents.os' | 'agents.version' | 'agents.lastSeen' }[] = [
+  { key: 'pc_id', label: 'agents.pc' },
+  { key: 'hostname', label: 'agents.hostname' },
+  { key: 'os_family', label: 'agents.os' },
+  { key: 'agent_version', label: 'agents.version' },
+  { key: 'last_heartbeat', label: 'agents.lastSeen' },
+]
+
+export function Agents() {
+  const [params, setParams] = useSearchParams()
+  const q = parseAgentQuery(params)
+  const setQ = (n: AgentQuery) => setParams(agentQueryToURL(n))
+  const [text, setText] = useState(q.q)
+  const debounced = useDebounced(text, 250)
+  useEffect(() => {
+    if (debounced.trim() !== q.q) setQ({ ...q, q: debounced.trim() })
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [debounced])
+  const interval = useFallbackInterval()
+  const phone = usePhone()
+  const rowH = phone ? 112 : 44
+  const canWrite = useCanWrite()
+  const toast = useToast()
+  const qc = useQueryClient()
+
+  const counts = useQueries({
+    queries: (['all', 'online', 'offline'] as AgentStatus[]).map((s) => ({
+      queryKey: ['agentCounts', s, q.q, q.group],
+      queryFn: () => apiList<Agent>(`/api/agents?${agentQueryToAPI(q, 1, 0, s)}`).then((p) => p.total),
+      refetchInterval: interval,
+    })),
+  })
+
+  const base = agentQueryToAPI(q, PAGE, 0)
+  const first = useQuery({ queryKey: ['agents', base, 0], queryFn: ({ signal }) => apiList<Agent>(`/api/agents?${agentQueryToAPI(q, PAGE, 0)}`, signal), refetchInterval: interval })
+  const total = first.data?.total ?? 0
+  const v = useVirtual(total, rowH)
+  const pageIdx: number[] = []
+  for (let p = Math.floor(v.start / PAGE); p * PAGE < Math.max(v.end, 1) && p * PAGE < total; p++) if (p > 0) pageIdx.push(p)
+  const more = useQueries({
+    queries: pageIdx.map((p) => ({
+      queryKey: ['agents', base, p],
+      queryFn: ({ signal }: { signal: AbortSignal }) => apiList<Agent>(`/api/agents?${agentQueryToAPI(q, PAGE, p * PAGE)}`, signal),
+      refetchInterval: interval,
+      staleTime: 10_000,
+    })),
+  })
+  const rowAt = (i: number): Agent | undefined => {
+    const p = Math.floor(i / PAGE)
+    const data = p === 0 ? first.data : more[pageIdx.indexOf(p)]?.data
+    return data?.items[i - p * PAGE]
+  }
+
+  // ---- selection and bulk actions ----
+  const [sel, setSel] = useState<Set<string>>(new Set())
+  const toggle = (id: string) =>
+    setSel((s) => {
+      const n = new Set(s)
+      if (n.has(id)) n.delete(id)
+      else n.add(id)
+      return n
+    })
+  const [busy, setBusy] = useState<string | null>(null)
+  const [groupDlg, setGroupDlg] = useState(false)
+  const [execDlg, setExecDlg] = useState(false)
+  const [pingOut, setPingOut] = useState<{ pc: string; ok: boolean; msg: string }[] | null>(null)
+  const filterURL = agentQueryToAPI(q, 1, 0).replace(/&?limit=1&offset=0/, '')
+
+  const selectAll = async () => {
+    setBusy('select')
+    try {
+      const all = await apiAll<Agent>(`/api/agents?${filterURL}`)
+      setSel(new Set(all.map((a) => a.pc_id)))
+    } catch (e) {
+      toast(String((e as Error).message), 'bad')
+    } finally {
+      setBusy(null)
+    }
+  }
+  const exportCSV = async () => {
+    setBusy('csv')
+    try {
+      const all = await apiAll<Agent>(`/api/agents?${filterURL}`)
+      downloadText(`agents-${new Date().toISOString().slice(0, 10)}.csv`, toCSV(all, agentCSVColumns), 'text/csv;charset=utf-8')
+      toast(t('agents.exported', { count: all.length }), 'ok')
+    } catch (e) {
+      toast(String((e as Error).message), 'bad')
+    } finally {
+      setBusy(null)
+    }
+  }
+  const ping = async () => {
+    setBusy('ping')
+    const ids = [...sel]
+    const res = await mapLimit(ids, 8, (pc) => api(`/api/agents/${enc(pc)}/ping`, { method: 'POST' }))
+    setPingOut(ids.map((pc, i) => ({ pc, ok: res[i].ok, msg: res[i].ok ? t('agents.pong') : String((res[i] as { error: Error }).error?.message) })))
+    setBusy(null)
+  }
+
+  const statusOpts = (['all', 'online', 'offline'] as AgentStatus[]).map((s, i) => ({ value: s, label: t(`agents.${s}`), count: counts[i].data }))
+  const header = (
+    <div className="vrow vhead" role="row">
+      <span role="columnheader" className="c-check">
+        <input
+          type="checkbox"
+          aria-label={t('agents.selectAll', { count: total })}
+          checked={total > 0 && sel.size >= total}
+          ref={(el) => {
+            if (el) el.indeterminate = sel.size > 0 && sel.size < total
+          }}
+          onChange={(e) => (e.target.checked ? selectAll() : setSel(new Set()))}
+          disabled={busy === 'select'}
+        />
+      </span>
+      <span role="columnheader" className="c-dot" />
+      {sortCols.map((c) => (
+        <span key={c.key} role="columnheader" className={`c-${c.key}`} aria-sort={q.sort === c.key ? (q.order === 'asc' ? 'ascending' : 'descending') : 'none'}>
+          <button type="button" className="sort-btn" onClick={() => setQ(toggleSort(q, c.key))}>
+            {t(c.label)} {q.sort === c.key ? (q.order === 'asc' ? '▲' : '▼') : ''}
+          </button>
+        </span>
+      ))}
+      <span role="columnheader" className="c-groups">
+        {t('agents.groups')}
+      </span>
+    </div>
+  )
+
+  const rows = []
+  for (let i = v.start; i < v.end; i++) {
+    const a = rowAt(i)
+    rows.push(
+      a ? (
+        <div key={a.pc_id} className={`vrow${sel.has(a.pc_id) ? ' selected' : ''}`} role="row" aria-rowindex={i + 2} style={{ height: rowH }}>
+          <span role="cell" className="c-check">
+            <input type="checkbox" aria-label={t('agents.select', { pc: a.pc_id })} checked={sel.has(a.pc_id)} onChange={() => toggle(a.pc_id)} />
+          </span>
+          <span role="cell" className="c-dot">
+            <OnlineDot online={a.online} />
+          </span>
+          <span role="cell" className="c-pc_id">
+            <Link to={`/agents/${enc(a.pc_id)}`}>{a.pc_id}</Link>
+          </span>
+          <span role="cell" className="c-hostname" data-label={t('agents.hostname')}>
+            {a.hostname}
+          </span>
+          <span role="cell" className="c-os_family" data-label={t('agents.os')}>
+            {a.os_family} <span className="muted">{a.os_version}</span>
+          </span>
+          <span role="cell" className="c-agent_version mono" data-label={t('agents.version')}>
+            {a.agent_version}
+          </span>
+          <span role="cell" className="c-last_heartbeat" data-label={t('agents.lastSeen')}>
+            <RelTime at={a.last_heartbeat} />
+          </span>
+          <span role="cell" className="c-groups" data-label={t('agents.groups')}>
+            {(a.groups ?? []).map((g) => (
+              <Link key={g} className="tag" to={`/agents?group=${enc(g)}`}>
+                {g}
+              </Link>
+            ))}
+          </span>
+        </div>
+      ) : (
+        <div key={`sk-${i}`} className="vrow skeleton" role="row" aria-rowindex={i + 2} style={{ height: rowH }}>
+          <span role="cell" className="c-all">
+            {t('common.loading')}
+          </span>
+        </div>
+      ),
+    )
+  }
+
+  return (
+    <div className="page page-agents">
+      <div className="page-head">
+        <h1>{t('nav.agents')}</h1>
+        <div className="row">
+          <Button onClick={exportCSV} busy={busy === 'csv'} disabled={!total}>
+            {t('agents.exportCSV', { count: total })}
+          </Button>
+        </div>
+      </div>
+      <div className="toolbar">
+        <Chips label={t('agents.statusFilter')} value={q.status} options={statusOpts} onChange={(s) => setQ({ ...q, status: s })} />
+        <input type="search" className="search" placeholder={t('agents.search')} aria-label={t('agents.search')} value={text} onChange={(e) => setText(e.target.value)} />
+        {q.group && (
+          <span className="tag">
+            {t('agents.inGroup', { group: q.group })}{' '}
+            <button type="button" className="icon-btn" aria-label={t('common.clear')} onClick={() => setQ({ ...q, group: '' })}>
+              ×
+            </button>
+          </span>
+        )}
+        {phone && (
+          <select aria-label={t('agents.sortBy')} value={`${q.sort}:${q.order}`} onChange={(e) => { const [s, o] = e.target.value.split(':'); setQ({ ...q, sort: s as AgentSortKey, order: o as 'asc' | 'desc' }) }}>
+            {sortCols.flatMap((c) => [
+              <option key={c.key + 'a'} value={`${c.key}:asc`}>{t(c.label)} ▲</option>,
+              <option key={c.key + 'd'} value={`${c.key}:desc`}>{t(c.label)} ▼</option>,
+            ])}
+          </select>
+        )}
+      </div>
+      {sel.size > 0 && (
+        <div className="bulkbar" role="region" aria-label={t('agents.bulk')}>
+          <strong>{t('agents.selected', { count: sel.size })}</strong>
+          <Button small onClick={() => setGroupDlg(true)} disabled={!canWrite}>
+            {t('agents.addToGroup')}
+          </Button>
+          <Button small onClick={() => setExecDlg(true)} disabled={!canWrite}>
+            {t('agents.execJob')}
+          </Button>
+          <Button small onClick={ping} busy={busy === 'ping'}>
+            {t('agents.ping')}
+          </Button>
+          <Button small variant="ghost" onClick={() => setSel(new Set())}>
+            {t('common.clear')}
+          </Button>
+        </div>
+      )}
+      <ErrorBox error={first.error} />
+      <div className={`vlist agents-list${phone ? ' as-cards' : ''}`} ref={v.ref} role="table" aria-label={t('nav.agents')} aria-rowcount={total + 1} tabIndex={0}>
+        {!phone && header}
+        <div className="vlist-inner" role="rowgroup" style={{ height: total * rowH }}>
+          <div className="vlist-rows" style={{ transform: `translateY(${v.start * rowH}px)` }}>
+            {rows}
+          </div>
+        </div>
+        {first.isSuccess && total === 0 && <p className="empty">{q.q || q.status !== 'all' || q.group ? t('agents.noMatch') : t('agents.none')}</p>}
+      </div>
+      <p className="muted small">{t('agents.footer', { count: total })}</p>
+
+      <AddToGroupDialog open={groupDlg} onClose={() => setGroupDlg(false)} pcs={[...sel]} onDone={() => qc.invalidateQueries({ queryKey: ['agents'] })} />
+      {execDlg && <ExecDialog open onClose={() => setExecDlg(false)} pcs={[...sel]} />}
+      <Dialog open={!!pingOut} onClose={() => setPingOut(null)} title={t('agents.pingResults')}>
+        <p>{t('agents.pingSummary', { ok: pingOut?.filter((p) => p.ok).length ?? 0, total: pingOut?.length ?? 0 })}</p>
+        <ul className="plain-list">
+          {(pingOut ?? []).map((p) => (
+            <li key={p.pc}>
+              <OnlineDot online={p.ok} /> <span className="mono">{p.pc}</span> — {p.msg}
+            </li>
+          ))}
+        </ul>
+      </Dialog>
+    </div>
+  )
+}
+
+function AddToGroupDialog({ open, onClose, pcs, onDone }: { open: boolean; onClose: () => void; pcs: string[]; onDone: () => void }) {
+  const [group, setGroup] = useState('')
+  const [busy, setBusy] = useState(false)
+  const [err, setErr] = useState<unknown>(null)
+  const toast = useToast()
+  const groups = useQuery({ queryKey: ['groups'], queryFn: () => api<Group[]>('/api/groups'), enabled: open })
+  const names = useMemo(() => (groups.data ?? []).map((g) => g.group), [groups.data])
+  const submit = async () => {
+    setBusy(true)
+    setErr(null)
+    const res = await mapLimit(pcs, 8, (pc) => api(`/api/agents/${enc(pc)}/groups`, { method: 'POST', body: { group: group.trim() } }))
+    const bad = res.filter((r) => !r.ok)
+    setBusy(false)
+    if (bad.length) setErr(new Error(t('agents.groupPartial', { bad: bad.length, total: pcs.length, msg: String((bad[0] as { error: Error }).error?.message) })))
+    else {
+      toast(t('agents.groupAdded', { count: pcs.length, group }), 'ok')
+      onClose()
+    }
+    onDone()
+  }
+  return (
+    <Dialog
+      open={open}
+      onClose={onClose}
+      title={t('agents.addToGroupTitle', { count: pcs.length })}
+      footer={
+        <>
+          <Button onClick={onClose}>{t('common.cancel')}</Button>
+          <Button variant="primary" onClick={submit} busy={busy} disabled={!/^[A-Za-z0-9_-]{1,64}$/.test(group.trim())}>
+            {t('agents.addToGroup')}
+          </Button>
+        </>
+      }
+    >
+      <Field label={t('groups.group')} hint={t('groups.nameHint')}>
+        <input list="group-names" value={group} onChange={(e) => setGroup(e.target.value)} autoFocus />
+        <datalist id="group-names">
+          {names.map((g) => (
+            <option key={g} value={g} />
+          ))}
+        </datalist>
+      </Field>
+      <ErrorBox error={err} />
+    </Dialog>
+  )
+}

@@ -1,0 +1,80 @@
+import { useQuery } from '@tanstack/react-query'
+import { apiList } from '../lib/api'
+import { sinceFromPreset, sincePresets } from '../lib/filters'
+import { useFallbackInterval } from '../lib/live'
+import { useSearchParams } from '../lib/router'
+import { absoluteTime } from '../lib/time'
+import type { AuditEvent } from '../lib/types'
+import { t } from '../i18n'
+import { Chips, ErrorBox, Pager, RelTime, Spinner, Table } from '../components/ui'
+
+const LIMIT = 50
+
+export function Audit() {
+  const [params, setParams] = useSearchParams()
+  const actor = params.get('actor') ?? ''
+  const action = params.get('action') ?? ''
+  const since = params.get('since') ?? '7d'
+  const offset = Number(params.get('offset') ?? 0) || 0
+  const interval = useFallbackInterval()
+  const set = (k: string, v: string) => {
+    const p = new URLSearchParams(params)
+    if (v) p.set(k, v)
+    else p.delete(k)
+    if (k !== 'offset') p.delete('offset')
+    setParams(p)
+  }
+  const q = new URLSearchParams()
+  if (actor) q.set('actor', actor)
+  if (action) q.set('action', action)
+  const s = sinceFromPreset(since, Math.floor(Date.now() / 60_000) * 60_000)
+  if (s) q.set('since', s)
+  q.set('limit', String(LIMIT))
+  q.set('offset', String(offset))
+  const qs = q.toString()
+  const a = useQuery({ queryKey: ['audit', qs], queryFn: ({ signal }) => apiList<AuditEvent>(`/api/audit?${qs}`, signal), refetchInterval: interval, placeholderData: (x) => x })
+  return (
+    <div className="page">
+      <h1>{t('nav.audit')}</h1>
+      <div className="toolbar filters">
+        <input aria-label={t('audit.actor')} placeholder={t('audit.actor')} defaultValue={actor} onKeyDown={(e) => e.key === 'Enter' && set('actor', e.currentTarget.value.trim())} onBlur={(e) => e.target.value.trim() !== actor && set('actor', e.target.value.trim())} />
+        <input aria-label={t('audit.action')} placeholder={t('audit.action')} defaultValue={action} onKeyDown={(e) => e.key === 'Enter' && set('action', e.currentTarget.value.trim())} onBlur={(e) => e.target.value.trim() !== action && set('action', e.target.value.trim())} />
+        <Chips label={t('activity.since')} value={since} options={sincePresets.map((x) => ({ value: x, label: t(`since.${x}`) }))} onChange={(v) => set('since', v === '7d' ? '' : v)} />
+      </div>
+      <ErrorBox error={a.error} />
+      {a.isPending ? (
+        <Spinner />
+      ) : (
+        <>
+          <Table
+            rows={a.data?.items ?? []}
+            rowKey={(e) => String(e.id)}
+            empty={t('audit.none')}
+            caption={t('nav.audit')}
+            cols={[
+              { key: 'at', header: t('common.when'), cell: (e) => <span title={absoluteTime(e.occurred_at)}><RelTime at={e.occurred_at} /></span> },
+              { key: 'actor', header: t('audit.actor'), cell: (e) => e.actor },
+              { key: 'action', header: t('audit.action'), cell: (e) => <span className="mono">{e.action}</span> },
+              { key: 'target', header: t('audit.target'), cell: (e) => <span className="mono">{e.target}</span> },
+              { key: 'ip', header: t('audit.ip'), cell: (e) => <span className="mono small">{e.source_ip}</span> },
+              {
+                key: 'payload',
+                header: t('audit.payload'),
+                cell: (e) =>
+                  e.payload && Object.keys(e.payload as object).length ? (
+                    <details>
+                      <summary>{t('common.show')}</summary>
+                      <pre className="mono small">{JSON.stringify(e.payload, null, 2)}</pre>
+                    </details>
+                  ) : (
+                    '—'
+                  ),
+              },
+            ]}
+          />
+          <Pager offset={offset} limit={LIMIT} total={a.data?.total ?? 0} onChange={(o) => set('offset', String(o))} />
+        </>
+      )}
+    </div>
+  )
+}

@@ -1,0 +1,190 @@
+import { useQuery } from '@tanstack/react-query'
+import { api, apiList, ApiError } from '../lib/api'
+import { getToken, setToken } from '../lib/auth'
+import { useFallbackInterval } from '../lib/live'
+import { Link, navigate } from '../lib/router'
+import type { Agent, Execution, FleetHealth, Result, Schedule } from '../lib/types'
+import { t } from '../i18n'
+import { Card, Empty, Progress, RelTime, Spinner, StatusBadge, Table } from '../components/ui'
+
+async function fleetHealth(): Promise<FleetHealth> {
+  // 503 still carries the body: the fleet is degraded, not the dashboard.
+  const tok = getToken()
+  const r = await fetch('/api/health/fleet', { headers: tok ? { Authorization: `Bearer ${tok}` } : {} })
+  if (r.ok || r.status === 503) return (await r.json()) as FleetHealth
+  if (r.status === 401) setToken('')
+  throw new ApiError(r.status, `HTTP ${r.status}`)
+}
+
+function Tile({ to, label, value, sub, tone }: { to: string; label: string; value: string | number; sub?: string; tone?: string }) {
+  return (
+    <Link to={to} className={`tile${tone ? ' tile-' + tone : ''}`}>
+      <span className="tile-label">{label}</span>
+      <span className="tile-value">{value}</span>
+      {sub && <span className="tile-sub">{sub}</span>}
+    </Link>
+  )
+}
+
+export function Dashboard() {
+  const interval = useFallbackInterval()
+  const health = useQuery({ queryKey: ['health'], queryFn: fleetHealth, refetchInterval: interval })
+  const running = useQuery({ queryKey: ['executions', 'running'], queryFn: () => api<Execution[]>('/api/executions?status=running&limit=10'), refetchInterval: interval })
+  const pending = useQuery({ queryKey: ['executions', 'pending'], queryFn: () => api<Execution[]>('/api/executions?status=pending&limit=10'), refetchInterval: interval })
+  const results = useQuery({ queryKey: ['results', 'recent'], queryFn: () => api<Result[]>('/api/results?limit=8'), refetchInterval: interval })
+  const schedules = useQuery({ queryKey: ['schedules'], queryFn: () => api<Schedule[]>('/api/schedules'), refetchInterval: interval })
+  const agents = useQuery({
+    queryKey: ['agents', 'versions'],
+    // The version distribution needs every agent; 1000 per page keeps it to a few requests even at 10 000.
+    queryFn: async () => {
+      const out: Agent[] = []
+      for (let off = 0; off < 100_000; off += 1000) {
+        const p = await apiList<Agent>(`/api/agents?limit=1000&offset=${off}&sort=pc_id`)
+        out.push(...p.items)
+        if (p.items.length < 1000 || out.length >= p.total) break
+      }
+      const m = new Map<string, { total: number; online: number }>()
+      for (const a of out) {
+        const v = m.get(a.agent_version || '?') ?? { total: 0, online: 0 }
+        v.total++
+        if (a.online) v.online++
+        m.set(a.agent_version || '?', v)
+      }
+      return { total: out.length, versions: [...m.entries()].sort((a, b) => b[1].total - a[1].total) }
+    },
+    refetchInterval: interval || 60_000,
+    staleTime: 30_000,
+  })
+
+  const failed: [string, unknown][] = (
+    [
+      [t('dash.health'), health.error],
+      [t('dash.running'), running.error ?? pending.error],
+      [t('dash.recent'), results.error],
+      [t('dash.upcoming'), schedules.error],
+      [t('dash.versions'), agents.error],
+    ] as [string, unknown][]
+  ).filter(([, e]) => e)
+
+  const h = health.data
+  const offline = h ? h.agents_known - h.agents_online : 0
+  const js = h?.jetstream
+  const inflight = [...(running.data ?? []), ...(pending.data ?? [])]
+  const upcoming = (schedules.data ?? [])
+    .filter((s) => s.enabled && s.next_fire)
+    .sort((a, b) => (a.next_fire! < b.next_fire! ? -1 : 1))
+    .slice(0, 6)
+
+  return (
+    <div className="page">
+      <h1>{t('nav.dashboard')}</h1>
+      {failed.length > 0 && (
+        <div className="banner banner-bad" role="alert">
+          <strong>{t('dash.degradedData')}</strong> {failed.map(([n, e]) => `${n}: ${(e as Error).message}`).join(' · ')}
+        </div>
+      )}
+      <Card title={t('dash.health')} id="health" actions={h && <StatusBadge status={h.status === 'ok' ? 'completed' : 'failure'} />}>
+        {health.isPending ? (
+          <Spinner />
+        ) : h ? (
+          <div className="tiles">
+            <Tile to="/agents?status=online" label={t('dash.online')} value={`${h.agents_online.toLocaleString()} / ${h.agents_known.toLocaleString()}`} sub={t('dash.onlineSub')} tone={h.agents_known && h.agents_online === 0 ? 'bad' : 'ok'} />
+            <Tile to="/agents?status=offline" label={t('dash.offline')} value={offline.toLocaleString()} sub={t('dash.offlineSub')} tone={offline ? 'warn' : undefined} />
+            <Tile to="/activity?status=failure&since=24h" label={t('dash.failures')} value={h.failures_24h.toLocaleString()} sub={t('dash.failuresSub')} tone={h.failures_24h ? 'bad' : undefined} />
+            <Tile to="/activity?tab=executions&estatus=running" label={t('dash.runningExec')} value={h.running_executions.toLocaleString()} sub={t('dash.runningSub')} />
+            <Tile
+              to="/groups"
+              label={t('dash.broker')}
+              value={`${js?.streams?.length ?? 0} / ${js?.kv?.length ?? 0}`}
+              sub={t('dash.brokerSub', { msgs: (js?.streams ?? []).reduce((a, s) => a + s.messages, 0).toLocaleString() })}
+              tone={h.status === 'ok' ? undefined : 'bad'}
+            />
+          </div>
+        ) : null}
+      </Card>
+      <div className="grid-2">
+        <Card title={t('dash.running')} id="running" actions={<Link to="/activity?tab=executions">{t('common.all')}</Link>}>
+          {running.isPending ? (
+            <Spinner />
+          ) : inflight.length === 0 ? (
+            <Empty>{t('dash.noRunning')}</Empty>
+          ) : (
+            <ul className="exec-list">
+              {inflight.map((e) => (
+                <li key={e.exec_id}>
+                  <Link to={`/activity/exec/${encodeURIComponent(e.exec_id)}`} className="exec-item">
+                    <span className="exec-title">
+                      <strong>{e.job_id}</strong> <span className="muted">{e.version}</span> <StatusBadge status={e.status} />
+                    </span>
+                    <Progress e={e} />
+                    <span className="muted small">
+                      {t('exec.counts', { ok: e.success_count, fail: e.failure_count, skip: e.skipped_count, total: e.target_count })} · <RelTime at={e.initiated_at} />
+                    </span>
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+        <Card title={t('dash.upcoming')} id="upcoming" actions={<Link to="/schedules">{t('common.all')}</Link>}>
+          {schedules.isPending ? (
+            <Spinner />
+          ) : (
+            <Table
+              rows={upcoming}
+              rowKey={(s) => s.id}
+              empty={t('dash.noUpcoming')}
+              onRow={() => navigate('/schedules')}
+              cols={[
+                { key: 'id', header: t('sched.id'), cell: (s) => s.id },
+                { key: 'job', header: t('jobs.job'), cell: (s) => s.job_id },
+                { key: 'next', header: t('sched.next'), cell: (s) => <RelTime at={s.next_fire} /> },
+              ]}
+            />
+          )}
+        </Card>
+        <Card title={t('dash.recent')} id="recent" actions={<Link to="/activity">{t('common.all')}</Link>}>
+          {results.isPending ? (
+            <Spinner />
+          ) : (
+            <Table
+              rows={results.data ?? []}
+              rowKey={(r) => r.result_id}
+              onRow={(r) => navigate(`/activity/result/${encodeURIComponent(r.result_id)}`)}
+              empty={t('dash.noResults')}
+              cols={[
+                { key: 'job', header: t('jobs.job'), cell: (r) => r.job_id || <span className="muted">{t('run.adhoc')}</span> },
+                { key: 'pc', header: t('agents.pc'), cell: (r) => r.pc_id },
+                { key: 'st', header: t('common.status'), cell: (r) => <StatusBadge status={r.status} /> },
+                { key: 'at', header: t('common.when'), cell: (r) => <RelTime at={r.finished_at ?? r.started_at} /> },
+              ]}
+            />
+          )}
+        </Card>
+        <Card title={t('dash.versions')} id="versions" actions={<Link to="/agents?sort=agent_version">{t('nav.agents')}</Link>}>
+          {agents.isPending ? (
+            <Spinner />
+          ) : !agents.data?.total ? (
+            <Empty>{t('agents.none')}</Empty>
+          ) : (
+            <ul className="bars">
+              {agents.data.versions.map(([v, c]) => (
+                <li key={v}>
+                  <Link to={`/agents?q=&sort=agent_version`} className="bar-row" title={t('dash.versionTitle', { v, online: c.online, total: c.total })}>
+                    <span className="bar-label mono">{v}</span>
+                    <span className="bar-track">
+                      <span className="bar-fill" style={{ width: `${(c.total / agents.data.total) * 100}%` }} />
+                    </span>
+                    <span className="bar-num">
+                      {c.online}/{c.total}
+                    </span>
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+      </div>
+    </div>
+  )
+}

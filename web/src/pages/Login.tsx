@@ -1,0 +1,63 @@
+import { useState, type FormEvent } from 'react'
+import { api } from '../lib/api'
+import { setToken } from '../lib/auth'
+import { t } from '../i18n'
+import { Button, ErrorBox, Field } from '../components/ui'
+
+export function Login() {
+  const [username, setUsername] = useState('')
+  const [password, setPassword] = useState('')
+  const [token, setTok] = useState('')
+  const [useToken, setUseToken] = useState(false)
+  const [busy, setBusy] = useState(false)
+  const [err, setErr] = useState<unknown>(null)
+  const submit = async (e: FormEvent) => {
+    e.preventDefault()
+    setBusy(true)
+    setErr(null)
+    try {
+      if (useToken) {
+        setToken(token.trim())
+      } else {
+        const r = await api<{ token: string }>('/api/auth/login', { method: 'POST', body: { username, password } })
+        setToken(r.token)
+      }
+      if (window.location.pathname === '/login') window.history.replaceState(null, '', '/')
+    } catch (e) {
+      setErr(e)
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <main className="login-page">
+      <form className="card login-card" onSubmit={submit} aria-labelledby="login-h">
+        <div className="brand login-brand">
+          <span className="brand-mark">奏</span> kanade
+        </div>
+        <h1 id="login-h">{t('auth.title')}</h1>
+        {useToken ? (
+          <Field label={t('auth.token')} hint={t('auth.tokenHint')}>
+            <input type="password" value={token} onChange={(e) => setTok(e.target.value)} autoComplete="off" required autoFocus />
+          </Field>
+        ) : (
+          <>
+            <Field label={t('auth.username')}>
+              <input name="username" value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" required autoFocus />
+            </Field>
+            <Field label={t('auth.password')}>
+              <input name="password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
+            </Field>
+          </>
+        )}
+        <ErrorBox error={err} />
+        <Button variant="primary" type="submit" busy={busy} className="wide">
+          {t('auth.signIn')}
+        </Button>
+        <button type="button" className="link-btn" onClick={() => setUseToken((u) => !u)}>
+          {useToken ? t('auth.usePassword') : t('auth.useToken')}
+        </button>
+      </form>
+    </main>
+  )
+}
