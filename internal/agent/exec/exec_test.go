@@ -1,3 +1,5 @@
+//go:build !windows
+
 package exec
 
 import (
@@ -129,7 +131,9 @@ func TestAbortOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	done := make(chan Result)
-	go func() { done <- Run(ctx, Spec{Shell: "sh", Script: grandchildScript(pidFile), Timeout: time.Hour}, nil) }()
+	go func() {
+		done <- Run(ctx, Spec{Shell: "sh", Script: grandchildScript(pidFile), Timeout: time.Hour}, nil)
+	}()
 	pid := waitPid(t, pidFile)
 	cancel()
 	if r := <-done; !r.Aborted || r.ExitCode != -1 {
