@@ -1,5 +1,10 @@
 // Finds the line a 422 `field` (e.g. "execute.timeout" or "calendar.days[1]")
-// refers to in the YAML the operator typed, so the editor can mark it.
+// refers to in the YAML the operator typed, so the editor can mark it. It
+// walks block mappings by indentation; block-scalar text (script: |) is deeper
+// than the keys beside it, so a key-like line inside a script never matches.
+const indentOf = (l: string) => l.length - l.trimStart().length
+const blank = (l: string) => !l.trim() || l.trimStart().startsWith('#')
+
 export function lineForField(yaml: string, field: string | undefined | null): number | null {
   if (!field) return null
   const segs = field
@@ -9,24 +14,27 @@ export function lineForField(yaml: string, field: string | undefined | null): nu
   if (!segs.length) return null
   const lines = yaml.split('\n')
   let from = 0
-  let minIndent = -1
+  let to = lines.length
   let found: number | null = null
   for (const seg of segs) {
+    // The indentation of this mapping level is that of its first key.
+    let level = -1
+    for (let i = from; i < to; i++) if (!blank(lines[i])) { level = indentOf(lines[i]); break }
+    if (level < 0) break
     const esc = seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    const re = new RegExp(`^(\\s*)(-\\s+)?["']?${esc}["']?\\s*:`)
+    const re = new RegExp(`^\\s*(-\\s+)?["']?${esc}["']?\\s*:`)
     let hit: number | null = null
-    for (let i = from; i < lines.length; i++) {
-      const m = re.exec(lines[i])
-      if (!m) continue
-      const indent = m[1].length + (m[2]?.length ?? 0)
-      if (indent <= minIndent) continue
-      hit = i
-      minIndent = indent
-      break
+    for (let i = from; i < to; i++) {
+      if (blank(lines[i]) || indentOf(lines[i]) !== level) continue
+      if (re.test(lines[i])) { hit = i; break }
     }
     if (hit === null) break
     found = hit
+    // The child block runs until the next line at this level or shallower.
     from = hit + 1
+    let end = to
+    for (let i = from; i < to; i++) if (!blank(lines[i]) && indentOf(lines[i]) <= level) { end = i; break }
+    to = end
   }
   return found === null ? null : found + 1
 }
