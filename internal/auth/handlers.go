@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,9 +182,9 @@ func (a *Authenticator) respondToken(w http.ResponseWriter, r *http.Request, u U
 	writeJSON(w, http.StatusOK, LoginResponse{Token: tok, Username: u.Username, Role: u.Role, Exp: exp, MustChangePW: u.MustChangePW})
 }
 
-// IssueToken mints a JWT for an existing account (CLI helpers, tests).
-func (a *Authenticator) IssueToken(r *http.Request, username string) (string, time.Time, error) {
-	u, err := a.users.Get(r.Context(), username)
+// IssueToken mints a JWT for an existing account (tests, tooling).
+func (a *Authenticator) IssueToken(ctx context.Context, username string) (string, time.Time, error) {
+	u, err := a.users.Get(ctx, username)
 	if err != nil {
 		return "", time.Time{}, err
 	}
