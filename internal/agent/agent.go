@@ -1,0 +1,342 @@
+// Package agent is the kanade endpoint daemon as a library: New + Run give
+// a complete agent (intake, outbox, ledger, heartbeat, ping, live groups
+// and layered config) that cmd/kanade-agent wraps, kanade-backend --dev
+// starts in-process, and tests start several of in one process.
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanade-fleet/kanade/internal/agent/exec"
+	"github.com/kanade-fleet/kanade/internal/agent/intake"
+	"github.com/kanade-fleet/kanade/internal/agent/ledger"
+	"github.com/kanade-fleet/kanade/internal/agent/outbox"
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// Options configures an Agent.
+type Options struct {
+	PCID      string // required; see DefaultPCID
+	NATSURL   string // comma-separated; default nats://127.0.0.1:4222
+	NATSToken string
+	DataDir   string // required: ledger, outbox, staged scripts
+	Logger    *slog.Logger
+	Version   string // reported in heartbeats
+	// Runner replaces the real script runner (tests, simulators).
+	Runner intake.Runner
+}
+
+// Agent is one endpoint. Create with New, then call Run once.
+type Agent struct {
+	o      Options
+	log    *slog.Logger
+	ledger *ledger.Ledger
+	outbox *outbox.Outbox
+	stats  *selfStats
+	runner intake.Runner
+
+	started atomic.Bool
+	caught  atomic.Int64 // completed catch-up passes (tests)
+
+	mu     sync.Mutex
+	in     *intake.Intake
+	groups []string
+	eff    wire.EffectiveConfig
+	layers wire.ConfigLayers
+	revs   map[string]uint64 // KV key → last applied revision
+
+	hbNow    chan struct{}
+	drainNow chan struct{}
+}
+
+// New validates the options and opens the data directory. It does not
+// touch the network.
+func New(o Options) (*Agent, error) {
+	if !wire.ValidPCID(o.PCID) {
+		return nil, fmt.Errorf("agent: pc_id %q is not valid (letters, digits, '_' and '-' only)", o.PCID)
+	}
+	if o.DataDir == "" {
+		return nil, errors.New("agent: data dir is required")
+	}
+	if o.NATSURL == "" {
+		o.NATSURL = nats.DefaultURL
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	log := o.Logger.With("pc_id", o.PCID)
+	runDir := filepath.Join(o.DataDir, "run")
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: data dir: %w", err)
+	}
+	eff := wire.Defaults()
+	ob, err := outbox.Open(filepath.Join(o.DataDir, "outbox"), eff.OutboxMaxEntries, log)
+	if err != nil {
+		return nil, err
+	}
+	lg, err := ledger.Open(filepath.Join(o.DataDir, "ledger"))
+	if err != nil {
+		return nil, err
+	}
+	runner := o.Runner
+	if runner == nil {
+		runner = &exec.Runner{TempDir: runDir, Env: []string{"KANADE_PC_ID=" + o.PCID}}
+	}
+	return &Agent{o: o, log: log, ledger: lg, outbox: ob, stats: newSelfStats(), runner: runner,
+		eff: eff, revs: map[string]uint64{}, layers: wire.ConfigLayers{Groups: map[string]wire.ConfigScope{}},
+		hbNow: make(chan struct{}, 1), drainNow: make(chan struct{}, 1)}, nil
+}
+
+// PCID returns the agent's pc_id.
+func (a *Agent) PCID() string { return a.o.PCID }
+
+// Groups returns the current group membership (from KV agent_groups).
+func (a *Agent) Groups() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.groups)
+}
+
+// Config returns the effective layered configuration in force.
+func (a *Agent) Config() wire.EffectiveConfig {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.eff
+}
+
+// Heartbeat builds a fresh heartbeat (also the reply to a ping).
+func (a *Agent) Heartbeat() wire.Heartbeat {
+	rss, cpu := a.stats.sample()
+	running := 0
+	a.mu.Lock()
+	if a.in != nil {
+		running = a.in.Running()
+	}
+	a.mu.Unlock()
+	return wire.Heartbeat{PCID: a.o.PCID, Hostname: a.stats.hostname, OSFamily: osFamily(), OSVersion: a.stats.osVersion,
+		Arch: runtime.GOARCH, AgentVersion: a.o.Version, At: time.Now().UTC(), BootTime: a.stats.bootTime,
+		AgentRSSBytes: rss, AgentCPUPct: cpu, Running: running}
+}
+
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Run connects (retrying forever in the background, so queued work runs
+// with no broker), serves until ctx is cancelled, then stops: running
+// scripts are killed and reported, the outbox gets a last chance to drain,
+// and the data directory is closed. Run may be called once.
+func (a *Agent) Run(ctx context.Context) error {
+	if !a.started.CompareAndSwap(false, true) {
+		return errors.New("agent: Run called twice")
+	}
+	defer a.ledger.Close()
+	nc, err := bus.Connect(bus.ConnectOptions{URL: a.o.NATSURL, Token: a.o.NATSToken, Name: "kanade-agent/" + a.o.PCID,
+		Logger: a.log, MaxReconnects: -1})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	in, err := intake.New(intake.Config{PCID: a.o.PCID, Ledger: a.ledger, Sink: a.outbox, Runner: a.runner,
+		Pins: intake.NewKVPins(nc), Kills: intake.NATSKills{NC: nc, Logger: a.log}, Limit: a.Config().MaxLocalConcurrent,
+		Logger: a.log, MaxPayload: int(min(nc.MaxPayload(), 1<<20)) - 64<<10})
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.in = in
+	a.mu.Unlock()
+	sub := intake.NewSubscriber(nc, in)
+	defer sub.Close()
+	if err := sub.Start(); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	in.Recover()
+
+	events := make(chan string, 64) // "" = (re)connected, else a changed KV key "bucket/key"
+	var subs []*nats.Subscription
+	subscribe := func(subject string, cb nats.MsgHandler) {
+		s, err := nc.Subscribe(subject, cb)
+		if err != nil {
+			a.log.Error("subscribe", "subject", subject, "error", err)
+			return
+		}
+		subs = append(subs, s)
+	}
+	subscribe(bus.Ping(a.o.PCID), func(m *nats.Msg) {
+		if b, err := json.Marshal(a.Heartbeat()); err == nil {
+			_ = m.Respond(b)
+		}
+	})
+	// KV puts are also plain messages on $KV.<bucket>.<key>: a core
+	// subscription is a change notification without a per-agent consumer;
+	// the value itself is then read with a direct get (revision-ordered).
+	notify := func(bucket string) nats.MsgHandler {
+		return func(m *nats.Msg) {
+			key := strings.TrimPrefix(m.Subject, "$KV."+bucket+".")
+			select {
+			case events <- bucket + "/" + key:
+			default: // a full queue means a refresh is pending anyway
+			}
+		}
+	}
+	subscribe("$KV."+bus.KVAgentGroups+"."+a.o.PCID, notify(bus.KVAgentGroups))
+	subscribe("$KV."+bus.KVAgentConfig+"."+bus.ConfigGlobalKey, notify(bus.KVAgentConfig))
+	subscribe("$KV."+bus.KVAgentConfig+"."+bus.PCConfigKey(a.o.PCID), notify(bus.KVAgentConfig))
+	subscribe("$KV."+bus.KVAgentConfig+".groups.*", notify(bus.KVAgentConfig))
+	defer func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}()
+
+	status := nc.StatusChanged(nats.CONNECTED)
+	defer nc.RemoveStatusListener(status)
+	go func() {
+		for range status {
+			events <- ""
+		}
+	}()
+	if nc.IsConnected() {
+		events <- ""
+	}
+
+	var wg sync.WaitGroup
+	loop := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	loop(func(ctx context.Context) { a.syncLoop(ctx, nc, sub, events) })
+	loop(func(ctx context.Context) { a.heartbeatLoop(ctx, nc) })
+	loop(func(ctx context.Context) { a.drainLoop(ctx, nc, js) })
+	loop(a.maintenanceLoop)
+	a.log.Info("agent running", "version", a.o.Version, "nats_url", a.o.NATSURL, "data_dir", a.o.DataDir)
+
+	<-ctx.Done()
+	wg.Wait()
+	a.log.Info("agent stopping")
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if err := in.Close(cctx); err != nil {
+		a.log.Warn("stop", "error", err)
+	}
+	cancel()
+	if nc.IsConnected() && a.outbox.Len() > 0 {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := a.outbox.Drain(dctx, publisher(js)); err != nil {
+			a.log.Warn("outbox not fully drained at stop; it will be sent at next start", "left", a.outbox.Len(), "error", err)
+		}
+		cancel()
+	}
+	return nil
+}
+
+func publisher(js jetstream.JetStream) outbox.PublishFunc {
+	return func(ctx context.Context, e outbox.Entry) error {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := js.Publish(pctx, e.Subject, e.Payload, jetstream.WithMsgID(e.MsgID))
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return outbox.Permanent(err)
+		}
+		return err
+	}
+}
+
+// drainLoop publishes the outbox whenever something is queued or the
+// connection comes back, with backoff while the broker refuses.
+func (a *Agent) drainLoop(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) {
+	pub := publisher(js)
+	backoff := time.Second
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.outbox.Notify():
+		case <-a.drainNow:
+		case <-timer.C:
+		}
+		if !nc.IsConnected() || a.outbox.Len() == 0 {
+			timer.Reset(5 * time.Second)
+			continue
+		}
+		n, err := a.outbox.Drain(ctx, pub)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("outbox drain paused", "sent", n, "left", a.outbox.Len(), "retry_in", backoff, "error", err)
+			timer.Reset(backoff)
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
+		if n > 0 {
+			a.log.Debug("outbox drained", "sent", n)
+		}
+		backoff = time.Second
+		timer.Reset(5 * time.Second)
+	}
+}
+
+// heartbeatLoop publishes a heartbeat every heartbeat_interval ±10 %.
+func (a *Agent) heartbeatLoop(ctx context.Context, nc *nats.Conn) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-a.hbNow:
+			timer.Stop()
+		}
+		if nc.IsConnected() { // a stale heartbeat flushed on reconnect would mislead
+			if b, err := json.Marshal(a.Heartbeat()); err == nil {
+				_ = nc.Publish(bus.Heartbeat(a.o.PCID), b)
+			}
+		}
+		every := a.Config().HeartbeatEvery()
+		timer.Reset(every + time.Duration((rand.Float64()*0.2-0.1)*float64(every)))
+	}
+}
+
+// maintenanceLoop expires old ledger records.
+func (a *Agent) maintenanceLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.ledger.Expire(); err != nil {
+				a.log.Error("ledger maintenance", "error", err)
+			}
+		}
+	}
+}
