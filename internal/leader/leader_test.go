@@ -1,0 +1,187 @@
+package leader
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const testTTL = 2 * time.Second
+
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+func connect(t *testing.T, s *server.Server) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+type runner struct {
+	e      *Elector
+	nc     *nats.Conn
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func start(t *testing.T, s *server.Server, holder string) *runner {
+	t.Helper()
+	nc, js := connect(t, s)
+	e := New(js, "scheduler", holder, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.Bucket = "locks_test"
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runner{e: e, nc: nc, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(r.done); _ = e.Run(ctx) }()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *runner) stop() {
+	r.cancel()
+	<-r.done
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for: %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// watchOverlap records whether both electors ever claim leadership at once.
+func watchOverlap(a, b *Elector) (stop func() bool) {
+	var mu sync.Mutex
+	both := false
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if a.IsLeader() && b.IsLeader() {
+				mu.Lock()
+				both = true
+				mu.Unlock()
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return func() bool {
+		close(done)
+		<-finished
+		mu.Lock()
+		defer mu.Unlock()
+		return both
+	}
+}
+
+func setup(t *testing.T) *server.Server {
+	s := startServer(t)
+	_, js := connect(t, s)
+	if _, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "locks_test", TTL: testTTL, History: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func leaderOf(rs ...*runner) []*runner {
+	var out []*runner
+	for _, r := range rs {
+		if r.e.IsLeader() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestOneLeaderAndCleanHandover(t *testing.T) {
+	s := setup(t)
+	a, b := start(t, s, "a"), start(t, s, "b")
+	overlap := watchOverlap(a.e, b.e)
+	eventually(t, testTTL*2, "one leader", func() bool { return len(leaderOf(a, b)) == 1 })
+	// Leadership is stable across several renewals.
+	time.Sleep(testTTL)
+	ls := leaderOf(a, b)
+	if len(ls) != 1 {
+		t.Fatalf("leaders after renewals: %d", len(ls))
+	}
+	first := ls[0]
+	other := a
+	if first == a {
+		other = b
+	}
+	changed := other.e.Changed()
+	first.stop() // releases the key
+	if first.e.IsLeader() {
+		t.Fatal("stopped elector still claims leadership")
+	}
+	// A release is seen through the watch: well within one TTL.
+	eventually(t, testTTL, "takeover after release", other.e.IsLeader)
+	select {
+	case <-changed:
+	default:
+		t.Fatal("Changed not signalled on takeover")
+	}
+	if overlap() {
+		t.Fatal("two electors led at the same time")
+	}
+}
+
+func TestTakeoverAfterCrash(t *testing.T) {
+	s := setup(t)
+	a := start(t, s, "a")
+	eventually(t, testTTL*2, "a leads", a.e.IsLeader)
+	b := start(t, s, "b")
+	overlap := watchOverlap(a.e, b.e)
+	// b cannot take a held lock.
+	time.Sleep(testTTL / 2)
+	if b.e.IsLeader() {
+		t.Fatal("b leads while a holds the lock")
+	}
+	// Crash a: its connection dies, so it neither renews nor releases.
+	a.nc.Close()
+	crashed := time.Now()
+	eventually(t, testTTL+testTTL/2, "b takes over after the TTL", b.e.IsLeader)
+	if a.e.IsLeader() {
+		t.Fatal("a still claims leadership without renewing")
+	}
+	t.Logf("takeover %s after crash (TTL %s)", time.Since(crashed).Round(time.Millisecond), testTTL)
+	if overlap() {
+		t.Fatal("two electors led at the same time")
+	}
+}
