@@ -44,7 +44,9 @@ func TestParseAccepted(t *testing.T) {
 		{"cron 6 fields in when", "id: s1\njob_id: j\nwhen: {cron: '*/10 * * * * *'}\ntarget: {all: true}\n",
 			func(s Schedule) bool { return s.When.Cron == "*/10 * * * * *" && s.Enabled && s.TZ == "local" }},
 		{"cron shorthand 5 fields", "id: s1\njob_id: j\ncron: '0 9 * * mon-fri'\ntarget: {groups: [web]}\ntz: Asia/Tokyo\n",
-			func(s Schedule) bool { return s.When.Cron == "0 9 * * mon-fri" && s.Location().String() == "Asia/Tokyo" }},
+			func(s Schedule) bool {
+				return s.When.Cron == "0 9 * * mon-fri" && s.Location().String() == "Asia/Tokyo"
+			}},
 		{"descriptor", `{"id":"s","job_id":"j","when":{"cron":"@daily"},"target":{"all":true},"tz":"UTC"}`,
 			func(s Schedule) bool { return s.Location() == time.UTC }},
 		{"calendar", "id: s\njob_id: j\nwhen:\n  calendar: {at: '09:00', days: [mon, fri, tue#2, friL]}\ntarget: {pcs: [pc-1]}\n",

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
@@ -56,6 +57,9 @@ type Pair struct {
 // MaxDocumentBytes bounds the input; manifests carry scripts inline, and the
 // broker's default max payload is 1 MiB.
 const MaxDocumentBytes = 1 << 20
+
+// MaxYAMLTokens bounds the YAML tokens of one document (see parseYAML).
+const MaxYAMLTokens = 4000
 
 // maxDepth bounds nesting; no schema here is deeper than a handful of levels.
 const maxDepth = 32
@@ -108,8 +112,15 @@ func parseYAML(data []byte) (docs []*Node, err error) {
 			docs, err = nil, fail("", "malformed YAML: parser failure: %v", r)
 		}
 	}()
+	// The lexer is linear but the parser is quadratic in the number of
+	// tokens (a 1 MiB flat mapping or "[[[[…" holds a CPU for minutes), so
+	// bound the tokens first. A block scalar — the script — is one token.
+	tokens := lexer.Tokenize(string(data))
+	if len(tokens) > MaxYAMLTokens {
+		return nil, fail("", "malformed YAML: more than %d tokens; a manifest or schedule is far smaller", MaxYAMLTokens)
+	}
 	// Duplicates are detected in conv.pair, which can name the field path.
-	f, perr := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	f, perr := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
 	if perr != nil {
 		return nil, fail("", "malformed YAML: %s", yamlErrText(perr))
 	}
@@ -228,15 +239,16 @@ func (c *conv) node(n ast.Node, path string, depth int) (*Node, error) {
 		return target, nil
 	case *ast.MappingNode:
 		out := &Node{Kind: Map, Line: line(v.Start)}
+		seen := map[string]bool{}
 		for _, mv := range v.Values {
-			if err := c.pair(out, mv, path, depth); err != nil {
+			if err := c.pair(out, seen, mv, path, depth); err != nil {
 				return nil, err
 			}
 		}
 		return out, nil
 	case *ast.MappingValueNode:
 		out := &Node{Kind: Map, Line: line(v.Start)}
-		if err := c.pair(out, v, path, depth); err != nil {
+		if err := c.pair(out, map[string]bool{}, v, path, depth); err != nil {
 			return nil, err
 		}
 		return out, nil
@@ -259,7 +271,7 @@ func (c *conv) node(n ast.Node, path string, depth int) (*Node, error) {
 	}
 }
 
-func (c *conv) pair(out *Node, mv *ast.MappingValueNode, path string, depth int) error {
+func (c *conv) pair(out *Node, seen map[string]bool, mv *ast.MappingValueNode, path string, depth int) error {
 	if mv == nil {
 		return nil
 	}
@@ -274,11 +286,10 @@ func (c *conv) pair(out *Node, mv *ast.MappingValueNode, path string, depth int)
 		return fail(path, "mapping keys must be plain strings")
 	}
 	key := kn.Text
-	for _, p := range out.Map {
-		if p.Key == key {
-			return fail(join(path, key), "duplicate key")
-		}
+	if seen[key] {
+		return fail(join(path, key), "duplicate key")
 	}
+	seen[key] = true
 	val, err := c.node(mv.Value, join(path, key), depth+1)
 	if err != nil {
 		return err
@@ -321,6 +332,7 @@ func parseJSON(data []byte) (*Node, error) {
 			switch t {
 			case '{':
 				out := &Node{Kind: Map, Line: ln}
+				seen := map[string]bool{}
 				for dec.More() {
 					kl := lineAt()
 					kt, err := dec.Token()
@@ -328,11 +340,10 @@ func parseJSON(data []byte) (*Node, error) {
 						return nil, fail("", "malformed JSON: %v", err)
 					}
 					key, _ := kt.(string)
-					for _, p := range out.Map {
-						if p.Key == key {
-							return nil, fail(join(path, key), "duplicate key")
-						}
+					if seen[key] {
+						return nil, fail(join(path, key), "duplicate key")
 					}
+					seen[key] = true
 					val, err := walk(join(path, key), depth+1)
 					if err != nil {
 						return nil, err
