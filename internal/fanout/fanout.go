@@ -1,0 +1,444 @@
+// Package fanout turns a job and a plan into Commands on the broker (SPEC §5
+// step 1): it resolves the targets, pins the version, inserts the
+// executions row, publishes one Command per subject and keeps later rollout
+// waves in KV `waves` until they are due (RunWaves), so a restart neither
+// loses nor repeats a wave. It also hosts the other stop/start levers the
+// API, the CLI and the scheduler share: kill, revoke and ad-hoc runs.
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/manifest"
+	"github.com/kanade-fleet/kanade/internal/store"
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// Store is what fan-out needs from the SQL projection (*store.DB).
+type Store interface {
+	CreateExecution(ctx context.Context, e store.Execution) error
+	AddExecutionTargets(ctx context.Context, execID string, n int) error
+	OnlinePCs(ctx context.Context, now time.Time, group string) ([]string, error)
+	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]store.Execution, int, error)
+}
+
+// Auditor records state changes (*audit.Publisher).
+type Auditor interface {
+	Audit(ctx context.Context, actor, action, target string, payload any, sourceIP string)
+}
+
+// Fanout publishes commands. Build it with New; the zero value is unusable.
+type Fanout struct {
+	js    jetstream.JetStream
+	nc    *nats.Conn
+	store Store
+	audit Auditor
+	log   *slog.Logger
+
+	// Now is the clock (tests may replace it before use).
+	Now func() time.Time
+	// WavePoll is how often RunWaves looks for due waves (default 1s).
+	WavePoll time.Duration
+	// ClaimLease is how long a claimed-but-unfinished wave is left to its
+	// claimer before another dispatcher retakes it (default 30s).
+	ClaimLease time.Duration
+	// RunGrace is how much longer than the script's timeout Run waits for
+	// the result (default 10s).
+	RunGrace time.Duration
+}
+
+// New returns a Fanout over a connected broker and store. audit may be nil.
+func New(js jetstream.JetStream, nc *nats.Conn, st Store, audit Auditor, log *slog.Logger) *Fanout {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Fanout{js: js, nc: nc, store: st, audit: audit, log: log, Now: time.Now,
+		WavePoll: time.Second, ClaimLease: 30 * time.Second, RunGrace: 10 * time.Second}
+}
+
+// Errors callers map to HTTP statuses.
+var (
+	ErrJobNotFound = errors.New("job not found")                    // 404
+	ErrTimeout     = errors.New("timed out waiting for the result") // 408
+)
+
+// FieldError is a validation failure naming a field (422).
+type FieldError = wire.FieldError
+
+// ExecRequest asks for one execution of a registered job.
+type ExecRequest struct {
+	JobID       string
+	Plan        manifest.Plan
+	InitiatedBy string // account name, or "scheduler"
+	SourceIP    string // for the audit record
+}
+
+// ExecResponse is the body of POST /api/exec/{job_id}.
+type ExecResponse struct {
+	ExecID      string   `json:"exec_id"`
+	JobID       string   `json:"job_id"`
+	Version     string   `json:"version"`
+	TargetCount int      `json:"target_count"`
+	Subjects    []string `json:"subjects"`
+}
+
+// WaveRecord is the value of a pending wave in KV waves, key
+// "<job_id>.<exec_id>.<index>". The Command (with its request_id) is minted
+// at exec time, so a re-sent wave carries the same request_id and msg id:
+// JetStream de-duplicates it and agents run it at most once.
+type WaveRecord struct {
+	ExecID      string       `json:"exec_id"`
+	JobID       string       `json:"job_id"`
+	Index       int          `json:"index"`
+	Group       string       `json:"group"`
+	DueAt       time.Time    `json:"due_at"`
+	Command     wire.Command `json:"command"`
+	InitiatedBy string       `json:"initiated_by"`
+	// ClaimedAt is set (by compare-and-set) by the dispatcher sending it.
+	ClaimedAt *time.Time `json:"claimed_at,omitempty"`
+	// Counted: the wave's targets were already added to target_count.
+	Counted bool `json:"counted,omitempty"`
+}
+
+// padSuffix marks the key that remembers an execution whose target_count
+// was floored to 1 with no live target yet: the first wave that reaches
+// live PCs absorbs that phantom target so the execution can complete.
+const padSuffix = ".pad"
+
+func waveKey(job, exec string, i int) string { return fmt.Sprintf("%s.%s.%d", job, exec, i) }
+
+// LoadJob reads and validates a job from KV jobs.
+func (f *Fanout) LoadJob(ctx context.Context, jobID string) (manifest.Manifest, error) {
+	kv, err := f.js.KeyValue(ctx, bus.KVJobs)
+	if err != nil {
+		return manifest.Manifest{}, fmt.Errorf("open kv %s: %w", bus.KVJobs, err)
+	}
+	e, err := kv.Get(ctx, jobID)
+	if bus.IsNotFound(err) {
+		return manifest.Manifest{}, ErrJobNotFound
+	}
+	if err != nil {
+		return manifest.Manifest{}, fmt.Errorf("get job %s: %w", jobID, err)
+	}
+	m, err := manifest.Parse(e.Value())
+	if err != nil {
+		return manifest.Manifest{}, fmt.Errorf("job %s in KV does not validate: %w", jobID, err)
+	}
+	return m, nil
+}
+
+// liveCount counts the known live PCs a target resolves to (a union).
+func (f *Fanout) liveCount(ctx context.Context, now time.Time, t manifest.Target) (int, error) {
+	if t.All {
+		pcs, err := f.store.OnlinePCs(ctx, now, "")
+		return len(pcs), err
+	}
+	set := map[string]bool{}
+	for _, g := range t.Groups {
+		pcs, err := f.store.OnlinePCs(ctx, now, g)
+		if err != nil {
+			return 0, err
+		}
+		for _, pc := range pcs {
+			set[pc] = true
+		}
+	}
+	if len(t.PCs) > 0 {
+		online, err := f.store.OnlinePCs(ctx, now, "")
+		if err != nil {
+			return 0, err
+		}
+		for _, pc := range t.PCs {
+			if _, ok := slices.BinarySearch(online, pc); ok {
+				set[pc] = true
+			}
+		}
+	}
+	return len(set), nil
+}
+
+// Exec runs a registered job under a plan (SPEC §5 step 1). Order matters:
+// the version pin, the executions row and the pending waves are written
+// before anything is published, so a fast agent's result always finds its
+// parent row and pin, and a crash after publishing loses no wave.
+func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (ExecResponse, error) {
+	if err := manifest.CheckID("job_id", req.JobID); err != nil {
+		return ExecResponse{}, err
+	}
+	if err := req.Plan.Validate(); err != nil {
+		return ExecResponse{}, err
+	}
+	m, err := f.LoadJob(ctx, req.JobID)
+	if err != nil {
+		return ExecResponse{}, err
+	}
+	now := f.Now().UTC()
+	execID := uuid.NewString()
+	p := req.Plan
+
+	type out struct {
+		subject string
+		cmd     wire.Command
+	}
+	var immediate []out
+	var later []WaveRecord
+	count := 0
+	if p.Waves() {
+		// Waves with no delay go out now; the others wait in KV. Their
+		// targets are counted when they are sent (AddExecutionTargets).
+		for i, w := range p.Rollout.Waves {
+			cmd := m.Command(execID, uuid.NewString(), p)
+			if d := w.DelayDuration(); d > 0 {
+				later = append(later, WaveRecord{ExecID: execID, JobID: m.ID, Index: i, Group: w.Group,
+					DueAt: now.Add(d), Command: cmd, InitiatedBy: req.InitiatedBy})
+				continue
+			}
+			immediate = append(immediate, out{w.Subject(), cmd})
+			n, err := f.liveCount(ctx, now, manifest.Target{Groups: []string{w.Group}})
+			if err != nil {
+				return ExecResponse{}, err
+			}
+			count += n
+		}
+	} else {
+		for _, s := range p.Subjects() {
+			immediate = append(immediate, out{s, m.Command(execID, uuid.NewString(), p)})
+		}
+		if count, err = f.liveCount(ctx, now, p.Target); err != nil {
+			return ExecResponse{}, err
+		}
+	}
+	target := max(count, 1)
+
+	// 1. Pin the version.
+	cur, err := f.js.KeyValue(ctx, bus.KVScriptCurrent)
+	if err != nil {
+		return ExecResponse{}, fmt.Errorf("open kv %s: %w", bus.KVScriptCurrent, err)
+	}
+	if _, err := cur.PutString(ctx, m.ID, m.Version); err != nil {
+		return ExecResponse{}, fmt.Errorf("pin %s=%s: %w", m.ID, m.Version, err)
+	}
+	// 2. The parent row.
+	if err := f.store.CreateExecution(ctx, store.Execution{ExecID: execID, JobID: m.ID, Version: m.Version,
+		InitiatedBy: req.InitiatedBy, InitiatedAt: now, TargetCount: target, Status: "pending"}); err != nil {
+		return ExecResponse{}, err
+	}
+	// 3. Later waves.
+	if len(later) > 0 {
+		wkv, err := f.js.KeyValue(ctx, bus.KVWaves)
+		if err != nil {
+			return ExecResponse{}, fmt.Errorf("open kv %s: %w", bus.KVWaves, err)
+		}
+		if count == 0 {
+			if _, err := wkv.Create(ctx, m.ID+"."+execID+padSuffix, []byte(`{}`)); err != nil {
+				return ExecResponse{}, fmt.Errorf("store wave pad exec_id=%s: %w", execID, err)
+			}
+		}
+		for _, w := range later {
+			data, _ := json.Marshal(w)
+			if _, err := wkv.Create(ctx, waveKey(w.JobID, w.ExecID, w.Index), data); err != nil {
+				return ExecResponse{}, fmt.Errorf("store wave %d exec_id=%s: %w", w.Index, execID, err)
+			}
+		}
+	}
+	// 4. Publish.
+	for _, o := range immediate {
+		if err := f.publish(ctx, o.subject, o.cmd); err != nil {
+			return ExecResponse{}, err
+		}
+	}
+	resp := ExecResponse{ExecID: execID, JobID: m.ID, Version: m.Version, TargetCount: target, Subjects: p.Subjects()}
+	f.log.Info("exec dispatched", "exec_id", execID, "job_id", m.ID, "version", m.Version,
+		"target_count", target, "subjects", resp.Subjects, "pending_waves", len(later), "initiated_by", req.InitiatedBy)
+	f.auditf(ctx, req.InitiatedBy, "exec", m.ID, map[string]any{"exec_id": execID, "version": m.Version,
+		"target_count": target, "subjects": resp.Subjects, "plan": json.RawMessage(p.JSON())}, req.SourceIP)
+	return resp, nil
+}
+
+func (f *Fanout) auditf(ctx context.Context, actor, action, target string, payload any, ip string) {
+	if f.audit != nil {
+		f.audit.Audit(ctx, actor, action, target, payload, ip)
+	}
+}
+
+// publish sends one Command to JetStream and waits for the PubAck. The
+// request_id doubles as the msg id, so a retried publish is stored once.
+func (f *Fanout) publish(ctx context.Context, subject string, cmd wire.Command) error {
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return fmt.Errorf("encode command: %w", err)
+	}
+	if _, err := f.js.Publish(ctx, subject, data, jetstream.WithMsgID(cmd.RequestID)); err != nil {
+		return fmt.Errorf("publish %s exec_id=%s: %w", subject, cmd.ExecID, err)
+	}
+	return nil
+}
+
+// entries returns the current entries matching filter (deletes skipped).
+func entries(ctx context.Context, kv jetstream.KeyValue, filter string) ([]jetstream.KeyValueEntry, error) {
+	w, err := kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+	var out []jetstream.KeyValueEntry
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok || e == nil {
+				return out, nil
+			}
+			out = append(out, e)
+		}
+	}
+}
+
+// CancelWaves deletes the pending waves of a job (kill, revoke, delete) and
+// returns how many it cancelled. A wave whose dispatcher has already
+// counted its targets is being sent right now and cannot be recalled.
+func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
+	kv, err := f.js.KeyValue(ctx, bus.KVWaves)
+	if err != nil {
+		return 0, fmt.Errorf("open kv %s: %w", bus.KVWaves, err)
+	}
+	es, err := entries(ctx, kv, jobID+".>")
+	if err != nil {
+		return 0, fmt.Errorf("list waves of %s: %w", jobID, err)
+	}
+	n := 0
+	for _, e := range es {
+		for range 5 { // compare-and-delete; re-read on a concurrent change
+			err = kv.Delete(ctx, e.Key(), jetstream.LastRevision(e.Revision()))
+			if err == nil {
+				if !isPad(e.Key()) {
+					n++
+					f.log.Info("wave cancelled", "job_id", jobID, "key", e.Key())
+				}
+				break
+			}
+			if e, err = kv.Get(ctx, e.Key()); err != nil {
+				break // gone: sent or cancelled by someone else
+			}
+			var rec WaveRecord
+			if !isPad(e.Key()) && json.Unmarshal(e.Value(), &rec) == nil && rec.Counted {
+				break // in flight
+			}
+		}
+	}
+	return n, nil
+}
+
+func isPad(key string) bool {
+	return len(key) > len(padSuffix) && key[len(key)-len(padSuffix):] == padSuffix
+}
+
+// PendingWaves lists the waves not sent yet (oldest due first).
+func (f *Fanout) PendingWaves(ctx context.Context, jobID string) ([]WaveRecord, error) {
+	kv, err := f.js.KeyValue(ctx, bus.KVWaves)
+	if err != nil {
+		return nil, fmt.Errorf("open kv %s: %w", bus.KVWaves, err)
+	}
+	filter := ">"
+	if jobID != "" {
+		filter = jobID + ".>"
+	}
+	es, err := entries(ctx, kv, filter)
+	if err != nil {
+		return nil, err
+	}
+	out := []WaveRecord{}
+	for _, e := range es {
+		var rec WaveRecord
+		if isPad(e.Key()) || json.Unmarshal(e.Value(), &rec) != nil {
+			continue
+		}
+		out = append(out, rec)
+	}
+	slices.SortFunc(out, func(a, b WaveRecord) int { return a.DueAt.Compare(b.DueAt) })
+	return out, nil
+}
+
+// KillResponse is the body of POST /api/jobs/{id}/kill.
+type KillResponse struct {
+	KilledExecIDs  []string `json:"killed_exec_ids"`
+	CancelledWaves int      `json:"cancelled_waves"`
+}
+
+// Kill cancels a job's pending waves, then publishes kill.<exec_id> for
+// every pending or running execution of the job.
+func (f *Fanout) Kill(ctx context.Context, jobID, actor, sourceIP string) (KillResponse, error) {
+	resp := KillResponse{KilledExecIDs: []string{}}
+	n, err := f.CancelWaves(ctx, jobID)
+	if err != nil {
+		return resp, err
+	}
+	resp.CancelledWaves = n
+	for _, status := range []string{"pending", "running"} {
+		for off := 0; ; off += 1000 {
+			rows, _, err := f.store.ListExecutions(ctx, store.ExecFilter{JobID: jobID, Status: status},
+				store.Page{Limit: 1000, Offset: off})
+			if err != nil {
+				return resp, err
+			}
+			for _, e := range rows {
+				resp.KilledExecIDs = append(resp.KilledExecIDs, e.ExecID)
+			}
+			if len(rows) < 1000 {
+				break
+			}
+		}
+	}
+	for _, id := range resp.KilledExecIDs {
+		if err := f.KillExec(ctx, id); err != nil {
+			return resp, err
+		}
+	}
+	f.log.Info("job killed", "job_id", jobID, "exec_ids", resp.KilledExecIDs, "cancelled_waves", n)
+	f.auditf(ctx, actor, "job.kill", jobID, resp, sourceIP)
+	return resp, nil
+}
+
+// KillExec publishes kill.<exec_id> (core NATS; agents running or queueing
+// that execution terminate it) and flushes so it has left the process.
+func (f *Fanout) KillExec(ctx context.Context, execID string) error {
+	if err := f.nc.Publish(bus.Kill(execID), nil); err != nil {
+		return fmt.Errorf("publish kill exec_id=%s: %w", execID, err)
+	}
+	if err := f.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("flush kill exec_id=%s: %w", execID, err)
+	}
+	return nil
+}
+
+// SetScriptStatus sets KV script_status.<job> to ACTIVE or REVOKED; revoking
+// also cancels the job's pending waves. It returns the waves cancelled.
+func (f *Fanout) SetScriptStatus(ctx context.Context, jobID string, revoked bool) (int, error) {
+	kv, err := f.js.KeyValue(ctx, bus.KVScriptStatus)
+	if err != nil {
+		return 0, fmt.Errorf("open kv %s: %w", bus.KVScriptStatus, err)
+	}
+	status := wire.StatusActive
+	if revoked {
+		status = wire.StatusRevoked
+	}
+	if _, err := kv.PutString(ctx, jobID, status); err != nil {
+		return 0, fmt.Errorf("set script_status %s=%s: %w", jobID, status, err)
+	}
+	if !revoked {
+		return 0, nil
+	}
+	return f.CancelWaves(ctx, jobID)
+}

@@ -1,0 +1,115 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/manifest"
+	"github.com/kanade-fleet/kanade/internal/store"
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// Ad-hoc run limits.
+const (
+	DefaultRunTimeoutSecs = 60
+	MaxRunTimeoutSecs     = 24 * 60 * 60
+	AdhocVersion          = "0.0.0"
+)
+
+// RunRequest is the body of POST /api/run.
+type RunRequest struct {
+	PCID        string `json:"pc_id"`
+	Shell       string `json:"shell"`
+	Script      string `json:"script"`
+	TimeoutSecs int64  `json:"timeout_secs,omitempty"`
+}
+
+// Validate checks a run request; the error is a *FieldError.
+func (r *RunRequest) Validate() error {
+	if !wire.ValidPCID(r.PCID) {
+		return &FieldError{Field: "pc_id", Msg: "is required and must be a valid pc_id (no dots, spaces, * or >)"}
+	}
+	if !wire.ValidShell(r.Shell) {
+		return &FieldError{Field: "shell", Msg: "must be one of " + strings.Join(wire.Shells, ", ")}
+	}
+	if strings.TrimSpace(r.Script) == "" {
+		return &FieldError{Field: "script", Msg: "is required"}
+	}
+	if len(r.Script) > manifest.MaxScriptBytes {
+		return &FieldError{Field: "script", Msg: fmt.Sprintf("must be at most %d bytes", manifest.MaxScriptBytes)}
+	}
+	if r.TimeoutSecs == 0 {
+		r.TimeoutSecs = DefaultRunTimeoutSecs
+	}
+	if r.TimeoutSecs < 1 || r.TimeoutSecs > MaxRunTimeoutSecs {
+		return &FieldError{Field: "timeout_secs", Msg: fmt.Sprintf("must be between 1 and %d", MaxRunTimeoutSecs)}
+	}
+	return nil
+}
+
+// Run executes an inline script on one PC and waits for its result. It
+// subscribes to results.<request_id> before publishing, so a fast agent's
+// result cannot be missed, and records an executions row with job id
+// "adhoc" so the run shows in history. The Command carries deadline_at =
+// now + timeout + grace: an agent that comes online after the caller gave
+// up skips it (125) instead of running it unattended hours later. On
+// timeout it returns ErrTimeout (with the exec_id, so it can be killed).
+func (f *Fanout) Run(ctx context.Context, req RunRequest, initiatedBy, sourceIP string) (wire.ExecResult, string, error) {
+	if err := req.Validate(); err != nil {
+		return wire.ExecResult{}, "", err
+	}
+	grace := f.RunGrace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	wait := time.Duration(req.TimeoutSecs)*time.Second + grace
+	now := f.Now().UTC()
+	deadline := now.Add(wait)
+	cmd := wire.Command{ID: wire.AdhocJobID, Version: AdhocVersion, RequestID: uuid.NewString(), ExecID: uuid.NewString(),
+		Shell: req.Shell, Script: req.Script, TimeoutSecs: req.TimeoutSecs, RunAs: manifest.RunAsSystem, DeadlineAt: &deadline}
+
+	sub, err := f.nc.SubscribeSync(bus.Result(cmd.RequestID))
+	if err != nil {
+		return wire.ExecResult{}, cmd.ExecID, fmt.Errorf("subscribe result: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := f.nc.FlushWithContext(ctx); err != nil { // the subscription is live on the server
+		return wire.ExecResult{}, cmd.ExecID, fmt.Errorf("flush subscription: %w", err)
+	}
+	if err := f.store.CreateExecution(ctx, store.Execution{ExecID: cmd.ExecID, JobID: wire.AdhocJobID,
+		Version: AdhocVersion, InitiatedBy: initiatedBy, InitiatedAt: now, TargetCount: 1, Status: "pending"}); err != nil {
+		return wire.ExecResult{}, cmd.ExecID, err
+	}
+	if err := f.publish(ctx, bus.CommandsPC(req.PCID), cmd); err != nil {
+		return wire.ExecResult{}, cmd.ExecID, err
+	}
+	log := f.log.With("exec_id", cmd.ExecID, "request_id", cmd.RequestID, "pc_id", req.PCID)
+	log.Info("ad-hoc run dispatched", "shell", req.Shell, "timeout_secs", req.TimeoutSecs, "initiated_by", initiatedBy)
+	f.auditf(ctx, initiatedBy, "run", req.PCID, map[string]any{"exec_id": cmd.ExecID, "request_id": cmd.RequestID,
+		"shell": req.Shell, "timeout_secs": req.TimeoutSecs, "script_bytes": len(req.Script)}, sourceIP)
+
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		msg, err := sub.NextMsgWithContext(wctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				log.Warn("ad-hoc run timed out waiting for the result", "waited", wait)
+				return wire.ExecResult{}, cmd.ExecID, ErrTimeout
+			}
+			return wire.ExecResult{}, cmd.ExecID, fmt.Errorf("wait for result: %w", err)
+		}
+		res, err := wire.DecodeExecResult(msg.Data)
+		if err != nil {
+			log.Warn("undecodable result ignored", "error", err)
+			continue
+		}
+		return res, cmd.ExecID, nil
+	}
+}

@@ -1,0 +1,170 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/manifest"
+)
+
+// RunWaves sends pending rollout waves when they are due, until ctx ends.
+// Only while isLeader() is true does it send anything (one dispatcher per
+// cluster); every backend keeps watching so a new leader starts at once.
+//
+// Exactly once, across restarts and replicas: a wave is claimed with a
+// compare-and-set update of its KV record (a second dispatcher's update
+// fails), its targets are added and marked counted (again by CAS), the
+// Command is published with its request_id as the JetStream msg id, and
+// the record is deleted with a last-revision check. A dispatcher that dies
+// half-way leaves a claimed record; after ClaimLease another one retakes it
+// and re-sends the same Command, which JetStream de-duplicates and agents
+// admit at most once per request_id. Cancelling deletes the record by
+// revision, so a cancelled wave can no longer be claimed.
+func (f *Fanout) RunWaves(ctx context.Context, isLeader func() bool) {
+	if isLeader == nil {
+		isLeader = func() bool { return true }
+	}
+	for ctx.Err() == nil {
+		err := f.runWavesOnce(ctx, isLeader)
+		if ctx.Err() != nil {
+			return
+		}
+		f.log.Warn("waves watch ended; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (f *Fanout) runWavesOnce(ctx context.Context, isLeader func() bool) error {
+	kv, err := f.js.KeyValue(ctx, bus.KVWaves)
+	if err != nil {
+		return fmt.Errorf("open kv %s: %w", bus.KVWaves, err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch waves: %w", err)
+	}
+	defer w.Stop()
+	pending := map[string]jetstream.KeyValueEntry{}
+	poll := f.WavePoll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("waves watcher closed")
+			}
+			if e == nil {
+				continue
+			}
+			if e.Operation() == jetstream.KeyValuePut && !isPad(e.Key()) {
+				pending[e.Key()] = e
+			} else {
+				delete(pending, e.Key())
+			}
+		case <-tick.C:
+			if len(pending) == 0 || !isLeader() {
+				continue
+			}
+			for _, e := range pending {
+				if ctx.Err() != nil {
+					return nil
+				}
+				f.dispatch(ctx, kv, e)
+			}
+		}
+	}
+}
+
+// dispatch sends one wave if it is due and nobody else holds it. Failures
+// are logged and retried on a later tick (the record stays in KV).
+func (f *Fanout) dispatch(ctx context.Context, kv jetstream.KeyValue, e jetstream.KeyValueEntry) {
+	var rec WaveRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		f.log.Error("undecodable wave record dropped", "key", e.Key(), "error", err)
+		_ = kv.Delete(ctx, e.Key(), jetstream.LastRevision(e.Revision()))
+		return
+	}
+	now := f.Now().UTC()
+	if now.Before(rec.DueAt) {
+		return
+	}
+	lease := f.ClaimLease
+	if lease <= 0 {
+		lease = 30 * time.Second
+	}
+	if rec.ClaimedAt != nil && now.Sub(*rec.ClaimedAt) < lease {
+		return // another dispatcher (or an earlier tick) is on it
+	}
+	log := f.log.With("exec_id", rec.ExecID, "job_id", rec.JobID, "wave", rec.Index, "group", rec.Group)
+	rec.ClaimedAt = &now
+	rev, err := update(ctx, kv, e.Key(), rec, e.Revision())
+	if err != nil {
+		log.Debug("wave claim lost", "error", err)
+		return
+	}
+	if !rec.Counted {
+		n, err := f.liveCount(ctx, now, manifest.Target{Groups: []string{rec.Group}})
+		if err != nil {
+			log.Error("count wave targets", "error", err)
+			return
+		}
+		if n > 0 && f.absorbPad(ctx, kv, rec) {
+			n--
+		}
+		if n > 0 {
+			if err := f.store.AddExecutionTargets(ctx, rec.ExecID, n); err != nil {
+				log.Error("raise target_count for wave", "error", err)
+				return
+			}
+		}
+		rec.Counted = true
+		if rev, err = update(ctx, kv, e.Key(), rec, rev); err != nil {
+			// Cancelled between claim and count; the targets stay added, a
+			// small over-count that the reaper's pending expiry bounds.
+			log.Warn("wave cancelled while being counted", "error", err)
+			return
+		}
+	}
+	if err := f.publish(ctx, bus.CommandsGroup(rec.Group), rec.Command); err != nil {
+		log.Error("publish wave; will retry after the claim lease", "error", err)
+		return
+	}
+	if err := kv.Delete(ctx, e.Key(), jetstream.LastRevision(rev)); err != nil {
+		log.Warn("delete sent wave", "error", err)
+	}
+	log.Info("wave sent", "subject", bus.CommandsGroup(rec.Group), "request_id", rec.Command.RequestID)
+	f.auditf(ctx, rec.InitiatedBy, "exec.wave", rec.JobID, map[string]any{"exec_id": rec.ExecID,
+		"wave": rec.Index, "group": rec.Group, "request_id": rec.Command.RequestID}, "")
+}
+
+// absorbPad removes the execution's phantom target (see padSuffix), once.
+func (f *Fanout) absorbPad(ctx context.Context, kv jetstream.KeyValue, rec WaveRecord) bool {
+	key := rec.JobID + "." + rec.ExecID + padSuffix
+	e, err := kv.Get(ctx, key)
+	if err != nil {
+		return false
+	}
+	return kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())) == nil
+}
+
+func update(ctx context.Context, kv jetstream.KeyValue, key string, rec WaveRecord, rev uint64) (uint64, error) {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return 0, err
+	}
+	return kv.Update(ctx, key, data, rev)
+}
