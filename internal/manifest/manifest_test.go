@@ -152,6 +152,9 @@ func TestParseRejected(t *testing.T) {
 		{"blank tag", "id: a\nversion: v\ntags: ['x', ' ']\nexecute: {shell: sh, script: x, timeout: 1s}\n", "tags[1]", "blank"},
 		{"null tag", "id: a\nversion: v\ntags: [x, ~]\nexecute: {shell: sh, script: x, timeout: 1s}\n", "tags[1]", "empty"},
 		{"huge script", "id: a\nversion: v\nexecute: {shell: sh, timeout: 1s, script: " + strings.Repeat("x", MaxScriptBytes+1) + "}\n", "execute.script", "at most"},
+		{"deep nesting", strings.Repeat("[", 200000) + strings.Repeat("]", 200000), "", "tokens"},
+		{"huge flat mapping", strings.Repeat("k: v\n", 100000), "", "tokens"},
+		{"deep json", `{"id":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, "", "deeper than"},
 		{"merge key", "base: &b {shell: sh}\nid: a\n", "", "merge keys"},
 		{"unknown alias", "id: *nope\n", "", ""},
 	}

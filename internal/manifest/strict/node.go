@@ -177,10 +177,10 @@ func join(path, key string) string {
 func (c *conv) node(n ast.Node, path string, depth int) (*Node, error) {
 	c.count++
 	if c.count > maxNodes {
-		return nil, fail(path, "document is too large")
+		return nil, fail("", "document has more than %d values", maxNodes)
 	}
 	if depth > maxDepth {
-		return nil, fail(path, "nesting is too deep")
+		return nil, fail("", "nesting is deeper than %d levels", maxDepth)
 	}
 	switch v := n.(type) {
 	case nil:
@@ -309,16 +309,17 @@ func parseJSON(data []byte) (*Node, error) {
 	walk = func(path string, depth int) (*Node, error) {
 		count++
 		if count > maxNodes {
-			return nil, fail(path, "document is too large")
+			return nil, fail("", "document has more than %d values", maxNodes)
 		}
 		if depth > maxDepth {
-			return nil, fail(path, "nesting is too deep")
+			return nil, fail("", "nesting is deeper than %d levels", maxDepth)
 		}
-		ln := lineAt()
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, fail("", "malformed JSON: %v", err)
 		}
+		ln := lineAt() // the offset is just past the token: its line
+
 		switch t := tok.(type) {
 		case nil:
 			return &Node{Kind: Null, Line: ln}, nil
@@ -334,11 +335,11 @@ func parseJSON(data []byte) (*Node, error) {
 				out := &Node{Kind: Map, Line: ln}
 				seen := map[string]bool{}
 				for dec.More() {
-					kl := lineAt()
 					kt, err := dec.Token()
 					if err != nil {
 						return nil, fail("", "malformed JSON: %v", err)
 					}
+					kl := lineAt()
 					key, _ := kt.(string)
 					if seen[key] {
 						return nil, fail(join(path, key), "duplicate key")
