@@ -1,0 +1,251 @@
+// Package cli is the kanade operator CLI: the cobra command tree, the HTTP
+// client for the backend API, the NATS paths that work without a backend
+// (run, ping, kill, jetstream status) and the output formatting.
+//
+// Everything a command touches from the outside world (stdio, environment,
+// clock, config dir, terminal detection) goes through Options, so tests run
+// the whole CLI in-process against real backends.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Defaults of the global flags (SPEC §1).
+const (
+	DefaultBackend = "http://127.0.0.1:8080"
+	DefaultNATSURL = "nats://127.0.0.1:4222"
+)
+
+// Options are the CLI's connections to the outside world. Zero fields take
+// the process's own (os.Stdin, os.Getenv, time.Now, ...).
+type Options struct {
+	In       io.Reader
+	Out, Err io.Writer
+	Getenv   func(string) string
+	// ConfigDir is where `kanade login` stores its token (default
+	// os.UserConfigDir()/kanade).
+	ConfigDir func() (string, error)
+	Now       func() time.Time
+	// IsTerminal reports whether w is an interactive terminal (live
+	// progress lines, password prompt without echo).
+	IsTerminal func(f any) bool
+	// ReadPassword reads a line without echo from In when it is a terminal.
+	ReadPassword func(in io.Reader) (string, error)
+	// TimeText and DurText override time rendering (tests pin them so
+	// golden files do not depend on the clock).
+	TimeText func(t time.Time, now time.Time) string
+	DurText  func(d time.Duration) string
+	// PollEvery is how often `exec --wait` polls (default 500ms).
+	PollEvery time.Duration
+}
+
+func (o *Options) fill() {
+	if o.In == nil {
+		o.In = os.Stdin
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Err == nil {
+		o.Err = os.Stderr
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.ConfigDir == nil {
+		o.ConfigDir = func() (string, error) {
+			d, err := os.UserConfigDir()
+			if err != nil {
+				return "", err
+			}
+			return d + string(os.PathSeparator) + "kanade", nil
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.IsTerminal == nil {
+		o.IsTerminal = isTerminal
+	}
+	if o.ReadPassword == nil {
+		o.ReadPassword = readPassword
+	}
+	if o.TimeText == nil {
+		o.TimeText = timeText
+	}
+	if o.DurText == nil {
+		o.DurText = durText
+	}
+	if o.PollEvery <= 0 {
+		o.PollEvery = 500 * time.Millisecond
+	}
+}
+
+// app is the state shared by every command of one invocation.
+type app struct {
+	opt       Options
+	backend   string
+	natsURL   string
+	natsToken string
+	token     string
+	output    string
+	timeout   time.Duration
+}
+
+// ExitError ends the command with Code without printing anything more
+// (the command already said what happened, e.g. `run` mirroring the remote
+// exit code).
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// usageError marks a bad command line: exit status 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Errorf(format, a...)} }
+
+// Main runs the CLI with args (without the program name) and returns the
+// process exit status: 0 ok, 1 failure, 2 usage error, or the remote exit
+// code of `kanade run`.
+func Main(ctx context.Context, args []string, opt Options) int {
+	opt.fill()
+	root := NewRoot(opt)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	code := 1
+	var ue *usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		code = 2
+	}
+	fmt.Fprintf(opt.Err, "kanade: %s\n", oneLine(err.Error()))
+	if code == 2 {
+		fmt.Fprintln(opt.Err, "Run 'kanade --help' (or 'kanade <command> --help') for usage.")
+	}
+	return code
+}
+
+// isCobraUsage recognises cobra's own command-line errors, which are plain
+// errors (unknown command, wrong argument count).
+func isCobraUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "required flag", "if any flags in the group"} {
+		if strings.HasPrefix(s, p) || strings.Contains(s, " "+p) {
+			return true
+		}
+	}
+	return false
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+// NewRoot builds the command tree. opt must have been filled (Main does it);
+// zero fields are filled here too.
+func NewRoot(opt Options) *cobra.Command {
+	opt.fill()
+	a := &app{opt: opt}
+	root := &cobra.Command{
+		Use:   "kanade",
+		Short: "Operate a kanade fleet: jobs, executions, schedules, agents",
+		Long: `kanade drives a kanade fleet. Most commands talk to the backend's HTTP API
+(--backend, bearer token from --token, KANADE_AUTH_TOKEN or ` + "`kanade login`" + `);
+run, ping, kill and jetstream status talk to the NATS broker directly
+(--nats-url, --nats-token), so they keep working while the backend is down.
+
+Output is a table by default; -o json prints the API's JSON for scripts.
+Exit status: 0 ok, 1 failure, 2 usage error; ` + "`kanade run`" + ` exits with the
+remote script's exit code.`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.resolve(cmd) },
+	}
+	root.SetIn(opt.In)
+	root.SetOut(opt.Out)
+	root.SetErr(opt.Err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.backend, "backend", DefaultBackend, "backend HTTP API URL [KANADE_BACKEND_URL]")
+	pf.StringVar(&a.natsURL, "nats-url", DefaultNATSURL, "NATS broker URL(s), comma-separated [KANADE_NATS_URL]")
+	pf.StringVar(&a.natsToken, "nats-token", "", "NATS broker token [KANADE_NATS_TOKEN]")
+	pf.StringVar(&a.token, "token", "", "API bearer token [KANADE_AUTH_TOKEN] (default: the token stored by kanade login)")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table|json|yaml")
+	pf.DurationVar(&a.timeout, "request-timeout", 30*time.Second, "timeout of each HTTP request to the backend")
+
+	root.AddCommand(
+		a.runCmd(), a.pingCmd(), a.killCmd(), a.revokeCmd(true), a.revokeCmd(false),
+		a.jobCmd(), a.execCmd(), a.executionsCmd(), a.scheduleCmd(), a.agentsCmd(), a.resultsCmd(),
+		a.groupsCmd(), a.configCmd(), a.freezeCmd(), a.jetstreamCmd(), a.loginCmd(),
+		a.completionCmd(root), a.docsCmd(root), a.versionCmd(),
+	)
+	wrapArgs(root)
+	return root
+}
+
+// wrapArgs turns every command's argument-count error into a usage error.
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		inner := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := inner(cmd, args); err != nil {
+				return &usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}
+
+// resolve applies env > default to every global flag not given explicitly,
+// and checks the output format.
+func (a *app) resolve(cmd *cobra.Command) error {
+	env := func(flag, name string, dst *string) {
+		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
+			return
+		}
+		if v := a.opt.Getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	env("backend", "KANADE_BACKEND_URL", &a.backend)
+	env("nats-url", "KANADE_NATS_URL", &a.natsURL)
+	env("nats-token", "KANADE_NATS_TOKEN", &a.natsToken)
+	env("token", "KANADE_AUTH_TOKEN", &a.token)
+	a.backend = strings.TrimRight(a.backend, "/")
+	switch a.output {
+	case "table", "json", "yaml":
+	default:
+		return usagef("-o %q: want table, json or yaml", a.output)
+	}
+	return nil
+}
+
+// flagChanged reports whether a flag was given on the command line.
+func flagChanged(fs *pflag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && f.Changed
+}
