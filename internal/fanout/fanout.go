@@ -78,6 +78,9 @@ type FieldError = wire.FieldError
 
 // ExecRequest asks for one execution of a registered job.
 type ExecRequest struct {
+	// ExecID is optional: the scheduler mints its own (it records it before
+	// dispatching); empty = a new UUID.
+	ExecID      string
 	JobID       string
 	Plan        manifest.Plan
 	InitiatedBy string // account name, or "scheduler"
@@ -184,7 +187,12 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (ExecResponse, error
 		return ExecResponse{}, err
 	}
 	now := f.Now().UTC()
-	execID := uuid.NewString()
+	execID := req.ExecID
+	if execID == "" {
+		execID = uuid.NewString()
+	} else if !wire.ValidPCID(execID) { // it becomes a subject token and a KV key part
+		return ExecResponse{}, &FieldError{Field: "exec_id", Msg: "must be a subject-safe id (A-Z a-z 0-9 _ -)"}
+	}
 	p := req.Plan
 
 	type out struct {
