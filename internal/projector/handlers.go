@@ -17,11 +17,6 @@ type Writer interface {
 	InsertAudit(ctx context.Context, batch []store.Audit) error
 }
 
-func poison(log *slog.Logger, consumer string, m jetstream.Msg, err error) {
-	log.Warn("undecodable message acknowledged and dropped", "consumer", consumer, "subject", m.Subject(),
-		"seq", streamSeq(m), "error", err)
-}
-
 type eventsHandler struct {
 	w     Writer
 	jobs  *JobCache
@@ -29,24 +24,26 @@ type eventsHandler struct {
 	notes Notifier
 }
 
-func (h *eventsHandler) apply(ctx context.Context, msgs []jetstream.Msg) error {
-	rows := make([]store.Started, 0, len(msgs))
-	for _, m := range msgs {
-		e, err := wire.DecodeEventStarted(m.Data())
-		if err != nil {
-			poison(h.log, "events", m, err)
-			continue
-		}
-		rec := publishTime(m)
-		row := store.Started{EventStarted: e, RecordedAt: rec}
+func (h *eventsHandler) decode(m jetstream.Msg) (any, error) {
+	e, err := wire.DecodeEventStarted(m.Data())
+	if err != nil {
+		return nil, err
+	}
+	rec := publishTime(m)
+	row := store.Started{EventStarted: e, RecordedAt: rec}
+	if h.jobs != nil {
 		if t, ok := h.jobs.Timeout(e.ManifestID); ok {
 			exp := ReapDeadline(t, rec)
 			row.ExpiresAt = &exp
 		}
-		rows = append(rows, row)
 	}
-	if len(rows) == 0 {
-		return nil
+	return row, nil
+}
+
+func (h *eventsHandler) write(ctx context.Context, items []any) error {
+	rows := make([]store.Started, len(items))
+	for i, it := range items {
+		rows[i] = it.(store.Started)
 	}
 	inserted, err := h.w.ApplyStarted(ctx, rows)
 	if err != nil {
@@ -65,18 +62,18 @@ type resultsHandler struct {
 	notes Notifier
 }
 
-func (h *resultsHandler) apply(ctx context.Context, msgs []jetstream.Msg) error {
-	rows := make([]store.Result, 0, len(msgs))
-	for _, m := range msgs {
-		r, err := wire.DecodeExecResult(m.Data())
-		if err != nil {
-			poison(h.log, "results", m, err)
-			continue
-		}
-		rows = append(rows, store.Result{ExecResult: r, RecordedAt: publishTime(m)})
+func (h *resultsHandler) decode(m jetstream.Msg) (any, error) {
+	r, err := wire.DecodeExecResult(m.Data())
+	if err != nil {
+		return nil, err
 	}
-	if len(rows) == 0 {
-		return nil
+	return store.Result{ExecResult: r, RecordedAt: publishTime(m)}, nil
+}
+
+func (h *resultsHandler) write(ctx context.Context, items []any) error {
+	rows := make([]store.Result, len(items))
+	for i, it := range items {
+		rows[i] = it.(store.Result)
 	}
 	out, err := h.w.ApplyResults(ctx, rows)
 	if err != nil {
@@ -84,6 +81,7 @@ func (h *resultsHandler) apply(ctx context.Context, msgs []jetstream.Msg) error 
 	}
 	for _, c := range out.Changed {
 		h.notes.Publish("result", c)
+		h.log.Debug("projected result", "result_id", c.ResultID, "exec_id", c.ExecID, "pc_id", c.PCID, "status", c.Status)
 	}
 	for _, p := range out.Executions {
 		h.notes.Publish("execution", p)
@@ -96,22 +94,22 @@ type auditHandler struct {
 	log *slog.Logger
 }
 
-func (h *auditHandler) apply(ctx context.Context, msgs []jetstream.Msg) error {
-	rows := make([]store.Audit, 0, len(msgs))
-	for _, m := range msgs {
-		a, err := wire.DecodeAuditEvent(m.Data())
-		if err != nil {
-			poison(h.log, "audit", m, err)
-			continue
-		}
-		seq := streamSeq(m)
-		if seq == 0 {
-			continue
-		}
-		rows = append(rows, store.Audit{AuditEvent: a, Seq: seq})
+func (h *auditHandler) decode(m jetstream.Msg) (any, error) {
+	a, err := wire.DecodeAuditEvent(m.Data())
+	if err != nil {
+		return nil, err
 	}
-	if len(rows) == 0 {
-		return nil
+	seq := streamSeq(m)
+	if seq == 0 {
+		return nil, nil // no sequence, no idempotent key: skip (never happens on a stream)
+	}
+	return store.Audit{AuditEvent: a, Seq: seq}, nil
+}
+
+func (h *auditHandler) write(ctx context.Context, items []any) error {
+	rows := make([]store.Audit, len(items))
+	for i, it := range items {
+		rows[i] = it.(store.Audit)
 	}
 	return h.w.InsertAudit(ctx, rows)
 }

@@ -25,13 +25,20 @@ type nopNotifier struct{}
 
 func (nopNotifier) Publish(string, any) {}
 
-// handler applies decoded messages. It returns the messages that are bad
-// input (to be logged and acked) via decode, and writes the rest.
+// handler turns messages into rows. decode runs on the reader goroutine, so
+// JSON decoding overlaps the previous batch's SQL work; write applies a
+// batch of decoded items in one transaction (an error means nothing of the
+// batch is acknowledged).
 type handler interface {
-	// apply decodes and writes msgs in one transaction. Messages that do
-	// not decode are logged and counted as done; a returned error means the
-	// write failed and none of msgs is acknowledged.
-	apply(ctx context.Context, msgs []jetstream.Msg) error
+	decode(m jetstream.Msg) (any, error)
+	write(ctx context.Context, items []any) error
+}
+
+// envelope is a message and what decode made of it.
+type envelope struct {
+	msg  jetstream.Msg
+	item any
+	err  error
 }
 
 // Consumer is one batched, supervised projector.
@@ -108,7 +115,7 @@ func (c *Consumer) run(ctx context.Context, js jetstream.JetStream) error {
 
 	// A reader goroutine turns the blocking iterator into a channel so the
 	// batcher can take "whatever is already here" without blocking.
-	ch := make(chan jetstream.Msg, c.Batch*2)
+	ch := make(chan envelope, c.Batch*2)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(ch)
@@ -127,8 +134,9 @@ func (c *Consumer) run(ctx context.Context, js jetstream.JetStream) error {
 				continue
 			}
 			strikes = 0
+			item, derr := c.h.decode(msg)
 			select {
-			case ch <- msg:
+			case ch <- envelope{msg, item, derr}:
 			case <-ctx.Done():
 				return
 			}
@@ -137,7 +145,7 @@ func (c *Consumer) run(ctx context.Context, js jetstream.JetStream) error {
 
 	lagTicker := time.NewTicker(5 * time.Second)
 	defer lagTicker.Stop()
-	batch := make([]jetstream.Msg, 0, c.Batch)
+	batch := make([]envelope, 0, c.Batch)
 	for {
 		batch = batch[:0]
 		select {
@@ -167,7 +175,7 @@ func (c *Consumer) run(ctx context.Context, js jetstream.JetStream) error {
 }
 
 // fill takes what is already buffered, waiting at most Linger for more.
-func (c *Consumer) fill(ch <-chan jetstream.Msg, batch []jetstream.Msg) []jetstream.Msg {
+func (c *Consumer) fill(ch <-chan envelope, batch []envelope) []envelope {
 	var timer <-chan time.Time
 	for len(batch) < c.Batch {
 		select {
@@ -198,15 +206,33 @@ func (c *Consumer) fill(ch <-chan jetstream.Msg, batch []jetstream.Msg) []jetstr
 	return batch
 }
 
-// process applies a batch and acknowledges it after commit. If the batch
-// fails as a whole, each message is retried alone so one bad row cannot hold
-// back the others; those that still fail are not acknowledged and will be
-// redelivered.
-func (c *Consumer) process(ctx context.Context, batch []jetstream.Msg) error {
+// process applies a batch and acknowledges it after commit. Messages that
+// did not decode are logged and acknowledged (a poison message must never
+// stall the projector). If the batch fails as a whole, each message is
+// retried alone so one bad row cannot hold back the others; those that still
+// fail are not acknowledged and JetStream redelivers them.
+func (c *Consumer) process(ctx context.Context, batch []envelope) error {
 	start := time.Now()
-	err := c.h.apply(ctx, batch)
+	items := make([]any, 0, len(batch))
+	for _, e := range batch {
+		if e.err != nil {
+			c.Log.Warn("undecodable message acknowledged and dropped", "consumer", c.Durable, "subject", e.msg.Subject(),
+				"seq", streamSeq(e.msg), "error", e.err)
+			c.Metrics.Add("kanade_projector_poison_total", "Messages dropped because they did not decode.", 1, "stream", c.Stream)
+			continue
+		}
+		if e.item != nil {
+			items = append(items, e.item)
+		}
+	}
+	var err error
+	if len(items) > 0 {
+		err = c.h.write(ctx, items)
+	}
 	if err == nil {
-		ackAll(batch)
+		for _, e := range batch {
+			_ = e.msg.Ack()
+		}
 		c.observe(len(batch), start)
 		return nil
 	}
@@ -215,15 +241,17 @@ func (c *Consumer) process(ctx context.Context, batch []jetstream.Msg) error {
 	}
 	c.Log.Warn("batch write failed; retrying one by one", "consumer", c.Durable, "size", len(batch), "error", err)
 	failed := 0
-	for _, m := range batch {
-		if err := c.h.apply(ctx, []jetstream.Msg{m}); err != nil {
-			failed++
-			c.Log.Error("write failed; not acknowledged, JetStream will redeliver", "consumer", c.Durable,
-				"subject", m.Subject(), "error", err)
-			_ = m.NakWithDelay(5 * time.Second)
-			continue
+	for _, e := range batch {
+		if e.err == nil && e.item != nil {
+			if err := c.h.write(ctx, []any{e.item}); err != nil {
+				failed++
+				c.Log.Error("write failed; not acknowledged, JetStream will redeliver", "consumer", c.Durable,
+					"subject", e.msg.Subject(), "error", err)
+				_ = e.msg.NakWithDelay(5 * time.Second)
+				continue
+			}
 		}
-		_ = m.Ack()
+		_ = e.msg.Ack()
 	}
 	c.observe(len(batch)-failed, start)
 	if failed == len(batch) {
@@ -231,12 +259,6 @@ func (c *Consumer) process(ctx context.Context, batch []jetstream.Msg) error {
 		return fmt.Errorf("all %d messages failed: %w", failed, err)
 	}
 	return nil
-}
-
-func ackAll(batch []jetstream.Msg) {
-	for _, m := range batch {
-		_ = m.Ack()
-	}
 }
 
 func (c *Consumer) observe(n int, start time.Time) {

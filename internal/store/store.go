@@ -89,7 +89,7 @@ func openSQLite(path string, log *slog.Logger) (*DB, error) {
 	// an OS crash can lose the last commits, and the projection is rebuilt
 	// from JetStream anyway. _txlock=immediate takes the write lock at BEGIN
 	// so a transaction never fails half-way on lock upgrade.
-	base := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	base := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=cache_size(-65536)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
