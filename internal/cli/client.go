@@ -35,10 +35,10 @@ func (e *apiError) Error() string {
 		return fmt.Sprintf("%s: not authenticated (%s); run `kanade login` or set KANADE_AUTH_TOKEN", what, msg)
 	case e.Status == http.StatusForbidden:
 		return fmt.Sprintf("%s: permission denied (%s); ask an admin for a role that allows it", what, msg)
-	case e.Field != "":
-		return fmt.Sprintf("%s: invalid %s: %s (HTTP %d)", what, e.Field, msg, e.Status)
 	case e.Status == http.StatusNotFound:
 		return fmt.Sprintf("%s: not found: %s", what, msg)
+	case e.Field != "":
+		return fmt.Sprintf("%s: invalid %s: %s (HTTP %d)", what, e.Field, msg, e.Status)
 	case e.Status >= 500:
 		return fmt.Sprintf("%s: backend error (HTTP %d): %s; check the backend's log", what, e.Status, msg)
 	default:

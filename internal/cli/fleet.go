@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
 // Agent is GET /api/agents rows.
@@ -375,10 +377,7 @@ Fields: ` + configFieldNames() + `.`,
 			if err != nil {
 				return err
 			}
-			m, _, err := current(cmd, path)
-			if err != nil {
-				return err
-			}
+			upd := map[string]any{}
 			for _, arg := range args {
 				k, v, ok := strings.Cut(arg, "=")
 				if !ok {
@@ -393,10 +392,22 @@ Fields: ` + configFieldNames() + `.`,
 					if err != nil {
 						return usagef("%s=%q: want an integer", k, v)
 					}
-					m[k] = n
+					upd[k] = n
 				} else {
-					m[k] = v
+					upd[k] = v
 				}
+			}
+			// Check the values locally so a typo fails before any request.
+			j, _ := json.Marshal(upd)
+			if _, err := wire.DecodeConfigScope(j); err != nil {
+				return usagef("invalid config: %s", fieldMsg(err))
+			}
+			m, _, err := current(cmd, path)
+			if err != nil {
+				return err
+			}
+			for k, v := range upd {
+				m[k] = v
 			}
 			return a.putConfig(cmd, path, name, m, show)
 		},
@@ -410,14 +421,16 @@ Fields: ` + configFieldNames() + `.`,
 			if err != nil {
 				return err
 			}
+			for _, k := range args {
+				if _, known := configFields[k]; !known {
+					return usagef("unknown config field %q: want one of %s", k, configFieldNames())
+				}
+			}
 			m, _, err := current(cmd, path)
 			if err != nil {
 				return err
 			}
 			for _, k := range args {
-				if _, known := configFields[k]; !known {
-					return usagef("unknown config field %q: want one of %s", k, configFieldNames())
-				}
 				delete(m, k)
 			}
 			if len(m) == 0 && path != "/api/config" {

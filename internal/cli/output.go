@@ -74,7 +74,7 @@ func (t *table) flush() error { return t.tw.Flush() }
 
 // kv writes "key: value" lines aligned.
 func kv(w io.Writer, pairs ...string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		v := pairs[i+1]
 		if v == "" {

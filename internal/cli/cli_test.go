@@ -1,0 +1,354 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/testenv"
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+func needSh(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("scripts in these tests are POSIX sh")
+	}
+}
+
+func hostname() string { h, _ := os.Hostname(); return h }
+
+// TestFleet drives the read side and the NATS commands against one backend
+// with two real agents.
+func TestFleet(t *testing.T) {
+	needSh(t)
+	e := newEnv(t, nil)
+	e.startAgent("pc-a")
+	e.startAgent("pc-b")
+	host := hostname()
+	var hb wire.Heartbeat
+	e.jsonOK(&hb, "ping", "pc-a")
+	machine := []string{host, "<host>", hb.OSVersion, "<osver>", runtime.GOARCH, "<arch>", hb.OSFamily, "<os>"}
+
+	t.Run("agents list", func(t *testing.T) {
+		golden(t, "agents_list", normalize(e.ok("agents", "list"), machine...))
+		var rows []Agent
+		e.jsonOK(&rows, "agents", "list")
+		if len(rows) != 2 || rows[0].PCID != "pc-a" || !rows[0].Online || rows[1].AgentVersion != "9.9.9" {
+			t.Fatalf("agents -o json: %+v", rows)
+		}
+		if got := e.ok("agents", "list", "-q"); got != "pc-a\npc-b\n" {
+			t.Fatalf("agents list -q = %q", got)
+		}
+		if got := e.ok("agents", "list", "-q", "--status", "offline"); got != "" {
+			t.Fatalf("agents list -q --status offline = %q", got)
+		}
+		if r := e.cli("agents", "list", "--status", "sleepy"); r.code != 2 {
+			t.Fatalf("bad --status: exit %d, want 2", r.code)
+		}
+		y := e.ok("agents", "list", "-o", "yaml")
+		if !strings.Contains(y, "pc_id: pc-a") {
+			t.Fatalf("-o yaml:\n%s", y)
+		}
+	})
+
+	t.Run("agents show", func(t *testing.T) {
+		golden(t, "agents_show", normalize(e.ok("agents", "show", "pc-b"), machine...))
+	})
+
+	t.Run("ping", func(t *testing.T) {
+		golden(t, "ping", normalize(e.ok("ping", "pc-a"), machine...))
+		if hb.PCID != "pc-a" || hb.AgentVersion != "9.9.9" {
+			t.Fatalf("ping -o json: %+v", hb)
+		}
+		r := e.cli("ping", "nobody", "--timeout", "300ms")
+		if r.code != 1 || !strings.Contains(r.err, "agent nobody did not answer") {
+			t.Fatalf("ping of an absent agent: %+v", r)
+		}
+	})
+
+	t.Run("run", func(t *testing.T) {
+		r := e.cli("run", "pc-a", "--", "printf 'out\\nline2'; printf 'err' >&2; exit 3")
+		if r.code != 3 || r.out != "out\nline2" || r.err != "err" {
+			t.Fatalf("run: %+v", r)
+		}
+		r = e.cli("run", "pc-b", "--", "echo", "hello", "world")
+		if r.code != 0 || r.out != "hello world\n" || r.err != "" {
+			t.Fatalf("run: %+v", r)
+		}
+		r = e.cliIn("echo from stdin\n", "run", "pc-b", "--", "-")
+		if r.code != 0 || r.out != "from stdin\n" {
+			t.Fatalf("run -: %+v", r)
+		}
+		var res wire.ExecResult
+		e.jsonOK(&res, "run", "pc-a", "--json", "--exec-id", "my-exec", "--", "echo hi; exit 0")
+		if res.PCID != "pc-a" || res.ExitCode != 0 || res.Stdout != "hi\n" || res.ExecID != "my-exec" || res.ManifestID != wire.AdhocJobID {
+			t.Fatalf("run --json: %+v", res)
+		}
+		r = e.cli("run", "pc-a", "--timeout", "1s", "--", "sleep 5")
+		if r.code != 1 || !strings.Contains(r.err, "timed out") {
+			t.Fatalf("run with timeout: %+v", r)
+		}
+		if r := e.cli("run", "pc-a", "--shell", "tcsh", "--", "true"); r.code != 2 {
+			t.Fatalf("bad shell: %+v", r)
+		}
+		if r := e.cli("run", "pc-a"); r.code != 2 || !strings.Contains(r.err, "no script") {
+			t.Fatalf("no script: %+v", r)
+		}
+		if r := e.cli("run", "bad.pc", "--", "true"); r.code != 2 {
+			t.Fatalf("bad pc: %+v", r)
+		}
+	})
+
+	t.Run("results and executions", func(t *testing.T) {
+		testenv.Eventually(t, 20*time.Second, "run results projected", func() bool {
+			var rows []Result
+			e.jsonOK(&rows, "results", "list", "--pc", "pc-a", "--exec", "my-exec")
+			return len(rows) == 1 && rows[0].Status == "success"
+		})
+		out := e.ok("results", "list", "--exec", "my-exec")
+		golden(t, "results_list", normalize(out))
+		var rows []Result
+		e.jsonOK(&rows, "results", "list", "--exec", "my-exec")
+		show := e.ok("results", "show", rows[0].ResultID)
+		if !strings.Contains(show, "--- stdout ---\nhi\n") {
+			t.Fatalf("results show:\n%s", show)
+		}
+		golden(t, "results_show", normalize(show))
+		if r := e.cli("results", "list", "--status", "nope"); r.code != 2 {
+			t.Fatalf("bad status: %+v", r)
+		}
+		if r := e.cli("results", "show", "no-such-result"); r.code != 1 || !strings.Contains(r.err, "not found") {
+			t.Fatalf("missing result: %+v", r)
+		}
+		e.ok("executions", "list")
+	})
+
+	t.Run("kill", func(t *testing.T) {
+		done := make(chan cliOut, 1)
+		go func() { done <- e.cli("run", "pc-b", "--exec-id", "to-kill", "--", "echo started; sleep 30") }()
+		// Kill until the run reports back: the first kill may precede the start.
+		deadline := time.Now().Add(20 * time.Second)
+		var r cliOut
+	loop:
+		for {
+			out := e.ok("kill", "to-kill")
+			if !strings.Contains(out, "kill sent for execution to-kill") {
+				t.Fatalf("kill: %q", out)
+			}
+			select {
+			case r = <-done:
+				break loop
+			case <-time.After(200 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("run was not killed")
+			}
+		}
+		if r.code != 1 || !strings.Contains(r.err, "killed on pc-b") {
+			t.Fatalf("killed run: %+v", r)
+		}
+		var k map[string]string
+		e.jsonOK(&k, "kill", "x1")
+		if k["subject"] != "kill.x1" {
+			t.Fatalf("kill -o json: %v", k)
+		}
+		if r := e.cli("kill", "a.b"); r.code != 2 {
+			t.Fatalf("kill a.b: %+v", r)
+		}
+	})
+
+	t.Run("groups list", func(t *testing.T) {
+		golden(t, "groups_list", normalize(e.ok("groups", "list")))
+		var g []map[string]any
+		e.jsonOK(&g, "groups", "list")
+	})
+
+	t.Run("jetstream status", func(t *testing.T) {
+		var st jsStatus
+		e.jsonOK(&st, "jetstream", "status")
+		names := map[string]jsStream{}
+		for _, s := range st.Streams {
+			names[s.Name] = s
+		}
+		for _, n := range []string{bus.StreamExec, bus.StreamEvents, bus.StreamResults, bus.StreamAudit} {
+			if _, ok := names[n]; !ok {
+				t.Fatalf("stream %s missing: %+v", n, st.Streams)
+			}
+		}
+		if names[bus.StreamResults].Messages == 0 || len(names[bus.StreamResults].Consumers) == 0 {
+			t.Fatalf("RESULTS: %+v", names[bus.StreamResults])
+		}
+		kvs := map[string]bool{}
+		for _, k := range st.KV {
+			kvs[k.Bucket] = true
+		}
+		if !kvs[bus.KVJobs] || !kvs[bus.KVAgentGroups] || len(st.ObjectStores) == 0 {
+			t.Fatalf("kv %v objects %v", st.KV, st.ObjectStores)
+		}
+		out := e.ok("jetstream", "status")
+		for _, want := range []string{"STREAMS", "NAME  SUBJECTS", "CONSUMERS", "STREAM  CONSUMER  LAG  ACK_PENDING", "KV BUCKETS", "OBJECT STORES", "agent_releases"} {
+			if !strings.Contains(splitRe.ReplaceAllString(out, "  "), want) {
+				t.Fatalf("jetstream status lacks %q:\n%s", want, out)
+			}
+		}
+	})
+}
+
+// TestRunWithoutBackend: `kanade run` and `kill` need only the broker.
+func TestRunWithoutBackend(t *testing.T) {
+	needSh(t)
+	dir := t.TempDir()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
+		Authorization: "brokertoken"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(20 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	url := srv.ClientURL()
+	e := newEnv(t, func(c *backend.Config) { c.NATSURL = url; c.NATSToken = "brokertoken" })
+	e.vars["KANADE_NATS_TOKEN"] = "brokertoken"
+	e.startAgentToken("pc-z", "brokertoken")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	e.b.Stop(ctx)
+	cancel()
+	if r := e.cli("agents", "list"); r.code != 1 || !strings.Contains(r.err, "cannot reach the backend at "+e.backend) {
+		t.Fatalf("agents list with the backend down: %+v", r)
+	}
+	r := e.cli("run", "pc-z", "--", "echo still here; exit 7")
+	if r.code != 7 || r.out != "still here\n" {
+		t.Fatalf("run with the backend down: %+v", r)
+	}
+	e.vars["KANADE_NATS_TOKEN"] = "wrong"
+	if r := e.cli("run", "pc-z", "--", "true"); r.code != 1 || !strings.Contains(r.err, "nats-token") {
+		t.Fatalf("run with a bad NATS token: %+v", r)
+	}
+	if r := e.cli("--nats-url", "nats://127.0.0.1:1", "run", "pc-z", "--", "true"); r.code != 1 || !strings.Contains(r.err, "nats://127.0.0.1:1") {
+		t.Fatalf("run with no broker: %+v", r)
+	}
+}
+
+func (e *env) startAgentToken(pc, token string) {
+	e.t.Helper()
+	nc, err := nats.Connect(e.natsURL, nats.Token(token))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	nc.Close()
+	saved := e.natsURL
+	e.natsURL = strings.Replace(saved, "nats://", "nats://"+token+"@", 1)
+	e.startAgent(pc)
+	e.natsURL = saved
+}
+
+// TestLogin: 401 says what to do; login stores a 0600 token that later
+// commands send.
+func TestLogin(t *testing.T) {
+	e := newEnv(t, func(*backend.Config) {
+		t.Setenv("KANADE_AUTH_DISABLE", "0")
+		t.Setenv("KANADE_BOOTSTRAP_ADMIN_PASSWORD", "correct-horse-battery")
+	})
+	r := e.cli("agents", "list")
+	if r.code != 1 || !strings.Contains(r.err, "run `kanade login`") || strings.Count(r.err, "\n") != 1 {
+		t.Fatalf("unauthenticated: %+v", r)
+	}
+	r = e.cliIn("admin\nwrong-password\n", "login")
+	if r.code != 1 || !strings.Contains(r.err, "login as admin failed") {
+		t.Fatalf("bad password: %+v", r)
+	}
+	r = e.cliIn("admin\ncorrect-horse-battery\n", "login")
+	if r.code != 0 || !strings.Contains(r.out, "logged in to "+e.backend+" as admin (role admin)") {
+		t.Fatalf("login: %+v", r)
+	}
+	fi, err := os.Stat(filepath.Join(e.cfgDir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file mode %v, want 0600", fi.Mode().Perm())
+	}
+	var rows []Agent
+	e.jsonOK(&rows, "agents", "list")
+	// --token (and KANADE_AUTH_TOKEN) win over the stored token.
+	if r := e.cli("agents", "list", "--token", "garbage"); r.code != 1 || !strings.Contains(r.err, "kanade login") {
+		t.Fatalf("--token garbage: %+v", r)
+	}
+	e.vars["KANADE_AUTH_TOKEN"] = "garbage"
+	if r := e.cli("agents", "list"); r.code != 1 {
+		t.Fatalf("KANADE_AUTH_TOKEN garbage: %+v", r)
+	}
+	delete(e.vars, "KANADE_AUTH_TOKEN")
+	r = e.cliIn("correct-horse-battery\n", "login", "-u", "admin", "--password-stdin", "-o", "json")
+	var lr map[string]any
+	if r.code != 0 || json.Unmarshal([]byte(r.out), &lr) != nil || lr["role"] != "admin" {
+		t.Fatalf("login -o json: %+v", r)
+	}
+}
+
+// TestUsage: bad command lines exit 2 with one line saying what is wrong.
+func TestUsage(t *testing.T) {
+	e := &env{t: t, backend: "http://127.0.0.1:1", natsURL: "nats://127.0.0.1:1", cfgDir: t.TempDir(), vars: map[string]string{}}
+	for _, args := range [][]string{
+		{"bogus"}, {"agents", "list", "--nope"}, {"job", "delete"}, {"exec", "j1"}, {"exec", "j1", "--wave", "delay=5m"},
+		{"exec", "j1", "--all", "--jitter", "soon"}, {"agents", "list", "-o", "xml"}, {"completion", "tcsh"},
+		{"config", "set", "color=blue"}, {"config", "set", "max_local_concurrent=many"}, {"config", "get", "--group", "g", "--pc", "p"},
+		{"freeze", "set", "--until", "tomorrow"},
+	} {
+		r := e.cli(args...)
+		if r.code != 2 || !strings.HasPrefix(r.err, "kanade: ") {
+			t.Errorf("kanade %s: exit %d, stderr %q; want 2", strings.Join(args, " "), r.code, r.err)
+		}
+	}
+	r := e.cli("agents", "list")
+	if r.code != 1 || !strings.Contains(r.err, "http://127.0.0.1:1") || strings.Count(r.err, "\n") != 1 {
+		t.Fatalf("unreachable backend: %+v", r)
+	}
+	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
+		if out := e.ok("completion", sh); !strings.Contains(out, "kanade") {
+			t.Fatalf("completion %s: %q", sh, out)
+		}
+	}
+}
+
+// TestDocsCurrent fails when docs/cli.md is not what the command tree
+// generates; fix with `go run ./cmd/kanade docs > docs/cli.md`.
+func TestDocsCurrent(t *testing.T) {
+	var buf bytes.Buffer
+	if err := GenMarkdown(NewRoot(Options{Getenv: func(string) string { return "" }}), &buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "..", "docs", "cli.md")
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v: generate it with `go run ./cmd/kanade docs > docs/cli.md`", err)
+	}
+	if !bytes.Equal(have, buf.Bytes()) {
+		t.Fatal("docs/cli.md is stale: regenerate it with `go run ./cmd/kanade docs > docs/cli.md`")
+	}
+	var out bytes.Buffer
+	if code := Main(context.Background(), []string{"docs"}, Options{Out: &out, Err: &out, Getenv: func(string) string { return "" }}); code != 0 || !bytes.Equal(out.Bytes(), buf.Bytes()) {
+		t.Fatalf("kanade docs: exit %d", code)
+	}
+}
+
+var _ = jetstream.StreamConfig{}
