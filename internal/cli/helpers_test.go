@@ -51,13 +51,13 @@ func (e *env) opts(stdin string, stdout, stderr *bytes.Buffer) Options {
 	}
 	return Options{
 		In: strings.NewReader(stdin), Out: stdout, Err: stderr,
-		Getenv:     func(k string) string { return vars[k] },
-		ConfigDir:  func() (string, error) { return e.cfgDir, nil },
-		IsTerminal: func(any) bool { return e.tty },
+		Getenv:       func(k string) string { return vars[k] },
+		ConfigDir:    func() (string, error) { return e.cfgDir, nil },
+		IsTerminal:   func(any) bool { return e.tty },
 		ReadPassword: readLine,
-		TimeText:  func(time.Time, time.Time) string { return "<time>" },
-		DurText:   func(time.Duration) string { return "<dur>" },
-		PollEvery: 50 * time.Millisecond,
+		TimeText:     func(time.Time, time.Time) string { return "<time>" },
+		DurText:      func(time.Duration) string { return "<dur>" },
+		PollEvery:    50 * time.Millisecond,
 	}
 }
 
