@@ -14,6 +14,8 @@ import (
 // routes and services) into the backend configuration.
 func wire(cfg *backend.Config) {
 	wireOrchestration(cfg)
+	wireDashboard(cfg)
+	wireDevAgent(cfg)
 }
 
 // newFanout builds a Fanout over a running backend. It keeps no state of

@@ -425,7 +425,7 @@ func (f *Fanout) KillExec(ctx context.Context, execID string) error {
 	if err := f.nc.Publish(bus.Kill(execID), nil); err != nil {
 		return fmt.Errorf("publish kill exec_id=%s: %w", execID, err)
 	}
-	if err := f.nc.FlushWithContext(ctx); err != nil {
+	if err := f.nc.FlushTimeout(5 * time.Second); err != nil {
 		return fmt.Errorf("flush kill exec_id=%s: %w", execID, err)
 	}
 	return nil

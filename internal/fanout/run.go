@@ -79,7 +79,7 @@ func (f *Fanout) Run(ctx context.Context, req RunRequest, initiatedBy, sourceIP 
 		return wire.ExecResult{}, cmd.ExecID, fmt.Errorf("subscribe result: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := f.nc.FlushWithContext(ctx); err != nil { // the subscription is live on the server
+	if err := f.nc.FlushTimeout(5 * time.Second); err != nil { // the subscription is live on the server
 		return wire.ExecResult{}, cmd.ExecID, fmt.Errorf("flush subscription: %w", err)
 	}
 	if err := f.store.CreateExecution(ctx, store.Execution{ExecID: cmd.ExecID, JobID: wire.AdhocJobID,
