@@ -72,10 +72,6 @@ export function App({ qc }: { qc: QueryClient }) {
   })
   const { pathname } = useLocation()
 
-  useEffect(() => {
-    if (!token) qc.clear()
-  }, [token, qc])
-
   let content: ReactNode
   if (me.isPending) content = <Spinner />
   else if (me.error instanceof ApiError && me.error.status === 401) content = <Login />
@@ -128,7 +124,7 @@ function Shell() {
       </a>
       <aside className={`sidebar${menu ? ' open' : ''}`} aria-label={t('nav.main')}>
         <div className="brand">
-          <span className="brand-mark">奏</span> kanade
+          <img className="brand-mark" src="/favicon.svg" alt="" /> kanade
         </div>
         <Nav pathname={pathname} />
         <SideFooter />
@@ -174,49 +170,77 @@ function Nav({ pathname }: { pathname: string }) {
 
 function SideFooter() {
   const v = useQuery({ queryKey: ['version'], queryFn: () => api<{ version: string; commit?: string }>('/api/version'), staleTime: Infinity })
-  return <div className="side-foot muted">{v.data ? `kanade ${v.data.version}${v.data.commit ? ` · ${v.data.commit.slice(0, 7)}` : ''}` : ''}</div>
+  const me = useMe()
+  return (
+    <div className="side-foot">
+      <div className="phone-only side-account">
+        <span>
+          {me.username} <span className="muted">({me.role})</span>
+        </span>
+        <ThemeSelect id="theme-sel-side" />
+        <SignOut />
+      </div>
+      <span className="muted">{v.data ? `kanade ${v.data.version}${v.data.commit ? ` · ${v.data.commit.slice(0, 7)}` : ''}` : ''}</span>
+    </div>
+  )
+}
+
+function ThemeSelect({ id }: { id: string }) {
+  const theme = useTheme()
+  return (
+    <>
+      <label className="sr-only" htmlFor={id}>
+        {t('theme.label')}
+      </label>
+      <select id={id} className="theme-sel" value={theme} onChange={(e) => setTheme(e.target.value as ThemeChoice)}>
+        <option value="system">{t('theme.system')}</option>
+        <option value="light">{t('theme.light')}</option>
+        <option value="dark">{t('theme.dark')}</option>
+      </select>
+    </>
+  )
+}
+
+function SignOut() {
+  const qc = useQueryClient()
+  return (
+    <Button
+      small
+      variant="ghost"
+      onClick={() => {
+        setToken('')
+        qc.clear()
+        navigate('/login')
+      }}
+    >
+      {t('auth.logout')}
+    </Button>
+  )
 }
 
 function TopBar({ onMenu, menuOpen }: { onMenu: () => void; menuOpen: boolean }) {
-  const me = useMe()
   const live = useLiveStatus()
-  const theme = useTheme()
-  const qc = useQueryClient()
+  const me = useMe()
   return (
     <header className="topbar">
       <button type="button" className="icon-btn menu-btn" aria-label={t('nav.menu')} aria-expanded={menuOpen} onClick={onMenu}>
         ☰
       </button>
       <span className="brand topbar-brand">
-        <span className="brand-mark">奏</span>
+        <img className="brand-mark" src="/favicon.svg" alt="kanade" />
       </span>
       <span className="grow" />
       <span className={`live live-${live}`} title={t(`live.${live}Hint`)} role="status">
         <span className="dot" aria-hidden /> {t(`live.${live}`)}
       </span>
       <FreezeSwitch />
-      <label className="sr-only" htmlFor="theme-sel">
-        {t('theme.label')}
-      </label>
-      <select id="theme-sel" className="theme-sel" value={theme} onChange={(e) => setTheme(e.target.value as ThemeChoice)}>
-        <option value="system">{t('theme.system')}</option>
-        <option value="light">{t('theme.light')}</option>
-        <option value="dark">{t('theme.dark')}</option>
-      </select>
-      <span className="user" title={t('auth.role', { role: me.role })}>
-        {me.username} <span className="muted">({me.role})</span>
+      <span className="desk-only row">
+        <ThemeSelect id="theme-sel" />
+        <span className="user" title={t('auth.role', { role: me.role })}>
+          {me.username} <span className="muted">({me.role})</span>
+        </span>
+        <SignOut />
       </span>
-      <Button
-        small
-        variant="ghost"
-        onClick={() => {
-          setToken('')
-          qc.clear()
-          navigate('/login')
-        }}
-      >
-        {t('auth.logout')}
-      </Button>
     </header>
   )
 }

@@ -101,6 +101,9 @@ export const en = {
   'freeze.until': 'until',
 
   'dash.health': 'Fleet health',
+  'dash.allGreen': 'all green',
+  'dash.degraded': 'degraded',
+  'dash.unknown': 'no agents yet',
   'dash.online': 'Agents online',
   'dash.onlineSub': 'heartbeat in the last 2 min',
   'dash.offline': 'Offline',

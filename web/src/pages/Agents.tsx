@@ -66,7 +66,7 @@ export function Agents() {
   }, [debounced])
   const interval = useFallbackInterval()
   const phone = usePhone()
-  const rowH = phone ? 112 : 44
+  const rowH = phone ? 76 : 44
   const canWrite = useCanWrite()
   const toast = useToast()
   const qc = useQueryClient()

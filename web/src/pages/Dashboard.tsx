@@ -5,7 +5,7 @@ import { useFallbackInterval } from '../lib/live'
 import { Link, navigate } from '../lib/router'
 import type { Agent, Execution, FleetHealth, Result, Schedule } from '../lib/types'
 import { t } from '../i18n'
-import { Card, Empty, Progress, RelTime, Spinner, StatusBadge, Table } from '../components/ui'
+import { Badge, Card, Empty, Progress, RelTime, Spinner, StatusBadge, Table } from '../components/ui'
 
 async function fleetHealth(): Promise<FleetHealth> {
   // 503 still carries the body: the fleet is degraded, not the dashboard.
@@ -83,7 +83,7 @@ export function Dashboard() {
           <strong>{t('dash.degradedData')}</strong> {failed.map(([n, e]) => `${n}: ${(e as Error).message}`).join(' · ')}
         </div>
       )}
-      <Card title={t('dash.health')} id="health" actions={h && <StatusBadge status={h.status === 'ok' ? 'completed' : 'failure'} />}>
+      <Card title={t('dash.health')} id="health" actions={h && (h.agents_known === 0 ? <Badge tone="muted">{t('dash.unknown')}</Badge> : h.status === 'ok' ? <Badge tone="ok">{t('dash.allGreen')}</Badge> : <Badge tone="bad">{t('dash.degraded')}</Badge>)}>
         {health.isPending ? (
           <Spinner />
         ) : h ? (

@@ -33,7 +33,7 @@ export function Login() {
     <main className="login-page">
       <form className="card login-card" onSubmit={submit} aria-labelledby="login-h">
         <div className="brand login-brand">
-          <span className="brand-mark">奏</span> kanade
+          <img className="brand-mark" src="/favicon.svg" alt="" /> kanade
         </div>
         <h1 id="login-h">{t('auth.title')}</h1>
         {useToken ? (

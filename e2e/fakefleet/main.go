@@ -1,0 +1,86 @@
+// Command fakefleet publishes heartbeats for N synthetic PCs so the dashboard
+// can be exercised (and measured) with a large fleet without N real agents.
+// It only sends heartbeats: the PCs are listed as online but run nothing.
+//
+//	go run ./e2e/fakefleet -nats nats://127.0.0.1:14222 -n 10000 -every 60s
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/wire"
+	"github.com/nats-io/nats.go"
+)
+
+func main() {
+	url := flag.String("nats", "nats://127.0.0.1:4222", "NATS URL")
+	token := flag.String("token", "", "NATS token")
+	n := flag.Int("n", 10000, "number of PCs")
+	prefix := flag.String("prefix", "fake", "pc_id prefix")
+	every := flag.Duration("every", 0, "repeat heartbeats at this interval (0 = once and exit)")
+	offline := flag.Float64("offline", 0.05, "fraction of PCs that report once with a stale time and then stay silent")
+	flag.Parse()
+
+	opts := []nats.Option{nats.Name("kanade-fakefleet")}
+	if *token != "" {
+		opts = append(opts, nats.Token(*token))
+	}
+	nc, err := nats.Connect(*url, opts...)
+	if err != nil {
+		log.Fatalf("connect: %v", err)
+	}
+	defer nc.Close()
+
+	versions := []string{"0.1.0", "0.1.0", "0.1.0", "0.0.9", "0.0.8"}
+	oses := [][3]string{{"windows", "11 23H2", "amd64"}, {"windows", "10 22H2", "amd64"}, {"linux", "Debian 12", "amd64"}, {"darwin", "14.5", "arm64"}}
+	boot := time.Now().Add(-72 * time.Hour).UTC()
+	send := func(first bool) {
+		for i := 0; i < *n; i++ {
+			stale := float64(i%1000)/1000 < *offline
+			if stale && !first {
+				continue
+			}
+			o := oses[i%len(oses)]
+			at := time.Now().UTC()
+			if stale {
+				at = at.Add(-time.Duration(10+i%600) * time.Minute)
+			}
+			pc := fmt.Sprintf("%s-%05d", *prefix, i)
+			hb := wire.Heartbeat{PCID: pc, Hostname: fmt.Sprintf("HOST-%05d", i), OSFamily: o[0], OSVersion: o[1], Arch: o[2],
+				AgentVersion: versions[i%len(versions)], At: at, BootTime: boot, AgentRSSBytes: uint64(12<<20 + rand.IntN(6<<20)),
+				AgentCPUPct: rand.Float64() * 0.5}
+			b, _ := json.Marshal(hb)
+			if err := nc.Publish(bus.Heartbeat(pc), b); err != nil {
+				log.Fatalf("publish: %v", err)
+			}
+		}
+		if err := nc.Flush(); err != nil {
+			log.Fatalf("flush: %v", err)
+		}
+	}
+	send(true)
+	log.Printf("sent %d heartbeats", *n)
+	if *every <= 0 {
+		return
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	t := time.NewTicker(*every)
+	defer t.Stop()
+	for {
+		select {
+		case <-sig:
+			return
+		case <-t.C:
+			send(false)
+		}
+	}
+}
