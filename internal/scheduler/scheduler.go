@@ -48,6 +48,7 @@ type Request struct {
 	Plan        manifest.Plan // deadline_at already set from starting_deadline
 	InitiatedBy string        // always Actor
 	ScheduleID  string
+	Tick        time.Time // the fire time this dispatch is for
 }
 
 // Dispatched is what a dispatch did.
@@ -548,7 +549,8 @@ func (s *Scheduler) firePerPC(ctx context.Context, log *slog.Logger, e *entry, m
 func (s *Scheduler) dispatch(ctx context.Context, log *slog.Logger, sc schedule.Schedule, plan manifest.Plan, execID string,
 	tick time.Time, st State, rev uint64, catchUp bool, pcs []string) {
 	log = log.With("exec_id", execID)
-	res, err := s.d.Dispatcher.Exec(ctx, Request{ExecID: execID, JobID: sc.JobID, Plan: plan, InitiatedBy: Actor, ScheduleID: sc.ID})
+	res, err := s.d.Dispatcher.Exec(ctx, Request{ExecID: execID, JobID: sc.JobID, Plan: plan, InitiatedBy: Actor,
+		ScheduleID: sc.ID, Tick: tick.UTC()})
 	if err != nil {
 		log.Error("scheduled dispatch failed", "error", err)
 		if pcs != nil {
