@@ -221,7 +221,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer nc.RemoveStatusListener(status)
 	go func() {
 		for range status {
-			events <- ""
+			select {
+			case events <- "":
+			case <-ctx.Done():
+			}
 		}
 	}()
 	if nc.IsConnected() {
