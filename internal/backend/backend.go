@@ -42,6 +42,9 @@ type Config struct {
 	Dev             bool
 	Replicas        int // JetStream replicas for streams/KV (3 on a 3-server cluster)
 	ProjectorBatch  int // messages per projector transaction (1 = one per transaction)
+	// MaxReconnects bounds reconnect attempts to an external broker before
+	// the backend gives up and exits (default 120, about two minutes).
+	MaxReconnects int
 	Version         string
 	Commit          string
 	Log             *slog.Logger
@@ -85,6 +88,9 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.MaxReconnects == 0 {
+		cfg.MaxReconnects = 120
+	}
 	if cfg.CleanupInterval <= 0 {
 		cfg.CleanupInterval = 5 * time.Minute
 	}
@@ -110,7 +116,7 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 		b.Log.Info("embedded nats-server started", "url", b.natsURL, "store", filepath.Join(cfg.DataDir, "jetstream"))
 	}
 	co := bus.ConnectOptions{URL: b.natsURL, Token: cfg.NATSToken, Name: "kanade-backend",
-		Logger: cfg.Log, MaxReconnects: 120, OnClosed: func() {
+		Logger: cfg.Log, MaxReconnects: cfg.MaxReconnects, OnClosed: func() {
 			select {
 			case b.fatal <- errors.New("broker connection closed for good; exiting rather than serving a stale projection"):
 			default:

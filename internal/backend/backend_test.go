@@ -1,0 +1,96 @@
+package backend_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/broker"
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/testenv"
+)
+
+func TestEmbeddedBrokerRequiresToken(t *testing.T) {
+	b := testenv.Backend(t, func(c *backend.Config) { c.NATSToken = "s3cret" })
+	if nc, err := nats.Connect(b.NATSURL(), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("connected without the token")
+	}
+	nc, err := nats.Connect(b.NATSURL(), nats.Token("s3cret"))
+	if err != nil {
+		t.Fatalf("with the token: %v", err)
+	}
+	nc.Close()
+}
+
+func TestBootstrapIsIdempotent(t *testing.T) {
+	b := testenv.Backend(t, nil)
+	for i := 0; i < 2; i++ {
+		if err := bus.Bootstrap(context.Background(), b.JS, 1); err != nil {
+			t.Fatalf("bootstrap #%d: %v", i+2, err)
+		}
+	}
+	for _, name := range []string{bus.StreamExec, bus.StreamEvents, bus.StreamResults, bus.StreamAudit} {
+		s, err := b.JS.Stream(context.Background(), name)
+		if err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		if name == bus.StreamExec && s.CachedInfo().Config.MaxMsgsPerSubject != 1 {
+			t.Errorf("EXEC must keep one message per subject")
+		}
+	}
+	for _, kv := range []string{bus.KVJobs, bus.KVSchedules, bus.KVScriptCurrent, bus.KVScriptStatus, bus.KVAgentGroups,
+		bus.KVAgentConfig, bus.KVFleetConfig, bus.KVWaves} {
+		if _, err := b.JS.KeyValue(context.Background(), kv); err != nil {
+			t.Errorf("kv %s: %v", kv, err)
+		}
+	}
+	if _, err := b.JS.ObjectStore(context.Background(), bus.ObjAgentRelease); err != nil {
+		t.Errorf("object store: %v", err)
+	}
+}
+
+// An external broker that is gone for good makes the backend give up
+// rather than serve a stale projection.
+func TestExitsWhenExternalBrokerIsGone(t *testing.T) {
+	br, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", StoreDir: filepath.Join(t.TempDir(), "js")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testenv.Backend(t, func(c *backend.Config) { c.NATSURL = br.ClientURL(); c.MaxReconnects = 2 })
+	br.Shutdown()
+	select {
+	case err := <-b.Fatal():
+		if err == nil {
+			t.Fatal("nil fatal error")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("backend kept running without its broker")
+	}
+}
+
+func TestGracefulStop(t *testing.T) {
+	b := testenv.Backend(t, nil)
+	url := b.HTTPURL()
+	resp, err := http.Get(url + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b.Stop(ctx)
+	if _, err := http.Get(url + "/health"); err == nil {
+		t.Fatal("still serving after Stop")
+	}
+	// The store is closed: a query must fail rather than hang.
+	if err := b.DB.Read.PingContext(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("store still open after Stop: %v", err)
+	}
+}
