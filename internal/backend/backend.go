@@ -45,9 +45,9 @@ type Config struct {
 	// MaxReconnects bounds reconnect attempts to an external broker before
 	// the backend gives up and exits (default 120, about two minutes).
 	MaxReconnects int
-	Version         string
-	Commit          string
-	Log             *slog.Logger
+	Version       string
+	Commit        string
+	Log           *slog.Logger
 	// DevAgent starts the in-process agent of --dev; nil = none.
 	DevAgent func(ctx context.Context, natsURL, token, dataDir string) error
 	// UI is the embedded dashboard; nil = API only.
