@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,6 +177,13 @@ type fakeAgent struct {
 
 func startAgent(t *testing.T, url, pc string) *fakeAgent {
 	t.Helper()
+	return startHeldAgent(t, url, pc, nil)
+}
+
+// startHeldAgent is startAgent whose runs, once started, finish only when
+// hold is closed (nil: at once).
+func startHeldAgent(t *testing.T, url, pc string, hold <-chan struct{}) *fakeAgent {
+	t.Helper()
 	a := &fakeAgent{pc: pc, runs: map[string]int{}, seen: map[string]bool{}}
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
@@ -210,6 +218,13 @@ func startAgent(t *testing.T, url, pc string) *fakeAgent {
 				subj string
 				data []byte
 			}{{bus.EventStarted(c.ExecID, pc), ev}, {bus.Result(c.RequestID), res}} {
+				if hold != nil && strings.HasPrefix(p.subj, "results.") {
+					select {
+					case <-hold:
+					case <-ctx.Done():
+						return
+					}
+				}
 				for ctx.Err() == nil {
 					// Like the agent's outbox: retry until the broker acknowledges.
 					if _, err := nc.Request(p.subj, p.data, 2*time.Second); err == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
+	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -238,34 +239,72 @@ target: {pcs: [pc1, pc2, pc3]}
 	}
 }
 
+func TestPerPCEveryWaitsForInFlightAndReruns(t *testing.T) {
+	rc := &recorder{}
+	b, svc := startBackend(t, rc, "b1", scheduler.Options{PerPCEvery: 200 * time.Millisecond}, nil)
+	hold := make(chan struct{})
+	a := startHeldAgent(t, b.NATSURL(), "pc1", hold)
+	waitLeader(t, svc)
+	putJob(t, b, "patrol")
+	mustDo(t, "POST", b.HTTPURL()+"/api/schedules", "id: p\njob_id: patrol\nwhen: {per_pc: {every: 1m}}\ntarget: {all: true}\n", 201)
+	results := func(status string) int {
+		var res []map[string]any
+		_ = json.Unmarshal(mustDo(t, "GET", b.HTTPURL()+"/api/results?job_id=patrol&status="+status, "", 200), &res)
+		return len(res)
+	}
+	testenv.Eventually(t, 20*time.Second, "run started", func() bool { return results("running") == 1 })
+	evaluated := func() func() bool {
+		since := time.Now()
+		return func() bool { return readState(t, b, "p").LastTick.After(since.Add(time.Second)) }
+	}
+	testenv.Eventually(t, 20*time.Second, "evaluations while in flight", evaluated())
+	if n := a.totalRuns(); n != 1 {
+		t.Fatalf("in-flight PC dispatched again: %d runs", n)
+	}
+	close(hold)
+	testenv.Eventually(t, 20*time.Second, "success projected", func() bool { return results("success") == 1 })
+	testenv.Eventually(t, 20*time.Second, "evaluations after success", evaluated())
+	if n := a.totalRuns(); n != 1 {
+		t.Fatalf("PC with a fresh success re-run: %d runs", n)
+	}
+	// Age the success past every: the next evaluation re-runs the PC.
+	if _, err := b.DB.Write.Exec(b.DB.Q(`UPDATE schedule_dispatches SET finished_at = ? WHERE schedule_id = 'p'`),
+		store.TS(time.Now().Add(-2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, "re-run after every", func() bool { return a.totalRuns() == 2 })
+	testenv.Eventually(t, 20*time.Second, "second success", func() bool { return results("success") == 2 })
+}
+
 func TestTwoBackendsFireOncePerTick(t *testing.T) {
 	rc := &recorder{}
-	b1, svc1 := startBackend(t, rc, "b1", scheduler.Options{}, nil)
-	b2, svc2 := startBackend(t, rc, "b2", scheduler.Options{}, func(c *backend.Config) {
-		c.NATSURL = b1.NATSURL()
-		c.DB = filepath.Join(b1.Cfg.DataDir, "backend.db")
-	})
-	testenv.Eventually(t, 20*time.Second, "one leader", func() bool { return svc1.IsLeader() != svc2.IsLeader() })
-	putJob(t, b1, "hello")
-	mustDo(t, "POST", b2.HTTPURL()+"/api/schedules", "id: both\njob_id: hello\ncron: '* * * * * *'\ntarget: {all: true}\n", 201)
+	// host owns the embedded broker and the SQLite file; b2 and b3 share
+	// both and each run a scheduler, so either can be stopped.
+	host := testenv.Backend(t, nil)
+	shared := func(c *backend.Config) {
+		c.NATSURL = host.NATSURL()
+		c.DB = filepath.Join(host.Cfg.DataDir, "backend.db")
+	}
+	b2, svc2 := startBackend(t, rc, "b2", scheduler.Options{}, shared)
+	b3, svc3 := startBackend(t, rc, "b3", scheduler.Options{}, shared)
+	testenv.Eventually(t, 20*time.Second, "one leader", func() bool { return svc2.IsLeader() != svc3.IsLeader() })
+	putJob(t, host, "hello")
+	mustDo(t, "POST", b3.HTTPURL()+"/api/schedules", "id: both\njob_id: hello\ncron: '* * * * * *'\ntarget: {all: true}\n", 201)
 	testenv.Eventually(t, 20*time.Second, "four fires", func() bool { return rc.count() >= 4 })
 
-	// Stop the leader: the other backend takes over (the lock is released
-	// on shutdown) and keeps firing, still once per tick.
-	leader, follower := b1, svc2
-	if svc2.IsLeader() {
-		leader, follower = b2, svc1
+	// Stop the leader: the other backend takes over at once (the lock is
+	// released on shutdown) and keeps firing, still once per tick.
+	leader, follower := b2, svc3
+	if svc3.IsLeader() {
+		leader, follower = b3, svc2
 	}
-	if leader == b1 {
-		t.Log("stopping b1 would stop the embedded broker; stopping only its scheduler is covered by the leader tests")
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		leader.Stop(ctx)
-		cancel()
-		waitLeader(t, follower)
-		n := rc.count()
-		testenv.Eventually(t, 20*time.Second, "fires after takeover", func() bool { return rc.count() >= n+2 })
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	leader.Stop(ctx)
+	cancel()
+	waitLeader(t, follower)
+	n := rc.count()
+	testenv.Eventually(t, 20*time.Second, "fires after takeover", func() bool { return rc.count() >= n+2 })
+
 	reqs, by := rc.snapshot()
 	ticks := map[time.Time]string{}
 	for i, r := range reqs {
@@ -273,6 +312,9 @@ func TestTwoBackendsFireOncePerTick(t *testing.T) {
 			t.Fatalf("tick %s fired twice (by %s and %s)", r.Tick, other, by[i])
 		}
 		ticks[r.Tick] = by[i]
+	}
+	if by[0] == by[len(by)-1] {
+		t.Fatalf("no takeover seen: all fires by %s", by[0])
 	}
 }
 
