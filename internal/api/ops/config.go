@@ -148,6 +148,9 @@ func (h *handlers) patchConfig(key func(*http.Request) (string, error)) http.Han
 		known := []string{"heartbeat_interval", "max_local_concurrent", "target_version", "outbox_max_entries"}
 		for f := range patch {
 			if !slices.Contains(known, f) {
+				if f == "" {
+					f = "body"
+				}
 				fieldErr(w, f, "unknown field (one of "+strings.Join(known, ", ")+")")
 				return
 			}

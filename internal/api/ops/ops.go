@@ -171,6 +171,9 @@ func jsonFieldError(err error) error {
 	const unknown = `json: unknown field "`
 	if msg := err.Error(); strings.HasPrefix(msg, unknown) {
 		name := strings.TrimSuffix(strings.TrimPrefix(msg, unknown), `"`)
+		if name == "" {
+			name = "body"
+		}
 		return &wire.FieldError{Field: name, Msg: "unknown field"}
 	}
 	return &wire.FieldError{Field: "body", Msg: "malformed JSON: " + err.Error()}
