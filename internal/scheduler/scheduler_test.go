@@ -1,8 +1,10 @@
 package scheduler_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,6 +80,33 @@ jitter: 5s
 	}
 	if ex["initiated_by"] != "scheduler" {
 		t.Fatalf("execution: %v", ex)
+	}
+	// Dashboards get a live schedule event per fire.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.HTTPURL()+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if sc.Text() == "event: schedule" && sc.Scan() && strings.Contains(sc.Text(), `"schedule_id":"every-two"`) &&
+			strings.Contains(sc.Text(), `"exec_id"`) && strings.Contains(sc.Text(), `"job_id":"hello"`) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("no live schedule event")
+	}
+	// A schedule referencing the job blocks its deletion.
+	ids, err := scheduler.SchedulesForJob(context.Background(), b.JS, "hello")
+	if err != nil || !slices.Equal(ids, []string{"every-two"}) {
+		t.Fatalf("SchedulesForJob: %v %v", ids, err)
+	}
+	if ids, _ := scheduler.SchedulesForJob(context.Background(), b.JS, "other"); len(ids) != 0 {
+		t.Fatalf("SchedulesForJob(other): %v", ids)
 	}
 }
 
