@@ -16,6 +16,25 @@ async function firstId(path, key) {
   }
 }
 
+// SEED=1 registers two demo jobs, puts the first online agent in "canary",
+// and runs them once, so the pages have something to show (dev backends only).
+if (process.env.SEED === '1') {
+  const { json: online } = await api('/api/agents?status=online&sort=pc_id&limit=1000')
+  const target = online.find((a) => a.os_family !== 'windows' && !a.pc_id.startsWith('fleet-')) ?? online[0]
+  await api(`/api/agents/${encodeURIComponent(target.pc_id)}/groups`, { method: 'POST', body: { group: 'canary' } }).catch(() => {})
+  const job = (id, desc, tags, script) =>
+    `id: ${id}\nversion: 1.2.0\ndescription: ${desc}\ntags: [${tags}]\nexecute:\n  shell: sh\n  script: |\n    ${script}\n  timeout: 120s\n`
+  for (const [id, desc, tags, script] of [
+    ['disk-report', 'Report free disk space', 'inventory, hygiene', 'df -h / | tail -1'],
+    ['clean-tmp', 'Remove stale files from /tmp', 'hygiene', 'find /tmp -maxdepth 1 -name "kanade-demo-*" -mtime +7 -print'],
+    ['uptime', 'Uptime and load', 'inventory', 'uptime'],
+  ]) {
+    await api('/api/jobs', { method: 'POST', body: job(id, desc, tags, script), contentType: 'application/yaml' })
+    await api(`/api/exec/${id}`, { method: 'POST', body: { target: { groups: ['canary'] } } })
+  }
+  await new Promise((r) => setTimeout(r, 3000))
+}
+
 const pc = await firstId('/api/agents?limit=1&sort=pc_id', 'pc_id')
 const result = await firstId('/api/results?limit=1&status=success', 'result_id')
 const exec = await firstId('/api/executions?limit=1', 'exec_id')
@@ -44,6 +63,16 @@ try {
       await page.locator('.loading').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {})
       await page.screenshot({ path: `${out}${name}-${theme}.png` })
       console.log(`${name}-${theme}.png`)
+    }
+    if (theme === 'light') {
+      // The YAML editor with a validation error marked at its line.
+      await page.goto(BASE + '/jobs')
+      await page.getByRole('button', { name: /New job/ }).click()
+      await page.locator('dialog[open] textarea').fill('id: broken-job\nversion: 1.0.0\nexecute:\n  shell: sh\n  script: echo hi\n  timeout: 10 parsecs\n')
+      await page.locator('dialog[open]').getByRole('button', { name: 'Save' }).click()
+      await page.locator('dialog[open] [role=alert]').waitFor().catch(() => {})
+      await page.screenshot({ path: `${out}jobs-yaml-error-light.png` })
+      console.log('jobs-yaml-error-light.png')
     }
     await ctx.close()
   }
