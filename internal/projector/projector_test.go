@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -372,9 +370,7 @@ func TestReplayAfterWipe(t *testing.T) {
 		t.Fatalf("rows before wipe: %d", len(before))
 	}
 	b.Stop(context.Background())
-	for _, f := range []string{"backend.db", "backend.db-wal", "backend.db-shm"} {
-		os.Remove(filepath.Join(dir, f))
-	}
+	testenv.WipeDB(t, dir)
 	b2 := testenv.Backend(t, mk)
 	e2 := &env{t: t, b: b2}
 	e2.waitCount(3, "SELECT COUNT(*) FROM execution_results WHERE finished_at IS NOT NULL")
@@ -393,7 +389,7 @@ func TestReplayAfterWipe(t *testing.T) {
 
 func snapshot(t *testing.T, db *sql.DB) map[string]string {
 	t.Helper()
-	rows, err := db.Query("SELECT result_id, recorded_at || '|' || COALESCE(finished_at, '') || '|' || COALESCE(exit_code, '') FROM execution_results")
+	rows, err := db.Query("SELECT result_id, recorded_at || '|' || COALESCE(finished_at, '') || '|' || COALESCE(CAST(exit_code AS TEXT), '') FROM execution_results")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
 )
 
 // Logger returns a quiet logger, or a verbose one with KANADE_TEST_LOG=1.
@@ -35,7 +36,10 @@ func FreeAddr(t testing.TB) string {
 
 // Backend starts a backend with auth disabled. mutate may adjust the config
 // (DataDir, NATSAddr, Extra, Services…) before start. It is stopped at the
-// end of the test unless the caller stops it first.
+// end of the test unless the caller stops it first. With
+// KANADE_TEST_DB=postgres (and KANADE_TEST_POSTGRES set) a backend whose
+// config names no DB gets a PostgreSQL database of its own, kept per data
+// dir so a restart on the same dir finds its rows again.
 func Backend(t testing.TB, mutate func(*backend.Config)) *backend.Backend {
 	t.Helper()
 	t.Setenv("KANADE_AUTH_DISABLE", "1")
@@ -50,6 +54,9 @@ func Backend(t testing.TB, mutate func(*backend.Config)) *backend.Backend {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	if cfg.DB == "" && testdb.PostgresSelected() {
+		cfg.DB = testdb.ForDir(t, cfg.DataDir)
+	}
 	b, err := backend.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start backend: %v", err)
@@ -61,6 +68,11 @@ func Backend(t testing.TB, mutate func(*backend.Config)) *backend.Backend {
 	})
 	return b
 }
+
+// WipeDB deletes the database of a stopped backend's data dir (backend.db,
+// or the PostgreSQL schema when running on PostgreSQL), as an operator
+// wiping the projection would.
+func WipeDB(t testing.TB, dataDir string) { testdb.Wipe(t, dataDir) }
 
 // Eventually polls cond until it is true or the deadline passes.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
