@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,7 +161,19 @@ a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
 			if a.output == "table" {
 				fmt.Fprintf(a.opt.Out, "exec_id %s: %s %s on %d targets\n", er.ExecID, er.JobID, er.Version, er.TargetCount)
 			}
-			return a.waitExec(cmd.Context(), er.ExecID, waitMax)
+			// A rollout's execution can look complete between waves; keep
+			// following it until the last wave is due, plus a grace for the
+			// dispatcher to raise target_count.
+			var lastWave time.Time
+			if p.Rollout != nil {
+				lastWave = a.opt.Now().Add(waveGrace)
+				for _, w := range p.Rollout.Waves {
+					if t := a.opt.Now().Add(w.DelayDuration() + waveGrace); t.After(lastWave) {
+						lastWave = t
+					}
+				}
+			}
+			return a.waitExec(cmd.Context(), er.ExecID, waitMax, lastWave)
 		},
 	}
 	f := cmd.Flags()
@@ -175,6 +188,10 @@ a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
 	return cmd
 }
 
+// waveGrace is how long after a wave is due `exec --wait` still expects
+// its targets to be added to the execution.
+const waveGrace = 3 * time.Second
+
 // execDetail is GET /api/executions/{id}.
 type execDetail struct {
 	Execution
@@ -183,7 +200,7 @@ type execDetail struct {
 
 // waitExec polls the execution until it is completed or expired, drawing a
 // progress line, then prints the per-PC results.
-func (a *app) waitExec(ctx context.Context, execID string, max time.Duration) error {
+func (a *app) waitExec(ctx context.Context, execID string, max time.Duration, notBefore time.Time) error {
 	tty := a.opt.IsTerminal(a.opt.Out) && a.output == "table"
 	if max > 0 {
 		var cancel context.CancelFunc
@@ -227,7 +244,7 @@ func (a *app) waitExec(ctx context.Context, execID string, max time.Duration) er
 			}
 			last = line
 		}
-		if d.Status == "completed" || d.Status == "expired" {
+		if d.Status == "expired" || d.Status == "completed" && !a.opt.Now().Before(notBefore) {
 			break
 		}
 		select {
@@ -244,7 +261,7 @@ func (a *app) waitExec(ctx context.Context, execID string, max time.Duration) er
 	}
 	if err := a.emit(raw, func(w io.Writer) error {
 		fmt.Fprintln(w)
-		return a.resultsTable(w, d.Results)
+		return a.resultsTable(w, byPC(d.Results))
 	}); err != nil {
 		return err
 	}
@@ -256,6 +273,18 @@ func (a *app) waitExec(ctx context.Context, execID string, max time.Duration) er
 		return fmt.Errorf("execution %s expired with %d of %d targets not reporting", execID, missing, d.TargetCount)
 	}
 	return nil
+}
+
+// byPC orders one execution's results by PC (then start) for reading.
+func byPC(rows []Result) []Result {
+	out := slices.Clone(rows)
+	slices.SortStableFunc(out, func(x, y Result) int {
+		if c := strings.Compare(x.PCID, y.PCID); c != 0 {
+			return c
+		}
+		return x.StartedAt.Compare(y.StartedAt)
+	})
+	return out
 }
 
 func orDash(s string) string {
@@ -344,7 +373,7 @@ func (a *app) executionsCmd() *cobra.Command {
 					return err
 				}
 				fmt.Fprintln(w)
-				return a.resultsTable(w, d.Results)
+				return a.resultsTable(w, byPC(d.Results))
 			})
 		},
 	}

@@ -402,14 +402,9 @@ Fields: ` + configFieldNames() + `.`,
 			if _, err := wire.DecodeConfigScope(j); err != nil {
 				return usagef("invalid config: %s", fieldMsg(err))
 			}
-			m, _, err := current(cmd, path)
-			if err != nil {
-				return err
-			}
-			for k, v := range upd {
-				m[k] = v
-			}
-			return a.putConfig(cmd, path, name, m, show)
+			// PATCH merges server-side with compare-and-set, so two operators
+			// editing different fields at once both win.
+			return a.patchConfig(cmd, path, name, upd, show)
 		},
 	}
 	unset := &cobra.Command{
@@ -426,17 +421,11 @@ Fields: ` + configFieldNames() + `.`,
 					return usagef("unknown config field %q: want one of %s", k, configFieldNames())
 				}
 			}
-			m, _, err := current(cmd, path)
-			if err != nil {
-				return err
-			}
+			upd := map[string]any{}
 			for _, k := range args {
-				delete(m, k)
+				upd[k] = nil // null unsets the field
 			}
-			if len(m) == 0 && path != "/api/config" {
-				return a.simple(cmd.Context(), http.MethodDelete, path, nil, "cleared the config of "+name)
-			}
-			return a.putConfig(cmd, path, name, m, show)
+			return a.patchConfig(cmd, path, name, upd, show)
 		},
 	}
 	for _, c := range []*cobra.Command{get, set, unset} {
@@ -481,8 +470,8 @@ Fields: ` + configFieldNames() + `.`,
 	return cmd
 }
 
-func (a *app) putConfig(cmd *cobra.Command, path, name string, m map[string]any, show func(map[string]any, []byte, string) error) error {
-	res, err := a.call(cmd.Context(), http.MethodPut, path, nil, m, "")
+func (a *app) patchConfig(cmd *cobra.Command, path, name string, m map[string]any, show func(map[string]any, []byte, string) error) error {
+	res, err := a.call(cmd.Context(), http.MethodPatch, path, nil, m, "")
 	if err != nil {
 		return err
 	}

@@ -87,15 +87,15 @@ exit status is 1 if any document failed.`,
 		Short: "List jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := a.call(cmd.Context(), http.MethodGet, "/api/jobs", nil, nil, "")
+			raw, err := a.listAll(cmd.Context(), "/api/jobs", nil, 0)
 			if err != nil {
 				return err
 			}
 			var jobs []Job
-			if err := decodeBody(res, "/api/jobs", &jobs); err != nil {
+			if err := decodeBody(&response{Body: raw}, "/api/jobs", &jobs); err != nil {
 				return err
 			}
-			return a.emit(res.Body, func(w io.Writer) error {
+			return a.emit(raw, func(w io.Writer) error {
 				t := newTable(w, "ID", "VERSION", "STATUS", "PINNED", "SHELL", "TIMEOUT", "RUN_AS", "DESCRIPTION")
 				for _, j := range jobs {
 					t.row(j.ID, j.Version, j.Status, j.PinnedVersion, j.Execute.Shell, j.Execute.Timeout, j.Execute.RunAs, j.Description)
