@@ -203,7 +203,8 @@ func (h *handlers) putJob(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusCreated, j)
 }
 
-// schedulesUsing lists the schedules whose job_id is id.
+// schedulesUsing lists the schedules whose job_id is id (only the job_id
+// field is read, so this does not depend on the schedule package).
 func (h *handlers) schedulesUsing(ctx context.Context, id string) ([]string, error) {
 	kv, err := h.kv(ctx, bus.KVSchedules)
 	if err != nil {
@@ -218,7 +219,9 @@ func (h *handlers) schedulesUsing(ctx context.Context, id string) ([]string, err
 		var s struct {
 			JobID string `json:"job_id"`
 		}
-		if json.Unmarshal(e.Value(), &s) == nil && s.JobID == id {
+		// An unreadable schedule might reference the job: refuse rather
+		// than leave it pointing at nothing.
+		if err := json.Unmarshal(e.Value(), &s); err != nil || s.JobID == id {
 			out = append(out, e.Key())
 		}
 	}
