@@ -428,7 +428,22 @@ Fields: ` + configFieldNames() + `.`,
 			return a.patchConfig(cmd, path, name, upd, show)
 		},
 	}
-	for _, c := range []*cobra.Command{get, set, unset} {
+	clear := &cobra.Command{
+		Use:   "clear (--group G | --pc P)",
+		Short: "Delete a group's or a PC's whole scope",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, name, err := scope()
+			if err != nil {
+				return err
+			}
+			if path == "/api/config" {
+				return usagef("config clear needs --group G or --pc P (unset global fields one by one)")
+			}
+			return a.simple(cmd.Context(), http.MethodDelete, path, nil, "cleared the config of "+name)
+		},
+	}
+	for _, c := range []*cobra.Command{get, set, unset, clear} {
 		c.Flags().StringVar(&group, "group", "", "the scope of this group")
 		c.Flags().StringVar(&pc, "pc", "", "the scope of this PC")
 	}
@@ -466,7 +481,7 @@ Fields: ` + configFieldNames() + `.`,
 			})
 		},
 	}
-	cmd.AddCommand(get, set, unset, effective)
+	cmd.AddCommand(get, set, unset, clear, effective)
 	return cmd
 }
 

@@ -31,12 +31,14 @@ type env struct {
 	cfgDir  string
 	vars    map[string]string
 	tty     bool
+	agents  map[string]*agent.Agent
 }
 
 func newEnv(t *testing.T, mutate func(*backend.Config)) *env {
 	t.Helper()
 	b := testenv.Backend(t, mutate)
-	return &env{t: t, b: b, backend: b.HTTPURL(), natsURL: b.NATSURL(), cfgDir: t.TempDir(), vars: map[string]string{}}
+	return &env{t: t, b: b, backend: b.HTTPURL(), natsURL: b.NATSURL(), cfgDir: t.TempDir(), vars: map[string]string{},
+		agents: map[string]*agent.Agent{}}
 }
 
 type cliOut struct {
@@ -122,6 +124,10 @@ func (e *env) startAgent(pc string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if e.agents == nil {
+		e.agents = map[string]*agent.Agent{}
+	}
+	e.agents[pc] = ag
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = ag.Run(ctx) }()

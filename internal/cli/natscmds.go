@@ -29,11 +29,14 @@ func (a *app) connectNATS() (*nats.Conn, error) {
 	if a.natsToken != "" {
 		opts = append(opts, nats.Token(a.natsToken))
 	}
+	if a.natsUser != "" {
+		opts = append(opts, nats.UserInfo(a.natsUser, a.natsPass))
+	}
 	nc, err := nats.Connect(a.natsURL, opts...)
 	if err != nil {
 		hint := "is the broker (kanade-backend) running? set --nats-url or KANADE_NATS_URL"
 		if errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization") {
-			hint = "set --nats-token or KANADE_NATS_TOKEN to the broker's token"
+			hint = "set --nats-token/KANADE_NATS_TOKEN to the broker's token, or --nats-user/KANADE_NATS_USER and KANADE_NATS_PASSWORD to its operator credential"
 		}
 		return nil, fmt.Errorf("cannot connect to the NATS broker at %s (%v); %s", a.natsURL, err, hint)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ func TestOrchestration(t *testing.T) {
 	})
 
 	t.Run("exec wait ok", func(t *testing.T) {
-		r := e.cli("exec", "hello", "--pc", "pc-a", "--pc", "pc-b", "--wait")
+		r := e.cli("exec", "hello", "--pc", "pc-a", "--pc", "pc-b", "--wait", "--wait-timeout", "60s")
 		if r.code != 0 {
 			t.Fatalf("exec --wait: %+v", r)
 		}
@@ -158,14 +159,14 @@ func TestOrchestration(t *testing.T) {
 	})
 
 	t.Run("exec wait failure", func(t *testing.T) {
-		r := e.cli("exec", "picky", "--all", "--wait")
+		r := e.cli("exec", "picky", "--all", "--wait", "--wait-timeout", "60s")
 		if r.code != 1 || !strings.Contains(r.err, "1 of 2 targets failed") {
 			t.Fatalf("exec --wait with a failure: %+v", r)
 		}
 		golden(t, "exec_wait_failed", normalize(lastBlock(r.out)))
 		// On a terminal the progress line is redrawn in place.
 		e.tty = true
-		r = e.cli("exec", "picky", "--pc", "pc-b", "--wait")
+		r = e.cli("exec", "picky", "--pc", "pc-b", "--wait", "--wait-timeout", "60s")
 		e.tty = false
 		if r.code != 1 || !strings.Contains(r.out, "\r\033[K") {
 			t.Fatalf("exec --wait on a tty: %+v", r)
@@ -226,17 +227,15 @@ func TestOrchestration(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.err, "group") || strings.Count(r.err, "\n") != 1 {
 			t.Fatalf("422: %+v", r)
 		}
-		// The agent picks its groups up live; then a group exec reaches it.
-		testenv.Eventually(t, 20*time.Second, "pc-a in canary", func() bool {
-			var a Agent
-			e.jsonOK(&a, "agents", "show", "pc-a")
-			return len(a.Groups) == 1
+		// The agents pick their groups up live; then a group exec reaches them.
+		testenv.Eventually(t, 20*time.Second, "agents see their groups", func() bool {
+			return slices.Equal(e.agents["pc-a"].Groups(), []string{"canary"}) && slices.Equal(e.agents["pc-b"].Groups(), []string{"web"})
 		})
-		r = e.cli("exec", "hello", "--group", "canary", "--wait")
+		r = e.cli("exec", "hello", "--group", "canary", "--wait", "--wait-timeout", "60s")
 		if r.code != 0 || !strings.Contains(r.out, "1/1 done") {
 			t.Fatalf("exec --group: %+v", r)
 		}
-		r = e.cli("exec", "hello", "--wave", "group=canary,delay=0", "--wave", "group=web,delay=1s", "--wait")
+		r = e.cli("exec", "hello", "--wave", "group=canary,delay=0", "--wave", "group=web,delay=1s", "--wait", "--wait-timeout", "60s")
 		if r.code != 0 || !strings.Contains(r.out, "ok 2") {
 			t.Fatalf("exec --wave: %+v", r)
 		}
@@ -266,6 +265,12 @@ func TestOrchestration(t *testing.T) {
 			t.Fatalf("config get -o json: %v", s)
 		}
 		golden(t, "config_effective", normalize(e.ok("config", "effective", "pc-a")))
+		if out := e.ok("config", "clear", "--pc", "pc-a"); out != "cleared the config of pc pc-a\n" {
+			t.Fatalf("config clear: %q", out)
+		}
+		if r := e.cli("config", "clear"); r.code != 2 {
+			t.Fatalf("config clear without scope: %+v", r)
+		}
 		if r := e.cli("config", "set", "heartbeat_interval=2h"); r.code != 2 || !strings.Contains(r.err, "heartbeat_interval") {
 			t.Fatalf("bad value: %+v", r)
 		}

@@ -97,6 +97,8 @@ type app struct {
 	backend   string
 	natsURL   string
 	natsToken string
+	natsUser  string
+	natsPass  string
 	token     string
 	output    string
 	timeout   time.Duration
@@ -172,7 +174,7 @@ func NewRoot(opt Options) *cobra.Command {
 		Long: `kanade drives a kanade fleet. Most commands talk to the backend's HTTP API
 (--backend, bearer token from --token, KANADE_AUTH_TOKEN or ` + "`kanade login`" + `);
 run, ping, kill and jetstream status talk to the NATS broker directly
-(--nats-url, --nats-token), so they keep working while the backend is down.
+(--nats-url, --nats-token or --nats-user/--nats-password), so they keep working while the backend is down.
 
 Output is a table by default; -o json prints the API's JSON for scripts.
 Exit status: 0 ok, 1 failure, 2 usage error; ` + "`kanade run`" + ` exits with the
@@ -190,6 +192,8 @@ remote script's exit code.`,
 	pf.StringVar(&a.backend, "backend", DefaultBackend, "backend HTTP API URL [KANADE_BACKEND_URL]")
 	pf.StringVar(&a.natsURL, "nats-url", DefaultNATSURL, "NATS broker URL(s), comma-separated [KANADE_NATS_URL]")
 	pf.StringVar(&a.natsToken, "nats-token", "", "NATS broker token [KANADE_NATS_TOKEN]")
+	pf.StringVar(&a.natsUser, "nats-user", "", "NATS broker user, when the broker has per-role users [KANADE_NATS_USER]")
+	pf.StringVar(&a.natsPass, "nats-password", "", "NATS broker password [KANADE_NATS_PASSWORD] (prefer the env variable: argv is visible to other local users)")
 	pf.StringVar(&a.token, "token", "", "API bearer token [KANADE_AUTH_TOKEN] (default: the token stored by kanade login)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table|json|yaml")
 	pf.DurationVar(&a.timeout, "request-timeout", 30*time.Second, "timeout of each HTTP request to the backend")
@@ -234,6 +238,8 @@ func (a *app) resolve(cmd *cobra.Command) error {
 	env("backend", "KANADE_BACKEND_URL", &a.backend)
 	env("nats-url", "KANADE_NATS_URL", &a.natsURL)
 	env("nats-token", "KANADE_NATS_TOKEN", &a.natsToken)
+	env("nats-user", "KANADE_NATS_USER", &a.natsUser)
+	env("nats-password", "KANADE_NATS_PASSWORD", &a.natsPass)
 	env("token", "KANADE_AUTH_TOKEN", &a.token)
 	a.backend = strings.TrimRight(a.backend, "/")
 	switch a.output {
