@@ -18,6 +18,8 @@ import (
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite"
+
+	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
 )
 
 func TestMain(m *testing.M) {
@@ -29,8 +31,13 @@ func TestMain(m *testing.M) {
 // openDB opens a real SQLite file the way internal/store does (one writer
 // connection with immediate transactions, a read-only pool) and applies
 // migration 00002 with goose.
+// With KANADE_TEST_DB=postgres it is a fresh PostgreSQL database instead
+// (one pool for both, as internal/store opens PostgreSQL).
 func openDB(t testing.TB, singleWriter bool) (w, r *sql.DB) {
 	t.Helper()
+	if testdb.PostgresSelected() {
+		return openPostgres(t, singleWriter)
+	}
 	path := filepath.Join(t.TempDir(), "backend.db")
 	base := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
 	var err error
@@ -64,6 +71,32 @@ func openDB(t testing.TB, singleWriter bool) (w, r *sql.DB) {
 		t.Fatal(err)
 	}
 	return w, r
+}
+
+func openPostgres(t testing.TB, singleWriter bool) (w, r *sql.DB) {
+	w, err := sql.Open("pgx", testdb.NewPostgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if singleWriter {
+		w.SetMaxOpenConns(1)
+	} else {
+		w.SetMaxOpenConns(4)
+	}
+	t.Cleanup(func() { w.Close() })
+	mig, err := os.ReadFile("../store/migrations/00002_users.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, w, fstest.MapFS{"00002_users.sql": {Data: mig}},
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return w, w
 }
 
 type fakeClock struct {
