@@ -25,17 +25,19 @@ import (
 var version = "dev"
 
 type settings struct {
-	id, natsURL, natsToken, dataDir, logLevel string
-	showVersion                               bool
+	id, natsURL, natsToken, natsUser, natsPassword, dataDir, logLevel string
+	showVersion                                                       bool
 }
 
 var envVars = map[string]string{
-	"id":         "KANADE_PC_ID",
-	"nats-url":   "KANADE_NATS_URL",
-	"nats-token": "KANADE_NATS_TOKEN",
-	"data-dir":   "KANADE_DATA_DIR",
-	"log-level":  "KANADE_LOG_LEVEL",
-	"config":     "KANADE_AGENT_CONFIG",
+	"id":            "KANADE_PC_ID",
+	"nats-url":      "KANADE_NATS_URL",
+	"nats-token":    "KANADE_NATS_TOKEN",
+	"nats-user":     "KANADE_NATS_USER",
+	"nats-password": "KANADE_NATS_PASSWORD",
+	"data-dir":      "KANADE_DATA_DIR",
+	"log-level":     "KANADE_LOG_LEVEL",
+	"config":        "KANADE_AGENT_CONFIG",
 }
 
 func parse(args []string, stderr io.Writer) (settings, error) {
@@ -45,6 +47,9 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.id, "id", "", "pc_id of this machine [KANADE_PC_ID] (default: hostname)")
 	fs.StringVar(&s.natsURL, "nats-url", "nats://127.0.0.1:4222", "broker URL(s), comma-separated [KANADE_NATS_URL]")
 	fs.StringVar(&s.natsToken, "nats-token", "", "broker token [KANADE_NATS_TOKEN]")
+	fs.StringVar(&s.natsUser, "nats-user", "", "broker user when the broker has per-role users [KANADE_NATS_USER]")
+	fs.StringVar(&s.natsPassword, "nats-password", "",
+		"broker password [KANADE_NATS_PASSWORD] (prefer the env variable or the config file: argv is visible to other local users)")
 	fs.StringVar(&s.dataDir, "data-dir", agent.DefaultDataDir(), "outbox, ledger and logs [KANADE_DATA_DIR]")
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug|info|warn|error [KANADE_LOG_LEVEL]")
 	fs.String("config", "", "TOML config file; keys are the flag names [KANADE_AGENT_CONFIG]")
@@ -58,6 +63,9 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 	}
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if s.natsPassword != "" && s.natsUser == "" {
+		return s, errors.New("--nats-password needs --nats-user")
 	}
 	if s.id == "" {
 		id, err := agent.DefaultPCID()
@@ -125,7 +133,8 @@ func runAgent(ctx context.Context, s settings) error {
 	}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logFile), &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
-	a, err := agent.New(agent.Options{PCID: s.id, NATSURL: s.natsURL, NATSToken: s.natsToken, DataDir: s.dataDir,
+	a, err := agent.New(agent.Options{PCID: s.id, NATSURL: s.natsURL, NATSToken: s.natsToken,
+		NATSUser: s.natsUser, NATSPassword: s.natsPassword, DataDir: s.dataDir,
 		Logger: log, Version: version})
 	if err != nil {
 		log.Error("cannot start", "error", err)

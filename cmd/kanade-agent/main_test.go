@@ -25,3 +25,23 @@ func TestSettingsPrecedence(t *testing.T) {
 		t.Fatalf("unknown key not named: %v", err)
 	}
 }
+
+func TestBrokerCredentials(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "agent.toml")
+	_ = os.WriteFile(file, []byte("id = \"pc1\"\nnats_user = \"kanade-agent\"\nnats_password = \"from-file\"\n"), 0o600)
+	s, err := parse([]string{"--config", file}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.natsUser != "kanade-agent" || s.natsPassword != "from-file" {
+		t.Fatalf("file: %+v", s)
+	}
+	t.Setenv("KANADE_NATS_PASSWORD", "from-env")
+	if s, err = parse([]string{"--config", file}, io.Discard); err != nil || s.natsPassword != "from-env" {
+		t.Fatalf("env: %+v %v", s, err)
+	}
+	t.Setenv("KANADE_NATS_PASSWORD", "")
+	if _, err := parse([]string{"--id", "pc1", "--nats-password", "x"}, io.Discard); err == nil {
+		t.Fatal("password without user accepted")
+	}
+}

@@ -36,9 +36,13 @@ type Options struct {
 	PCID      string // required; see DefaultPCID
 	NATSURL   string // comma-separated; default nats://127.0.0.1:4222
 	NATSToken string
-	DataDir   string // required: ledger, outbox, staged scripts
-	Logger    *slog.Logger
-	Version   string // reported in heartbeats
+	// NATSUser and NATSPassword are the broker's agent credential when it
+	// enforces per-role users (kanade-backend --nats-auth-file).
+	NATSUser     string
+	NATSPassword string
+	DataDir      string // required: ledger, outbox, staged scripts
+	Logger       *slog.Logger
+	Version      string // reported in heartbeats
 	// Runner replaces the real script runner (tests, simulators).
 	Runner intake.Runner
 }
@@ -154,7 +158,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		return errors.New("agent: Run called twice")
 	}
 	defer a.ledger.Close()
-	nc, err := bus.Connect(bus.ConnectOptions{URL: a.o.NATSURL, Token: a.o.NATSToken, Name: "kanade-agent/" + a.o.PCID,
+	nc, err := bus.Connect(bus.ConnectOptions{URL: a.o.NATSURL, Token: a.o.NATSToken, User: a.o.NATSUser,
+		Password: a.o.NATSPassword, Name: "kanade-agent/" + a.o.PCID,
 		Logger: a.log, MaxReconnects: -1})
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)

@@ -32,12 +32,19 @@ import (
 
 // Config is everything kanade-backend can be told (SPEC §1).
 type Config struct {
-	HTTPAddr        string
-	DataDir         string
-	DB              string
-	NATSURL         string
-	NATSAddr        string
-	NATSToken       string
+	HTTPAddr  string
+	DataDir   string
+	DB        string
+	NATSURL   string
+	NATSAddr  string
+	NATSToken string
+	// NATSAuthFile holds per-role broker credentials (broker.LoadAuthFile).
+	// Embedded broker: it requires the three role users instead of the
+	// token; external broker: the backend presents its [backend] user.
+	NATSAuthFile string
+	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
+	TLSCert         string
+	TLSKey          string
 	CleanupInterval time.Duration
 	Dev             bool
 	Replicas        int // JetStream replicas for streams/KV (3 on a 3-server cluster)
@@ -49,7 +56,7 @@ type Config struct {
 	Commit        string
 	Log           *slog.Logger
 	// DevAgent starts the in-process agent of --dev; nil = none.
-	DevAgent func(ctx context.Context, natsURL, token, dataDir string) error
+	DevAgent func(ctx context.Context, natsURL string, creds BrokerCreds, dataDir string) error
 	// UI is the embedded dashboard; nil = API only.
 	UI http.Handler
 	// Extra registers more API routes, given the running backend.
@@ -58,6 +65,9 @@ type Config struct {
 	// and stopped with the backend.
 	Services []func(ctx context.Context, b *Backend)
 }
+
+// BrokerCreds are what a client presents to the broker.
+type BrokerCreds struct{ Token, User, Password string }
 
 // Backend is a running backend.
 type Backend struct {
@@ -76,7 +86,9 @@ type Backend struct {
 
 	httpSrv  *http.Server
 	listener net.Listener
+	scheme   string
 	natsURL  string
+	devCreds BrokerCreds
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	fatal    chan error
@@ -104,24 +116,41 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 
+	tlsCfg, err := loadTLS(cfg.TLSCert, cfg.TLSKey, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
 	// Broker.
+	creds, err := b.brokerAuth()
+	if err != nil {
+		return nil, err
+	}
 	b.natsURL = cfg.NATSURL
 	if cfg.NATSURL == "" {
-		b.Broker, err = broker.Start(broker.Options{Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-			Token: cfg.NATSToken, Log: cfg.Log})
+		bo := broker.Options{Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Token: cfg.NATSToken, Log: cfg.Log}
+		if creds != nil {
+			bo.Configure = broker.ConfigureAuth(*creds)
+		}
+		b.Broker, err = broker.Start(bo)
 		if err != nil {
 			return nil, err
 		}
 		b.natsURL = b.Broker.ClientURL()
-		b.Log.Info("embedded nats-server started", "url", b.natsURL, "store", filepath.Join(cfg.DataDir, "jetstream"))
+		b.Log.Info("embedded nats-server started", "url", b.natsURL, "store", filepath.Join(cfg.DataDir, "jetstream"),
+			"auth", brokerAuthMode(cfg.NATSToken, creds, cfg.NATSAddr, cfg.Log))
 	}
-	co := bus.ConnectOptions{URL: b.natsURL, Token: cfg.NATSToken, Name: "kanade-backend",
+	co := bus.ConnectOptions{URL: b.natsURL, Token: cfg.NATSToken, Name: "kanade-backend", InboxPrefix: bus.InboxBackend,
 		Logger: cfg.Log, MaxReconnects: cfg.MaxReconnects, OnClosed: func() {
 			select {
 			case b.fatal <- errors.New("broker connection closed for good; exiting rather than serving a stale projection"):
 			default:
 			}
 		}}
+	b.devCreds = BrokerCreds{Token: cfg.NATSToken}
+	if creds != nil {
+		co.Token, co.User, co.Password = "", creds.Backend.User, creds.Backend.Password
+		b.devCreds = BrokerCreds{User: creds.Agent.User, Password: creds.Agent.Password}
+	}
 	if b.Broker != nil {
 		co.InProcess = b.Broker.Server
 	}
@@ -183,14 +212,23 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	b.httpSrv = &http.Server{Handler: b.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	b.scheme = "http"
+	if tlsCfg != nil {
+		b.scheme = "https"
+	}
+	b.httpSrv = &http.Server{Handler: b.API.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
+		ErrorLog: slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn)}
 	auth.HardenServer(b.httpSrv)
 	b.wg.Go(func() {
-		if err := b.httpSrv.Serve(b.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return b.httpSrv.Serve(b.listener) }
+		if tlsCfg != nil {
+			serve = func() error { return b.httpSrv.ServeTLS(b.listener, "", "") } // certificates come from TLSConfig
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			b.fatal <- fmt.Errorf("http server: %w", err)
 		}
 	})
-	b.Log.Info("kanade-backend listening", "http", "http://"+b.listener.Addr().String(), "nats", b.natsURL,
+	b.Log.Info("kanade-backend listening", "http", b.HTTPURL(), "nats", b.natsURL,
 		"version", cfg.Version, "dev", cfg.Dev)
 
 	for _, svc := range cfg.Services {
@@ -198,7 +236,11 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	}
 	if cfg.Dev && cfg.DevAgent != nil {
 		b.wg.Go(func() {
-			if err := cfg.DevAgent(ctx, b.natsURL, cfg.NATSToken, filepath.Join(cfg.DataDir, "agent")); err != nil && ctx.Err() == nil {
+			if b.devCreds.User != "" && (creds.Agent.IsHash() || b.Broker == nil) {
+				b.Log.Error("the --dev agent needs the plain agent password of the embedded broker; it is not started")
+				return
+			}
+			if err := cfg.DevAgent(ctx, b.natsURL, b.devCreds, filepath.Join(cfg.DataDir, "agent")); err != nil && ctx.Err() == nil {
 				b.Log.Error("in-process dev agent stopped", "error", err)
 			}
 		})
@@ -206,8 +248,8 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	return b, nil
 }
 
-// HTTPURL is the base URL of the API.
-func (b *Backend) HTTPURL() string { return "http://" + b.listener.Addr().String() }
+// HTTPURL is the base URL of the API (https:// with --tls-cert).
+func (b *Backend) HTTPURL() string { return b.scheme + "://" + b.listener.Addr().String() }
 
 // NATSURL is where agents and the CLI connect.
 func (b *Backend) NATSURL() string { return b.natsURL }

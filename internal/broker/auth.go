@@ -26,34 +26,41 @@ type RoleCredentials struct {
 	Operator Credential // the kanade CLI
 }
 
-// AgentKVReads are the KV buckets an agent may read and watch.
+// AgentKVReads are the KV buckets an agent may read with direct gets.
 var AgentKVReads = []string{bus.KVScriptCurrent, bus.KVScriptStatus, bus.KVAgentGroups, bus.KVAgentConfig}
+
+// AgentKVWatches are the KV buckets whose change notifications an agent
+// receives: a KV put is also a plain message on $KV.<bucket>.<key>, so the
+// agent follows its groups and config with core subscriptions instead of
+// one consumer per agent.
+var AgentKVWatches = []string{bus.KVAgentGroups, bus.KVAgentConfig}
 
 // AgentObjectReads are the object stores an agent may read (self-update).
 var AgentObjectReads = []string{bus.ObjAgentRelease}
 
-// readStreamAPI lists the JetStream API subjects that read stream s: info,
-// direct and non-direct gets, and the ephemeral/ordered consumers behind KV
-// watches and object reads (create, info, delete; flow control replies).
+// readStreamAPI lists the JetStream API subjects that read stream s without
+// creating anything on the server: info, direct gets and message gets.
+// Consumers are deliberately absent: a consumer's deliver subject is chosen
+// by its creator and the server publishes there with its own rights, so an
+// agent allowed to create one could re-deliver a stored command to
+// commands.all or another PC's subject.
 func readStreamAPI(s string) []string {
 	return []string{
 		"$JS.API.STREAM.INFO." + s,
 		"$JS.API.DIRECT.GET." + s,
 		"$JS.API.DIRECT.GET." + s + ".>",
 		"$JS.API.STREAM.MSG.GET." + s,
-		"$JS.API.CONSUMER.CREATE." + s,
-		"$JS.API.CONSUMER.CREATE." + s + ".>",
-		"$JS.API.CONSUMER.INFO." + s + ".*",
-		"$JS.API.CONSUMER.DELETE." + s + ".*",
-		"$JS.FC." + s + ".>",
 	}
 }
 
 // AgentPermissions: publish only events, results, heartbeats, replies to
 // requests it received (allow_responses: no blanket _INBOX publish, so an
 // agent cannot forge PubAcks or other PCs' ping answers) and the read-only
-// JetStream API it needs. Commands, kills, KV/object writes and audit are
-// denied outright, even if a later allow would match.
+// JetStream API it needs. Commands, kills, pings, KV/object writes, audit,
+// stream changes and consumers are denied outright, even if a later allow
+// would match. Subscriptions: commands, kills, its pings, the watched KV
+// buckets' change subjects and _INBOX replies (the backend uses its own
+// inbox prefix, bus.InboxBackend, so agents cannot read its replies).
 func AgentPermissions() *server.Permissions {
 	pub := []string{"events.>", "results.>", "heartbeat.>", "$JS.API.INFO"}
 	pub = append(pub, readStreamAPI(bus.StreamExec)...)
@@ -63,17 +70,19 @@ func AgentPermissions() *server.Permissions {
 	for _, o := range AgentObjectReads {
 		pub = append(pub, readStreamAPI("OBJ_"+o)...)
 	}
+	sub := []string{"commands.>", "kill.>", "agents.*.ping", "_INBOX.>"}
+	for _, b := range AgentKVWatches {
+		sub = append(sub, "$KV."+b+".>")
+	}
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
 			Allow: pub,
 			Deny: []string{"commands.>", "kill.>", "audit.>", "agents.>", "$KV.>", "$O.>",
 				"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>",
-				"$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>"},
+				"$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>", "$JS.API.CONSUMER.>"},
 		},
-		Subscribe: &server.SubjectPermission{
-			Allow: []string{"commands.>", "kill.>", "agents.*.ping", "_INBOX.>"},
-		},
-		Response: &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
+		Subscribe: &server.SubjectPermission{Allow: sub},
+		Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
 	}
 }
 

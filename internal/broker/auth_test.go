@@ -52,9 +52,9 @@ func (p *permErrs) waitFor(t *testing.T, subject string) {
 	t.Fatalf("no permission violation for %s; got %v", subject, p.errs)
 }
 
-func connect(t *testing.T, url string, c Credential, pe *permErrs) *nats.Conn {
+func connect(t *testing.T, url string, c Credential, pe *permErrs, more ...nats.Option) *nats.Conn {
 	t.Helper()
-	opts := []nats.Option{nats.UserInfo(c.User, c.Password)}
+	opts := append([]nats.Option{nats.UserInfo(c.User, c.Password)}, more...)
 	if pe != nil {
 		opts = append(opts, nats.ErrorHandler(pe.handler))
 	}
@@ -86,7 +86,7 @@ func TestBrokerRolePermissions(t *testing.T) {
 		t.Fatal("wrong password accepted")
 	}
 
-	backend := connect(t, url, testCreds.Backend, nil)
+	backend := connect(t, url, testCreds.Backend, nil, nats.CustomInboxPrefix(bus.InboxBackend))
 	bjs, err := jetstream.New(backend)
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +132,21 @@ func TestBrokerRolePermissions(t *testing.T) {
 	}
 	shortCancel()
 	pe.waitFor(t, "$JS.API.STREAM.DELETE.EXEC")
+	// A consumer's deliver subject is the creator's choice and the server
+	// publishes there with its own rights: an agent must not create one
+	// (it could re-deliver a stored command to commands.all).
+	short, shortCancel = context.WithTimeout(ctx, time.Second)
+	if _, err := ajs.CreateOrUpdateConsumer(short, bus.StreamExec, jetstream.ConsumerConfig{Name: "evil"}); err == nil {
+		t.Error("agent created a consumer on EXEC")
+	}
+	shortCancel()
+	pe.waitFor(t, "$JS.API.CONSUMER.CREATE.EXEC.evil")
+	// The backend's replies (projector deliveries, KV reads of jobs) use
+	// its own inbox prefix, which an agent may not subscribe to.
+	if _, err := agent.SubscribeSync(bus.InboxBackend + ".>"); err != nil {
+		t.Fatal(err)
+	}
+	pe.waitFor(t, bus.InboxBackend+".>")
 	// Nothing got through.
 	bkv, err := bjs.KeyValue(ctx, bus.KVScriptStatus)
 	if err != nil {
@@ -160,16 +175,20 @@ func TestBrokerRolePermissions(t *testing.T) {
 	if _, err := agent.Subscribe(bus.Ping("pc1"), func(m *nats.Msg) { _ = m.Respond([]byte(`{"pc_id":"pc1"}`)) }); err != nil {
 		t.Fatal(err)
 	}
-	// KV watch (ordered consumer) on the agent's config.
+	// KV change notifications as the agent takes them: core subscriptions
+	// on the bucket's subjects. And a snoop on every _INBOX reply.
 	cfgKV, err := ajs.KeyValue(ctx, bus.KVAgentConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := cfgKV.Watch(ctx, bus.PCConfigKey("pc1"), jetstream.UpdatesOnly())
-	if err != nil {
-		t.Fatalf("agent KV watch: %v", err)
+	kvChanges := make(chan *nats.Msg, 4)
+	if _, err := agent.ChanSubscribe("$KV."+bus.KVAgentConfig+"."+bus.PCConfigKey("pc1"), kvChanges); err != nil {
+		t.Fatal(err)
 	}
-	defer w.Stop()
+	snoop := make(chan *nats.Msg, 64)
+	if _, err := agent.ChanSubscribe("_INBOX.>", snoop); err != nil {
+		t.Fatal(err)
+	}
 	if err := agent.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -202,12 +221,26 @@ func TestBrokerRolePermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case e := <-w.Updates():
-		if e == nil || string(e.Value()) != `{"heartbeat_interval":"10s"}` {
-			t.Fatalf("watch entry: %v", e)
+	case m := <-kvChanges:
+		if string(m.Data) != `{"heartbeat_interval":"10s"}` {
+			t.Fatalf("KV change: %q", m.Data)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("agent KV watch saw no update")
+		t.Fatal("agent saw no KV change notification")
+	}
+	// The backend's KV read was answered on its own inbox: once its Get
+	// returned, a flush of the agent's connection proves nothing reached
+	// the snooping subscription.
+	if _, err := bcfg.Get(ctx, bus.PCConfigKey("pc1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-snoop:
+		t.Fatalf("agent read a backend reply on %s", m.Subject)
+	default:
 	}
 
 	// Agent catch-up reads by direct get: latest command, a pinned version.

@@ -28,7 +28,17 @@ type ConnectOptions struct {
 	OnDisconnect func()
 	// InProcess connects to an embedded server without TCP.
 	InProcess nats.InProcessConnProvider
+	// InboxPrefix replaces "_INBOX" for this connection's replies (see
+	// InboxBackend).
+	InboxPrefix string
 }
+
+// InboxBackend is the backend's reply-subject prefix. Agents may subscribe
+// to _INBOX.> (their own request replies), so the backend's replies —
+// projector deliveries carrying every PC's output, job manifests read
+// from KV — travel under a prefix agents are not allowed to subscribe to.
+const InboxBackend = "_INBOX_kanade_backend"
+
 
 // Connect dials the broker with jittered reconnects.
 func Connect(o ConnectOptions) (*nats.Conn, error) {
@@ -64,6 +74,9 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 	}
 	if o.InProcess != nil {
 		opts = append(opts, nats.InProcessServer(o.InProcess))
+	}
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
 	}
 	if o.Token != "" {
 		opts = append(opts, nats.Token(o.Token))
