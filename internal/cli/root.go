@@ -174,7 +174,8 @@ func NewRoot(opt Options) *cobra.Command {
 		Long: `kanade drives a kanade fleet. Most commands talk to the backend's HTTP API
 (--backend, bearer token from --token, KANADE_AUTH_TOKEN or ` + "`kanade login`" + `);
 run, ping, kill and jetstream status talk to the NATS broker directly
-(--nats-url, --nats-token or --nats-user/--nats-password), so they keep working while the backend is down.
+(--nats-url, --nats-token or --nats-user/--nats-password), so they keep
+working while the backend is down.
 
 Output is a table by default; -o json prints the API's JSON for scripts.
 Exit status: 0 ok, 1 failure, 2 usage error; ` + "`kanade run`" + ` exits with the
