@@ -1,0 +1,563 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/broker"
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/store"
+)
+
+// Options are the scenario knobs (flags of `kanade-sim scenario`).
+type Options struct {
+	Agents, Conns int
+	Results       int           // result history size (projection, api)
+	OnePerTxN     int           // prefix replayed with --projector-batch 1
+	Duration      time.Duration // steady, footprint phases
+	Repeat        int           // broadcasts
+	RunTime       Dist
+	FailRatio     float64
+	OutputBytes   int
+	Heartbeat     time.Duration
+	Groups        []GroupSpec
+	Requests      int    // api: requests per endpoint
+	WorkDir       string // scratch (removed unless Keep)
+	BackendBin    string // kanade-backend binary; built when empty
+	AgentBin      string // kanade-agent binary (footprint); built when empty
+	Self          string // this executable (runs `broker`)
+	Out           io.Writer
+	Log           *slog.Logger
+}
+
+// Table is a scenario's printed result.
+type Table struct {
+	Title string
+	Rows  [][3]string // metric, value, target/note
+}
+
+func (t *Table) add(metric, target, format string, a ...any) {
+	t.Rows = append(t.Rows, [3]string{metric, fmt.Sprintf(format, a...), target})
+}
+
+// Print writes the table as Markdown.
+func (t Table) Print(w io.Writer) {
+	fmt.Fprintf(w, "\n%s\n\n", t.Title)
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
+	fmt.Fprintln(tw, "| metric\t value\t target / note\t")
+	fmt.Fprintln(tw, "|---\t---\t---\t")
+	for _, r := range t.Rows {
+		fmt.Fprintf(tw, "| %s\t %s\t %s\t\n", r[0], r[1], r[2])
+	}
+	tw.Flush()
+}
+
+// Machine describes where a scenario ran.
+func Machine() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				_, model, _ = strings.Cut(l, ":")
+				model = strings.TrimSpace(model)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) > 1 {
+			var kb int64
+			fmt.Sscan(f[1], &kb)
+			mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/(1<<20))
+		}
+	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = ", load " + strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return fmt.Sprintf("%s/%s, %d CPUs (%s)%s, %s%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, mem, runtime.Version(), load)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+func mib(b int64) string         { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func (o *Options) backendBin(ctx context.Context) (string, error) {
+	if o.BackendBin != "" {
+		return o.BackendBin, nil
+	}
+	b, err := Build(ctx, o.WorkDir, "./cmd/kanade-backend")
+	if err == nil {
+		o.BackendBin = b
+	}
+	return b, err
+}
+
+func (o *Options) fleet(ctx context.Context, natsURL string) (*Fleet, time.Duration, error) {
+	start := time.Now()
+	f, err := Start(ctx, Config{NATSURL: natsURL, N: o.Agents, Conns: o.Conns, Heartbeat: o.Heartbeat, RunTime: o.RunTime,
+		FailRatio: o.FailRatio, OutputBytes: o.OutputBytes, Groups: o.Groups, Log: o.Log})
+	return f, time.Since(start), err
+}
+
+func fleetRows(t *Table, s Stats) {
+	t.add("fleet: agents / connections", "", "%d / %d", s.Agents, s.Conns)
+	t.add("fleet: runs / duplicate runs", "0 duplicates", "%d / %d", s.Runs, s.DuplicateRuns)
+	t.add("fleet: EventStarted / ExecResult acked", "", "%d / %d", s.StartedSent, s.ResultsSent)
+	t.add("fleet: heartbeats sent", "", "%d", s.Heartbeats)
+	t.add("fleet: errors (publish / resync), unacked", "0", "%d / %d, %d", s.PublishErrors, s.ResyncErrors, s.Pending)
+}
+
+// ---------------------------------------------------------------- projection
+
+// preloadStore fills the JetStream store (and the executions rows) of dir
+// with a result history, using an in-process broker that is then stopped.
+func preloadStore(ctx context.Context, dir string, set ResultSet, log *slog.Logger) (time.Duration, error) {
+	br, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", StoreDir: filepath.Join(dir, "jetstream")})
+	if err != nil {
+		return 0, err
+	}
+	defer br.Shutdown()
+	nc, err := nats.Connect("", nats.InProcessServer(br.Server))
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
+	if err != nil {
+		return 0, err
+	}
+	if err := bus.Bootstrap(ctx, js, 1); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := set.Publish(ctx, js); err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	return took, createExecutions(ctx, dir, set, log)
+}
+
+func createExecutions(ctx context.Context, dir string, set ResultSet, log *slog.Logger) error {
+	db, err := store.Open(ctx, "", dir, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return set.CreateExecutions(ctx, db)
+}
+
+func wipeDB(dir string) {
+	for _, s := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(filepath.Join(dir, "backend.db"+s))
+	}
+}
+
+// replay starts an in-process backend on dir and times it until n rows
+// are projected.
+func replay(ctx context.Context, dir string, batch, n int, log *slog.Logger) (time.Duration, *backend.Backend, error) {
+	start := time.Now()
+	be, err := backend.Start(ctx, backend.Config{HTTPAddr: "127.0.0.1:0", DataDir: dir, NATSAddr: "127.0.0.1:0",
+		CleanupInterval: time.Hour, ProjectorBatch: batch, Log: log, Version: "sim"})
+	if err != nil {
+		return 0, nil, err
+	}
+	for {
+		// MAX(rowid) is O(log n), unlike COUNT(*), and rows are never
+		// deleted here, so it is the number projected.
+		var got int
+		_ = be.DB.Read.QueryRowContext(ctx, "SELECT COALESCE(MAX(rowid), 0) FROM execution_results").Scan(&got)
+		if got >= n {
+			return time.Since(start), be, nil
+		}
+		select {
+		case <-ctx.Done():
+			be.Stop(context.Background())
+			return 0, nil, fmt.Errorf("replay with batch %d: %d of %d rows: %w", batch, got, n, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Projection: replay a preloaded RESULTS stream into an empty database
+// with batching and with one message per transaction, against the raw
+// batched insert rate of the same rows measured in the same run.
+func Projection(ctx context.Context, o Options) (Table, error) {
+	t := Table{Title: fmt.Sprintf("projection: replay of %d ExecResults after a wipe", o.Results)}
+	set := ResultSet{N: o.Results, Execs: 100, Prefix: "sim", FailRatio: 0.05, At: time.Now().UTC()}
+	dir := filepath.Join(o.WorkDir, "projection")
+	pre, err := preloadStore(ctx, dir, set, o.Log)
+	if err != nil {
+		return t, err
+	}
+	t.add("preload into RESULTS (async publish, file store)", "", "%.0f msgs/s (%s)", float64(set.N)/pre.Seconds(), pre.Round(time.Millisecond))
+
+	raw := func() (float64, error) {
+		rdir := filepath.Join(o.WorkDir, fmt.Sprintf("raw-%d", time.Now().UnixNano()))
+		db, err := store.Open(ctx, "", rdir, o.Log)
+		if err != nil {
+			return 0, err
+		}
+		defer func() { db.Close(); _ = os.RemoveAll(rdir) }()
+		d, err := set.RawInsert(ctx, db, set.N)
+		return float64(set.N) / d.Seconds(), err
+	}
+	raw1, err := raw()
+	if err != nil {
+		return t, err
+	}
+
+	took, be, err := replay(ctx, dir, 1000, set.N, o.Log)
+	if err != nil {
+		return t, err
+	}
+	var counted, completed int
+	_ = be.DB.Read.QueryRowContext(ctx, "SELECT COALESCE(SUM(success_count + failure_count), 0), SUM(status = 'completed') FROM executions").Scan(&counted, &completed)
+	be.Stop(context.Background())
+	batched := float64(set.N) / took.Seconds()
+
+	wipeDB(dir)
+	if err := createExecutions(ctx, dir, set, o.Log); err != nil {
+		return t, err
+	}
+	n1 := min(o.OnePerTxN, set.N)
+	took1, be1, err := replay(ctx, dir, 1, n1, o.Log)
+	if err != nil {
+		return t, err
+	}
+	be1.Stop(context.Background())
+	one := float64(n1) / took1.Seconds()
+
+	raw2, err := raw()
+	if err != nil {
+		return t, err
+	}
+	rawBest := max(raw1, raw2)
+	t.add("raw batched INSERT (1000/tx, no broker), before / after", "ceiling", "%.0f / %.0f rows/s", raw1, raw2)
+	t.add("projector, batch 1000 (default)", "", "%.0f rows/s (%s for %d)", batched, took.Round(time.Millisecond), set.N)
+	t.add(fmt.Sprintf("projector, batch 1 (first %d rows)", n1), "", "%.0f rows/s (%s)", one, took1.Round(time.Millisecond))
+	t.add("batched ÷ raw (better raw run)", "≥ 0.5", "%.2f", batched/rawBest)
+	t.add("batched ÷ batch 1", "≥ 10", "%.1f", batched/one)
+	t.add("rows counted into executions / completed", fmt.Sprintf("%d / %d", set.N, set.Execs), "%d / %d", counted, completed)
+	if counted != set.N || completed != set.Execs {
+		return t, fmt.Errorf("projection lost or double-counted: %d counted of %d, %d of %d executions completed", counted, set.N, completed, set.Execs)
+	}
+	return t, nil
+}
+
+// ---------------------------------------------------------------- broadcast
+
+// Broadcast: N agents, POST /api/exec to all, time until the execution
+// is completed in the database, and command delivery latency.
+func Broadcast(ctx context.Context, o Options) (Table, error) {
+	t := Table{Title: fmt.Sprintf("broadcast: %d agents over %d connections, run time %s, %d broadcast(s)", o.Agents, o.Conns, o.RunTime, o.Repeat)}
+	bin, err := o.backendBin(ctx)
+	if err != nil {
+		return t, err
+	}
+	be, err := StartBackend(ctx, BackendOpts{Bin: bin, DataDir: filepath.Join(o.WorkDir, "broadcast")})
+	if err != nil {
+		return t, err
+	}
+	defer be.Stop(syscall.SIGTERM, 30*time.Second)
+	f, took, err := o.fleet(ctx, be.NATSURL)
+	if err != nil {
+		return t, err
+	}
+	defer f.Stop()
+	cl := &Client{Base: be.HTTPURL}
+	if err := cl.WaitOnline(ctx, o.Agents); err != nil {
+		return t, err
+	}
+	t.add("fleet connected, subscribed, caught up", "", "%s", took.Round(time.Millisecond))
+	if err := cl.PutJob(ctx, SimJob("sim-broadcast")); err != nil {
+		return t, err
+	}
+	var errs []string
+	for i := range o.Repeat {
+		u0, _ := Sample(be.PID())
+		t0 := time.Now()
+		r, err := cl.Exec(ctx, "sim-broadcast", `{"target":{"all":true}}`)
+		if err != nil {
+			return t, err
+		}
+		api := time.Since(t0)
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		e, done, err := cl.WaitCompleted(wctx, "sim-broadcast", r.ExecID, 20*time.Millisecond)
+		cancel()
+		if err != nil {
+			return t, err
+		}
+		u1, _ := Sample(be.PID())
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		f.WaitPublished(pctx, r.ExecID)
+		cancel()
+		d := f.Delivery(r.ExecID)
+		lo, hi := f.RunsOf(r.ExecID)
+		label := fmt.Sprintf("#%d ", i+1)
+		t.add(label+"POST /api/exec → completed in DB", "< 10 s", "%s (API answered in %s)", done.Sub(t0).Round(time.Millisecond), ms(api))
+		t.add(label+"target / success / failure / skipped", "", "%d / %d / %d / %d", e.TargetCount, e.SuccessCount, e.FailureCount, e.SkippedCount)
+		t.add(label+"delivery stored→admitted p50 / p95 / p99 / max", "", "%s / %s / %s / %s (n=%d)", ms(d.P50), ms(d.P95), ms(d.P99), ms(d.Max), d.N)
+		t.add(label+"backend CPU during broadcast", "", "%.0f %% of one core", CPUPct(u0, u1))
+		if e.TargetCount != o.Agents || lo != 1 || hi != 1 || e.SuccessCount+e.FailureCount != o.Agents {
+			errs = append(errs, fmt.Sprintf("broadcast %d: target %d, runs per PC %d..%d, results %d", i+1, e.TargetCount, lo, hi, e.SuccessCount+e.FailureCount))
+		}
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		for !f.Settled() && sctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+	}
+	u, _ := Sample(be.PID())
+	t.add("backend RSS now / peak (embedded broker included)", "", "%s / %s", mib(u.RSSBytes), mib(u.HWMBytes))
+	fleetRows(&t, f.Stats())
+	if len(errs) > 0 {
+		return t, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return t, nil
+}
+
+// ---------------------------------------------------------------- steady
+
+// Steady: N agents heartbeating for Duration against a backend with a
+// separate broker process (so each one's CPU and RSS can be told apart).
+func Steady(ctx context.Context, o Options) (Table, error) {
+	t := Table{Title: fmt.Sprintf("steady state: %d agents, heartbeat %s ±10 %%, %s", o.Agents, o.Heartbeat, o.Duration)}
+	bin, err := o.backendBin(ctx)
+	if err != nil {
+		return t, err
+	}
+	addr, err := FreePort()
+	if err != nil {
+		return t, err
+	}
+	br, err := StartBroker(ctx, o.Self, addr, filepath.Join(o.WorkDir, "steady-broker"))
+	if err != nil {
+		return t, err
+	}
+	defer br.Stop(syscall.SIGTERM, 30*time.Second)
+	be, err := StartBackend(ctx, BackendOpts{Bin: bin, DataDir: filepath.Join(o.WorkDir, "steady"), NATSURL: br.URL})
+	if err != nil {
+		return t, err
+	}
+	defer be.Stop(syscall.SIGTERM, 30*time.Second)
+	f, _, err := o.fleet(ctx, br.URL)
+	if err != nil {
+		return t, err
+	}
+	defer f.Stop()
+	cl := &Client{Base: be.HTTPURL}
+	if err := cl.WaitOnline(ctx, o.Agents); err != nil {
+		return t, err
+	}
+	// One full heartbeat period of warm-up so every agent is on cadence.
+	time.Sleep(min(o.Heartbeat, o.Duration/4))
+	b0, _ := Sample(be.PID())
+	k0, _ := Sample(br.PID())
+	s0 := f.Stats()
+	var bRSS, kRSS []int64
+	var lags []time.Duration
+	end := time.Now().Add(o.Duration)
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return t, ctx.Err()
+		case <-tick.C:
+		}
+		if u, err := Sample(be.PID()); err == nil {
+			bRSS = append(bRSS, u.RSSBytes)
+		}
+		if u, err := Sample(br.PID()); err == nil {
+			kRSS = append(kRSS, u.RSSBytes)
+		}
+		if lag, err := probeLag(ctx, cl, f, rand.N(o.Agents)); err == nil {
+			lags = append(lags, lag)
+		} else {
+			return t, err
+		}
+	}
+	b1, _ := Sample(be.PID())
+	k1, _ := Sample(br.PID())
+	s1 := f.Stats()
+	secs := b1.At.Sub(b0.At).Seconds()
+	l := summarize(lags)
+	t.add("backend CPU (projectors, API, no broker)", "", "%.1f %% of one core", CPUPct(b0, b1))
+	t.add("backend RSS avg / max", "", "%s / %s", mib(avg(bRSS)), mib(slicesMax(bRSS)))
+	t.add("broker CPU (nats-server, 10 000 connections' worth of subs)", "", "%.1f %% of one core", CPUPct(k0, k1))
+	t.add("broker RSS avg / max", "", "%s / %s", mib(avg(kRSS)), mib(slicesMax(kRSS)))
+	t.add("heartbeats per second", "", "%.0f", float64(s1.Heartbeats-s0.Heartbeats)/secs)
+	t.add("heartbeat → visible in /api/agents/{pc}: p50 / p95 / max", "flush every 1 s", "%s / %s / %s (n=%d)", ms(l.P50), ms(l.P95), ms(l.Max), l.N)
+	online, _ := cl.Total(ctx, "/api/agents?status=online&limit=1")
+	t.add("agents online at the end", fmt.Sprint(o.Agents), "%d", online)
+	fleetRows(&t, s1)
+	return t, nil
+}
+
+func avg(xs []int64) int64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var s int64
+	for _, x := range xs {
+		s += x
+	}
+	return s / int64(len(xs))
+}
+
+func slicesMax(xs []int64) int64 {
+	var m int64
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+// probeLag sends one heartbeat from agent i and polls the API until the
+// backend's last_heartbeat for it is at least the send time.
+func probeLag(ctx context.Context, cl *Client, f *Fleet, i int) (time.Duration, error) {
+	pc := f.agents[i].pc
+	sent := f.BeatNow(i)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var a store.Agent
+		if err := cl.Get(ctx, "/api/agents/"+pc, &a); err == nil && !a.LastHeartbeat.Before(sent) {
+			return time.Since(sent), nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("heartbeat of %s not projected within 30 s", pc)
+}
+
+// ---------------------------------------------------------------- api
+
+// API: with N agents (plus 10 % offline ones) and a result history of
+// Results rows, time the list endpoints the dashboard uses.
+func API(ctx context.Context, o Options) (Table, error) {
+	t := Table{Title: fmt.Sprintf("api: %d agents online + %d offline, %d result rows; %d sequential requests per endpoint", o.Agents, o.Agents/10, o.Results, o.Requests)}
+	bin, err := o.backendBin(ctx)
+	if err != nil {
+		return t, err
+	}
+	dir := filepath.Join(o.WorkDir, "api")
+	set := ResultSet{N: o.Results, Execs: max(1, o.Results/max(1, o.Agents)), Prefix: "sim", FailRatio: 0.05, At: time.Now().UTC()}
+	if _, err := preloadStore(ctx, dir, set, o.Log); err != nil {
+		return t, err
+	}
+	if err := addOffline(ctx, dir, o.Agents/10, o.Log); err != nil {
+		return t, err
+	}
+	start := time.Now()
+	be, err := StartBackend(ctx, BackendOpts{Bin: bin, DataDir: dir})
+	if err != nil {
+		return t, err
+	}
+	defer be.Stop(syscall.SIGTERM, 30*time.Second)
+	cl := &Client{Base: be.HTTPURL}
+	for {
+		n, err := cl.Total(ctx, "/api/results?exec_id="+set.ExecID(set.Execs-1)+"&limit=1")
+		if err == nil && n >= set.N/set.Execs {
+			var total int
+			if total, err = cl.Total(ctx, "/api/results?limit=1"); err == nil && total >= set.N {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return t, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+	t.add("history replayed by the backend (start → all rows)", "", "%s", time.Since(start).Round(time.Second))
+	f, _, err := o.fleet(ctx, be.NATSURL)
+	if err != nil {
+		return t, err
+	}
+	defer f.Stop()
+	if err := cl.WaitOnline(ctx, o.Agents); err != nil {
+		return t, err
+	}
+	pcMid := PCID("sim", o.Agents/2)
+	queries := []struct{ name, path string }{
+		{"/api/agents first page", "/api/agents?limit=50"},
+		{"/api/agents search q=", "/api/agents?limit=50&q=" + PCID("sim", o.Agents/3)[:8]},
+		{"/api/agents offline filter", "/api/agents?limit=50&status=offline"},
+		{"/api/results by exec_id", "/api/results?limit=50&exec_id=" + set.ExecID(set.Execs/2)},
+		{"/api/results by pc_id", "/api/results?limit=50&pc_id=" + pcMid},
+		{"/api/results failures since 24 h", "/api/results?limit=50&status=failure&since=24h"},
+	}
+	extra := []struct{ name, path string }{
+		{"(info) /api/results unfiltered", "/api/results?limit=50"},
+		{"(info) /api/health/fleet", "/api/health/fleet"},
+		{"(info) /api/executions", "/api/executions?limit=50"},
+	}
+	var slow []string
+	run := func(name, path, target string) error {
+		for range 5 {
+			_ = cl.Get(ctx, path, nil)
+		}
+		ds := make([]time.Duration, 0, o.Requests)
+		for range o.Requests {
+			t0 := time.Now()
+			if _, err := cl.do(ctx, "GET", path, "", nil, nil); err != nil {
+				return err
+			}
+			ds = append(ds, time.Since(t0))
+		}
+		p := summarize(ds)
+		total, _ := cl.Total(ctx, path)
+		t.add(name+fmt.Sprintf(" (%d matching)", total), target, "p50 %s, p99 %s", ms(p.P50), ms(p.P99))
+		if target != "" && p.P99 > 50*time.Millisecond {
+			slow = append(slow, name)
+		}
+		return nil
+	}
+	for _, q := range queries {
+		if err := run(q.name, q.path, "p99 < 50 ms"); err != nil {
+			return t, err
+		}
+	}
+	for _, q := range extra {
+		if err := run(q.name, q.path, ""); err != nil {
+			return t, err
+		}
+	}
+	fleetRows(&t, f.Stats())
+	if len(slow) > 0 {
+		return t, fmt.Errorf("p99 over 50 ms: %s", strings.Join(slow, ", "))
+	}
+	return t, nil
+}
+
+// addOffline inserts agents whose last heartbeat is an hour old.
+func addOffline(ctx context.Context, dir string, n int, log *slog.Logger) error {
+	db, err := store.Open(ctx, "", dir, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var hbs []store.Heartbeat
+	old := time.Now().Add(-time.Hour).UTC()
+	for i := range n {
+		h := store.Heartbeat{ReceivedAt: old}
+		h.PCID, h.Hostname, h.OSFamily, h.AgentVersion, h.At, h.BootTime = PCID("off", i), PCID("OFF", i), "windows", "sim", old, old
+		hbs = append(hbs, h)
+	}
+	return db.UpsertHeartbeats(ctx, hbs)
+}
