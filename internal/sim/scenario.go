@@ -95,7 +95,7 @@ func Machine() string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
-func mib(b int64) string         { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+func mib(b int64) string        { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func (o *Options) backendBin(ctx context.Context) (string, error) {
 	if o.BackendBin != "" {
