@@ -78,7 +78,7 @@ func loadTLS(certFile, keyFile string, log *slog.Logger) (*tls.Config, error) {
 }
 
 // certReloadEvery bounds how often the certificate files are stat'ed.
-const certReloadEvery = 30 * time.Second
+var certReloadEvery = 30 * time.Second
 
 type certReloader struct {
 	certFile, keyFile string
