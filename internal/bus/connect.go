@@ -39,7 +39,6 @@ type ConnectOptions struct {
 // from KV — travel under a prefix agents are not allowed to subscribe to.
 const InboxBackend = "_INBOX_kanade_backend"
 
-
 // Connect dials the broker with jittered reconnects.
 func Connect(o ConnectOptions) (*nats.Conn, error) {
 	log := o.Logger
