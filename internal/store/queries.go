@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -70,12 +71,13 @@ func likeEscape(s string) string {
 	return "%" + r.Replace(s) + "%"
 }
 
-// ListAgents returns one page of agents and the total matching.
-func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]Agent, int, error) {
+// agentQueries builds the count and page queries of ListAgents (shared
+// with the query-plan test, so what is checked is what runs).
+func agentQueries(f AgentFilter, p Page) (count string, countArgs []any, list string, listArgs []any, cutoff string) {
 	if f.Now.IsZero() {
 		f.Now = time.Now()
 	}
-	cutoff := TS(f.Now.Add(-OnlineWindow))
+	cutoff = TS(f.Now.Add(-OnlineWindow))
 	var w where
 	switch f.Status {
 	case "online":
@@ -90,10 +92,6 @@ func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]Agent, i
 	if f.Group != "" {
 		w.add("pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
 	}
-	var total int
-	if err := db.Read.QueryRowContext(ctx, db.Q("SELECT COUNT(*) FROM agents"+w.sql()), w.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count agents: %w", err)
-	}
 	col := agentSorts[f.Sort]
 	if col == "" {
 		col = "pc_id"
@@ -106,9 +104,19 @@ func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]Agent, i
 	if col != "pc_id" {
 		order += ", pc_id"
 	}
-	q := `SELECT pc_id, hostname, os_family, os_version, arch, agent_version, last_heartbeat, boot_time,
+	list = `SELECT pc_id, hostname, os_family, os_version, arch, agent_version, last_heartbeat, boot_time,
 		agent_rss_bytes, agent_cpu_pct, running FROM agents` + w.sql() + " ORDER BY " + order + " LIMIT ? OFFSET ?"
-	rows, err := db.Read.QueryContext(ctx, db.Q(q), append(w.args, p.Limit, p.Offset)...)
+	return "SELECT COUNT(*) FROM agents" + w.sql(), w.args, list, append(slices.Clone(w.args), p.Limit, p.Offset), cutoff
+}
+
+// ListAgents returns one page of agents and the total matching.
+func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]Agent, int, error) {
+	countQ, countArgs, listQ, listArgs, cutoff := agentQueries(f, p)
+	var total int
+	if err := db.Read.QueryRowContext(ctx, db.Q(countQ), countArgs...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count agents: %w", err)
+	}
+	rows, err := db.Read.QueryContext(ctx, db.Q(listQ), listArgs...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list agents: %w", err)
 	}
@@ -373,8 +381,8 @@ func scanResult(s scanner, extra ...any) (ResultRow, error) {
 	return r, nil
 }
 
-// ListResults returns results, newest first.
-func (db *DB) ListResults(ctx context.Context, f ResultFilter, p Page) ([]ResultRow, int, error) {
+// resultQueries builds the count and page queries of ListResults.
+func resultQueries(f ResultFilter, p Page) (count string, countArgs []any, list string, listArgs []any) {
 	var w where
 	if f.ExecID != "" {
 		w.add("exec_id = ?", f.ExecID)
@@ -398,12 +406,18 @@ func (db *DB) ListResults(ctx context.Context, f ResultFilter, p Page) ([]Result
 	case "skipped":
 		w.add("skipped = 1")
 	}
+	list = "SELECT " + resultCols + " FROM execution_results" + w.sql() + " ORDER BY recorded_at DESC, result_id LIMIT ? OFFSET ?"
+	return "SELECT COUNT(*) FROM execution_results" + w.sql(), w.args, list, append(slices.Clone(w.args), p.Limit, p.Offset)
+}
+
+// ListResults returns results, newest first.
+func (db *DB) ListResults(ctx context.Context, f ResultFilter, p Page) ([]ResultRow, int, error) {
+	countQ, countArgs, listQ, listArgs := resultQueries(f, p)
 	var total int
-	if err := db.Read.QueryRowContext(ctx, db.Q("SELECT COUNT(*) FROM execution_results"+w.sql()), w.args...).Scan(&total); err != nil {
+	if err := db.Read.QueryRowContext(ctx, db.Q(countQ), countArgs...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count results: %w", err)
 	}
-	rows, err := db.Read.QueryContext(ctx, db.Q("SELECT "+resultCols+" FROM execution_results"+w.sql()+
-		" ORDER BY recorded_at DESC, result_id LIMIT ? OFFSET ?"), append(w.args, p.Limit, p.Offset)...)
+	rows, err := db.Read.QueryContext(ctx, db.Q(listQ), listArgs...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list results: %w", err)
 	}
