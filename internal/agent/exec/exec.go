@@ -144,8 +144,8 @@ func Run(ctx context.Context, s Spec, kill <-chan struct{}) Result {
 func childEnv(extra []string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(strings.ToUpper(kv), "KANADE_NATS_TOKEN=") {
-			continue // the broker token is the agent's, not the script's
+		if k, _, _ := strings.Cut(strings.ToUpper(kv), "="); k == "KANADE_NATS_TOKEN" || k == "KANADE_NATS_PASSWORD" {
+			continue // the broker credential is the agent's, not the script's
 		}
 		env = append(env, kv)
 	}

@@ -24,7 +24,8 @@ func TestRunSh(t *testing.T) {
 func TestRunCwdAndEnv(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("KANADE_NATS_TOKEN", "secret")
-	r := Run(context.Background(), Spec{Shell: "sh", Script: `pwd; echo "tok=$KANADE_NATS_TOKEN x=$X"`, Cwd: dir,
+	t.Setenv("KANADE_NATS_PASSWORD", "secret")
+	r := Run(context.Background(), Spec{Shell: "sh", Script: `pwd; echo "tok=$KANADE_NATS_TOKEN$KANADE_NATS_PASSWORD x=$X"`, Cwd: dir,
 		Env: []string{"X=1"}, Timeout: 10 * time.Second}, nil)
 	real, _ := filepath.EvalSymlinks(dir)
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, real) || !strings.Contains(r.Stdout, "tok= x=1") {
