@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/BurntSushi/toml"
 )
 
+// bcryptPrefix is how nats-server recognises a bcrypt hash.
+var bcryptPrefix = regexp.MustCompile(`^\$2[abxy]\$\d{2}\$`)
+
 // IsHash reports whether the password is a bcrypt hash, which nats-server
 // compares instead of the plain text.
-func (c Credential) IsHash() bool { return strings.HasPrefix(c.Password, "$2") }
+func (c Credential) IsHash() bool { return bcryptPrefix.MatchString(c.Password) }
 
 // AuthFile is the parsed --nats-auth-file.
 type AuthFile struct {
