@@ -19,12 +19,26 @@ import (
 func (a *Agent) syncLoop(ctx context.Context, nc *nats.Conn, sub *intake.Subscriber, events <-chan string) {
 	refresh := time.NewTicker(5 * time.Minute) // safety net for a missed notification
 	defer refresh.Stop()
+	// A KV change notification can overtake the stream's store of the new
+	// value, so the direct get may still return the old revision. Each
+	// notification is therefore handled twice: at once and a second later.
+	again := make(chan string, 64)
 	for {
 		var ev string
 		select {
 		case <-ctx.Done():
 			return
 		case ev = <-events:
+			if ev != "" {
+				retry := ev
+				time.AfterFunc(time.Second, func() {
+					select {
+					case again <- retry:
+					default:
+					}
+				})
+			}
+		case ev = <-again:
 		case <-refresh.C:
 			ev = "refresh"
 		}
