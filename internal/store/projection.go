@@ -77,6 +77,9 @@ type delta struct{ success, failure, skipped int }
 // arrives after its result changes nothing) and pending → running promotion.
 // It returns the rows actually inserted.
 func (db *DB) ApplyStarted(ctx context.Context, batch []Started) ([]Started, error) {
+	if db.Dialect == Postgres && !db.PGPerRow && len(batch) > 0 {
+		return db.applyStartedPG(ctx, batch)
+	}
 	tx, err := db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -136,6 +139,9 @@ func (db *DB) ApplyStarted(ctx context.Context, batch []Started) ([]Started, err
 // count; reaped row → fill it, clear reaped, do not count again (the reaper
 // counted it as a failure); finished row → nothing (a redelivery).
 func (db *DB) ApplyResults(ctx context.Context, batch []Result) (ResultOutcome, error) {
+	if db.Dialect == Postgres && !db.PGPerRow && len(batch) > 0 {
+		return db.applyResultsPG(ctx, batch)
+	}
 	var out ResultOutcome
 	tx, err := db.Write.BeginTx(ctx, nil)
 	if err != nil {
@@ -273,6 +279,9 @@ type Heartbeat struct {
 
 // UpsertHeartbeats writes the newest heartbeat of each PC in one transaction.
 func (db *DB) UpsertHeartbeats(ctx context.Context, hbs []Heartbeat) error {
+	if db.Dialect == Postgres && !db.PGPerRow && len(hbs) > 0 {
+		return db.upsertHeartbeatsPG(ctx, hbs)
+	}
 	tx, err := db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -317,6 +326,9 @@ type Audit struct {
 
 // InsertAudit projects audit events; the stream sequence makes it idempotent.
 func (db *DB) InsertAudit(ctx context.Context, batch []Audit) error {
+	if db.Dialect == Postgres && !db.PGPerRow && len(batch) > 0 {
+		return db.insertAuditPG(ctx, batch)
+	}
 	tx, err := db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -42,7 +42,11 @@ type DB struct {
 	// Read is a pool for queries (the API).
 	Read    *sql.DB
 	Dialect Dialect
-	log     *slog.Logger
+	// PGPerRow makes PostgreSQL project with the portable one-statement-
+	// per-row path instead of the set-based one (projection_pg.go); only
+	// benchmarks and the conformance suite set it, to compare the two.
+	PGPerRow bool
+	log      *slog.Logger
 }
 
 // Open opens (creating if needed) the database and applies migrations. dsn
