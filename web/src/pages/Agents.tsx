@@ -278,7 +278,23 @@ export function Agents() {
       </div>
       <p className="muted small">{t('agents.footer', { count: total })}</p>
 
-      <AddToGroupDialog open={groupDlg} onClose={() => setGroupDlg(false)} pcs={[...sel]} onDone={() => qc.invalidateQueries({ queryKey: ['agents'] })} />
+      <AddToGroupDialog
+        open={groupDlg}
+        onClose={() => setGroupDlg(false)}
+        pcs={[...sel]}
+        onDone={(group, added) => {
+          // Membership reaches the agents table through the broker a moment
+          // later; show it at once, then refetch to confirm.
+          const set = new Set(added)
+          qc.setQueriesData<{ items: Agent[]; total: number }>({ queryKey: ['agents'] }, (old) =>
+            old && Array.isArray(old.items)
+              ? { ...old, items: old.items.map((a) => (set.has(a.pc_id) && !(a.groups ?? []).includes(group) ? { ...a, groups: [...(a.groups ?? []), group].sort() } : a)) }
+              : old,
+          )
+          qc.invalidateQueries({ queryKey: ['groups'] })
+          setTimeout(() => qc.invalidateQueries({ queryKey: ['agents'] }), 2000)
+        }}
+      />
       {execDlg && <ExecDialog open onClose={() => setExecDlg(false)} pcs={[...sel]} />}
       <Dialog open={!!pingOut} onClose={() => setPingOut(null)} title={t('agents.pingResults')}>
         <p>{t('agents.pingSummary', { ok: pingOut?.filter((p) => p.ok).length ?? 0, total: pingOut?.length ?? 0 })}</p>
@@ -294,7 +310,7 @@ export function Agents() {
   )
 }
 
-function AddToGroupDialog({ open, onClose, pcs, onDone }: { open: boolean; onClose: () => void; pcs: string[]; onDone: () => void }) {
+function AddToGroupDialog({ open, onClose, pcs, onDone }: { open: boolean; onClose: () => void; pcs: string[]; onDone: (group: string, added: string[]) => void }) {
   const [group, setGroup] = useState('')
   const [busy, setBusy] = useState(false)
   const [err, setErr] = useState<unknown>(null)
@@ -306,13 +322,14 @@ function AddToGroupDialog({ open, onClose, pcs, onDone }: { open: boolean; onClo
     setErr(null)
     const res = await mapLimit(pcs, 8, (pc) => api(`/api/agents/${enc(pc)}/groups`, { method: 'POST', body: { group: group.trim() } }))
     const bad = res.filter((r) => !r.ok)
+    const g = group.trim()
     setBusy(false)
     if (bad.length) setErr(new Error(t('agents.groupPartial', { bad: bad.length, total: pcs.length, msg: String((bad[0] as { error: Error }).error?.message) })))
     else {
-      toast(t('agents.groupAdded', { count: pcs.length, group }), 'ok')
+      toast(t('agents.groupAdded', { count: pcs.length, group: g }), 'ok')
       onClose()
     }
-    onDone()
+    onDone(g, pcs.filter((_, i) => res[i].ok))
   }
   return (
     <Dialog
