@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,24 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanade-fleet/kanade/internal/api/ops"
-	"github.com/kanade-fleet/kanade/internal/api/sched"
-	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/backend"
-	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/backend/wiring"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
 
-// withOrchestration wires the job/exec/groups/config/freeze and schedule
-// routes and the wave dispatcher, as cmd/kanade-backend does.
-func withOrchestration(c *backend.Config) {
-	c.Extra = append(c.Extra, func(b *backend.Backend) func(m *auth.Mux) {
-		return ops.Orchestration(fanout.New(b.JS, b.NC, b.DB, b.Audit, b.Log), ops.Deps{JS: b.JS, Audit: b.Audit, Log: b.Log})
-	}, sched.Routes)
-	c.Services = append(c.Services, func(ctx context.Context, b *backend.Backend) {
-		fanout.New(b.JS, b.NC, b.DB, b.Audit, b.Log).RunWaves(ctx, func() bool { return true })
-	})
-}
+// withOrchestration wires every route and service exactly as
+// cmd/kanade-backend does (the scheduler and wave dispatcher included).
+func withOrchestration(c *backend.Config) { wiring.Orchestration(c) }
 
 const jobsYAML = `id: hello
 version: 1.0.0
