@@ -2,7 +2,7 @@
 // and the agents page at phone size. Needs a running backend with some data.
 //   KANADE_URL=http://127.0.0.1:8080 KANADE_TOKEN=... node screenshots.mjs
 import { mkdirSync } from 'node:fs'
-import { BASE, api, context, launch } from './lib.mjs'
+import { BASE, api, context, launch, waitFor } from './lib.mjs'
 
 const out = new URL('../docs/screenshots/', import.meta.url).pathname
 mkdirSync(out, { recursive: true })
@@ -20,8 +20,11 @@ async function firstId(path, key) {
 // and runs them once, so the pages have something to show (dev backends only).
 if (process.env.SEED === '1') {
   const { json: online } = await api('/api/agents?status=online&sort=pc_id&limit=1000')
-  const target = online.find((a) => a.os_family !== 'windows' && !a.pc_id.startsWith('fleet-')) ?? online[0]
+  const target = online.find((a) => a.pc_id === process.env.KANADE_E2E_PC) ?? online.find((a) => a.os_family !== 'windows') ?? online[0]
   await api(`/api/agents/${encodeURIComponent(target.pc_id)}/groups`, { method: 'POST', body: { group: 'canary' } }).catch(() => {})
+  // Give the agent time to subscribe to the group's subject before sending to it.
+  await waitFor('membership', async () => (await api(`/api/agents/${encodeURIComponent(target.pc_id)}`)).json.groups?.includes('canary'))
+  await new Promise((r) => setTimeout(r, 2000))
   const job = (id, desc, tags, script) =>
     `id: ${id}\nversion: 1.2.0\ndescription: ${desc}\ntags: [${tags}]\nexecute:\n  shell: sh\n  script: |\n    ${script}\n  timeout: 120s\n`
   for (const [id, desc, tags, script] of [
@@ -30,7 +33,12 @@ if (process.env.SEED === '1') {
     ['uptime', 'Uptime and load', 'inventory', 'uptime'],
   ]) {
     await api('/api/jobs', { method: 'POST', body: job(id, desc, tags, script), contentType: 'application/yaml' })
-    await api(`/api/exec/${id}`, { method: 'POST', body: { target: { groups: ['canary'] } } })
+  }
+  for (const id of ['disk-report', 'clean-tmp', 'uptime']) {
+    await api(`/api/exec/${id}`, { method: 'POST', body: { target: { pcs: [target.pc_id] } } })
+  }
+  for (const [id, job, cron] of [['nightly-disk-report', 'disk-report', '0 2 * * *'], ['hourly-uptime', 'uptime', '0 * * * *']]) {
+    await api('/api/schedules', { method: 'POST', body: `id: ${id}\njob_id: ${job}\nenabled: true\ntz: utc\ncron: "${cron}"\ntarget:\n  groups: [canary]\njitter: 5m\n`, contentType: 'application/yaml' }).catch((e) => console.warn(String(e)))
   }
   await new Promise((r) => setTimeout(r, 3000))
 }

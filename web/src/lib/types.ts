@@ -140,6 +140,7 @@ export interface Schedule {
   cron?: string
   calendar?: unknown
   per_pc?: unknown
+  when?: { cron?: string; calendar?: unknown; per_pc?: unknown }
   target?: Target
   rollout?: { waves: Wave[] }
   jitter?: string

@@ -20,7 +20,8 @@ target:
 jitter: 5m
 `
 
-function when(s: Schedule): string {
+function when(s0: Schedule): string {
+  const s = { ...s0, ...((s0.when as Record<string, unknown> | undefined) ?? {}) } as Schedule
   if (s.cron) return `cron ${s.cron}`
   if (s.calendar) return `calendar ${JSON.stringify(s.calendar)}`
   if (s.per_pc) return `per_pc ${typeof s.per_pc === 'string' ? s.per_pc : JSON.stringify(s.per_pc)}`
@@ -38,8 +39,10 @@ function target(s: Schedule): string {
 /** A schedule as YAML for editing when the server did not keep the original text. */
 function toYaml(s: Schedule): string {
   if (s.yaml) return s.yaml
-  const skip = new Set(['next_fire', 'last_fire', 'last_exec_id', 'yaml'])
-  return Object.entries(s)
+  const skip = new Set(['next_fire', 'last_fire', 'last_exec_id', 'yaml', 'when'])
+  // The list nests the trigger under `when`; the document has it at the top level.
+  const flat = { ...s, ...((s.when as Record<string, unknown> | undefined) ?? {}) }
+  return Object.entries(flat)
     .filter(([k, v]) => !skip.has(k) && v !== null && v !== undefined)
     .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
     .join('\n') + '\n'
@@ -128,10 +131,11 @@ export function Schedules() {
           ]}
         />
       )}
-      {edit && (
+      {edit && edit !== 'new' && <ScheduleEditor s={edit} onClose={() => setEdit(null)} onSaved={refresh} />}
+      {edit === 'new' && (
         <YamlDialog
-          title={edit === 'new' ? t('sched.new') : t('sched.editTitle', { id: edit.id })}
-          initial={edit === 'new' ? scheduleTemplate : toYaml(edit)}
+          title={t('sched.new')}
+          initial={scheduleTemplate}
           onClose={() => setEdit(null)}
           onSave={async (yaml) => {
             await api('/api/schedules', { method: 'POST', body: yaml, contentType: 'application/yaml' })
@@ -142,6 +146,25 @@ export function Schedules() {
       )}
       {preview && <PreviewDialog id={preview} onClose={() => setPreview(null)} />}
     </div>
+  )
+}
+
+function ScheduleEditor({ s, onClose, onSaved }: { s: Schedule; onClose: () => void; onSaved: () => void }) {
+  const toast = useToast()
+  // Prefer the text the operator wrote (comments included) when the server kept it.
+  const d = useQuery({ queryKey: ['schedule', s.id], queryFn: () => api<Schedule>(`/api/schedules/${enc(s.id)}`).catch(() => s) })
+  return (
+    <YamlDialog
+      title={t('sched.editTitle', { id: s.id })}
+      initial={d.data ? toYaml(d.data) : ''}
+      loading={d.isPending}
+      onClose={onClose}
+      onSave={async (yaml) => {
+        await api('/api/schedules', { method: 'POST', body: yaml, contentType: 'application/yaml' })
+        toast(t('sched.saved'), 'ok')
+        onSaved()
+      }}
+    />
   )
 }
 
