@@ -3,6 +3,8 @@ import { chromium } from 'playwright-core'
 
 export const BASE = (process.env.KANADE_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
 export const TOKEN = process.env.KANADE_TOKEN ?? ''
+/** Token for API calls made by the tests themselves; set by apiLogin() when only a password is given. */
+export const session = { token: TOKEN }
 export const USER = process.env.KANADE_USER ?? ''
 export const PASSWORD = process.env.KANADE_PASSWORD ?? ''
 
@@ -27,7 +29,7 @@ export async function context(browser, { theme = 'light', viewport = { width: 14
   return ctx
 }
 
-export async function api(path, { method = 'GET', body, token = TOKEN, contentType } = {}) {
+export async function api(path, { method = 'GET', body, token = session.token, contentType } = {}) {
   const headers = { Accept: 'application/json' }
   if (token) headers.Authorization = `Bearer ${token}`
   let data
@@ -45,6 +47,13 @@ export async function api(path, { method = 'GET', body, token = TOKEN, contentTy
   }
   if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`)
   return { status: r.status, json, headers: r.headers }
+}
+
+/** Logs in with KANADE_USER / KANADE_PASSWORD for the tests' own API calls. */
+export async function apiLogin() {
+  if (session.token || !USER) return
+  const { json } = await api('/api/auth/login', { method: 'POST', body: { username: USER, password: PASSWORD }, token: '' })
+  session.token = json.token
 }
 
 /** Polls fn until it returns a truthy value (no fixed sleeps). */

@@ -3,7 +3,7 @@
 // Optional: KANADE_E2E_PC (an online Linux/macOS agent to target; default: first online).
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { BASE, PASSWORD, TOKEN, USER, api, context, launch, waitFor } from '../lib.mjs'
+import { BASE, PASSWORD, TOKEN, USER, api, apiLogin, context, launch, session, waitFor } from '../lib.mjs'
 
 const stamp = Date.now().toString(36)
 const GROUP = `e2e-${stamp}`
@@ -40,6 +40,7 @@ async function execToGroup(job) {
 }
 
 before(async () => {
+  await apiLogin()
   const online = await waitFor('an online agent', async () => (await api('/api/agents?status=online&limit=1000')).json)
   pc = process.env.KANADE_E2E_PC ?? online.find((a) => a.os_family !== 'windows')?.pc_id ?? online[0].pc_id
   browser = await launch()
@@ -153,7 +154,7 @@ describe('dashboard', () => {
   })
 
   test('create a schedule and preview it', async (t) => {
-    const probe = await fetch(BASE + '/api/schedules', { headers: TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {} })
+    const probe = await fetch(BASE + '/api/schedules', { headers: session.token ? { Authorization: `Bearer ${session.token}` } : {} })
     if (probe.status === 404) {
       t.skip('this backend does not serve /api/schedules yet')
       return
