@@ -126,6 +126,12 @@ func (c *Client) Get(ctx context.Context, path string, out any) error {
 	return err
 }
 
+// Post sends an empty POST to path and decodes the answer into out.
+func (c *Client) Post(ctx context.Context, path string, out any) error {
+	_, err := c.do(ctx, http.MethodPost, path, "", nil, out)
+	return err
+}
+
 // WaitOnline waits until /api/agents?status=online counts at least n.
 func (c *Client) WaitOnline(ctx context.Context, n int) error {
 	for {

@@ -68,6 +68,13 @@ func TestShortScenarios(t *testing.T) {
 	if err := cl.WaitOnline(ctx, agents); err != nil {
 		t.Fatal(err)
 	}
+	var hb struct {
+		PCID    string `json:"pc_id"`
+		Running *int   `json:"running"`
+	}
+	if err := cl.Post(ctx, "/api/agents/"+sim.PCID("sim", agents-1)+"/ping", &hb); err != nil || hb.PCID != sim.PCID("sim", agents-1) || hb.Running == nil {
+		t.Fatalf("ping: %+v, %v", hb, err)
+	}
 	if err := cl.PutJob(ctx, sim.SimJob("sim-job")); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +102,7 @@ func TestShortScenarios(t *testing.T) {
 	run(`{"target":{"groups":["canary"]}}`, (agents+99)/100)
 	testenv.Eventually(t, time.Minute, "fleet settled", fleet.Settled)
 	before := fleet.Stats()
-	if before.DuplicateRuns != 0 || before.PublishErrors != 0 || before.ResyncErrors != 0 {
+	if before.DuplicateRuns != 0 || before.PublishErrors != 0 || before.ResyncErrors != 0 || before.Pings != 1 {
 		t.Fatalf("errors before restart: %+v", before)
 	}
 	wantRuns := int64(agents + (agents+99)/100)
