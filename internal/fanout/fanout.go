@@ -28,7 +28,8 @@ import (
 // Store is what fan-out needs from the SQL projection (*store.DB).
 type Store interface {
 	CreateExecution(ctx context.Context, e store.Execution) error
-	AddExecutionTargets(ctx context.Context, execID string, n int) error
+	WaveSent(ctx context.Context, execID string, n int) error
+	WavesCancelled(ctx context.Context, execID string, k int) error
 	OnlinePCs(ctx context.Context, now time.Time, group string) ([]string, error)
 	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]store.Execution, int, error)
 }
@@ -239,7 +240,8 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (ExecResponse, error
 	}
 	// 2. The parent row.
 	if err := f.store.CreateExecution(ctx, store.Execution{ExecID: execID, JobID: m.ID, Version: m.Version,
-		InitiatedBy: req.InitiatedBy, InitiatedAt: now, TargetCount: target, Status: "pending"}); err != nil {
+		InitiatedBy: req.InitiatedBy, InitiatedAt: now, TargetCount: target, Status: "pending",
+		PendingWaves: len(later)}); err != nil {
 		return ExecResponse{}, err
 	}
 	// 3. Later waves.
@@ -334,6 +336,13 @@ func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
 				if !isPad(e.Key()) {
 					n++
 					f.log.Info("wave cancelled", "job_id", jobID, "key", e.Key())
+					var rec WaveRecord
+					if json.Unmarshal(e.Value(), &rec) == nil && !rec.Counted && rec.ExecID != "" {
+						// The execution no longer waits for this wave.
+						if err := f.store.WavesCancelled(ctx, rec.ExecID, 1); err != nil {
+							f.log.Error("settle execution after wave cancel", "exec_id", rec.ExecID, "error", err)
+						}
+					}
 				}
 				break
 			}

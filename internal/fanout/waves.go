@@ -125,11 +125,11 @@ func (f *Fanout) dispatch(ctx context.Context, kv jetstream.KeyValue, e jetstrea
 		if n > 0 && f.absorbPad(ctx, kv, rec) {
 			n--
 		}
-		if n > 0 {
-			if err := f.store.AddExecutionTargets(ctx, rec.ExecID, n); err != nil {
-				log.Error("raise target_count for wave", "error", err)
-				return
-			}
+		// Always, even with no live target: the execution stops waiting
+		// for this wave either way.
+		if err := f.store.WaveSent(ctx, rec.ExecID, n); err != nil {
+			log.Error("raise target_count for wave", "error", err)
+			return
 		}
 		rec.Counted = true
 		if rev, err = update(ctx, kv, e.Key(), rec, rev); err != nil {

@@ -549,9 +549,9 @@ func TestExecutionAndResultQueries(t *testing.T) {
 			ok(t, db.CreateExecution(ctx, store.Execution{ExecID: fmt.Sprintf("e%d", i), JobID: job,
 				InitiatedAt: now.Add(time.Duration(i) * time.Minute), TargetCount: 2}))
 		}
-		ok(t, db.AddExecutionTargets(ctx, "e0", 3))
-		if x := execRow(t, db, "e0"); x.TargetCount != 5 || x.Status != "pending" {
-			t.Fatalf("add targets: %+v", x)
+		ok(t, db.WaveSent(ctx, "e0", 3))
+		if x := execRow(t, db, "e0"); x.TargetCount != 5 || x.Status != "pending" || x.PendingWaves != 0 {
+			t.Fatalf("wave sent: %+v", x)
 		}
 		if _, found, err := db.GetExecution(ctx, "nope"); found || err != nil {
 			t.Fatalf("unknown execution: %v %v", found, err)
@@ -796,6 +796,27 @@ func TestUsersOnStore(t *testing.T) {
 			if err != nil && err != auth.ErrLastAdmin {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+func TestWaveGating(t *testing.T) {
+	eachDB(t, false, func(t *testing.T, db *store.DB) {
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		// An execution with a wave still to come is not completed when its
+		// first targets have all reported; it is once the wave is settled.
+		ok(t, db.CreateExecution(ctx, store.Execution{ExecID: "w1", JobID: "job-w", InitiatedAt: now, TargetCount: 1, PendingWaves: 2}))
+		_ = mustT[store.ResultOutcome](t)(db.ApplyResults(ctx, []store.Result{res("w1-a", "w1", "pc1", 0, now)}))
+		if x := execRow(t, db, "w1"); x.Status != "running" || x.PendingWaves != 2 {
+			t.Fatalf("completed with waves pending: %+v", x)
+		}
+		ok(t, db.WaveSent(ctx, "w1", 0)) // a wave with no live target
+		if x := execRow(t, db, "w1"); x.Status != "running" || x.PendingWaves != 1 {
+			t.Fatalf("after the first wave: %+v", x)
+		}
+		ok(t, db.WavesCancelled(ctx, "w1", 1))
+		if x := execRow(t, db, "w1"); x.Status != "completed" || x.PendingWaves != 0 || x.TargetCount != 1 {
+			t.Fatalf("after the last wave was cancelled: %+v", x)
 		}
 	})
 }

@@ -19,6 +19,7 @@ type Execution struct {
 	FailureCount int       `json:"failure_count"`
 	SkippedCount int       `json:"skipped_count"`
 	Status       string    `json:"status"`
+	PendingWaves int       `json:"pending_waves"` // later waves not sent yet
 }
 
 // CreateExecution inserts a pending executions row (before any command is
@@ -34,22 +35,42 @@ func (db *DB) CreateExecution(ctx context.Context, e Execution) error {
 		e.InitiatedAt = time.Now()
 	}
 	_, err := db.Write.ExecContext(ctx, db.Q(`INSERT INTO executions
-		(exec_id, job_id, version, initiated_by, initiated_at, target_count, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		e.ExecID, e.JobID, e.Version, e.InitiatedBy, TS(e.InitiatedAt), e.TargetCount, e.Status)
+		(exec_id, job_id, version, initiated_by, initiated_at, target_count, status, pending_waves)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.ExecID, e.JobID, e.Version, e.InitiatedBy, TS(e.InitiatedAt), e.TargetCount, e.Status, e.PendingWaves)
 	if err != nil {
 		return fmt.Errorf("insert execution exec_id=%s: %w", e.ExecID, err)
 	}
 	return nil
 }
 
-// AddExecutionTargets raises an execution's target_count (a later wave) and
-// moves a completed execution back to running, since new targets are coming.
-func (db *DB) AddExecutionTargets(ctx context.Context, execID string, n int) error {
-	_, err := db.Write.ExecContext(ctx, db.Q(`UPDATE executions SET target_count = target_count + ?,
-		status = CASE WHEN status = 'completed' THEN 'running' ELSE status END WHERE exec_id = ?`), n, execID)
+// settleStatus recomputes an execution's status after its targets or
+// pending waves change by (dTargets, dWaves): completed once every target
+// counted so far reported and no wave is left, running otherwise; pending
+// and expired rows keep their status (nothing has reported yet).
+const settleStatus = `status = CASE WHEN status IN ('pending', 'expired') THEN status
+		WHEN success_count + failure_count + skipped_count >= target_count + CAST(? AS INTEGER)
+			AND pending_waves - CAST(? AS INTEGER) <= 0 THEN 'completed'
+		ELSE 'running' END`
+
+// WaveSent records that one pending wave went out to n more targets.
+func (db *DB) WaveSent(ctx context.Context, execID string, n int) error {
+	_, err := db.Write.ExecContext(ctx, db.Q(`UPDATE executions SET `+settleStatus+`,
+		target_count = target_count + CAST(? AS INTEGER), pending_waves = CASE WHEN pending_waves > 0 THEN pending_waves - 1 ELSE 0 END
+		WHERE exec_id = ?`), n, 1, n, execID)
 	if err != nil {
-		return fmt.Errorf("add targets exec_id=%s: %w", execID, err)
+		return fmt.Errorf("wave sent exec_id=%s: %w", execID, err)
+	}
+	return nil
+}
+
+// WavesCancelled records that k pending waves of an execution will never go out.
+func (db *DB) WavesCancelled(ctx context.Context, execID string, k int) error {
+	_, err := db.Write.ExecContext(ctx, db.Q(`UPDATE executions SET `+settleStatus+`,
+		pending_waves = CASE WHEN pending_waves > CAST(? AS INTEGER) THEN pending_waves - CAST(? AS INTEGER) ELSE 0 END
+		WHERE exec_id = ?`), 0, k, k, k, execID)
+	if err != nil {
+		return fmt.Errorf("waves cancelled exec_id=%s: %w", execID, err)
 	}
 	return nil
 }

@@ -255,7 +255,7 @@ func (db *DB) bumpCounters(ctx context.Context, tx *sql.Tx, deltas map[string]*d
 		var p ExecProgress
 		err := tx.QueryRowContext(ctx, db.Q(`UPDATE executions SET
 			success_count = success_count + ?, failure_count = failure_count + ?, skipped_count = skipped_count + ?,
-			status = CASE WHEN success_count + failure_count + skipped_count + ? >= target_count THEN 'completed' ELSE 'running' END
+			status = CASE WHEN success_count + failure_count + skipped_count + ? >= target_count AND pending_waves = 0 THEN 'completed' ELSE 'running' END
 			WHERE exec_id = ?
 			RETURNING exec_id, job_id, status, target_count, success_count, failure_count, skipped_count`),
 			d.success, d.failure, d.skipped, d.success+d.failure+d.skipped, id).

@@ -244,7 +244,7 @@ func (db *DB) bumpCountersPG(ctx context.Context, tx *sql.Tx, deltas map[string]
 	rows, err := tx.QueryContext(ctx, `UPDATE executions x SET
 		success_count = x.success_count + d.s, failure_count = x.failure_count + d.f, skipped_count = x.skipped_count + d.k,
 		status = CASE WHEN x.success_count + x.failure_count + x.skipped_count + d.s + d.f + d.k >= x.target_count
-			THEN 'completed' ELSE 'running' END
+			AND x.pending_waves = 0 THEN 'completed' ELSE 'running' END
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS d(id, s, f, k)
 		WHERE x.exec_id = d.id
 		RETURNING x.exec_id, x.job_id, x.status, x.target_count, x.success_count, x.failure_count, x.skipped_count`,

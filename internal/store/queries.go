@@ -268,13 +268,13 @@ func (db *DB) ListGroups(ctx context.Context) ([]GroupMembers, error) {
 // ExecFilter selects executions.
 type ExecFilter struct{ JobID, Status string }
 
-const execCols = `exec_id, job_id, version, initiated_by, initiated_at, target_count, success_count, failure_count, skipped_count, status`
+const execCols = `exec_id, job_id, version, initiated_by, initiated_at, target_count, success_count, failure_count, skipped_count, status, pending_waves`
 
 func scanExec(s scanner) (Execution, error) {
 	var e Execution
 	var at string
 	err := s.Scan(&e.ExecID, &e.JobID, &e.Version, &e.InitiatedBy, &at, &e.TargetCount, &e.SuccessCount,
-		&e.FailureCount, &e.SkippedCount, &e.Status)
+		&e.FailureCount, &e.SkippedCount, &e.Status, &e.PendingWaves)
 	e.InitiatedAt = ParseTS(at)
 	return e, err
 }
