@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"regexp"
+	"runtime"
 	"sort"
 
 	"github.com/BurntSushi/toml"
