@@ -18,6 +18,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
+	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -42,9 +43,18 @@ func benchResults(n int) []wire.ExecResult {
 	return out
 }
 
+// benchDSN is the database of one benchmark run: SQLite in the data dir, or
+// a fresh PostgreSQL database with KANADE_TEST_DB=postgres.
+func benchDSN(b *testing.B) string {
+	if testdb.PostgresSelected() {
+		return testdb.NewPostgres(b)
+	}
+	return ""
+}
+
 // preload publishes the results into RESULTS of a broker store in dir and
 // creates their executions rows, then stops everything.
-func preload(b *testing.B, dir string, results []wire.ExecResult) {
+func preload(b *testing.B, dir, dsn string, results []wire.ExecResult) {
 	b.Helper()
 	br, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", StoreDir: filepath.Join(dir, "jetstream")})
 	if err != nil {
@@ -67,7 +77,7 @@ func preload(b *testing.B, dir string, results []wire.ExecResult) {
 		}
 	}
 	<-js.PublishAsyncComplete()
-	db, err := store.Open(context.Background(), "", dir, testenv.Logger())
+	db, err := store.Open(context.Background(), dsn, dir, testenv.Logger())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,11 +99,11 @@ func benchProjector(b *testing.B, batch int) {
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		dir := b.TempDir()
-		preload(b, dir, results)
+		dir, dsn := b.TempDir(), benchDSN(b)
+		preload(b, dir, dsn, results)
 		b.StartTimer()
 		start := time.Now()
-		be := testenv.Backend(b, func(c *backend.Config) { c.DataDir = dir; c.ProjectorBatch = batch })
+		be := testenv.Backend(b, func(c *backend.Config) { c.DataDir = dir; c.DB = dsn; c.ProjectorBatch = batch })
 		testenv.Eventually(b, 30*time.Minute, "projection complete", func() bool {
 			var c int
 			_ = be.DB.Read.QueryRow("SELECT COUNT(*) FROM execution_results").Scan(&c)
@@ -126,7 +136,7 @@ func BenchmarkRawBatchedInsert(b *testing.B) {
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		db, err := store.Open(context.Background(), "", b.TempDir(), testenv.Logger())
+		db, err := store.Open(context.Background(), benchDSN(b), b.TempDir(), testenv.Logger())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -137,8 +147,8 @@ func BenchmarkRawBatchedInsert(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			st, err := tx.Prepare(`INSERT INTO execution_results (result_id, request_id, exec_id, pc_id, job_id, version,
-				exit_code, stdout, stderr, started_at, finished_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			st, err := tx.Prepare(db.Q(`INSERT INTO execution_results (result_id, request_id, exec_id, pc_id, job_id, version,
+				exit_code, stdout, stderr, started_at, finished_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,0 +1,251 @@
+package store_test
+
+// Write-path benchmarks without a broker: how fast each way of writing a
+// 1000-row batch is, on SQLite and (with KANADE_TEST_POSTGRES) PostgreSQL.
+// docs/benchmarks.md ("PostgreSQL") records the figures and the choice.
+//
+//	go test -run '^$' -bench . -benchtime 3x ./internal/store/
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/kanade-fleet/kanade/internal/store"
+	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+const benchRows, benchBatch = 50000, 1000
+
+func benchResults(now time.Time) []store.Result {
+	out := make([]store.Result, benchRows)
+	for i := range out {
+		out[i] = store.Result{ExecResult: wire.ExecResult{ResultID: fmt.Sprintf("r-%08d", i), RequestID: fmt.Sprintf("req-%03d", i%100),
+			ExecID: fmt.Sprintf("exec-%03d", i%100), PCID: fmt.Sprintf("pc-%05d", i/100), ManifestID: "job", Version: "1.0.0",
+			ExitCode: i % 5, Stdout: "hello from the benchmark\n", StartedAt: now, FinishedAt: now}, RecordedAt: now}
+	}
+	return out
+}
+
+type benchDB struct {
+	name   string
+	pg     bool
+	perRow bool
+}
+
+func benchDBs() []benchDB {
+	out := []benchDB{{name: "sqlite"}}
+	if testdb.AdminDSN() != "" {
+		out = append(out, benchDB{name: "postgres", pg: true}, benchDB{name: "postgres-per-row", pg: true, perRow: true})
+	}
+	return out
+}
+
+func (c benchDB) open(b *testing.B) *store.DB {
+	dsn := ""
+	if c.pg {
+		dsn = testdb.NewPostgres(b)
+	}
+	db, err := store.Open(context.Background(), dsn, b.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.PGPerRow = c.perRow
+	for i := 0; i < 100; i++ {
+		if err := db.CreateExecution(context.Background(), store.Execution{ExecID: fmt.Sprintf("exec-%03d", i), JobID: "job",
+			TargetCount: benchRows / 100}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return db
+}
+
+func rate(b *testing.B, rows int, d time.Duration) {
+	b.ReportMetric(float64(rows)/d.Seconds(), "rows/s")
+}
+
+// BenchmarkApplyResults: the results projector's SQL (insert finished rows,
+// count), 1000 per transaction.
+func BenchmarkApplyResults(b *testing.B) {
+	for _, c := range benchDBs() {
+		b.Run(c.name, func(b *testing.B) {
+			rs := benchResults(time.Now().UTC())
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				db := c.open(b)
+				b.StartTimer()
+				start := time.Now()
+				for lo := 0; lo < len(rs); lo += benchBatch {
+					if _, err := db.ApplyResults(context.Background(), rs[lo:lo+benchBatch]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				total += time.Since(start)
+				b.StopTimer()
+				db.Close()
+				b.StartTimer()
+			}
+			rate(b, benchRows*b.N, total)
+		})
+	}
+}
+
+// BenchmarkApplyStartedThenResults: the broadcast shape — every run first
+// in flight, then filled and counted.
+func BenchmarkApplyStartedThenResults(b *testing.B) {
+	for _, c := range benchDBs() {
+		b.Run(c.name, func(b *testing.B) {
+			rs := benchResults(time.Now().UTC())
+			ss := make([]store.Started, len(rs))
+			for i, r := range rs {
+				ss[i] = store.Started{EventStarted: wire.EventStarted{ResultID: r.ResultID, RequestID: r.RequestID, ExecID: r.ExecID,
+					PCID: r.PCID, StartedAt: r.StartedAt, ManifestID: r.ManifestID, Version: r.Version}, RecordedAt: r.RecordedAt}
+			}
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				db := c.open(b)
+				b.StartTimer()
+				start := time.Now()
+				for lo := 0; lo < len(rs); lo += benchBatch {
+					if _, err := db.ApplyStarted(context.Background(), ss[lo:lo+benchBatch]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for lo := 0; lo < len(rs); lo += benchBatch {
+					if _, err := db.ApplyResults(context.Background(), rs[lo:lo+benchBatch]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				total += time.Since(start)
+				b.StopTimer()
+				db.Close()
+				b.StartTimer()
+			}
+			// Two messages per run.
+			rate(b, 2*benchRows*b.N, total)
+		})
+	}
+}
+
+// BenchmarkPGCopyStaging measures the alternative the store did not take:
+// COPY each batch into a temporary staging table, then INSERT … SELECT …
+// ON CONFLICT DO NOTHING (insert half only, no fill or counts).
+func BenchmarkPGCopyStaging(b *testing.B) {
+	if testdb.AdminDSN() == "" {
+		b.Skip("no PostgreSQL")
+	}
+	rs := benchResults(time.Now().UTC())
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db := benchDB{pg: true}.open(b)
+		conn, err := db.Write.Conn(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		err = conn.Raw(func(dc any) error {
+			pc := dc.(*stdlib.Conn).Conn()
+			ctx := context.Background()
+			for lo := 0; lo < len(rs); lo += benchBatch {
+				tx, err := pc.Begin(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS stage_results
+					(LIKE execution_results INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`); err != nil {
+					return err
+				}
+				cols := []string{"result_id", "request_id", "exec_id", "pc_id", "job_id", "version", "exit_code", "stdout",
+					"stderr", "started_at", "finished_at", "recorded_at"}
+				_, err = tx.CopyFrom(ctx, pgx.Identifier{"stage_results"}, cols, pgx.CopyFromSlice(benchBatch, func(k int) ([]any, error) {
+					r := rs[lo+k]
+					return []any{r.ResultID, r.RequestID, r.ExecID, r.PCID, r.ManifestID, r.Version, int32(r.ExitCode), r.Stdout,
+						r.Stderr, store.TS(r.StartedAt), store.TS(r.FinishedAt), store.TS(r.RecordedAt)}, nil
+				}))
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO execution_results SELECT * FROM stage_results
+					ON CONFLICT (result_id) DO NOTHING`); err != nil {
+					return err
+				}
+				if err := tx.Commit(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		total += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		conn.Close()
+		db.Close()
+		b.StartTimer()
+	}
+	rate(b, benchRows*b.N, total)
+}
+
+// BenchmarkRawInsert: the ceiling — plain prepared INSERTs of the same rows,
+// 1000 per transaction, nothing else.
+func BenchmarkRawInsert(b *testing.B) {
+	for _, c := range benchDBs() {
+		if c.perRow {
+			continue
+		}
+		b.Run(c.name, func(b *testing.B) {
+			rs := benchResults(time.Now().UTC())
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				db := c.open(b)
+				b.StartTimer()
+				start := time.Now()
+				for lo := 0; lo < len(rs); lo += benchBatch {
+					if err := rawInsert(db, rs[lo:lo+benchBatch]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				total += time.Since(start)
+				b.StopTimer()
+				db.Close()
+				b.StartTimer()
+			}
+			rate(b, benchRows*b.N, total)
+		})
+	}
+}
+
+func rawInsert(db *store.DB, rs []store.Result) error {
+	tx, err := db.Write.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var st *sql.Stmt
+	if st, err = tx.Prepare(db.Q(`INSERT INTO execution_results (result_id, request_id, exec_id, pc_id, job_id, version,
+		exit_code, stdout, stderr, started_at, finished_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)); err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, r := range rs {
+		if _, err := st.Exec(r.ResultID, r.RequestID, r.ExecID, r.PCID, r.ManifestID, r.Version, r.ExitCode,
+			r.Stdout, r.Stderr, store.TS(r.StartedAt), store.TS(r.FinishedAt), store.TS(r.RecordedAt)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
