@@ -220,11 +220,16 @@ func (s *Server) fleetHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	status := "ok"
 	var problems []string
+	type kvHealth struct {
+		Bucket string `json:"bucket"`
+		Values uint64 `json:"values"`
+	}
 	js := struct {
 		Streams    []streamHealth `json:"streams"`
+		KV         []kvHealth     `json:"kv"`
 		StoreBytes uint64         `json:"store_bytes"`
 		Error      string         `json:"error,omitempty"`
-	}{Streams: []streamHealth{}}
+	}{Streams: []streamHealth{}, KV: []kvHealth{}}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if info, err := s.d.JS.AccountInfo(ctx); err != nil {
@@ -241,6 +246,19 @@ func (s *Server) fleetHealth(w http.ResponseWriter, r *http.Request) {
 			}
 			si := st.CachedInfo()
 			js.Streams = append(js.Streams, streamHealth{Name: name, Messages: si.State.Msgs, Bytes: si.State.Bytes, Consumers: si.State.Consumers})
+		}
+		for _, cfg := range bus.KVConfigs(1) {
+			kv, err := s.d.JS.KeyValue(ctx, cfg.Bucket)
+			if err != nil {
+				status = "degraded"
+				problems = append(problems, "kv "+cfg.Bucket+" missing")
+				continue
+			}
+			st, err := kv.Status(ctx)
+			if err != nil {
+				continue
+			}
+			js.KV = append(js.KV, kvHealth{Bucket: cfg.Bucket, Values: st.Values()})
 		}
 	}
 	if !s.d.NC.IsConnected() {
