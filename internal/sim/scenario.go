@@ -392,6 +392,9 @@ func Steady(ctx context.Context, o Options) (Table, error) {
 		if u, err := Sample(br.PID()); err == nil {
 			kRSS = append(kRSS, u.RSSBytes)
 		}
+		// A random phase, so probes do not lock onto the projector's
+		// one-second flush ticker.
+		time.Sleep(rand.N(time.Second))
 		if lag, err := probeLag(ctx, cl, f, rand.N(o.Agents)); err == nil {
 			lags = append(lags, lag)
 		} else {
@@ -405,7 +408,7 @@ func Steady(ctx context.Context, o Options) (Table, error) {
 	l := summarize(lags)
 	t.add("backend CPU (projectors, API, no broker)", "", "%.1f %% of one core", CPUPct(b0, b1))
 	t.add("backend RSS avg / max", "", "%s / %s", mib(avg(bRSS)), mib(slicesMax(bRSS)))
-	t.add("broker CPU (nats-server, 10 000 connections' worth of subs)", "", "%.1f %% of one core", CPUPct(k0, k1))
+	t.add(fmt.Sprintf("broker CPU (separate process; %d agents' subscriptions on %d connections)", o.Agents, o.Conns), "", "%.1f %% of one core", CPUPct(k0, k1))
 	t.add("broker RSS avg / max", "", "%s / %s", mib(avg(kRSS)), mib(slicesMax(kRSS)))
 	t.add("heartbeats per second", "", "%.0f", float64(s1.Heartbeats-s0.Heartbeats)/secs)
 	t.add("heartbeat → visible in /api/agents/{pc}: p50 / p95 / max", "flush every 1 s", "%s / %s / %s (n=%d)", ms(l.P50), ms(l.P95), ms(l.Max), l.N)
