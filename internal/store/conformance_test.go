@@ -820,3 +820,37 @@ func TestWaveGating(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentFirstOpen: replicas starting together on an empty
+// PostgreSQL database all migrate it without tripping over each other.
+// (SQLite is one backend per file.)
+func TestConcurrentFirstOpen(t *testing.T) {
+	for _, c := range cases(false) {
+		if !c.pg {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			dsn := c.dsn(t)
+			if dsn == "" {
+				dsn = filepath.Join(t.TempDir(), "backend.db")
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Go(func() {
+					db, err := store.Open(ctx, dsn, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+					if err == nil {
+						db.Close()
+					}
+					errs[i] = err
+				})
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
@@ -118,10 +119,19 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	dialect := goose.DialectSQLite3
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
 	if db.Dialect == Postgres {
 		dialect = goose.DialectPostgres
+		// Replicas starting together on an empty database: an advisory
+		// lock makes one migrate while the others wait, then find nothing
+		// left to do.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(dialect, db.Write, sub, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, db.Write, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
