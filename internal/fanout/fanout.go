@@ -295,26 +295,6 @@ func (f *Fanout) publish(ctx context.Context, subject string, cmd wire.Command) 
 	return nil
 }
 
-// entries returns the current entries matching filter (deletes skipped).
-func entries(ctx context.Context, kv jetstream.KeyValue, filter string) ([]jetstream.KeyValueEntry, error) {
-	w, err := kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
-	}
-	defer w.Stop()
-	var out []jetstream.KeyValueEntry
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok || e == nil {
-				return out, nil
-			}
-			out = append(out, e)
-		}
-	}
-}
 
 // CancelWaves deletes the pending waves of a job (kill, revoke, delete) and
 // returns how many it cancelled. A wave whose dispatcher has already
@@ -324,7 +304,7 @@ func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("open kv %s: %w", bus.KVWaves, err)
 	}
-	es, err := entries(ctx, kv, jobID+".>")
+	es, err := bus.KVEntries(ctx, kv, jobID+".>")
 	if err != nil {
 		return 0, fmt.Errorf("list waves of %s: %w", jobID, err)
 	}
@@ -372,7 +352,7 @@ func (f *Fanout) PendingWaves(ctx context.Context, jobID string) ([]WaveRecord, 
 	if jobID != "" {
 		filter = jobID + ".>"
 	}
-	es, err := entries(ctx, kv, filter)
+	es, err := bus.KVEntries(ctx, kv, filter)
 	if err != nil {
 		return nil, err
 	}

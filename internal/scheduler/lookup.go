@@ -18,26 +18,18 @@ func SchedulesForJob(ctx context.Context, js jetstream.JetStream, jobID string) 
 	if err != nil {
 		return nil, fmt.Errorf("kv schedules: %w", err)
 	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	es, err := bus.KVEntries(ctx, kv, ">")
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
-	defer w.Stop()
 	var out []string
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case ent, ok := <-w.Updates():
-			if !ok || ent == nil {
-				slices.Sort(out)
-				return slices.Compact(out), nil
-			}
-			sc, err := schedule.Parse(ent.Value())
-			if err != nil || sc.JobID == jobID {
-				// An unreadable schedule might reference the job: refuse rather than orphan it.
-				out = append(out, ent.Key())
-			}
+	for _, ent := range es {
+		sc, err := schedule.Parse(ent.Value())
+		if err != nil || sc.JobID == jobID {
+			// An unreadable schedule might reference the job: refuse rather than orphan it.
+			out = append(out, ent.Key())
 		}
 	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }

@@ -62,7 +62,7 @@ func (h *handlers) listJobs(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	es, err := kvEntries(ctx, jobs, ">")
+	es, err := bus.KVEntries(ctx, jobs, ">")
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -75,7 +75,7 @@ func (h *handlers) listJobs(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		vals, err := kvEntries(ctx, kv, ">")
+		vals, err := bus.KVEntries(ctx, kv, ">")
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -210,7 +210,7 @@ func (h *handlers) schedulesUsing(ctx context.Context, id string) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	es, err := kvEntries(ctx, kv, ">")
+	es, err := bus.KVEntries(ctx, kv, ">")
 	if err != nil {
 		return nil, err
 	}

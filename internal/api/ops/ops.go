@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -179,28 +178,6 @@ func jsonFieldError(err error) error {
 	return &wire.FieldError{Field: "body", Msg: "malformed JSON: " + err.Error()}
 }
 
-// kvEntries returns the live entries of a bucket matching filter.
-func kvEntries(ctx context.Context, kv jetstream.KeyValue, filter string) ([]jetstream.KeyValueEntry, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	w, err := kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
-	}
-	defer w.Stop()
-	var out []jetstream.KeyValueEntry
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok || e == nil {
-				return out, nil
-			}
-			out = append(out, e)
-		}
-	}
-}
 
 // isConflict reports a lost compare-and-set.
 func isConflict(err error) bool {
