@@ -295,7 +295,6 @@ func (f *Fanout) publish(ctx context.Context, subject string, cmd wire.Command) 
 	return nil
 }
 
-
 // CancelWaves deletes the pending waves of a job (kill, revoke, delete) and
 // returns how many it cancelled. A wave whose dispatcher has already
 // counted its targets is being sent right now and cannot be recalled.

@@ -178,7 +178,6 @@ func jsonFieldError(err error) error {
 	return &wire.FieldError{Field: "body", Msg: "malformed JSON: " + err.Error()}
 }
 
-
 // isConflict reports a lost compare-and-set.
 func isConflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists)
