@@ -46,17 +46,21 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
 	listed(w, rows, total)
 }
 
+// one answers a single-row lookup: the row, a 404 naming the key, or a 500.
+func one[T any](s *Server, w http.ResponseWriter, r *http.Request, row T, ok bool, err error, what, key string) {
+	switch {
+	case err != nil:
+		s.fail(w, r, err)
+	case !ok:
+		WriteError(w, http.StatusNotFound, "no such "+what, key)
+	default:
+		WriteJSON(w, http.StatusOK, row)
+	}
+}
+
 func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {
 	a, ok, err := s.d.Store.GetAgent(r.Context(), r.PathValue("pc_id"), time.Now())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if !ok {
-		WriteError(w, http.StatusNotFound, "no such agent", "pc_id")
-		return
-	}
-	WriteJSON(w, http.StatusOK, a)
+	one(s, w, r, a, ok, err, "agent", "pc_id")
 }
 
 func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request) {
@@ -173,15 +177,7 @@ func (s *Server) listResults(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getResult(w http.ResponseWriter, r *http.Request) {
 	row, ok, err := s.d.Store.GetResult(r.Context(), r.PathValue("result_id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if !ok {
-		WriteError(w, http.StatusNotFound, "no such result", "result_id")
-		return
-	}
-	WriteJSON(w, http.StatusOK, row)
+	one(s, w, r, row, ok, err, "result", "result_id")
 }
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
