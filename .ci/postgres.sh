@@ -8,11 +8,23 @@
 # (needs root), initialises a cluster under a fresh /tmp directory, and
 # listens on loopback on a free port (PGPORT to choose) with trust auth —
 # test-only, never use this for anything else. The tests create and drop one
-# database per test through this DSN. Stop it with:
-#   pg_ctl -D "$(cat /tmp/kanade-pg.dir)/data" stop   (as the cluster's owner)
+# database per test through this DSN. Stop it with `.ci/postgres.sh stop`.
 set -euo pipefail
 
 log() { echo "postgres.sh: $*" >&2; }
+
+if [ "${1:-}" = stop ]; then
+  # Stops the cluster the last start made (best effort).
+  dir=$(cat /tmp/kanade-pg.dir 2>/dev/null || true)
+  [ -n "$dir" ] && [ -d "$dir/data" ] || exit 0
+  bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
+  else
+    "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
+  fi
+  exit 0
+fi
 
 find_bindir() {
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1
