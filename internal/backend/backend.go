@@ -71,13 +71,16 @@ type BrokerCreds struct{ Token, User, Password string }
 
 // Backend is a running backend.
 type Backend struct {
-	Cfg     Config
-	Log     *slog.Logger
-	Broker  *broker.Broker // nil with an external broker
-	NC      *nats.Conn
-	JS      jetstream.JetStream
-	DB      *store.DB
-	Hub     *live.Hub
+	Cfg    Config
+	Log    *slog.Logger
+	Broker *broker.Broker // nil with an external broker
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	DB     *store.DB
+	Hub    *live.Hub
+	// Live publishes a dashboard event to the clients of every replica
+	// (through the broker); Hub.Publish reaches this replica's only.
+	Live    *live.Relay
 	Auth    *auth.Authenticator
 	Audit   *audit.Publisher
 	Metrics *metrics.Registry
@@ -193,8 +196,12 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	ctx, cancelAll := context.WithCancel(context.Background())
 	b.cancel = cancelAll
 	b.Hub = live.NewHub(cfg.Log)
+	if b.Live, err = live.NewRelay(b.NC, b.Hub, cfg.Log); err != nil {
+		return nil, err
+	}
 	b.Jobs = projector.NewJobCache(manifest.ParseDuration)
-	set := projector.New(b.DB, projector.Options{Batch: cfg.ProjectorBatch, Log: cfg.Log, Metrics: b.Metrics, Notes: b.Hub, Jobs: b.Jobs})
+	set := projector.New(b.DB, projector.Options{Batch: cfg.ProjectorBatch, Log: cfg.Log, Metrics: b.Metrics,
+		Notes: b.Live, Local: b.Hub, Jobs: b.Jobs})
 	if err := set.ResetIfWiped(parent, b.JS); err != nil {
 		return nil, err
 	}
@@ -277,6 +284,9 @@ func (b *Backend) teardown() {
 		b.cancel()
 	}
 	b.wg.Wait()
+	if b.Live != nil {
+		b.Live.Close()
+	}
 	if b.NC != nil {
 		b.NC.SetClosedHandler(nil)
 		_ = b.NC.Drain()
@@ -315,7 +325,7 @@ func (b *Backend) Cleanup(ctx context.Context, now time.Time) {
 	} else if out.Reaped > 0 || out.Expired > 0 {
 		b.Log.Info("reaper pass", "reaped", out.Reaped, "expired_pending", out.Expired)
 		for _, p := range out.Executions {
-			b.Hub.Publish("execution", p)
+			b.Live.Publish("execution", p)
 		}
 	}
 	if deleted, err := b.DB.Retain(ctx, now); err != nil {

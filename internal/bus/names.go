@@ -45,6 +45,10 @@ const (
 	SubjResultsAll        = "results.>"
 	SubjHeartbeatAll      = "heartbeat.>"
 	SubjAuditAll          = "audit.>"
+	// SubjLiveAll carries the dashboard's live events between backend
+	// replicas (core NATS, backend only): whichever replica projected a
+	// change publishes it once, and every replica's SSE hub relays it.
+	SubjLiveAll = "kanade.live.>"
 )
 
 // CommandsGroup is the subject of a command for every member of group g.
@@ -67,6 +71,9 @@ func Ping(pc string) string { return "agents." + pc + ".ping" }
 
 // Kill is the subject that terminates an execution's processes.
 func Kill(execID string) string { return "kill." + execID }
+
+// Live is the subject of a live (SSE) event of the given type.
+func Live(eventType string) string { return "kanade.live." + SubjectToken(eventType) }
 
 // Audit is the subject of an audit event.
 func Audit(actor, action string) string {

@@ -5,6 +5,7 @@
 package live
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,22 @@ func (h *Hub) Publish(eventType string, data any) {
 		h.logger.Warn("live: encode event", "event", eventType, "err", err)
 		return
 	}
+	h.send(eventType, payload)
+}
+
+// PublishJSON sends an event whose data is already JSON (relayed from
+// another replica). Invalid JSON is refused; the payload is compacted so
+// it holds no newline that could break the stream framing.
+func (h *Hub) PublishJSON(eventType string, payload []byte) error {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, payload); err != nil {
+		return fmt.Errorf("live event %q: %w", eventType, err)
+	}
+	h.send(eventType, buf.Bytes())
+	return nil
+}
+
+func (h *Hub) send(eventType string, payload []byte) {
 	// Event names come from our own code, but a newline would corrupt the
 	// stream framing for every client, so strip them defensively.
 	eventType = strings.Map(func(r rune) rune {

@@ -23,17 +23,53 @@ type HeartbeatWriter interface {
 // Heartbeats projects core-NATS heartbeats into agents. Heartbeats are not
 // durable (a missed one is replaced 30 s later), so they are micro-batched:
 // the newest per PC, flushed every second or at FlushAt PCs.
+//
+// Writing is shared between replicas (queue group), but online/offline
+// needs every heartbeat: a replica that got only its share would think a
+// PC offline whenever the other replicas received its last few beats. So
+// each replica also follows all heartbeats (a plain subscription, a map
+// update per message) and decides transitions on that full view. An
+// online event is published (Notes, relayed to every replica) by the
+// replica that wrote the heartbeat that ended the silence, after the
+// write, so a dashboard refetch sees it; offline events are published by
+// every replica to its own clients only (Local), as each sees the silence.
 type Heartbeats struct {
 	W       HeartbeatWriter
 	Log     *slog.Logger
-	Notes   Notifier
+	Notes   Notifier // every replica's clients
+	Local   Notifier // this replica's clients (nil = Notes)
 	Metrics *metrics.Registry
 	FlushAt int
 
 	mu      sync.Mutex
 	pending map[string]store.Heartbeat
-	seen    map[string]time.Time // pc → last receive, for online/offline events
-	offline map[string]bool
+	seen    map[string]*liveness // full view: pc → liveness
+}
+
+// liveness is one PC's state in the full heartbeat view.
+type liveness struct {
+	last    time.Time // this replica's receive time of the newest heartbeat
+	offline bool      // an offline event was published since
+	wake    time.Time // agent-side time (At) of the heartbeat that made it online
+	claimed bool      // the online event for wake was published by this replica
+}
+
+// see records a heartbeat in the full view. It is idempotent for one
+// message seen through both subscriptions (the second sighting is a gap
+// of milliseconds, not a transition).
+func (h *Heartbeats) see(pc string, at, now time.Time) *liveness {
+	l := h.seen[pc]
+	if l == nil {
+		l = &liveness{}
+		h.seen[pc] = l
+	}
+	if l.last.IsZero() || l.offline || now.Sub(l.last) > store.OnlineWindow {
+		l.offline, l.wake, l.claimed = false, at, false
+	}
+	if now.After(l.last) {
+		l.last = now
+	}
+	return l
 }
 
 // Run subscribes (queue group, so replicas share the load) until ctx ends.
@@ -41,10 +77,28 @@ func (h *Heartbeats) Run(ctx context.Context, nc *nats.Conn) error {
 	if h.FlushAt <= 0 {
 		h.FlushAt = 1000
 	}
+	if h.Local == nil {
+		h.Local = h.Notes
+	}
 	h.pending = map[string]store.Heartbeat{}
-	h.seen = map[string]time.Time{}
-	h.offline = map[string]bool{}
+	h.seen = map[string]*liveness{}
 	full := make(chan struct{}, 1)
+	// The full view: every replica gets every heartbeat here.
+	view, err := nc.Subscribe(bus.SubjHeartbeatAll, func(m *nats.Msg) {
+		hb, err := wire.DecodeHeartbeat(m.Data)
+		if err != nil || strings.TrimPrefix(m.Subject, "heartbeat.") != hb.PCID {
+			return // counted and logged by the writing subscription
+		}
+		now := time.Now().UTC()
+		h.mu.Lock()
+		h.see(hb.PCID, hb.At, now)
+		h.mu.Unlock()
+	})
+	if err != nil {
+		return err
+	}
+	_ = view.SetPendingLimits(1<<20, 256<<20)
+	defer view.Unsubscribe()
 	sub, err := nc.QueueSubscribe(bus.SubjHeartbeatAll, "kanade-backend", func(m *nats.Msg) {
 		hb, err := wire.DecodeHeartbeat(m.Data)
 		if err != nil || strings.TrimPrefix(m.Subject, "heartbeat.") != hb.PCID {
@@ -105,22 +159,39 @@ func (h *Heartbeats) flush(ctx context.Context) {
 		return
 	}
 	h.Metrics.Add("kanade_projected_messages_total", "Messages projected into SQL.", float64(len(batch)), "stream", "heartbeat")
+	var woke []store.Heartbeat
+	h.mu.Lock()
 	for _, hb := range batch {
-		prev, known := h.seen[hb.PCID]
-		h.seen[hb.PCID] = hb.ReceivedAt
-		if !known || h.offline[hb.PCID] || hb.ReceivedAt.Sub(prev) > store.OnlineWindow {
-			delete(h.offline, hb.PCID)
-			h.Notes.Publish("agent", map[string]any{"pc_id": hb.PCID, "online": true, "hostname": hb.Hostname,
-				"agent_version": hb.AgentVersion, "last_heartbeat": hb.ReceivedAt})
+		// The full view may not have this message yet (two subscriptions,
+		// two goroutines): seeing it here first is the same transition.
+		l := h.see(hb.PCID, hb.At, hb.ReceivedAt)
+		if !l.claimed && l.wake.Equal(hb.At) {
+			l.claimed = true
+			woke = append(woke, hb)
 		}
+	}
+	h.mu.Unlock()
+	for _, hb := range woke {
+		h.Notes.Publish("agent", map[string]any{"pc_id": hb.PCID, "online": true, "hostname": hb.Hostname,
+			"agent_version": hb.AgentVersion, "last_heartbeat": hb.ReceivedAt})
 	}
 }
 
 func (h *Heartbeats) sweepOffline(now time.Time) {
-	for pc, last := range h.seen {
-		if !h.offline[pc] && now.Sub(last) > store.OnlineWindow {
-			h.offline[pc] = true
-			h.Notes.Publish("agent", map[string]any{"pc_id": pc, "online": false, "last_heartbeat": last})
+	type gone struct {
+		pc   string
+		last time.Time
+	}
+	var off []gone
+	h.mu.Lock()
+	for pc, l := range h.seen {
+		if !l.offline && now.Sub(l.last) > store.OnlineWindow {
+			l.offline = true
+			off = append(off, gone{pc, l.last})
 		}
+	}
+	h.mu.Unlock()
+	for _, g := range off {
+		h.Local.Publish("agent", map[string]any{"pc_id": g.pc, "online": false, "last_heartbeat": g.last})
 	}
 }

@@ -28,8 +28,11 @@ type Options struct {
 	Linger  time.Duration // wait for a batch to fill (default 0: take what is buffered)
 	Log     *slog.Logger
 	Metrics *metrics.Registry
-	Notes   Notifier
-	Jobs    *JobCache
+	Notes   Notifier // live events, to every replica's dashboards
+	// Local reaches only this replica's dashboards (agent offline, which
+	// every replica derives itself); nil = Notes.
+	Local Notifier
+	Jobs  *JobCache
 }
 
 // Set is every projector of the backend.
@@ -66,7 +69,7 @@ func New(st Store, o Options) *Set {
 			mk(bus.StreamResults, bus.ConsumerResults, "", &resultsHandler{w: st, log: o.Log, notes: o.Notes}),
 			mk(bus.StreamAudit, bus.ConsumerAudit, "", &auditHandler{w: st, log: o.Log}),
 		},
-		beats: &Heartbeats{W: st, Log: o.Log, Notes: o.Notes, Metrics: o.Metrics},
+		beats: &Heartbeats{W: st, Log: o.Log, Notes: o.Notes, Local: o.Local, Metrics: o.Metrics},
 	}
 }
 

@@ -41,7 +41,7 @@ func (s *Service) Run(ctx context.Context, b *backend.Backend) {
 	holder := host + "-" + uuid.NewString()[:8]
 	el := leader.New(b.JS, LockKey, holder, b.Log)
 	sc := New(Deps{JS: b.JS, Store: b.DB, Dispatcher: s.newDispatcher(b), Leader: el, Audit: b.Audit,
-		Events: b.Hub, Log: b.Log, Holder: holder}, s.opts)
+		Events: b.Live, Log: b.Log, Holder: holder}, s.opts)
 	s.mu.Lock()
 	s.elector, s.sched = el, sc
 	close(s.ready)
