@@ -854,3 +854,58 @@ func TestConcurrentFirstOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentReapers: the reaper of every replica runs on its own
+// schedule; two at once reap and count each orphan once.
+func TestConcurrentReapers(t *testing.T) {
+	for _, c := range cases(false) {
+		t.Run(c.name, func(t *testing.T) {
+			dsn := c.dsn(t)
+			if dsn == "" {
+				dsn = filepath.Join(t.TempDir(), "backend.db")
+			}
+			db, other := c.openDSN(t, dsn), c.openDSN(t, dsn)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			const n = 600
+			var batch []store.Started
+			for i := range n {
+				exec := fmt.Sprintf("e%d", i%6)
+				if i < 6 {
+					execution(t, db, exec, n/6, "pending")
+				}
+				s := st(fmt.Sprintf("r%04d", i), exec, fmt.Sprintf("pc%04d", i), now)
+				exp := now.Add(time.Minute)
+				s.ExpiresAt = &exp
+				batch = append(batch, s)
+			}
+			_ = mustT[[]store.Started](t)(db.ApplyStarted(ctx, batch))
+			var wg sync.WaitGroup
+			outs := make([]store.ReapOutcome, 4)
+			errs := make([]error, 4)
+			for i := range outs {
+				d := db
+				if i%2 == 1 {
+					d = other
+				}
+				wg.Go(func() { outs[i], errs[i] = d.Reap(ctx, now.Add(time.Hour)) })
+			}
+			wg.Wait()
+			reaped := 0
+			for i := range outs {
+				if errs[i] != nil {
+					t.Fatal(errs[i])
+				}
+				reaped += outs[i].Reaped
+			}
+			if reaped != n {
+				t.Fatalf("reaped %d in all, want %d", reaped, n)
+			}
+			if got := count(t, db, "SELECT SUM(failure_count) FROM executions"); got != n {
+				t.Fatalf("failures counted %d, want %d", got, n)
+			}
+			if got := count(t, db, "SELECT COUNT(*) FROM executions WHERE status = 'completed'"); got != 6 {
+				t.Fatalf("completed %d", got)
+			}
+		})
+	}
+}

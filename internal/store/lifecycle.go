@@ -109,7 +109,7 @@ func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, db.Q(`SELECT result_id, exec_id FROM execution_results
 		WHERE finished_at IS NULL AND ((expires_at IS NOT NULL AND expires_at < ?) OR (expires_at IS NULL AND started_at < ?))
-		LIMIT ?`), TS(now), TS(now.Add(-InflightFallback)), reapBatch)
+		ORDER BY result_id LIMIT ?`), TS(now), TS(now.Add(-InflightFallback)), reapBatch)
 	if err != nil {
 		return out, fmt.Errorf("select orphans: %w", err)
 	}
@@ -144,7 +144,15 @@ func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
 		}
 		d.failure++
 	}
-	if out.Executions, err = db.bumpCounters(ctx, tx, deltas, order); err != nil {
+	// Rows are locked in result_id order and executions in exec_id order
+	// on PostgreSQL, as the projectors do, so reapers on several replicas
+	// and the projectors queue instead of deadlocking; each orphan is
+	// reaped (and counted) by whichever UPDATE gets it first.
+	bump := db.bumpCounters
+	if db.Dialect == Postgres {
+		bump = db.bumpCountersPG
+	}
+	if out.Executions, err = bump(ctx, tx, deltas, order); err != nil {
 		return out, err
 	}
 	res, err := tx.ExecContext(ctx, db.Q(`UPDATE executions SET status = 'expired' WHERE status = 'pending' AND initiated_at < ?`),
