@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -167,6 +168,7 @@ func runScenario(ctx context.Context, args []string) error {
 	fs.StringVar(&o.BackendBin, "backend-bin", "", "kanade-backend binary (default: go build ./cmd/kanade-backend)")
 	fs.StringVar(&o.AgentBin, "agent-bin", "", "kanade-agent binary for footprint (default: go build ./cmd/kanade-agent)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (in-process backends included) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -203,6 +205,17 @@ func runScenario(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("kanade-sim scenario %s %s\nmachine: %s\nstarted: %s\n", name, strings.Join(args[1:], " "), sim.Machine(), time.Now().UTC().Format(time.RFC3339))
 	start := time.Now()
 	t, err := fn(ctx, o)
