@@ -61,7 +61,6 @@ func (r *Relay) Publish(eventType string, data any) {
 	}
 }
 
-
 // Close stops relaying.
 func (r *Relay) Close() {
 	if r.sub != nil {
