@@ -249,3 +249,43 @@ func rawInsert(db *store.DB, rs []store.Result) error {
 	}
 	return tx.Commit()
 }
+
+// BenchmarkUpsertHeartbeats: 10 000 agents' heartbeats (all known, so every
+// row is an update) in flushes of 1000, as the heartbeat projector writes
+// them; rows/s is heartbeats per second.
+func BenchmarkUpsertHeartbeats(b *testing.B) {
+	const agents = 10000
+	for _, c := range benchDBs() {
+		b.Run(c.name, func(b *testing.B) {
+			db := c.open(b)
+			defer db.Close()
+			mk := func(at time.Time) []store.Heartbeat {
+				out := make([]store.Heartbeat, agents)
+				for i := range out {
+					out[i] = store.Heartbeat{Heartbeat: wire.Heartbeat{PCID: fmt.Sprintf("pc-%05d", i), Hostname: fmt.Sprintf("host-%05d", i),
+						OSFamily: "windows", OSVersion: "11", Arch: "amd64", AgentVersion: "1.0.0", At: at, BootTime: at,
+						AgentRSSBytes: 12 << 20, AgentCPUPct: 0.1}, ReceivedAt: at}
+				}
+				return out
+			}
+			write := func(hbs []store.Heartbeat) {
+				for lo := 0; lo < len(hbs); lo += benchBatch {
+					if err := db.UpsertHeartbeats(context.Background(), hbs[lo:lo+benchBatch]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			base := time.Now().UTC()
+			write(mk(base)) // first sight: inserts
+			b.ResetTimer()
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				hbs := mk(base.Add(time.Duration(i+1) * time.Second))
+				start := time.Now()
+				write(hbs)
+				total += time.Since(start)
+			}
+			rate(b, agents*b.N, total)
+		})
+	}
+}
