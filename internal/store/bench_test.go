@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -286,6 +288,94 @@ func BenchmarkUpsertHeartbeats(b *testing.B) {
 				total += time.Since(start)
 			}
 			rate(b, agents*b.N, total)
+		})
+	}
+}
+
+// BenchmarkListQueries: the API's list queries over 1 000 000 result rows
+// (KANADE_BENCH_LIST_ROWS overrides) and 10 000 agents: one op = one page
+// of 50 with its total count, the way GET /api/results etc. ask for it.
+func BenchmarkListQueries(b *testing.B) {
+	n := 1000000
+	if v := os.Getenv("KANADE_BENCH_LIST_ROWS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	for _, c := range benchDBs() {
+		if c.perRow {
+			continue
+		}
+		b.Run(c.name, func(b *testing.B) {
+			db := c.open(b)
+			defer db.Close()
+			now := time.Now().UTC()
+			batch := make([]store.Result, 0, 5000)
+			for i := 0; i < n; i++ {
+				batch = append(batch, store.Result{ExecResult: wire.ExecResult{ResultID: fmt.Sprintf("r-%08d", i),
+					ExecID: fmt.Sprintf("exec-%03d", i%100), PCID: fmt.Sprintf("pc-%05d", i%10000), ManifestID: fmt.Sprintf("job-%d", i%20),
+					ExitCode: i % 9, Stdout: "x", StartedAt: now, FinishedAt: now}, RecordedAt: now.Add(-time.Duration(n-i) * time.Second)})
+				if len(batch) == cap(batch) || i == n-1 {
+					if _, err := db.ApplyResults(context.Background(), batch); err != nil {
+						b.Fatal(err)
+					}
+					batch = batch[:0]
+				}
+			}
+			hbs := make([]store.Heartbeat, 10000)
+			for i := range hbs {
+				hbs[i] = store.Heartbeat{Heartbeat: wire.Heartbeat{PCID: fmt.Sprintf("pc-%05d", i), Hostname: fmt.Sprintf("host-%05d", i)},
+					ReceivedAt: now.Add(-time.Duration(i%300) * time.Second)}
+			}
+			if err := db.UpsertHeartbeats(context.Background(), hbs); err != nil {
+				b.Fatal(err)
+			}
+			if db.Dialect == store.Postgres {
+				if _, err := db.Write.Exec("ANALYZE"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			page := store.Page{Limit: 50}
+			queries := map[string]func() error{
+				"results-all": func() error {
+					_, _, err := db.ListResults(context.Background(), store.ResultFilter{}, page)
+					return err
+				},
+				"results-exec": func() error {
+					_, _, err := db.ListResults(context.Background(), store.ResultFilter{ExecID: "exec-042"}, page)
+					return err
+				},
+				"results-pc": func() error {
+					_, _, err := db.ListResults(context.Background(), store.ResultFilter{PCID: "pc-04242"}, page)
+					return err
+				},
+				"results-failure-24h": func() error {
+					_, _, err := db.ListResults(context.Background(), store.ResultFilter{Status: "failure", Since: now.Add(-24 * time.Hour)}, page)
+					return err
+				},
+				"agents-online": func() error {
+					_, _, err := db.ListAgents(context.Background(), store.AgentFilter{Status: "online", Now: now}, page)
+					return err
+				},
+				"agents-q": func() error {
+					_, _, err := db.ListAgents(context.Background(), store.AgentFilter{Q: "host-042", Now: now}, page)
+					return err
+				},
+				"fleet": func() error { _, err := db.Fleet(context.Background(), now); return err },
+			}
+			for _, name := range []string{"results-all", "results-exec", "results-pc", "results-failure-24h", "agents-online", "agents-q", "fleet"} {
+				q := queries[name]
+				b.Run(name, func(b *testing.B) {
+					lat := make([]time.Duration, 0, b.N)
+					for i := 0; i < b.N; i++ {
+						start := time.Now()
+						if err := q(); err != nil {
+							b.Fatal(err)
+						}
+						lat = append(lat, time.Since(start))
+					}
+					slices.Sort(lat)
+					b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+				})
+			}
 		})
 	}
 }
