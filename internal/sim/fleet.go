@@ -194,7 +194,9 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		}
 	}
 	for _, a := range f.agents {
+		a.mu.Lock()
 		a.timer = time.AfterFunc(rand.N(cfg.StartSpread)+time.Millisecond, a.beat)
+		a.mu.Unlock()
 	}
 	ok = true
 	return f, nil
@@ -390,7 +392,9 @@ func (a *simAgent) beat() {
 	}
 	a.publishHeartbeat()
 	every := f.cfg.Heartbeat
+	a.mu.Lock()
 	a.timer.Reset(every + time.Duration((rand.Float64()*0.2-0.1)*float64(every)))
+	a.mu.Unlock()
 }
 
 // Agents lists the simulated pc_ids.
@@ -507,9 +511,11 @@ func (f *Fleet) Settled() bool {
 func (f *Fleet) Stop() {
 	f.cancel()
 	for _, a := range f.agents {
+		a.mu.Lock()
 		if a.timer != nil {
 			a.timer.Stop()
 		}
+		a.mu.Unlock()
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

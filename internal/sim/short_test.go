@@ -16,8 +16,8 @@ import (
 // messages and duplicate runs — never on timings.
 func TestShortScenarios(t *testing.T) {
 	agents, history := 1000, 50000
-	if raceEnabled || testing.Short() {
-		agents, history = 300, 10000 // the race detector makes everything ~10× slower
+	if testing.Short() {
+		agents, history = 300, 10000
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
