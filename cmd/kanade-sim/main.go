@@ -163,6 +163,7 @@ func runScenario(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.Duration, "duration", 3*time.Minute, "steady: measuring time; footprint: each phase")
 	fs.IntVar(&o.Repeat, "repeat", 3, "broadcast: how many broadcasts")
 	fs.IntVar(&o.Requests, "requests", 200, "api: requests per endpoint")
+	fs.BoolVar(&o.OrderedIDs, "ordered-ids", false, "projection: time-ordered result_ids (UUIDv7-like) instead of random ones")
 	fs.StringVar(&o.WorkDir, "work-dir", "", "scratch directory (default: a temp dir, removed at the end)")
 	keep := fs.Bool("keep", false, "keep the scratch directory")
 	fs.StringVar(&o.BackendBin, "backend-bin", "", "kanade-backend binary (default: go build ./cmd/kanade-backend)")

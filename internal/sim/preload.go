@@ -21,6 +21,9 @@ type ResultSet struct {
 	Prefix    string
 	FailRatio float64
 	At        time.Time // started/finished time of every result
+	// OrderedIDs makes result_ids time-ordered (like UUIDv7) instead of
+	// random (UUIDv4, what agents mint today).
+	OrderedIDs bool
 }
 
 func (s ResultSet) execID(e int) string { return fmt.Sprintf("sim-exec-%04d", e) }
@@ -51,7 +54,11 @@ func (s ResultSet) Result(i int) wire.ExecResult {
 	if float64(h%10000)/10000 < s.FailRatio {
 		code = 1
 	}
-	return wire.ExecResult{ResultID: fmt.Sprintf("%016x-%08d", h, i), RequestID: s.RequestID(e), ExecID: s.execID(e),
+	id := fmt.Sprintf("%016x-%08d", h, i)
+	if s.OrderedIDs {
+		id = fmt.Sprintf("%08d-%016x", i, h)
+	}
+	return wire.ExecResult{ResultID: id, RequestID: s.RequestID(e), ExecID: s.execID(e),
 		PCID: PCID(s.Prefix, i/s.Execs), ManifestID: "sim-history", Version: "1.0.0", ExitCode: code,
 		Stdout: "kanade-sim history row: cleanup done, 42 files removed\n", StartedAt: s.At, FinishedAt: s.At}
 }

@@ -36,6 +36,7 @@ type Options struct {
 	Heartbeat     time.Duration
 	Groups        []GroupSpec
 	Requests      int    // api: requests per endpoint
+	OrderedIDs    bool   // projection: time-ordered result_ids
 	WorkDir       string // scratch (removed unless Keep)
 	BackendBin    string // kanade-backend binary; built when empty
 	AgentBin      string // kanade-agent binary (footprint); built when empty
@@ -201,8 +202,12 @@ func replay(ctx context.Context, dir string, batch, n, prefix int, log *slog.Log
 // with batching and with one message per transaction, against the raw
 // batched insert rate of the same rows measured in the same run.
 func Projection(ctx context.Context, o Options) (Table, error) {
-	t := Table{Title: fmt.Sprintf("projection: replay of %d ExecResults after a wipe", o.Results)}
-	set := ResultSet{N: o.Results, Execs: 100, Prefix: "sim", FailRatio: 0.05, At: time.Now().UTC()}
+	ids := "random result_ids (UUIDv4-like)"
+	if o.OrderedIDs {
+		ids = "time-ordered result_ids (UUIDv7-like)"
+	}
+	t := Table{Title: fmt.Sprintf("projection: replay of %d ExecResults after a wipe, %s", o.Results, ids)}
+	set := ResultSet{N: o.Results, Execs: 100, Prefix: "sim", FailRatio: 0.05, At: time.Now().UTC(), OrderedIDs: o.OrderedIDs}
 	dir := filepath.Join(o.WorkDir, "projection")
 	pre, err := preloadStore(ctx, dir, set, o.Log)
 	if err != nil {
