@@ -91,7 +91,7 @@ func TestCrashSafety(t *testing.T) {
 			r.ExitCode, wantFail = 1, wantFail+1
 		}
 		b, _ := json.Marshal(r)
-		if _, err := js.PublishAsync(bus.Result(r.RequestID), b); err != nil {
+		if _, err := js.PublishAsync(bus.Result(r.RequestID), b, jetstream.WithStallWait(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -213,7 +213,7 @@ func TestReplicasFailover(t *testing.T) {
 			r.ExitCode, wantFail = 1, wantFail+1
 		}
 		data, _ := json.Marshal(r)
-		if _, err := js.PublishAsync(bus.Result(r.RequestID), data); err != nil {
+		if _, err := js.PublishAsync(bus.Result(r.RequestID), data, jetstream.WithStallWait(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}

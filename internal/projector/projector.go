@@ -89,6 +89,14 @@ func (s *Set) ResetIfWiped(ctx context.Context, js jetstream.JetStream) error {
 		if !empty {
 			continue
 		}
+		// A consumer that has acknowledged nothing will replay everything
+		// anyway; leaving it alone spares a replica starting next to
+		// another on an empty database from resetting its peer's projectors.
+		if c, err := js.Consumer(ctx, p.stream, p.durable); err == nil {
+			if info, err := c.Info(ctx); err == nil && info.AckFloor.Stream == 0 && info.NumAckPending == 0 {
+				continue
+			}
+		}
 		err = js.DeleteConsumer(ctx, p.stream, p.durable)
 		switch {
 		case err == nil:
