@@ -170,9 +170,12 @@ func wipeDB(dir string) {
 }
 
 // replay starts an in-process backend on dir and times it until n rows
-// are projected; prefix is when the first `prefix` rows were in.
+// are projected (from the start call); atPrefix is the time from the
+// first projected row to the first `prefix` rows (backend start-up, which
+// includes JetStream recovering its store, left out).
 func replay(ctx context.Context, dir string, batch, n, prefix int, log *slog.Logger) (took, atPrefix time.Duration, _ *backend.Backend, _ error) {
 	start := time.Now()
+	var first time.Time
 	be, err := backend.Start(ctx, backend.Config{HTTPAddr: "127.0.0.1:0", DataDir: dir, NATSAddr: "127.0.0.1:0",
 		CleanupInterval: time.Hour, ProjectorBatch: batch, Log: log, Version: "sim"})
 	if err != nil {
@@ -183,8 +186,11 @@ func replay(ctx context.Context, dir string, batch, n, prefix int, log *slog.Log
 		// deleted here, so it is the number projected.
 		var got int
 		_ = be.DB.Read.QueryRowContext(ctx, "SELECT COALESCE(MAX(rowid), 0) FROM execution_results").Scan(&got)
+		if got > 0 && first.IsZero() {
+			first = time.Now()
+		}
 		if got >= prefix && atPrefix == 0 {
-			atPrefix = time.Since(start)
+			atPrefix = time.Since(first)
 		}
 		if got >= n {
 			return time.Since(start), atPrefix, be, nil
@@ -244,7 +250,7 @@ func Projection(ctx context.Context, o Options) (Table, error) {
 	if err := createExecutions(ctx, dir, set, o.Log); err != nil {
 		return t, err
 	}
-	took1, _, be1, err := replay(ctx, dir, 1, n1, n1, o.Log)
+	_, took1, be1, err := replay(ctx, dir, 1, n1, n1, o.Log)
 	if err != nil {
 		return t, err
 	}
@@ -259,8 +265,8 @@ func Projection(ctx context.Context, o Options) (Table, error) {
 	t.add("raw batched INSERT (1000/tx, no broker), before / after", "ceiling", "%.0f / %.0f rows/s", raw1, raw2)
 	t.add("projector, batch 1000 (default)", "", "%.0f rows/s (%s for %d)", batched, took.Round(time.Millisecond), set.N)
 	batchedPrefix := float64(n1) / tookPrefix.Seconds()
-	t.add(fmt.Sprintf("projector, batch 1000, first %d rows", n1), "", "%.0f rows/s (%s)", batchedPrefix, tookPrefix.Round(time.Millisecond))
-	t.add(fmt.Sprintf("projector, batch 1, first %d rows", n1), "", "%.0f rows/s (%s)", one, took1.Round(time.Millisecond))
+	t.add(fmt.Sprintf("projector, batch 1000, first %d rows (from the first row)", n1), "", "%.0f rows/s (%s)", batchedPrefix, tookPrefix.Round(time.Millisecond))
+	t.add(fmt.Sprintf("projector, batch 1, first %d rows (from the first row)", n1), "", "%.0f rows/s (%s)", one, took1.Round(time.Millisecond))
 	t.add("batched ÷ raw (better raw run)", "≥ 0.5", "%.2f", batched/rawBest)
 	t.add(fmt.Sprintf("batched ÷ batch 1, same first %d rows", n1), "≥ 10", "%.1f", batchedPrefix/one)
 	t.add("rows counted into executions / completed", fmt.Sprintf("%d / %d", set.N, set.Execs), "%d / %d", counted, completed)
