@@ -163,7 +163,7 @@ func runScenario(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.Duration, "duration", 3*time.Minute, "steady: measuring time; footprint: each phase")
 	fs.IntVar(&o.Repeat, "repeat", 3, "broadcast: how many broadcasts")
 	fs.IntVar(&o.Requests, "requests", 200, "api: requests per endpoint")
-	fs.BoolVar(&o.OrderedIDs, "ordered-ids", false, "projection: time-ordered result_ids (UUIDv7-like) instead of random ones")
+	ids := fs.String("ids", "ordered", "projection: result_ids 'ordered' (UUIDv7-like, what agents mint) or 'random' (UUIDv4-like)")
 	fs.StringVar(&o.WorkDir, "work-dir", "", "scratch directory (default: a temp dir, removed at the end)")
 	keep := fs.Bool("keep", false, "keep the scratch directory")
 	fs.StringVar(&o.BackendBin, "backend-bin", "", "kanade-backend binary (default: go build ./cmd/kanade-backend)")
@@ -172,6 +172,13 @@ func runScenario(ctx context.Context, args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (in-process backends included) to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	switch *ids {
+	case "ordered":
+		o.OrderedIDs = true
+	case "random":
+	default:
+		return fmt.Errorf("--ids: want ordered or random, got %q", *ids)
 	}
 	var err error
 	if o.RunTime, o.Groups, o.Conns, err = ff.parse(); err != nil {

@@ -475,7 +475,7 @@ func API(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	dir := filepath.Join(o.WorkDir, "api")
-	set := ResultSet{N: o.Results, Execs: max(1, o.Results/max(1, o.Agents)), Prefix: "sim", FailRatio: 0.05, At: time.Now().UTC()}
+	set := ResultSet{N: o.Results, Execs: max(1, o.Results/max(1, o.Agents)), Prefix: "sim", FailRatio: 0.05, At: time.Now().UTC(), OrderedIDs: o.OrderedIDs}
 	if _, err := preloadStore(ctx, dir, set, o.Log); err != nil {
 		return t, err
 	}
