@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,42 +25,53 @@ import (
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
 
-// natsCluster starts n nats-servers with JetStream, routed to each other
-// on loopback, and waits until JetStream has a meta leader.
-func natsCluster(t *testing.T, n int) []*server.Server {
+// natsProc is one nats-server process of a test cluster.
+type natsProc struct {
+	name, url string
+	cmd       *exec.Cmd
+}
+
+// natsCluster starts n nats-server processes (built from the nats-server
+// module kanade already depends on) with JetStream, routed to each other on
+// loopback, and waits until JetStream has a meta leader.
+func natsCluster(t *testing.T, n int) []*natsProc {
 	t.Helper()
+	bin := filepath.Join(t.TempDir(), "nats-server")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
+		t.Fatalf("build nats-server: %v\n%s", err, out)
+	}
 	routes := make([]string, n)
 	for i := range routes {
 		routes[i] = "nats://" + testenv.FreeAddr(t)
 	}
-	servers := make([]*server.Server, n)
-	for i := range servers {
-		u, _ := url.Parse(routes[i])
-		var port int
-		fmt.Sscan(u.Port(), &port)
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("kanade-n%d", i), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "kanade", Host: "127.0.0.1", Port: port},
-			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
-		}
-		s, err := server.NewServer(opts)
-		if err != nil {
+	procs := make([]*natsProc, n)
+	for i := range procs {
+		addr := testenv.FreeAddr(t)
+		_, port, _ := strings.Cut(addr, ":")
+		name := fmt.Sprintf("kanade-n%d", i)
+		cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", port, "-n", name, "-js", "-sd", t.TempDir(),
+			"--cluster_name", "kanade", "--cluster", routes[i], "--routes", strings.Join(routes, ","))
+		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		go s.Start()
-		t.Cleanup(s.Shutdown)
-		servers[i] = s
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		procs[i] = &natsProc{name: name, url: "nats://" + addr, cmd: cmd}
 	}
-	for _, s := range servers {
-		if !s.ReadyForConnections(30 * time.Second) {
-			t.Fatalf("%s not ready", s.Name())
+	var nc *nats.Conn
+	testenv.Eventually(t, 30*time.Second, "servers accept clients", func() bool {
+		for _, p := range procs {
+			c, err := nats.Connect(p.url)
+			if err != nil {
+				return false
+			}
+			if nc == nil {
+				nc = c
+			} else {
+				c.Close()
+			}
 		}
-	}
-	nc, err := nats.Connect(servers[0].ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
+		return true
+	})
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	testenv.Eventually(t, 60*time.Second, "JetStream cluster meta leader", func() bool {
@@ -69,11 +80,11 @@ func natsCluster(t *testing.T, n int) []*server.Server {
 		_, err := js.AccountInfo(ctx)
 		return err == nil
 	})
-	return servers
+	return procs
 }
 
-// TestClusterBroadcastSurvivesServerLoss runs a backend on a three-server
-// JetStream cluster (--nats-url with all three, --replicas 3) and real
+// TestClusterBroadcastSurvivesServerLoss runs a backend on a three-process
+// nats-server JetStream cluster (--nats-url with all three, --replicas 3) and real
 // agents spread over the servers, kills one server during a broadcast, and
 // checks the run completes with every result projected exactly once.
 func TestClusterBroadcastSurvivesServerLoss(t *testing.T) {
@@ -83,7 +94,7 @@ func TestClusterBroadcastSurvivesServerLoss(t *testing.T) {
 	servers := natsCluster(t, 3)
 	var urls []string
 	for _, s := range servers {
-		urls = append(urls, s.ClientURL())
+		urls = append(urls, s.url)
 	}
 	b := testenv.Backend(t, func(c *backend.Config) {
 		wiring.All(c)
@@ -148,12 +159,14 @@ func TestClusterBroadcastSurvivesServerLoss(t *testing.T) {
 	})
 	victim := servers[0]
 	for _, s := range servers {
-		if s.ID() == b.NC.ConnectedServerId() {
+		if s.name == b.NC.ConnectedServerName() {
 			victim = s
 		}
 	}
-	victim.Shutdown()
-	t.Logf("shut down %s during the broadcast", victim.Name())
+	if err := victim.cmd.Process.Kill(); err != nil { // kill -9
+		t.Fatal(err)
+	}
+	t.Logf("killed %s (-9) during the broadcast", victim.name)
 
 	testenv.Eventually(t, 2*time.Minute, "broadcast completed", func() bool {
 		e, _, _ := b.DB.GetExecution(ctx, ex.ExecID)
