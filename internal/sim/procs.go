@@ -162,6 +162,7 @@ func CPUPct(a, b Usage) float64 {
 type BackendOpts struct {
 	Bin, DataDir   string
 	NATSURL        string // external broker; empty = embedded
+	DB             string // --db: empty = SQLite in the data dir; postgres://… = PostgreSQL
 	ProjectorBatch int
 	Env            []string
 }
@@ -199,6 +200,9 @@ func startBackend(ctx context.Context, o BackendOpts, httpAddr, natsAddr string)
 	}
 	if o.ProjectorBatch > 0 {
 		args = append(args, "--projector-batch", strconv.Itoa(o.ProjectorBatch))
+	}
+	if o.DB != "" {
+		args = append(args, "--db", o.DB)
 	}
 	env := append([]string{"KANADE_AUTH_DISABLE=1"}, o.Env...)
 	p, err := StartProc("kanade-backend", o.Bin, args, env, filepath.Join(o.DataDir, "..", filepath.Base(o.DataDir)+"-backend.log"))

@@ -39,6 +39,7 @@ type Options struct {
 	OrderedIDs    bool   // projection: time-ordered result_ids
 	WorkDir       string // scratch (removed unless Keep)
 	BackendBin    string // kanade-backend binary; built when empty
+	DB            string // broadcast: the backend's --db (PostgreSQL DSN; empty = SQLite)
 	AgentBin      string // kanade-agent binary (footprint); built when empty
 	Self          string // this executable (runs `broker`)
 	Out           io.Writer
@@ -286,7 +287,7 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 	if err != nil {
 		return t, err
 	}
-	be, err := StartBackend(ctx, BackendOpts{Bin: bin, DataDir: filepath.Join(o.WorkDir, "broadcast")})
+	be, err := StartBackend(ctx, BackendOpts{Bin: bin, DataDir: filepath.Join(o.WorkDir, "broadcast"), DB: o.DB})
 	if err != nil {
 		return t, err
 	}
