@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
-	kwire "github.com/kanade-fleet/kanade/internal/wire"
 )
 
 // TestCrashSafety kills -9 a real kanade-backend process while it projects
@@ -36,10 +34,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	const execs = 10
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "kanade-backend")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBackend(t)
 	data := filepath.Join(dir, "data")
 	httpAddr, natsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	startBackend := func() *exec.Cmd {
@@ -67,13 +62,8 @@ func TestCrashSafety(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	per := total / execs
-	for i := 0; i < execs; i++ {
-		if err := db.CreateExecution(context.Background(), store.Execution{ExecID: fmt.Sprintf("exec-%d", i), JobID: "job",
-			Version: "1", InitiatedBy: "crash-test", TargetCount: per}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	work := bulk{execPrefix: "exec", resultPrefix: "r", total: total, execs: execs}
+	work.createExecutions(t, db, "crash-test")
 	db.Close()
 
 	nc, err := nats.Connect("nats://"+natsAddr, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
@@ -81,25 +71,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	now := time.Now().UTC()
-	wantFail := 0
-	for i := 0; i < total; i++ {
-		r := kwire.ExecResult{ResultID: fmt.Sprintf("r-%07d", i), RequestID: "req", ExecID: fmt.Sprintf("exec-%d", i%execs),
-			PCID: fmt.Sprintf("pc-%05d", i/execs), ManifestID: "job", Version: "1", StartedAt: now, FinishedAt: now, Stdout: "ok"}
-		if i%7 == 0 {
-			r.ExitCode, wantFail = 1, wantFail+1
-		}
-		b, _ := json.Marshal(r)
-		if _, err := js.PublishAsync(bus.Result(r.RequestID), b, jetstream.WithStallWait(time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(2 * time.Minute):
-		t.Fatal("publishing did not complete")
-	}
+	wantFail := work.publish(t, nc)
 
 	// Kill -9 in the middle of the projection.
 	rdb, err := sql.Open("sqlite", "file:"+filepath.Join(data, "backend.db")+"?_pragma=busy_timeout(10000)&mode=ro")

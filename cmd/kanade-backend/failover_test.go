@@ -66,10 +66,7 @@ func TestReplicasFailover(t *testing.T) {
 	}
 	const execs = 10
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "kanade-backend")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBackend(t)
 	br, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", StoreDir: filepath.Join(dir, "jetstream"), Log: testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
@@ -192,45 +189,24 @@ func TestReplicasFailover(t *testing.T) {
 	}
 
 	// Results to project, shared by both replicas' consumer.
-	for i := 0; i < execs; i++ {
-		if err := db.CreateExecution(ctx, store.Execution{ExecID: fmt.Sprintf("bulk-%d", i), JobID: "job",
-			Version: "1", InitiatedBy: "failover-test", TargetCount: total / execs}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	work := bulk{execPrefix: "bulk", resultPrefix: "bulk", total: total, execs: execs}
+	work.createExecutions(t, db, "failover-test")
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	now := time.Now().UTC()
-	wantFail := 0
-	for i := 0; i < total; i++ {
-		r := kwire.ExecResult{ResultID: fmt.Sprintf("bulk-%07d", i), RequestID: "req", ExecID: fmt.Sprintf("bulk-%d", i%execs),
-			PCID: fmt.Sprintf("pc-%05d", i/execs), ManifestID: "job", Version: "1", StartedAt: now, FinishedAt: now, Stdout: "ok"}
-		if i%7 == 0 {
-			r.ExitCode, wantFail = 1, wantFail+1
-		}
-		data, _ := json.Marshal(r)
-		if _, err := js.PublishAsync(bus.Result(r.RequestID), data, jetstream.WithStallWait(time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(2 * time.Minute):
-		t.Fatal("publishing did not complete")
-	}
+	wantFail := work.publish(t, nc)
+	js, _ := jetstream.New(nc)
 	count := func(q string, args ...any) int {
 		var n sql.NullInt64
 		_ = db.Read.QueryRow(db.Q(q), args...).Scan(&n)
 		return int(n.Int64)
 	}
-	bulk := func() int {
+	projected := func() int {
 		return count("SELECT COUNT(*) FROM execution_results WHERE exec_id LIKE 'bulk-%' AND finished_at IS NOT NULL")
 	}
-	testenv.Eventually(t, 2*time.Minute, "projection under way", func() bool { return bulk() >= total/10 })
+	testenv.Eventually(t, 2*time.Minute, "projection under way", func() bool { return projected() >= total/10 })
 	if e, _, _ := db.GetExecution(ctx, roll.ExecID); e.PendingWaves != 1 {
 		t.Fatalf("rollout before the kill: %+v (want one pending wave)", e)
 	}
@@ -241,10 +217,10 @@ func TestReplicasFailover(t *testing.T) {
 	}
 	_, _ = leader.cmd.Process.Wait()
 	killedAt := time.Now()
-	t.Logf("killed leader %s with %d of %d results projected", leader.name, bulk(), total)
+	t.Logf("killed leader %s with %d of %d results projected", leader.name, projected(), total)
 
 	// The survivor projects the rest, exactly once.
-	testenv.Eventually(t, 5*time.Minute, "all results projected", func() bool { return bulk() == total })
+	testenv.Eventually(t, 5*time.Minute, "all results projected", func() bool { return projected() == total })
 	testenv.Eventually(t, 2*time.Minute, "results consumer drained", func() bool {
 		cons, err := js.Consumer(ctx, bus.StreamResults, bus.ConsumerResults)
 		if err != nil {

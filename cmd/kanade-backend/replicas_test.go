@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -21,7 +20,6 @@ import (
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
-	kwire "github.com/kanade-fleet/kanade/internal/wire"
 )
 
 // TestReplicasKill9 runs two kanade-backend processes against one broker
@@ -42,10 +40,7 @@ func TestReplicasKill9(t *testing.T) {
 	}
 	const execs = 10
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "kanade-backend")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBackend(t)
 	// The shared broker lives in the test process; the backends embed none.
 	br, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", StoreDir: filepath.Join(dir, "jetstream"), Log: testenv.Logger()})
 	if err != nil {
@@ -91,50 +86,16 @@ func TestReplicasKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	per := total / execs
-	for i := 0; i < execs; i++ {
-		if err := db.CreateExecution(context.Background(), store.Execution{ExecID: fmt.Sprintf("exec-%d", i), JobID: "job",
-			Version: "1", InitiatedBy: "replica-test", TargetCount: per}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	work := bulk{execPrefix: "exec", resultPrefix: "r", total: total, execs: execs, withStarted: true}
+	work.createExecutions(t, db, "replica-test")
 
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	// A loaded machine's broker can lag: wait for room rather than fail.
-	stall := jetstream.WithStallWait(time.Minute)
-	now := time.Now().UTC()
-	wantFail := 0
-	for i := 0; i < total; i++ {
-		r := kwire.ExecResult{ResultID: fmt.Sprintf("r-%07d", i), RequestID: "req", ExecID: fmt.Sprintf("exec-%d", i%execs),
-			PCID: fmt.Sprintf("pc-%05d", i/execs), ManifestID: "job", Version: "1", StartedAt: now, FinishedAt: now, Stdout: "ok"}
-		if i%7 == 0 {
-			r.ExitCode, wantFail = 1, wantFail+1
-		}
-		data, _ := json.Marshal(r)
-		if _, err := js.PublishAsync(bus.Result(r.RequestID), data, stall); err != nil {
-			t.Fatal(err)
-		}
-		// Half of them also announce their start, racing the results on
-		// the other projector (possibly in the other replica).
-		if i%2 == 0 {
-			s := kwire.EventStarted{ResultID: r.ResultID, RequestID: r.RequestID, ExecID: r.ExecID, PCID: r.PCID,
-				StartedAt: now, ManifestID: "job", Version: "1"}
-			data, _ := json.Marshal(s)
-			if _, err := js.PublishAsync(bus.EventStarted(s.ExecID, s.PCID), data, stall); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(2 * time.Minute):
-		t.Fatal("publishing did not complete")
-	}
+	wantFail := work.publish(t, nc)
+	js, _ := jetstream.New(nc)
 
 	count := func(q string) int {
 		var n sql.NullInt64
