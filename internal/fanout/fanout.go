@@ -113,6 +113,9 @@ type WaveRecord struct {
 	ClaimedAt *time.Time `json:"claimed_at,omitempty"`
 	// Counted: the wave's targets were already added to target_count.
 	Counted bool `json:"counted,omitempty"`
+	// Earlier are the groups of the waves due before this one: their
+	// members already received this execution and are not counted again.
+	Earlier []string `json:"earlier,omitempty"`
 }
 
 // padSuffix marks the key that remembers an execution whose target_count
@@ -144,15 +147,24 @@ func (f *Fanout) LoadJob(ctx context.Context, jobID string) (manifest.Manifest, 
 
 // liveCount counts the known live PCs a target resolves to (a union).
 func (f *Fanout) liveCount(ctx context.Context, now time.Time, t manifest.Target) (int, error) {
+	set, err := f.livePCs(ctx, now, t)
+	return len(set), err
+}
+
+// livePCs is the set of online PCs a target reaches.
+func (f *Fanout) livePCs(ctx context.Context, now time.Time, t manifest.Target) (map[string]bool, error) {
+	set := map[string]bool{}
 	if t.All {
 		pcs, err := f.store.OnlinePCs(ctx, now, "")
-		return len(pcs), err
+		for _, pc := range pcs {
+			set[pc] = true
+		}
+		return set, err
 	}
-	set := map[string]bool{}
 	for _, g := range t.Groups {
 		pcs, err := f.store.OnlinePCs(ctx, now, g)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for _, pc := range pcs {
 			set[pc] = true
@@ -161,13 +173,31 @@ func (f *Fanout) liveCount(ctx context.Context, now time.Time, t manifest.Target
 	if len(t.PCs) > 0 {
 		online, err := f.store.OnlinePCs(ctx, now, "")
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for _, pc := range t.PCs {
 			if _, ok := slices.BinarySearch(online, pc); ok {
 				set[pc] = true
 			}
 		}
+	}
+	return set, nil
+}
+
+// waveCount counts the online members of a wave's group that are in none of
+// the earlier waves' groups: agents run an execution once (they drop a
+// second command with the same exec_id), so a PC in two waves is one target.
+func (f *Fanout) waveCount(ctx context.Context, now time.Time, group string, earlier []string) (int, error) {
+	set, err := f.livePCs(ctx, now, manifest.Target{Groups: []string{group}})
+	if err != nil || len(earlier) == 0 {
+		return len(set), err
+	}
+	before, err := f.livePCs(ctx, now, manifest.Target{Groups: earlier})
+	if err != nil {
+		return 0, err
+	}
+	for pc := range before {
+		delete(set, pc)
 	}
 	return len(set), nil
 }
@@ -206,19 +236,26 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (ExecResponse, error
 	if p.Waves() {
 		// Waves with no delay go out now; the others wait in KV. Their
 		// targets are counted when they are sent (AddExecutionTargets).
+		var nowGroups []string
 		for i, w := range p.Rollout.Waves {
 			cmd := m.Command(execID, uuid.NewString(), p)
 			if d := w.DelayDuration(); d > 0 {
+				var earlier []string
+				for j, o := range p.Rollout.Waves {
+					if od := o.DelayDuration(); od < d || (od == d && j < i) {
+						earlier = append(earlier, o.Group)
+					}
+				}
 				later = append(later, WaveRecord{ExecID: execID, JobID: m.ID, Index: i, Group: w.Group,
-					DueAt: now.Add(d), Command: cmd, InitiatedBy: req.InitiatedBy})
+					DueAt: now.Add(d), Command: cmd, InitiatedBy: req.InitiatedBy, Earlier: earlier})
 				continue
 			}
 			immediate = append(immediate, out{w.Subject(), cmd})
-			n, err := f.liveCount(ctx, now, manifest.Target{Groups: []string{w.Group}})
-			if err != nil {
-				return ExecResponse{}, err
-			}
-			count += n
+			nowGroups = append(nowGroups, w.Group)
+		}
+		// A PC in two immediate waves is one target (a union, as for groups).
+		if count, err = f.liveCount(ctx, now, manifest.Target{Groups: nowGroups}); err != nil {
+			return ExecResponse{}, err
 		}
 	} else {
 		for _, s := range p.Subjects() {

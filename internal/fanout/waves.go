@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/bus"
-	"github.com/kanade-fleet/kanade/internal/manifest"
 )
 
 // RunWaves sends pending rollout waves when they are due, until ctx ends.
@@ -117,7 +116,7 @@ func (f *Fanout) dispatch(ctx context.Context, kv jetstream.KeyValue, e jetstrea
 		return
 	}
 	if !rec.Counted {
-		n, err := f.liveCount(ctx, now, manifest.Target{Groups: []string{rec.Group}})
+		n, err := f.waveCount(ctx, now, rec.Group, rec.Earlier)
 		if err != nil {
 			log.Error("count wave targets", "error", err)
 			return

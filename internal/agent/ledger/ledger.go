@@ -35,6 +35,7 @@ const (
 // Record is what the ledger knows of one request_id.
 type Record struct {
 	RequestID  string
+	ExecID     string // kept after Done: one run per execution (see Admit)
 	ResultID   string
 	AdmittedAt time.Time
 	State      State
@@ -47,6 +48,7 @@ type Record struct {
 type line struct {
 	Op        string        `json:"op"`
 	RID       string        `json:"rid"`
+	Exec      string        `json:"exec,omitempty"`
 	Res       string        `json:"res,omitempty"`
 	At        time.Time     `json:"at,omitzero"`
 	State     State         `json:"st,omitempty"`
@@ -110,12 +112,12 @@ func apply(recs map[string]*Record, ln line) {
 		if r != nil {
 			return
 		}
-		recs[ln.RID] = &Record{RequestID: ln.RID, ResultID: ln.Res, AdmittedAt: ln.At, State: Admitted, Command: ln.Cmd}
+		recs[ln.RID] = &Record{RequestID: ln.RID, ExecID: execOf(ln), ResultID: ln.Res, AdmittedAt: ln.At, State: Admitted, Command: ln.Cmd}
 	case "r":
 		if ln.State < Admitted || ln.State > Done {
 			return
 		}
-		r := &Record{RequestID: ln.RID, ResultID: ln.Res, AdmittedAt: ln.At, State: ln.State,
+		r := &Record{RequestID: ln.RID, ExecID: execOf(ln), ResultID: ln.Res, AdmittedAt: ln.At, State: ln.State,
 			StartedAt: ln.StartedAt, Command: ln.Cmd}
 		if r.State == Done {
 			r.Command = nil
@@ -130,6 +132,13 @@ func apply(recs map[string]*Record, ln line) {
 			r.State, r.Command = Done, nil
 		}
 	}
+}
+
+func execOf(ln line) string {
+	if ln.Exec != "" || ln.Cmd == nil {
+		return ln.Exec
+	}
+	return ln.Cmd.ExecID
 }
 
 // Seen reports whether requestID was ever admitted (and not yet expired).
@@ -155,8 +164,18 @@ func (l *Ledger) Admit(cmd wire.Command, resultID string, now time.Time) (bool, 
 	if _, ok := l.recs[cmd.RequestID]; ok {
 		return false, nil
 	}
+	// One run per execution: a PC in two targeted groups (or two waves of
+	// a rollout) receives one command per subject, all with the same
+	// exec_id, and the backend counts it as one target.
+	if cmd.ExecID != "" {
+		for _, r := range l.recs {
+			if r.ExecID == cmd.ExecID {
+				return false, nil
+			}
+		}
+	}
 	c := cmd
-	ln := line{Op: "a", RID: cmd.RequestID, Res: resultID, At: now.UTC(), Cmd: &c}
+	ln := line{Op: "a", RID: cmd.RequestID, Exec: cmd.ExecID, Res: resultID, At: now.UTC(), Cmd: &c}
 	if err := l.appendLocked(ln); err != nil {
 		return false, err
 	}
@@ -268,7 +287,7 @@ func (l *Ledger) compactLocked() error {
 	var buf bytes.Buffer
 	for _, id := range ids {
 		r := l.recs[id]
-		b, err := json.Marshal(line{Op: "r", RID: id, Res: r.ResultID, At: r.AdmittedAt, State: r.State,
+		b, err := json.Marshal(line{Op: "r", RID: id, Exec: r.ExecID, Res: r.ResultID, At: r.AdmittedAt, State: r.State,
 			StartedAt: r.StartedAt, Cmd: r.Command})
 		if err != nil {
 			return fmt.Errorf("ledger: %w", err)

@@ -156,3 +156,49 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// A second command of the same execution (another subject the PC is
+// subscribed to, or a later wave) is not admitted, even after the first run
+// is done and the journal was compacted and reopened.
+func TestOneRunPerExecution(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	first := wire.Command{ID: "job", Version: "1", RequestID: "r-web", ExecID: "exec-1", Shell: "sh"}
+	second := first
+	second.RequestID = "r-db"
+	if ok, err := l.Admit(first, "res-1", now); !ok || err != nil {
+		t.Fatalf("first: %v %v", ok, err)
+	}
+	if ok, _ := l.Admit(second, "res-2", now); ok {
+		t.Fatal("second command of the same execution admitted")
+	}
+	must(t, l.Start("r-web", now))
+	must(t, l.Done("r-web"))
+	must(t, l.Expire()) // compaction drops the command but keeps the exec_id
+	must(t, l.Close())
+	l, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if ok, _ := l.Admit(second, "res-2", now); ok {
+		t.Fatal("second command admitted after restart")
+	}
+	other := first
+	other.RequestID, other.ExecID = "r-next", "exec-2"
+	if ok, err := l.Admit(other, "res-3", now); !ok || err != nil {
+		t.Fatalf("another execution: %v %v", ok, err)
+	}
+	// Commands without an exec_id (never sent by kanade) are keyed by request_id only.
+	a, b := wire.Command{RequestID: "x1"}, wire.Command{RequestID: "x2"}
+	if ok1, _ := l.Admit(a, "r", now); !ok1 {
+		t.Fatal("x1")
+	}
+	if ok2, _ := l.Admit(b, "r", now); !ok2 {
+		t.Fatal("x2")
+	}
+}
