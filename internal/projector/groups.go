@@ -14,7 +14,7 @@ import (
 // GroupWriter is what the group projection needs from the store.
 type GroupWriter interface {
 	ReplaceAgentGroups(ctx context.Context, pc string, groups []string) error
-	ClearAgentGroups(ctx context.Context) error
+	ReplaceAllAgentGroups(ctx context.Context, groups map[string][]string) error
 }
 
 // WatchGroups mirrors KV agent_groups into the agent_groups table: a full
@@ -43,9 +43,11 @@ func watchGroupsOnce(ctx context.Context, js jetstream.JetStream, w GroupWriter,
 		return err
 	}
 	defer watch.Stop()
-	if err := w.ClearAgentGroups(ctx); err != nil {
-		return err
-	}
+	// The initial values are gathered and swapped in at once (exec counts
+	// its targets from this table: it must never look empty mid-resync);
+	// after the snapshot, each change is applied as it comes.
+	snapshot := map[string][]string{}
+	synced := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -55,6 +57,10 @@ func watchGroupsOnce(ctx context.Context, js jetstream.JetStream, w GroupWriter,
 				return nil
 			}
 			if e == nil {
+				if err := w.ReplaceAllAgentGroups(ctx, snapshot); err != nil {
+					return err
+				}
+				synced, snapshot = true, nil
 				continue
 			}
 			var groups []string
@@ -65,6 +71,10 @@ func watchGroupsOnce(ctx context.Context, js jetstream.JetStream, w GroupWriter,
 					continue
 				}
 				groups = g.Groups
+			}
+			if !synced {
+				snapshot[e.Key()] = groups
+				continue
 			}
 			if err := w.ReplaceAgentGroups(ctx, e.Key(), groups); err != nil {
 				return err

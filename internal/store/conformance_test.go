@@ -527,9 +527,10 @@ func TestHeartbeatsAndAgentQueries(t *testing.T) {
 		if gone := mustT[bool](t)(db.DeleteAgent(ctx, "pc-b")); gone {
 			t.Fatal("deleted twice")
 		}
-		ok(t, db.ClearAgentGroups(ctx))
-		if groups := mustT[[]store.GroupMembers](t)(db.ListGroups(ctx)); len(groups) != 0 {
-			t.Fatalf("groups after clear %+v", groups)
+		ok(t, db.ReplaceAllAgentGroups(ctx, map[string][]string{"pc-c": {"lab"}}))
+		if groups := mustT[[]store.GroupMembers](t)(db.ListGroups(ctx)); len(groups) != 1 || groups[0].Group != "lab" ||
+			!slices.Equal(groups[0].Members, []string{"pc-c"}) {
+			t.Fatalf("groups after a full resync %+v", groups)
 		}
 		fc := mustT[store.FleetCounts](t)(db.Fleet(ctx, now))
 		if fc.Known != 2 || fc.Online != 1 {

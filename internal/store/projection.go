@@ -393,8 +393,28 @@ func (db *DB) ReplaceAgentGroups(ctx context.Context, pc string, groups []string
 	return tx.Commit()
 }
 
-// ClearAgentGroups drops the whole group projection (before a full resync).
-func (db *DB) ClearAgentGroups(ctx context.Context) error {
-	_, err := db.Write.ExecContext(ctx, `DELETE FROM agent_groups`)
-	return err
+// ReplaceAllAgentGroups replaces the whole group projection in one
+// transaction (a full resync from KV), so a reader never sees it empty.
+func (db *DB) ReplaceAllAgentGroups(ctx context.Context, groups map[string][]string) error {
+	tx, err := db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM agent_groups`); err != nil {
+		return fmt.Errorf("clear agent groups: %w", err)
+	}
+	st, err := tx.PrepareContext(ctx, db.Q(`INSERT INTO agent_groups (pc_id, group_name) VALUES (?, ?) ON CONFLICT DO NOTHING`))
+	if err != nil {
+		return fmt.Errorf("prepare agent groups: %w", err)
+	}
+	defer st.Close()
+	for pc, gs := range groups {
+		for _, g := range gs {
+			if _, err := st.ExecContext(ctx, pc, g); err != nil {
+				return fmt.Errorf("add group pc_id=%s group=%s: %w", pc, g, err)
+			}
+		}
+	}
+	return tx.Commit()
 }
