@@ -45,7 +45,7 @@ func startServer(t *testing.T, dir string, port int, token string) *server.Serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Start()
+	srv.Start() // returns once listening; running it in a goroutine races with Shutdown
 	if !srv.ReadyForConnections(20 * time.Second) {
 		t.Fatal("nats-server not ready")
 	}

@@ -67,7 +67,7 @@ func Start(o Options) (*Broker, error) {
 	if o.Log != nil {
 		ns.SetLoggerV2(&logAdapter{o.Log}, false, false, false)
 	}
-	go ns.Start()
+	ns.Start() // returns once listening; running it in a goroutine races with Shutdown
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded nats-server on %s not ready after 30s", o.Addr)

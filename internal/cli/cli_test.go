@@ -215,7 +215,7 @@ func TestRunWithoutBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Start()
+	srv.Start() // returns once listening; running it in a goroutine races with Shutdown
 	if !srv.ReadyForConnections(20 * time.Second) {
 		t.Fatal("nats-server not ready")
 	}

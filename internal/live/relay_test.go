@@ -20,7 +20,7 @@ func startNATS(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.Start()
+	s.Start() // returns once listening; running it in a goroutine races with Shutdown
 	if !s.ReadyForConnections(10e9) {
 		t.Fatal("nats-server not ready")
 	}

@@ -75,7 +75,7 @@ func TestHeartbeatLivenessAcrossReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.Start()
+	s.Start() // returns once listening; running it in a goroutine races with Shutdown
 	if !s.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats-server not ready")
 	}

@@ -38,7 +38,7 @@ func TestFootprint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Start()
+	srv.Start() // returns once listening; running it in a goroutine races with Shutdown
 	defer srv.Shutdown()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
