@@ -125,10 +125,23 @@ func (e *Elector) Run(ctx context.Context) error {
 		defer w.Stop()
 		updates = w.Updates()
 	}
+	var released uint64 // revision of a delete marker seen on the watch
 	for ctx.Err() == nil {
 		if !e.isLeading() {
 			start := time.Now()
-			rev, err := kv.Create(ctx, e.key, value)
+			var rev uint64
+			var err error
+			if released != 0 {
+				// Take over straight from the release marker: Create can
+				// refuse a key whose last entry is a fresh delete marker.
+				rev, err = kv.Update(ctx, e.key, value, released)
+				released = 0
+				if err != nil {
+					rev, err = kv.Create(ctx, e.key, value)
+				}
+			} else {
+				rev, err = kv.Create(ctx, e.key, value)
+			}
 			if err == nil {
 				e.set(true, rev, start, ttl)
 				continue
@@ -147,9 +160,11 @@ func (e *Elector) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 			case <-t.C:
-			case _, ok := <-updates: // a release (or a renewal): look again at once
+			case ent, ok := <-updates: // a release (or a renewal): look again at once
 				if !ok {
 					updates = nil
+				} else if ent != nil && ent.Operation() != jetstream.KeyValuePut {
+					released = ent.Revision()
 				}
 			}
 			t.Stop()

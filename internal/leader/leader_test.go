@@ -150,8 +150,9 @@ func TestOneLeaderAndCleanHandover(t *testing.T) {
 	if first.e.IsLeader() {
 		t.Fatal("stopped elector still claims leadership")
 	}
-	// A release is seen through the watch: well within one TTL.
-	eventually(t, testTTL, "takeover after release", other.e.IsLeader)
+	// A release is seen through the watch, normally at once; the bound
+	// leaves room for a race-detector build on a loaded 2-core machine.
+	eventually(t, 2*testTTL, "takeover after release", other.e.IsLeader)
 	select {
 	case <-changed:
 	default:
