@@ -54,6 +54,21 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 	if _, err := b.JS.ObjectStore(context.Background(), bus.ObjAgentRelease); err != nil {
 		t.Errorf("object store: %v", err)
 	}
+	// A stream whose settings drifted is put back.
+	ctx := context.Background()
+	st, _ := b.JS.Stream(ctx, bus.StreamEvents)
+	cfg := st.CachedInfo().Config
+	cfg.MaxAge = time.Hour
+	if _, err := b.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Bootstrap(ctx, b.JS, 1); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = b.JS.Stream(ctx, bus.StreamEvents)
+	if got := st.CachedInfo().Config.MaxAge; got != 7*24*time.Hour {
+		t.Fatalf("EVENTS max age after bootstrap: %s", got)
+	}
 }
 
 // An external broker that is gone for good makes the backend give up

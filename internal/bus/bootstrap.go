@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -57,24 +58,54 @@ func KVConfigs(replicas int) []jetstream.KeyValueConfig {
 }
 
 // Bootstrap creates or updates every stream, KV bucket and object store. It
-// is idempotent and safe to run from several backends at once.
+// is idempotent and safe to run from several backends at once. Resources
+// that already have the wanted settings are left untouched: an update is
+// not free for the broker (and one racing a consumer creation has tripped
+// nats-server's race detector), and every replica runs this at start.
 func Bootstrap(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	for _, sc := range StreamConfigs(replicas) {
+		if st, err := js.Stream(ctx, sc.Name); err == nil && streamMatches(st.CachedInfo().Config, sc) {
+			continue
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("bootstrap stream %s: %w", sc.Name, err)
 		}
 	}
 	for _, kc := range KVConfigs(replicas) {
+		if kv, err := js.KeyValue(ctx, kc.Bucket); err == nil {
+			if st, err := kv.Status(ctx); err == nil {
+				if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+					cfg := bs.StreamInfo().Config
+					if cfg.MaxMsgsPerSubject == int64(kc.History) && cfg.MaxAge == kc.TTL && cfg.Replicas == kc.Replicas {
+						continue
+					}
+				}
+			}
+		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("bootstrap kv %s: %w", kc.Bucket, err)
 		}
 	}
 	oc := jetstream.ObjectStoreConfig{Bucket: ObjAgentRelease, Storage: jetstream.FileStorage,
 		Replicas: max(replicas, 1), Description: "agent binaries for self-update"}
+	if os, err := js.ObjectStore(ctx, oc.Bucket); err == nil {
+		if st, err := os.Status(ctx); err == nil && st.Replicas() == oc.Replicas {
+			return nil
+		}
+	}
 	if _, err := js.CreateOrUpdateObjectStore(ctx, oc); err != nil {
 		return fmt.Errorf("bootstrap object store %s: %w", oc.Bucket, err)
 	}
 	return nil
+}
+
+// streamMatches reports whether an existing stream already has every
+// setting Bootstrap manages.
+func streamMatches(have, want jetstream.StreamConfig) bool {
+	return slices.Equal(have.Subjects, want.Subjects) && have.MaxAge == want.MaxAge &&
+		have.MaxMsgsPerSubject == want.MaxMsgsPerSubject && have.Replicas == want.Replicas &&
+		have.Storage == want.Storage && have.Discard == want.Discard && have.AllowDirect == want.AllowDirect &&
+		have.Description == want.Description
 }
 
 // IsNotFound reports whether err means a KV key, stream or consumer is absent.
