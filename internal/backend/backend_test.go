@@ -109,3 +109,19 @@ func TestGracefulStop(t *testing.T) {
 		t.Fatalf("store still open after Stop: %v", err)
 	}
 }
+
+// Streams as the broker stores them match what Bootstrap wants, so a
+// second bootstrap (every replica runs one at start) rewrites nothing.
+func TestBootstrapLeavesMatchingStreamsAlone(t *testing.T) {
+	b := testenv.Backend(t, nil)
+	ctx := context.Background()
+	for _, sc := range bus.StreamConfigs(1) {
+		st, err := b.JS.Stream(ctx, sc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bus.StreamMatches(st.CachedInfo().Config, sc) {
+			t.Errorf("stream %s does not match its wanted settings: Bootstrap would rewrite it on every start", sc.Name)
+		}
+	}
+}

@@ -64,7 +64,7 @@ func KVConfigs(replicas int) []jetstream.KeyValueConfig {
 // nats-server's race detector), and every replica runs this at start.
 func Bootstrap(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	for _, sc := range StreamConfigs(replicas) {
-		if st, err := js.Stream(ctx, sc.Name); err == nil && streamMatches(st.CachedInfo().Config, sc) {
+		if st, err := js.Stream(ctx, sc.Name); err == nil && StreamMatches(st.CachedInfo().Config, sc) {
 			continue
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
@@ -99,11 +99,17 @@ func Bootstrap(ctx context.Context, js jetstream.JetStream, replicas int) error 
 	return nil
 }
 
-// streamMatches reports whether an existing stream already has every
+// StreamMatches reports whether an existing stream already has every
 // setting Bootstrap manages.
-func streamMatches(have, want jetstream.StreamConfig) bool {
+func StreamMatches(have, want jetstream.StreamConfig) bool {
+	limit := func(n int64) int64 { // the server stores "no limit" as -1
+		if n <= 0 {
+			return -1
+		}
+		return n
+	}
 	return slices.Equal(have.Subjects, want.Subjects) && have.MaxAge == want.MaxAge &&
-		have.MaxMsgsPerSubject == want.MaxMsgsPerSubject && have.Replicas == want.Replicas &&
+		limit(have.MaxMsgsPerSubject) == limit(want.MaxMsgsPerSubject) && have.Replicas == want.Replicas &&
 		have.Storage == want.Storage && have.Discard == want.Discard && have.AllowDirect == want.AllowDirect &&
 		have.Description == want.Description
 }
