@@ -85,6 +85,16 @@ func (e *env) waitProjected() {
 			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
 				return false
 			}
+			// A message NAKed for a later retry counts as neither pending
+			// nor ack-pending: require the ack floor to reach the stream's end.
+			st, err := e.b.JS.Stream(ctx, c[0])
+			if err != nil {
+				return false
+			}
+			si, err := st.Info(ctx)
+			if err != nil || info.AckFloor.Stream < si.State.LastSeq {
+				return false
+			}
 		}
 		return true
 	})
