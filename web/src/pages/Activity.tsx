@@ -1,6 +1,6 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
-import { useCanWrite } from '../App'
+import { useCanWrite } from '../lib/session'
 import { api, apiList, enc } from '../lib/api'
 import { parseResultFilter, resultFilterToAPI, sincePresets, skipReason, type ResultFilter } from '../lib/filters'
 import { useFallbackInterval } from '../lib/live'

@@ -1,6 +1,6 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
-import { useCanWrite } from '../App'
+import { useCanWrite } from '../lib/session'
 import { api, ApiError, enc } from '../lib/api'
 import { useFallbackInterval } from '../lib/live'
 import { Link, navigate } from '../lib/router'

@@ -1,6 +1,6 @@
 import { useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react'
-import { useCanWrite } from '../App'
+import { useCanWrite } from '../lib/session'
 import { api, apiAll, apiList, enc, mapLimit } from '../lib/api'
 import { downloadText, toCSV, type Column } from '../lib/csv'
 import { agentQueryToAPI, agentQueryToURL, parseAgentQuery, toggleSort, type AgentQuery, type AgentSortKey, type AgentStatus } from '../lib/filters'

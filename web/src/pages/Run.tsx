@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react'
-import { useCanWrite } from '../App'
+import { useCanWrite } from '../lib/session'
 import { api, ApiError } from '../lib/api'
 import { useSearchParams } from '../lib/router'
 import type { ExecResult } from '../lib/types'
