@@ -11,12 +11,10 @@ import { t } from '../i18n'
 import { Button, Card, Empty, ErrorBox, Field, Spinner, useConfirm, useToast } from '../components/ui'
 import { EffectiveView } from './AgentDetail'
 
-type Scope = ConfigScopeRef
-
 export function GroupsConfig() {
   const interval = useFallbackInterval()
   const groups = useGroups({ refetchInterval: interval })
-  const [scope, setScope] = useState<Scope>({ kind: 'global' })
+  const [scope, setScope] = useState<ConfigScopeRef>({ kind: 'global' })
   const [pc, setPc] = useState('')
   const [effPc, setEffPc] = useState('')
   const qc = useQueryClient()
@@ -124,7 +122,7 @@ const fields: { key: keyof ConfigScope; num?: boolean; hint: 'config.hbHint' | '
   { key: 'outbox_max_entries', num: true, hint: 'config.obHint' },
 ]
 
-function ScopeEditor({ scope }: { scope: Scope }) {
+function ScopeEditor({ scope }: { scope: ConfigScopeRef }) {
   const qc = useQueryClient()
   const toast = useToast()
   const confirm = useConfirm()

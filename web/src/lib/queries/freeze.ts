@@ -11,8 +11,8 @@ export const freezeKeys = {
 // ---- fetchers ----
 
 export const getFreeze = () => api<Freeze>('/api/freeze')
-export const freeze = (req: FreezeRequest) => api('/api/freeze', { method: 'PUT', body: req })
-export const thaw = () => api('/api/freeze', { method: 'DELETE' })
+export const freezeFleet = (req: FreezeRequest) => api('/api/freeze', { method: 'PUT', body: req })
+export const thawFleet = () => api('/api/freeze', { method: 'DELETE' })
 
 // ---- hooks ----
 
