@@ -1,11 +1,15 @@
-import { useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query'
-import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from 'react'
-import { api, ApiError } from './lib/api'
-import { getToken, onTokenChange, setToken } from './lib/auth'
+import { useQueryClient, type QueryClient } from '@tanstack/react-query'
+import { useEffect, useState, type ReactNode } from 'react'
+import { ApiError } from './lib/api'
+import { setToken } from './lib/auth'
 import { LiveProvider, useFallbackInterval, useLiveStatus } from './lib/live'
+import { useMeQuery } from './lib/queries/auth'
+import { freezeFleet, invalidateFreeze, thawFleet, useFreeze as useFreezeQuery } from './lib/queries/freeze'
+import { useVersion } from './lib/queries/health'
 import { Link, matchPath, navigate, useLocation } from './lib/router'
+import { SessionProvider, useCanWrite, useMe, useToken } from './lib/session'
 import { setTheme, useTheme, type ThemeChoice } from './lib/theme'
-import type { Freeze, Me } from './lib/types'
+import type { FreezeRequest } from './lib/types'
 import { t, type Key } from './i18n'
 import { Button, ConfirmProvider, Dialog, ErrorBox, Field, RelTime, Spinner, ToastProvider, useConfirm, useToast } from './components/ui'
 import { Dashboard } from './pages/Dashboard'
@@ -18,11 +22,6 @@ import { Schedules } from './pages/Schedules'
 import { GroupsConfig } from './pages/GroupsConfig'
 import { Audit } from './pages/Audit'
 import { Login } from './pages/Login'
-
-const MeCtx = createContext<Me>({ username: '', role: 'viewer' })
-export const useMe = () => useContext(MeCtx)
-/** Operators and admins may change things; viewers only read. */
-export const useCanWrite = () => useMe().role !== 'viewer'
 
 const nav: { to: string; key: Key; section: Key }[] = [
   { to: '/', key: 'nav.dashboard', section: 'nav.observe' },
@@ -50,26 +49,9 @@ const routes: Route[] = [
   { path: '/audit', render: () => <Audit />, title: 'nav.audit' },
 ]
 
-function useToken() {
-  return useSyncExternalStore(onTokenChange, getToken)
-}
-
 export function App({ qc }: { qc: QueryClient }) {
   const token = useToken()
-  const me = useQuery({
-    queryKey: ['me', token],
-    queryFn: async () => {
-      try {
-        return await api<Me>('/api/auth/me')
-      } catch (e) {
-        // With auth disabled (dev) there may be no account endpoint at all.
-        if (e instanceof ApiError && e.status === 404) return { username: 'anonymous', role: 'admin' } as Me
-        throw e
-      }
-    },
-    retry: false,
-    staleTime: 60_000,
-  })
+  const me = useMeQuery(token)
   const { pathname } = useLocation()
 
   let content: ReactNode
@@ -87,11 +69,11 @@ export function App({ qc }: { qc: QueryClient }) {
     content = null
   } else
     content = (
-      <MeCtx.Provider value={me.data!}>
+      <SessionProvider me={me.data!}>
         <LiveProvider qc={qc} enabled>
           <Shell />
         </LiveProvider>
-      </MeCtx.Provider>
+      </SessionProvider>
     )
   return (
     <ToastProvider>
@@ -169,7 +151,7 @@ function Nav({ pathname }: { pathname: string }) {
 }
 
 function SideFooter() {
-  const v = useQuery({ queryKey: ['version'], queryFn: () => api<{ version: string; commit?: string }>('/api/version'), staleTime: Infinity })
+  const v = useVersion()
   const me = useMe()
   return (
     <div className="side-foot">
@@ -247,7 +229,7 @@ function TopBar({ onMenu, menuOpen }: { onMenu: () => void; menuOpen: boolean })
 
 function useFreeze() {
   const interval = useFallbackInterval()
-  return useQuery({ queryKey: ['freeze'], queryFn: () => api<Freeze>('/api/freeze'), refetchInterval: interval || 60_000 })
+  return useFreezeQuery({ refetchInterval: interval || 60_000 })
 }
 
 function FreezeBanner() {
@@ -281,12 +263,12 @@ function FreezeSwitch() {
   const frozen = !!f.data?.frozen
   const freeze = async () => {
     try {
-      const body: Record<string, string> = { reason }
+      const body: FreezeRequest = { reason }
       if (until) body.until = new Date(until).toISOString().replace(/\.\d{3}Z$/, 'Z')
-      await api('/api/freeze', { method: 'PUT', body })
+      await freezeFleet(body)
       setOpen(false)
       toast(t('freeze.done'), 'warn')
-      qc.invalidateQueries({ queryKey: ['freeze'] })
+      invalidateFreeze(qc)
     } catch (e) {
       setErr(e)
     }
@@ -294,9 +276,9 @@ function FreezeSwitch() {
   const thaw = async () => {
     if (!(await confirm({ title: t('freeze.thawTitle'), body: t('freeze.thawBody'), confirm: t('freeze.thaw') }))) return
     try {
-      await api('/api/freeze', { method: 'DELETE' })
+      await thawFleet()
       toast(t('freeze.thawed'), 'ok')
-      qc.invalidateQueries({ queryKey: ['freeze'] })
+      invalidateFreeze(qc)
     } catch (e) {
       toast(String((e as Error).message), 'bad')
     }

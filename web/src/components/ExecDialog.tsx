@@ -1,9 +1,11 @@
-import { useQuery } from '@tanstack/react-query'
 import { useState } from 'react'
-import { api, ApiError, enc } from '../lib/api'
+import { ApiError, enc } from '../lib/api'
 import { splitList } from '../lib/filters'
+import { startExecution } from '../lib/queries/executions'
+import { useGroups } from '../lib/queries/groups'
+import { useJobs } from '../lib/queries/jobs'
 import { navigate } from '../lib/router'
-import type { ExecRequest, ExecResponse, Group, Job } from '../lib/types'
+import type { ExecRequest } from '../lib/types'
 import { t } from '../i18n'
 import { Button, Dialog, ErrorBox, Field, useConfirm, useToast } from './ui'
 
@@ -33,8 +35,8 @@ export function ExecDialog({
   const [err, setErr] = useState<unknown>(null)
   const confirm = useConfirm()
   const toast = useToast()
-  const jobs = useQuery({ queryKey: ['jobs'], queryFn: () => api<Job[]>('/api/jobs'), enabled: open })
-  const gq = useQuery({ queryKey: ['groups'], queryFn: () => api<Group[]>('/api/groups'), enabled: open })
+  const jobs = useJobs({ enabled: open })
+  const gq = useGroups({ enabled: open })
 
   const pcList = splitList(pcs)
   const body = (): ExecRequest => {
@@ -61,7 +63,7 @@ export function ExecDialog({
     setBusy(true)
     setErr(null)
     try {
-      const r = await api<ExecResponse>(`/api/exec/${enc(job)}`, { method: 'POST', body: body() })
+      const r = await startExecution(job, body())
       toast(t('exec.started', { count: r.target_count, job: r.job_id }), 'ok')
       onClose()
       navigate(`/activity/exec/${enc(r.exec_id)}`)

@@ -1,11 +1,17 @@
 // Bridges /api/events to TanStack Query: events invalidate (or patch) the
 // cached queries they affect, batched so a burst of heartbeats triggers one
 // refetch. While the stream is down, queries poll as a fallback.
-import { QueryClient } from '@tanstack/react-query'
+import { QueryClient, type QueryKey } from '@tanstack/react-query'
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react'
 import { getToken } from './auth'
+import { agentKeys } from './queries/agents'
+import { eventsURL } from './queries/events'
+import { executionKeys, patchExecution } from './queries/executions'
+import { healthKeys } from './queries/health'
+import { resultKeys } from './queries/results'
+import { scheduleKeys } from './queries/schedules'
 import { LiveConnection, type LiveStatus } from './sse'
-import type { Execution, ExecutionDetail } from './types'
+import type { Execution } from './types'
 
 export const eventTypes = ['agent', 'started', 'result', 'execution', 'schedule'] as const
 export const FALLBACK_REFRESH_MS = 30_000
@@ -22,24 +28,24 @@ type Ev = Record<string, unknown>
 const str = (v: unknown) => (typeof v === 'string' ? v : '')
 
 /** Which query keys one event makes stale. Pure, so it is unit-tested. */
-export function keysForEvent(type: string, d: Ev): string[][] {
+export function keysForEvent(type: string, d: Ev): QueryKey[] {
   switch (type) {
     case 'agent':
-      return [['agents'], ['agent', str(d.pc_id)], ['health'], ['agentCounts']]
+      return [agentKeys.all(), agentKeys.one(str(d.pc_id)), healthKeys.fleet(), agentKeys.counts()]
     case 'started':
     case 'result':
-      return [['results'], ['result', str(d.result_id)], ['execution', str(d.exec_id)], ['executions'], ['health']]
+      return [resultKeys.all(), resultKeys.one(str(d.result_id)), executionKeys.one(str(d.exec_id)), executionKeys.all(), healthKeys.fleet()]
     case 'execution':
-      return [['executions'], ['execution', str(d.exec_id)], ['health']]
+      return [executionKeys.all(), executionKeys.one(str(d.exec_id)), healthKeys.fleet()]
     case 'schedule':
-      return [['schedules'], ['executions']]
+      return [scheduleKeys.all(), executionKeys.all()]
     default:
       return []
   }
 }
 
 export function createLiveBridge(qc: QueryClient, onStatus: (s: LiveStatus) => void) {
-  const pending = new Map<string, string[]>()
+  const pending = new Map<string, QueryKey>()
   let timer: ReturnType<typeof setTimeout> | null = null
   let agentTimer: ReturnType<typeof setTimeout> | null = null
 
@@ -48,16 +54,13 @@ export function createLiveBridge(qc: QueryClient, onStatus: (s: LiveStatus) => v
     for (const key of pending.values()) qc.invalidateQueries({ queryKey: key })
     pending.clear()
   }
-  const add = (keys: string[][]) => {
+  const add = (keys: QueryKey[]) => {
     for (const k of keys) pending.set(JSON.stringify(k), k)
     if (!timer) timer = setTimeout(flush, 400)
   }
 
   const conn = new LiveConnection({
-    url: () => {
-      const tok = getToken()
-      return '/api/events' + (tok ? `?access_token=${encodeURIComponent(tok)}` : '')
-    },
+    url: () => eventsURL(getToken()),
     eventTypes,
     onStatus,
     onResync: () => qc.invalidateQueries(),
@@ -65,8 +68,7 @@ export function createLiveBridge(qc: QueryClient, onStatus: (s: LiveStatus) => v
       const d = (data ?? {}) as Ev
       if (type === 'execution') {
         // Patch progress in place so bars move without a round trip.
-        const id = str(d.exec_id)
-        qc.setQueryData<ExecutionDetail>(['execution', id], (old) => (old ? { ...old, ...(d as Partial<Execution>) } : old))
+        patchExecution(qc, str(d.exec_id), d as Partial<Execution>)
       }
       if (type === 'agent') {
         // Heartbeats of a large fleet arrive constantly: refresh agent lists
@@ -76,7 +78,7 @@ export function createLiveBridge(qc: QueryClient, onStatus: (s: LiveStatus) => v
             agentTimer = null
             add(keysForEvent('agent', {}).filter((k) => k.length === 1))
           }, 3000)
-        qc.invalidateQueries({ queryKey: ['agent', str(d.pc_id)] })
+        qc.invalidateQueries({ queryKey: agentKeys.one(str(d.pc_id)) })
         return
       }
       add(keysForEvent(type, d))

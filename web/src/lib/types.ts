@@ -1,4 +1,7 @@
 // Shapes served by kanade-backend (see the API contract). Times are RFC 3339 UTC strings.
+// Pages and components take their types from here only. When lib/api.gen.ts
+// (generated from internal/apiv1) arrives, the contract types below become
+// re-exports of it; the client-side parameter types at the end stay.
 
 export interface Agent {
   pc_id: string
@@ -173,6 +176,11 @@ export interface Freeze {
   until?: string | null
 }
 
+export interface FreezeRequest {
+  reason: string
+  until?: string
+}
+
 export interface Me {
   username: string
   role: 'viewer' | 'operator' | 'admin'
@@ -192,4 +200,50 @@ export interface ExecResult {
   killed?: boolean
   skipped?: boolean
   [k: string]: unknown
+}
+
+export interface RunRequest {
+  pc_id: string
+  shell: string
+  script: string
+  timeout_secs: number
+}
+
+export interface KillResponse {
+  killed_exec_ids: string[] | null
+  cancelled_waves: number
+}
+
+export interface SchedulePreview {
+  fires: string[]
+}
+
+export interface LoginResponse {
+  token: string
+}
+
+export interface VersionInfo {
+  version: string
+  commit?: string
+}
+
+// ---- client-side parameters (not part of the wire contract) ----
+
+/** Which configuration layer an editor shows. */
+export type ConfigScopeRef = { kind: 'global' } | { kind: 'group'; name: string } | { kind: 'pc'; name: string }
+
+export interface ExecutionListParams {
+  job_id?: string
+  status?: string
+  limit: number
+  offset: number
+}
+
+export interface AuditListParams {
+  actor?: string
+  action?: string
+  /** RFC 3339 lower bound. */
+  since?: string
+  limit: number
+  offset: number
 }

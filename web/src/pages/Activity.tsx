@@ -1,12 +1,15 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
-import { useCanWrite } from '../App'
-import { api, apiList, enc } from '../lib/api'
-import { parseResultFilter, resultFilterToAPI, sincePresets, skipReason, type ResultFilter } from '../lib/filters'
+import { useCanWrite } from '../lib/session'
+import { enc } from '../lib/api'
+import { parseResultFilter, sincePresets, skipReason, type ResultFilter } from '../lib/filters'
 import { useFallbackInterval } from '../lib/live'
+import { invalidateExecution, useExecution, useExecutionList } from '../lib/queries/executions'
+import { killJob } from '../lib/queries/jobs'
+import { useResult, useResultList } from '../lib/queries/results'
 import { Link, navigate, useSearchParams } from '../lib/router'
 import { absoluteTime, durationBetween, formatDuration } from '../lib/time'
-import type { Execution, ExecutionDetail, Result } from '../lib/types'
+import type { Result } from '../lib/types'
 import { t, type Key } from '../i18n'
 import { Badge, Button, Card, Chips, ErrorBox, KV, Output, Pager, Progress, RelTime, Spinner, StatusBadge, Table, useConfirm, useNow, useToast } from '../components/ui'
 
@@ -43,8 +46,7 @@ function ResultsList({ params, set }: { params: URLSearchParams; set: (k: string
   const interval = useFallbackInterval()
   // `since` is relative to now; round to the minute so the query key stays stable.
   const minute = Math.floor(Date.now() / 60_000) * 60_000
-  const qs = resultFilterToAPI(f, minute, LIMIT, offset)
-  const res = useQuery({ queryKey: ['results', 'list', qs], queryFn: ({ signal }) => apiList<Result>(`/api/results?${qs}`, signal), refetchInterval: interval, placeholderData: (p) => p })
+  const res = useResultList(f, minute, LIMIT, offset, { refetchInterval: interval, placeholderData: (p) => p })
   return (
     <>
       <div className="toolbar filters">
@@ -121,13 +123,7 @@ function ExecutionsList({ params, set }: { params: URLSearchParams; set: (k: str
   const job = params.get('job_id') ?? ''
   const st = params.get('estatus') ?? ''
   const interval = useFallbackInterval()
-  const p = new URLSearchParams()
-  if (job) p.set('job_id', job)
-  if (st) p.set('status', st)
-  p.set('limit', String(LIMIT))
-  p.set('offset', String(offset))
-  const qs = p.toString()
-  const ex = useQuery({ queryKey: ['executions', 'list', qs], queryFn: ({ signal }) => apiList<Execution>(`/api/executions?${qs}`, signal), refetchInterval: interval, placeholderData: (x) => x })
+  const ex = useExecutionList({ job_id: job, status: st, limit: LIMIT, offset }, { refetchInterval: interval, placeholderData: (x) => x })
   return (
     <>
       <div className="toolbar filters">
@@ -173,9 +169,7 @@ export function ExecutionView({ id }: { id: string }) {
   const confirm = useConfirm()
   const toast = useToast()
   const canWrite = useCanWrite()
-  const ex = useQuery({
-    queryKey: ['execution', id],
-    queryFn: () => api<ExecutionDetail>(`/api/executions/${enc(id)}`),
+  const ex = useExecution(id, {
     // Live events drive this page; poll only while the stream is down and the run is not done.
     refetchInterval: (q) => (q.state.data?.status === 'completed' || q.state.data?.status === 'expired' ? false : interval),
   })
@@ -188,9 +182,9 @@ export function ExecutionView({ id }: { id: string }) {
     if (!(await confirm({ title: t('jobs.killTitle', { job: e.job_id }), body: t('jobs.killBody'), confirm: t('jobs.kill'), danger: true }))) return
     setKilling(true)
     try {
-      await api(`/api/jobs/${enc(e.job_id)}/kill`, { method: 'POST' })
+      await killJob(e.job_id)
       toast(t('jobs.killSent'), 'warn')
-      qc.invalidateQueries({ queryKey: ['execution', id] })
+      invalidateExecution(qc, id)
     } catch (err) {
       toast(String((err as Error).message), 'bad')
     } finally {
@@ -234,9 +228,7 @@ export function ExecutionView({ id }: { id: string }) {
 export function ResultView({ id }: { id: string }) {
   const interval = useFallbackInterval(5000)
   const now = useNow()
-  const r = useQuery({
-    queryKey: ['result', id],
-    queryFn: () => api<Result>(`/api/results/${enc(id)}`),
+  const r = useResult(id, {
     refetchInterval: (q) => (q.state.data && q.state.data.status !== 'running' ? false : interval),
   })
   if (r.isPending) return <Spinner />

@@ -1,11 +1,15 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
-import { useCanWrite } from '../App'
-import { api, ApiError, enc } from '../lib/api'
+import { useCanWrite } from '../lib/session'
+import { ApiError, enc } from '../lib/api'
 import { useFallbackInterval } from '../lib/live'
+import { deleteAgent, invalidateAgents, pingAgent, useAgent } from '../lib/queries/agents'
+import { useEffectiveConfig } from '../lib/queries/config'
+import { addToGroup, invalidateMembership, removeFromGroup } from '../lib/queries/groups'
+import { usePcResults } from '../lib/queries/results'
 import { Link, navigate } from '../lib/router'
 import { formatBytes } from '../lib/time'
-import type { Agent, EffectiveConfig, Result } from '../lib/types'
+import type { EffectiveConfig } from '../lib/types'
 import { t } from '../i18n'
 import { Button, Card, ErrorBox, KV, OnlineDot, RelTime, Spinner, StatusBadge, Table, useConfirm, useToast } from '../components/ui'
 import { ExecDialog } from '../components/ExecDialog'
@@ -16,9 +20,9 @@ export function AgentDetail({ pc }: { pc: string }) {
   const toast = useToast()
   const confirm = useConfirm()
   const canWrite = useCanWrite()
-  const agent = useQuery({ queryKey: ['agent', pc], queryFn: () => api<Agent>(`/api/agents/${enc(pc)}`), refetchInterval: interval })
-  const eff = useQuery({ queryKey: ['effective', pc], queryFn: () => api<EffectiveConfig>(`/api/agents/${enc(pc)}/effective_config`) })
-  const runs = useQuery({ queryKey: ['results', 'pc', pc], queryFn: () => api<Result[]>(`/api/results?pc_id=${enc(pc)}&limit=20`), refetchInterval: interval })
+  const agent = useAgent(pc, { refetchInterval: interval })
+  const eff = useEffectiveConfig(pc)
+  const runs = usePcResults(pc, 20, { refetchInterval: interval })
   const [newGroup, setNewGroup] = useState('')
   const [exec, setExec] = useState(false)
   const [pinging, setPinging] = useState(false)
@@ -34,15 +38,10 @@ export function AgentDetail({ pc }: { pc: string }) {
     )
   const a = agent.data
   const groups = a.groups ?? []
-  const refresh = () => {
-    qc.invalidateQueries({ queryKey: ['agent', pc] })
-    qc.invalidateQueries({ queryKey: ['effective', pc] })
-    qc.invalidateQueries({ queryKey: ['agents'] })
-    qc.invalidateQueries({ queryKey: ['groups'] })
-  }
+  const refresh = () => invalidateMembership(qc, pc)
   const addGroup = async () => {
     try {
-      await api(`/api/agents/${enc(pc)}/groups`, { method: 'POST', body: { group: newGroup.trim() } })
+      await addToGroup(pc, newGroup.trim())
       setNewGroup('')
       refresh()
     } catch (e) {
@@ -52,7 +51,7 @@ export function AgentDetail({ pc }: { pc: string }) {
   const removeGroup = async (g: string) => {
     if (!(await confirm({ title: t('groups.removeTitle', { group: g }), body: t('groups.removeBody', { pc, group: g }), confirm: t('common.remove'), danger: true }))) return
     try {
-      await api(`/api/agents/${enc(pc)}/groups/${enc(g)}`, { method: 'DELETE' })
+      await removeFromGroup(pc, g)
       refresh()
     } catch (e) {
       toast(String((e as Error).message), 'bad')
@@ -61,7 +60,7 @@ export function AgentDetail({ pc }: { pc: string }) {
   const ping = async () => {
     setPinging(true)
     try {
-      await api(`/api/agents/${enc(pc)}/ping`, { method: 'POST' })
+      await pingAgent(pc)
       toast(t('agents.pongFrom', { pc }), 'ok')
     } catch (e) {
       toast(t('agents.noPong', { pc, msg: (e as Error).message }), 'bad')
@@ -72,8 +71,8 @@ export function AgentDetail({ pc }: { pc: string }) {
   const del = async () => {
     if (!(await confirm({ title: t('agents.deleteTitle', { pc }), body: t('agents.deleteBody'), confirm: t('common.delete'), danger: true }))) return
     try {
-      await api(`/api/agents/${enc(pc)}`, { method: 'DELETE' })
-      qc.invalidateQueries({ queryKey: ['agents'] })
+      await deleteAgent(pc)
+      invalidateAgents(qc)
       navigate('/agents')
     } catch (e) {
       toast(String((e as Error).message), 'bad')

@@ -1,18 +1,21 @@
-import { useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useQueryClient } from '@tanstack/react-query'
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react'
-import { useCanWrite } from '../App'
-import { api, apiAll, apiList, enc, mapLimit } from '../lib/api'
+import { useCanWrite } from '../lib/session'
+import { enc, mapLimit } from '../lib/api'
 import { downloadText, toCSV, type Column } from '../lib/csv'
-import { agentQueryToAPI, agentQueryToURL, parseAgentQuery, toggleSort, type AgentQuery, type AgentSortKey, type AgentStatus } from '../lib/filters'
+import { agentQueryToURL, parseAgentQuery, toggleSort, type AgentQuery, type AgentSortKey, type AgentStatus } from '../lib/filters'
 import { useFallbackInterval } from '../lib/live'
+import { allAgentsMatching, invalidateAgents, patchAgentsJoinedGroup, pingAgent, useAgentCounts, useAgentPage, useAgentPages } from '../lib/queries/agents'
+import { addToGroup, invalidateGroups, useGroups } from '../lib/queries/groups'
 import { Link, useSearchParams } from '../lib/router'
-import type { Agent, Group } from '../lib/types'
+import type { Agent } from '../lib/types'
 import { t } from '../i18n'
 import { Button, Chips, Dialog, ErrorBox, Field, OnlineDot, RelTime, useToast } from '../components/ui'
 import { useVirtual } from '../components/VirtualList'
 import { ExecDialog } from '../components/ExecDialog'
 
 const PAGE = 200
+const statuses: AgentStatus[] = ['all', 'online', 'offline']
 const phoneMQ = typeof window !== 'undefined' ? window.matchMedia('(max-width: 720px)') : null
 export function usePhone() {
   return useSyncExternalStore(
@@ -71,28 +74,14 @@ export function Agents() {
   const toast = useToast()
   const qc = useQueryClient()
 
-  const counts = useQueries({
-    queries: (['all', 'online', 'offline'] as AgentStatus[]).map((s) => ({
-      queryKey: ['agentCounts', s, q.q, q.group],
-      queryFn: () => apiList<Agent>(`/api/agents?${agentQueryToAPI(q, 1, 0, s)}`).then((p) => p.total),
-      refetchInterval: interval,
-    })),
-  })
+  const counts = useAgentCounts(q, statuses, { refetchInterval: interval })
 
-  const base = agentQueryToAPI(q, PAGE, 0)
-  const first = useQuery({ queryKey: ['agents', base, 0], queryFn: ({ signal }) => apiList<Agent>(`/api/agents?${agentQueryToAPI(q, PAGE, 0)}`, signal), refetchInterval: interval })
+  const first = useAgentPage(q, PAGE, 0, { refetchInterval: interval })
   const total = first.data?.total ?? 0
   const v = useVirtual(total, rowH)
   const pageIdx: number[] = []
   for (let p = Math.floor(v.start / PAGE); p * PAGE < Math.max(v.end, 1) && p * PAGE < total; p++) if (p > 0) pageIdx.push(p)
-  const more = useQueries({
-    queries: pageIdx.map((p) => ({
-      queryKey: ['agents', base, p],
-      queryFn: ({ signal }: { signal: AbortSignal }) => apiList<Agent>(`/api/agents?${agentQueryToAPI(q, PAGE, p * PAGE)}`, signal),
-      refetchInterval: interval,
-      staleTime: 10_000,
-    })),
-  })
+  const more = useAgentPages(q, PAGE, pageIdx, { refetchInterval: interval, staleTime: 10_000 })
   const rowAt = (i: number): Agent | undefined => {
     const p = Math.floor(i / PAGE)
     const data = p === 0 ? first.data : more[pageIdx.indexOf(p)]?.data
@@ -112,12 +101,11 @@ export function Agents() {
   const [groupDlg, setGroupDlg] = useState(false)
   const [execDlg, setExecDlg] = useState(false)
   const [pingOut, setPingOut] = useState<{ pc: string; ok: boolean; msg: string }[] | null>(null)
-  const filterURL = agentQueryToAPI(q, 1, 0).replace(/&?limit=1&offset=0/, '')
 
   const selectAll = async () => {
     setBusy('select')
     try {
-      const all = await apiAll<Agent>(`/api/agents?${filterURL}`)
+      const all = await allAgentsMatching(q)
       setSel(new Set(all.map((a) => a.pc_id)))
     } catch (e) {
       toast(String((e as Error).message), 'bad')
@@ -128,7 +116,7 @@ export function Agents() {
   const exportCSV = async () => {
     setBusy('csv')
     try {
-      const all = await apiAll<Agent>(`/api/agents?${filterURL}`)
+      const all = await allAgentsMatching(q)
       downloadText(`agents-${new Date().toISOString().slice(0, 10)}.csv`, toCSV(all, agentCSVColumns), 'text/csv;charset=utf-8')
       toast(t('agents.exported', { count: all.length }), 'ok')
     } catch (e) {
@@ -140,12 +128,12 @@ export function Agents() {
   const ping = async () => {
     setBusy('ping')
     const ids = [...sel]
-    const res = await mapLimit(ids, 8, (pc) => api(`/api/agents/${enc(pc)}/ping`, { method: 'POST' }))
+    const res = await mapLimit(ids, 8, (pc) => pingAgent(pc))
     setPingOut(ids.map((pc, i) => ({ pc, ok: res[i].ok, msg: res[i].ok ? t('agents.pong') : String((res[i] as { error: Error }).error?.message) })))
     setBusy(null)
   }
 
-  const statusOpts = (['all', 'online', 'offline'] as AgentStatus[]).map((s, i) => ({ value: s, label: t(`agents.${s}`), count: counts[i].data }))
+  const statusOpts = statuses.map((s, i) => ({ value: s, label: t(`agents.${s}`), count: counts[i].data }))
   const header = (
     <div className="vrow vhead" role="row">
       <span role="columnheader" className="c-check">
@@ -285,14 +273,9 @@ export function Agents() {
         onDone={(group, added) => {
           // Membership reaches the agents table through the broker a moment
           // later; show it at once, then refetch to confirm.
-          const set = new Set(added)
-          qc.setQueriesData<{ items: Agent[]; total: number }>({ queryKey: ['agents'] }, (old) =>
-            old && Array.isArray(old.items)
-              ? { ...old, items: old.items.map((a) => (set.has(a.pc_id) && !(a.groups ?? []).includes(group) ? { ...a, groups: [...(a.groups ?? []), group].sort() } : a)) }
-              : old,
-          )
-          qc.invalidateQueries({ queryKey: ['groups'] })
-          setTimeout(() => qc.invalidateQueries({ queryKey: ['agents'] }), 2000)
+          patchAgentsJoinedGroup(qc, group, added)
+          invalidateGroups(qc)
+          setTimeout(() => invalidateAgents(qc), 2000)
         }}
       />
       {execDlg && <ExecDialog open onClose={() => setExecDlg(false)} pcs={[...sel]} />}
@@ -315,12 +298,12 @@ function AddToGroupDialog({ open, onClose, pcs, onDone }: { open: boolean; onClo
   const [busy, setBusy] = useState(false)
   const [err, setErr] = useState<unknown>(null)
   const toast = useToast()
-  const groups = useQuery({ queryKey: ['groups'], queryFn: () => api<Group[]>('/api/groups'), enabled: open })
+  const groups = useGroups({ enabled: open })
   const names = useMemo(() => (groups.data ?? []).map((g) => g.group), [groups.data])
   const submit = async () => {
     setBusy(true)
     setErr(null)
-    const res = await mapLimit(pcs, 8, (pc) => api(`/api/agents/${enc(pc)}/groups`, { method: 'POST', body: { group: group.trim() } }))
+    const res = await mapLimit(pcs, 8, (pc) => addToGroup(pc, group.trim()))
     const bad = res.filter((r) => !r.ok)
     const g = group.trim()
     setBusy(false)

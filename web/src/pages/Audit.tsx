@@ -1,10 +1,8 @@
-import { useQuery } from '@tanstack/react-query'
-import { apiList } from '../lib/api'
 import { sinceFromPreset, sincePresets } from '../lib/filters'
 import { useFallbackInterval } from '../lib/live'
+import { useAuditList } from '../lib/queries/audit'
 import { useSearchParams } from '../lib/router'
 import { absoluteTime } from '../lib/time'
-import type { AuditEvent } from '../lib/types'
 import { t } from '../i18n'
 import { Chips, ErrorBox, Pager, RelTime, Spinner, Table } from '../components/ui'
 
@@ -24,15 +22,9 @@ export function Audit() {
     if (k !== 'offset') p.delete('offset')
     setParams(p)
   }
-  const q = new URLSearchParams()
-  if (actor) q.set('actor', actor)
-  if (action) q.set('action', action)
+  // `since` is relative to now; round to the minute so the query key stays stable.
   const s = sinceFromPreset(since, Math.floor(Date.now() / 60_000) * 60_000)
-  if (s) q.set('since', s)
-  q.set('limit', String(LIMIT))
-  q.set('offset', String(offset))
-  const qs = q.toString()
-  const a = useQuery({ queryKey: ['audit', qs], queryFn: ({ signal }) => apiList<AuditEvent>(`/api/audit?${qs}`, signal), refetchInterval: interval, placeholderData: (x) => x })
+  const a = useAuditList({ actor, action, since: s || undefined, limit: LIMIT, offset }, { refetchInterval: interval, placeholderData: (x) => x })
   return (
     <div className="page">
       <h1>{t('nav.audit')}</h1>

@@ -1,20 +1,12 @@
-import { useQuery } from '@tanstack/react-query'
-import { api, apiList, ApiError } from '../lib/api'
-import { getToken, setToken } from '../lib/auth'
 import { useFallbackInterval } from '../lib/live'
+import { useAgentVersions } from '../lib/queries/agents'
+import { useExecutionsByStatus } from '../lib/queries/executions'
+import { useFleetHealth } from '../lib/queries/health'
+import { useRecentResults } from '../lib/queries/results'
+import { useSchedules } from '../lib/queries/schedules'
 import { Link, navigate } from '../lib/router'
-import type { Agent, Execution, FleetHealth, Result, Schedule } from '../lib/types'
 import { t } from '../i18n'
 import { Badge, Card, Empty, Progress, RelTime, Spinner, StatusBadge, Table } from '../components/ui'
-
-async function fleetHealth(): Promise<FleetHealth> {
-  // 503 still carries the body: the fleet is degraded, not the dashboard.
-  const tok = getToken()
-  const r = await fetch('/api/health/fleet', { headers: tok ? { Authorization: `Bearer ${tok}` } : {} })
-  if (r.ok || r.status === 503) return (await r.json()) as FleetHealth
-  if (r.status === 401) setToken('')
-  throw new ApiError(r.status, `HTTP ${r.status}`)
-}
 
 function Tile({ to, label, value, sub, tone }: { to: string; label: string; value: string | number; sub?: string; tone?: string }) {
   return (
@@ -28,33 +20,12 @@ function Tile({ to, label, value, sub, tone }: { to: string; label: string; valu
 
 export function Dashboard() {
   const interval = useFallbackInterval()
-  const health = useQuery({ queryKey: ['health'], queryFn: fleetHealth, refetchInterval: interval })
-  const running = useQuery({ queryKey: ['executions', 'running'], queryFn: () => api<Execution[]>('/api/executions?status=running&limit=10'), refetchInterval: interval })
-  const pending = useQuery({ queryKey: ['executions', 'pending'], queryFn: () => api<Execution[]>('/api/executions?status=pending&limit=10'), refetchInterval: interval })
-  const results = useQuery({ queryKey: ['results', 'recent'], queryFn: () => api<Result[]>('/api/results?limit=8'), refetchInterval: interval })
-  const schedules = useQuery({ queryKey: ['schedules'], queryFn: () => api<Schedule[]>('/api/schedules'), refetchInterval: interval })
-  const agents = useQuery({
-    queryKey: ['agents', 'versions'],
-    // The version distribution needs every agent; 1000 per page keeps it to a few requests even at 10 000.
-    queryFn: async () => {
-      const out: Agent[] = []
-      for (let off = 0; off < 100_000; off += 1000) {
-        const p = await apiList<Agent>(`/api/agents?limit=1000&offset=${off}&sort=pc_id`)
-        out.push(...p.items)
-        if (p.items.length < 1000 || out.length >= p.total) break
-      }
-      const m = new Map<string, { total: number; online: number }>()
-      for (const a of out) {
-        const v = m.get(a.agent_version || '?') ?? { total: 0, online: 0 }
-        v.total++
-        if (a.online) v.online++
-        m.set(a.agent_version || '?', v)
-      }
-      return { total: out.length, versions: [...m.entries()].sort((a, b) => b[1].total - a[1].total) }
-    },
-    refetchInterval: interval || 60_000,
-    staleTime: 30_000,
-  })
+  const health = useFleetHealth({ refetchInterval: interval })
+  const running = useExecutionsByStatus('running', 10, { refetchInterval: interval })
+  const pending = useExecutionsByStatus('pending', 10, { refetchInterval: interval })
+  const results = useRecentResults(8, { refetchInterval: interval })
+  const schedules = useSchedules({ refetchInterval: interval })
+  const agents = useAgentVersions({ refetchInterval: interval || 60_000, staleTime: 30_000 })
 
   const failed: [string, unknown][] = (
     [

@@ -1,21 +1,20 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { useQueryClient } from '@tanstack/react-query'
 import { useEffect, useState } from 'react'
-import { useCanWrite } from '../App'
-import { api, ApiError, enc } from '../lib/api'
+import { useCanWrite } from '../lib/session'
+import { ApiError, enc } from '../lib/api'
 import { useFallbackInterval } from '../lib/live'
+import { deleteScope, invalidateConfig, putScope, scopeId, useConfigScope, useEffectiveConfig } from '../lib/queries/config'
+import { invalidateMembership, removeFromGroup, useGroups } from '../lib/queries/groups'
 import { Link } from '../lib/router'
-import type { ConfigScope, EffectiveConfig, Group } from '../lib/types'
+import type { ConfigScope, ConfigScopeRef } from '../lib/types'
 import { t } from '../i18n'
 import { Button, Card, Empty, ErrorBox, Field, Spinner, useConfirm, useToast } from '../components/ui'
 import { EffectiveView } from './AgentDetail'
 
-type Scope = { kind: 'global' } | { kind: 'group'; name: string } | { kind: 'pc'; name: string }
-const scopeURL = (s: Scope) => (s.kind === 'global' ? '/api/config' : s.kind === 'group' ? `/api/groups/${enc(s.name)}/config` : `/api/pcs/${enc(s.name)}/config`)
-
 export function GroupsConfig() {
   const interval = useFallbackInterval()
-  const groups = useQuery({ queryKey: ['groups'], queryFn: () => api<Group[]>('/api/groups'), refetchInterval: interval })
-  const [scope, setScope] = useState<Scope>({ kind: 'global' })
+  const groups = useGroups({ refetchInterval: interval })
+  const [scope, setScope] = useState<ConfigScopeRef>({ kind: 'global' })
   const [pc, setPc] = useState('')
   const [effPc, setEffPc] = useState('')
   const qc = useQueryClient()
@@ -25,12 +24,11 @@ export function GroupsConfig() {
   const removeMember = async (g: string, m: string) => {
     if (!(await confirm({ title: t('groups.removeTitle', { group: g }), body: t('groups.removeBody', { pc: m, group: g }), confirm: t('common.remove'), danger: true }))) return
     try {
-      await api(`/api/agents/${enc(m)}/groups/${enc(g)}`, { method: 'DELETE' })
+      await removeFromGroup(m, g)
     } catch (e) {
       toast(String((e as Error).message), 'bad')
     }
-    qc.invalidateQueries({ queryKey: ['groups'] })
-    qc.invalidateQueries({ queryKey: ['agents'] })
+    invalidateMembership(qc)
   }
   return (
     <div className="page">
@@ -94,7 +92,7 @@ export function GroupsConfig() {
               </Button>
             </form>
           </div>
-          <ScopeEditor key={scopeURL(scope)} scope={scope} />
+          <ScopeEditor key={scopeId(scope)} scope={scope} />
         </Card>
         <Card title={t('config.effectiveFor')}>
           <form className="row" onSubmit={(e) => (e.preventDefault(), setEffPc(pc.trim() || effPc))}>
@@ -111,7 +109,7 @@ export function GroupsConfig() {
 }
 
 function Effective({ pc }: { pc: string }) {
-  const e = useQuery({ queryKey: ['effective', pc], queryFn: () => api<EffectiveConfig>(`/api/agents/${enc(pc)}/effective_config`) })
+  const e = useEffectiveConfig(pc)
   if (e.isPending) return <Spinner />
   if (e.error) return <ErrorBox error={e.error} />
   return <EffectiveView e={e.data} />
@@ -124,23 +122,12 @@ const fields: { key: keyof ConfigScope; num?: boolean; hint: 'config.hbHint' | '
   { key: 'outbox_max_entries', num: true, hint: 'config.obHint' },
 ]
 
-function ScopeEditor({ scope }: { scope: Scope }) {
-  const url = scopeURL(scope)
+function ScopeEditor({ scope }: { scope: ConfigScopeRef }) {
   const qc = useQueryClient()
   const toast = useToast()
   const confirm = useConfirm()
   const canWrite = useCanWrite()
-  const cfg = useQuery({
-    queryKey: ['config', url],
-    queryFn: async () => {
-      try {
-        return (await api<ConfigScope>(url)) ?? {}
-      } catch (e) {
-        if (e instanceof ApiError && e.status === 404) return {} as ConfigScope
-        throw e
-      }
-    },
-  })
+  const cfg = useConfigScope(scope)
   const [form, setForm] = useState<Record<string, string>>({})
   const [err, setErr] = useState<unknown>(null)
   useEffect(() => {
@@ -155,10 +142,9 @@ function ScopeEditor({ scope }: { scope: Scope }) {
       if (v) body[f.key] = f.num ? Number(v) : v
     }
     try {
-      await api(url, { method: 'PUT', body })
+      await putScope(scope, body as ConfigScope)
       toast(t('config.saved', { scope: label }), 'ok')
-      qc.invalidateQueries({ queryKey: ['config', url] })
-      qc.invalidateQueries({ queryKey: ['effective'] })
+      invalidateConfig(qc, scope)
     } catch (e) {
       setErr(e)
     }
@@ -166,9 +152,8 @@ function ScopeEditor({ scope }: { scope: Scope }) {
   const del = async () => {
     if (!(await confirm({ title: t('config.deleteTitle', { scope: label }), body: t('config.deleteBody'), confirm: t('common.delete'), danger: true }))) return
     try {
-      await api(url, { method: 'DELETE' })
-      qc.invalidateQueries({ queryKey: ['config', url] })
-      qc.invalidateQueries({ queryKey: ['effective'] })
+      await deleteScope(scope)
+      invalidateConfig(qc, scope)
     } catch (e) {
       setErr(e)
     }

@@ -1,9 +1,11 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
-import { useCanWrite } from '../App'
-import { api, ApiError, enc } from '../lib/api'
+import { useCanWrite } from '../lib/session'
+import { ApiError } from '../lib/api'
 import { allTags, filterJobs } from '../lib/filters'
 import { useFallbackInterval } from '../lib/live'
+import { invalidateExecutions } from '../lib/queries/executions'
+import { deleteJob, invalidateJobDocs, invalidateJobs, killJob, revokeJob, saveJob, unrevokeJob, useJob, useJobs } from '../lib/queries/jobs'
 import { useSearchParams } from '../lib/router'
 import { lineForField } from '../lib/yaml'
 import type { Job } from '../lib/types'
@@ -25,7 +27,7 @@ execute:
 
 export function Jobs() {
   const interval = useFallbackInterval()
-  const jobs = useQuery({ queryKey: ['jobs'], queryFn: () => api<Job[]>('/api/jobs'), refetchInterval: interval })
+  const jobs = useJobs({ refetchInterval: interval })
   const [params, setParams] = useSearchParams()
   const text = params.get('q') ?? ''
   const tags = params.getAll('tag')
@@ -50,25 +52,25 @@ export function Jobs() {
     } catch (e) {
       toast(e instanceof ApiError ? e.message : String(e), 'bad')
     } finally {
-      qc.invalidateQueries({ queryKey: ['jobs'] })
+      invalidateJobs(qc)
     }
   }
   const revoke = async (j: Job) => {
     if (!(await confirm({ title: t('jobs.revokeTitle', { job: j.id }), body: t('jobs.revokeBody'), confirm: t('jobs.revoke'), danger: true }))) return
-    act(() => api(`/api/scripts/${enc(j.id)}/revoke`, { method: 'POST' }), t('jobs.revoked', { job: j.id }))
+    act(() => revokeJob(j.id), t('jobs.revoked', { job: j.id }))
   }
-  const unrevoke = (j: Job) => act(() => api(`/api/scripts/${enc(j.id)}/unrevoke`, { method: 'POST' }), t('jobs.unrevoked', { job: j.id }))
+  const unrevoke = (j: Job) => act(() => unrevokeJob(j.id), t('jobs.unrevoked', { job: j.id }))
   const kill = async (j: Job) => {
     if (!(await confirm({ title: t('jobs.killTitle', { job: j.id }), body: t('jobs.killBody'), confirm: t('jobs.kill'), danger: true }))) return
     act(async () => {
-      const r = await api<{ killed_exec_ids: string[] | null; cancelled_waves: number }>(`/api/jobs/${enc(j.id)}/kill`, { method: 'POST' })
+      const r = await killJob(j.id)
       toast(t('jobs.killed', { count: r?.killed_exec_ids?.length ?? 0, waves: r?.cancelled_waves ?? 0 }), 'warn')
-      qc.invalidateQueries({ queryKey: ['executions'] })
+      invalidateExecutions(qc)
     }, t('jobs.killSent'))
   }
   const del = async (j: Job) => {
     if (!(await confirm({ title: t('jobs.deleteTitle', { job: j.id }), body: t('jobs.deleteBody'), confirm: t('common.delete'), danger: true }))) return
-    act(() => api(`/api/jobs/${enc(j.id)}`, { method: 'DELETE' }), t('jobs.deleted', { job: j.id }))
+    act(() => deleteJob(j.id), t('jobs.deleted', { job: j.id }))
   }
 
   return (
@@ -221,7 +223,7 @@ export function YamlDialog({
 function JobEditor({ id, onClose, readOnly }: { id?: string; onClose: () => void; readOnly: boolean }) {
   const qc = useQueryClient()
   const toast = useToast()
-  const job = useQuery({ queryKey: ['job', id], queryFn: () => api<Job>(`/api/jobs/${enc(id!)}`), enabled: !!id })
+  const job = useJob(id, { enabled: !!id })
   return (
     <YamlDialog
       title={id ? t('jobs.editTitle', { job: id }) : t('jobs.new')}
@@ -230,10 +232,9 @@ function JobEditor({ id, onClose, readOnly }: { id?: string; onClose: () => void
       readOnly={readOnly}
       onClose={onClose}
       onSave={async (yaml) => {
-        const j = await api<Job>('/api/jobs', { method: 'POST', body: yaml, contentType: 'application/yaml' })
+        const j = await saveJob(yaml)
         toast(t('jobs.saved', { job: j?.id ?? '' }), 'ok')
-        qc.invalidateQueries({ queryKey: ['jobs'] })
-        qc.invalidateQueries({ queryKey: ['job'] })
+        invalidateJobDocs(qc)
       }}
     />
   )

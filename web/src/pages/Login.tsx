@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react'
-import { api } from '../lib/api'
 import { setToken } from '../lib/auth'
+import { login } from '../lib/queries/auth'
 import { t } from '../i18n'
 import { Button, ErrorBox, Field } from '../components/ui'
 
@@ -19,7 +19,7 @@ export function Login() {
       if (useToken) {
         setToken(token.trim())
       } else {
-        const r = await api<{ token: string }>('/api/auth/login', { method: 'POST', body: { username, password } })
+        const r = await login(username, password)
         setToken(r.token)
       }
       if (window.location.pathname === '/login') window.history.replaceState(null, '', '/')

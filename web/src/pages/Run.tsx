@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react'
-import { useCanWrite } from '../App'
-import { api, ApiError } from '../lib/api'
+import { useCanWrite } from '../lib/session'
+import { ApiError } from '../lib/api'
+import { runAdhoc } from '../lib/queries/run'
 import { useSearchParams } from '../lib/router'
 import type { ExecResult } from '../lib/types'
 import { t } from '../i18n'
@@ -24,7 +25,7 @@ export function Run() {
     setErr(null)
     setRes(null)
     try {
-      setRes(await api<ExecResult>('/api/run', { method: 'POST', body: { pc_id: pc.trim(), shell, script, timeout_secs: timeout } }))
+      setRes(await runAdhoc({ pc_id: pc.trim(), shell, script, timeout_secs: timeout }))
     } catch (x) {
       setErr(x instanceof ApiError && x.status === 408 ? new Error(t('run.timeout', { secs: timeout })) : x)
     } finally {

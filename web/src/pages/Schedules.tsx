@@ -1,11 +1,13 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
-import { useCanWrite } from '../App'
-import { api, enc } from '../lib/api'
+import { useCanWrite } from '../lib/session'
+import { enc } from '../lib/api'
 import { useFallbackInterval } from '../lib/live'
+import { useExecution } from '../lib/queries/executions'
+import { deleteSchedule, invalidateSchedules, saveSchedule, setScheduleEnabled, useScheduleDoc, useSchedulePreview, useSchedules } from '../lib/queries/schedules'
 import { Link } from '../lib/router'
 import { absoluteTime } from '../lib/time'
-import type { Execution, Schedule } from '../lib/types'
+import type { Schedule } from '../lib/types'
 import { t } from '../i18n'
 import { Button, Dialog, ErrorBox, RelTime, Spinner, StatusBadge, Table, useConfirm, useToast } from '../components/ui'
 import { YamlDialog } from './Jobs'
@@ -50,18 +52,18 @@ function toYaml(s: Schedule): string {
 
 export function Schedules() {
   const interval = useFallbackInterval()
-  const list = useQuery({ queryKey: ['schedules'], queryFn: () => api<Schedule[]>('/api/schedules'), refetchInterval: interval })
+  const list = useSchedules({ refetchInterval: interval })
   const [edit, setEdit] = useState<Schedule | 'new' | null>(null)
   const [preview, setPreview] = useState<string | null>(null)
   const canWrite = useCanWrite()
   const qc = useQueryClient()
   const toast = useToast()
   const confirm = useConfirm()
-  const refresh = () => qc.invalidateQueries({ queryKey: ['schedules'] })
+  const refresh = () => invalidateSchedules(qc)
   const setEnabled = async (s: Schedule, on: boolean) => {
     if (!on && !(await confirm({ title: t('sched.disableTitle', { id: s.id }), body: t('sched.disableBody'), confirm: t('sched.disable'), danger: true }))) return
     try {
-      await api(`/api/schedules/${enc(s.id)}/${on ? 'enable' : 'disable'}`, { method: 'POST' })
+      await setScheduleEnabled(s.id, on)
       toast(on ? t('sched.enabled', { id: s.id }) : t('sched.disabled', { id: s.id }), 'ok')
     } catch (e) {
       toast(String((e as Error).message), 'bad')
@@ -71,7 +73,7 @@ export function Schedules() {
   const del = async (s: Schedule) => {
     if (!(await confirm({ title: t('sched.deleteTitle', { id: s.id }), body: t('sched.deleteBody'), confirm: t('common.delete'), danger: true }))) return
     try {
-      await api(`/api/schedules/${enc(s.id)}`, { method: 'DELETE' })
+      await deleteSchedule(s.id)
     } catch (e) {
       toast(String((e as Error).message), 'bad')
     }
@@ -138,7 +140,7 @@ export function Schedules() {
           initial={scheduleTemplate}
           onClose={() => setEdit(null)}
           onSave={async (yaml) => {
-            await api('/api/schedules', { method: 'POST', body: yaml, contentType: 'application/yaml' })
+            await saveSchedule(yaml)
             toast(t('sched.saved'), 'ok')
             refresh()
           }}
@@ -152,7 +154,7 @@ export function Schedules() {
 function ScheduleEditor({ s, onClose, onSaved }: { s: Schedule; onClose: () => void; onSaved: () => void }) {
   const toast = useToast()
   // Prefer the text the operator wrote (comments included) when the server kept it.
-  const d = useQuery({ queryKey: ['schedule', s.id], queryFn: () => api<Schedule>(`/api/schedules/${enc(s.id)}`).catch(() => s) })
+  const d = useScheduleDoc(s)
   return (
     <YamlDialog
       title={t('sched.editTitle', { id: s.id })}
@@ -160,7 +162,7 @@ function ScheduleEditor({ s, onClose, onSaved }: { s: Schedule; onClose: () => v
       loading={d.isPending}
       onClose={onClose}
       onSave={async (yaml) => {
-        await api('/api/schedules', { method: 'POST', body: yaml, contentType: 'application/yaml' })
+        await saveSchedule(yaml)
         toast(t('sched.saved'), 'ok')
         onSaved()
       }}
@@ -169,7 +171,7 @@ function ScheduleEditor({ s, onClose, onSaved }: { s: Schedule; onClose: () => v
 }
 
 function LastOutcome({ s }: { s: Schedule }) {
-  const ex = useQuery({ queryKey: ['execution', s.last_exec_id], queryFn: () => api<Execution>(`/api/executions/${enc(s.last_exec_id!)}`), enabled: !!s.last_exec_id, staleTime: 30_000 })
+  const ex = useExecution(s.last_exec_id, { enabled: !!s.last_exec_id, staleTime: 30_000 })
   if (!s.last_fire) return <span className="muted">{t('sched.never')}</span>
   return (
     <span className="row tight">
@@ -184,7 +186,7 @@ function LastOutcome({ s }: { s: Schedule }) {
 }
 
 function PreviewDialog({ id, onClose }: { id: string; onClose: () => void }) {
-  const p = useQuery({ queryKey: ['preview', id], queryFn: () => api<{ fires: string[] }>(`/api/schedules/${enc(id)}/preview?count=10`) })
+  const p = useSchedulePreview(id, 10)
   return (
     <Dialog open onClose={onClose} title={t('sched.previewTitle', { id })}>
       {p.isPending ? (

@@ -1,0 +1,17 @@
+// The component kit: small, accessible primitives styled by styles.css.
+// Import from here ('components/ui'), not from the single files.
+export { Badge, OnlineDot, StatusBadge, type Tone } from './Badge'
+export { Button } from './Button'
+export { Card } from './Card'
+export { Chips } from './Chips'
+export { ConfirmProvider, useConfirm } from './Confirm'
+export { Dialog } from './Dialog'
+export { Field } from './Field'
+export { KV } from './KV'
+export { Output } from './Output'
+export { Pager } from './Pager'
+export { Progress } from './Progress'
+export { Empty, ErrorBox, Spinner } from './Status'
+export { Table, type Col } from './Table'
+export { RelTime, useNow } from './Time'
+export { ToastProvider, useToast } from './Toast'

@@ -1,0 +1,30 @@
+// The audit log.
+import { useQuery } from '@tanstack/react-query'
+import { apiList } from '../api'
+import type { AuditEvent, AuditListParams } from '../types'
+import type { QueryOpts } from './options'
+
+export const auditKeys = {
+  all: () => ['audit'],
+  list: (qs: string) => ['audit', qs],
+}
+
+function listQuery(p: AuditListParams): string {
+  const q = new URLSearchParams()
+  if (p.actor) q.set('actor', p.actor)
+  if (p.action) q.set('action', p.action)
+  if (p.since) q.set('since', p.since)
+  q.set('limit', String(p.limit))
+  q.set('offset', String(p.offset))
+  return q.toString()
+}
+
+// ---- fetchers ----
+
+export const listAudit = (p: AuditListParams, signal?: AbortSignal) => apiList<AuditEvent>(`/api/audit?${listQuery(p)}`, signal)
+
+// ---- hooks ----
+
+export function useAuditList(p: AuditListParams, opts?: QueryOpts<{ items: AuditEvent[]; total: number }>) {
+  return useQuery({ queryKey: auditKeys.list(listQuery(p)), queryFn: ({ signal }) => listAudit(p, signal), ...opts })
+}

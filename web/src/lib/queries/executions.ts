@@ -1,0 +1,56 @@
+// Executions: one job run over a target, its progress and its per-PC results.
+import { useQuery, type QueryClient } from '@tanstack/react-query'
+import { api, apiList, enc } from '../api'
+import type { ExecRequest, ExecResponse, Execution, ExecutionDetail, ExecutionListParams } from '../types'
+import type { QueryOpts } from './options'
+
+export const executionKeys = {
+  /** Prefix of every execution list. */
+  all: () => ['executions'],
+  byStatus: (status: string) => ['executions', status],
+  list: (qs: string) => ['executions', 'list', qs],
+  one: (id: string | null) => ['execution', id],
+}
+
+function listQuery(p: ExecutionListParams): string {
+  const q = new URLSearchParams()
+  if (p.job_id) q.set('job_id', p.job_id)
+  if (p.status) q.set('status', p.status)
+  q.set('limit', String(p.limit))
+  q.set('offset', String(p.offset))
+  return q.toString()
+}
+
+// ---- fetchers ----
+
+export const listExecutionsByStatus = (status: string, limit: number) => api<Execution[]>(`/api/executions?status=${status}&limit=${limit}`)
+export const listExecutions = (p: ExecutionListParams, signal?: AbortSignal) => apiList<Execution>(`/api/executions?${listQuery(p)}`, signal)
+export const getExecution = (id: string) => api<ExecutionDetail>(`/api/executions/${enc(id)}`)
+/** Starts job on a target; the response names the new execution. */
+export const startExecution = (job: string, req: ExecRequest) => api<ExecResponse>(`/api/exec/${enc(job)}`, { method: 'POST', body: req })
+
+// ---- hooks ----
+
+/** The newest `limit` executions in one status (the dashboard's in-flight list). */
+export function useExecutionsByStatus(status: string, limit: number, opts?: QueryOpts<Execution[]>) {
+  return useQuery({ queryKey: executionKeys.byStatus(status), queryFn: () => listExecutionsByStatus(status, limit), ...opts })
+}
+
+export function useExecutionList(p: ExecutionListParams, opts?: QueryOpts<{ items: Execution[]; total: number }>) {
+  return useQuery({ queryKey: executionKeys.list(listQuery(p)), queryFn: ({ signal }) => listExecutions(p, signal), ...opts })
+}
+
+/** One execution with its results; id null waits (pass enabled: false). */
+export function useExecution(id: string | null, opts?: QueryOpts<ExecutionDetail>) {
+  return useQuery({ queryKey: executionKeys.one(id), queryFn: () => getExecution(id!), ...opts })
+}
+
+// ---- invalidation and cache patches ----
+
+export const invalidateExecutions = (qc: QueryClient) => qc.invalidateQueries({ queryKey: executionKeys.all() })
+export const invalidateExecution = (qc: QueryClient, id: string) => qc.invalidateQueries({ queryKey: executionKeys.one(id) })
+
+/** Merges a live progress update into a cached execution (no refetch). */
+export function patchExecution(qc: QueryClient, id: string, update: Partial<Execution>) {
+  qc.setQueryData<ExecutionDetail>(executionKeys.one(id), (old) => (old ? { ...old, ...update } : old))
+}
