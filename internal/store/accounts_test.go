@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -19,18 +20,23 @@ import (
 // as Open makes them, and with several writer connections (on SQLite with
 // deferred transactions too, so nothing but the guard's own first write
 // serialises two changes).
-func accountDBs(t *testing.T) map[string]func(t *testing.T) *DB {
+type accountDB struct {
+	name string
+	open func(t *testing.T) *DB
+}
+
+func accountDBs() []accountDB {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	out := map[string]func(t *testing.T) *DB{
-		"sqlite": func(t *testing.T) *DB {
+	out := []accountDB{
+		{"sqlite", func(t *testing.T) *DB {
 			db, err := Open(context.Background(), "", t.TempDir(), log)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
 			return db
-		},
-		"sqlite-several-writers": func(t *testing.T) *DB {
+		}},
+		{"sqlite-several-writers", func(t *testing.T) *DB {
 			base := "file:" + filepath.Join(t.TempDir(), "backend.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
 			w, err := sql.Open("sqlite", base)
 			if err != nil {
@@ -47,13 +53,13 @@ func accountDBs(t *testing.T) map[string]func(t *testing.T) *DB {
 				t.Fatal(err)
 			}
 			return db
-		},
+		}},
 	}
 	if testdb.AdminDSN() == "" {
 		return out
 	}
-	for name, conns := range map[string]int{"postgres-one-conn": 1, "postgres-several-conns": 4} {
-		out[name] = func(t *testing.T) *DB {
+	for _, conns := range []int{1, 4} {
+		out = append(out, accountDB{fmt.Sprintf("postgres-%d-conns", conns), func(t *testing.T) *DB {
 			db, err := Open(context.Background(), testdb.NewPostgres(t), t.TempDir(), log)
 			if err != nil {
 				t.Fatal(err)
@@ -61,7 +67,7 @@ func accountDBs(t *testing.T) map[string]func(t *testing.T) *DB {
 			t.Cleanup(func() { db.Close() })
 			db.write.SetMaxOpenConns(conns)
 			return db
-		}
+		}})
 	}
 	return out
 }
@@ -69,9 +75,9 @@ func accountDBs(t *testing.T) map[string]func(t *testing.T) *DB {
 // TestLastAdminGuardConcurrent: two requests that would each remove one of
 // the last two admins race; exactly one may win, every round.
 func TestLastAdminGuardConcurrent(t *testing.T) {
-	for name, open := range accountDBs(t) {
-		t.Run(name, func(t *testing.T) {
-			db := open(t)
+	for _, c := range accountDBs() {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
 			ctx := context.Background()
 			op, yes := auth.RoleOperator, true
 			ops := map[string]func(name string) error{
@@ -132,7 +138,7 @@ func TestLastAdminGuardConcurrent(t *testing.T) {
 // the fixed-width UTC layout auth used to keep its own copy of, so existing
 // rows and their order stay valid.
 func TestAccountTimestamps(t *testing.T) {
-	db := accountDBs(t)["sqlite"](t)
+	db := accountDBs()[0].open(t)
 	ctx := context.Background()
 	at := time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
 	u, err := db.InsertAccount(ctx, auth.NewAccount{Username: "ts", PasswordHash: "x", Role: auth.RoleViewer, At: at})
