@@ -200,7 +200,7 @@ func TestReplicasFailover(t *testing.T) {
 	js, _ := jetstream.New(nc)
 	count := func(q string, args ...any) int {
 		var n sql.NullInt64
-		_ = db.Read.QueryRow(db.Q(q), args...).Scan(&n)
+		_ = store.TestQueryRow(t, db, q, args...).Scan(&n)
 		return int(n.Int64)
 	}
 	projected := func() int {

@@ -99,7 +99,7 @@ func TestReplicasKill9(t *testing.T) {
 
 	count := func(q string) int {
 		var n sql.NullInt64
-		_ = db.Read.QueryRow(q).Scan(&n)
+		_ = store.TestQueryRow(t, db, q).Scan(&n)
 		return int(n.Int64)
 	}
 	rows := func() int { return count("SELECT COUNT(*) FROM execution_results WHERE finished_at IS NOT NULL") }

@@ -111,7 +111,7 @@ func randomSecret() []byte {
 // Authenticator authenticates requests and serves the auth/account routes.
 type Authenticator struct {
 	cfg       Config
-	users     *SQLUsers
+	users     *Users
 	auditor   Auditor
 	log       *slog.Logger
 	now       func() time.Time
@@ -120,19 +120,20 @@ type Authenticator struct {
 	ipt       *ipThrottle
 }
 
-// New returns an Authenticator over users. auditor may be nil (no audit).
-func New(cfg Config, users *SQLUsers, auditor Auditor) (*Authenticator, error) {
-	if users == nil {
+// New returns an Authenticator over the account store (*store.DB in the
+// backend). auditor may be nil (no audit).
+func New(cfg Config, accounts Accounts, auditor Auditor) (*Authenticator, error) {
+	if accounts == nil {
 		return nil, errors.New("auth: nil account store")
 	}
-	a := &Authenticator{cfg: cfg, users: users, auditor: auditor, log: cfg.Logger, now: cfg.Now, ipt: newIPThrottle()}
+	a := &Authenticator{cfg: cfg, auditor: auditor, log: cfg.Logger, now: cfg.Now, ipt: newIPThrottle()}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
 	if a.now == nil {
 		a.now = time.Now
 	}
-	users.now = a.now
+	a.users = NewUsers(accounts, a.now)
 	if a.cfg.TokenTTL <= 0 {
 		a.cfg.TokenTTL = DefaultTokenTTL
 	}
@@ -157,8 +158,8 @@ func New(cfg Config, users *SQLUsers, auditor Auditor) (*Authenticator, error) {
 	return a, nil
 }
 
-// Users returns the account store.
-func (a *Authenticator) Users() *SQLUsers { return a.users }
+// Users returns the account service, on the Authenticator's clock.
+func (a *Authenticator) Users() *Users { return a.users }
 
 // Disabled reports whether auth is off.
 func (a *Authenticator) Disabled() bool { return a.cfg.Disabled }

@@ -1,4 +1,4 @@
-package auth
+package auth_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	. "github.com/kanade-fleet/kanade/internal/auth"
 )
 
 func FuzzDecodeLogin(f *testing.F) {
@@ -30,19 +32,17 @@ func FuzzDecodeLogin(f *testing.F) {
 // FuzzAuthenticate drives the whole token path (header parsing, static
 // token compare, JWT parse, account lookup) with arbitrary input.
 func FuzzAuthenticate(f *testing.F) {
-	w, r := openDB(f, true)
-	users := NewSQLUsers(w, r)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	a, err := New(Config{JWTSecret: []byte(testSecret), StaticToken: "static-service-token-0123456789",
-		Now: func() time.Time { return now }}, users, nil)
+		Now: func() time.Time { return now }}, openDB(f), nil)
 	if err != nil {
 		f.Fatal(err)
 	}
+	users := a.Users()
 	if _, err := users.Create(context.Background(), NewUser{Username: "fz", Password: "password-123", Role: RoleViewer}); err != nil {
 		f.Fatal(err)
 	}
-	valid, _, _ := a.tokens.issue("fz", 0)
-	ghost, _, _ := a.tokens.issue("ghost", 0)
+	valid, ghost := IssueTestToken(a, "fz"), IssueTestToken(a, "ghost")
 	for _, s := range []string{
 		"Bearer " + valid, "Bearer " + ghost, "Bearer static-service-token-0123456789", "bearer  x",
 		"Bearer", "Basic Zm9vOmJhcg==", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJmeiJ9.",

@@ -1,102 +1,43 @@
-package auth
+package auth_test
+
+// The tests that need accounts are an external package: they run on the
+// real store (internal/store), which imports auth. The dot import keeps
+// them reading as if inside auth; export_test.go lends them the few
+// internals they need.
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
-	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite"
-
+	. "github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
 )
 
-func TestMain(m *testing.M) {
-	// Cheap argon2 for tests; the format and verification path are the same.
-	hashParams = argonParams{memory: 64, time: 1, threads: 1, keyLen: 32, saltLen: 16}
-	os.Exit(m.Run())
-}
-
-// openDB opens a real SQLite file the way internal/store does (one writer
-// connection with immediate transactions, a read-only pool) and applies
-// migration 00002 with goose.
-// With KANADE_TEST_DB=postgres it is a fresh PostgreSQL database instead
-// (one pool for both, as internal/store opens PostgreSQL).
-func openDB(t testing.TB, singleWriter bool) (w, r *sql.DB) {
+// openDB opens the store the backend uses, with all its migrations: a real
+// SQLite file, or with KANADE_TEST_DB=postgres a fresh PostgreSQL database.
+func openDB(t testing.TB) *store.DB {
 	t.Helper()
+	dsn := ""
 	if testdb.PostgresSelected() {
-		return openPostgres(t, singleWriter)
+		dsn = testdb.NewPostgres(t)
 	}
-	path := filepath.Join(t.TempDir(), "backend.db")
-	base := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
-	var err error
-	if singleWriter {
-		w, err = sql.Open("sqlite", base+"&_txlock=immediate")
-		w.SetMaxOpenConns(1)
-	} else {
-		// Several writer connections and deferred transactions: the guard
-		// must still hold (it starts each transaction with a write).
-		w, err = sql.Open("sqlite", base)
-		w.SetMaxOpenConns(4)
-	}
+	db, err := store.Open(context.Background(), dsn, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("open %s: %v", testdb.Describe(dsn), err)
 	}
-	r, err = sql.Open("sqlite", base+"&_pragma=query_only(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(); w.Close() })
-	mig, err := os.ReadFile("../store/migrations/00002_users.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys := fstest.MapFS{"00002_users.sql": {Data: mig}}
-	p, err := goose.NewProvider(goose.DialectSQLite3, w, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return w, r
-}
-
-func openPostgres(t testing.TB, singleWriter bool) (w, r *sql.DB) {
-	w, err := sql.Open("pgx", testdb.NewPostgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if singleWriter {
-		w.SetMaxOpenConns(1)
-	} else {
-		w.SetMaxOpenConns(4)
-	}
-	t.Cleanup(func() { w.Close() })
-	mig, err := os.ReadFile("../store/migrations/00002_users.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, w, fstest.MapFS{"00002_users.sql": {Data: mig}},
-		goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return w, w
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 type fakeClock struct {
@@ -150,15 +91,14 @@ type env struct {
 	srv   *httptest.Server
 	clock *fakeClock
 	aud   *recAuditor
-	users *SQLUsers
+	users *Users
 }
 
 const testSecret = "0123456789abcdef0123456789abcdef"
 
 func newEnv(t *testing.T, mod func(*Config)) *env {
 	t.Helper()
-	w, r := openDB(t, true)
-	users := NewSQLUsers(w, r)
+	db := openDB(t)
 	clock := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	cfg := Config{
 		JWTSecret:      []byte(testSecret),
@@ -170,15 +110,16 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 		mod(&cfg)
 	}
 	aud := &recAuditor{}
-	a, err := New(cfg, users, aud)
+	a, err := New(cfg, db, aud)
 	if err != nil {
 		t.Fatal(err)
 	}
+	users := a.Users()
 	m := a.NewMux(nil)
 	a.Mount(m)
 	ok := func(w http.ResponseWriter, r *http.Request) {
 		p, _ := FromContext(r.Context())
-		writeJSON(w, 200, map[string]string{"actor": p.Username, "role": p.Role.String()})
+		WriteJSON(w, 200, map[string]string{"actor": p.Username, "role": p.Role.String()})
 	}
 	m.HandleFunc("GET /api/test/viewer", RoleViewer, ok)
 	m.HandleFunc("GET /api/test/items/{id}", RoleViewer, ok)

@@ -185,7 +185,7 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	if cfg.Dev {
 		acfg.Disabled = true
 	}
-	if b.Auth, err = auth.New(acfg, auth.NewSQLUsers(b.DB.Write, b.DB.Read), b.Audit); err != nil {
+	if b.Auth, err = auth.New(acfg, b.DB, b.Audit); err != nil {
 		return nil, err
 	}
 	if err := b.Auth.Bootstrap(parent); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
 
@@ -105,7 +106,8 @@ func TestGracefulStop(t *testing.T) {
 		t.Fatal("still serving after Stop")
 	}
 	// The store is closed: a query must fail rather than hang.
-	if err := b.DB.Read.PingContext(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+	var one int
+	if err := store.TestQueryRow(t, b.DB, "SELECT 1").Scan(&one); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("store still open after Stop: %v", err)
 	}
 }

@@ -106,13 +106,13 @@ func benchProjector(b *testing.B, batch int) {
 		be := testenv.Backend(b, func(c *backend.Config) { c.DataDir = dir; c.DB = dsn; c.ProjectorBatch = batch })
 		testenv.Eventually(b, 30*time.Minute, "projection complete", func() bool {
 			var c int
-			_ = be.DB.Read.QueryRow("SELECT COUNT(*) FROM execution_results").Scan(&c)
+			_ = store.TestQueryRow(b, be.DB, "SELECT COUNT(*) FROM execution_results").Scan(&c)
 			return c == n
 		})
 		total += time.Since(start)
 		b.StopTimer()
 		var done int
-		_ = be.DB.Read.QueryRow("SELECT SUM(success_count + failure_count) FROM executions").Scan(&done)
+		_ = store.TestQueryRow(b, be.DB, "SELECT SUM(success_count + failure_count) FROM executions").Scan(&done)
 		if done != n {
 			b.Fatalf("counters sum to %d, want %d", done, n)
 		}
@@ -133,6 +133,10 @@ func BenchmarkProjectorOnePerTx(b *testing.B) { benchProjector(b, 1) }
 func BenchmarkRawBatchedInsert(b *testing.B) {
 	n := benchN()
 	results := benchResults(n)
+	rows := make([]store.Result, n)
+	for i, r := range results {
+		rows[i] = store.Result{ExecResult: r, RecordedAt: r.FinishedAt}
+	}
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -143,23 +147,7 @@ func BenchmarkRawBatchedInsert(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		for lo := 0; lo < n; lo += 1000 {
-			tx, err := db.Write.Begin()
-			if err != nil {
-				b.Fatal(err)
-			}
-			st, err := tx.Prepare(db.Q(`INSERT INTO execution_results (result_id, request_id, exec_id, pc_id, job_id, version,
-				exit_code, stdout, stderr, started_at, finished_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, r := range results[lo:min(lo+1000, n)] {
-				if _, err := st.Exec(r.ResultID, r.RequestID, r.ExecID, r.PCID, r.ManifestID, r.Version, r.ExitCode,
-					r.Stdout, r.Stderr, store.TS(r.StartedAt), store.TS(r.FinishedAt), store.TS(r.FinishedAt)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			st.Close()
-			if err := tx.Commit(); err != nil {
+			if err := db.InsertResultsRaw(context.Background(), rows[lo:min(lo+1000, n)]); err != nil {
 				b.Fatal(err)
 			}
 		}

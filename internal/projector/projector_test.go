@@ -2,7 +2,6 @@ package projector_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"testing"
 	"time"
@@ -59,7 +58,7 @@ func (e *env) result(r wire.ExecResult)    { e.publish(bus.Result(r.RequestID), 
 func (e *env) count(q string, args ...any) int {
 	e.t.Helper()
 	var n int
-	if err := e.b.DB.Read.QueryRow(q, args...).Scan(&n); err != nil {
+	if err := store.TestQueryRow(e.t, e.b.DB, q, args...).Scan(&n); err != nil {
 		e.t.Fatalf("%s: %v", q, err)
 	}
 	return n
@@ -375,7 +374,7 @@ func TestReplayAfterWipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitProjected()
-	before := snapshot(t, b.DB.Read)
+	before := snapshot(t, b.DB)
 	if len(before) != 4 {
 		t.Fatalf("rows before wipe: %d", len(before))
 	}
@@ -386,7 +385,7 @@ func TestReplayAfterWipe(t *testing.T) {
 	e2.waitCount(3, "SELECT COUNT(*) FROM execution_results WHERE finished_at IS NOT NULL")
 	e2.waitCount(1, "SELECT COUNT(*) FROM audit_log")
 	e2.waitProjected()
-	after := snapshot(t, b2.DB.Read)
+	after := snapshot(t, b2.DB)
 	if len(after) != len(before) {
 		t.Fatalf("rows after replay: %d, want %d", len(after), len(before))
 	}
@@ -397,12 +396,9 @@ func TestReplayAfterWipe(t *testing.T) {
 	}
 }
 
-func snapshot(t *testing.T, db *sql.DB) map[string]string {
+func snapshot(t *testing.T, db *store.DB) map[string]string {
 	t.Helper()
-	rows, err := db.Query("SELECT result_id, recorded_at || '|' || COALESCE(finished_at, '') || '|' || COALESCE(CAST(exit_code AS TEXT), '') FROM execution_results")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := store.TestQuery(t, db, "SELECT result_id, recorded_at || '|' || COALESCE(finished_at, '') || '|' || COALESCE(CAST(exit_code AS TEXT), '') FROM execution_results")
 	defer rows.Close()
 	out := map[string]string{}
 	for rows.Next() {

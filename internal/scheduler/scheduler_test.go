@@ -297,10 +297,8 @@ func TestPerPCEveryWaitsForInFlightAndReruns(t *testing.T) {
 		t.Fatalf("PC with a fresh success re-run: %d runs", n)
 	}
 	// Age the success past every: the next evaluation re-runs the PC.
-	if _, err := b.DB.Write.Exec(b.DB.Q(`UPDATE schedule_dispatches SET finished_at = ? WHERE schedule_id = 'p'`),
-		store.TS(time.Now().Add(-2*time.Minute))); err != nil {
-		t.Fatal(err)
-	}
+	store.TestExec(t, b.DB, `UPDATE schedule_dispatches SET finished_at = ? WHERE schedule_id = 'p'`,
+		store.TS(time.Now().Add(-2*time.Minute)))
 	testenv.Eventually(t, 20*time.Second, "re-run after every", func() bool { return a.totalRuns() == 2 })
 	testenv.Eventually(t, 20*time.Second, "second success", func() bool { return results("success") == 2 })
 }

@@ -120,27 +120,14 @@ func (s ResultSet) CreateExecutions(ctx context.Context, db *store.DB) error {
 // statement, no broker (as internal/projector BenchmarkRawBatchedInsert).
 func (s ResultSet) RawInsert(ctx context.Context, db *store.DB, n int) (time.Duration, error) {
 	start := time.Now()
+	rs := make([]store.Result, 0, 1000)
 	for lo := 0; lo < n; lo += 1000 {
-		tx, err := db.Write.BeginTx(ctx, nil)
-		if err != nil {
-			return 0, err
-		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO execution_results (result_id, request_id, exec_id, pc_id, job_id, version,
-			exit_code, stdout, stderr, started_at, finished_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			_ = tx.Rollback()
-			return 0, err
-		}
+		rs = rs[:0]
 		for i := lo; i < min(lo+1000, n); i++ {
 			r := s.Result(i)
-			if _, err := st.ExecContext(ctx, r.ResultID, r.RequestID, r.ExecID, r.PCID, r.ManifestID, r.Version, r.ExitCode,
-				r.Stdout, r.Stderr, store.TS(r.StartedAt), store.TS(r.FinishedAt), store.TS(r.FinishedAt)); err != nil {
-				_ = tx.Rollback()
-				return 0, err
-			}
+			rs = append(rs, store.Result{ExecResult: r, RecordedAt: r.FinishedAt})
 		}
-		_ = st.Close()
-		if err := tx.Commit(); err != nil {
+		if err := db.InsertResultsRaw(ctx, rs); err != nil {
 			return 0, err
 		}
 	}

@@ -185,8 +185,7 @@ func replay(ctx context.Context, dir string, batch, n, prefix int, log *slog.Log
 	for {
 		// MAX(rowid) is O(log n), unlike COUNT(*), and rows are never
 		// deleted here, so it is the number projected.
-		var got int
-		_ = be.DB.Read.QueryRowContext(ctx, "SELECT COALESCE(MAX(rowid), 0) FROM execution_results").Scan(&got)
+		got, _ := be.DB.ResultsHighWater(ctx)
 		if got > 0 && first.IsZero() {
 			first = time.Now()
 		}
@@ -242,8 +241,7 @@ func Projection(ctx context.Context, o Options) (Table, error) {
 	if err != nil {
 		return t, err
 	}
-	var counted, completed int
-	_ = be.DB.Read.QueryRowContext(ctx, "SELECT COALESCE(SUM(success_count + failure_count), 0), SUM(status = 'completed') FROM executions").Scan(&counted, &completed)
+	counted, completed, _ := be.DB.ExecutionTotals(ctx)
 	be.Stop(context.Background())
 	batched := float64(set.N) / took.Seconds()
 

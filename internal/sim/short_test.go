@@ -7,6 +7,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/sim"
+	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
 
@@ -40,7 +41,7 @@ func TestShortScenarios(t *testing.T) {
 	}
 	count := func(q string) int {
 		var n int
-		if err := be.DB.Read.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		if err := store.TestQueryRow(t, be.DB, q).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -8,7 +8,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -151,7 +150,7 @@ func BenchmarkPGCopyStaging(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		db := benchDB{pg: true}.open(b)
-		conn, err := db.Write.Conn(context.Background())
+		conn, err := store.Writer(db).Conn(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -217,7 +216,7 @@ func BenchmarkRawInsert(b *testing.B) {
 				b.StartTimer()
 				start := time.Now()
 				for lo := 0; lo < len(rs); lo += benchBatch {
-					if err := rawInsert(db, rs[lo:lo+benchBatch]); err != nil {
+					if err := db.InsertResultsRaw(context.Background(), rs[lo:lo+benchBatch]); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -229,27 +228,6 @@ func BenchmarkRawInsert(b *testing.B) {
 			rate(b, benchRows*b.N, total)
 		})
 	}
-}
-
-func rawInsert(db *store.DB, rs []store.Result) error {
-	tx, err := db.Write.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var st *sql.Stmt
-	if st, err = tx.Prepare(db.Q(`INSERT INTO execution_results (result_id, request_id, exec_id, pc_id, job_id, version,
-		exit_code, stdout, stderr, started_at, finished_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)); err != nil {
-		return err
-	}
-	defer st.Close()
-	for _, r := range rs {
-		if _, err := st.Exec(r.ResultID, r.RequestID, r.ExecID, r.PCID, r.ManifestID, r.Version, r.ExitCode,
-			r.Stdout, r.Stderr, store.TS(r.StartedAt), store.TS(r.FinishedAt), store.TS(r.RecordedAt)); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
 }
 
 // BenchmarkUpsertHeartbeats: 10 000 agents' heartbeats (all known, so every
@@ -331,8 +309,8 @@ func BenchmarkListQueries(b *testing.B) {
 			// What autovacuum does soon after a bulk load (PostgreSQL 13+ also
 			// vacuums insert-only tables): statistics and the visibility
 			// map, without which COUNT(*) cannot use index-only scans.
-			if db.Dialect == store.Postgres {
-				if _, err := db.Write.Exec("VACUUM ANALYZE"); err != nil {
+			if store.IsPostgres(db) {
+				if _, err := store.Writer(db).Exec("VACUUM ANALYZE"); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -131,7 +131,7 @@ func result(t *testing.T, db *store.DB, id string) store.ResultRow {
 func count(t *testing.T, db *store.DB, q string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := db.Read.QueryRowContext(ctx, db.Q(q), args...).Scan(&n); err != nil {
+	if err := store.TestQueryRow(t, db, q, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return n
@@ -753,11 +753,11 @@ func TestConcurrentProjectors(t *testing.T) {
 	}
 }
 
-// TestUsersOnStore: the account store (internal/auth) on the store's own
-// migrations and connections, including the concurrent last-admin guard.
+// TestUsersOnStore: the account service (internal/auth) on the store's
+// own migrations and connections, including the concurrent last-admin guard.
 func TestUsersOnStore(t *testing.T) {
 	eachDB(t, false, func(t *testing.T, db *store.DB) {
-		u := auth.NewSQLUsers(db.Write, db.Read)
+		u := auth.NewUsers(db, nil)
 		created, err := u.BootstrapAdmin(ctx, "admin", "password-123")
 		if err != nil || !created {
 			t.Fatalf("bootstrap: %v %v", created, err)

@@ -79,7 +79,7 @@ func TestHotQueryPlans(t *testing.T) {
 
 func explain(t *testing.T, db *DB, query string, args []any) string {
 	t.Helper()
-	rows, err := db.Read.Query("EXPLAIN QUERY PLAN "+query, args...)
+	rows, err := db.read.Query("EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatalf("explain %s: %v", query, err)
 	}
@@ -102,7 +102,7 @@ func explain(t *testing.T, db *DB, query string, args []any) string {
 func seedForPlans(t *testing.T, db *DB) {
 	t.Helper()
 	ctx := context.Background()
-	tx, err := db.Write.BeginTx(ctx, nil)
+	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

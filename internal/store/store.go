@@ -2,6 +2,12 @@
 // connection, a reader pool, WAL), PostgreSQL for large installs. Consumers
 // do not get one big interface: each package declares the few methods it
 // needs and *DB satisfies them.
+//
+// Files follow tables: agents.go (agents, agent_groups), heartbeats.go,
+// executions.go, results.go (execution_results), audit.go, dispatches.go
+// (schedule_dispatches), accounts.go (users), retention.go (reaper and
+// retention across tables). Where SQLite and PostgreSQL differ is in
+// dialect.go and nowhere else.
 package store
 
 import (
@@ -14,37 +20,27 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Dialect tells the few places where SQL differs.
-type Dialect int
-
-const (
-	SQLite Dialect = iota
-	Postgres
-)
-
 // DB is the projection database.
 type DB struct {
-	// Write is the only connection that writes on SQLite (one connection:
+	// write is the only connection that writes on SQLite (one connection:
 	// SQLite has one writer anyway, and this avoids SQLITE_BUSY storms).
-	Write *sql.DB
-	// Read is a pool for queries (the API).
-	Read    *sql.DB
-	Dialect Dialect
+	write *sql.DB
+	// read is a pool for queries (the API). On PostgreSQL both are one pool.
+	read *sql.DB
+	d    dialect
 	// PGPerRow makes PostgreSQL project with the portable one-statement-
-	// per-row path instead of the set-based one (projection_pg.go); only
+	// per-row path instead of the set-based one (see dialect.go); only
 	// benchmarks and the conformance suite set it, to compare the two.
 	PGPerRow bool
 	log      *slog.Logger
@@ -63,7 +59,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
 		pool.SetMaxOpenConns(16)
-		db = &DB{Write: pool, Read: pool, Dialect: Postgres, log: log}
+		db = &DB{write: pool, read: pool, d: postgres, log: log}
 	} else {
 		path := dsn
 		if path == "" {
@@ -78,7 +74,7 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 			return nil, err
 		}
 	}
-	if err := db.Write.PingContext(ctx); err != nil {
+	if err := db.write.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
@@ -90,10 +86,12 @@ func Open(ctx context.Context, dsn, dataDir string, log *slog.Logger) (*DB, erro
 }
 
 func openSQLite(path string, log *slog.Logger) (*DB, error) {
-	// synchronous=NORMAL in WAL mode survives a process crash (kill -9); only
-	// an OS crash can lose the last commits, and the projection is rebuilt
-	// from JetStream anyway. _txlock=immediate takes the write lock at BEGIN
-	// so a transaction never fails half-way on lock upgrade.
+	// synchronous=FULL: in WAL mode every commit is fsynced, so a batch the
+	// projector acked is on disk even after an OS crash or power loss (an
+	// acked message is never redelivered); NORMAL would only survive a
+	// process crash. Batching amortises the fsync. _txlock=immediate takes
+	// the write lock at BEGIN so a transaction never fails half-way on lock
+	// upgrade.
 	base := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=cache_size(-65536)")
 	if err != nil {
@@ -110,7 +108,7 @@ func openSQLite(path string, log *slog.Logger) (*DB, error) {
 	n := max(2, runtime.NumCPU()*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{Write: w, Read: r, Dialect: SQLite, log: log}, nil
+	return &DB{write: w, read: r, d: sqlite, log: log}, nil
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -118,20 +116,12 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dialect := goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
-	if db.Dialect == Postgres {
-		dialect = goose.DialectPostgres
-		// Replicas starting together on an empty database: an advisory
-		// lock makes one migrate while the others wait, then find nothing
-		// left to do.
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("migrations: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
+	dialect, opts, err := db.d.migrations()
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(dialect, db.Write, sub, opts...)
+	opts = append(opts, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, db.write, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -147,34 +137,22 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	if db.Read != db.Write {
-		db.Read.Close()
+	if db.read != db.write {
+		db.read.Close()
 	}
-	return db.Write.Close()
+	return db.write.Close()
 }
 
-// Q rewrites '?' placeholders to $n for PostgreSQL. Queries are written once
-// with '?' and must not contain '?' elsewhere.
-func (db *DB) Q(query string) string {
-	if db.Dialect != Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(query[i])
-	}
-	return b.String()
-}
+// q rewrites a query written once with '?' placeholders into the
+// dialect's form. Queries must not contain '?' elsewhere.
+func (db *DB) q(query string) string { return db.d.rebind(query) }
 
-// TSLayout is the fixed-width UTC layout of every stored timestamp: string
-// order equals time order, which every range filter relies on.
+// The timestamp codec, the only one: every stored timestamp (projection
+// tables and accounts alike) is TEXT in this fixed-width UTC layout, so
+// string order equals time order, which every range filter relies on, on
+// SQLite and PostgreSQL alike.
+
+// TSLayout is the fixed-width UTC layout of every stored timestamp.
 const TSLayout = "2006-01-02T15:04:05.000000Z"
 
 // TS formats t for storage.
@@ -188,7 +166,8 @@ func NullTS(t time.Time) sql.NullString {
 	return sql.NullString{String: TS(t), Valid: true}
 }
 
-// ParseTS parses a stored timestamp (tolerating any RFC 3339 form).
+// ParseTS parses a stored timestamp (tolerating any RFC 3339 form); the
+// zero time when it cannot.
 func ParseTS(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -197,9 +176,11 @@ func ParseTS(s string) time.Time {
 	return t.UTC()
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
+// nullTime converts a nullable stored timestamp.
+func nullTime(s sql.NullString) *time.Time {
+	if !s.Valid || s.String == "" {
+		return nil
 	}
-	return 0
+	t := ParseTS(s.String)
+	return &t
 }

@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-// Queries of the scheduler (internal/scheduler) over schedule_dispatches.
+// The schedule_dispatches table: which PCs each schedule dispatched to and
+// how those runs ended, the scheduler's (internal/scheduler) standing per
+// PC.
 
 // DispatchKeep is how long unsettled and superseded dispatch rows are kept:
 // the EXEC stream's retention (7 d) + 1 d, after which a command can no
@@ -20,40 +22,15 @@ type PCStanding struct {
 	InFlight    bool      // dispatched and not finished (see ScheduleStandings)
 }
 
-// LiveAgentGroups returns every online agent (fresh heartbeat at now) with
-// its groups (possibly none).
-func (db *DB) LiveAgentGroups(ctx context.Context, now time.Time) (map[string][]string, error) {
-	rows, err := db.Read.QueryContext(ctx, db.Q(`SELECT a.pc_id, g.group_name FROM agents a
-		LEFT JOIN agent_groups g ON g.pc_id = a.pc_id WHERE a.last_heartbeat >= ?`), TS(now.Add(-OnlineWindow)))
-	if err != nil {
-		return nil, fmt.Errorf("live agents: %w", err)
-	}
-	defer rows.Close()
-	out := map[string][]string{}
-	for rows.Next() {
-		var pc string
-		var g sql.NullString
-		if err := rows.Scan(&pc, &g); err != nil {
-			return nil, err
-		}
-		if g.Valid {
-			out[pc] = append(out[pc], g.String)
-		} else if _, ok := out[pc]; !ok {
-			out[pc] = nil
-		}
-	}
-	return out, rows.Err()
-}
-
 // RecordScheduleDispatch records that exec execID of a schedule targets
 // pcs; call it before publishing, so a crash cannot lose the link.
 func (db *DB) RecordScheduleDispatch(ctx context.Context, scheduleID, execID string, pcs []string, at time.Time) error {
-	tx, err := db.Write.BeginTx(ctx, nil)
+	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin schedule dispatch: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, db.Q(`INSERT INTO schedule_dispatches (schedule_id, pc_id, exec_id, dispatched_at)
+	stmt, err := tx.PrepareContext(ctx, db.q(`INSERT INTO schedule_dispatches (schedule_id, pc_id, exec_id, dispatched_at)
 		VALUES (?, ?, ?, ?)`))
 	if err != nil {
 		return fmt.Errorf("prepare schedule dispatch: %w", err)
@@ -73,7 +50,7 @@ func (db *DB) RecordScheduleDispatch(ctx context.Context, scheduleID, execID str
 // ForgetScheduleDispatch removes the rows of a dispatch that failed before
 // anything was published.
 func (db *DB) ForgetScheduleDispatch(ctx context.Context, scheduleID, execID string) error {
-	_, err := db.Write.ExecContext(ctx, db.Q(`DELETE FROM schedule_dispatches WHERE schedule_id = ? AND exec_id = ?`),
+	_, err := db.write.ExecContext(ctx, db.q(`DELETE FROM schedule_dispatches WHERE schedule_id = ? AND exec_id = ?`),
 		scheduleID, execID)
 	if err != nil {
 		return fmt.Errorf("forget dispatch schedule=%s exec_id=%s: %w", scheduleID, execID, err)
@@ -83,7 +60,7 @@ func (db *DB) ForgetScheduleDispatch(ctx context.Context, scheduleID, execID str
 
 // DeleteScheduleDispatches forgets a deleted schedule's history.
 func (db *DB) DeleteScheduleDispatches(ctx context.Context, scheduleID string) error {
-	_, err := db.Write.ExecContext(ctx, db.Q(`DELETE FROM schedule_dispatches WHERE schedule_id = ?`), scheduleID)
+	_, err := db.write.ExecContext(ctx, db.q(`DELETE FROM schedule_dispatches WHERE schedule_id = ?`), scheduleID)
 	if err != nil {
 		return fmt.Errorf("delete dispatches schedule=%s: %w", scheduleID, err)
 	}
@@ -95,7 +72,7 @@ func (db *DB) DeleteScheduleDispatches(ctx context.Context, scheduleID string) e
 // dispatch rows.
 func (db *DB) SettleScheduleDispatches(ctx context.Context, scheduleID string, now time.Time) error {
 	const match = `r.exec_id = schedule_dispatches.exec_id AND r.pc_id = schedule_dispatches.pc_id AND r.finished_at IS NOT NULL`
-	_, err := db.Write.ExecContext(ctx, db.Q(`UPDATE schedule_dispatches SET
+	_, err := db.write.ExecContext(ctx, db.q(`UPDATE schedule_dispatches SET
 		finished_at = (SELECT MAX(r.finished_at) FROM execution_results r WHERE `+match+`),
 		success = CASE WHEN EXISTS (SELECT 1 FROM execution_results r WHERE `+match+`
 			AND r.exit_code = 0 AND r.skipped = 0) THEN 1 ELSE 0 END
@@ -110,7 +87,7 @@ func (db *DB) SettleScheduleDispatches(ctx context.Context, scheduleID string, n
 // PruneScheduleDispatches deletes rows older than DispatchKeep except each
 // PC's latest success, which per_pc needs forever.
 func (db *DB) PruneScheduleDispatches(ctx context.Context, scheduleID string, now time.Time) (int64, error) {
-	res, err := db.Write.ExecContext(ctx, db.Q(`DELETE FROM schedule_dispatches WHERE schedule_id = ? AND dispatched_at < ?
+	res, err := db.write.ExecContext(ctx, db.q(`DELETE FROM schedule_dispatches WHERE schedule_id = ? AND dispatched_at < ?
 		AND NOT (success = 1 AND finished_at = (SELECT MAX(d2.finished_at) FROM schedule_dispatches d2
 			WHERE d2.schedule_id = schedule_dispatches.schedule_id AND d2.pc_id = schedule_dispatches.pc_id AND d2.success = 1))`),
 		scheduleID, TS(now.Add(-DispatchKeep)))
@@ -127,7 +104,7 @@ func (db *DB) PruneScheduleDispatches(ctx context.Context, scheduleID string, no
 // jittering on the agent), or whose run has started and not finished (the
 // reaper bounds those).
 func (db *DB) ScheduleStandings(ctx context.Context, scheduleID string, inflightCutoff time.Time) (map[string]PCStanding, error) {
-	rows, err := db.Read.QueryContext(ctx, db.Q(`SELECT d.pc_id,
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT d.pc_id,
 		MAX(CASE WHEN d.success = 1 THEN d.finished_at END),
 		MAX(CASE WHEN d.finished_at IS NULL AND (d.dispatched_at >= ? OR EXISTS (SELECT 1 FROM execution_results r
 			WHERE r.exec_id = d.exec_id AND r.pc_id = d.pc_id AND r.finished_at IS NULL)) THEN 1 ELSE 0 END)

@@ -1,0 +1,329 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The agents table (written by heartbeats.go) and agent_groups (projected
+// from KV), and the fleet counts over them.
+
+// OnlineWindow: an agent is online if its last heartbeat (backend receive
+// time) is younger than this.
+const OnlineWindow = 2 * time.Minute
+
+// Agent is an agents row for the API.
+type Agent struct {
+	PCID          string     `json:"pc_id"`
+	Hostname      string     `json:"hostname"`
+	OSFamily      string     `json:"os_family"`
+	OSVersion     string     `json:"os_version"`
+	Arch          string     `json:"arch"`
+	AgentVersion  string     `json:"agent_version"`
+	LastHeartbeat time.Time  `json:"last_heartbeat"`
+	BootTime      *time.Time `json:"boot_time"`
+	AgentRSSBytes int64      `json:"agent_rss_bytes"`
+	AgentCPUPct   float64    `json:"agent_cpu_pct"`
+	Running       int        `json:"running"`
+	Online        bool       `json:"online"`
+	Groups        []string   `json:"groups"`
+}
+
+// AgentFilter selects agents.
+type AgentFilter struct {
+	Status string // online | offline | ""
+	Q      string // substring of pc_id or hostname
+	Group  string
+	Sort   string // pc_id | hostname | last_heartbeat | os_family | agent_version
+	Desc   bool
+	Now    time.Time
+}
+
+var agentSorts = map[string]string{"pc_id": "pc_id", "hostname": "hostname", "last_heartbeat": "last_heartbeat",
+	"os_family": "os_family", "agent_version": "agent_version"}
+
+// agentQueries builds the count and page queries of ListAgents (shared
+// with the query-plan test, so what is checked is what runs).
+func agentQueries(f AgentFilter, p Page) (count string, countArgs []any, list string, listArgs []any, cutoff string) {
+	if f.Now.IsZero() {
+		f.Now = time.Now()
+	}
+	cutoff = TS(f.Now.Add(-OnlineWindow))
+	var w where
+	switch f.Status {
+	case "online":
+		w.add("last_heartbeat >= ?", cutoff)
+	case "offline":
+		w.add("last_heartbeat < ?", cutoff)
+	}
+	if f.Q != "" {
+		l := likeEscape(strings.ToLower(f.Q))
+		w.add(`(lower(pc_id) LIKE ? ESCAPE '\' OR lower(hostname) LIKE ? ESCAPE '\')`, l, l)
+	}
+	if f.Group != "" {
+		w.add("pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
+	}
+	col := agentSorts[f.Sort]
+	if col == "" {
+		col = "pc_id"
+	}
+	dir := "ASC"
+	if f.Desc {
+		dir = "DESC"
+	}
+	order := col + " " + dir
+	if col != "pc_id" {
+		order += ", pc_id"
+	}
+	list = `SELECT pc_id, hostname, os_family, os_version, arch, agent_version, last_heartbeat, boot_time,
+		agent_rss_bytes, agent_cpu_pct, running FROM agents` + w.sql() + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	return "SELECT COUNT(*) FROM agents" + w.sql(), w.args, list, append(slices.Clone(w.args), p.Limit, p.Offset), cutoff
+}
+
+// ListAgents returns one page of agents and the total matching.
+func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]Agent, int, error) {
+	countQ, countArgs, listQ, listArgs, cutoff := agentQueries(f, p)
+	var total int
+	if err := db.read.QueryRowContext(ctx, db.q(countQ), countArgs...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count agents: %w", err)
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list agents: %w", err)
+	}
+	defer rows.Close()
+	var out []Agent
+	for rows.Next() {
+		a, err := scanAgent(rows, cutoff)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if err := db.fillGroups(ctx, out); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+func scanAgent(s scanner, cutoff string) (Agent, error) {
+	var a Agent
+	var last string
+	var boot sql.NullString
+	if err := s.Scan(&a.PCID, &a.Hostname, &a.OSFamily, &a.OSVersion, &a.Arch, &a.AgentVersion, &last, &boot,
+		&a.AgentRSSBytes, &a.AgentCPUPct, &a.Running); err != nil {
+		return a, fmt.Errorf("scan agent: %w", err)
+	}
+	a.LastHeartbeat = ParseTS(last)
+	a.BootTime = nullTime(boot)
+	a.Online = last >= cutoff
+	a.Groups = []string{}
+	return a, nil
+}
+
+func (db *DB) fillGroups(ctx context.Context, agents []Agent) error {
+	if len(agents) == 0 {
+		return nil
+	}
+	idx := make(map[string]int, len(agents))
+	ph := make([]string, len(agents))
+	args := make([]any, len(agents))
+	for i, a := range agents {
+		idx[a.PCID] = i
+		ph[i] = "?"
+		args[i] = a.PCID
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT pc_id, group_name FROM agent_groups WHERE pc_id IN (`+
+		strings.Join(ph, ",")+`) ORDER BY group_name`), args...)
+	if err != nil {
+		return fmt.Errorf("agent groups: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pc, g string
+		if err := rows.Scan(&pc, &g); err != nil {
+			return err
+		}
+		if i, ok := idx[pc]; ok {
+			agents[i].Groups = append(agents[i].Groups, g)
+		}
+	}
+	return rows.Err()
+}
+
+// GetAgent returns one agent; ok is false when unknown.
+func (db *DB) GetAgent(ctx context.Context, pc string, now time.Time) (Agent, bool, error) {
+	row := db.read.QueryRowContext(ctx, db.q(`SELECT pc_id, hostname, os_family, os_version, arch, agent_version,
+		last_heartbeat, boot_time, agent_rss_bytes, agent_cpu_pct, running FROM agents WHERE pc_id = ?`), pc)
+	a, err := scanAgent(row, TS(now.Add(-OnlineWindow)))
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return a, false, nil
+		}
+		return a, false, err
+	}
+	list := []Agent{a}
+	if err := db.fillGroups(ctx, list); err != nil {
+		return a, false, err
+	}
+	return list[0], true, nil
+}
+
+// DeleteAgent forgets an agent (it reappears on its next heartbeat).
+func (db *DB) DeleteAgent(ctx context.Context, pc string) (bool, error) {
+	res, err := db.write.ExecContext(ctx, db.q(`DELETE FROM agents WHERE pc_id = ?`), pc)
+	if err != nil {
+		return false, fmt.Errorf("delete agent pc_id=%s: %w", pc, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// OnlinePCs returns the pc_ids among candidates (all known agents when
+// candidates is nil) whose heartbeat is fresh: the "known live PCs" an exec
+// counts as its target.
+func (db *DB) OnlinePCs(ctx context.Context, now time.Time, group string) ([]string, error) {
+	var w where
+	w.add("last_heartbeat >= ?", TS(now.Add(-OnlineWindow)))
+	if group != "" {
+		w.add("pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", group)
+	}
+	rows, err := db.read.QueryContext(ctx, db.q("SELECT pc_id FROM agents"+w.sql()+" ORDER BY pc_id"), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("online pcs: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var pc string
+		if err := rows.Scan(&pc); err != nil {
+			return nil, err
+		}
+		out = append(out, pc)
+	}
+	return out, rows.Err()
+}
+
+// GroupMembers is one group and its members.
+type GroupMembers struct {
+	Group   string   `json:"group"`
+	Members []string `json:"members"`
+}
+
+// ListGroups returns every group with its members.
+func (db *DB) ListGroups(ctx context.Context) ([]GroupMembers, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT group_name, pc_id FROM agent_groups ORDER BY group_name, pc_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	defer rows.Close()
+	out := []GroupMembers{}
+	for rows.Next() {
+		var g, pc string
+		if err := rows.Scan(&g, &pc); err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].Group != g {
+			out = append(out, GroupMembers{Group: g})
+		}
+		out[len(out)-1].Members = append(out[len(out)-1].Members, pc)
+	}
+	return out, rows.Err()
+}
+
+// LiveAgentGroups returns every online agent (fresh heartbeat at now) with
+// its groups (possibly none).
+func (db *DB) LiveAgentGroups(ctx context.Context, now time.Time) (map[string][]string, error) {
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT a.pc_id, g.group_name FROM agents a
+		LEFT JOIN agent_groups g ON g.pc_id = a.pc_id WHERE a.last_heartbeat >= ?`), TS(now.Add(-OnlineWindow)))
+	if err != nil {
+		return nil, fmt.Errorf("live agents: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var pc string
+		var g sql.NullString
+		if err := rows.Scan(&pc, &g); err != nil {
+			return nil, err
+		}
+		if g.Valid {
+			out[pc] = append(out[pc], g.String)
+		} else if _, ok := out[pc]; !ok {
+			out[pc] = nil
+		}
+	}
+	return out, rows.Err()
+}
+
+// ReplaceAgentGroups sets the projected group membership of one PC.
+func (db *DB) ReplaceAgentGroups(ctx context.Context, pc string, groups []string) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM agent_groups WHERE pc_id = ?`), pc); err != nil {
+		return fmt.Errorf("clear groups pc_id=%s: %w", pc, err)
+	}
+	for _, g := range groups {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO agent_groups (pc_id, group_name) VALUES (?, ?) ON CONFLICT DO NOTHING`), pc, g); err != nil {
+			return fmt.Errorf("add group pc_id=%s group=%s: %w", pc, g, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// ReplaceAllAgentGroups replaces the whole group projection in one
+// transaction (a full resync from KV), so a reader never sees it empty.
+func (db *DB) ReplaceAllAgentGroups(ctx context.Context, groups map[string][]string) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM agent_groups`); err != nil {
+		return fmt.Errorf("clear agent groups: %w", err)
+	}
+	st, err := tx.PrepareContext(ctx, db.q(`INSERT INTO agent_groups (pc_id, group_name) VALUES (?, ?) ON CONFLICT DO NOTHING`))
+	if err != nil {
+		return fmt.Errorf("prepare agent groups: %w", err)
+	}
+	defer st.Close()
+	for pc, gs := range groups {
+		for _, g := range gs {
+			if _, err := st.ExecContext(ctx, pc, g); err != nil {
+				return fmt.Errorf("add group pc_id=%s group=%s: %w", pc, g, err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// FleetCounts feeds /api/health/fleet.
+type FleetCounts struct {
+	Known, Online, Failures24h, RunningExecutions int
+}
+
+// Fleet counts agents and recent failures.
+func (db *DB) Fleet(ctx context.Context, now time.Time) (FleetCounts, error) {
+	var c FleetCounts
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT
+		(SELECT COUNT(*) FROM agents),
+		(SELECT COUNT(*) FROM agents WHERE last_heartbeat >= ?),
+		(SELECT COUNT(*) FROM execution_results WHERE exit_code <> 0 AND skipped = 0 AND recorded_at >= ?),
+		(SELECT COUNT(*) FROM executions WHERE status IN ('pending', 'running'))`),
+		TS(now.Add(-OnlineWindow)), TS(now.Add(-24*time.Hour))).Scan(&c.Known, &c.Online, &c.Failures24h, &c.RunningExecutions)
+	if err != nil {
+		return c, fmt.Errorf("fleet counts: %w", err)
+	}
+	return c, nil
+}

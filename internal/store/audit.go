@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// The audit_log table, projected from the AUDIT stream.
+
+// Audit is one audit event with its stream sequence.
+type Audit struct {
+	wire.AuditEvent
+	Seq uint64
+}
+
+// InsertAudit projects audit events; the stream sequence makes it idempotent.
+func (db *DB) InsertAudit(ctx context.Context, batch []Audit) error {
+	return db.d.insertAudit(ctx, db, batch)
+}
+
+// insertAuditRows is InsertAudit one prepared statement per row.
+func (db *DB) insertAuditRows(ctx context.Context, batch []Audit) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, db.q(`INSERT INTO audit_log
+		(stream_seq, actor, action, target, payload, occurred_at, source_ip)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream_seq) DO NOTHING`))
+	if err != nil {
+		return fmt.Errorf("prepare audit insert: %w", err)
+	}
+	defer st.Close()
+	for _, a := range batch {
+		payload := string(a.Payload)
+		if payload == "" || payload == "null" {
+			payload = "{}"
+		}
+		if _, err := st.ExecContext(ctx, int64(a.Seq), a.Actor, a.Action, a.Target, cleanText(payload),
+			TS(a.OccurredAt), a.SourceIP); err != nil {
+			return fmt.Errorf("insert audit seq=%d: %w", a.Seq, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit audit: %w", err)
+	}
+	return nil
+}
+
+// insertAuditSets projects audit events in one statement.
+func (db *DB) insertAuditSets(ctx context.Context, batch []Audit) error {
+	n := len(batch)
+	seq := make([]int64, n)
+	actor, action, target, payload, at, ip := make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n),
+		make(pgText, n), make(pgText, n)
+	for i, a := range batch {
+		p := string(a.Payload)
+		if p == "" || p == "null" {
+			p = "{}"
+		}
+		seq[i], actor[i], action[i], target[i], payload[i], at[i], ip[i] = int64(a.Seq), a.Actor, a.Action, a.Target,
+			cleanText(p), TS(a.OccurredAt), a.SourceIP
+	}
+	_, err := db.write.ExecContext(ctx, `INSERT INTO audit_log
+		(stream_seq, actor, action, target, payload, occurred_at, source_ip)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+		ON CONFLICT (stream_seq) DO NOTHING`, seq, actor, action, target, payload, at, ip)
+	if err != nil {
+		return fmt.Errorf("insert %d audit events: %w", n, err)
+	}
+	return nil
+}
+
+// AuditRow is an audit_log row.
+type AuditRow struct {
+	ID         int64           `json:"id"`
+	Actor      string          `json:"actor"`
+	Action     string          `json:"action"`
+	Target     string          `json:"target"`
+	Payload    json.RawMessage `json:"payload"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	SourceIP   string          `json:"source_ip"`
+}
+
+// AuditFilter selects audit rows.
+type AuditFilter struct {
+	Actor, Action string
+	Since         time.Time
+}
+
+// ListAudit returns audit rows, newest first.
+func (db *DB) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditRow, int, error) {
+	var w where
+	if f.Actor != "" {
+		w.add("actor = ?", f.Actor)
+	}
+	if f.Action != "" {
+		w.add("action = ?", f.Action)
+	}
+	if !f.Since.IsZero() {
+		w.add("occurred_at >= ?", TS(f.Since))
+	}
+	var total int
+	if err := db.read.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM audit_log"+w.sql()), w.args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count audit: %w", err)
+	}
+	rows, err := db.read.QueryContext(ctx, db.q("SELECT stream_seq, actor, action, target, payload, occurred_at, source_ip FROM audit_log"+
+		w.sql()+" ORDER BY occurred_at DESC, stream_seq DESC LIMIT ? OFFSET ?"), append(w.args, p.Limit, p.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list audit: %w", err)
+	}
+	defer rows.Close()
+	out := []AuditRow{}
+	for rows.Next() {
+		var a AuditRow
+		var payload, at string
+		if err := rows.Scan(&a.ID, &a.Actor, &a.Action, &a.Target, &payload, &at, &a.SourceIP); err != nil {
+			return nil, 0, fmt.Errorf("scan audit: %w", err)
+		}
+		a.Payload = json.RawMessage(payload)
+		if !json.Valid(a.Payload) {
+			a.Payload = json.RawMessage("{}")
+		}
+		a.OccurredAt = ParseTS(at)
+		out = append(out, a)
+	}
+	return out, total, rows.Err()
+}

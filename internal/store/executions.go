@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The executions table: one row per exec (fan-out), with its counters.
+
+// Execution is an executions row.
+type Execution struct {
+	ExecID       string    `json:"exec_id"`
+	JobID        string    `json:"job_id"`
+	Version      string    `json:"version"`
+	InitiatedBy  string    `json:"initiated_by"`
+	InitiatedAt  time.Time `json:"initiated_at"`
+	TargetCount  int       `json:"target_count"`
+	SuccessCount int       `json:"success_count"`
+	FailureCount int       `json:"failure_count"`
+	SkippedCount int       `json:"skipped_count"`
+	Status       string    `json:"status"`
+	PendingWaves int       `json:"pending_waves"` // later waves not sent yet
+}
+
+// CreateExecution inserts a pending executions row (before any command is
+// published, so a fast agent's result always finds its parent).
+func (db *DB) CreateExecution(ctx context.Context, e Execution) error {
+	if e.TargetCount < 1 {
+		e.TargetCount = 1
+	}
+	if e.Status == "" {
+		e.Status = "pending"
+	}
+	if e.InitiatedAt.IsZero() {
+		e.InitiatedAt = time.Now()
+	}
+	_, err := db.write.ExecContext(ctx, db.q(`INSERT INTO executions
+		(exec_id, job_id, version, initiated_by, initiated_at, target_count, status, pending_waves)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.ExecID, e.JobID, e.Version, e.InitiatedBy, TS(e.InitiatedAt), e.TargetCount, e.Status, e.PendingWaves)
+	if err != nil {
+		return fmt.Errorf("insert execution exec_id=%s: %w", e.ExecID, err)
+	}
+	return nil
+}
+
+// settleStatus recomputes an execution's status after its targets or
+// pending waves change by (dTargets, dWaves): completed once every target
+// counted so far reported and no wave is left, running otherwise; pending
+// and expired rows keep their status (nothing has reported yet).
+const settleStatus = `status = CASE WHEN status IN ('pending', 'expired') THEN status
+		WHEN success_count + failure_count + skipped_count >= target_count + CAST(? AS INTEGER)
+			AND pending_waves - CAST(? AS INTEGER) <= 0 THEN 'completed'
+		ELSE 'running' END`
+
+// WaveSent records that one pending wave went out to n more targets.
+func (db *DB) WaveSent(ctx context.Context, execID string, n int) error {
+	_, err := db.write.ExecContext(ctx, db.q(`UPDATE executions SET `+settleStatus+`,
+		target_count = target_count + CAST(? AS INTEGER), pending_waves = CASE WHEN pending_waves > 0 THEN pending_waves - 1 ELSE 0 END
+		WHERE exec_id = ?`), n, 1, n, execID)
+	if err != nil {
+		return fmt.Errorf("wave sent exec_id=%s: %w", execID, err)
+	}
+	return nil
+}
+
+// WavesCancelled records that k pending waves of an execution will never go out.
+func (db *DB) WavesCancelled(ctx context.Context, execID string, k int) error {
+	_, err := db.write.ExecContext(ctx, db.q(`UPDATE executions SET `+settleStatus+`,
+		pending_waves = CASE WHEN pending_waves > CAST(? AS INTEGER) THEN pending_waves - CAST(? AS INTEGER) ELSE 0 END
+		WHERE exec_id = ?`), 0, k, k, k, execID)
+	if err != nil {
+		return fmt.Errorf("waves cancelled exec_id=%s: %w", execID, err)
+	}
+	return nil
+}
+
+// ExecProgress is an executions row after a counter change.
+type ExecProgress struct {
+	ExecID       string `json:"exec_id"`
+	JobID        string `json:"job_id"`
+	Status       string `json:"status"`
+	TargetCount  int    `json:"target_count"`
+	SuccessCount int    `json:"success_count"`
+	FailureCount int    `json:"failure_count"`
+	SkippedCount int    `json:"skipped_count"`
+}
+
+// delta is one execution's counter changes in a batch.
+type delta struct{ success, failure, skipped int }
+
+// bumpCountersRows applies per-execution counter deltas (one UPDATE per
+// execution per batch) and sets completed/running. SET expressions see the
+// old column values on both SQLite and PostgreSQL.
+func (db *DB) bumpCountersRows(ctx context.Context, tx *sql.Tx, deltas map[string]*delta, order []string) ([]ExecProgress, error) {
+	var out []ExecProgress
+	for _, id := range order {
+		d := deltas[id]
+		var p ExecProgress
+		err := tx.QueryRowContext(ctx, db.q(`UPDATE executions SET
+			success_count = success_count + ?, failure_count = failure_count + ?, skipped_count = skipped_count + ?,
+			status = CASE WHEN success_count + failure_count + skipped_count + ? >= target_count AND pending_waves = 0 THEN 'completed' ELSE 'running' END
+			WHERE exec_id = ?
+			RETURNING exec_id, job_id, status, target_count, success_count, failure_count, skipped_count`),
+			d.success, d.failure, d.skipped, d.success+d.failure+d.skipped, id).
+			Scan(&p.ExecID, &p.JobID, &p.Status, &p.TargetCount, &p.SuccessCount, &p.FailureCount, &p.SkippedCount)
+		if err == sql.ErrNoRows {
+			continue // ad-hoc run sent straight to NATS: no parent row
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bump counters exec_id=%s: %w", id, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// bumpCountersSets is bumpCountersRows in two statements: lock the executions in
+// exec_id order (so concurrent backends queue, never deadlock), then apply
+// every delta at once. Progress is returned in order.
+func (db *DB) bumpCountersSets(ctx context.Context, tx *sql.Tx, deltas map[string]*delta, order []string) ([]ExecProgress, error) {
+	if len(order) == 0 {
+		return nil, nil
+	}
+	ids := slices.Clone(order)
+	slices.Sort(ids)
+	s, f, k := make([]int64, len(ids)), make([]int64, len(ids)), make([]int64, len(ids))
+	for i, id := range ids {
+		d := deltas[id]
+		s[i], f[i], k[i] = int64(d.success), int64(d.failure), int64(d.skipped)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM executions WHERE exec_id = ANY($1::text[])
+		ORDER BY exec_id FOR UPDATE`, ids); err != nil {
+		return nil, fmt.Errorf("lock executions: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `UPDATE executions x SET
+		success_count = x.success_count + d.s, failure_count = x.failure_count + d.f, skipped_count = x.skipped_count + d.k,
+		status = CASE WHEN x.success_count + x.failure_count + x.skipped_count + d.s + d.f + d.k >= x.target_count
+			AND x.pending_waves = 0 THEN 'completed' ELSE 'running' END
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS d(id, s, f, k)
+		WHERE x.exec_id = d.id
+		RETURNING x.exec_id, x.job_id, x.status, x.target_count, x.success_count, x.failure_count, x.skipped_count`,
+		ids, s, f, k)
+	if err != nil {
+		return nil, fmt.Errorf("bump counters: %w", err)
+	}
+	defer rows.Close()
+	byID := map[string]ExecProgress{}
+	for rows.Next() {
+		var p ExecProgress
+		if err := rows.Scan(&p.ExecID, &p.JobID, &p.Status, &p.TargetCount, &p.SuccessCount, &p.FailureCount, &p.SkippedCount); err != nil {
+			return nil, fmt.Errorf("bump counters: %w", err)
+		}
+		byID[p.ExecID] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("bump counters: %w", err)
+	}
+	var out []ExecProgress
+	for _, id := range order {
+		if p, ok := byID[id]; ok { // no row: an ad-hoc run without a parent
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// ExecFilter selects executions.
+type ExecFilter struct{ JobID, Status string }
+
+const execCols = `exec_id, job_id, version, initiated_by, initiated_at, target_count, success_count, failure_count, skipped_count, status, pending_waves`
+
+func scanExec(s scanner) (Execution, error) {
+	var e Execution
+	var at string
+	err := s.Scan(&e.ExecID, &e.JobID, &e.Version, &e.InitiatedBy, &at, &e.TargetCount, &e.SuccessCount,
+		&e.FailureCount, &e.SkippedCount, &e.Status, &e.PendingWaves)
+	e.InitiatedAt = ParseTS(at)
+	return e, err
+}
+
+// ListExecutions returns executions, newest first.
+func (db *DB) ListExecutions(ctx context.Context, f ExecFilter, p Page) ([]Execution, int, error) {
+	var w where
+	if f.JobID != "" {
+		w.add("job_id = ?", f.JobID)
+	}
+	if f.Status != "" {
+		w.add("status = ?", f.Status)
+	}
+	var total int
+	if err := db.read.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM executions"+w.sql()), w.args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count executions: %w", err)
+	}
+	rows, err := db.read.QueryContext(ctx, db.q("SELECT "+execCols+" FROM executions"+w.sql()+
+		" ORDER BY initiated_at DESC, exec_id LIMIT ? OFFSET ?"), append(w.args, p.Limit, p.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list executions: %w", err)
+	}
+	defer rows.Close()
+	out := []Execution{}
+	for rows.Next() {
+		e, err := scanExec(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("scan execution: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, total, rows.Err()
+}
+
+// GetExecution returns one execution.
+func (db *DB) GetExecution(ctx context.Context, execID string) (Execution, bool, error) {
+	e, err := scanExec(db.read.QueryRowContext(ctx, db.q("SELECT "+execCols+" FROM executions WHERE exec_id = ?"), execID))
+	if err == sql.ErrNoRows {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("get execution exec_id=%s: %w", execID, err)
+	}
+	return e, true, nil
+}

@@ -1,0 +1,11 @@
+package store
+
+import "database/sql"
+
+// Internals lent to the external tests (package store_test).
+
+// Writer returns the writer pool (the COPY benchmark needs a raw conn).
+func Writer(db *DB) *sql.DB { return db.write }
+
+// IsPostgres reports whether db is on PostgreSQL.
+func IsPostgres(db *DB) bool { return db.d == postgres }

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// Heartbeats upsert the agents table (agents.go reads it).
+
+// Heartbeat is one agent heartbeat with the backend's receive time.
+type Heartbeat struct {
+	wire.Heartbeat
+	ReceivedAt time.Time
+}
+
+// UpsertHeartbeats writes the newest heartbeat of each PC in one transaction.
+func (db *DB) UpsertHeartbeats(ctx context.Context, hbs []Heartbeat) error {
+	return db.d.upsertHeartbeats(ctx, db, hbs)
+}
+
+// upsertHeartbeatsRows is UpsertHeartbeats one prepared statement per row.
+func (db *DB) upsertHeartbeatsRows(ctx context.Context, hbs []Heartbeat) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, db.q(`INSERT INTO agents
+		(pc_id, hostname, os_family, os_version, arch, agent_version, last_heartbeat, agent_at, boot_time,
+		 agent_rss_bytes, agent_cpu_pct, running, first_seen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (pc_id) DO UPDATE SET
+		 hostname = CASE WHEN excluded.hostname <> '' THEN excluded.hostname ELSE agents.hostname END,
+		 os_family = CASE WHEN excluded.os_family <> '' THEN excluded.os_family ELSE agents.os_family END,
+		 os_version = CASE WHEN excluded.os_version <> '' THEN excluded.os_version ELSE agents.os_version END,
+		 arch = CASE WHEN excluded.arch <> '' THEN excluded.arch ELSE agents.arch END,
+		 agent_version = excluded.agent_version, last_heartbeat = excluded.last_heartbeat,
+		 agent_at = excluded.agent_at, boot_time = excluded.boot_time,
+		 agent_rss_bytes = excluded.agent_rss_bytes, agent_cpu_pct = excluded.agent_cpu_pct,
+		 running = excluded.running
+		 WHERE excluded.last_heartbeat >= agents.last_heartbeat`))
+	if err != nil {
+		return fmt.Errorf("prepare heartbeat upsert: %w", err)
+	}
+	defer st.Close()
+	for _, h := range hbs {
+		if _, err := st.ExecContext(ctx, h.PCID, h.Hostname, h.OSFamily, h.OSVersion, h.Arch, h.AgentVersion,
+			TS(h.ReceivedAt), NullTS(h.At), NullTS(h.BootTime), int64(h.AgentRSSBytes), h.AgentCPUPct, h.Running,
+			TS(h.ReceivedAt)); err != nil {
+			return fmt.Errorf("upsert agent pc_id=%s: %w", h.PCID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit heartbeats: %w", err)
+	}
+	return nil
+}
+
+// upsertHeartbeatsSets writes the newest heartbeat per PC in one statement.
+func (db *DB) upsertHeartbeatsSets(ctx context.Context, hbs []Heartbeat) error {
+	// ON CONFLICT DO UPDATE may touch a row once per statement: keep the
+	// newest heartbeat of each PC, in pc_id order (lock order).
+	newest := map[string]Heartbeat{}
+	for _, h := range hbs {
+		if o, ok := newest[h.PCID]; !ok || !h.ReceivedAt.Before(o.ReceivedAt) {
+			newest[h.PCID] = h
+		}
+	}
+	pcs := make([]string, 0, len(newest))
+	for pc := range newest {
+		pcs = append(pcs, pc)
+	}
+	slices.Sort(pcs)
+	n := len(pcs)
+	host, osf, osv, arch, ver, last, at, boot := make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n),
+		make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n)
+	rss, running := make([]int64, n), make([]int64, n)
+	cpu := make([]float64, n)
+	for i, pc := range pcs {
+		h := newest[pc]
+		host[i], osf[i], osv[i], arch[i], ver[i] = h.Hostname, h.OSFamily, h.OSVersion, h.Arch, h.AgentVersion
+		last[i], at[i], boot[i] = TS(h.ReceivedAt), NullTS(h.At).String, NullTS(h.BootTime).String
+		rss[i], cpu[i], running[i] = int64(h.AgentRSSBytes), h.AgentCPUPct, int64(h.Running)
+	}
+	_, err := db.write.ExecContext(ctx, `INSERT INTO agents
+		(pc_id, hostname, os_family, os_version, arch, agent_version, last_heartbeat, agent_at, boot_time,
+		 agent_rss_bytes, agent_cpu_pct, running, first_seen)
+		SELECT u.pc, u.host, u.osf, u.osv, u.arch, u.ver, u.last, NULLIF(u.at, ''), NULLIF(u.boot, ''),
+			u.rss, u.cpu, u.running, u.last
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::text[], $10::bigint[], $11::float8[], $12::bigint[])
+			AS u(pc, host, osf, osv, arch, ver, last, at, boot, rss, cpu, running)
+		ON CONFLICT (pc_id) DO UPDATE SET
+		 hostname = CASE WHEN excluded.hostname <> '' THEN excluded.hostname ELSE agents.hostname END,
+		 os_family = CASE WHEN excluded.os_family <> '' THEN excluded.os_family ELSE agents.os_family END,
+		 os_version = CASE WHEN excluded.os_version <> '' THEN excluded.os_version ELSE agents.os_version END,
+		 arch = CASE WHEN excluded.arch <> '' THEN excluded.arch ELSE agents.arch END,
+		 agent_version = excluded.agent_version, last_heartbeat = excluded.last_heartbeat,
+		 agent_at = excluded.agent_at, boot_time = excluded.boot_time,
+		 agent_rss_bytes = excluded.agent_rss_bytes, agent_cpu_pct = excluded.agent_cpu_pct,
+		 running = excluded.running
+		 WHERE excluded.last_heartbeat >= agents.last_heartbeat`,
+		pcs, host, osf, osv, arch, ver, last, at, boot, rss, cpu, running)
+	if err != nil {
+		return fmt.Errorf("upsert %d agents: %w", n, err)
+	}
+	return nil
+}

@@ -1,0 +1,557 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// The execution_results table: one row per run of a job on a PC, written
+// by the started and result projectors (first in flight, then finished)
+// and by the reaper (retention.go).
+
+// Started is one events.started message ready to project.
+type Started struct {
+	wire.EventStarted
+	RecordedAt time.Time  // JetStream publish time
+	ExpiresAt  *time.Time // nil when the job's timeout is unknown
+}
+
+// Result is one ExecResult ready to project.
+type Result struct {
+	wire.ExecResult
+	RecordedAt time.Time // JetStream publish time
+}
+
+// ResultChange describes one result that really changed a row.
+type ResultChange struct {
+	ResultID string `json:"result_id"`
+	ExecID   string `json:"exec_id"`
+	PCID     string `json:"pc_id"`
+	JobID    string `json:"job_id"`
+	Status   string `json:"status"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// ResultOutcome is what a batch of results changed.
+type ResultOutcome struct {
+	Changed    []ResultChange
+	Executions []ExecProgress
+}
+
+// ResultStatus classifies a finished result for counters and the API.
+func ResultStatus(exitCode int, skipped bool) string {
+	switch {
+	case skipped:
+		return "skipped"
+	case exitCode == 0:
+		return "success"
+	default:
+		return "failure"
+	}
+}
+
+// ApplyStarted projects a batch of events.started in one transaction:
+// in-flight rows (first writer wins, so a redelivery or a started event that
+// arrives after its result changes nothing) and pending → running promotion.
+// It returns the rows actually inserted.
+func (db *DB) ApplyStarted(ctx context.Context, batch []Started) ([]Started, error) {
+	return db.d.applyStarted(ctx, db, batch)
+}
+
+// ApplyResults projects a batch of ExecResults in one transaction. Per
+// result_id: no row → insert a finished row; in-flight row → fill it and
+// count; reaped row → fill it, clear reaped, do not count again (the reaper
+// counted it as a failure); finished row → nothing (a redelivery).
+func (db *DB) ApplyResults(ctx context.Context, batch []Result) (ResultOutcome, error) {
+	return db.d.applyResults(ctx, db, batch)
+}
+
+// applyStartedRows is ApplyStarted one prepared statement per row.
+func (db *DB) applyStartedRows(ctx context.Context, batch []Started) ([]Started, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, db.q(`INSERT INTO execution_results
+		(result_id, request_id, exec_id, pc_id, job_id, version, started_at, recorded_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (result_id) DO NOTHING`))
+	if err != nil {
+		return nil, fmt.Errorf("prepare started insert: %w", err)
+	}
+	defer ins.Close()
+	// recorded_at is the publish time of the earliest message about the run,
+	// whichever projector saw it first, so a replay (where the two streams
+	// may be projected in another order) reproduces it exactly. Nothing else
+	// of an existing row is touched.
+	earlier, err := tx.PrepareContext(ctx, db.q(`UPDATE execution_results SET recorded_at = ? WHERE result_id = ? AND recorded_at > ?`))
+	if err != nil {
+		return nil, fmt.Errorf("prepare recorded_at update: %w", err)
+	}
+	defer earlier.Close()
+	var inserted []Started
+	execs := map[string]bool{}
+	for _, s := range batch {
+		var exp sql.NullString
+		if s.ExpiresAt != nil {
+			exp = sql.NullString{String: TS(*s.ExpiresAt), Valid: true}
+		}
+		res, err := ins.ExecContext(ctx, s.ResultID, s.RequestID, s.ExecID, s.PCID, s.ManifestID, s.Version,
+			TS(s.StartedAt), TS(s.RecordedAt), exp)
+		if err != nil {
+			return nil, fmt.Errorf("insert in-flight row result_id=%s: %w", s.ResultID, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			inserted = append(inserted, s)
+		} else if _, err := earlier.ExecContext(ctx, TS(s.RecordedAt), s.ResultID, TS(s.RecordedAt)); err != nil {
+			return nil, fmt.Errorf("date row result_id=%s: %w", s.ResultID, err)
+		}
+		if s.ExecID != "" {
+			execs[s.ExecID] = true
+		}
+	}
+	for id := range execs {
+		// Only from pending: never resurrects expired, never undoes completed.
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE executions SET status = 'running' WHERE exec_id = ? AND status = 'pending'`), id); err != nil {
+			return nil, fmt.Errorf("promote execution exec_id=%s: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit started batch: %w", err)
+	}
+	return inserted, nil
+}
+
+// applyResultsRows is ApplyResults one prepared statement per row.
+func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutcome, error) {
+	var out ResultOutcome
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return out, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, db.q(`INSERT INTO execution_results
+		(result_id, request_id, exec_id, pc_id, job_id, version, exit_code, stdout, stderr,
+		 started_at, finished_at, recorded_at, skipped, timed_out, killed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (result_id) DO NOTHING`))
+	if err != nil {
+		return out, fmt.Errorf("prepare result insert: %w", err)
+	}
+	defer ins.Close()
+	const set = `SET exit_code = ?, stdout = ?, stderr = ?, finished_at = ?, request_id = ?,
+		skipped = ?, timed_out = ?, killed = ?, reaped = 0,
+		job_id = CASE WHEN ? <> '' THEN ? ELSE job_id END,
+		version = CASE WHEN ? <> '' THEN ? ELSE version END,
+		exec_id = CASE WHEN exec_id = '' THEN ? ELSE exec_id END`
+	fillInflight, err := tx.PrepareContext(ctx, db.q(`UPDATE execution_results `+set+` WHERE result_id = ? AND finished_at IS NULL`))
+	if err != nil {
+		return out, fmt.Errorf("prepare result update: %w", err)
+	}
+	defer fillInflight.Close()
+	fillReaped, err := tx.PrepareContext(ctx, db.q(`UPDATE execution_results `+set+` WHERE result_id = ? AND reaped = 1`))
+	if err != nil {
+		return out, fmt.Errorf("prepare reaped update: %w", err)
+	}
+	defer fillReaped.Close()
+
+	deltas := map[string]*delta{}
+	var order []string
+	for _, r := range batch {
+		stdout, stderr := cleanText(r.Stdout), cleanText(r.Stderr)
+		finished := r.FinishedAt
+		if finished.IsZero() {
+			finished = r.RecordedAt
+		}
+		started := r.StartedAt
+		if started.IsZero() {
+			started = finished
+		}
+		res, err := ins.ExecContext(ctx, r.ResultID, r.RequestID, r.ExecID, r.PCID, r.ManifestID, r.Version,
+			r.ExitCode, stdout, stderr, TS(started), TS(finished), TS(r.RecordedAt),
+			b2i(r.Skipped), b2i(r.TimedOut), b2i(r.Killed))
+		if err != nil {
+			return out, fmt.Errorf("insert result result_id=%s: %w", r.ResultID, err)
+		}
+		n, _ := res.RowsAffected()
+		count := n > 0
+		changed := count
+		if !changed {
+			args := []any{r.ExitCode, stdout, stderr, TS(finished), r.RequestID,
+				b2i(r.Skipped), b2i(r.TimedOut), b2i(r.Killed),
+				r.ManifestID, r.ManifestID, r.Version, r.Version, r.ExecID, r.ResultID}
+			if res, err = fillInflight.ExecContext(ctx, args...); err != nil {
+				return out, fmt.Errorf("fill in-flight result_id=%s: %w", r.ResultID, err)
+			}
+			if n, _ = res.RowsAffected(); n > 0 {
+				changed, count = true, true
+			} else {
+				if res, err = fillReaped.ExecContext(ctx, args...); err != nil {
+					return out, fmt.Errorf("fill reaped result_id=%s: %w", r.ResultID, err)
+				}
+				n, _ = res.RowsAffected()
+				changed = n > 0
+			}
+		}
+		if !changed {
+			continue
+		}
+		status := ResultStatus(r.ExitCode, r.Skipped)
+		out.Changed = append(out.Changed, ResultChange{ResultID: r.ResultID, ExecID: r.ExecID, PCID: r.PCID,
+			JobID: r.ManifestID, Status: status, ExitCode: r.ExitCode})
+		if !count || r.ExecID == "" {
+			continue
+		}
+		d := deltas[r.ExecID]
+		if d == nil {
+			d = &delta{}
+			deltas[r.ExecID] = d
+			order = append(order, r.ExecID)
+		}
+		switch status {
+		case "success":
+			d.success++
+		case "failure":
+			d.failure++
+		default:
+			d.skipped++
+		}
+	}
+	progress, err := db.bumpCountersRows(ctx, tx, deltas, order)
+	if err != nil {
+		return out, err
+	}
+	out.Executions = progress
+	if err := tx.Commit(); err != nil {
+		return out, fmt.Errorf("commit result batch: %w", err)
+	}
+	return out, nil
+}
+
+// applyStartedSets is ApplyStarted in three set-based statements (see
+// postgresDialect).
+func (db *DB) applyStartedSets(ctx context.Context, batch []Started) ([]Started, error) {
+	// One entry per result_id, in result_id order: the first message keeps
+	// its fields, recorded_at is the earliest of the duplicates.
+	first := map[string]int{}
+	var rows []Started
+	for _, s := range batch {
+		if i, ok := first[s.ResultID]; ok {
+			if s.RecordedAt.Before(rows[i].RecordedAt) {
+				rows[i].RecordedAt = s.RecordedAt
+			}
+			continue
+		}
+		first[s.ResultID] = len(rows)
+		rows = append(rows, s)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].ResultID < rows[j].ResultID })
+	n := len(rows)
+	ids, req, exec, pc, job, ver, st, rec, exp := make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n),
+		make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n)
+	for i, s := range rows {
+		ids[i], req[i], exec[i], pc[i], job[i], ver[i] = s.ResultID, s.RequestID, s.ExecID, s.PCID, s.ManifestID, s.Version
+		st[i], rec[i] = TS(s.StartedAt), TS(s.RecordedAt)
+		if s.ExpiresAt != nil {
+			exp[i] = TS(*s.ExpiresAt)
+		}
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	got, err := queryIDs(ctx, tx, `INSERT INTO execution_results
+		(result_id, request_id, exec_id, pc_id, job_id, version, started_at, recorded_at, expires_at)
+		SELECT u.id, u.req, u.exec, u.pc, u.job, u.ver, u.st, u.rec, NULLIF(u.exp, '')
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+			AS u(id, req, exec, pc, job, ver, st, rec, exp)
+		ON CONFLICT (result_id) DO NOTHING RETURNING result_id`,
+		ids, req, exec, pc, job, ver, st, rec, exp)
+	if err != nil {
+		return nil, fmt.Errorf("insert in-flight rows: %w", err)
+	}
+	var inserted []Started
+	var oldIDs, oldRec pgText
+	for i, s := range rows {
+		if got[s.ResultID] {
+			inserted = append(inserted, s)
+		} else {
+			oldIDs, oldRec = append(oldIDs, ids[i]), append(oldRec, rec[i])
+		}
+	}
+	if len(oldIDs) > 0 {
+		// Keep the earliest publish time (see applyStartedRows).
+		if _, err := tx.ExecContext(ctx, `UPDATE execution_results e SET recorded_at = u.rec
+			FROM unnest($1::text[], $2::text[]) AS u(id, rec)
+			WHERE e.result_id = u.id AND e.recorded_at > u.rec`, oldIDs, oldRec); err != nil {
+			return nil, fmt.Errorf("date existing rows: %w", err)
+		}
+	}
+	if execs := distinctSorted(exec); len(execs) > 0 {
+		// Only from pending: never resurrects expired, never undoes completed.
+		if _, err := tx.ExecContext(ctx, `UPDATE executions SET status = 'running'
+			WHERE exec_id = ANY($1::text[]) AND status = 'pending'`, execs); err != nil {
+			return nil, fmt.Errorf("promote executions: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit started batch: %w", err)
+	}
+	// Callers see inserted rows in batch order, as on SQLite.
+	order := map[string]int{}
+	for i, s := range batch {
+		if _, ok := order[s.ResultID]; !ok {
+			order[s.ResultID] = i
+		}
+	}
+	sort.SliceStable(inserted, func(i, j int) bool { return order[inserted[i].ResultID] < order[inserted[j].ResultID] })
+	return inserted, nil
+}
+
+// applyResultsSets is ApplyResults in four set-based statements (see
+// postgresDialect).
+func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutcome, error) {
+	var out ResultOutcome
+	// The first message of a result_id wins; later copies in the same batch
+	// are redeliveries of a now-finished row (no change), as on SQLite.
+	seen := map[string]bool{}
+	var rows []Result
+	for _, r := range batch {
+		if !seen[r.ResultID] {
+			seen[r.ResultID] = true
+			rows = append(rows, r)
+		}
+	}
+	sorted := slices.Clone(rows)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].ResultID < sorted[j].ResultID })
+	n := len(sorted)
+	ids, req, exec, pc, job, ver, stdout, stderr, st, fin, rec := make(pgText, n), make(pgText, n), make(pgText, n),
+		make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n),
+		make(pgText, n), make(pgText, n)
+	code, skipped, timedOut, killed := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, r := range sorted {
+		finished := r.FinishedAt
+		if finished.IsZero() {
+			finished = r.RecordedAt
+		}
+		started := r.StartedAt
+		if started.IsZero() {
+			started = finished
+		}
+		ids[i], req[i], exec[i], pc[i], job[i], ver[i] = r.ResultID, r.RequestID, r.ExecID, r.PCID, r.ManifestID, r.Version
+		stdout[i], stderr[i] = cleanText(r.Stdout), cleanText(r.Stderr)
+		st[i], fin[i], rec[i] = TS(started), TS(finished), TS(r.RecordedAt)
+		code[i], skipped[i], timedOut[i], killed[i] = int64(r.ExitCode), int64(b2i(r.Skipped)), int64(b2i(r.TimedOut)), int64(b2i(r.Killed))
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return out, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	const cols = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[])
+		AS u(id, req, exec, pc, job, ver, code, stdout, stderr, st, fin, rec, skipped, timed_out, killed)`
+	args := []any{ids, req, exec, pc, job, ver, code, stdout, stderr, st, fin, rec, skipped, timedOut, killed}
+	inserted, err := queryIDs(ctx, tx, `INSERT INTO execution_results
+		(result_id, request_id, exec_id, pc_id, job_id, version, exit_code, stdout, stderr,
+		 started_at, finished_at, recorded_at, skipped, timed_out, killed)
+		SELECT u.id, u.req, u.exec, u.pc, u.job, u.ver, u.code, u.stdout, u.stderr, u.st, u.fin, u.rec,
+			u.skipped, u.timed_out, u.killed FROM `+cols+`
+		ON CONFLICT (result_id) DO NOTHING RETURNING result_id`, args...)
+	if err != nil {
+		return out, fmt.Errorf("insert results: %w", err)
+	}
+	counted, changed := inserted, map[string]bool{}
+	if len(inserted) < n {
+		const fill = `UPDATE execution_results e SET exit_code = u.code, stdout = u.stdout, stderr = u.stderr,
+			finished_at = u.fin, request_id = u.req, skipped = u.skipped, timed_out = u.timed_out,
+			killed = u.killed, reaped = 0,
+			job_id = CASE WHEN u.job <> '' THEN u.job ELSE e.job_id END,
+			version = CASE WHEN u.ver <> '' THEN u.ver ELSE e.version END,
+			exec_id = CASE WHEN e.exec_id = '' THEN u.exec ELSE e.exec_id END
+			FROM ` + cols + ` WHERE e.result_id = u.id AND `
+		// In flight → fill and count.
+		filled, err := queryIDs(ctx, tx, fill+`e.finished_at IS NULL RETURNING e.result_id`, args...)
+		if err != nil {
+			return out, fmt.Errorf("fill in-flight rows: %w", err)
+		}
+		for id := range filled {
+			counted[id] = true
+		}
+		// Reaped → fill, already counted as a failure by the reaper. A row
+		// filled just above has reaped = 0 and is not touched again.
+		if len(counted) < n {
+			if changed, err = queryIDs(ctx, tx, fill+`e.reaped = 1 RETURNING e.result_id`, args...); err != nil {
+				return out, fmt.Errorf("fill reaped rows: %w", err)
+			}
+		}
+	}
+	deltas := map[string]*delta{}
+	var order []string
+	for _, r := range rows { // batch order, for the live events
+		count := counted[r.ResultID]
+		if !count && !changed[r.ResultID] {
+			continue
+		}
+		status := ResultStatus(r.ExitCode, r.Skipped)
+		out.Changed = append(out.Changed, ResultChange{ResultID: r.ResultID, ExecID: r.ExecID, PCID: r.PCID,
+			JobID: r.ManifestID, Status: status, ExitCode: r.ExitCode})
+		if !count || r.ExecID == "" {
+			continue
+		}
+		d := deltas[r.ExecID]
+		if d == nil {
+			d = &delta{}
+			deltas[r.ExecID] = d
+			order = append(order, r.ExecID)
+		}
+		switch status {
+		case "success":
+			d.success++
+		case "failure":
+			d.failure++
+		default:
+			d.skipped++
+		}
+	}
+	if out.Executions, err = db.bumpCountersSets(ctx, tx, deltas, order); err != nil {
+		return out, err
+	}
+	if err := tx.Commit(); err != nil {
+		return out, fmt.Errorf("commit result batch: %w", err)
+	}
+	return out, nil
+}
+
+// ResultRow is an execution_results row for the API.
+type ResultRow struct {
+	ResultID   string     `json:"result_id"`
+	RequestID  string     `json:"request_id"`
+	ExecID     string     `json:"exec_id"`
+	PCID       string     `json:"pc_id"`
+	JobID      string     `json:"job_id"`
+	Version    string     `json:"version"`
+	ExitCode   *int       `json:"exit_code"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	RecordedAt time.Time  `json:"recorded_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	Reaped     bool       `json:"reaped"`
+	Skipped    bool       `json:"skipped"`
+	TimedOut   bool       `json:"timed_out"`
+	Killed     bool       `json:"killed"`
+	Status     string     `json:"status"`
+	Stdout     *string    `json:"stdout,omitempty"`
+	Stderr     *string    `json:"stderr,omitempty"`
+}
+
+// ResultFilter selects results.
+type ResultFilter struct {
+	ExecID, JobID, PCID, Status string
+	Since                       time.Time
+}
+
+const resultCols = `result_id, request_id, exec_id, pc_id, job_id, version, exit_code, started_at, finished_at,
+	recorded_at, expires_at, reaped, skipped, timed_out, killed`
+
+func scanResult(s scanner, extra ...any) (ResultRow, error) {
+	var r ResultRow
+	var code sql.NullInt64
+	var started, recorded string
+	var finished, expires sql.NullString
+	var reaped, skipped, timedOut, killed int
+	dest := append([]any{&r.ResultID, &r.RequestID, &r.ExecID, &r.PCID, &r.JobID, &r.Version, &code, &started,
+		&finished, &recorded, &expires, &reaped, &skipped, &timedOut, &killed}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return r, err
+	}
+	if code.Valid {
+		c := int(code.Int64)
+		r.ExitCode = &c
+	}
+	r.StartedAt, r.RecordedAt = ParseTS(started), ParseTS(recorded)
+	r.FinishedAt, r.ExpiresAt = nullTime(finished), nullTime(expires)
+	r.Reaped, r.Skipped, r.TimedOut, r.Killed = reaped == 1, skipped == 1, timedOut == 1, killed == 1
+	switch {
+	case r.FinishedAt == nil:
+		r.Status = "running"
+	case r.ExitCode == nil:
+		r.Status = "failure"
+	default:
+		r.Status = ResultStatus(*r.ExitCode, r.Skipped)
+	}
+	return r, nil
+}
+
+// resultQueries builds the count and page queries of ListResults.
+func resultQueries(f ResultFilter, p Page) (count string, countArgs []any, list string, listArgs []any) {
+	var w where
+	if f.ExecID != "" {
+		w.add("exec_id = ?", f.ExecID)
+	}
+	if f.JobID != "" {
+		w.add("job_id = ?", f.JobID)
+	}
+	if f.PCID != "" {
+		w.add("pc_id = ?", f.PCID)
+	}
+	if !f.Since.IsZero() {
+		w.add("recorded_at >= ?", TS(f.Since))
+	}
+	switch f.Status {
+	case "running":
+		w.add("finished_at IS NULL")
+	case "success":
+		w.add("exit_code = 0 AND skipped = 0 AND finished_at IS NOT NULL")
+	case "failure":
+		w.add("exit_code <> 0 AND skipped = 0")
+	case "skipped":
+		w.add("skipped = 1")
+	}
+	list = "SELECT " + resultCols + " FROM execution_results" + w.sql() + " ORDER BY recorded_at DESC, result_id LIMIT ? OFFSET ?"
+	return "SELECT COUNT(*) FROM execution_results" + w.sql(), w.args, list, append(slices.Clone(w.args), p.Limit, p.Offset)
+}
+
+// ListResults returns results, newest first.
+func (db *DB) ListResults(ctx context.Context, f ResultFilter, p Page) ([]ResultRow, int, error) {
+	countQ, countArgs, listQ, listArgs := resultQueries(f, p)
+	var total int
+	if err := db.read.QueryRowContext(ctx, db.q(countQ), countArgs...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count results: %w", err)
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list results: %w", err)
+	}
+	defer rows.Close()
+	out := []ResultRow{}
+	for rows.Next() {
+		r, err := scanResult(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("scan result: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, total, rows.Err()
+}
+
+// GetResult returns one result with its output.
+func (db *DB) GetResult(ctx context.Context, id string) (ResultRow, bool, error) {
+	var stdout, stderr string
+	r, err := scanResult(db.read.QueryRowContext(ctx, db.q("SELECT "+resultCols+", stdout, stderr FROM execution_results WHERE result_id = ?"), id),
+		&stdout, &stderr)
+	if err == sql.ErrNoRows {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("get result result_id=%s: %w", id, err)
+	}
+	r.Stdout, r.Stderr = &stdout, &stderr
+	return r, true, nil
+}

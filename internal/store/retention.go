@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Work across tables: the reaper (orphaned runs, stale pending
+// executions), retention, and wipe detection.
+
+// ReapOutcome summarises one reaper pass.
+type ReapOutcome struct {
+	Reaped     int
+	Expired    int
+	Deleted    map[string]int64
+	Executions []ExecProgress
+}
+
+// Retention windows (SPEC §5; upstream defaults).
+const (
+	ResultRetention  = 90 * 24 * time.Hour
+	AuditRetention   = 365 * 24 * time.Hour
+	PendingExpiry    = time.Hour
+	InflightFallback = 24 * time.Hour
+	retentionBatch   = 10000
+	retentionBatches = 10
+	reapBatch        = 5000
+)
+
+// ReapNote is appended to the stderr of a reaped row.
+const ReapNote = "\n[kanade backend: reaped — no result arrived before the run's deadline; the agent may have died or lost the result]"
+
+// Reap marks in-flight rows past their deadline as failed (exit -1, reaped),
+// counts them as failures on their execution, and expires pending
+// executions older than an hour. All cutoffs come from one now.
+func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
+	out := ReapOutcome{Deleted: map[string]int64{}}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return out, fmt.Errorf("begin reap: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT result_id, exec_id FROM execution_results
+		WHERE finished_at IS NULL AND ((expires_at IS NOT NULL AND expires_at < ?) OR (expires_at IS NULL AND started_at < ?))
+		ORDER BY result_id LIMIT ?`), TS(now), TS(now.Add(-InflightFallback)), reapBatch)
+	if err != nil {
+		return out, fmt.Errorf("select orphans: %w", err)
+	}
+	type orphan struct{ result, exec string }
+	var orphans []orphan
+	for rows.Next() {
+		var o orphan
+		if err := rows.Scan(&o.result, &o.exec); err != nil {
+			rows.Close()
+			return out, err
+		}
+		orphans = append(orphans, o)
+	}
+	rows.Close()
+	deltas := map[string]*delta{}
+	var order []string
+	for _, o := range orphans {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE execution_results SET exit_code = -1, reaped = 1, finished_at = ?,
+			stderr = stderr || ? WHERE result_id = ? AND finished_at IS NULL`), TS(now), ReapNote, o.result)
+		if err != nil {
+			return out, fmt.Errorf("reap result_id=%s: %w", o.result, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 || o.exec == "" {
+			continue
+		}
+		out.Reaped++
+		d := deltas[o.exec]
+		if d == nil {
+			d = &delta{}
+			deltas[o.exec] = d
+			order = append(order, o.exec)
+		}
+		d.failure++
+	}
+	// Rows are locked in result_id order and executions in exec_id order
+	// on PostgreSQL, as the projectors do, so reapers on several replicas
+	// and the projectors queue instead of deadlocking; each orphan is
+	// reaped (and counted) by whichever UPDATE gets it first.
+	if out.Executions, err = db.d.reapCounters(ctx, db, tx, deltas, order); err != nil {
+		return out, err
+	}
+	res, err := tx.ExecContext(ctx, db.q(`UPDATE executions SET status = 'expired' WHERE status = 'pending' AND initiated_at < ?`),
+		TS(now.Add(-PendingExpiry)))
+	if err != nil {
+		return out, fmt.Errorf("expire pending: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	out.Expired = int(n)
+	if err := tx.Commit(); err != nil {
+		return out, fmt.Errorf("commit reap: %w", err)
+	}
+	return out, nil
+}
+
+// Retain deletes rows past retention in bounded batches, each its own
+// transaction so the projectors are never blocked for long.
+func (db *DB) Retain(ctx context.Context, now time.Time) (map[string]int64, error) {
+	deleted := map[string]int64{}
+	jobs := []struct{ table, key, col string }{
+		{"execution_results", "result_id", "recorded_at"},
+		{"executions", "exec_id", "initiated_at"},
+		{"audit_log", "stream_seq", "occurred_at"},
+	}
+	for _, j := range jobs {
+		cutoff := now.Add(-ResultRetention)
+		if j.table == "audit_log" {
+			cutoff = now.Add(-AuditRetention)
+		}
+		q := db.q(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s < ? LIMIT ?)`,
+			j.table, j.key, j.key, j.table, j.col))
+		for i := 0; i < retentionBatches; i++ {
+			res, err := db.write.ExecContext(ctx, q, TS(cutoff), retentionBatch)
+			if err != nil {
+				return deleted, fmt.Errorf("retention %s: %w", j.table, err)
+			}
+			n, _ := res.RowsAffected()
+			deleted[j.table] += n
+			if n < retentionBatch {
+				break
+			}
+		}
+	}
+	return deleted, nil
+}
+
+// TableEmpty reports whether a projection table has no rows (wipe detection).
+func (db *DB) TableEmpty(ctx context.Context, table string) (bool, error) {
+	switch table {
+	case "execution_results", "audit_log", "agents", "executions":
+	default:
+		return false, fmt.Errorf("table %q is not a projection table", table)
+	}
+	var one int
+	err := db.read.QueryRowContext(ctx, "SELECT 1 FROM "+table+" LIMIT 1").Scan(&one)
+	if err == sql.ErrNoRows {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("probe %s: %w", table, err)
+	}
+	return false, nil
+}
