@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -103,7 +103,7 @@ func benchProjector(b *testing.B, batch int) {
 		preload(b, dir, dsn, results)
 		b.StartTimer()
 		start := time.Now()
-		be := testenv.Backend(b, func(c *backend.Config) { c.DataDir = dir; c.DB = dsn; c.ProjectorBatch = batch })
+		be := testenv.Backend(b, func(c *server.Config) { c.DataDir = dir; c.DB = dsn; c.ProjectorBatch = batch })
 		testenv.Eventually(b, 30*time.Minute, "projection complete", func() bool {
 			var c int
 			_ = be.DB.Read.QueryRow("SELECT COUNT(*) FROM execution_results").Scan(&c)
