@@ -20,9 +20,9 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/agent"
 	"github.com/kanade-fleet/kanade/internal/auth"
-	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/cli"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
