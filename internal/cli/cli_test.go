@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/testenv"
@@ -259,9 +260,8 @@ func (e *env) startAgentToken(pc, token string) {
 // TestLogin: 401 says what to do; login stores a 0600 token that later
 // commands send.
 func TestLogin(t *testing.T) {
-	e := newEnv(t, func(*server.Config) {
-		t.Setenv("KANADE_AUTH_DISABLE", "0")
-		t.Setenv("KANADE_BOOTSTRAP_ADMIN_PASSWORD", "correct-horse-battery")
+	e := newEnv(t, func(c *server.Config) {
+		c.Auth = auth.Config{BootstrapAdminPassword: "correct-horse-battery"}
 	})
 	r := e.cli("agents", "list")
 	if r.code != 1 || !strings.Contains(r.err, "run `kanade login`") || strings.Count(r.err, "\n") != 1 {

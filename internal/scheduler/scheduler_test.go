@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
 	"github.com/kanade-fleet/kanade/internal/server"
@@ -309,17 +310,22 @@ func TestPerPCEveryWaitsForInFlightAndReruns(t *testing.T) {
 
 func TestTwoBackendsFireOncePerTick(t *testing.T) {
 	rc := &recorder{}
-	// host owns the embedded broker and the SQLite file; b2 and b3 share
-	// both and each run a scheduler, so either can be stopped.
-	host := testenv.Backend(t, nil)
+	// A broker of its own and one SQLite file; b2 and b3 share both and
+	// each campaign for the scheduler lock, so either can be stopped.
+	brk, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), Log: testenv.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(brk.Shutdown)
+	dbFile := filepath.Join(t.TempDir(), "backend.db")
 	shared := func(c *server.Config) {
-		c.NATSURL = host.NATSURL()
-		c.DB = filepath.Join(host.Cfg.DataDir, "backend.db")
+		c.NATSURL = brk.ClientURL()
+		c.DB = dbFile
 	}
 	b2, svc2 := startBackend(t, rc, "b2", scheduler.Options{}, shared)
 	b3, svc3 := startBackend(t, rc, "b3", scheduler.Options{}, shared)
 	testenv.Eventually(t, 20*time.Second, "one leader", func() bool { return svc2.IsLeader() != svc3.IsLeader() })
-	putJob(t, host, "hello")
+	putJob(t, b2, "hello")
 	mustDo(t, "POST", b3.HTTPURL()+"/api/schedules", "id: both\njob_id: hello\ncron: '* * * * * *'\ntarget: {all: true}\n", 201)
 	testenv.Eventually(t, 20*time.Second, "four fires", func() bool { return rc.count() >= 4 })
 
