@@ -19,7 +19,7 @@ var forbidden = []string{
 	"github.com/kanade-fleet/kanade/internal/store",
 	"github.com/kanade-fleet/kanade/internal/projector",
 	"github.com/kanade-fleet/kanade/internal/api",
-	"github.com/kanade-fleet/kanade/internal/backend",
+	"github.com/kanade-fleet/kanade/internal/server",
 	"github.com/kanade-fleet/kanade/internal/broker",
 }
 

@@ -58,7 +58,7 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 		fmt.Fprintf(stderr, "usage: kanade-agent [flags]\n       kanade-agent install|uninstall|start|stop [flags]   (Windows service)\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := config.Load(fs, args, envVars); err != nil {
+	if err := config.Load(fs, args, envVars, os.LookupEnv); err != nil {
 		return s, err
 	}
 	if fs.NArg() > 0 {

@@ -13,8 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/config"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/version"
 )
 
@@ -30,7 +31,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("kanade-backend", flag.ContinueOnError)
-	var cfg backend.Config
+	var cfg server.Config
 	fs.String("config", "", "TOML config file (keys are the flag names)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address for the API and dashboard")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./kanade-data", "directory for backend.db and the embedded JetStream store")
@@ -54,7 +55,7 @@ func run(args []string) error {
 		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
 		"dev": "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
 	}
-	if err := config.Load(fs, args, env); err != nil {
+	if err := config.Load(fs, args, env, os.LookupEnv); err != nil {
 		return err
 	}
 	if *showVersion {
@@ -69,11 +70,18 @@ func run(args []string) error {
 	slog.SetDefault(log)
 	cfg.Log = log
 	cfg.Version, cfg.Commit = version.Version, version.Commit
-	wire(&cfg)
+	// The auth settings are environment-only (SPEC §1: KANADE_AUTH_*,
+	// KANADE_JWT_*, KANADE_BOOTSTRAP_ADMIN_*); without KANADE_JWT_SECRET the
+	// secret is kept in the data dir.
+	acfg, err := auth.ConfigFromEnv(os.Getenv, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	cfg.Auth = acfg
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b, err := backend.Start(ctx, cfg)
+	b, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/broker"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/sim"
+	"github.com/kanade-fleet/kanade/internal/store"
 )
 
 const usage = `usage:
@@ -202,8 +205,7 @@ func runScenario(ctx context.Context, args []string) error {
 	if o.WorkDir, err = filepath.Abs(o.WorkDir); err != nil {
 		return err
 	}
-	// In-process backends (projection) read auth settings from the env.
-	_ = os.Setenv("KANADE_AUTH_DISABLE", "1")
+	o.InProcess = startInProcess
 	fns := map[string]func(context.Context, sim.Options) (sim.Table, error){
 		"projection": sim.Projection, "broadcast": sim.Broadcast, "steady": sim.Steady,
 		"api": sim.API, "footprint": sim.Footprint, "reconnect": sim.Reconnect,
@@ -254,4 +256,22 @@ func runBroker(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	b.Shutdown()
 	return nil
+}
+
+// inProcess adapts a server to what the projection scenario needs.
+type inProcess struct{ *server.Server }
+
+func (p inProcess) Store() *store.DB { return p.DB }
+
+// startInProcess starts a backend in this process, auth disabled (the
+// projection scenario compares its replay with a raw insert in the same
+// process).
+func startInProcess(ctx context.Context, dir string, batch int, log *slog.Logger) (sim.InProcessBackend, error) {
+	s, err := server.New(ctx, server.Config{HTTPAddr: "127.0.0.1:0", DataDir: dir, NATSAddr: "127.0.0.1:0",
+		CleanupInterval: time.Hour, ProjectorBatch: batch, Log: log, Version: "sim", NoDevAgent: true,
+		Auth: auth.Config{Disabled: true}})
+	if err != nil {
+		return nil, err
+	}
+	return inProcess{s}, nil
 }

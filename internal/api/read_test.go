@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -31,7 +31,7 @@ func get(t *testing.T, url string, out any) (int, http.Header) {
 	return resp.StatusCode, resp.Header
 }
 
-func seed(t *testing.T, b *backend.Backend) {
+func seed(t *testing.T, b *server.Server) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()

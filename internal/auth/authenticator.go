@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -53,13 +52,14 @@ const (
 	DefaultBootstrapID = "admin"
 )
 
-// ConfigFromEnv reads the auth settings from the environment (getenv nil =
-// os.Getenv). Without KANADE_JWT_SECRET the secret is loaded from, or
+// ConfigFromEnv parses the auth settings from environment variables looked
+// up with getenv (cmd/kanade-backend passes os.Getenv; nil = none set: this
+// package never reads the process environment itself). Without KANADE_JWT_SECRET the secret is loaded from, or
 // created in, dataDir (an empty dataDir gives a per-process secret: tokens
 // then die with the process).
 func ConfigFromEnv(getenv func(string) string, dataDir string) (Config, error) {
 	if getenv == nil {
-		getenv = os.Getenv
+		getenv = func(string) string { return "" }
 	}
 	c := Config{
 		StaticToken:            getenv(EnvStaticToken),

@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -210,7 +211,7 @@ func TestFleet(t *testing.T) {
 func TestRunWithoutBackend(t *testing.T) {
 	needSh(t)
 	dir := t.TempDir()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
+	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
 		Authorization: "brokertoken"})
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +222,7 @@ func TestRunWithoutBackend(t *testing.T) {
 	}
 	t.Cleanup(srv.Shutdown)
 	url := srv.ClientURL()
-	e := newEnv(t, func(c *backend.Config) { c.NATSURL = url; c.NATSToken = "brokertoken" })
+	e := newEnv(t, func(c *server.Config) { c.NATSURL = url; c.NATSToken = "brokertoken" })
 	e.vars["KANADE_NATS_TOKEN"] = "brokertoken"
 	e.startAgentToken("pc-z", "brokertoken")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -259,9 +260,8 @@ func (e *env) startAgentToken(pc, token string) {
 // TestLogin: 401 says what to do; login stores a 0600 token that later
 // commands send.
 func TestLogin(t *testing.T) {
-	e := newEnv(t, func(*backend.Config) {
-		t.Setenv("KANADE_AUTH_DISABLE", "0")
-		t.Setenv("KANADE_BOOTSTRAP_ADMIN_PASSWORD", "correct-horse-battery")
+	e := newEnv(t, func(c *server.Config) {
+		c.Auth = auth.Config{BootstrapAdminPassword: "correct-horse-battery"}
 	})
 	r := e.cli("agents", "list")
 	if r.code != 1 || !strings.Contains(r.err, "run `kanade login`") || strings.Count(r.err, "\n") != 1 {

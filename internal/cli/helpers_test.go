@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
-	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
 
@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // a config dir for `kanade login`.
 type env struct {
 	t       *testing.T
-	b       *backend.Backend
+	b       *server.Server
 	backend string
 	natsURL string
 	cfgDir  string
@@ -34,7 +34,7 @@ type env struct {
 	agents  map[string]*agent.Agent
 }
 
-func newEnv(t *testing.T, mutate func(*backend.Config)) *env {
+func newEnv(t *testing.T, mutate func(*server.Config)) *env {
 	t.Helper()
 	b := testenv.Backend(t, mutate)
 	return &env{t: t, b: b, backend: b.HTTPURL(), natsURL: b.NATSURL(), cfgDir: t.TempDir(), vars: map[string]string{},

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -15,22 +14,26 @@ import (
 )
 
 // Load parses args into fs, then fills every flag not given on the command
-// line from its environment variable (env maps flag name → variable name) or
+// line from its environment variable (env maps flag name → variable name,
+// looked up with lookupEnv: the caller's os.LookupEnv, or a map in tests) or
 // from the TOML file named by the flag "config" (if fs defines it). TOML keys
 // are the flag names with '-' or '_' (both accepted).
-func Load(fs *flag.FlagSet, args []string, env map[string]string) error {
+func Load(fs *flag.FlagSet, args []string, env map[string]string, lookupEnv func(string) (string, bool)) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
+	}
 	fromEnv := map[string]bool{}
 	for name, variable := range env {
 		if explicit[name] {
 			continue
 		}
-		if v, ok := os.LookupEnv(variable); ok {
+		if v, ok := lookupEnv(variable); ok {
 			if fs.Lookup(name) == nil {
 				return fmt.Errorf("config: env %s maps to unknown flag %q", variable, name)
 			}

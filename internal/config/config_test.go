@@ -23,11 +23,11 @@ func TestPrecedence(t *testing.T) {
 	if err := os.WriteFile(file, []byte("http_addr = \"file:1\"\ndata-dir = \"/file\"\nnats_url = \"nats://file\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("KANADE_DATA_DIR", "/env")
-	t.Setenv("KANADE_HTTP_ADDR", "env:1")
+	vars := map[string]string{"KANADE_DATA_DIR": "/env", "KANADE_HTTP_ADDR": "env:1"}
+	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	fs, a, b, c := newFS()
 	env := map[string]string{"http-addr": "KANADE_HTTP_ADDR", "data-dir": "KANADE_DATA_DIR", "nats-url": "KANADE_NATS_URL"}
-	if err := Load(fs, []string{"--config", file, "--http-addr", "flag:1"}, env); err != nil {
+	if err := Load(fs, []string{"--config", file, "--http-addr", "flag:1"}, env, lookup); err != nil {
 		t.Fatal(err)
 	}
 	if *a != "flag:1" || *b != "/env" || *c != "nats://file" {
@@ -37,7 +37,7 @@ func TestPrecedence(t *testing.T) {
 
 func TestDefaultsWithoutFile(t *testing.T) {
 	fs, a, _, _ := newFS()
-	if err := Load(fs, nil, nil); err != nil {
+	if err := Load(fs, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if *a != "127.0.0.1:8080" {
@@ -51,7 +51,7 @@ func TestUnknownKeyNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs, _, _, _ := newFS()
-	err := Load(fs, []string{"--config", file}, nil)
+	err := Load(fs, []string{"--config", file}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), `"http_adr"`) {
 		t.Fatalf("want error naming http_adr, got %v", err)
 	}

@@ -11,10 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/manifest"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -22,7 +22,7 @@ import (
 
 // setup starts a backend (no agents) where the given PCs heartbeat and
 // belong to groups, and stores job "j".
-func setup(t *testing.T, members map[string][]string) *backend.Backend {
+func setup(t *testing.T, members map[string][]string) *server.Server {
 	t.Helper()
 	b := testenv.Backend(t, nil)
 	ctx := t.Context()
@@ -56,7 +56,7 @@ func setup(t *testing.T, members map[string][]string) *backend.Backend {
 	return b
 }
 
-func newFanout(b *backend.Backend) *fanout.Fanout {
+func newFanout(b *server.Server) *fanout.Fanout {
 	f := fanout.New(b.JS, b.NC, b.DB, b.Audit, b.Log)
 	f.WavePoll = 5 * time.Millisecond
 	return f
@@ -70,7 +70,7 @@ func waves(p string) manifest.Plan {
 	return plan
 }
 
-func targetCount(t *testing.T, b *backend.Backend, execID string) int {
+func targetCount(t *testing.T, b *server.Server, execID string) int {
 	t.Helper()
 	e, ok, err := b.DB.GetExecution(t.Context(), execID)
 	if err != nil || !ok {
@@ -79,7 +79,7 @@ func targetCount(t *testing.T, b *backend.Backend, execID string) int {
 	return e.TargetCount
 }
 
-func waveKeys(t *testing.T, b *backend.Backend) []string {
+func waveKeys(t *testing.T, b *server.Server) []string {
 	t.Helper()
 	kv, _ := b.JS.KeyValue(t.Context(), bus.KVWaves)
 	ks, err := kv.Keys(t.Context())
@@ -89,7 +89,7 @@ func waveKeys(t *testing.T, b *backend.Backend) []string {
 	return ks
 }
 
-func execSeq(t *testing.T, b *backend.Backend) uint64 {
+func execSeq(t *testing.T, b *server.Server) uint64 {
 	t.Helper()
 	s, err := b.JS.Stream(t.Context(), bus.StreamExec)
 	if err != nil {

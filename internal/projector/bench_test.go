@@ -13,9 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
@@ -103,7 +103,7 @@ func benchProjector(b *testing.B, batch int) {
 		preload(b, dir, dsn, results)
 		b.StartTimer()
 		start := time.Now()
-		be := testenv.Backend(b, func(c *backend.Config) { c.DataDir = dir; c.DB = dsn; c.ProjectorBatch = batch })
+		be := testenv.Backend(b, func(c *server.Config) { c.DataDir = dir; c.DB = dsn; c.ProjectorBatch = batch })
 		testenv.Eventually(b, 30*time.Minute, "projection complete", func() bool {
 			var c int
 			_ = store.TestQueryRow(b, be.DB, "SELECT COUNT(*) FROM execution_results").Scan(&c)

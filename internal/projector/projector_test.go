@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/projector"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -28,7 +28,7 @@ func result(resultID, exec, pc string, code int) wire.ExecResult {
 
 type env struct {
 	t *testing.T
-	b *backend.Backend
+	b *server.Server
 }
 
 func start(t *testing.T) *env {
@@ -167,7 +167,7 @@ func TestBroadcastOneRowPerPC(t *testing.T) {
 	e.waitCount(3, "SELECT COUNT(*) FROM execution_results WHERE exec_id = 'e1'")
 }
 
-func putJob(t *testing.T, b *backend.Backend, id, timeout string) {
+func putJob(t *testing.T, b *server.Server, id, timeout string) {
 	t.Helper()
 	kv, err := b.JS.KeyValue(context.Background(), bus.KVJobs)
 	if err != nil {
@@ -360,7 +360,7 @@ func TestAuditProjectedOnceBySequence(t *testing.T) {
 func TestReplayAfterWipe(t *testing.T) {
 	dir := t.TempDir()
 	natsAddr := testenv.FreeAddr(t)
-	mk := func(c *backend.Config) { c.DataDir = dir; c.NATSAddr = natsAddr }
+	mk := func(c *server.Config) { c.DataDir = dir; c.NATSAddr = natsAddr }
 	b := testenv.Backend(t, mk)
 	e := &env{t: t, b: b}
 	for i, pc := range []string{"pc1", "pc2", "pc3"} {

@@ -15,11 +15,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
-	"github.com/kanade-fleet/kanade/internal/api/sched"
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -34,9 +33,15 @@ type recorder struct {
 	by   []string // which backend dispatched
 }
 
-func (rc *recorder) dispatcher(name string) func(b *backend.Backend) scheduler.Dispatcher {
-	return func(b *backend.Backend) scheduler.Dispatcher {
+// dispatcher returns the recorder's dispatcher for the backend that srv
+// will deliver once it is built (schedules fire only after the test has
+// put them, so the wait is short).
+func (rc *recorder) dispatcher(name string, srv <-chan *server.Server) scheduler.Dispatcher {
+	var once sync.Once
+	var b *server.Server
+	{
 		return scheduler.DispatcherFunc(func(ctx context.Context, req scheduler.Request) (scheduler.Dispatched, error) {
+			once.Do(func() { b = <-srv })
 			kv, err := b.JS.KeyValue(ctx, bus.KVJobs)
 			if err != nil {
 				return scheduler.Dispatched{}, err
@@ -98,22 +103,29 @@ func (rc *recorder) snapshot() ([]scheduler.Request, []string) {
 	return append([]scheduler.Request(nil), rc.reqs...), append([]string(nil), rc.by...)
 }
 
-// startBackend starts a backend with the scheduler service and routes.
-func startBackend(t *testing.T, rc *recorder, name string, opts scheduler.Options, mutate func(*backend.Config)) (*backend.Backend, *scheduler.Service) {
+// startBackend starts a backend whose scheduler fires through the
+// recorder; the returned view exposes its election and scheduler.
+func startBackend(t *testing.T, rc *recorder, name string, opts scheduler.Options, mutate func(*server.Config)) (*server.Server, svcView) {
 	t.Helper()
-	svc := scheduler.NewService(rc.dispatcher(name), opts)
-	b := testenv.Backend(t, func(c *backend.Config) {
-		c.Services = append(c.Services, svc.Run)
-		c.Extra = append(c.Extra, sched.Routes)
+	srv := make(chan *server.Server, 1)
+	b := testenv.Backend(t, func(c *server.Config) {
+		c.Scheduler = opts
+		c.Dispatcher = rc.dispatcher(name, srv)
 		if mutate != nil {
 			mutate(c)
 		}
 	})
-	<-svc.Ready()
-	return b, svc
+	srv <- b
+	return b, svcView{b}
 }
 
-func putJob(t *testing.T, b *backend.Backend, id string) {
+// svcView reads a backend's scheduler duties.
+type svcView struct{ b *server.Server }
+
+func (v svcView) IsLeader() bool                  { return v.b.Elector.IsLeader() }
+func (v svcView) Scheduler() *scheduler.Scheduler { return v.b.Sched }
+
+func putJob(t *testing.T, b *server.Server, id string) {
 	t.Helper()
 	m := manifest.Manifest{ID: id, Version: "1.0.0", Execute: manifest.Execute{Shell: "sh", Script: "true", Timeout: "30s", RunAs: "system"}}
 	if err := m.Validate(); err != nil {
@@ -152,7 +164,7 @@ func mustDo(t *testing.T, method, url, body string, want int) []byte {
 	return data
 }
 
-func readState(t *testing.T, b *backend.Backend, id string) scheduler.State {
+func readState(t *testing.T, b *server.Server, id string) scheduler.State {
 	t.Helper()
 	kv, err := b.JS.KeyValue(context.Background(), bus.KVSchedState)
 	if err != nil {

@@ -11,15 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
-func waitLeader(t *testing.T, svc *scheduler.Service) {
+func waitLeader(t *testing.T, svc svcView) {
 	t.Helper()
 	testenv.Eventually(t, 20*time.Second, "scheduler leadership", svc.IsLeader)
 }
@@ -177,7 +178,9 @@ func TestFreezeStopsScheduledFires(t *testing.T) {
 	}
 	// The freeze gates the scheduler only: a manual exec goes through the
 	// same dispatcher untouched (the exec API never consults the freeze).
-	manual := rc.dispatcher("manual")(b)
+	ready := make(chan *server.Server, 1)
+	ready <- b
+	manual := rc.dispatcher("manual", ready)
 	if _, err := manual.Exec(ctx, scheduler.Request{ExecID: "manual-1", JobID: "hello", InitiatedBy: "admin",
 		Plan: mustPlan(t)}); err != nil {
 		t.Fatal(err)
@@ -210,7 +213,7 @@ func TestPerPCOnceAcrossRestart(t *testing.T) {
 	dataDir := t.TempDir()
 	natsAddr := testenv.FreeAddr(t)
 	opts := scheduler.Options{PerPCEvery: 300 * time.Millisecond}
-	mutate := func(c *backend.Config) { c.DataDir, c.NATSAddr = dataDir, natsAddr }
+	mutate := func(c *server.Config) { c.DataDir, c.NATSAddr = dataDir, natsAddr }
 	b1, svc1 := startBackend(t, rc, "b1", opts, mutate)
 	url := b1.NATSURL()
 	agents := map[string]*fakeAgent{"pc1": startAgent(t, url, "pc1"), "pc2": startAgent(t, url, "pc2"),
@@ -305,17 +308,22 @@ func TestPerPCEveryWaitsForInFlightAndReruns(t *testing.T) {
 
 func TestTwoBackendsFireOncePerTick(t *testing.T) {
 	rc := &recorder{}
-	// host owns the embedded broker and the SQLite file; b2 and b3 share
-	// both and each run a scheduler, so either can be stopped.
-	host := testenv.Backend(t, nil)
-	shared := func(c *backend.Config) {
-		c.NATSURL = host.NATSURL()
-		c.DB = filepath.Join(host.Cfg.DataDir, "backend.db")
+	// A broker of its own and one SQLite file; b2 and b3 share both and
+	// each campaign for the scheduler lock, so either can be stopped.
+	brk, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), Log: testenv.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(brk.Shutdown)
+	dbFile := filepath.Join(t.TempDir(), "backend.db")
+	shared := func(c *server.Config) {
+		c.NATSURL = brk.ClientURL()
+		c.DB = dbFile
 	}
 	b2, svc2 := startBackend(t, rc, "b2", scheduler.Options{}, shared)
 	b3, svc3 := startBackend(t, rc, "b3", scheduler.Options{}, shared)
 	testenv.Eventually(t, 20*time.Second, "one leader", func() bool { return svc2.IsLeader() != svc3.IsLeader() })
-	putJob(t, host, "hello")
+	putJob(t, b2, "hello")
 	mustDo(t, "POST", b3.HTTPURL()+"/api/schedules", "id: both\njob_id: hello\ncron: '* * * * * *'\ntarget: {all: true}\n", 201)
 	testenv.Eventually(t, 20*time.Second, "four fires", func() bool { return rc.count() >= 4 })
 

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -25,6 +25,11 @@ import (
 
 // Options are the scenario knobs (flags of `kanade-sim scenario`).
 type Options struct {
+	// InProcess starts a backend in this process for the projection
+	// scenario (which compares it with a raw insert in the same process);
+	// cmd/kanade-sim builds it with internal/server, which sim must not
+	// import.
+	InProcess     func(ctx context.Context, dataDir string, batch int, log *slog.Logger) (InProcessBackend, error)
 	Agents, Conns int
 	Results       int           // result history size (projection, api)
 	OnePerTxN     int           // prefix replayed with --projector-batch 1
@@ -174,18 +179,20 @@ func wipeDB(dir string) {
 // are projected (from the start call); atPrefix is the time from the
 // first projected row to the first `prefix` rows (backend start-up, which
 // includes JetStream recovering its store, left out).
-func replay(ctx context.Context, dir string, batch, n, prefix int, log *slog.Logger) (took, atPrefix time.Duration, _ *backend.Backend, _ error) {
+func replay(ctx context.Context, o Options, dir string, batch, n, prefix int) (took, atPrefix time.Duration, _ InProcessBackend, _ error) {
+	if o.InProcess == nil {
+		return 0, 0, nil, errors.New("projection scenario: no in-process backend starter (Options.InProcess)")
+	}
 	start := time.Now()
 	var first time.Time
-	be, err := backend.Start(ctx, backend.Config{HTTPAddr: "127.0.0.1:0", DataDir: dir, NATSAddr: "127.0.0.1:0",
-		CleanupInterval: time.Hour, ProjectorBatch: batch, Log: log, Version: "sim"})
+	be, err := o.InProcess(ctx, dir, batch, o.Log)
 	if err != nil {
 		return 0, 0, nil, err
 	}
 	for {
 		// MAX(rowid) is O(log n), unlike COUNT(*), and rows are never
 		// deleted here, so it is the number projected.
-		got, _ := be.DB.ResultsHighWater(ctx)
+		got, _ := be.Store().ResultsHighWater(ctx)
 		if got > 0 && first.IsZero() {
 			first = time.Now()
 		}
@@ -202,6 +209,13 @@ func replay(ctx context.Context, dir string, batch, n, prefix int, log *slog.Log
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// InProcessBackend is what the projection scenario needs of a backend
+// running in this process.
+type InProcessBackend interface {
+	Store() *store.DB
+	Stop(ctx context.Context)
 }
 
 // Projection: replay a preloaded RESULTS stream into an empty database
@@ -237,11 +251,11 @@ func Projection(ctx context.Context, o Options) (Table, error) {
 	}
 
 	n1 := min(o.OnePerTxN, set.N)
-	took, tookPrefix, be, err := replay(ctx, dir, 1000, set.N, n1, o.Log)
+	took, tookPrefix, be, err := replay(ctx, o, dir, 1000, set.N, n1)
 	if err != nil {
 		return t, err
 	}
-	counted, completed, _ := be.DB.ExecutionTotals(ctx)
+	counted, completed, _ := be.Store().ExecutionTotals(ctx)
 	be.Stop(context.Background())
 	batched := float64(set.N) / took.Seconds()
 
@@ -249,7 +263,7 @@ func Projection(ctx context.Context, o Options) (Table, error) {
 	if err := createExecutions(ctx, dir, set, o.Log); err != nil {
 		return t, err
 	}
-	_, took1, be1, err := replay(ctx, dir, 1, n1, n1, o.Log)
+	_, took1, be1, err := replay(ctx, o, dir, 1, n1, n1)
 	if err != nil {
 		return t, err
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/sim"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
@@ -23,10 +23,9 @@ func TestShortScenarios(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dir, natsAddr := t.TempDir(), testenv.FreeAddr(t)
-	start := func() *backend.Backend {
-		return testenv.Backend(t, func(c *backend.Config) {
+	start := func() *server.Server {
+		return testenv.Backend(t, func(c *server.Config) {
 			c.DataDir, c.NATSAddr = dir, natsAddr
-			sim.WithOrchestration(c)
 		})
 	}
 	be := start()

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
+	"github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
 )
 
@@ -35,15 +36,15 @@ func FreeAddr(t testing.TB) string {
 }
 
 // Backend starts a backend with auth disabled. mutate may adjust the config
-// (DataDir, NATSAddr, Extra, Services…) before start. It is stopped at the
+// (DataDir, NATSAddr, Auth, WavePoll…) before start. It is stopped at the
 // end of the test unless the caller stops it first. With
 // KANADE_TEST_DB=postgres (and KANADE_TEST_POSTGRES set) a backend whose
 // config names no DB gets a PostgreSQL database of its own, kept per data
 // dir so a restart on the same dir finds its rows again.
-func Backend(t testing.TB, mutate func(*backend.Config)) *backend.Backend {
+func Backend(t testing.TB, mutate func(*server.Config)) *server.Server {
 	t.Helper()
-	t.Setenv("KANADE_AUTH_DISABLE", "1")
-	cfg := backend.Config{
+	cfg := server.Config{
+		Auth:            auth.Config{Disabled: true},
 		HTTPAddr:        "127.0.0.1:0",
 		DataDir:         t.TempDir(),
 		NATSAddr:        "127.0.0.1:0",
@@ -57,7 +58,7 @@ func Backend(t testing.TB, mutate func(*backend.Config)) *backend.Backend {
 	if cfg.DB == "" && testdb.PostgresSelected() {
 		cfg.DB = testdb.ForDir(t, cfg.DataDir)
 	}
-	b, err := backend.Start(context.Background(), cfg)
+	b, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start backend: %v", err)
 	}

@@ -13,11 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
-	"github.com/kanade-fleet/kanade/internal/api/ops"
-	"github.com/kanade-fleet/kanade/internal/auth"
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
-	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
@@ -25,27 +22,17 @@ import (
 // start runs a backend with the orchestration routes and a fast wave
 // dispatcher. dir and natsAddr may be "" (fresh); a restart passes the
 // previous ones so the database and the JetStream store carry over.
-func start(t *testing.T, dir, natsAddr string) *backend.Backend {
+func start(t *testing.T, dir, natsAddr string) *server.Server {
 	t.Helper()
-	mk := func(b *backend.Backend) *fanout.Fanout {
-		f := fanout.New(b.JS, b.NC, b.DB, b.Audit, b.Log)
-		f.WavePoll = 50 * time.Millisecond
-		f.RunGrace = 300 * time.Millisecond
-		return f
-	}
-	return testenv.Backend(t, func(c *backend.Config) {
+	return testenv.Backend(t, func(c *server.Config) {
 		if dir != "" {
 			c.DataDir = dir
 		}
 		if natsAddr != "" {
 			c.NATSAddr = natsAddr
 		}
-		c.Extra = append(c.Extra, func(b *backend.Backend) func(m *auth.Mux) {
-			return ops.Orchestration(mk(b), ops.Deps{JS: b.JS, Audit: b.Audit, Log: b.Log})
-		})
-		c.Services = append(c.Services, func(ctx context.Context, b *backend.Backend) {
-			mk(b).RunWaves(ctx, func() bool { return true })
-		})
+		c.WavePoll = 50 * time.Millisecond
+		c.RunGrace = 300 * time.Millisecond
 	})
 }
 
@@ -69,7 +56,7 @@ func (r resp) field(t *testing.T) string {
 	return e.Field
 }
 
-func call(t *testing.T, b *backend.Backend, method, path, ctype string, body any) resp {
+func call(t *testing.T, b *server.Server, method, path, ctype string, body any) resp {
 	t.Helper()
 	var rd io.Reader
 	switch v := body.(type) {
@@ -137,7 +124,7 @@ func startAgent(t *testing.T, natsURL, pc, dataDir string) (a *agent.Agent, stop
 
 // fleet starts agents with groups and waits until the backend sees them
 // online in those groups and the agents have subscribed to them.
-func fleet(t *testing.T, b *backend.Backend, members map[string][]string) map[string]*agent.Agent {
+func fleet(t *testing.T, b *server.Server, members map[string][]string) map[string]*agent.Agent {
 	t.Helper()
 	out := map[string]*agent.Agent{}
 	for pc, groups := range members {
@@ -193,7 +180,7 @@ type execution struct {
 	Results []store.ResultRow `json:"results"`
 }
 
-func getExec(t *testing.T, b *backend.Backend, id string) execution {
+func getExec(t *testing.T, b *server.Server, id string) execution {
 	t.Helper()
 	var e execution
 	must(t, call(t, b, "GET", "/api/executions/"+id, "", nil), 200).json(t, &e)
@@ -201,7 +188,7 @@ func getExec(t *testing.T, b *backend.Backend, id string) execution {
 }
 
 // waitExec waits for an execution to complete and returns it.
-func waitExec(t *testing.T, b *backend.Backend, id string, done func(execution) bool) execution {
+func waitExec(t *testing.T, b *server.Server, id string, done func(execution) bool) execution {
 	t.Helper()
 	var e execution
 	testenv.Eventually(t, 60*time.Second, "execution "+id+" to finish", func() bool {
@@ -222,7 +209,7 @@ func pcsOf(rows []store.ResultRow) []string {
 	return out
 }
 
-func kv(t *testing.T, b *backend.Backend, bucket string) jetstream.KeyValue {
+func kv(t *testing.T, b *server.Server, bucket string) jetstream.KeyValue {
 	t.Helper()
 	k, err := b.JS.KeyValue(context.Background(), bucket)
 	if err != nil {
@@ -231,7 +218,7 @@ func kv(t *testing.T, b *backend.Backend, bucket string) jetstream.KeyValue {
 	return k
 }
 
-func keys(t *testing.T, b *backend.Backend, bucket string) []string {
+func keys(t *testing.T, b *server.Server, bucket string) []string {
 	t.Helper()
 	ks, err := kv(t, b, bucket).Keys(context.Background())
 	if err != nil && err != jetstream.ErrNoKeysFound {
@@ -241,7 +228,7 @@ func keys(t *testing.T, b *backend.Backend, bucket string) []string {
 }
 
 // subjectCount is how many messages EXEC holds on subject (0 or 1).
-func subjectCount(t *testing.T, b *backend.Backend, subject string) uint64 {
+func subjectCount(t *testing.T, b *server.Server, subject string) uint64 {
 	t.Helper()
 	s, err := b.JS.Stream(context.Background(), bus.StreamExec)
 	if err != nil {
@@ -254,7 +241,7 @@ func subjectCount(t *testing.T, b *backend.Backend, subject string) uint64 {
 	return info.State.Subjects[subject]
 }
 
-func execLastSeq(t *testing.T, b *backend.Backend) uint64 {
+func execLastSeq(t *testing.T, b *server.Server) uint64 {
 	t.Helper()
 	s, err := b.JS.Stream(context.Background(), bus.StreamExec)
 	if err != nil {

@@ -20,7 +20,6 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/api"
 	"github.com/kanade-fleet/kanade/internal/auth"
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/schedule"
@@ -64,11 +63,6 @@ type handler struct {
 
 	mu  sync.Mutex
 	kvs map[string]jetstream.KeyValue
-}
-
-// Routes registers the schedule routes: a backend.Config.Extra entry.
-func Routes(b *backend.Backend) func(m *auth.Mux) {
-	return Register(b.JS, b.DB, b.Audit, b.Log)
 }
 
 // Register returns the route registration for the given collaborators.

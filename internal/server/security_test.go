@@ -1,4 +1,4 @@
-package backend
+package server
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/auth"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 named cn and its key.
@@ -56,14 +58,13 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 // TestTLS serves the API over HTTPS with a self-signed certificate, refuses
 // plain HTTP on that port, sets HSTS, and picks up a renewed certificate.
 func TestTLS(t *testing.T) {
-	t.Setenv("KANADE_AUTH_DISABLE", "1")
 	dir := t.TempDir()
 	certFile, keyFile, cert := selfSigned(t, dir, "first")
 	// Check the files at every handshake, so the renewal below is seen at
 	// once (set before the server starts: handshakes read it).
 	certReloadEvery = 0
 	t.Cleanup(func() { certReloadEvery = 30 * time.Second })
-	b, err := Start(context.Background(), Config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), NATSAddr: "127.0.0.1:0",
+	b, err := New(context.Background(), Config{Auth: auth.Config{Disabled: true}, HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), NATSAddr: "127.0.0.1:0",
 		CleanupInterval: time.Hour, Log: quietLog(), TLSCert: certFile, TLSKey: keyFile})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +137,6 @@ func TestTLSConfigErrors(t *testing.T) {
 }
 
 func TestBrokerAuthConfigErrors(t *testing.T) {
-	t.Setenv("KANADE_AUTH_DISABLE", "1")
 	file := filepath.Join(t.TempDir(), "nats-auth.toml")
 	if err := os.WriteFile(file, []byte("[backend]\nuser = \"b\"\npassword = \"$2a$10$hash\"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestBrokerAuthConfigErrors(t *testing.T) {
 		{Config{NATSAuthFile: filepath.Join(t.TempDir(), "none.toml")}, "none.toml"},
 	} {
 		c.cfg.HTTPAddr, c.cfg.NATSAddr, c.cfg.DataDir, c.cfg.Log = "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), quietLog()
-		if b, err := Start(context.Background(), c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+		if b, err := New(context.Background(), c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			if b != nil {
 				b.Stop(context.Background())
 			}

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package wiring_test
+package server_test
 
 import (
 	"bytes"
@@ -20,9 +20,9 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/agent"
 	"github.com/kanade-fleet/kanade/internal/auth"
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/cli"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -82,7 +82,7 @@ func (v *violations) wait(t *testing.T, subject string) {
 // (heartbeat, groups and config notifications, ad-hoc run projected), and
 // the CLI works with the operator credential.
 func TestBrokerAuthEndToEnd(t *testing.T) {
-	s := startSecured(t, func(c *backend.Config) { c.NATSAuthFile = writeAuthFile(t) })
+	s := startSecured(t, func(c *server.Config) { c.NATSAuthFile = writeAuthFile(t) })
 	url := s.b.NATSURL()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -1,4 +1,4 @@
-package backend
+package server
 
 import (
 	"crypto/tls"
@@ -16,7 +16,7 @@ import (
 // brokerAuth loads --nats-auth-file, if any, and checks it against the
 // broker mode: the embedded server needs all three role users, an external
 // one only the backend's own credential.
-func (b *Backend) brokerAuth() (*broker.RoleCredentials, error) {
+func (b *Server) brokerAuth() (*broker.RoleCredentials, error) {
 	cfg := b.Cfg
 	if cfg.NATSAuthFile == "" {
 		return nil, nil

@@ -1,4 +1,4 @@
-package backend_test
+package server_test
 
 import (
 	"context"
@@ -10,15 +10,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
 
 func TestEmbeddedBrokerRequiresToken(t *testing.T) {
-	b := testenv.Backend(t, func(c *backend.Config) { c.NATSToken = "s3cret" })
+	b := testenv.Backend(t, func(c *server.Config) { c.NATSToken = "s3cret" })
 	if nc, err := nats.Connect(b.NATSURL(), nats.MaxReconnects(0)); err == nil {
 		nc.Close()
 		t.Fatal("connected without the token")
@@ -79,7 +79,7 @@ func TestExitsWhenExternalBrokerIsGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := testenv.Backend(t, func(c *backend.Config) { c.NATSURL = br.ClientURL(); c.MaxReconnects = 2 })
+	b := testenv.Backend(t, func(c *server.Config) { c.NATSURL = br.ClientURL(); c.MaxReconnects = 2 })
 	br.Shutdown()
 	select {
 	case err := <-b.Fatal():

@@ -1,4 +1,4 @@
-package wiring_test
+package server_test
 
 import (
 	"bytes"
@@ -17,10 +17,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
-	"github.com/kanade-fleet/kanade/internal/backend"
-	"github.com/kanade-fleet/kanade/internal/backend/wiring"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
@@ -96,9 +95,8 @@ func TestClusterBroadcastSurvivesServerLoss(t *testing.T) {
 	for _, s := range servers {
 		urls = append(urls, s.url)
 	}
-	b := testenv.Backend(t, func(c *backend.Config) {
-		wiring.All(c)
-		c.UI, c.NATSURL, c.NATSAddr, c.Replicas = nil, strings.Join(urls, ", "), "", 3
+	b := testenv.Backend(t, func(c *server.Config) {
+		c.NATSURL, c.NATSAddr, c.Replicas = strings.Join(urls, ", "), "", 3
 	})
 	ctx := context.Background()
 
@@ -202,7 +200,7 @@ func TestClusterBroadcastSurvivesServerLoss(t *testing.T) {
 	}
 }
 
-func post(t *testing.T, b *backend.Backend, path, ctype, body string) (int, []byte) {
+func post(t *testing.T, b *server.Server, path, ctype, body string) (int, []byte) {
 	t.Helper()
 	resp, err := http.Post(b.HTTPURL()+path, ctype, bytes.NewBufferString(body))
 	if err != nil {

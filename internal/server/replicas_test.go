@@ -1,4 +1,4 @@
-package backend_test
+package server_test
 
 import (
 	"bufio"
@@ -13,8 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
@@ -24,10 +24,10 @@ import (
 // twoReplicas starts backend A (embedded broker) and backend B on A's
 // broker and A's database (same data dir: the same SQLite file, or the same
 // PostgreSQL database with KANADE_TEST_DB=postgres).
-func twoReplicas(t *testing.T) (a, b *backend.Backend) {
+func twoReplicas(t *testing.T) (a, b *server.Server) {
 	t.Helper()
 	a = testenv.Backend(t, nil)
-	b = testenv.Backend(t, func(c *backend.Config) {
+	b = testenv.Backend(t, func(c *server.Config) {
 		c.NATSURL, c.DataDir, c.NATSAddr = a.NATSURL(), a.Cfg.DataDir, ""
 		c.DB = a.Cfg.DB
 	})

@@ -1,7 +1,9 @@
-// Package backend assembles kanade-backend: broker (embedded or external),
-// JetStream bootstrap, SQL store, projectors, reaper, HTTP API. It is a
-// library so tests and benchmarks can run whole backends in-process.
-package backend
+// Package server assembles kanade-backend from one complete Config: broker
+// (embedded or external), JetStream bootstrap, SQL store, auth, projectors,
+// reaper, fan-out, scheduler, wave dispatcher, HTTP API and dashboard. It is
+// the composition root: cmd/kanade-backend, tests and the simulator build
+// backends with it, and no package under internal/ imports it.
+package server
 
 import (
 	"context"
@@ -15,22 +17,31 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/api"
+	"github.com/kanade-fleet/kanade/internal/api/ops"
+	"github.com/kanade-fleet/kanade/internal/api/sched"
 	"github.com/kanade-fleet/kanade/internal/audit"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/leader"
 	"github.com/kanade-fleet/kanade/internal/live"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/metrics"
 	"github.com/kanade-fleet/kanade/internal/projector"
+	"github.com/kanade-fleet/kanade/internal/scheduler"
 	"github.com/kanade-fleet/kanade/internal/store"
+	"github.com/kanade-fleet/kanade/internal/webui"
 )
 
-// Config is everything kanade-backend can be told (SPEC §1).
+// Config is everything kanade-backend can be told (SPEC §1), complete:
+// cmd/kanade-backend fills it from flags, environment and TOML, tests fill
+// it directly. No package under internal/ reads the process environment.
 type Config struct {
 	HTTPAddr  string
 	DataDir   string
@@ -46,31 +57,40 @@ type Config struct {
 	TLSCert         string
 	TLSKey          string
 	CleanupInterval time.Duration
-	Dev             bool
-	Replicas        int // JetStream replicas for streams/KV (3 on a 3-server cluster)
-	ProjectorBatch  int // messages per projector transaction (1 = one per transaction)
+	// Dev disables auth and starts an in-process agent (pc_id = hostname).
+	Dev bool
+	// NoDevAgent keeps --dev from starting its agent (tests that bring their own).
+	NoDevAgent     bool
+	Replicas       int // JetStream replicas for streams/KV (3 on a 3-server cluster)
+	ProjectorBatch int // messages per projector transaction (1 = one per transaction)
 	// MaxReconnects bounds reconnect attempts to an external broker before
 	// the backend gives up and exits (default 120, about two minutes).
 	MaxReconnects int
 	Version       string
 	Commit        string
 	Log           *slog.Logger
-	// DevAgent starts the in-process agent of --dev; nil = none.
-	DevAgent func(ctx context.Context, natsURL string, creds BrokerCreds, dataDir string) error
-	// UI is the embedded dashboard; nil = API only.
-	UI http.Handler
-	// Extra registers more API routes, given the running backend.
-	Extra []func(b *Backend) func(m *auth.Mux)
-	// Services are started after the API is up (scheduler, wave dispatcher…)
-	// and stopped with the backend.
-	Services []func(ctx context.Context, b *Backend)
+
+	// Auth is the API's authentication. An empty JWTSecret is loaded from,
+	// or created in, the data dir (auth.LoadOrCreateSecret).
+	Auth auth.Config
+	// Scheduler tunes the schedule evaluator (tests shorten its periods).
+	Scheduler scheduler.Options
+	// WavePoll is how often due waves are looked for (default 1 s);
+	// RunGrace how much longer than its timeout an ad-hoc run is awaited
+	// (default 10 s). Tests shorten both.
+	WavePoll time.Duration
+	RunGrace time.Duration
+	// Dispatcher replaces the fan-out as what the scheduler fires; nil in
+	// production. Scheduler tests record fires with it.
+	Dispatcher scheduler.Dispatcher
 }
 
 // BrokerCreds are what a client presents to the broker.
 type BrokerCreds struct{ Token, User, Password string }
 
-// Backend is a running backend.
-type Backend struct {
+// Server is a running backend. Its fields are the parts New built, exported
+// for tests and the simulator; nothing in internal/ imports this package.
+type Server struct {
 	Cfg    Config
 	Log    *slog.Logger
 	Broker *broker.Broker // nil with an external broker
@@ -85,6 +105,9 @@ type Backend struct {
 	Audit   *audit.Publisher
 	Metrics *metrics.Registry
 	Jobs    *projector.JobCache
+	Fanout  *fanout.Fanout
+	Elector *leader.Elector
+	Sched   *scheduler.Scheduler
 	API     *api.Server
 
 	httpSrv  *http.Server
@@ -98,8 +121,12 @@ type Backend struct {
 	stopOnce sync.Once
 }
 
-// Start brings a backend up. It returns once the HTTP listener accepts.
-func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
+// New builds every part of a backend, in order, and starts it: broker,
+// connection and bootstrap, store, auth and audit, live events,
+// projectors and reaper, fan-out, leader election and scheduler, wave
+// dispatcher, HTTP API, and with --dev the local agent. It returns once
+// the HTTP listener accepts.
+func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -109,7 +136,7 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	if cfg.CleanupInterval <= 0 {
 		cfg.CleanupInterval = 5 * time.Minute
 	}
-	b := &Backend{Cfg: cfg, Log: cfg.Log, Metrics: metrics.New(), fatal: make(chan error, 4)}
+	b := &Server{Cfg: cfg, Log: cfg.Log, Metrics: metrics.New(), fatal: make(chan error, 4)}
 	defer func() {
 		if err != nil {
 			b.teardown()
@@ -177,13 +204,15 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 
 	// Auth and audit.
 	b.Audit = &audit.Publisher{JS: b.JS, Log: cfg.Log}
-	acfg, err := auth.ConfigFromEnv(nil, cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
+	acfg := cfg.Auth
 	acfg.Logger = cfg.Log
 	if cfg.Dev {
 		acfg.Disabled = true
+	}
+	if len(acfg.JWTSecret) == 0 {
+		if acfg.JWTSecret, err = auth.LoadOrCreateSecret(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	if b.Auth, err = auth.New(acfg, b.DB, b.Audit); err != nil {
 		return nil, err
@@ -192,7 +221,7 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 		return nil, err
 	}
 
-	// Projectors.
+	// Live events, projectors, reaper.
 	ctx, cancelAll := context.WithCancel(context.Background())
 	b.cancel = cancelAll
 	b.Hub = live.NewHub(cfg.Log)
@@ -208,13 +237,31 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	b.wg.Go(func() { set.Run(ctx, b.NC, b.JS) })
 	b.wg.Go(func() { b.reapLoop(ctx) })
 
-	// HTTP.
-	var extra []func(m *auth.Mux)
-	for _, mk := range cfg.Extra {
-		extra = append(extra, mk(b))
+	// Orchestration: fan-out, leader election, scheduler, due waves. One
+	// election gates every single-replica duty (schedules and waves).
+	b.Fanout = fanout.New(b.JS, b.NC, b.DB, b.Audit, cfg.Log)
+	if cfg.WavePoll > 0 {
+		b.Fanout.WavePoll = cfg.WavePoll
 	}
-	b.API = api.New(api.Deps{Store: b.DB, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: cfg.UI,
-		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Extra: extra})
+	if cfg.RunGrace > 0 {
+		b.Fanout.RunGrace = cfg.RunGrace
+	}
+	host, _ := os.Hostname()
+	holder := host + "-" + uuid.NewString()[:8]
+	b.Elector = leader.New(b.JS, schedulerLock, holder, cfg.Log)
+	dispatcher := cfg.Dispatcher
+	if dispatcher == nil {
+		dispatcher = fanoutDispatcher{b.Fanout}
+	}
+	b.Sched = scheduler.New(scheduler.Deps{JS: b.JS, Store: b.DB, Dispatcher: dispatcher, Leader: b.Elector,
+		Audit: b.Audit, Events: b.Live, Log: cfg.Log, Holder: holder}, cfg.Scheduler)
+
+	// HTTP.
+	b.API = api.New(api.Deps{Store: b.DB, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
+		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Extra: []func(m *auth.Mux){
+			ops.Orchestration(b.Fanout, ops.Deps{JS: b.JS, Audit: b.Audit, Log: cfg.Log}),
+			sched.Register(b.JS, b.DB, b.Audit, cfg.Log),
+		}})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
@@ -238,35 +285,28 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	b.Log.Info("kanade-backend listening", "http", b.HTTPURL(), "nats", b.natsURL,
 		"version", cfg.Version, "dev", cfg.Dev)
 
-	for _, svc := range cfg.Services {
-		b.wg.Go(func() { svc(ctx, b) })
-	}
-	if cfg.Dev && cfg.DevAgent != nil {
-		b.wg.Go(func() {
-			if b.devCreds.User != "" && (creds.Agent.IsHash() || b.Broker == nil) {
-				b.Log.Error("the --dev agent needs the plain agent password of the embedded broker; it is not started")
-				return
-			}
-			if err := cfg.DevAgent(ctx, b.natsURL, b.devCreds, filepath.Join(cfg.DataDir, "agent")); err != nil && ctx.Err() == nil {
-				b.Log.Error("in-process dev agent stopped", "error", err)
-			}
-		})
+	// Single-replica duties, after the API is up.
+	b.wg.Go(func() { _ = b.Elector.Run(ctx) })
+	b.wg.Go(func() { _ = b.Sched.Run(ctx) })
+	b.wg.Go(func() { b.Fanout.RunWaves(ctx, b.Elector.IsLeader) })
+	if cfg.Dev && !cfg.NoDevAgent {
+		b.wg.Go(func() { b.runDevAgent(ctx, creds) })
 	}
 	return b, nil
 }
 
 // HTTPURL is the base URL of the API (https:// with --tls-cert).
-func (b *Backend) HTTPURL() string { return b.scheme + "://" + b.listener.Addr().String() }
+func (b *Server) HTTPURL() string { return b.scheme + "://" + b.listener.Addr().String() }
 
 // NATSURL is where agents and the CLI connect.
-func (b *Backend) NATSURL() string { return b.natsURL }
+func (b *Server) NATSURL() string { return b.natsURL }
 
 // Fatal delivers an error that should end the process (broker gone for good).
-func (b *Backend) Fatal() <-chan error { return b.fatal }
+func (b *Server) Fatal() <-chan error { return b.fatal }
 
 // Stop shuts down gracefully: no new requests, projectors finish their
 // current batch, the store is closed cleanly, the broker stops last.
-func (b *Backend) Stop(ctx context.Context) {
+func (b *Server) Stop(ctx context.Context) {
 	b.stopOnce.Do(func() {
 		if b.httpSrv != nil {
 			b.Hub.Close()
@@ -279,7 +319,7 @@ func (b *Backend) Stop(ctx context.Context) {
 	})
 }
 
-func (b *Backend) teardown() {
+func (b *Server) teardown() {
 	if b.cancel != nil {
 		b.cancel()
 	}
@@ -304,7 +344,7 @@ func (b *Backend) teardown() {
 	}
 }
 
-func (b *Backend) reapLoop(ctx context.Context) {
+func (b *Server) reapLoop(ctx context.Context) {
 	t := time.NewTicker(b.Cfg.CleanupInterval)
 	defer t.Stop()
 	for {
@@ -318,7 +358,7 @@ func (b *Backend) reapLoop(ctx context.Context) {
 }
 
 // Cleanup runs one reaper + retention pass.
-func (b *Backend) Cleanup(ctx context.Context, now time.Time) {
+func (b *Server) Cleanup(ctx context.Context, now time.Time) {
 	out, err := b.DB.Reap(ctx, now)
 	if err != nil {
 		b.Log.Error("reaper failed", "error", err)

@@ -1,4 +1,4 @@
-package wiring_test
+package server_test
 
 import (
 	"bytes"
@@ -10,32 +10,27 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/auth"
-	"github.com/kanade-fleet/kanade/internal/backend"
-	"github.com/kanade-fleet/kanade/internal/backend/wiring"
+	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
 
-// secured is a real backend wired exactly as kanade-backend (wiring.All)
+// secured is a real backend built exactly as kanade-backend builds it
 // with authentication ON, and one account per role.
 type secured struct {
-	b      *backend.Backend
+	b      *server.Server
 	tokens map[auth.Role]string
 	client *http.Client
 }
 
 // startSecured starts it; mutate may adjust the configuration first.
-func startSecured(t *testing.T, mutate func(*backend.Config)) *secured {
+func startSecured(t *testing.T, mutate func(*server.Config)) *secured {
 	t.Helper()
-	for _, v := range []string{auth.EnvAuthDisable, auth.EnvStaticToken, auth.EnvBootstrapPass, auth.EnvJWTSecret} {
-		t.Setenv(v, "")
-	}
-	cfg := backend.Config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), NATSAddr: "127.0.0.1:0",
+	cfg := server.Config{HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), NATSAddr: "127.0.0.1:0",
 		CleanupInterval: time.Hour, Log: testenv.Logger(), Version: "test"}
-	wiring.All(&cfg)
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	b, err := backend.Start(context.Background(), cfg)
+	b, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start backend: %v", err)
 	}

@@ -1,4 +1,4 @@
-package wiring_test
+package server_test
 
 import (
 	"net/http"

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/kanade-fleet/kanade/internal/agent"
+	"github.com/kanade-fleet/kanade/internal/broker"
+	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/scheduler"
+)
+
+// schedulerLock is the key in KV locks whose holder runs every duty that
+// must run on one replica only (schedules, due waves).
+const schedulerLock = "scheduler"
+
+// fanoutDispatcher lets the scheduler fire through the same exec path as
+// POST /api/exec.
+type fanoutDispatcher struct{ f *fanout.Fanout }
+
+func (d fanoutDispatcher) Exec(ctx context.Context, req scheduler.Request) (scheduler.Dispatched, error) {
+	r, err := d.f.Exec(ctx, fanout.ExecRequest{ExecID: req.ExecID, JobID: req.JobID, Plan: req.Plan,
+		InitiatedBy: req.InitiatedBy})
+	return scheduler.Dispatched{Version: r.Version, TargetCount: r.TargetCount, Subjects: r.Subjects}, err
+}
+
+// runDevAgent runs the in-process agent of --dev (pc_id = hostname), so the
+// README's first command gives a working one-PC fleet.
+func (b *Server) runDevAgent(ctx context.Context, creds *broker.RoleCredentials) {
+	if b.devCreds.User != "" && (creds.Agent.IsHash() || b.Broker == nil) {
+		b.Log.Error("the --dev agent needs the plain agent password of the embedded broker; it is not started")
+		return
+	}
+	pc, err := agent.DefaultPCID()
+	if err != nil {
+		b.Log.Error("in-process dev agent: no pc_id", "error", err)
+		return
+	}
+	a, err := agent.New(agent.Options{PCID: pc, NATSURL: b.natsURL, NATSToken: b.devCreds.Token,
+		NATSUser: b.devCreds.User, NATSPassword: b.devCreds.Password,
+		DataDir: filepath.Join(b.Cfg.DataDir, "agent"), Logger: b.Log.With("component", "dev-agent"), Version: b.Cfg.Version})
+	if err != nil {
+		b.Log.Error("in-process dev agent", "error", err)
+		return
+	}
+	if err := a.Run(ctx); err != nil && ctx.Err() == nil {
+		b.Log.Error("in-process dev agent stopped", "error", err)
+	}
+}
