@@ -23,6 +23,8 @@ import (
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/live"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/metrics"
@@ -59,8 +61,9 @@ type Config struct {
 	DevAgent func(ctx context.Context, natsURL string, creds BrokerCreds, dataDir string) error
 	// UI is the embedded dashboard; nil = API only.
 	UI http.Handler
-	// Extra registers more API routes, given the running backend.
-	Extra []func(b *Backend) func(m *auth.Mux)
+	// WavePoll and RunGrace tune the fan-out (0 = its defaults; tests
+	// shorten them).
+	WavePoll, RunGrace time.Duration
 	// Services are started after the API is up (scheduler, wave dispatcher…)
 	// and stopped with the backend.
 	Services []func(ctx context.Context, b *Backend)
@@ -85,7 +88,11 @@ type Backend struct {
 	Audit   *audit.Publisher
 	Metrics *metrics.Registry
 	Jobs    *projector.JobCache
-	API     *api.Server
+	// KV is the one owner of the JetStream KV buckets.
+	KV *kv.Store
+	// Fanout dispatches execs, waves, kills and ad-hoc runs.
+	Fanout *fanout.Fanout
+	API    *api.Server
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -170,6 +177,8 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 		return nil, err
 	}
 
+	b.KV = kv.New(b.JS, cfg.Log)
+
 	// Store.
 	if b.DB, err = store.Open(parent, cfg.DB, cfg.DataDir, cfg.Log); err != nil {
 		return nil, err
@@ -201,20 +210,28 @@ func Start(parent context.Context, cfg Config) (_ *Backend, err error) {
 	}
 	b.Jobs = projector.NewJobCache(manifest.ParseDuration)
 	set := projector.New(b.DB, projector.Options{Batch: cfg.ProjectorBatch, Log: cfg.Log, Metrics: b.Metrics,
-		Notes: b.Live, Local: b.Hub, Jobs: b.Jobs})
+		Notes: b.Live, Local: b.Hub, Jobs: b.Jobs, JobSource: b.KV.Jobs, Groups: b.KV.AgentGroups})
 	if err := set.ResetIfWiped(parent, b.JS); err != nil {
 		return nil, err
 	}
 	b.wg.Go(func() { set.Run(ctx, b.NC, b.JS) })
 	b.wg.Go(func() { b.reapLoop(ctx) })
 
-	// HTTP.
-	var extra []func(m *auth.Mux)
-	for _, mk := range cfg.Extra {
-		extra = append(extra, mk(b))
+	// Fan-out (it keeps no state of its own: pending waves live in KV).
+	b.Fanout = fanout.New(fanout.Deps{JS: b.JS, NC: b.NC, Store: b.DB, Jobs: b.KV.Jobs, Waves: b.KV.Waves,
+		Audit: b.Audit, Log: cfg.Log})
+	if cfg.WavePoll > 0 {
+		b.Fanout.WavePoll = cfg.WavePoll
 	}
-	b.API = api.New(api.Deps{Store: b.DB, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: cfg.UI,
-		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Extra: extra})
+	if cfg.RunGrace > 0 {
+		b.Fanout.RunGrace = cfg.RunGrace
+	}
+
+	// HTTP.
+	b.API = api.New(api.Deps{Store: b.DB, Dispatches: b.DB, Jobs: b.KV.Jobs, Schedules: b.KV.Schedules,
+		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Fanout: b.Fanout,
+		NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: cfg.UI,
+		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)

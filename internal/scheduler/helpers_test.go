@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
-	"github.com/kanade-fleet/kanade/internal/api/sched"
 	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/manifest"
@@ -98,13 +97,12 @@ func (rc *recorder) snapshot() ([]scheduler.Request, []string) {
 	return append([]scheduler.Request(nil), rc.reqs...), append([]string(nil), rc.by...)
 }
 
-// startBackend starts a backend with the scheduler service and routes.
+// startBackend starts a backend with the scheduler service.
 func startBackend(t *testing.T, rc *recorder, name string, opts scheduler.Options, mutate func(*backend.Config)) (*backend.Backend, *scheduler.Service) {
 	t.Helper()
 	svc := scheduler.NewService(rc.dispatcher(name), opts)
 	b := testenv.Backend(t, func(c *backend.Config) {
 		c.Services = append(c.Services, svc.Run)
-		c.Extra = append(c.Extra, sched.Routes)
 		if mutate != nil {
 			mutate(c)
 		}
@@ -154,11 +152,7 @@ func mustDo(t *testing.T, method, url, body string, want int) []byte {
 
 func readState(t *testing.T, b *backend.Backend, id string) scheduler.State {
 	t.Helper()
-	kv, err := b.JS.KeyValue(context.Background(), bus.KVSchedState)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _, err := scheduler.ReadState(context.Background(), kv, id)
+	st, _, err := b.KV.Schedules.State(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,8 +39,8 @@ func NewService(newDispatcher func(b *backend.Backend) Dispatcher, opts Options)
 func (s *Service) Run(ctx context.Context, b *backend.Backend) {
 	host, _ := os.Hostname()
 	holder := host + "-" + uuid.NewString()[:8]
-	el := leader.New(b.JS, LockKey, holder, b.Log)
-	sc := New(Deps{JS: b.JS, Store: b.DB, Dispatcher: s.newDispatcher(b), Leader: el, Audit: b.Audit,
+	el := leader.New(b.KV.Locks, LockKey, holder, b.Log)
+	sc := New(Deps{Schedules: b.KV.Schedules, Jobs: b.KV.Jobs, Freeze: b.KV.Freeze, Store: b.DB, Dispatcher: s.newDispatcher(b), Leader: el, Audit: b.Audit,
 		Events: b.Live, Log: b.Log, Holder: holder}, s.opts)
 	s.mu.Lock()
 	s.elector, s.sched = el, sc

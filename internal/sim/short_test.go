@@ -25,7 +25,6 @@ func TestShortScenarios(t *testing.T) {
 	start := func() *backend.Backend {
 		return testenv.Backend(t, func(c *backend.Config) {
 			c.DataDir, c.NATSAddr = dir, natsAddr
-			sim.WithOrchestration(c)
 		})
 	}
 	be := start()

@@ -1,5 +1,5 @@
-// Package wiring plugs the optional parts of kanade-backend (orchestration
-// and schedule routes, scheduler, wave dispatcher, dashboard, --dev agent)
+// Package wiring plugs the optional parts of kanade-backend (scheduler,
+// wave dispatcher, dashboard, --dev agent)
 // into a backend.Config. cmd/kanade-backend calls All; tests call it too,
 // so they run exactly the route set and services the binary runs.
 package wiring
@@ -8,9 +8,6 @@ import (
 	"context"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
-	"github.com/kanade-fleet/kanade/internal/api/ops"
-	"github.com/kanade-fleet/kanade/internal/api/sched"
-	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
@@ -25,22 +22,13 @@ func All(cfg *backend.Config) {
 	DevAgent(cfg)
 }
 
-// NewFanout builds a Fanout over a running backend. It keeps no state of
-// its own (pending waves live in KV), so each user may build one.
-func NewFanout(b *backend.Backend) *fanout.Fanout {
-	return fanout.New(b.JS, b.NC, b.DB, b.Audit, b.Log)
-}
-
-// Orchestration adds the job/exec/run/freeze/groups/config routes, the
-// scheduler with its /api/schedules routes (leader-elected through KV
-// locks) and the wave dispatcher, which sends due waves only while this
-// backend holds the scheduler lock.
+// Orchestration adds the scheduler (leader-elected through KV locks) and
+// the wave dispatcher, which sends due waves only while this backend holds
+// the scheduler lock. (Every /api route, orchestration included, is in the
+// one route table of package api.)
 func Orchestration(cfg *backend.Config) {
-	cfg.Extra = append(cfg.Extra, func(b *backend.Backend) func(m *auth.Mux) {
-		return ops.Orchestration(NewFanout(b), ops.Deps{JS: b.JS, Audit: b.Audit, Log: b.Log})
-	})
 	sched := Scheduler(cfg, func(b *backend.Backend) scheduler.Dispatcher {
-		f := NewFanout(b)
+		f := b.Fanout
 		return scheduler.DispatcherFunc(func(ctx context.Context, req scheduler.Request) (scheduler.Dispatched, error) {
 			r, err := f.Exec(ctx, fanout.ExecRequest{ExecID: req.ExecID, JobID: req.JobID, Plan: req.Plan,
 				InitiatedBy: req.InitiatedBy})
@@ -48,19 +36,18 @@ func Orchestration(cfg *backend.Config) {
 		})
 	})
 	cfg.Services = append(cfg.Services, func(ctx context.Context, b *backend.Backend) {
-		NewFanout(b).RunWaves(ctx, sched.IsLeader)
+		b.Fanout.RunWaves(ctx, sched.IsLeader)
 	})
 }
 
 // Scheduler adds the scheduler (leader election + schedule firing) as a
-// backend service and the /api/schedules routes. newDispatcher adapts the
+// backend service. newDispatcher adapts the
 // fan-out exec path to scheduler.Dispatcher once the backend is up. The
 // returned service's IsLeader gates the other single-replica duties (the
 // wave dispatcher), so every backend runs one election, not one per duty.
 func Scheduler(cfg *backend.Config, newDispatcher func(b *backend.Backend) scheduler.Dispatcher) *scheduler.Service {
 	svc := scheduler.NewService(newDispatcher, scheduler.Options{})
 	cfg.Services = append(cfg.Services, svc.Run)
-	cfg.Extra = append(cfg.Extra, sched.Routes)
 	return svc
 }
 

@@ -1,4 +1,4 @@
-package ops_test
+package api_test
 
 import (
 	"bytes"
@@ -13,11 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
-	"github.com/kanade-fleet/kanade/internal/api/ops"
-	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/backend"
 	"github.com/kanade-fleet/kanade/internal/bus"
-	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
@@ -27,24 +24,16 @@ import (
 // previous ones so the database and the JetStream store carry over.
 func start(t *testing.T, dir, natsAddr string) *backend.Backend {
 	t.Helper()
-	mk := func(b *backend.Backend) *fanout.Fanout {
-		f := fanout.New(b.JS, b.NC, b.DB, b.Audit, b.Log)
-		f.WavePoll = 50 * time.Millisecond
-		f.RunGrace = 300 * time.Millisecond
-		return f
-	}
 	return testenv.Backend(t, func(c *backend.Config) {
+		c.WavePoll, c.RunGrace = 50*time.Millisecond, 300*time.Millisecond
 		if dir != "" {
 			c.DataDir = dir
 		}
 		if natsAddr != "" {
 			c.NATSAddr = natsAddr
 		}
-		c.Extra = append(c.Extra, func(b *backend.Backend) func(m *auth.Mux) {
-			return ops.Orchestration(mk(b), ops.Deps{JS: b.JS, Audit: b.Audit, Log: b.Log})
-		})
 		c.Services = append(c.Services, func(ctx context.Context, b *backend.Backend) {
-			mk(b).RunWaves(ctx, func() bool { return true })
+			b.Fanout.RunWaves(ctx, func() bool { return true })
 		})
 	})
 }
