@@ -19,6 +19,7 @@ var forbidden = []string{
 	"github.com/kanade-fleet/kanade/internal/store",
 	"github.com/kanade-fleet/kanade/internal/projector",
 	"github.com/kanade-fleet/kanade/internal/api",
+	"github.com/kanade-fleet/kanade/internal/kv", // the agent reads KV by direct get, never through package kv
 	"github.com/kanade-fleet/kanade/internal/backend",
 	"github.com/kanade-fleet/kanade/internal/broker",
 }
