@@ -20,6 +20,7 @@ var forbidden = []string{
 	"github.com/kanade-fleet/kanade/internal/projector",
 	"github.com/kanade-fleet/kanade/internal/api",
 	"github.com/kanade-fleet/kanade/internal/server",
+	"github.com/kanade-fleet/kanade/internal/kv", // the agent reads KV by direct get, never through package kv
 	"github.com/kanade-fleet/kanade/internal/broker",
 }
 

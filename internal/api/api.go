@@ -1,13 +1,15 @@
-// Package api serves /api/*: JSON over net/http, every route registered
-// together with its minimum role (auth.Mux) so none is left unguarded.
+// Package api serves /api/*: JSON over net/http. Every route is one line
+// of the table in routes.go, with its minimum role (auth.Mux enforces it),
+// so none is left unguarded and the route sweep reads the same table.
+// Handlers translate HTTP to calls on the store readers, the KV stores
+// (package kv), the fan-out and auth; they know no bucket names.
 package api
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,11 +18,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/kv"
+	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/metrics"
+	"github.com/kanade-fleet/kanade/internal/schedule"
 	"github.com/kanade-fleet/kanade/internal/store"
+	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
-// Reader is what the read side needs from the store.
+// Reader is what the read side needs from the store (*store.DB).
 type Reader interface {
 	ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]store.Agent, int, error)
 	GetAgent(ctx context.Context, pc string, now time.Time) (store.Agent, bool, error)
@@ -34,27 +41,98 @@ type Reader interface {
 	Fleet(ctx context.Context, now time.Time) (store.FleetCounts, error)
 }
 
+// Dispatches forgets a deleted schedule's per_pc history (*store.DB).
+type Dispatches interface {
+	DeleteScheduleDispatches(ctx context.Context, scheduleID string) error
+}
+
 // Auditor records state changes (audit.Publisher).
 type Auditor interface {
 	Audit(ctx context.Context, actor, action, target string, payload any, sourceIP string)
 }
 
-// Deps are the server's collaborators.
+// Jobs is the job catalog (*kv.Jobs).
+type Jobs interface {
+	Get(ctx context.Context, id string) (manifest.Manifest, error)
+	Exists(ctx context.Context, id string) (bool, error)
+	Text(ctx context.Context, id string) (string, bool)
+	Put(ctx context.Context, m manifest.Manifest, text []byte) (created bool, err error)
+	Delete(ctx context.Context, id string) error
+	List(ctx context.Context) ([]kv.JobEntry, error)
+	State(ctx context.Context, id string) (kv.JobState, error)
+	HasStatus(ctx context.Context, id string) (bool, error)
+}
+
+// Schedules is KV schedules and their bookkeeping (*kv.Schedules).
+type Schedules interface {
+	Get(ctx context.Context, id string) (schedule.Schedule, uint64, bool, error)
+	IDs(ctx context.Context) ([]string, error)
+	Text(ctx context.Context, id string) (string, bool)
+	Put(ctx context.Context, sc schedule.Schedule, text []byte) (existed bool, err error)
+	Update(ctx context.Context, sc schedule.Schedule, rev uint64) error
+	Delete(ctx context.Context, id string) error
+	UsingJob(ctx context.Context, jobID string) ([]string, error)
+	State(ctx context.Context, id string) (kv.ScheduleState, uint64, error)
+}
+
+// Groups is KV agent_groups (*kv.AgentGroups).
+type Groups interface {
+	Get(ctx context.Context, pc string) ([]string, error)
+	Set(ctx context.Context, pc string, groups []string) ([]string, error)
+	Add(ctx context.Context, pc, group string) ([]string, error)
+	Remove(ctx context.Context, pc, group string) ([]string, error)
+}
+
+// Config is KV agent_config (*kv.AgentConfig).
+type Config interface {
+	Scope(ctx context.Context, key string) (*wire.ConfigScope, uint64, error)
+	Put(ctx context.Context, key string, s wire.ConfigScope) error
+	Patch(ctx context.Context, key string, merge func(cur *wire.ConfigScope) (wire.ConfigScope, error)) (wire.ConfigScope, error)
+	Delete(ctx context.Context, key string) error
+	Layers(ctx context.Context, pc string) (kv.Layered, error)
+}
+
+// Freeze is the fleet freeze (*kv.Freeze).
+type Freeze interface {
+	Get(ctx context.Context) (wire.Freeze, bool, error)
+	Set(ctx context.Context, f wire.Freeze) error
+	Clear(ctx context.Context) error
+}
+
+// Buckets reports the KV buckets for the health view (*kv.Store).
+type Buckets interface {
+	Health(ctx context.Context) []kv.BucketHealth
+}
+
+// Fanout runs jobs and pulls the stop levers (*fanout.Fanout).
+type Fanout interface {
+	Exec(ctx context.Context, req fanout.ExecRequest) (fanout.ExecResponse, error)
+	Run(ctx context.Context, req fanout.RunRequest, actor, sourceIP string) (wire.ExecResult, string, error)
+	Kill(ctx context.Context, jobID, actor, sourceIP string) (fanout.KillResponse, error)
+	SetScriptStatus(ctx context.Context, jobID string, revoked bool) (int, error)
+}
+
+// Deps are every collaborator of the API, given explicitly.
 type Deps struct {
-	Store   Reader
-	NC      *nats.Conn
-	JS      jetstream.JetStream
-	Auth    *auth.Authenticator
-	Audit   Auditor
-	Events  http.Handler // SSE hub
-	UI      http.Handler // embedded dashboard
-	Metrics *metrics.Registry
-	Log     *slog.Logger
-	Version string
-	Commit  string
-	// Extra registers further routes (jobs, exec, schedules, config…) on the
-	// same guarded mux; each package declares its routes' roles itself.
-	Extra []func(m *auth.Mux)
+	Store      Reader
+	Dispatches Dispatches
+	Jobs       Jobs
+	Schedules  Schedules
+	Groups     Groups
+	Config     Config
+	Freeze     Freeze
+	Buckets    Buckets
+	Fanout     Fanout
+	NC         *nats.Conn          // agent ping, health
+	JS         jetstream.JetStream // health (account and streams)
+	Auth       *auth.Authenticator // route guard and the login/account routes
+	Audit      Auditor             // nil: changes are not audited
+	Events     http.Handler        // SSE hub (GET /api/events); nil = 404
+	UI         http.Handler        // embedded dashboard at /; nil = API only
+	Metrics    *metrics.Registry   // nil = metrics.Default
+	Log        *slog.Logger
+	Version    string
+	Commit     string
 }
 
 // Server is the HTTP API.
@@ -63,7 +141,7 @@ type Server struct {
 	mux *auth.Mux
 }
 
-// New builds the server and registers every route.
+// New builds the server and registers every route of the table.
 func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.Default()
@@ -72,39 +150,33 @@ func New(d Deps) *Server {
 		d.Metrics = metrics.Default
 	}
 	s := &Server{d: d, mux: d.Auth.NewMux(nil)}
-	s.routes()
+	s.register()
 	return s
 }
 
-// Routes lists every registered /api route with its minimum role.
+// Routes lists every registered /api route with its minimum role, sorted.
 func (s *Server) Routes() []auth.Route { return s.mux.Routes() }
 
-func (s *Server) routes() {
-	m := s.mux
-	raw := m.ServeMux()
+// Table is the route table (patterns and minimum roles, sorted) without a
+// server: what the golden-file test compares.
+func Table() []auth.Route {
+	var out []auth.Route
+	for _, rt := range (&Server{}).table() {
+		out = append(out, auth.Route{Pattern: rt.pattern, Min: rt.role})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Pattern < out[j].Pattern })
+	return out
+}
+
+func (s *Server) register() {
+	raw := s.mux.ServeMux()
 	raw.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok"))
 	})
 	raw.Handle("GET /metrics", s.d.Metrics.Handler())
-	m.HandleFunc("GET /api/version", auth.RolePublic, s.version)
-	m.HandleFunc("GET /api/agents", auth.RoleViewer, s.listAgents)
-	m.HandleFunc("GET /api/agents/{pc_id}", auth.RoleViewer, s.getAgent)
-	m.HandleFunc("DELETE /api/agents/{pc_id}", auth.RoleOperator, s.deleteAgent)
-	m.HandleFunc("POST /api/agents/{pc_id}/ping", auth.RoleOperator, s.pingAgent)
-	m.HandleFunc("GET /api/groups", auth.RoleViewer, s.listGroups)
-	m.HandleFunc("GET /api/executions", auth.RoleViewer, s.listExecutions)
-	m.HandleFunc("GET /api/executions/{exec_id}", auth.RoleViewer, s.getExecution)
-	m.HandleFunc("GET /api/results", auth.RoleViewer, s.listResults)
-	m.HandleFunc("GET /api/results/{result_id}", auth.RoleViewer, s.getResult)
-	m.HandleFunc("GET /api/audit", auth.RoleViewer, s.listAudit)
-	m.HandleFunc("GET /api/health/fleet", auth.RoleViewer, s.fleetHealth)
-	if s.d.Events != nil {
-		m.Handle("GET /api/events", auth.RoleViewer, s.d.Events)
-	}
-	s.d.Auth.Mount(m)
-	for _, register := range s.d.Extra {
-		register(m)
+	for _, rt := range s.table() {
+		s.mux.HandleFunc(rt.pattern, rt.role, rt.h)
 	}
 	raw.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such API route", "")
@@ -148,103 +220,3 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 			time.Since(start).Seconds(), "route", route, "code", strconv.Itoa(sw.status))
 	})
 }
-
-// WriteJSON writes v as JSON with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// WriteError writes the SPEC §7 error body.
-func WriteError(w http.ResponseWriter, status int, msg, field string) {
-	auth.WriteError(w, status, msg, field)
-}
-
-// errBadParam is a query parameter error naming the parameter.
-type errBadParam struct{ field, msg string }
-
-func (e errBadParam) Error() string { return e.field + ": " + e.msg }
-
-// page reads limit/offset (default 50, max 1000).
-func page(r *http.Request) (store.Page, error) {
-	p := store.Page{Limit: 50}
-	q := r.URL.Query()
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return p, errBadParam{"limit", "must be a positive integer"}
-		}
-		p.Limit = min(n, 1000)
-	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return p, errBadParam{"offset", "must be a non-negative integer"}
-		}
-		p.Offset = n
-	}
-	return p, nil
-}
-
-func sinceParam(r *http.Request) (time.Time, error) {
-	v := r.URL.Query().Get("since")
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		if d, derr := time.ParseDuration(v); derr == nil && d > 0 {
-			return time.Now().Add(-d), nil // "since=24h" is handy from a shell
-		}
-		return t, errBadParam{"since", "must be an RFC 3339 time or a duration such as 24h"}
-	}
-	return t, nil
-}
-
-func oneOf(r *http.Request, name string, allowed ...string) (string, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return "", nil
-	}
-	for _, a := range allowed {
-		if v == a {
-			return v, nil
-		}
-	}
-	return "", errBadParam{name, "must be one of " + strings.Join(allowed, ", ")}
-}
-
-// fail maps an error to a response: bad parameters are 400s naming the
-// field, anything else is a logged 500.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var bp errBadParam
-	if errors.As(err, &bp) {
-		WriteError(w, http.StatusBadRequest, bp.msg, bp.field)
-		return
-	}
-	if errors.Is(err, context.Canceled) {
-		return
-	}
-	s.d.Log.Error("api request failed", "route", r.Pattern, "error", err)
-	WriteError(w, http.StatusInternalServerError, "internal error", "")
-}
-
-func listed[T any](w http.ResponseWriter, rows []T, total int) {
-	w.Header().Set("X-Total-Count", strconv.Itoa(total))
-	if rows == nil {
-		rows = []T{}
-	}
-	WriteJSON(w, http.StatusOK, rows)
-}
-
-// Actor is the authenticated caller's name for audit and initiated_by.
-func Actor(r *http.Request) string {
-	if p, ok := auth.FromContext(r.Context()); ok {
-		return p.Username
-	}
-	return "anonymous"
-}
-
-// ClientIP is the caller's address for audit.
-func ClientIP(r *http.Request) string { return auth.ClientIP(r, nil) }

@@ -366,16 +366,3 @@ func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTT
 // ServeMux returns the underlying mux (for unauthenticated non-/api
 // routes such as /health, /metrics and the dashboard).
 func (m *Mux) ServeMux() *http.ServeMux { return m.mux }
-
-// Mount registers the auth and account routes with their roles.
-func (a *Authenticator) Mount(m *Mux) {
-	m.HandleFunc("POST /api/auth/login", RolePublic, a.Login)
-	m.HandleFunc("GET /api/auth/me", RoleViewer, a.Me)
-	m.HandleFunc("POST /api/auth/change-password", RoleViewer, a.ChangePassword)
-	m.HandleFunc("GET /api/accounts", RoleAdmin, a.ListAccounts)
-	m.HandleFunc("POST /api/accounts", RoleAdmin, a.CreateAccount)
-	m.HandleFunc("GET /api/accounts/{username}", RoleAdmin, a.GetAccount)
-	m.HandleFunc("PATCH /api/accounts/{username}", RoleAdmin, a.UpdateAccount)
-	m.HandleFunc("PUT /api/accounts/{username}", RoleAdmin, a.UpdateAccount)
-	m.HandleFunc("DELETE /api/accounts/{username}", RoleAdmin, a.DeleteAccount)
-}

@@ -116,7 +116,16 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	}
 	users := a.Users()
 	m := a.NewMux(nil)
-	a.Mount(m)
+	// The auth and account routes as internal/api's route table mounts them.
+	m.HandleFunc("POST /api/auth/login", RolePublic, a.Login)
+	m.HandleFunc("GET /api/auth/me", RoleViewer, a.Me)
+	m.HandleFunc("POST /api/auth/change-password", RoleViewer, a.ChangePassword)
+	m.HandleFunc("GET /api/accounts", RoleAdmin, a.ListAccounts)
+	m.HandleFunc("POST /api/accounts", RoleAdmin, a.CreateAccount)
+	m.HandleFunc("GET /api/accounts/{username}", RoleAdmin, a.GetAccount)
+	m.HandleFunc("PATCH /api/accounts/{username}", RoleAdmin, a.UpdateAccount)
+	m.HandleFunc("PUT /api/accounts/{username}", RoleAdmin, a.UpdateAccount)
+	m.HandleFunc("DELETE /api/accounts/{username}", RoleAdmin, a.DeleteAccount)
 	ok := func(w http.ResponseWriter, r *http.Request) {
 		p, _ := FromContext(r.Context())
 		WriteJSON(w, 200, map[string]string{"actor": p.Username, "role": p.Role.String()})

@@ -171,11 +171,9 @@ type errorBody struct {
 	Field string `json:"field,omitempty"`
 }
 
-// WriteError writes {"error": msg, "field": field} with status.
-func WriteError(w http.ResponseWriter, status int, msg, field string) {
-	writeError(w, status, msg, field)
-}
-
+// writeError writes {"error": msg, "field": field} with status. (The API's
+// handlers use api.WriteError, the same shape: this package keeps its own
+// because package api imports it.)
 func writeError(w http.ResponseWriter, status int, msg, field string) {
 	writeJSON(w, status, errorBody{Error: msg, Field: field})
 }

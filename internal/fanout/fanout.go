@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -39,11 +40,43 @@ type Auditor interface {
 	Audit(ctx context.Context, actor, action, target string, payload any, sourceIP string)
 }
 
+// Jobs is what fan-out needs of the job catalog (*kv.Jobs).
+type Jobs interface {
+	Get(ctx context.Context, id string) (manifest.Manifest, error)
+	Pin(ctx context.Context, id, version string) error
+	SetStatus(ctx context.Context, id string, revoked bool) error
+}
+
+// Waves is the pending-wave store (*kv.Waves).
+type Waves interface {
+	Create(ctx context.Context, rec kv.Wave) error
+	CreatePad(ctx context.Context, jobID, execID string) error
+	List(ctx context.Context, jobID string) ([]kv.WaveEntry, error)
+	Get(ctx context.Context, key string) (kv.WaveEntry, bool, error)
+	Update(ctx context.Context, key string, rec kv.Wave, rev uint64) (uint64, error)
+	Delete(ctx context.Context, key string, rev uint64) error
+	AbsorbPad(ctx context.Context, jobID, execID string) bool
+	Watch(ctx context.Context) (*kv.Watch[kv.Wave], error)
+}
+
+// Deps are a Fanout's collaborators.
+type Deps struct {
+	JS    jetstream.JetStream // commands are published here
+	NC    *nats.Conn          // kill subjects, ad-hoc results
+	Store Store
+	Jobs  Jobs
+	Waves Waves
+	Audit Auditor // nil: not audited
+	Log   *slog.Logger
+}
+
 // Fanout publishes commands. Build it with New; the zero value is unusable.
 type Fanout struct {
 	js    jetstream.JetStream
 	nc    *nats.Conn
 	store Store
+	jobs  Jobs
+	waves Waves
 	audit Auditor
 	log   *slog.Logger
 
@@ -59,18 +92,19 @@ type Fanout struct {
 	RunGrace time.Duration
 }
 
-// New returns a Fanout over a connected broker and store. audit may be nil.
-func New(js jetstream.JetStream, nc *nats.Conn, st Store, audit Auditor, log *slog.Logger) *Fanout {
+// New returns a Fanout over a connected broker, store and KV stores.
+func New(d Deps) *Fanout {
+	log := d.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Fanout{js: js, nc: nc, store: st, audit: audit, log: log, Now: time.Now,
+	return &Fanout{js: d.JS, nc: d.NC, store: d.Store, jobs: d.Jobs, waves: d.Waves, audit: d.Audit, log: log, Now: time.Now,
 		WavePoll: time.Second, ClaimLease: 30 * time.Second, RunGrace: 10 * time.Second}
 }
 
 // Errors callers map to HTTP statuses.
 var (
-	ErrJobNotFound = errors.New("job not found")                    // 404
+	ErrJobNotFound = kv.ErrJobNotFound                              // 404
 	ErrTimeout     = errors.New("timed out waiting for the result") // 408
 )
 
@@ -97,53 +131,8 @@ type ExecResponse struct {
 	Subjects    []string `json:"subjects"`
 }
 
-// WaveRecord is the value of a pending wave in KV waves, key
-// "<job_id>.<exec_id>.<index>". The Command (with its request_id) is minted
-// at exec time, so a re-sent wave carries the same request_id and msg id:
-// JetStream de-duplicates it and agents run it at most once.
-type WaveRecord struct {
-	ExecID      string       `json:"exec_id"`
-	JobID       string       `json:"job_id"`
-	Index       int          `json:"index"`
-	Group       string       `json:"group"`
-	DueAt       time.Time    `json:"due_at"`
-	Command     wire.Command `json:"command"`
-	InitiatedBy string       `json:"initiated_by"`
-	// ClaimedAt is set (by compare-and-set) by the dispatcher sending it.
-	ClaimedAt *time.Time `json:"claimed_at,omitempty"`
-	// Counted: the wave's targets were already added to target_count.
-	Counted bool `json:"counted,omitempty"`
-	// Earlier are the groups of the waves due before this one: their
-	// members already received this execution and are not counted again.
-	Earlier []string `json:"earlier,omitempty"`
-}
-
-// padSuffix marks the key that remembers an execution whose target_count
-// was floored to 1 with no live target yet: the first wave that reaches
-// live PCs absorbs that phantom target so the execution can complete.
-const padSuffix = ".pad"
-
-func waveKey(job, exec string, i int) string { return fmt.Sprintf("%s.%s.%d", job, exec, i) }
-
-// LoadJob reads and validates a job from KV jobs.
-func (f *Fanout) LoadJob(ctx context.Context, jobID string) (manifest.Manifest, error) {
-	kv, err := f.js.KeyValue(ctx, bus.KVJobs)
-	if err != nil {
-		return manifest.Manifest{}, fmt.Errorf("open kv %s: %w", bus.KVJobs, err)
-	}
-	e, err := kv.Get(ctx, jobID)
-	if bus.IsNotFound(err) {
-		return manifest.Manifest{}, ErrJobNotFound
-	}
-	if err != nil {
-		return manifest.Manifest{}, fmt.Errorf("get job %s: %w", jobID, err)
-	}
-	m, err := manifest.Parse(e.Value())
-	if err != nil {
-		return manifest.Manifest{}, fmt.Errorf("job %s in KV does not validate: %w", jobID, err)
-	}
-	return m, nil
-}
+// WaveRecord is the value of a pending wave in KV waves (kv.Wave).
+type WaveRecord = kv.Wave
 
 // liveCount counts the known live PCs a target resolves to (a union).
 func (f *Fanout) liveCount(ctx context.Context, now time.Time, t manifest.Target) (int, error) {
@@ -213,7 +202,7 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (ExecResponse, error
 	if err := req.Plan.Validate(); err != nil {
 		return ExecResponse{}, err
 	}
-	m, err := f.LoadJob(ctx, req.JobID)
+	m, err := f.jobs.Get(ctx, req.JobID)
 	if err != nil {
 		return ExecResponse{}, err
 	}
@@ -268,12 +257,8 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (ExecResponse, error
 	target := max(count, 1)
 
 	// 1. Pin the version.
-	cur, err := f.js.KeyValue(ctx, bus.KVScriptCurrent)
-	if err != nil {
-		return ExecResponse{}, fmt.Errorf("open kv %s: %w", bus.KVScriptCurrent, err)
-	}
-	if _, err := cur.PutString(ctx, m.ID, m.Version); err != nil {
-		return ExecResponse{}, fmt.Errorf("pin %s=%s: %w", m.ID, m.Version, err)
+	if err := f.jobs.Pin(ctx, m.ID, m.Version); err != nil {
+		return ExecResponse{}, err
 	}
 	// 2. The parent row.
 	if err := f.store.CreateExecution(ctx, store.Execution{ExecID: execID, JobID: m.ID, Version: m.Version,
@@ -283,19 +268,14 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (ExecResponse, error
 	}
 	// 3. Later waves.
 	if len(later) > 0 {
-		wkv, err := f.js.KeyValue(ctx, bus.KVWaves)
-		if err != nil {
-			return ExecResponse{}, fmt.Errorf("open kv %s: %w", bus.KVWaves, err)
-		}
 		if count == 0 {
-			if _, err := wkv.Create(ctx, m.ID+"."+execID+padSuffix, []byte(`{}`)); err != nil {
-				return ExecResponse{}, fmt.Errorf("store wave pad exec_id=%s: %w", execID, err)
+			if err := f.waves.CreatePad(ctx, m.ID, execID); err != nil {
+				return ExecResponse{}, err
 			}
 		}
 		for _, w := range later {
-			data, _ := json.Marshal(w)
-			if _, err := wkv.Create(ctx, waveKey(w.JobID, w.ExecID, w.Index), data); err != nil {
-				return ExecResponse{}, fmt.Errorf("store wave %d exec_id=%s: %w", w.Index, execID, err)
+			if err := f.waves.Create(ctx, w); err != nil {
+				return ExecResponse{}, err
 			}
 		}
 	}
@@ -336,24 +316,19 @@ func (f *Fanout) publish(ctx context.Context, subject string, cmd wire.Command) 
 // returns how many it cancelled. A wave whose dispatcher has already
 // counted its targets is being sent right now and cannot be recalled.
 func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
-	kv, err := f.js.KeyValue(ctx, bus.KVWaves)
-	if err != nil {
-		return 0, fmt.Errorf("open kv %s: %w", bus.KVWaves, err)
-	}
-	es, err := bus.KVEntries(ctx, kv, jobID+".>")
+	es, err := f.waves.List(ctx, jobID)
 	if err != nil {
 		return 0, fmt.Errorf("list waves of %s: %w", jobID, err)
 	}
 	n := 0
 	for _, e := range es {
 		for range 5 { // compare-and-delete; re-read on a concurrent change
-			err = kv.Delete(ctx, e.Key(), jetstream.LastRevision(e.Revision()))
+			err = f.waves.Delete(ctx, e.Key, e.Revision)
 			if err == nil {
-				if !isPad(e.Key()) {
+				if !kv.IsPad(e.Key) {
 					n++
-					f.log.Info("wave cancelled", "job_id", jobID, "key", e.Key())
-					var rec WaveRecord
-					if json.Unmarshal(e.Value(), &rec) == nil && !rec.Counted && rec.ExecID != "" {
+					f.log.Info("wave cancelled", "job_id", jobID, "key", e.Key)
+					if rec := e.Wave; e.Err == nil && !rec.Counted && rec.ExecID != "" {
 						// The execution no longer waits for this wave.
 						if err := f.store.WavesCancelled(ctx, rec.ExecID, 1); err != nil {
 							f.log.Error("settle execution after wave cancel", "exec_id", rec.ExecID, "error", err)
@@ -362,11 +337,11 @@ func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
 				}
 				break
 			}
-			if e, err = kv.Get(ctx, e.Key()); err != nil {
+			var ok bool
+			if e, ok, err = f.waves.Get(ctx, e.Key); err != nil || !ok {
 				break // gone: sent or cancelled by someone else
 			}
-			var rec WaveRecord
-			if !isPad(e.Key()) && json.Unmarshal(e.Value(), &rec) == nil && rec.Counted {
+			if !kv.IsPad(e.Key) && e.Err == nil && e.Wave.Counted {
 				break // in flight
 			}
 		}
@@ -374,31 +349,18 @@ func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
 	return n, nil
 }
 
-func isPad(key string) bool {
-	return len(key) > len(padSuffix) && key[len(key)-len(padSuffix):] == padSuffix
-}
-
 // PendingWaves lists the waves not sent yet (oldest due first).
 func (f *Fanout) PendingWaves(ctx context.Context, jobID string) ([]WaveRecord, error) {
-	kv, err := f.js.KeyValue(ctx, bus.KVWaves)
-	if err != nil {
-		return nil, fmt.Errorf("open kv %s: %w", bus.KVWaves, err)
-	}
-	filter := ">"
-	if jobID != "" {
-		filter = jobID + ".>"
-	}
-	es, err := bus.KVEntries(ctx, kv, filter)
+	es, err := f.waves.List(ctx, jobID)
 	if err != nil {
 		return nil, err
 	}
 	out := []WaveRecord{}
 	for _, e := range es {
-		var rec WaveRecord
-		if isPad(e.Key()) || json.Unmarshal(e.Value(), &rec) != nil {
+		if kv.IsPad(e.Key) || e.Err != nil {
 			continue
 		}
-		out = append(out, rec)
+		out = append(out, e.Wave)
 	}
 	slices.SortFunc(out, func(a, b WaveRecord) int { return a.DueAt.Compare(b.DueAt) })
 	return out, nil
@@ -459,16 +421,8 @@ func (f *Fanout) KillExec(ctx context.Context, execID string) error {
 // SetScriptStatus sets KV script_status.<job> to ACTIVE or REVOKED; revoking
 // also cancels the job's pending waves. It returns the waves cancelled.
 func (f *Fanout) SetScriptStatus(ctx context.Context, jobID string, revoked bool) (int, error) {
-	kv, err := f.js.KeyValue(ctx, bus.KVScriptStatus)
-	if err != nil {
-		return 0, fmt.Errorf("open kv %s: %w", bus.KVScriptStatus, err)
-	}
-	status := wire.StatusActive
-	if revoked {
-		status = wire.StatusRevoked
-	}
-	if _, err := kv.PutString(ctx, jobID, status); err != nil {
-		return 0, fmt.Errorf("set script_status %s=%s: %w", jobID, status, err)
+	if err := f.jobs.SetStatus(ctx, jobID, revoked); err != nil {
+		return 0, err
 	}
 	if !revoked {
 		return 0, nil

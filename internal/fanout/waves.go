@@ -2,13 +2,11 @@ package fanout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/kv"
 )
 
 // RunWaves sends pending rollout waves when they are due, until ctx ends.
@@ -42,16 +40,12 @@ func (f *Fanout) RunWaves(ctx context.Context, isLeader func() bool) {
 }
 
 func (f *Fanout) runWavesOnce(ctx context.Context, isLeader func() bool) error {
-	kv, err := f.js.KeyValue(ctx, bus.KVWaves)
-	if err != nil {
-		return fmt.Errorf("open kv %s: %w", bus.KVWaves, err)
-	}
-	w, err := kv.WatchAll(ctx)
+	w, err := f.waves.Watch(ctx)
 	if err != nil {
 		return fmt.Errorf("watch waves: %w", err)
 	}
 	defer w.Stop()
-	pending := map[string]jetstream.KeyValueEntry{}
+	pending := map[string]kv.Change[kv.Wave]{}
 	poll := f.WavePoll
 	if poll <= 0 {
 		poll = time.Second
@@ -62,27 +56,27 @@ func (f *Fanout) runWavesOnce(ctx context.Context, isLeader func() bool) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case e, ok := <-w.Updates():
+		case c, ok := <-w.Updates():
 			if !ok {
 				return fmt.Errorf("waves watcher closed")
 			}
-			if e == nil {
+			if c.Synced {
 				continue
 			}
-			if e.Operation() == jetstream.KeyValuePut && !isPad(e.Key()) {
-				pending[e.Key()] = e
+			if !c.Deleted && !kv.IsPad(c.Key) {
+				pending[c.Key] = c
 			} else {
-				delete(pending, e.Key())
+				delete(pending, c.Key)
 			}
 		case <-tick.C:
 			if len(pending) == 0 || !isLeader() {
 				continue
 			}
-			for _, e := range pending {
+			for _, c := range pending {
 				if ctx.Err() != nil {
 					return nil
 				}
-				f.dispatch(ctx, kv, e)
+				f.dispatch(ctx, c)
 			}
 		}
 	}
@@ -90,13 +84,13 @@ func (f *Fanout) runWavesOnce(ctx context.Context, isLeader func() bool) error {
 
 // dispatch sends one wave if it is due and nobody else holds it. Failures
 // are logged and retried on a later tick (the record stays in KV).
-func (f *Fanout) dispatch(ctx context.Context, kv jetstream.KeyValue, e jetstream.KeyValueEntry) {
-	var rec WaveRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		f.log.Error("undecodable wave record dropped", "key", e.Key(), "error", err)
-		_ = kv.Delete(ctx, e.Key(), jetstream.LastRevision(e.Revision()))
+func (f *Fanout) dispatch(ctx context.Context, c kv.Change[kv.Wave]) {
+	if c.Err != nil {
+		f.log.Error("undecodable wave record dropped", "key", c.Key, "error", c.Err)
+		_ = f.waves.Delete(ctx, c.Key, c.Revision)
 		return
 	}
+	rec := c.Value
 	now := f.Now().UTC()
 	if now.Before(rec.DueAt) {
 		return
@@ -110,7 +104,7 @@ func (f *Fanout) dispatch(ctx context.Context, kv jetstream.KeyValue, e jetstrea
 	}
 	log := f.log.With("exec_id", rec.ExecID, "job_id", rec.JobID, "wave", rec.Index, "group", rec.Group)
 	rec.ClaimedAt = &now
-	rev, err := update(ctx, kv, e.Key(), rec, e.Revision())
+	rev, err := f.waves.Update(ctx, c.Key, rec, c.Revision)
 	if err != nil {
 		log.Debug("wave claim lost", "error", err)
 		return
@@ -121,7 +115,7 @@ func (f *Fanout) dispatch(ctx context.Context, kv jetstream.KeyValue, e jetstrea
 			log.Error("count wave targets", "error", err)
 			return
 		}
-		if n > 0 && f.absorbPad(ctx, kv, rec) {
+		if n > 0 && f.waves.AbsorbPad(ctx, rec.JobID, rec.ExecID) {
 			n--
 		}
 		// Always, even with no live target: the execution stops waiting
@@ -131,7 +125,7 @@ func (f *Fanout) dispatch(ctx context.Context, kv jetstream.KeyValue, e jetstrea
 			return
 		}
 		rec.Counted = true
-		if rev, err = update(ctx, kv, e.Key(), rec, rev); err != nil {
+		if rev, err = f.waves.Update(ctx, c.Key, rec, rev); err != nil {
 			// Cancelled between claim and count; the targets stay added, a
 			// small over-count that the reaper's pending expiry bounds.
 			log.Warn("wave cancelled while being counted", "error", err)
@@ -142,28 +136,10 @@ func (f *Fanout) dispatch(ctx context.Context, kv jetstream.KeyValue, e jetstrea
 		log.Error("publish wave; will retry after the claim lease", "error", err)
 		return
 	}
-	if err := kv.Delete(ctx, e.Key(), jetstream.LastRevision(rev)); err != nil {
+	if err := f.waves.Delete(ctx, c.Key, rev); err != nil {
 		log.Warn("delete sent wave", "error", err)
 	}
 	log.Info("wave sent", "subject", bus.CommandsGroup(rec.Group), "request_id", rec.Command.RequestID)
 	f.auditf(ctx, rec.InitiatedBy, "exec.wave", rec.JobID, map[string]any{"exec_id": rec.ExecID,
 		"wave": rec.Index, "group": rec.Group, "request_id": rec.Command.RequestID}, "")
-}
-
-// absorbPad removes the execution's phantom target (see padSuffix), once.
-func (f *Fanout) absorbPad(ctx context.Context, kv jetstream.KeyValue, rec WaveRecord) bool {
-	key := rec.JobID + "." + rec.ExecID + padSuffix
-	e, err := kv.Get(ctx, key)
-	if err != nil {
-		return false
-	}
-	return kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())) == nil
-}
-
-func update(ctx context.Context, kv jetstream.KeyValue, key string, rec WaveRecord, rev uint64) (uint64, error) {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return 0, err
-	}
-	return kv.Update(ctx, key, data, rev)
 }

@@ -24,16 +24,16 @@ import (
 )
 
 // DefaultTTL is used when the bucket reports no TTL (it should not happen:
-// bus.Bootstrap gives `locks` a 15 s TTL).
+// bus.Bootstrap gives the locks bucket a 15 s TTL).
 const DefaultTTL = 15 * time.Second
+
+// Bucket opens the KV bucket holding the locks (kv.Store.Locks); its TTL
+// is the lease. Run retries it until the bucket exists.
+type Bucket func(ctx context.Context) (jetstream.KeyValue, error)
 
 // Elector campaigns for one lock key.
 type Elector struct {
-	// Bucket is the KV bucket holding the lock (default bus.KVLocks); its
-	// TTL is the lease. Set before Run (tests use a short-TTL bucket).
-	Bucket string
-
-	js     jetstream.JetStream
+	bucket Bucket
 	key    string
 	holder string
 	log    *slog.Logger
@@ -45,13 +45,14 @@ type Elector struct {
 	changed  chan struct{} // closed and replaced on every leadership change
 }
 
-// New returns an elector for key in bucket locks; holderID identifies this
-// process in the lock value (for operators reading the bucket).
-func New(js jetstream.JetStream, key, holderID string, logger *slog.Logger) *Elector {
+// New returns an elector for key in the bucket that bucket opens;
+// holderID identifies this process in the lock value (for operators
+// reading the bucket).
+func New(bucket Bucket, key, holderID string, logger *slog.Logger) *Elector {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Elector{Bucket: bus.KVLocks, js: js, key: key, holder: holderID,
+	return &Elector{bucket: bucket, key: key, holder: holderID,
 		log: logger.With("lock", key, "holder", holderID), changed: make(chan struct{})}
 }
 
@@ -101,11 +102,11 @@ func (e *Elector) Run(ctx context.Context) error {
 	var kv jetstream.KeyValue
 	for {
 		var err error
-		kv, err = e.js.KeyValue(ctx, e.Bucket)
+		kv, err = e.bucket(ctx)
 		if err == nil {
 			break
 		}
-		e.log.Warn("lock bucket unavailable; retrying", "bucket", e.Bucket, "error", err)
+		e.log.Warn("lock bucket unavailable; retrying", "error", err)
 		if !sleep(ctx, time.Second) {
 			return ctx.Err()
 		}

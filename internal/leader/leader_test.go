@@ -54,8 +54,8 @@ type runner struct {
 func start(t *testing.T, s *server.Server, holder string) *runner {
 	t.Helper()
 	nc, js := connect(t, s)
-	e := New(js, "scheduler", holder, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.Bucket = "locks_test"
+	bucket := func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, "locks_test") }
+	e := New(bucket, "scheduler", holder, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{e: e, nc: nc, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(r.done); _ = e.Run(ctx) }()

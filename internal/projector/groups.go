@@ -5,10 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/kanade-fleet/kanade/internal/bus"
-	"github.com/kanade-fleet/kanade/internal/wire"
+	"github.com/kanade-fleet/kanade/internal/kv"
 )
 
 // GroupWriter is what the group projection needs from the store.
@@ -17,11 +14,17 @@ type GroupWriter interface {
 	ReplaceAllAgentGroups(ctx context.Context, groups map[string][]string) error
 }
 
+// GroupSource is KV agent_groups as the projection follows it
+// (*kv.AgentGroups).
+type GroupSource interface {
+	Watch(ctx context.Context) (*kv.Watch[[]string], error)
+}
+
 // WatchGroups mirrors KV agent_groups into the agent_groups table: a full
 // resync on every (re)watch, then live updates.
-func WatchGroups(ctx context.Context, js jetstream.JetStream, w GroupWriter, log *slog.Logger) {
+func WatchGroups(ctx context.Context, src GroupSource, w GroupWriter, log *slog.Logger) {
 	for ctx.Err() == nil {
-		err := watchGroupsOnce(ctx, js, w, log)
+		err := watchGroupsOnce(ctx, src, w, log)
 		if ctx.Err() != nil {
 			return
 		}
@@ -33,12 +36,8 @@ func WatchGroups(ctx context.Context, js jetstream.JetStream, w GroupWriter, log
 	}
 }
 
-func watchGroupsOnce(ctx context.Context, js jetstream.JetStream, w GroupWriter, log *slog.Logger) error {
-	kv, err := js.KeyValue(ctx, bus.KVAgentGroups)
-	if err != nil {
-		return err
-	}
-	watch, err := kv.WatchAll(ctx)
+func watchGroupsOnce(ctx context.Context, src GroupSource, w GroupWriter, log *slog.Logger) error {
+	watch, err := src.Watch(ctx)
 	if err != nil {
 		return err
 	}
@@ -56,7 +55,7 @@ func watchGroupsOnce(ctx context.Context, js jetstream.JetStream, w GroupWriter,
 			if !ok {
 				return nil
 			}
-			if e == nil {
+			if e.Synced {
 				if err := w.ReplaceAllAgentGroups(ctx, snapshot); err != nil {
 					return err
 				}
@@ -64,19 +63,18 @@ func watchGroupsOnce(ctx context.Context, js jetstream.JetStream, w GroupWriter,
 				continue
 			}
 			var groups []string
-			if e.Operation() == jetstream.KeyValuePut {
-				g, err := wire.DecodeAgentGroups(e.Value())
-				if err != nil {
-					log.Warn("bad agent_groups value ignored", "pc_id", e.Key(), "error", err)
+			if !e.Deleted {
+				if e.Err != nil {
+					log.Warn("bad agent_groups value ignored", "pc_id", e.Key, "error", e.Err)
 					continue
 				}
-				groups = g.Groups
+				groups = e.Value
 			}
 			if !synced {
-				snapshot[e.Key()] = groups
+				snapshot[e.Key] = groups
 				continue
 			}
-			if err := w.ReplaceAgentGroups(ctx, e.Key(), groups); err != nil {
+			if err := w.ReplaceAgentGroups(ctx, e.Key, groups); err != nil {
 				return err
 			}
 		}

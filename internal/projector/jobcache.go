@@ -7,9 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/kv"
 )
 
 // JobCache keeps each job's execute.timeout from KV jobs in memory, watched
@@ -57,10 +55,15 @@ func (c *JobCache) set(key string, value []byte) {
 	}
 }
 
+// JobSource is KV jobs as the cache follows it (*kv.Jobs).
+type JobSource interface {
+	Watch(ctx context.Context) (*kv.Watch[json.RawMessage], error)
+}
+
 // Watch follows KV jobs until ctx ends, re-watching after errors.
-func (c *JobCache) Watch(ctx context.Context, js jetstream.JetStream, log *slog.Logger) {
+func (c *JobCache) Watch(ctx context.Context, src JobSource, log *slog.Logger) {
 	for ctx.Err() == nil {
-		if err := c.watchOnce(ctx, js); err != nil && ctx.Err() == nil {
+		if err := c.watchOnce(ctx, src); err != nil && ctx.Err() == nil {
 			log.Warn("jobs cache watch failed; retrying", "error", err)
 			select {
 			case <-ctx.Done():
@@ -70,12 +73,8 @@ func (c *JobCache) Watch(ctx context.Context, js jetstream.JetStream, log *slog.
 	}
 }
 
-func (c *JobCache) watchOnce(ctx context.Context, js jetstream.JetStream) error {
-	kv, err := js.KeyValue(ctx, bus.KVJobs)
-	if err != nil {
-		return err
-	}
-	w, err := kv.WatchAll(ctx)
+func (c *JobCache) watchOnce(ctx context.Context, src JobSource) error {
+	w, err := src.Watch(ctx)
 	if err != nil {
 		return err
 	}
@@ -88,16 +87,15 @@ func (c *JobCache) watchOnce(ctx context.Context, js jetstream.JetStream) error 
 			if !ok {
 				return nil
 			}
-			if e == nil {
+			switch {
+			case e.Synced:
 				c.once.Do(func() { close(c.ready) })
-				continue
-			}
-			if e.Operation() == jetstream.KeyValuePut {
-				c.set(e.Key(), e.Value())
-			} else {
+			case e.Deleted:
 				c.mu.Lock()
-				delete(c.timeouts, e.Key())
+				delete(c.timeouts, e.Key)
 				c.mu.Unlock()
+			default:
+				c.set(e.Key, e.Value)
 			}
 		}
 	}

@@ -33,6 +33,10 @@ type Options struct {
 	// every replica derives itself); nil = Notes.
 	Local Notifier
 	Jobs  *JobCache
+	// JobSource feeds Jobs; Groups is mirrored into the agent_groups
+	// table (both *kv types).
+	JobSource JobSource
+	Groups    GroupSource
 }
 
 // Set is every projector of the backend.
@@ -113,8 +117,8 @@ func (s *Set) ResetIfWiped(ctx context.Context, js jetstream.JetStream) error {
 // (each finishes its current batch first).
 func (s *Set) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) {
 	var wg sync.WaitGroup
-	if s.opts.Jobs != nil {
-		wg.Go(func() { s.opts.Jobs.Watch(ctx, js, s.opts.Log) })
+	if s.opts.Jobs != nil && s.opts.JobSource != nil {
+		wg.Go(func() { s.opts.Jobs.Watch(ctx, s.opts.JobSource, s.opts.Log) })
 		// Events need job timeouts: give the cache a moment to load so a
 		// replay does not stamp NULL expires_at on rows it could have dated.
 		select {
@@ -126,7 +130,9 @@ func (s *Set) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) {
 	for _, c := range s.consumers {
 		wg.Go(func() { c.Supervise(ctx, js) })
 	}
-	wg.Go(func() { WatchGroups(ctx, js, s.store, s.opts.Log) })
+	if s.opts.Groups != nil {
+		wg.Go(func() { WatchGroups(ctx, s.opts.Groups, s.store, s.opts.Log) })
+	}
 	wg.Go(func() {
 		for ctx.Err() == nil {
 			if err := s.beats.Run(ctx, nc); err != nil {

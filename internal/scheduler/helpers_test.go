@@ -166,11 +166,7 @@ func mustDo(t *testing.T, method, url, body string, want int) []byte {
 
 func readState(t *testing.T, b *server.Server, id string) scheduler.State {
 	t.Helper()
-	kv, err := b.JS.KeyValue(context.Background(), bus.KVSchedState)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _, err := scheduler.ReadState(context.Background(), kv, id)
+	st, _, err := b.KV.Schedules.State(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,9 +21,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/schedule"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -99,9 +97,30 @@ type Publisher interface {
 	Publish(eventType string, data any)
 }
 
+// Schedules is what the scheduler needs of KV schedules and
+// scheduler_state (*kv.Schedules).
+type Schedules interface {
+	Watch(ctx context.Context) (*kv.Watch[schedule.Schedule], error)
+	State(ctx context.Context, id string) (State, uint64, error)
+	PutState(ctx context.Context, id string, st State, rev uint64) (uint64, error)
+}
+
+// Jobs reads the job catalog at fire time (*kv.Jobs).
+type Jobs interface {
+	Get(ctx context.Context, id string) (manifest.Manifest, error)
+	Revoked(ctx context.Context, id string) (bool, error)
+}
+
+// Freeze reads the fleet freeze (*kv.Freeze).
+type Freeze interface {
+	Get(ctx context.Context) (wire.Freeze, bool, error)
+}
+
 // Deps are the scheduler's collaborators.
 type Deps struct {
-	JS         jetstream.JetStream
+	Schedules  Schedules
+	Jobs       Jobs
+	Freeze     Freeze
 	Store      Store
 	Dispatcher Dispatcher
 	Leader     Leader
@@ -123,8 +142,6 @@ type Scheduler struct {
 	d    Deps
 	opts Options
 	log  *slog.Logger
-
-	sched, state, jobs, status, fleet jetstream.KeyValue
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -154,18 +171,6 @@ func New(d Deps, opts Options) *Scheduler {
 // ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
 	defer s.stopAll()
-	for {
-		err := s.open(ctx)
-		if err == nil {
-			break
-		}
-		s.log.Warn("scheduler buckets unavailable; retrying", "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 	for ctx.Err() == nil {
 		if err := s.follow(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("schedules watch ended; restarting", "error", err)
@@ -178,24 +183,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (s *Scheduler) open(ctx context.Context) error {
-	var err error
-	get := func(name string) jetstream.KeyValue {
-		if err != nil {
-			return nil
-		}
-		var kv jetstream.KeyValue
-		kv, err = s.d.JS.KeyValue(ctx, name)
-		return kv
-	}
-	s.sched, s.state, s.jobs = get(bus.KVSchedules), get(bus.KVSchedState), get(bus.KVJobs)
-	s.status, s.fleet = get(bus.KVScriptStatus), get(bus.KVFleetConfig)
-	return err
-}
-
 // follow applies the current schedules and every later change.
 func (s *Scheduler) follow(ctx context.Context) error {
-	w, err := s.sched.WatchAll(ctx)
+	w, err := s.d.Schedules.Watch(ctx)
 	if err != nil {
 		return fmt.Errorf("watch schedules: %w", err)
 	}
@@ -210,7 +200,7 @@ func (s *Scheduler) follow(ctx context.Context) error {
 			if !ok {
 				return errors.New("watcher closed")
 			}
-			if ent == nil { // initial values delivered: drop schedules deleted while we were not watching
+			if ent.Synced { // initial values delivered: drop schedules deleted while we were not watching
 				initial = false
 				s.mu.Lock()
 				var gone []string
@@ -226,21 +216,21 @@ func (s *Scheduler) follow(ctx context.Context) error {
 				continue
 			}
 			if initial {
-				seen[ent.Key()] = true
+				seen[ent.Key] = true
 			}
 			s.apply(ctx, ent)
 		}
 	}
 }
 
-func (s *Scheduler) apply(ctx context.Context, ent jetstream.KeyValueEntry) {
-	id := ent.Key()
-	if ent.Operation() != jetstream.KeyValuePut {
+func (s *Scheduler) apply(ctx context.Context, ent kv.Change[schedule.Schedule]) {
+	id := ent.Key
+	if ent.Deleted {
 		s.remove(id)
 		s.log.Info("schedule removed", "schedule_id", id)
 		return
 	}
-	sc, err := schedule.Parse(ent.Value())
+	sc, err := ent.Value, ent.Err
 	if err != nil {
 		s.remove(id)
 		s.log.Error("schedule in KV does not parse; not firing it", "schedule_id", id, "error", err)
@@ -257,7 +247,7 @@ func (s *Scheduler) apply(ctx context.Context, ent jetstream.KeyValueEntry) {
 		return
 	}
 	ectx, cancel := context.WithCancel(ctx)
-	e := &entry{s: sc, created: ent.Created(), cancel: cancel, done: make(chan struct{})}
+	e := &entry{s: sc, created: ent.Created, cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
 	s.entries[id] = e
 	s.mu.Unlock()
@@ -357,7 +347,7 @@ func (s *Scheduler) catchUp(ctx context.Context, e *entry) {
 	if e.s.IsPerPC() || !s.d.Leader.IsLeader() {
 		return
 	}
-	st, _, err := ReadState(ctx, s.state, e.s.ID)
+	st, _, err := s.d.Schedules.State(ctx, e.s.ID)
 	if err != nil {
 		s.log.Warn("catch-up: read state", "schedule_id", e.s.ID, "error", err)
 		return
@@ -426,7 +416,7 @@ func (s *Scheduler) fire(ctx context.Context, e *entry, tick time.Time, catchUp 
 	if !ok {
 		return
 	}
-	st, rev, err := claim(ctx, s.state, sc.ID, tick, s.d.Holder)
+	st, rev, err := claim(ctx, s.d.Schedules, sc.ID, tick, s.d.Holder)
 	if errors.Is(err, errClaimed) {
 		log.Debug("tick already fired by another backend")
 		return
@@ -447,21 +437,19 @@ func (s *Scheduler) fire(ctx context.Context, e *entry, tick time.Time, catchUp 
 // job returns the manifest at fire time (an edited job takes effect on the
 // next tick); a missing or revoked job does not fire.
 func (s *Scheduler) job(ctx context.Context, log *slog.Logger, jobID string) (manifest.Manifest, bool) {
-	ent, err := s.jobs.Get(ctx, jobID)
-	if err != nil {
-		if bus.IsNotFound(err) {
-			log.Warn("scheduled fire skipped: job does not exist")
-		} else {
-			log.Error("scheduled fire skipped: cannot read job", "error", err)
-		}
+	man, err := s.d.Jobs.Get(ctx, jobID)
+	switch {
+	case errors.Is(err, kv.ErrJobNotFound):
+		log.Warn("scheduled fire skipped: job does not exist")
 		return manifest.Manifest{}, false
-	}
-	man, err := manifest.Parse(ent.Value())
-	if err != nil {
+	case errors.Is(err, kv.ErrInvalid):
 		log.Error("scheduled fire skipped: stored job does not parse", "error", err)
 		return manifest.Manifest{}, false
+	case err != nil:
+		log.Error("scheduled fire skipped: cannot read job", "error", err)
+		return manifest.Manifest{}, false
 	}
-	if st, err := s.status.Get(ctx, jobID); err == nil && string(st.Value()) == wire.StatusRevoked {
+	if revoked, err := s.d.Jobs.Revoked(ctx, jobID); err == nil && revoked {
 		log.Info("scheduled fire skipped: job is revoked")
 		return manifest.Manifest{}, false
 	}
@@ -471,16 +459,14 @@ func (s *Scheduler) job(ctx context.Context, log *slog.Logger, jobID string) (ma
 // frozen reads fleet_config.freeze; a value that cannot be read or decoded
 // counts as frozen (fail safe: a freeze is an emergency brake).
 func (s *Scheduler) frozen(ctx context.Context) (bool, string) {
-	ent, err := s.fleet.Get(ctx, bus.FreezeKey)
-	if err != nil {
-		if bus.IsNotFound(err) {
-			return false, ""
-		}
-		return true, "freeze state unreadable: " + err.Error()
-	}
-	var f wire.Freeze
-	if err := json.Unmarshal(ent.Value(), &f); err != nil {
+	f, ok, err := s.d.Freeze.Get(ctx)
+	switch {
+	case errors.Is(err, kv.ErrInvalid):
 		return true, "freeze value corrupt"
+	case err != nil:
+		return true, "freeze state unreadable: " + err.Error()
+	case !ok:
+		return false, ""
 	}
 	return f.Active(time.Now()), f.Reason
 }
@@ -561,7 +547,7 @@ func (s *Scheduler) dispatch(ctx context.Context, log *slog.Logger, sc schedule.
 		return
 	}
 	log.Info("schedule fired", "target_count", res.TargetCount, "catch_up", catchUp, "pcs", len(pcs))
-	if err := recordFire(context.WithoutCancel(ctx), s.state, sc.ID, st, rev, tick, execID, res.TargetCount); err != nil {
+	if err := recordFire(context.WithoutCancel(ctx), s.d.Schedules, sc.ID, st, rev, tick, execID, res.TargetCount); err != nil {
 		log.Warn("fire not recorded in scheduler_state", "error", err)
 	}
 	payload := map[string]any{"schedule_id": sc.ID, "job_id": sc.JobID, "exec_id": execID, "version": res.Version,

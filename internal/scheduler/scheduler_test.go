@@ -102,12 +102,12 @@ jitter: 5s
 		t.Fatal("no live schedule event")
 	}
 	// A schedule referencing the job blocks its deletion.
-	ids, err := scheduler.SchedulesForJob(context.Background(), b.JS, "hello")
+	ids, err := b.KV.Schedules.UsingJob(context.Background(), "hello")
 	if err != nil || !slices.Equal(ids, []string{"every-two"}) {
-		t.Fatalf("SchedulesForJob: %v %v", ids, err)
+		t.Fatalf("UsingJob: %v %v", ids, err)
 	}
-	if ids, _ := scheduler.SchedulesForJob(context.Background(), b.JS, "other"); len(ids) != 0 {
-		t.Fatalf("SchedulesForJob(other): %v", ids)
+	if ids, _ := b.KV.Schedules.UsingJob(context.Background(), "other"); len(ids) != 0 {
+		t.Fatalf("UsingJob(other): %v", ids)
 	}
 }
 

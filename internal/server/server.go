@@ -22,13 +22,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/api"
-	"github.com/kanade-fleet/kanade/internal/api/ops"
-	"github.com/kanade-fleet/kanade/internal/api/sched"
 	"github.com/kanade-fleet/kanade/internal/audit"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/leader"
 	"github.com/kanade-fleet/kanade/internal/live"
 	"github.com/kanade-fleet/kanade/internal/manifest"
@@ -105,6 +104,8 @@ type Server struct {
 	Audit   *audit.Publisher
 	Metrics *metrics.Registry
 	Jobs    *projector.JobCache
+	// KV is the one owner of the JetStream KV buckets.
+	KV      *kv.Store
 	Fanout  *fanout.Fanout
 	Elector *leader.Elector
 	Sched   *scheduler.Scheduler
@@ -197,6 +198,8 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
+	b.KV = kv.New(b.JS, cfg.Log)
+
 	// Store.
 	if b.DB, err = store.Open(parent, cfg.DB, cfg.DataDir, cfg.Log); err != nil {
 		return nil, err
@@ -230,16 +233,18 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	}
 	b.Jobs = projector.NewJobCache(manifest.ParseDuration)
 	set := projector.New(b.DB, projector.Options{Batch: cfg.ProjectorBatch, Log: cfg.Log, Metrics: b.Metrics,
-		Notes: b.Live, Local: b.Hub, Jobs: b.Jobs})
+		Notes: b.Live, Local: b.Hub, Jobs: b.Jobs, JobSource: b.KV.Jobs, Groups: b.KV.AgentGroups})
 	if err := set.ResetIfWiped(parent, b.JS); err != nil {
 		return nil, err
 	}
 	b.wg.Go(func() { set.Run(ctx, b.NC, b.JS) })
 	b.wg.Go(func() { b.reapLoop(ctx) })
 
-	// Orchestration: fan-out, leader election, scheduler, due waves. One
-	// election gates every single-replica duty (schedules and waves).
-	b.Fanout = fanout.New(b.JS, b.NC, b.DB, b.Audit, cfg.Log)
+	// Orchestration: fan-out (it keeps no state of its own: pending waves
+	// live in KV), leader election, scheduler, due waves. One election gates
+	// every single-replica duty (schedules and waves).
+	b.Fanout = fanout.New(fanout.Deps{JS: b.JS, NC: b.NC, Store: b.DB, Jobs: b.KV.Jobs, Waves: b.KV.Waves,
+		Audit: b.Audit, Log: cfg.Log})
 	if cfg.WavePoll > 0 {
 		b.Fanout.WavePoll = cfg.WavePoll
 	}
@@ -248,20 +253,19 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	}
 	host, _ := os.Hostname()
 	holder := host + "-" + uuid.NewString()[:8]
-	b.Elector = leader.New(b.JS, schedulerLock, holder, cfg.Log)
+	b.Elector = leader.New(b.KV.Locks, schedulerLock, holder, cfg.Log)
 	dispatcher := cfg.Dispatcher
 	if dispatcher == nil {
 		dispatcher = fanoutDispatcher{b.Fanout}
 	}
-	b.Sched = scheduler.New(scheduler.Deps{JS: b.JS, Store: b.DB, Dispatcher: dispatcher, Leader: b.Elector,
-		Audit: b.Audit, Events: b.Live, Log: cfg.Log, Holder: holder}, cfg.Scheduler)
+	b.Sched = scheduler.New(scheduler.Deps{Schedules: b.KV.Schedules, Jobs: b.KV.Jobs, Freeze: b.KV.Freeze, Store: b.DB,
+		Dispatcher: dispatcher, Leader: b.Elector, Audit: b.Audit, Events: b.Live, Log: cfg.Log, Holder: holder}, cfg.Scheduler)
 
 	// HTTP.
-	b.API = api.New(api.Deps{Store: b.DB, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
-		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Extra: []func(m *auth.Mux){
-			ops.Orchestration(b.Fanout, ops.Deps{JS: b.JS, Audit: b.Audit, Log: cfg.Log}),
-			sched.Register(b.JS, b.DB, b.Audit, cfg.Log),
-		}})
+	b.API = api.New(api.Deps{Store: b.DB, Dispatches: b.DB, Jobs: b.KV.Jobs, Schedules: b.KV.Schedules,
+		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Fanout: b.Fanout,
+		NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
+		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)

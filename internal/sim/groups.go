@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -11,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -92,10 +91,7 @@ func (f *Fleet) writeGroups(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	kv, err := js.KeyValue(ctx, bus.KVAgentGroups)
-	if err != nil {
-		return fmt.Errorf("sim: open kv %s: %w", bus.KVAgentGroups, err)
-	}
+	groups := kv.New(js, nil).AgentGroups
 	assign := Assign(f.cfg.Groups, f.cfg.N)
 	work := make(chan int)
 	errs := make(chan error, 16)
@@ -108,13 +104,9 @@ func (f *Fleet) writeGroups(ctx context.Context) error {
 				pc := PCID(f.cfg.Prefix, i)
 				var err error
 				if len(assign[i]) == 0 {
-					err = kv.Delete(ctx, pc)
-					if err != nil && strings.Contains(err.Error(), "not found") {
-						err = nil
-					}
+					err = groups.Delete(ctx, pc)
 				} else {
-					b, _ := json.Marshal(wire.AgentGroups{Groups: assign[i]})
-					_, err = kv.Put(ctx, pc, b)
+					err = groups.Put(ctx, pc, assign[i])
 				}
 				if err != nil {
 					select {

@@ -10,7 +10,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/kv"
+	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
 // ---------------------------------------------------------------- reconnect
@@ -167,11 +168,8 @@ func Footprint(ctx context.Context, o Options) (Table, error) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	kv, err := js.KeyValue(ctx, bus.KVAgentConfig)
-	if err != nil {
-		return t, err
-	}
-	if _, err := kv.PutString(ctx, bus.ConfigGlobalKey, fmt.Sprintf(`{"heartbeat_interval":%q}`, o.Heartbeat.String())); err != nil {
+	hb := o.Heartbeat.String()
+	if err := kv.New(js, nil).AgentConfig.Put(ctx, kv.GlobalScope, wire.ConfigScope{HeartbeatInterval: &hb}); err != nil {
 		return t, err
 	}
 	ag, err := StartProc("kanade-agent", agentBin, []string{"--id", "footprint", "--nats-url", be.NATSURL,

@@ -1,10 +1,9 @@
-package ops
+package api
 
 import (
 	"errors"
 	"net/http"
 
-	"github.com/kanade-fleet/kanade/internal/api"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -13,7 +12,7 @@ import (
 // exec is POST /api/exec/{job_id}: body {target, rollout, jitter,
 // deadline_at} (JSON or YAML) → {exec_id, job_id, version, target_count,
 // subjects}. A manual exec is not stopped by a fleet freeze (SPEC §4).
-func (h *handlers) exec(w http.ResponseWriter, r *http.Request) {
+func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("job_id")
 	if !wire.ValidID(id) {
 		fieldErr(w, "job_id", "invalid job id: use 1-64 of A-Z a-z 0-9 _ - (no dots or spaces)")
@@ -21,45 +20,45 @@ func (h *handlers) exec(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := readBody(r)
 	if err != nil {
-		h.fail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	plan, err := manifest.ParsePlan(body)
 	if err != nil {
-		h.fail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
-	resp, err := h.f.Exec(r.Context(), fanout.ExecRequest{JobID: id, Plan: plan,
-		InitiatedBy: api.Actor(r), SourceIP: api.ClientIP(r)})
+	resp, err := s.d.Fanout.Exec(r.Context(), fanout.ExecRequest{JobID: id, Plan: plan,
+		InitiatedBy: Actor(r), SourceIP: ClientIP(r)})
 	if err != nil {
-		h.fail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 // run is POST /api/run: {pc_id, shell, script, timeout_secs} → the
 // ExecResult, or 408 {"error", "exec_id"} when no result came in time.
-func (h *handlers) run(w http.ResponseWriter, r *http.Request) {
+func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r)
 	if err != nil {
-		h.fail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	var req fanout.RunRequest
 	if err := decodeStrict(body, &req); err != nil {
-		h.fail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
-	res, execID, err := h.f.Run(r.Context(), req, api.Actor(r), api.ClientIP(r))
+	res, execID, err := s.d.Fanout.Run(r.Context(), req, Actor(r), ClientIP(r))
 	if errors.Is(err, fanout.ErrTimeout) {
-		api.WriteJSON(w, http.StatusRequestTimeout, map[string]string{
+		WriteJSON(w, http.StatusRequestTimeout, map[string]string{
 			"error": "no result from " + req.PCID + " in time (is the agent online?)", "exec_id": execID})
 		return
 	}
 	if err != nil {
-		h.fail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, res)
+	WriteJSON(w, http.StatusOK, res)
 }

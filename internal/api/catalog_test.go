@@ -1,4 +1,4 @@
-package ops_test
+package api_test
 
 import (
 	"encoding/json"

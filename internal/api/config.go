@@ -1,0 +1,204 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/kanade-fleet/kanade/internal/kv"
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// scopeKey names the agent_config scope a route edits (global,
+// groups.<g>, pcs.<pc>), or a *FieldError for a bad path value.
+type scopeKey func(*http.Request) (string, error)
+
+func globalScope(*http.Request) (string, error) { return kv.GlobalScope, nil }
+
+func groupScope(r *http.Request) (string, error) {
+	g := r.PathValue("group")
+	if !wire.ValidID(g) {
+		return "", &wire.FieldError{Field: "group", Msg: "invalid group name (1-64 of A-Z a-z 0-9 _ -)"}
+	}
+	return kv.GroupScope(g), nil
+}
+
+func pcScope(r *http.Request) (string, error) {
+	pc := r.PathValue("pc_id")
+	if !wire.ValidPCID(pc) {
+		return "", &wire.FieldError{Field: "pc_id", Msg: "invalid pc_id (no dots, spaces, * or >)"}
+	}
+	return kv.PCScope(pc), nil
+}
+
+// decodeScope strictly decodes a config scope, naming the bad field.
+func decodeScope(data []byte) (wire.ConfigScope, error) {
+	var s wire.ConfigScope
+	if err := decodeStrict(data, &s); err != nil {
+		return s, err
+	}
+	return s, s.Validate()
+}
+
+func (s *Server) getConfig(key scopeKey) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		k, err := key(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		sc, _, err := s.d.Config.Scope(r.Context(), k)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if sc == nil {
+			sc = &wire.ConfigScope{}
+		}
+		WriteJSON(w, http.StatusOK, sc)
+	}
+}
+
+// putConfig replaces a scope with the body (fields left out are unset).
+func (s *Server) putConfig(key scopeKey) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		k, err := key(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		body, err := readBody(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		sc, err := decodeScope(body)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := s.d.Config.Put(r.Context(), k, sc); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.d.Log.Info("agent config set", "scope", k)
+		s.auditf(r, "config.set", k, sc)
+		WriteJSON(w, http.StatusOK, sc)
+	}
+}
+
+// configFields are the fields PATCH accepts.
+var configFields = []string{"heartbeat_interval", "max_local_concurrent", "target_version", "outbox_max_entries"}
+
+// patchConfig merges the body into a scope with compare-and-set: a field
+// with a value sets it, a field with null unsets it, others are kept. It is
+// what `kanade config set|unset` uses, so two operators editing different
+// fields at once both win.
+func (s *Server) patchConfig(key scopeKey) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		k, err := key(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		body, err := readBody(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		var patch map[string]json.RawMessage
+		if err := decodeStrict(body, &patch); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for f := range patch {
+			if !slices.Contains(configFields, f) {
+				if f == "" {
+					f = "body"
+				}
+				fieldErr(w, f, "unknown field (one of "+strings.Join(configFields, ", ")+")")
+				return
+			}
+		}
+		sc, err := s.d.Config.Patch(r.Context(), k, func(cur *wire.ConfigScope) (wire.ConfigScope, error) {
+			merged := map[string]json.RawMessage{}
+			if cur != nil {
+				b, _ := json.Marshal(cur)
+				_ = json.Unmarshal(b, &merged)
+			}
+			for f, v := range patch {
+				if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+					delete(merged, f)
+				} else {
+					merged[f] = v
+				}
+			}
+			b, _ := json.Marshal(merged)
+			return decodeScope(b)
+		})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.d.Log.Info("agent config patched", "scope", k)
+		s.auditf(r, "config.set", k, sc)
+		WriteJSON(w, http.StatusOK, sc)
+	}
+}
+
+func (s *Server) deleteConfig(key scopeKey) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		k, err := key(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := s.d.Config.Delete(r.Context(), k); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.d.Log.Info("agent config scope deleted", "scope", k)
+		s.auditf(r, "config.delete", k, map[string]any{})
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// EffectiveView is the body of GET /api/agents/{pc}/effective_config.
+type EffectiveView struct {
+	Effective wire.EffectiveConfig `json:"effective"`
+	Warnings  []string             `json:"warnings"`
+	Groups    []string             `json:"groups"`
+	Layers    Layers               `json:"layers"`
+}
+
+// Layers shows each layer that went into an effective config.
+type Layers struct {
+	Defaults wire.EffectiveConfig        `json:"defaults"`
+	Global   *wire.ConfigScope           `json:"global"`
+	Groups   map[string]wire.ConfigScope `json:"groups"`
+	PC       *wire.ConfigScope           `json:"pc"`
+}
+
+// effectiveConfig resolves a PC's configuration the way the agent does
+// (defaults → global → its groups alphabetically → pcs.<pc>), with a
+// warning where two groups disagree or a layer cannot be read.
+func (s *Server) effectiveConfig(w http.ResponseWriter, r *http.Request) {
+	pc, ok := pcParam(w, r)
+	if !ok {
+		return
+	}
+	l, err := s.d.Config.Layers(r.Context(), pc)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	eff, resolveWarnings := wire.Resolve(l.Layers)
+	warnings := append(l.Warnings, resolveWarnings...)
+	if warnings == nil {
+		warnings = []string{}
+	}
+	WriteJSON(w, http.StatusOK, EffectiveView{Effective: eff, Warnings: warnings, Groups: l.Groups,
+		Layers: Layers{Defaults: wire.Defaults(), Global: l.Layers.Global, Groups: l.Layers.Groups, PC: l.Layers.PC}})
+}

@@ -1,0 +1,48 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/kanade-fleet/kanade/internal/store"
+)
+
+func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
+	p, err := page(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status, err := oneOf(r, "status", "pending", "running", "completed", "expired")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rows, total, err := s.d.Store.ListExecutions(r.Context(), store.ExecFilter{JobID: r.URL.Query().Get("job_id"), Status: status}, p)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	listed(w, rows, total)
+}
+
+func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("exec_id")
+	e, ok, err := s.d.Store.GetExecution(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		WriteError(w, http.StatusNotFound, "no such execution", "exec_id")
+		return
+	}
+	results, _, err := s.d.Store.ListResults(r.Context(), store.ResultFilter{ExecID: id}, store.Page{Limit: 100000})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, struct {
+		store.Execution
+		Results []store.ResultRow `json:"results"`
+	}{e, results})
+}

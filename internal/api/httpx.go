@@ -1,0 +1,230 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/kv"
+	"github.com/kanade-fleet/kanade/internal/store"
+	"github.com/kanade-fleet/kanade/internal/wire"
+)
+
+// The HTTP helpers of every /api handler. (Package auth keeps private
+// copies of the error writer and body reader for its own handlers and its
+// 401/403 answers: it cannot import this package, which imports it.)
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// errorBody is the SPEC §7 error shape.
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+// WriteError writes the SPEC §7 error body {"error": msg, "field": field}.
+// Errors are never cached (the same shape as auth's 401/403 answers).
+func WriteError(w http.ResponseWriter, status int, msg, field string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(errorBody{Error: msg, Field: field})
+}
+
+// fieldErr is a 422 naming the field.
+func fieldErr(w http.ResponseWriter, field, msg string) {
+	WriteError(w, http.StatusUnprocessableEntity, msg, field)
+}
+
+// errBadParam is a query parameter error naming the parameter (400).
+type errBadParam struct{ field, msg string }
+
+func (e errBadParam) Error() string { return e.field + ": " + e.msg }
+
+// fail maps an error to a response: a bad query parameter → 400 naming it,
+// a validation error → 422 naming the field, a body over the limit → 413,
+// an unknown job → 404, a cancelled request → nothing, anything else a
+// logged 500.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var bp errBadParam
+	var fe *wire.FieldError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &bp):
+		WriteError(w, http.StatusBadRequest, bp.msg, bp.field)
+	case errors.As(err, &fe):
+		field := fe.Field
+		if field == "" {
+			field = "body"
+		}
+		WriteError(w, http.StatusUnprocessableEntity, err.Error(), field)
+	case errors.As(err, &mbe):
+		WriteError(w, http.StatusRequestEntityTooLarge, "request body too large", "body")
+	case errors.Is(err, kv.ErrJobNotFound):
+		WriteError(w, http.StatusNotFound, "no such job", "job_id")
+	case errors.Is(err, context.Canceled):
+	default:
+		s.d.Log.Error("api request failed", "route", r.Pattern, "error", err)
+		WriteError(w, http.StatusInternalServerError, "internal error", "")
+	}
+}
+
+// readBody reads the request body (Harden has capped it): a body over the
+// cap is the *http.MaxBytesError (413), other read errors name "body".
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, &wire.FieldError{Field: "body", Msg: "cannot read request body: " + err.Error()}
+	}
+	return b, nil
+}
+
+// decodeStrict decodes a small JSON body, rejecting unknown fields and
+// trailing data with a *FieldError naming the field.
+func decodeStrict(data []byte, v any) error {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return &wire.FieldError{Field: "body", Msg: "a JSON object is required"}
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonFieldError(err)
+	}
+	if dec.More() {
+		return &wire.FieldError{Field: "body", Msg: "trailing data after the JSON object"}
+	}
+	return nil
+}
+
+func jsonFieldError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return &wire.FieldError{Field: field, Msg: fmt.Sprintf("must be a %s", te.Type)}
+	}
+	const unknown = `json: unknown field "`
+	if msg := err.Error(); strings.HasPrefix(msg, unknown) {
+		name := strings.TrimSuffix(strings.TrimPrefix(msg, unknown), `"`)
+		if name == "" {
+			name = "body"
+		}
+		return &wire.FieldError{Field: name, Msg: "unknown field"}
+	}
+	return &wire.FieldError{Field: "body", Msg: "malformed JSON: " + err.Error()}
+}
+
+// page reads limit/offset (default 50, max 1000).
+func page(r *http.Request) (store.Page, error) {
+	p := store.Page{Limit: 50}
+	q := r.URL.Query()
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return p, errBadParam{"limit", "must be a positive integer"}
+		}
+		p.Limit = min(n, 1000)
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return p, errBadParam{"offset", "must be a non-negative integer"}
+		}
+		p.Offset = n
+	}
+	return p, nil
+}
+
+// window cuts one page out of a full list.
+func window[T any](all []T, p store.Page) []T {
+	all = all[min(p.Offset, len(all)):]
+	return all[:min(p.Limit, len(all))]
+}
+
+// listed writes one page of a list with its total in X-Total-Count.
+func listed[T any](w http.ResponseWriter, rows []T, total int) {
+	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	if rows == nil {
+		rows = []T{}
+	}
+	WriteJSON(w, http.StatusOK, rows)
+}
+
+// one answers a single-row lookup: the row, a 404 naming the key, or a 500.
+func one[T any](s *Server, w http.ResponseWriter, r *http.Request, row T, ok bool, err error, what, key string) {
+	switch {
+	case err != nil:
+		s.fail(w, r, err)
+	case !ok:
+		WriteError(w, http.StatusNotFound, "no such "+what, key)
+	default:
+		WriteJSON(w, http.StatusOK, row)
+	}
+}
+
+func sinceParam(r *http.Request) (time.Time, error) {
+	v := r.URL.Query().Get("since")
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		if d, derr := time.ParseDuration(v); derr == nil && d > 0 {
+			return time.Now().Add(-d), nil // "since=24h" is handy from a shell
+		}
+		return t, errBadParam{"since", "must be an RFC 3339 time or a duration such as 24h"}
+	}
+	return t, nil
+}
+
+func oneOf(r *http.Request, name string, allowed ...string) (string, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return "", nil
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v, nil
+		}
+	}
+	return "", errBadParam{name, "must be one of " + strings.Join(allowed, ", ")}
+}
+
+// Actor is the authenticated caller's name for audit and initiated_by.
+func Actor(r *http.Request) string {
+	if p, ok := auth.FromContext(r.Context()); ok {
+		return p.Username
+	}
+	return "anonymous"
+}
+
+// ClientIP is the caller's address for audit.
+func ClientIP(r *http.Request) string { return auth.ClientIP(r, nil) }
+
+// auditf records a change by the caller (no-op without an auditor).
+func (s *Server) auditf(r *http.Request, action, target string, payload any) {
+	if s.d.Audit != nil {
+		s.d.Audit.Audit(r.Context(), Actor(r), action, target, payload, ClientIP(r))
+	}
+}

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/kanade-fleet/kanade/internal/auth"
+)
+
+// route is one line of the table: a ServeMux pattern, the minimum role a
+// caller needs (auth.Mux enforces it before the handler runs) and the
+// handler.
+type route struct {
+	pattern string
+	role    auth.Role
+	h       http.HandlerFunc
+}
+
+const (
+	public   = auth.RolePublic
+	viewer   = auth.RoleViewer
+	operator = auth.RoleOperator
+	admin    = auth.RoleAdmin
+)
+
+// table is every /api route, one line each: viewers read, operators
+// change, admins manage accounts; public only where SPEC §7 says so.
+// testdata/routes.golden pins each role: changing one is a visible diff,
+// and the route sweep (internal/backend/wiring) proves the golden role is
+// enforced.
+func (s *Server) table() []route {
+	a := s.d.Auth
+	return []route{
+		{"GET /api/version", public, s.version},
+		{"GET /api/health/fleet", viewer, s.fleetHealth},
+		{"GET /api/events", viewer, s.events},
+
+		// Accounts and sessions (handlers in package auth).
+		{"POST /api/auth/login", public, a.Login},
+		{"GET /api/auth/me", viewer, a.Me},
+		{"POST /api/auth/change-password", viewer, a.ChangePassword},
+		{"GET /api/accounts", admin, a.ListAccounts},
+		{"POST /api/accounts", admin, a.CreateAccount},
+		{"GET /api/accounts/{username}", admin, a.GetAccount},
+		{"PATCH /api/accounts/{username}", admin, a.UpdateAccount},
+		{"PUT /api/accounts/{username}", admin, a.UpdateAccount},
+		{"DELETE /api/accounts/{username}", admin, a.DeleteAccount},
+
+		// Agents (SQL projection) and their groups (KV agent_groups).
+		{"GET /api/agents", viewer, s.listAgents},
+		{"GET /api/agents/{pc_id}", viewer, s.getAgent},
+		{"DELETE /api/agents/{pc_id}", operator, s.deleteAgent},
+		{"POST /api/agents/{pc_id}/ping", operator, s.pingAgent},
+		{"GET /api/groups", viewer, s.listGroups},
+		{"GET /api/agents/{pc_id}/groups", viewer, s.getGroups},
+		{"PUT /api/agents/{pc_id}/groups", operator, s.setGroups},
+		{"POST /api/agents/{pc_id}/groups", operator, s.addGroup},
+		{"DELETE /api/agents/{pc_id}/groups/{group}", operator, s.removeGroup},
+
+		// Executions, results, audit (SQL projection).
+		{"GET /api/executions", viewer, s.listExecutions},
+		{"GET /api/executions/{exec_id}", viewer, s.getExecution},
+		{"GET /api/results", viewer, s.listResults},
+		{"GET /api/results/{result_id}", viewer, s.getResult},
+		{"GET /api/audit", viewer, s.listAudit},
+
+		// The job catalog and the stop levers.
+		{"GET /api/jobs", viewer, s.listJobs},
+		{"POST /api/jobs", operator, s.putJob},
+		{"GET /api/jobs/{id}", viewer, s.getJob},
+		{"DELETE /api/jobs/{id}", operator, s.deleteJob},
+		{"POST /api/jobs/{id}/kill", operator, s.killJob},
+		{"POST /api/scripts/{id}/revoke", operator, s.revoke(true)},
+		{"POST /api/scripts/{id}/unrevoke", operator, s.revoke(false)},
+
+		// Runs.
+		{"POST /api/exec/{job_id}", operator, s.exec},
+		{"POST /api/run", operator, s.run},
+
+		// Fleet freeze.
+		{"GET /api/freeze", viewer, s.getFreeze},
+		{"PUT /api/freeze", operator, s.putFreeze},
+		{"DELETE /api/freeze", operator, s.deleteFreeze},
+
+		// Layered agent config: global, per group, per PC.
+		{"GET /api/config", viewer, s.getConfig(globalScope)},
+		{"PUT /api/config", operator, s.putConfig(globalScope)},
+		{"PATCH /api/config", operator, s.patchConfig(globalScope)},
+		{"GET /api/groups/{group}/config", viewer, s.getConfig(groupScope)},
+		{"PUT /api/groups/{group}/config", operator, s.putConfig(groupScope)},
+		{"PATCH /api/groups/{group}/config", operator, s.patchConfig(groupScope)},
+		{"DELETE /api/groups/{group}/config", operator, s.deleteConfig(groupScope)},
+		{"GET /api/pcs/{pc_id}/config", viewer, s.getConfig(pcScope)},
+		{"PUT /api/pcs/{pc_id}/config", operator, s.putConfig(pcScope)},
+		{"PATCH /api/pcs/{pc_id}/config", operator, s.patchConfig(pcScope)},
+		{"DELETE /api/pcs/{pc_id}/config", operator, s.deleteConfig(pcScope)},
+		{"GET /api/agents/{pc_id}/effective_config", viewer, s.effectiveConfig},
+
+		// Schedules (any replica serves them; only the leader fires).
+		{"GET /api/schedules", viewer, s.listSchedules},
+		{"POST /api/schedules", operator, s.applySchedule},
+		{"GET /api/schedules/{id}", viewer, s.getSchedule},
+		{"DELETE /api/schedules/{id}", operator, s.deleteSchedule},
+		{"POST /api/schedules/{id}/enable", operator, s.enableSchedule(true)},
+		{"POST /api/schedules/{id}/disable", operator, s.enableSchedule(false)},
+		{"GET /api/schedules/{id}/preview", viewer, s.previewSchedule},
+	}
+}
