@@ -25,7 +25,7 @@ const (
 // table is every /api route, one line each: viewers read, operators
 // change, admins manage accounts; public only where SPEC §7 says so.
 // testdata/routes.golden pins each role: changing one is a visible diff,
-// and the route sweep (internal/backend/wiring) proves the golden role is
+// and the route sweep (internal/server/sweep_test.go) proves the golden role is
 // enforced.
 func (s *Server) table() []route {
 	a := s.d.Auth

@@ -13,7 +13,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/routes.golden from the route table")
 
 // routesGolden is the reviewed list of every /api route and the role it
-// must require. The route sweep (internal/backend/wiring) proves these
+// must require. The route sweep (internal/server/sweep_test.go) proves these
 // roles on a running backend; this test keeps routes.go and the golden
 // file in step, so a changed role is a visible diff of the golden file.
 const routesGolden = "testdata/routes.golden"
