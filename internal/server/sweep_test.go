@@ -19,7 +19,7 @@ var publicAPI = []string{"GET /api/version", "POST /api/auth/login"}
 // minimum role of every /api route ("METHOD PATH ROLE" per line).
 func goldenRoutes(t *testing.T) map[string]auth.Role {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "api", "testdata", "routes.golden"))
+	data, err := os.ReadFile(filepath.Join("..", "api", "testdata", "routes.golden"))
 	if err != nil {
 		t.Fatal(err)
 	}
