@@ -48,6 +48,16 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s %s: %s (HTTP %d)", e.Method, e.Path, msg, e.Status)
 }
 
+// TransportError is a request that got no answer: the backend could not be
+// reached, or the connection broke.
+type TransportError struct {
+	Method, Path string
+	Err          error
+}
+
+func (e *TransportError) Error() string { return fmt.Sprintf("%s %s: %v", e.Method, e.Path, e.Err) }
+func (e *TransportError) Unwrap() error { return e.Err }
+
 // StatusOf returns the HTTP status of an *Error in err's chain, or 0.
 func StatusOf(err error) int {
 	var e *Error
@@ -99,12 +109,12 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	res, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, &TransportError{Method: method, Path: path, Err: err}
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, MaxAnswer))
 	if err != nil {
-		return res.Header, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		return res.Header, &TransportError{Method: method, Path: path, Err: fmt.Errorf("read answer: %w", err)}
 	}
 	if res.StatusCode/100 != 2 && !slices.Contains(alsoOK, res.StatusCode) {
 		e := &Error{Method: method, Path: path, Status: res.StatusCode}
