@@ -13,9 +13,6 @@ const (
 	ExecExpired   ExecutionStatus = "expired"
 )
 
-// ExecutionStatuses lists every ExecutionStatus (the ?status= filter).
-var ExecutionStatuses = []ExecutionStatus{ExecPending, ExecRunning, ExecCompleted, ExecExpired}
-
 // ResultStatus is the state of one per-PC result.
 type ResultStatus string
 
@@ -29,6 +26,9 @@ const (
 
 // ResultStatuses lists every ResultStatus (the ?status= filter).
 var ResultStatuses = []ResultStatus{ResultRunning, ResultSuccess, ResultFailure, ResultSkipped}
+
+// ExecutionStatuses lists every ExecutionStatus (the ?status= filter).
+var ExecutionStatuses = []ExecutionStatus{ExecPending, ExecRunning, ExecCompleted, ExecExpired}
 
 // JobStatus is whether agents may run a job's script.
 type JobStatus string
