@@ -39,11 +39,13 @@ type Page struct {
 	Offset int `query:"offset"`
 }
 
-// VersionInfo is GET /api/version.
+// VersionInfo is GET /api/version. (Fields in the byte order the server
+// sends today, a JSON object with sorted keys; likewise FleetHealth and
+// RevokeResponse.)
 type VersionInfo struct {
-	Version string `json:"version"`
 	Commit  string `json:"commit"`
 	Go      string `json:"go"`
+	Version string `json:"version"`
 }
 
 // Agent is one agents row.
@@ -189,13 +191,13 @@ type AuditQuery struct {
 
 // FleetHealth is GET /api/health/fleet (503 when degraded).
 type FleetHealth struct {
-	Status            HealthStatus    `json:"status"`
-	Problems          []string        `json:"problems"`
 	AgentsKnown       int             `json:"agents_known"`
 	AgentsOnline      int             `json:"agents_online"`
 	Failures24h       int             `json:"failures_24h"`
-	RunningExecutions int             `json:"running_executions"`
 	JetStream         JetStreamHealth `json:"jetstream"`
+	Problems          []string        `json:"problems"`
+	RunningExecutions int             `json:"running_executions"`
+	Status            HealthStatus    `json:"status"`
 }
 
 // JetStreamHealth is the broker part of FleetHealth.
@@ -249,9 +251,9 @@ type Job struct {
 
 // RevokeResponse is POST /api/scripts/{id}/revoke and /unrevoke.
 type RevokeResponse struct {
+	CancelledWaves int       `json:"cancelled_waves"`
 	ID             string    `json:"id"`
 	Status         JobStatus `json:"status"`
-	CancelledWaves int       `json:"cancelled_waves"`
 }
 
 // KillResponse is POST /api/jobs/{id}/kill.

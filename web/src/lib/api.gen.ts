@@ -279,13 +279,13 @@ export type ExecutionStatus = "pending" | "running" | "completed" | "expired"
 
 /** FleetHealth is GET /api/health/fleet (503 when degraded). */
 export interface FleetHealth {
-  status: HealthStatus
-  problems: string[] | null
   agents_known: number
   agents_online: number
   failures_24h: number
-  running_executions: number
   jetstream: JetStreamHealth
+  problems: string[] | null
+  running_executions: number
+  status: HealthStatus
 }
 
 /** FreezeRequest is the body of PUT /api/freeze; no Until = until cleared. */
@@ -473,9 +473,9 @@ export type ResultStatus = "running" | "success" | "failure" | "skipped"
 
 /** RevokeResponse is POST /api/scripts/{id}/revoke and /unrevoke. */
 export interface RevokeResponse {
+  cancelled_waves: number
   id: string
   status: JobStatus
-  cancelled_waves: number
 }
 
 /** Role is an account's privilege level as the API spells it. */
@@ -545,11 +545,15 @@ export interface UpdateAccountRequest {
   must_change_pw?: boolean
 }
 
-/** VersionInfo is GET /api/version. */
+/**
+ * VersionInfo is GET /api/version. (Fields in the byte order the server
+ * sends today, a JSON object with sorted keys; likewise FleetHealth and
+ * RevokeResponse.)
+ */
 export interface VersionInfo {
-  version: string
   commit: string
   go: string
+  version: string
 }
 
 /** Wave is one stage of a Rollout; Delay counts from the exec. */
