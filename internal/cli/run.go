@@ -98,7 +98,7 @@ func (a *app) run(ctx context.Context, pc, shell, script string, timeout time.Du
 	// Subscribe before publishing, so a fast agent's result is not missed.
 	aw, err := command.AwaitResult(nc, c.RequestID)
 	if err != nil {
-		return fmt.Errorf("subscribe to results: %w", err)
+		return err
 	}
 	defer aw.Close()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
