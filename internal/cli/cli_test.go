@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/server"
@@ -44,7 +45,7 @@ func TestFleet(t *testing.T) {
 
 	t.Run("agents list", func(t *testing.T) {
 		golden(t, "agents_list", normalize(e.ok("agents", "list"), machine...))
-		var rows []Agent
+		var rows []apiv1.Agent
 		e.jsonOK(&rows, "agents", "list")
 		if len(rows) != 2 || rows[0].PCID != "pc-a" || !rows[0].Online || rows[1].AgentVersion != "9.9.9" {
 			t.Fatalf("agents -o json: %+v", rows)
@@ -114,13 +115,13 @@ func TestFleet(t *testing.T) {
 
 	t.Run("results and executions", func(t *testing.T) {
 		testenv.Eventually(t, 20*time.Second, "run results projected", func() bool {
-			var rows []Result
+			var rows []apiv1.Result
 			e.jsonOK(&rows, "results", "list", "--pc", "pc-a", "--exec", "my-exec")
 			return len(rows) == 1 && rows[0].Status == "success"
 		})
 		out := e.ok("results", "list", "--exec", "my-exec")
 		golden(t, "results_list", normalize(out))
-		var rows []Result
+		var rows []apiv1.Result
 		e.jsonOK(&rows, "results", "list", "--exec", "my-exec")
 		show := e.ok("results", "show", rows[0].ResultID)
 		if !strings.Contains(show, "--- stdout ---\nhi\n") {
@@ -282,7 +283,7 @@ func TestLogin(t *testing.T) {
 	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file mode %v, want 0600", fi.Mode().Perm())
 	}
-	var rows []Agent
+	var rows []apiv1.Agent
 	e.jsonOK(&rows, "agents", "list")
 	// --token (and KANADE_AUTH_TOKEN) win over the stored token.
 	if r := e.cli("agents", "list", "--token", "garbage"); r.code != 1 || !strings.Contains(r.err, "kanade login") {

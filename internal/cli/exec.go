@@ -2,64 +2,18 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 )
-
-// Execution is GET /api/executions rows.
-type Execution struct {
-	ExecID       string    `json:"exec_id"`
-	JobID        string    `json:"job_id"`
-	Version      string    `json:"version"`
-	InitiatedBy  string    `json:"initiated_by"`
-	InitiatedAt  time.Time `json:"initiated_at"`
-	TargetCount  int       `json:"target_count"`
-	SuccessCount int       `json:"success_count"`
-	FailureCount int       `json:"failure_count"`
-	SkippedCount int       `json:"skipped_count"`
-	Status       string    `json:"status"`
-}
-
-// Result is GET /api/results rows.
-type Result struct {
-	ResultID   string     `json:"result_id"`
-	RequestID  string     `json:"request_id"`
-	ExecID     string     `json:"exec_id"`
-	PCID       string     `json:"pc_id"`
-	JobID      string     `json:"job_id"`
-	Version    string     `json:"version"`
-	ExitCode   *int       `json:"exit_code"`
-	StartedAt  time.Time  `json:"started_at"`
-	FinishedAt *time.Time `json:"finished_at"`
-	RecordedAt time.Time  `json:"recorded_at"`
-	Reaped     bool       `json:"reaped"`
-	Skipped    bool       `json:"skipped"`
-	TimedOut   bool       `json:"timed_out"`
-	Killed     bool       `json:"killed"`
-	Status     string     `json:"status"`
-	Stdout     *string    `json:"stdout"`
-	Stderr     *string    `json:"stderr"`
-}
-
-// execResponse is POST /api/exec/{job_id}.
-type execResponse struct {
-	ExecID      string   `json:"exec_id"`
-	JobID       string   `json:"job_id"`
-	Version     string   `json:"version"`
-	TargetCount int      `json:"target_count"`
-	Subjects    []string `json:"subjects"`
-}
 
 // parseWave reads --wave group=G,delay=D.
 func parseWave(s string) (manifest.Wave, error) {
@@ -143,17 +97,16 @@ a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
 			if err := p.Validate(); err != nil {
 				return usagef("invalid plan: %s", fieldMsg(err))
 			}
-			path := "/api/exec/" + pathEsc(job)
-			res, err := a.call(cmd.Context(), http.MethodPost, path, nil, p, "")
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			var er execResponse
-			if err := decodeBody(res, path, &er); err != nil {
+			er, err := c.Exec(cmd.Context(), job, execRequest(p))
+			if err != nil {
 				return err
 			}
 			if !wait {
-				return a.emit(res.Body, func(w io.Writer) error {
+				return a.emitValue(er, func(w io.Writer) error {
 					return kv(w, "exec_id", er.ExecID, "job_id", er.JobID, "version", er.Version,
 						"target_count", strconv.Itoa(er.TargetCount), "subjects", strings.Join(er.Subjects, ","))
 				})
@@ -173,7 +126,7 @@ a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
 					}
 				}
 			}
-			return a.waitExec(cmd.Context(), er.ExecID, waitMax, lastWave)
+			return a.waitExec(cmd.Context(), c, er.ExecID, waitMax, lastWave)
 		},
 	}
 	f := cmd.Flags()
@@ -192,35 +145,23 @@ a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
 // its targets to be added to the execution.
 const waveGrace = 3 * time.Second
 
-// execDetail is GET /api/executions/{id}.
-type execDetail struct {
-	Execution
-	Results []Result `json:"results"`
-}
-
 // waitExec polls the execution until it is completed or expired, drawing a
 // progress line, then prints the per-PC results.
-func (a *app) waitExec(ctx context.Context, execID string, max time.Duration, notBefore time.Time) error {
+func (a *app) waitExec(ctx context.Context, c *apiv1.Client, execID string, max time.Duration, notBefore time.Time) error {
 	tty := a.opt.IsTerminal(a.opt.Out) && a.output == "table"
 	if max > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, max)
 		defer cancel()
 	}
-	path := "/api/executions/" + pathEsc(execID)
 	last := ""
-	var d execDetail
-	var raw []byte
+	var d apiv1.ExecutionDetail
 	for {
-		res, err := a.call(ctx, http.MethodGet, path, nil, nil, "")
-		var ae *apiError
+		got, err := c.GetExecution(ctx, execID)
 		switch {
 		case err == nil:
-			if err := decodeBody(res, path, &d); err != nil {
-				return err
-			}
-			raw = res.Body
-		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+			d = got
+		case apiv1.StatusOf(err) == http.StatusNotFound:
 			// The projector has not seen the execution yet.
 		case ctx.Err() != nil:
 			return fmt.Errorf("gave up waiting for execution %s; `kanade executions show %s` shows where it is", execID, execID)
@@ -229,13 +170,13 @@ func (a *app) waitExec(ctx context.Context, execID string, max time.Duration, no
 		}
 		running := 0
 		for _, r := range d.Results {
-			if r.Status == "running" {
+			if r.Status == apiv1.ResultRunning {
 				running++
 			}
 		}
 		done := d.SuccessCount + d.FailureCount + d.SkippedCount
 		line := fmt.Sprintf("%d/%d done  ok %d  failed %d  skipped %d  running %d  [%s]",
-			done, d.TargetCount, d.SuccessCount, d.FailureCount, d.SkippedCount, running, orDash(d.Status))
+			done, d.TargetCount, d.SuccessCount, d.FailureCount, d.SkippedCount, running, orDash(string(d.Status)))
 		if a.output == "table" && line != last {
 			if tty {
 				fmt.Fprintf(a.opt.Out, "\r\033[K%s", line)
@@ -244,7 +185,7 @@ func (a *app) waitExec(ctx context.Context, execID string, max time.Duration, no
 			}
 			last = line
 		}
-		if d.Status == "expired" || d.Status == "completed" && !a.opt.Now().Before(notBefore) {
+		if d.Status == apiv1.ExecExpired || d.Status == apiv1.ExecCompleted && !a.opt.Now().Before(notBefore) {
 			break
 		}
 		select {
@@ -259,7 +200,7 @@ func (a *app) waitExec(ctx context.Context, execID string, max time.Duration, no
 	if tty {
 		fmt.Fprintln(a.opt.Out)
 	}
-	if err := a.emit(raw, func(w io.Writer) error {
+	if err := a.emitValue(d, func(w io.Writer) error {
 		fmt.Fprintln(w)
 		return a.resultsTable(w, byPC(d.Results))
 	}); err != nil {
@@ -269,120 +210,21 @@ func (a *app) waitExec(ctx context.Context, execID string, max time.Duration, no
 	switch {
 	case d.FailureCount > 0:
 		return fmt.Errorf("execution %s: %d of %d targets failed", execID, d.FailureCount, d.TargetCount)
-	case d.Status == "expired" && missing > 0:
+	case d.Status == apiv1.ExecExpired && missing > 0:
 		return fmt.Errorf("execution %s expired with %d of %d targets not reporting", execID, missing, d.TargetCount)
 	}
 	return nil
 }
 
-// byPC orders one execution's results by PC (then start) for reading.
-func byPC(rows []Result) []Result {
-	out := slices.Clone(rows)
-	slices.SortStableFunc(out, func(x, y Result) int {
-		if c := strings.Compare(x.PCID, y.PCID); c != 0 {
-			return c
+// execRequest is the plan as the API takes it.
+func execRequest(p manifest.Plan) apiv1.ExecRequest {
+	r := apiv1.ExecRequest{Target: apiv1.Target{All: p.Target.All, Groups: p.Target.Groups, PCs: p.Target.PCs},
+		Jitter: p.Jitter, DeadlineAt: p.DeadlineAt}
+	if p.Rollout != nil {
+		r.Rollout = &apiv1.Rollout{}
+		for _, w := range p.Rollout.Waves {
+			r.Rollout.Waves = append(r.Rollout.Waves, apiv1.Wave{Group: w.Group, Delay: w.Delay})
 		}
-		return x.StartedAt.Compare(y.StartedAt)
-	})
-	return out
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
 	}
-	return s
-}
-
-func (a *app) resultsTable(w io.Writer, rows []Result) error {
-	t := newTable(w, "RESULT_ID", "PC_ID", "JOB", "VERSION", "STATUS", "EXIT", "STARTED", "DURATION", "EXEC_ID")
-	for _, r := range rows {
-		exit := ""
-		if r.ExitCode != nil {
-			exit = strconv.Itoa(*r.ExitCode)
-		}
-		dur := ""
-		if r.FinishedAt != nil {
-			dur = a.opt.DurText(r.FinishedAt.Sub(r.StartedAt))
-		}
-		status := r.Status
-		switch {
-		case r.TimedOut:
-			status += " (timed out)"
-		case r.Killed:
-			status += " (killed)"
-		case r.Reaped:
-			status += " (reaped)"
-		}
-		t.row(r.ResultID, r.PCID, r.JobID, r.Version, status, exit, a.when(r.StartedAt), dur, r.ExecID)
-	}
-	return t.flush()
-}
-
-func (a *app) executionsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "executions", Aliases: []string{"execution"}, Short: "List and inspect executions (exec runs)"}
-	var job, status string
-	var limit int
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List executions, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			q := url.Values{}
-			setIf(q, "job_id", job)
-			setIf(q, "status", status)
-			raw, err := a.listAll(cmd.Context(), "/api/executions", q, limit)
-			if err != nil {
-				return err
-			}
-			var rows []Execution
-			if err := decodeBody(&response{Body: raw}, "/api/executions", &rows); err != nil {
-				return err
-			}
-			return a.emit(raw, func(w io.Writer) error {
-				t := newTable(w, "EXEC_ID", "JOB", "VERSION", "STATUS", "TARGETS", "OK", "FAILED", "SKIPPED", "BY", "INITIATED")
-				for _, e := range rows {
-					t.row(e.ExecID, e.JobID, e.Version, e.Status, strconv.Itoa(e.TargetCount), strconv.Itoa(e.SuccessCount),
-						strconv.Itoa(e.FailureCount), strconv.Itoa(e.SkippedCount), e.InitiatedBy, a.when(e.InitiatedAt))
-				}
-				return t.flush()
-			})
-		},
-	}
-	list.Flags().StringVar(&job, "job", "", "only this job")
-	list.Flags().StringVar(&status, "status", "", "pending|running|completed|expired")
-	list.Flags().IntVar(&limit, "limit", 50, "at most this many (0 = all)")
-	show := &cobra.Command{
-		Use:   "show <exec_id>",
-		Short: "Show one execution and its per-PC results",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "/api/executions/" + pathEsc(args[0])
-			res, err := a.call(cmd.Context(), http.MethodGet, path, nil, nil, "")
-			if err != nil {
-				return err
-			}
-			var d execDetail
-			if err := decodeBody(res, path, &d); err != nil {
-				return err
-			}
-			return a.emit(res.Body, func(w io.Writer) error {
-				if err := kv(w, "exec_id", d.ExecID, "job_id", d.JobID, "version", d.Version, "status", d.Status,
-					"initiated", a.when(d.InitiatedAt)+" by "+d.InitiatedBy,
-					"targets", fmt.Sprintf("%d (ok %d, failed %d, skipped %d)", d.TargetCount, d.SuccessCount, d.FailureCount, d.SkippedCount)); err != nil {
-					return err
-				}
-				fmt.Fprintln(w)
-				return a.resultsTable(w, byPC(d.Results))
-			})
-		},
-	}
-	cmd.AddCommand(list, show)
-	return cmd
-}
-
-func setIf(q url.Values, k, v string) {
-	if v != "" {
-		q.Set(k, v)
-	}
+	return r
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
@@ -134,13 +135,8 @@ func (e *env) startAgent(pc string) {
 	go func() { defer close(done); _ = ag.Run(ctx) }()
 	e.t.Cleanup(func() { cancel(); <-done })
 	testenv.Eventually(e.t, 30*time.Second, "agent "+pc+" online", func() bool {
-		res, err := http.Get(e.backend + "/api/agents/" + pc)
-		if err != nil {
-			return false
-		}
-		defer res.Body.Close()
-		var a Agent
-		return res.StatusCode == 200 && json.NewDecoder(res.Body).Decode(&a) == nil && a.Online
+		a, err := (&apiv1.Client{Base: e.backend}).GetAgent(ctx, pc)
+		return err == nil && a.Online
 	})
 }
 

@@ -14,32 +14,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/schedule"
 )
 
-// Job is one row of GET /api/jobs.
-type Job struct {
-	ID          string   `json:"id"`
-	Version     string   `json:"version"`
-	Description string   `json:"description"`
-	Tags        []string `json:"tags"`
-	Execute     struct {
-		Shell   string `json:"shell"`
-		Script  string `json:"script"`
-		Timeout string `json:"timeout"`
-		Cwd     string `json:"cwd"`
-		RunAs   string `json:"run_as"`
-	} `json:"execute"`
-	Status        string `json:"status"`
-	PinnedVersion string `json:"pinned_version"`
-}
-
 func (a *app) revokeCmd(revoke bool) *cobra.Command {
-	verb, status := "revoke", "REVOKED"
+	verb, status := "revoke", apiv1.JobRevoked
 	short := "Revoke a job: agents refuse to run it (exit 126) until unrevoked"
 	if !revoke {
-		verb, status = "unrevoke", "ACTIVE"
+		verb, status = "unrevoke", apiv1.JobActive
 		short = "Make a revoked job runnable again"
 	}
 	return &cobra.Command{
@@ -47,11 +31,19 @@ func (a *app) revokeCmd(revoke bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := a.call(cmd.Context(), http.MethodPost, "/api/scripts/"+pathEsc(args[0])+"/"+verb, nil, nil, "")
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			return a.emit(res.Body, func(w io.Writer) error {
+			set := c.RevokeScript
+			if !revoke {
+				set = c.UnrevokeScript
+			}
+			res, err := set(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.emitValue(res, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "job %s is now %s\n", args[0], status)
 				return err
 			})
@@ -87,18 +79,20 @@ exit status is 1 if any document failed.`,
 		Short: "List jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			raw, err := a.listAll(cmd.Context(), "/api/jobs", nil, 0)
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			var jobs []Job
-			if err := decodeBody(&response{Body: raw}, "/api/jobs", &jobs); err != nil {
+			jobs, _, err := apiv1.All(cmd.Context(), 0, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.Job], error) {
+				return c.ListJobs(ctx, p)
+			})
+			if err != nil {
 				return err
 			}
-			return a.emit(raw, func(w io.Writer) error {
+			return a.emitValue(jobs, func(w io.Writer) error {
 				t := newTable(w, "ID", "VERSION", "STATUS", "PINNED", "SHELL", "TIMEOUT", "RUN_AS", "DESCRIPTION")
 				for _, j := range jobs {
-					t.row(j.ID, j.Version, j.Status, j.PinnedVersion, j.Execute.Shell, j.Execute.Timeout, j.Execute.RunAs, j.Description)
+					t.row(j.ID, j.Version, string(j.Status), deref(j.PinnedVersion), j.Execute.Shell, j.Execute.Timeout, j.Execute.RunAs, j.Description)
 				}
 				return t.flush()
 			})
@@ -108,24 +102,20 @@ exit status is 1 if any document failed.`,
 		Short: "Show one job with its original YAML",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "/api/jobs/" + pathEsc(args[0])
-			res, err := a.call(cmd.Context(), http.MethodGet, path, nil, nil, "")
+			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			var j struct {
-				Job
-				YAML string `json:"yaml"`
-			}
-			if err := decodeBody(res, path, &j); err != nil {
+			j, err := c.GetJob(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
-			return a.emit(res.Body, func(w io.Writer) error {
-				if err := kv(w, "id", j.ID, "version", j.Version, "status", j.Status, "pinned_version", j.PinnedVersion,
+			return a.emitValue(j, func(w io.Writer) error {
+				if err := kv(w, "id", j.ID, "version", j.Version, "status", string(j.Status), "pinned_version", deref(j.PinnedVersion),
 					"description", j.Description, "tags", strings.Join(j.Tags, ",")); err != nil {
 					return err
 				}
-				src := j.YAML
+				src := deref(j.YAML)
 				if src == "" {
 					src = j.Execute.Script
 				}
@@ -138,27 +128,10 @@ exit status is 1 if any document failed.`,
 		Short: "Delete a job (refused while a schedule references it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.simple(cmd.Context(), http.MethodDelete, "/api/jobs/"+pathEsc(args[0]), nil, "deleted job "+args[0])
+			return a.simple(func(c *apiv1.Client) (any, error) { return nil, c.DeleteJob(cmd.Context(), args[0]) }, "deleted job "+args[0])
 		},
 	})
 	return cmd
-}
-
-// simple sends a request whose answer needs no table: it prints msg (or
-// the API's JSON with -o json).
-func (a *app) simple(ctx context.Context, method, path string, body any, msg string) error {
-	res, err := a.call(ctx, method, path, nil, body, "")
-	if err != nil {
-		return err
-	}
-	raw := res.Body
-	if len(strings.TrimSpace(string(raw))) == 0 {
-		raw = []byte(`{"ok":true}`)
-	}
-	return a.emit(raw, func(w io.Writer) error {
-		_, err := fmt.Fprintln(w, msg)
-		return err
-	})
 }
 
 // docResult is one line of `job apply` / `schedule apply` output.
@@ -172,17 +145,23 @@ type docResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// docKind says how to parse, where to submit and what the second column of
+// docKind says how to parse, how to submit and what the second column of
 // the report is.
 type docKind struct {
 	parse  func([]byte) ([]parsedDoc, error)
-	route  string
+	submit func(ctx context.Context, c *apiv1.Client, src apiv1.Source) error
 	second string
 }
 
 var (
-	jobDocs      = docKind{parseJobs, "/api/jobs", "VERSION"}
-	scheduleDocs = docKind{parseSchedules, "/api/schedules", "JOB"}
+	jobDocs = docKind{parseJobs, func(ctx context.Context, c *apiv1.Client, src apiv1.Source) error {
+		_, err := c.PutJob(ctx, src)
+		return err
+	}, "VERSION"}
+	scheduleDocs = docKind{parseSchedules, func(ctx context.Context, c *apiv1.Client, src apiv1.Source) error {
+		_, err := c.ApplySchedule(ctx, src)
+		return err
+	}, "JOB"}
 )
 
 // parsedDoc is one document of a file, parsed locally.
@@ -283,12 +262,18 @@ func expandPaths(args []string) ([]string, error) {
 }
 
 // applyDocs validates every document of every file and, when submit is
-// set, POSTs the valid ones to route as YAML (the backend keeps the text).
+// set, submits the valid ones as text (the backend keeps it).
 func (a *app) applyDocs(ctx context.Context, args []string, submit bool, k docKind) error {
-	parse, route, second := k.parse, k.route, k.second
+	parse, second := k.parse, k.second
 	files, err := expandPaths(args)
 	if err != nil {
 		return err
+	}
+	var c *apiv1.Client
+	if submit {
+		if c, err = a.api(); err != nil {
+			return err
+		}
 	}
 	var results []docResult
 	for _, f := range files {
@@ -310,9 +295,9 @@ func (a *app) applyDocs(ctx context.Context, args []string, submit bool, k docKi
 			case !submit:
 				r.Action, r.OK = "valid", true
 			default:
-				if _, err := a.call(ctx, http.MethodPost, route, nil, d.Source, "application/yaml"); err != nil {
-					var ae *apiError
-					if !errors.As(err, &ae) {
+				if err := k.submit(ctx, c, d.Source); err != nil {
+					ae, ok := err.(*apiv1.Error)
+					if !ok {
 						// Backend unreachable: every later document would fail the same way.
 						return err
 					}
@@ -363,8 +348,8 @@ func fieldMsg(err error) string {
 }
 
 // apiMsg is the short form of an API error for a table cell.
-func apiMsg(e *apiError) string {
-	msg := e.Msg
+func apiMsg(e *apiv1.Error) string {
+	msg := e.Message
 	if e.Field != "" && !strings.HasPrefix(msg, e.Field) {
 		msg = e.Field + ": " + msg
 	}
@@ -372,4 +357,11 @@ func apiMsg(e *apiError) string {
 		return msg + " (run `kanade login`)"
 	}
 	return fmt.Sprintf("%s (HTTP %d)", msg, e.Status)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
@@ -120,7 +121,7 @@ func TestOrchestration(t *testing.T) {
 			t.Fatalf("apply bad: %+v", r)
 		}
 		golden(t, "job_list", normalize(e.ok("job", "list")))
-		var jobs []Job
+		var jobs []apiv1.Job
 		e.jsonOK(&jobs, "job", "list")
 		if len(jobs) != 3 || jobs[0].ID != "fine" || jobs[1].ID != "hello" || jobs[1].Execute.Timeout != "30s" {
 			t.Fatalf("job list -o json: %+v", jobs)
@@ -162,25 +163,25 @@ func TestOrchestration(t *testing.T) {
 	})
 
 	t.Run("exec json and executions", func(t *testing.T) {
-		var er execResponse
+		var er apiv1.ExecResponse
 		e.jsonOK(&er, "exec", "hello", "--all", "--jitter", "1s")
 		if er.ExecID == "" || er.JobID != "hello" || er.TargetCount != 2 || er.Version != "1.0.0" {
 			t.Fatalf("exec -o json: %+v", er)
 		}
 		testenv.Eventually(t, 30*time.Second, "execution completed", func() bool {
-			var d execDetail
+			var d apiv1.ExecutionDetail
 			e.jsonOK(&d, "executions", "show", er.ExecID)
 			return d.Status == "completed" && d.SuccessCount == 2
 		})
 		out := e.ok("executions", "show", er.ExecID)
 		golden(t, "executions_show", normalize(out))
-		var rows []Execution
+		var rows []apiv1.Execution
 		e.jsonOK(&rows, "executions", "list", "--job", "picky")
 		if len(rows) != 2 || rows[0].FailureCount != 1 {
 			t.Fatalf("executions list: %+v", rows)
 		}
 		golden(t, "executions_list", normalize(e.ok("executions", "list", "--job", "picky")))
-		var res []Result
+		var res []apiv1.Result
 		e.jsonOK(&res, "results", "list", "--job", "picky", "--status", "failure")
 		if len(res) != 2 || res[0].PCID != "pc-b" || res[0].ExitCode == nil || *res[0].ExitCode != 4 {
 			t.Fatalf("failed results: %+v", res)
@@ -248,7 +249,7 @@ func TestOrchestration(t *testing.T) {
 		if out := e.ok("revoke", "hello"); out != "job hello is now REVOKED\n" {
 			t.Fatalf("revoke: %q", out)
 		}
-		var jobs []Job
+		var jobs []apiv1.Job
 		e.jsonOK(&jobs, "job", "list")
 		if jobs[0].Status != "REVOKED" {
 			t.Fatalf("after revoke: %+v", jobs[0])
@@ -305,7 +306,7 @@ func TestOrchestration(t *testing.T) {
 			t.Fatalf("delete a scheduled job: %+v", r)
 		}
 		e.ok("schedule", "disable", "nightly-hello")
-		var rows []Schedule
+		var rows []apiv1.ScheduleRow
 		e.jsonOK(&rows, "schedule", "list")
 		if len(rows) != 1 || rows[0].Enabled {
 			t.Fatalf("after disable: %+v", rows)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"golang.org/x/term"
+
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 )
 
 // emit prints raw API JSON as -o json (indented, otherwise as the API sent
@@ -187,4 +189,39 @@ func readLine(in io.Reader) (string, error) {
 		}
 	}
 	return strings.TrimRight(sb.String(), "\r"), nil
+}
+
+// simple makes a call whose answer needs no table: it prints msg, or with
+// -o json the API's answer ({"ok":true} when it sent none).
+func (a *app) simple(call func(c *apiv1.Client) (any, error), msg string) error {
+	c, err := a.api()
+	if err != nil {
+		return err
+	}
+	v, err := call(c)
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		v = map[string]bool{"ok": true}
+	}
+	return a.emitValue(v, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, msg)
+		return err
+	})
+}
+
+// emitJSON prints a JSON document indented, whatever -o says.
+func (a *app) emitJSON(raw []byte) error {
+	saved := a.output
+	a.output = "json"
+	defer func() { a.output = saved }()
+	return a.emit(raw, nil)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

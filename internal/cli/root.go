@@ -1,6 +1,7 @@
-// Package cli is the kanade operator CLI: the cobra command tree, the HTTP
-// client for the backend API, the NATS paths that work without a backend
-// (run, ping, kill, jetstream status) and the output formatting.
+// Package cli is the kanade operator CLI: the cobra command tree (one file
+// per top-level command), the NATS paths that work without a backend (run,
+// ping, kill, jetstream status) and the output formatting. Every HTTP call
+// goes through the typed client of the API contract (internal/apiv1).
 //
 // Everything a command touches from the outside world (stdio, environment,
 // clock, config dir, terminal detection) goes through Options, so tests run
@@ -12,12 +13,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/version"
 )
 
 // Defaults of the global flags (SPEC §1).
@@ -206,7 +213,20 @@ remote script's exit code.`,
 		a.completionCmd(root), a.docsCmd(root), a.versionCmd(),
 	)
 	wrapArgs(root)
+	a.wrapErrors(root)
 	return root
+}
+
+// wrapErrors turns the API client's errors returned by any command into
+// one line that says what failed and what to do.
+func (a *app) wrapErrors(c *cobra.Command) {
+	if c.RunE != nil {
+		inner := c.RunE
+		c.RunE = func(cmd *cobra.Command, args []string) error { return a.explain(inner(cmd, args)) }
+	}
+	for _, sub := range c.Commands() {
+		a.wrapErrors(sub)
+	}
 }
 
 // wrapArgs turns every command's argument-count error into a usage error.
@@ -255,4 +275,152 @@ func (a *app) resolve(cmd *cobra.Command) error {
 func flagChanged(fs *pflag.FlagSet, name string) bool {
 	f := fs.Lookup(name)
 	return f != nil && f.Changed
+}
+
+// api is the backend's API client with the global flags applied.
+func (a *app) api() (*apiv1.Client, error) {
+	if _, err := http.NewRequest(http.MethodGet, a.backend, nil); err != nil {
+		return nil, usagef("bad backend URL %q: %v", a.backend, err)
+	}
+	return &apiv1.Client{Base: a.backend, Token: a.authToken(), UserAgent: "kanade-cli",
+		HTTP: &http.Client{Timeout: a.timeout}}, nil
+}
+
+// apiError is an *apiv1.Error explained for an operator.
+type apiError struct{ api *apiv1.Error }
+
+func (e *apiError) Unwrap() error { return e.api }
+
+func (e *apiError) Error() string {
+	a := e.api
+	what := a.Method + " " + a.Path
+	msg := a.Message
+	if msg == "" {
+		msg = http.StatusText(a.Status)
+	}
+	switch {
+	case a.Status == http.StatusUnauthorized:
+		return fmt.Sprintf("%s: not authenticated (%s); run `kanade login` or set KANADE_AUTH_TOKEN", what, msg)
+	case a.Status == http.StatusForbidden:
+		return fmt.Sprintf("%s: permission denied (%s); ask an admin for a role that allows it", what, msg)
+	case a.Status == http.StatusNotFound:
+		return fmt.Sprintf("%s: not found: %s", what, msg)
+	case a.Field != "":
+		return fmt.Sprintf("%s: invalid %s: %s (HTTP %d)", what, a.Field, msg, a.Status)
+	case a.Status >= 500:
+		return fmt.Sprintf("%s: backend error (HTTP %d): %s; check the backend's log", what, a.Status, msg)
+	default:
+		return fmt.Sprintf("%s: %s (HTTP %d)", what, msg, a.Status)
+	}
+}
+
+// explain rewrites an API answer or an unreachable backend as an
+// operator-facing error; other errors pass unchanged.
+func (a *app) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := err.(*apiv1.Error); ok {
+		return &apiError{e}
+	}
+	var te *apiv1.TransportError
+	if errors.As(err, &te) && err == error(te) {
+		backend := a.backend
+		var ne net.Error
+		var oe *net.OpError
+		if errors.As(te.Err, &oe) || errors.Is(te.Err, context.DeadlineExceeded) || errors.As(te.Err, &ne) {
+			return fmt.Errorf("cannot reach the backend at %s (%s %s: %v); is kanade-backend running? set --backend or KANADE_BACKEND_URL", backend, te.Method, te.Path, rootCause(te.Err))
+		}
+		return fmt.Errorf("%s %s%s: %w", te.Method, backend, te.Path, te.Err)
+	}
+	return err
+}
+
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// connectNATS dials the broker once, without retries: the CLI should fail
+// fast and say where it tried.
+func (a *app) connectNATS() (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name("kanade-cli"), nats.Timeout(5 * time.Second), nats.MaxReconnects(0),
+		nats.NoCallbacksAfterClientClose()}
+	if a.natsToken != "" {
+		opts = append(opts, nats.Token(a.natsToken))
+	}
+	if a.natsUser != "" {
+		opts = append(opts, nats.UserInfo(a.natsUser, a.natsPass))
+	}
+	nc, err := nats.Connect(a.natsURL, opts...)
+	if err != nil {
+		hint := "is the broker (kanade-backend) running? set --nats-url or KANADE_NATS_URL"
+		if errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization") {
+			hint = "set --nats-token/KANADE_NATS_TOKEN to the broker's token, or --nats-user/KANADE_NATS_USER and KANADE_NATS_PASSWORD to its operator credential"
+		}
+		return nil, fmt.Errorf("cannot connect to the NATS broker at %s (%v); %s", a.natsURL, err, hint)
+	}
+	return nc, nil
+}
+
+// subjectSafe rejects ids that would change a subject's meaning.
+func subjectSafe(what, id string) error {
+	if id == "" || strings.ContainsAny(id, ".*> \t\r\n") {
+		return usagef("%s %q must not be empty or contain '.', '*', '>' or spaces", what, id)
+	}
+	return nil
+}
+
+func (a *app) completionCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "completion bash|zsh|fish|powershell",
+		Short: "Print a shell completion script",
+		Long: `Print a completion script for your shell, e.g.
+  bash:       source <(kanade completion bash)
+  zsh:        kanade completion zsh > "${fpath[1]}/_kanade"
+  fish:       kanade completion fish > ~/.config/fish/completions/kanade.fish
+  powershell: kanade completion powershell | Out-String | Invoke-Expression`,
+		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := a.opt.Out
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(w, true)
+			case "zsh":
+				return root.GenZshCompletion(w)
+			case "fish":
+				return root.GenFishCompletion(w, true)
+			default:
+				return root.GenPowerShellCompletionWithDesc(w)
+			}
+		},
+	}
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the CLI's version (and the backend's, when reachable)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.opt.Out, "kanade %s\n", version.Version)
+			c, err := a.api()
+			var v apiv1.VersionInfo
+			if err == nil {
+				v, err = c.Version(cmd.Context())
+			}
+			if err != nil {
+				fmt.Fprintf(a.opt.Out, "backend %s: %s\n", a.backend, oneLine(a.explain(err).Error()))
+				return nil
+			}
+			fmt.Fprintf(a.opt.Out, "backend %s: %s %s\n", a.backend, v.Version, v.Commit)
+			return nil
+		},
+	}
 }

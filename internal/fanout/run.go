@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/fanout/command"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -19,7 +16,7 @@ import (
 const (
 	DefaultRunTimeoutSecs = 60
 	MaxRunTimeoutSecs     = 24 * 60 * 60
-	AdhocVersion          = "0.0.0"
+	AdhocVersion          = command.Version
 )
 
 // RunRequest is the body of POST /api/run.
@@ -64,29 +61,19 @@ func (f *Fanout) Run(ctx context.Context, req RunRequest, initiatedBy, sourceIP 
 	if err := req.Validate(); err != nil {
 		return wire.ExecResult{}, "", err
 	}
-	grace := f.RunGrace
-	if grace <= 0 {
-		grace = 10 * time.Second
-	}
-	wait := time.Duration(req.TimeoutSecs)*time.Second + grace
 	now := f.Now().UTC()
-	deadline := now.Add(wait)
-	cmd := wire.Command{ID: wire.AdhocJobID, Version: AdhocVersion, RequestID: uuid.NewString(), ExecID: uuid.NewString(),
-		Shell: req.Shell, Script: req.Script, TimeoutSecs: req.TimeoutSecs, RunAs: manifest.RunAsSystem, DeadlineAt: &deadline}
-
-	sub, err := f.nc.SubscribeSync(bus.Result(cmd.RequestID))
+	cmd, wait := command.AdhocCommand(command.Adhoc{Shell: req.Shell, Script: req.Script, TimeoutSecs: req.TimeoutSecs,
+		Grace: f.RunGrace}, now)
+	aw, err := command.AwaitResult(f.nc, cmd.RequestID)
 	if err != nil {
-		return wire.ExecResult{}, cmd.ExecID, fmt.Errorf("subscribe result: %w", err)
+		return wire.ExecResult{}, cmd.ExecID, err
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := f.nc.FlushTimeout(5 * time.Second); err != nil { // the subscription is live on the server
-		return wire.ExecResult{}, cmd.ExecID, fmt.Errorf("flush subscription: %w", err)
-	}
+	defer aw.Close()
 	if err := f.store.CreateExecution(ctx, store.Execution{ExecID: cmd.ExecID, JobID: wire.AdhocJobID,
 		Version: AdhocVersion, InitiatedBy: initiatedBy, InitiatedAt: now, TargetCount: 1, Status: "pending"}); err != nil {
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
-	if err := f.publish(ctx, bus.CommandsPC(req.PCID), cmd); err != nil {
+	if err := command.Publish(ctx, f.js, req.PCID, cmd); err != nil {
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
 	log := f.log.With("exec_id", cmd.ExecID, "request_id", cmd.RequestID, "pc_id", req.PCID)
@@ -94,22 +81,11 @@ func (f *Fanout) Run(ctx context.Context, req RunRequest, initiatedBy, sourceIP 
 	f.auditf(ctx, initiatedBy, "run", req.PCID, map[string]any{"exec_id": cmd.ExecID, "request_id": cmd.RequestID,
 		"shell": req.Shell, "timeout_secs": req.TimeoutSecs, "script_bytes": len(req.Script)}, sourceIP)
 
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	for {
-		msg, err := sub.NextMsgWithContext(wctx)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				log.Warn("ad-hoc run timed out waiting for the result", "waited", wait)
-				return wire.ExecResult{}, cmd.ExecID, ErrTimeout
-			}
-			return wire.ExecResult{}, cmd.ExecID, fmt.Errorf("wait for result: %w", err)
-		}
-		res, err := wire.DecodeExecResult(msg.Data)
-		if err != nil {
-			log.Warn("undecodable result ignored", "error", err)
-			continue
-		}
-		return res, cmd.ExecID, nil
+	aw.OnInvalid = func(err error) { log.Warn("undecodable result ignored", "error", err) }
+	res, _, err := aw.Wait(ctx, wait)
+	if errors.Is(err, command.ErrTimeout) {
+		log.Warn("ad-hoc run timed out waiting for the result", "waited", wait)
+		return wire.ExecResult{}, cmd.ExecID, ErrTimeout
 	}
+	return res, cmd.ExecID, err
 }

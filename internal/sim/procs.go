@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 )
 
 // Build compiles a command of this module (e.g. "./cmd/kanade-backend")
@@ -210,7 +211,7 @@ func startBackend(ctx context.Context, o BackendOpts, httpAddr, natsAddr string)
 		return nil, err
 	}
 	b := &BackendProc{Proc: p, HTTPURL: "http://" + httpAddr, NATSURL: natsURL, opts: o, natsAddr: natsAddr}
-	if err := waitHTTP(ctx, b.HTTPURL+"/health", p); err != nil {
+	if err := waitHTTP(ctx, NewClient(b.HTTPURL), p); err != nil {
 		p.Stop(syscall.SIGKILL, time.Second)
 		return nil, err
 	}
@@ -224,17 +225,14 @@ func (b *BackendProc) Restart(ctx context.Context, sig syscall.Signal) (*Backend
 	return startBackend(ctx, b.opts, strings.TrimPrefix(b.HTTPURL, "http://"), b.natsAddr)
 }
 
-func waitHTTP(ctx context.Context, url string, p *Proc) error {
+func waitHTTP(ctx context.Context, cl *apiv1.Client, p *Proc) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if p.Exited() {
 			return fmt.Errorf("%s exited; see %s", p.Name, p.Log)
 		}
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if cl.Health(ctx) == nil {
+			return nil
 		}
 		select {
 		case <-ctx.Done():

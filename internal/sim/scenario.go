@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -309,25 +310,25 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	defer f.Stop()
-	cl := &Client{Base: be.HTTPURL}
-	if err := cl.WaitOnline(ctx, o.Agents); err != nil {
+	cl := NewClient(be.HTTPURL)
+	if err := WaitOnline(ctx, cl, o.Agents); err != nil {
 		return t, err
 	}
 	t.add("fleet connected, subscribed, caught up", "", "%s", took.Round(time.Millisecond))
-	if err := cl.PutJob(ctx, SimJob("sim-broadcast")); err != nil {
+	if err := PutJob(ctx, cl, "sim-broadcast"); err != nil {
 		return t, err
 	}
 	var errs []string
 	for i := range o.Repeat {
 		u0, _ := Sample(be.PID())
 		t0 := time.Now()
-		r, err := cl.Exec(ctx, "sim-broadcast", `{"target":{"all":true}}`)
+		r, err := cl.Exec(ctx, "sim-broadcast", AllPCs)
 		if err != nil {
 			return t, err
 		}
 		api := time.Since(t0)
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		e, done, err := cl.WaitCompleted(wctx, "sim-broadcast", r.ExecID, 20*time.Millisecond)
+		e, done, err := WaitCompleted(wctx, cl, "sim-broadcast", r.ExecID, 20*time.Millisecond)
 		cancel()
 		if err != nil {
 			return t, err
@@ -390,8 +391,8 @@ func Steady(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	defer f.Stop()
-	cl := &Client{Base: be.HTTPURL}
-	if err := cl.WaitOnline(ctx, o.Agents); err != nil {
+	cl := NewClient(be.HTTPURL)
+	if err := WaitOnline(ctx, cl, o.Agents); err != nil {
 		return t, err
 	}
 	// One full heartbeat period of warm-up so every agent is on cadence.
@@ -436,7 +437,7 @@ func Steady(ctx context.Context, o Options) (Table, error) {
 	t.add("broker RSS avg / max", "", "%s / %s", mib(avg(kRSS)), mib(slicesMax(kRSS)))
 	t.add("heartbeats per second", "", "%.0f", float64(s1.Heartbeats-s0.Heartbeats)/secs)
 	t.add("heartbeat → visible in /api/agents/{pc}: p50 / p95 / max", "flush every 1 s", "%s / %s / %s (n=%d)", ms(l.P50), ms(l.P95), ms(l.Max), l.N)
-	online, _ := cl.Total(ctx, "/api/agents?status=online&limit=1")
+	online, _ := OnlineCount(ctx, cl)
 	t.add("agents online at the end", fmt.Sprint(o.Agents), "%d", online)
 	fleetRows(&t, s1)
 	return t, nil
@@ -463,13 +464,12 @@ func slicesMax(xs []int64) int64 {
 
 // probeLag sends one heartbeat from agent i and polls the API until the
 // backend's last_heartbeat for it is at least the send time.
-func probeLag(ctx context.Context, cl *Client, f *Fleet, i int) (time.Duration, error) {
+func probeLag(ctx context.Context, cl *apiv1.Client, f *Fleet, i int) (time.Duration, error) {
 	pc := f.agents[i].pc
 	sent := f.BeatNow(i)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		var a store.Agent
-		if err := cl.Get(ctx, "/api/agents/"+pc, &a); err == nil && !a.LastHeartbeat.Before(sent) {
+		if a, err := cl.GetAgent(ctx, pc); err == nil && !a.LastHeartbeat.Before(sent) {
 			return time.Since(sent), nil
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -501,12 +501,12 @@ func API(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	defer be.Stop(syscall.SIGTERM, 30*time.Second)
-	cl := &Client{Base: be.HTTPURL}
+	cl := NewClient(be.HTTPURL)
 	for {
-		n, err := cl.Total(ctx, "/api/results?exec_id="+set.ExecID(set.Execs-1)+"&limit=1")
-		if err == nil && n >= set.N/set.Execs {
-			var total int
-			if total, err = cl.Total(ctx, "/api/results?limit=1"); err == nil && total >= set.N {
+		last, err := cl.ListResults(ctx, apiv1.ResultQuery{ExecID: set.ExecID(set.Execs - 1), Page: apiv1.Page{Limit: 1}})
+		if err == nil && last.Total >= set.N/set.Execs {
+			var all apiv1.List[apiv1.Result]
+			if all, err = cl.ListResults(ctx, apiv1.ResultQuery{Page: apiv1.Page{Limit: 1}}); err == nil && all.Total >= set.N {
 				break
 			}
 		}
@@ -522,38 +522,56 @@ func API(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	defer f.Stop()
-	if err := cl.WaitOnline(ctx, o.Agents); err != nil {
+	if err := WaitOnline(ctx, cl, o.Agents); err != nil {
 		return t, err
 	}
 	pcMid := PCID("sim", o.Agents/2)
-	queries := []struct{ name, path string }{
-		{"/api/agents first page", "/api/agents?limit=50"},
-		{"/api/agents search q=", "/api/agents?limit=50&q=" + PCID("sim", o.Agents/3)[:8]},
-		{"/api/agents offline filter", "/api/agents?limit=50&status=offline"},
-		{"/api/results by exec_id", "/api/results?limit=50&exec_id=" + set.ExecID(set.Execs/2)},
-		{"/api/results by pc_id", "/api/results?limit=50&pc_id=" + pcMid},
-		{"/api/results failures since 24 h", "/api/results?limit=50&status=failure&since=24h"},
+	// query is one measured read; it returns the rows matching.
+	type query struct {
+		name string
+		call func(ctx context.Context) (int, error)
 	}
-	extra := []struct{ name, path string }{
-		{"(info) /api/results unfiltered", "/api/results?limit=50"},
-		{"(info) /api/health/fleet", "/api/health/fleet"},
-		{"(info) /api/executions", "/api/executions?limit=50"},
+	agents := func(q apiv1.AgentQuery) func(context.Context) (int, error) {
+		q.Limit = 50
+		return func(ctx context.Context) (int, error) { l, err := cl.ListAgents(ctx, q); return l.Total, err }
+	}
+	results := func(q apiv1.ResultQuery) func(context.Context) (int, error) {
+		q.Limit = 50
+		return func(ctx context.Context) (int, error) { l, err := cl.ListResults(ctx, q); return l.Total, err }
+	}
+	queries := []query{
+		{"/api/agents first page", agents(apiv1.AgentQuery{})},
+		{"/api/agents search q=", agents(apiv1.AgentQuery{Q: PCID("sim", o.Agents/3)[:8]})},
+		{"/api/agents offline filter", agents(apiv1.AgentQuery{Status: apiv1.AgentOffline})},
+		{"/api/results by exec_id", results(apiv1.ResultQuery{ExecID: set.ExecID(set.Execs / 2)})},
+		{"/api/results by pc_id", results(apiv1.ResultQuery{PCID: pcMid})},
+		{"/api/results failures since 24 h", results(apiv1.ResultQuery{Status: apiv1.ResultFailure, Since: "24h"})},
+	}
+	extra := []query{
+		{"(info) /api/results unfiltered", results(apiv1.ResultQuery{})},
+		{"(info) /api/health/fleet", func(ctx context.Context) (int, error) { _, err := cl.FleetHealth(ctx); return 0, err }},
+		{"(info) /api/executions", func(ctx context.Context) (int, error) {
+			l, err := cl.ListExecutions(ctx, apiv1.ExecutionQuery{Page: apiv1.Page{Limit: 50}})
+			return l.Total, err
+		}},
 	}
 	var slow []string
-	run := func(name, path, target string) error {
+	run := func(name string, call func(context.Context) (int, error), target string) error {
 		for range 5 {
-			_ = cl.Get(ctx, path, nil)
+			_, _ = call(ctx)
 		}
 		ds := make([]time.Duration, 0, o.Requests)
+		total := 0
 		for range o.Requests {
 			t0 := time.Now()
-			if _, err := cl.do(ctx, "GET", path, "", nil, nil); err != nil {
+			n, err := call(ctx)
+			if err != nil {
 				return err
 			}
 			ds = append(ds, time.Since(t0))
+			total = n
 		}
 		p := summarize(ds)
-		total, _ := cl.Total(ctx, path)
 		t.add(name+fmt.Sprintf(" (%d matching)", total), target, "p50 %s, p99 %s", ms(p.P50), ms(p.P99))
 		if target != "" && p.P99 > 50*time.Millisecond {
 			slow = append(slow, name)
@@ -561,12 +579,12 @@ func API(ctx context.Context, o Options) (Table, error) {
 		return nil
 	}
 	for _, q := range queries {
-		if err := run(q.name, q.path, "p99 < 50 ms"); err != nil {
+		if err := run(q.name, q.call, "p99 < 50 ms"); err != nil {
 			return t, err
 		}
 	}
 	for _, q := range extra {
-		if err := run(q.name, q.path, ""); err != nil {
+		if err := run(q.name, q.call, ""); err != nil {
 			return t, err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -18,14 +19,12 @@ import (
 
 // oldestHeartbeat is the backend's oldest last_heartbeat (receive time)
 // over all agents; zero when unknown.
-func oldestHeartbeat(ctx context.Context, cl *Client) time.Time {
-	var rows []struct {
-		LastHeartbeat time.Time `json:"last_heartbeat"`
-	}
-	if err := cl.Get(ctx, "/api/agents?limit=1&sort=last_heartbeat&order=asc", &rows); err != nil || len(rows) == 0 {
+func oldestHeartbeat(ctx context.Context, cl *apiv1.Client) time.Time {
+	l, err := cl.ListAgents(ctx, apiv1.AgentQuery{Sort: "last_heartbeat", Order: "asc", Page: apiv1.Page{Limit: 1}})
+	if err != nil || len(l.Items) == 0 {
 		return time.Time{}
 	}
-	return rows[0].LastHeartbeat
+	return l.Items[0].LastHeartbeat
 }
 
 // Reconnect: kill -9 the broker under N agents (external broker topology:
@@ -58,18 +57,18 @@ func Reconnect(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	defer f.Stop()
-	cl := &Client{Base: be.HTTPURL}
-	if err := cl.WaitOnline(ctx, o.Agents); err != nil {
+	cl := NewClient(be.HTTPURL)
+	if err := WaitOnline(ctx, cl, o.Agents); err != nil {
 		return t, err
 	}
-	if err := cl.PutJob(ctx, SimJob("sim-storm")); err != nil {
+	if err := PutJob(ctx, cl, "sim-storm"); err != nil {
 		return t, err
 	}
-	exec1, err := cl.Exec(ctx, "sim-storm", `{"target":{"all":true}}`)
+	exec1, err := cl.Exec(ctx, "sim-storm", AllPCs)
 	if err != nil {
 		return t, err
 	}
-	if _, _, err := cl.WaitCompleted(ctx, "sim-storm", exec1.ExecID, 50*time.Millisecond); err != nil {
+	if _, _, err := WaitCompleted(ctx, cl, "sim-storm", exec1.ExecID, 50*time.Millisecond); err != nil {
 		return t, err
 	}
 	for !f.Settled() {
@@ -108,9 +107,9 @@ func Reconnect(ctx context.Context, o Options) (Table, error) {
 
 	// The backend reconnects on its own; a second broadcast proves the
 	// whole path works again.
-	var exec2 ExecResponse
+	var exec2 apiv1.ExecResponse
 	for {
-		if exec2, err = cl.Exec(ctx, "sim-storm", `{"target":{"all":true}}`); err == nil {
+		if exec2, err = cl.Exec(ctx, "sim-storm", AllPCs); err == nil {
 			break
 		}
 		if time.Since(up) > 3*time.Minute {
@@ -118,7 +117,7 @@ func Reconnect(ctx context.Context, o Options) (Table, error) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	e2, done2, err := cl.WaitCompleted(ctx, "sim-storm", exec2.ExecID, 50*time.Millisecond)
+	e2, done2, err := WaitCompleted(ctx, cl, "sim-storm", exec2.ExecID, 50*time.Millisecond)
 	if err != nil {
 		return t, err
 	}
@@ -131,8 +130,9 @@ func Reconnect(ctx context.Context, o Options) (Table, error) {
 	lo2, hi2 := f.RunsOf(exec2.ExecID)
 	t.add("command deliveries re-caught-up by the storm, re-run", "0 re-runs", "%d re-runs", after.Runs-before.Runs-int64(o.Agents))
 	t.add("runs per agent: before / after the storm", "1 / 1", "%d..%d / %d..%d", lo1, hi1, lo2, hi2)
-	r1, _ := cl.Total(ctx, "/api/results?limit=1&exec_id="+exec1.ExecID)
-	r2, _ := cl.Total(ctx, "/api/results?limit=1&exec_id="+exec2.ExecID)
+	l1, _ := cl.ListResults(ctx, apiv1.ResultQuery{ExecID: exec1.ExecID, Page: apiv1.Page{Limit: 1}})
+	l2, _ := cl.ListResults(ctx, apiv1.ResultQuery{ExecID: exec2.ExecID, Page: apiv1.Page{Limit: 1}})
+	r1, r2 := l1.Total, l2.Total
 	t.add("result rows per execution", fmt.Sprintf("%d / %d", o.Agents, o.Agents), "%d / %d", r1, r2)
 	fleetRows(&t, after)
 	if lo1 != 1 || hi1 != 1 || lo2 != 1 || hi2 != 1 || after.DuplicateRuns != 0 || r1 != o.Agents || r2 != o.Agents {
@@ -178,8 +178,8 @@ func Footprint(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	defer ag.Stop(syscall.SIGTERM, 30*time.Second)
-	cl := &Client{Base: be.HTTPURL}
-	if err := cl.WaitOnline(ctx, 1); err != nil {
+	cl := NewClient(be.HTTPURL)
+	if err := WaitOnline(ctx, cl, 1); err != nil {
 		return t, err
 	}
 	phase := func(name string, during func(stop <-chan struct{}) int) error {
@@ -215,7 +215,7 @@ func Footprint(ctx context.Context, o Options) (Table, error) {
 	if err := phase("idle", func(stop <-chan struct{}) int { <-stop; return 0 }); err != nil {
 		return t, err
 	}
-	if err := cl.PutJob(ctx, SimJob("sim-footprint")); err != nil {
+	if err := PutJob(ctx, cl, "sim-footprint"); err != nil {
 		return t, err
 	}
 	var lastExec string
@@ -228,7 +228,7 @@ func Footprint(ctx context.Context, o Options) (Table, error) {
 			case <-stop:
 				return n
 			case <-tick.C:
-				if r, err := cl.Exec(ctx, "sim-footprint", `{"target":{"pcs":["footprint"]}}`); err == nil {
+				if r, err := cl.Exec(ctx, "sim-footprint", apiv1.ExecRequest{Target: apiv1.Target{PCs: []string{"footprint"}}}); err == nil {
 					n++
 					lastExec = r.ExecID
 				}
@@ -240,7 +240,7 @@ func Footprint(ctx context.Context, o Options) (Table, error) {
 	if lastExec != "" {
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if _, _, err := cl.WaitCompleted(wctx, "sim-footprint", lastExec, 100*time.Millisecond); err != nil {
+		if _, _, err := WaitCompleted(wctx, cl, "sim-footprint", lastExec, 100*time.Millisecond); err != nil {
 			return t, err
 		}
 	}

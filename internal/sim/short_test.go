@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/sim"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -64,22 +65,18 @@ func TestShortScenarios(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fleet.Stop()
-	cl := &sim.Client{Base: be.HTTPURL()}
-	if err := cl.WaitOnline(ctx, agents); err != nil {
+	cl := sim.NewClient(be.HTTPURL())
+	if err := sim.WaitOnline(ctx, cl, agents); err != nil {
 		t.Fatal(err)
 	}
-	var hb struct {
-		PCID    string `json:"pc_id"`
-		Running *int   `json:"running"`
-	}
-	if err := cl.Post(ctx, "/api/agents/"+sim.PCID("sim", agents-1)+"/ping", &hb); err != nil || hb.PCID != sim.PCID("sim", agents-1) || hb.Running == nil {
+	if hb, err := cl.PingAgent(ctx, sim.PCID("sim", agents-1)); err != nil || hb.PCID != sim.PCID("sim", agents-1) || hb.At.IsZero() {
 		t.Fatalf("ping: %+v, %v", hb, err)
 	}
-	if err := cl.PutJob(ctx, sim.SimJob("sim-job")); err != nil {
+	if err := sim.PutJob(ctx, cl, "sim-job"); err != nil {
 		t.Fatal(err)
 	}
-	var execs []sim.ExecResponse
-	run := func(plan string, want int) sim.ExecResponse {
+	var execs []apiv1.ExecResponse
+	run := func(plan apiv1.ExecRequest, want int) apiv1.ExecResponse {
 		t.Helper()
 		r, err := cl.Exec(ctx, "sim-job", plan)
 		if err != nil {
@@ -88,7 +85,7 @@ func TestShortScenarios(t *testing.T) {
 		if r.TargetCount != want {
 			t.Fatalf("target_count %d, want %d", r.TargetCount, want)
 		}
-		e, _, err := cl.WaitCompleted(ctx, "sim-job", r.ExecID, 50*time.Millisecond)
+		e, _, err := sim.WaitCompleted(ctx, cl, "sim-job", r.ExecID, 50*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,8 +95,8 @@ func TestShortScenarios(t *testing.T) {
 		execs = append(execs, r)
 		return r
 	}
-	run(`{"target":{"all":true}}`, agents)
-	run(`{"target":{"groups":["canary"]}}`, (agents+99)/100)
+	run(sim.AllPCs, agents)
+	run(apiv1.ExecRequest{Target: apiv1.Target{Groups: []string{"canary"}}}, (agents+99)/100)
 	testenv.Eventually(t, time.Minute, "fleet settled", fleet.Settled)
 	before := fleet.Stats()
 	if before.DuplicateRuns != 0 || before.PublishErrors != 0 || before.ResyncErrors != 0 || before.Pings != 1 {
@@ -121,10 +118,10 @@ func TestShortScenarios(t *testing.T) {
 	be = start()
 	cl.Base = be.HTTPURL()
 	testenv.Eventually(t, 2*time.Minute, "every agent reconnected and caught up", func() bool { return fleet.Synced(2) == agents })
-	if err := cl.WaitOnline(ctx, agents); err != nil {
+	if err := sim.WaitOnline(ctx, cl, agents); err != nil {
 		t.Fatal(err)
 	}
-	run(`{"target":{"all":true}}`, agents)
+	run(sim.AllPCs, agents)
 	testenv.Eventually(t, time.Minute, "fleet settled", fleet.Settled)
 	after := fleet.Stats()
 	wantRuns += int64(agents)

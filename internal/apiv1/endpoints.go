@@ -1,0 +1,91 @@
+package apiv1
+
+// Source is a request body sent as text: a job manifest or a schedule,
+// YAML or JSON (the server sniffs which and keeps the text for editing).
+type Source []byte
+
+// Endpoint describes one /api route for the generated TypeScript client
+// and for the tests that keep the Go client complete. Query, Body and Resp
+// hold a zero value of their type (nil: none).
+type Endpoint struct {
+	Name   string // Go client method; the TS function is its lowerCamel form
+	Method string
+	Path   string // with {param} placeholders, in order of the function's arguments
+	Query  any    // a struct with `query` tags
+	Body   any    // JSON body, or Source for text
+	Resp   any    // nil = 204 No Content
+	List   bool   // Resp is the row type; served as an array + X-Total-Count
+	// AlsoOK lists non-2xx statuses whose body is still Resp (fleet health
+	// answers 503 with the full report when degraded).
+	AlsoOK []int
+	Doc    string
+}
+
+// Endpoints is every JSON route of /api. GET /api/events (server-sent
+// events) is not JSON and not listed; the dashboard reads it with an
+// EventSource.
+var Endpoints = []Endpoint{
+	{Name: "Version", Method: "GET", Path: "/api/version", Resp: VersionInfo{}, Doc: "the backend's version (public)"},
+
+	{Name: "ListAgents", Method: "GET", Path: "/api/agents", Query: AgentQuery{}, Resp: Agent{}, List: true, Doc: "agents, filtered and paged"},
+	{Name: "GetAgent", Method: "GET", Path: "/api/agents/{pc_id}", Resp: Agent{}, Doc: "one agent"},
+	{Name: "DeleteAgent", Method: "DELETE", Path: "/api/agents/{pc_id}", Doc: "forget an agent"},
+	{Name: "PingAgent", Method: "POST", Path: "/api/agents/{pc_id}/ping", Resp: Heartbeat{}, Doc: "ask an agent for a fresh heartbeat"},
+
+	{Name: "ListGroups", Method: "GET", Path: "/api/groups", Resp: []GroupMembers{}, Doc: "every group with its members"},
+	{Name: "GetAgentGroups", Method: "GET", Path: "/api/agents/{pc_id}/groups", Resp: AgentGroups{}, Doc: "one PC's groups"},
+	{Name: "SetAgentGroups", Method: "PUT", Path: "/api/agents/{pc_id}/groups", Body: AgentGroups{}, Resp: AgentGroups{}, Doc: "replace one PC's groups"},
+	{Name: "AddAgentGroup", Method: "POST", Path: "/api/agents/{pc_id}/groups", Body: AddGroupRequest{}, Resp: AgentGroups{}, Doc: "add a PC to a group"},
+	{Name: "RemoveAgentGroup", Method: "DELETE", Path: "/api/agents/{pc_id}/groups/{group}", Resp: AgentGroups{}, Doc: "remove a PC from a group"},
+
+	{Name: "ListExecutions", Method: "GET", Path: "/api/executions", Query: ExecutionQuery{}, Resp: Execution{}, List: true, Doc: "executions, newest first"},
+	{Name: "GetExecution", Method: "GET", Path: "/api/executions/{exec_id}", Resp: ExecutionDetail{}, Doc: "one execution with its per-PC results"},
+	{Name: "ListResults", Method: "GET", Path: "/api/results", Query: ResultQuery{}, Resp: Result{}, List: true, Doc: "per-PC results, newest first, without output"},
+	{Name: "GetResult", Method: "GET", Path: "/api/results/{result_id}", Resp: Result{}, Doc: "one result with its stdout and stderr"},
+	{Name: "ListAudit", Method: "GET", Path: "/api/audit", Query: AuditQuery{}, Resp: AuditEntry{}, List: true, Doc: "the audit log, newest first"},
+	{Name: "FleetHealth", Method: "GET", Path: "/api/health/fleet", Resp: FleetHealth{}, AlsoOK: []int{503}, Doc: "fleet and broker health (503 when degraded)"},
+
+	{Name: "Login", Method: "POST", Path: "/api/auth/login", Body: LoginRequest{}, Resp: LoginResponse{}, Doc: "exchange a password for a token (public)"},
+	{Name: "Me", Method: "GET", Path: "/api/auth/me", Resp: Me{}, Doc: "the caller"},
+	{Name: "ChangePassword", Method: "POST", Path: "/api/auth/change-password", Body: ChangePasswordRequest{}, Resp: LoginResponse{}, Doc: "change the caller's password; answers a fresh token"},
+	{Name: "ListAccounts", Method: "GET", Path: "/api/accounts", Query: Page{}, Resp: Account{}, List: true, Doc: "accounts (admin)"},
+	{Name: "CreateAccount", Method: "POST", Path: "/api/accounts", Body: CreateAccountRequest{}, Resp: Account{}, Doc: "create an account (admin)"},
+	{Name: "GetAccount", Method: "GET", Path: "/api/accounts/{username}", Resp: Account{}, Doc: "one account (admin)"},
+	{Name: "UpdateAccount", Method: "PATCH", Path: "/api/accounts/{username}", Body: UpdateAccountRequest{}, Resp: Account{}, Doc: "change an account (admin; PUT is the same)"},
+	{Name: "DeleteAccount", Method: "DELETE", Path: "/api/accounts/{username}", Doc: "delete an account (admin)"},
+
+	{Name: "ListJobs", Method: "GET", Path: "/api/jobs", Query: Page{}, Resp: Job{}, List: true, Doc: "the job catalog"},
+	{Name: "PutJob", Method: "POST", Path: "/api/jobs", Body: Source{}, Resp: Job{}, Doc: "create or replace a job from its manifest text"},
+	{Name: "GetJob", Method: "GET", Path: "/api/jobs/{id}", Resp: Job{}, Doc: "one job with its manifest text"},
+	{Name: "DeleteJob", Method: "DELETE", Path: "/api/jobs/{id}", Doc: "delete a job (revoked first; refused while a schedule uses it)"},
+	{Name: "KillJob", Method: "POST", Path: "/api/jobs/{id}/kill", Resp: KillResponse{}, Doc: "kill a job's running executions and cancel its pending waves"},
+	{Name: "RevokeScript", Method: "POST", Path: "/api/scripts/{id}/revoke", Resp: RevokeResponse{}, Doc: "agents refuse to run the job until unrevoked"},
+	{Name: "UnrevokeScript", Method: "POST", Path: "/api/scripts/{id}/unrevoke", Resp: RevokeResponse{}, Doc: "make a revoked job runnable again"},
+	{Name: "Exec", Method: "POST", Path: "/api/exec/{job_id}", Body: ExecRequest{}, Resp: ExecResponse{}, Doc: "run a job on a set of PCs"},
+	{Name: "Run", Method: "POST", Path: "/api/run", Body: RunRequest{}, Resp: ExecResult{}, Doc: "run an ad-hoc script on one PC and wait for its result (408 with exec_id on timeout)"},
+
+	{Name: "ListSchedules", Method: "GET", Path: "/api/schedules", Query: Page{}, Resp: ScheduleRow{}, List: true, Doc: "schedules with their next and last fire"},
+	{Name: "ApplySchedule", Method: "POST", Path: "/api/schedules", Body: Source{}, Resp: ScheduleRow{}, Doc: "create or replace a schedule from its text"},
+	{Name: "GetSchedule", Method: "GET", Path: "/api/schedules/{id}", Resp: ScheduleRow{}, Doc: "one schedule with its text"},
+	{Name: "DeleteSchedule", Method: "DELETE", Path: "/api/schedules/{id}", Doc: "delete a schedule"},
+	{Name: "EnableSchedule", Method: "POST", Path: "/api/schedules/{id}/enable", Resp: ScheduleRow{}, Doc: "enable a schedule"},
+	{Name: "DisableSchedule", Method: "POST", Path: "/api/schedules/{id}/disable", Resp: ScheduleRow{}, Doc: "disable a schedule (it stays defined)"},
+	{Name: "PreviewSchedule", Method: "GET", Path: "/api/schedules/{id}/preview", Query: PreviewQuery{}, Resp: Preview{}, Doc: "a schedule's next fire times"},
+
+	{Name: "GetFreeze", Method: "GET", Path: "/api/freeze", Resp: FreezeView{}, Doc: "whether the fleet is frozen"},
+	{Name: "PutFreeze", Method: "PUT", Path: "/api/freeze", Body: FreezeRequest{}, Resp: FreezeView{}, Doc: "freeze the fleet (scheduled runs are suppressed)"},
+	{Name: "DeleteFreeze", Method: "DELETE", Path: "/api/freeze", Doc: "end the freeze"},
+
+	{Name: "GetGlobalConfig", Method: "GET", Path: "/api/config", Resp: ConfigScope{}, Doc: "the global config scope"},
+	{Name: "PutGlobalConfig", Method: "PUT", Path: "/api/config", Body: ConfigScope{}, Resp: ConfigScope{}, Doc: "replace the global config scope"},
+	{Name: "PatchGlobalConfig", Method: "PATCH", Path: "/api/config", Body: ConfigPatch{}, Resp: ConfigScope{}, Doc: "set (value) or unset (null) global config fields"},
+	{Name: "GetGroupConfig", Method: "GET", Path: "/api/groups/{group}/config", Resp: ConfigScope{}, Doc: "a group's config scope"},
+	{Name: "PutGroupConfig", Method: "PUT", Path: "/api/groups/{group}/config", Body: ConfigScope{}, Resp: ConfigScope{}, Doc: "replace a group's config scope"},
+	{Name: "PatchGroupConfig", Method: "PATCH", Path: "/api/groups/{group}/config", Body: ConfigPatch{}, Resp: ConfigScope{}, Doc: "set or unset a group's config fields"},
+	{Name: "DeleteGroupConfig", Method: "DELETE", Path: "/api/groups/{group}/config", Doc: "delete a group's config scope"},
+	{Name: "GetPCConfig", Method: "GET", Path: "/api/pcs/{pc_id}/config", Resp: ConfigScope{}, Doc: "a PC's config scope"},
+	{Name: "PutPCConfig", Method: "PUT", Path: "/api/pcs/{pc_id}/config", Body: ConfigScope{}, Resp: ConfigScope{}, Doc: "replace a PC's config scope"},
+	{Name: "PatchPCConfig", Method: "PATCH", Path: "/api/pcs/{pc_id}/config", Body: ConfigPatch{}, Resp: ConfigScope{}, Doc: "set or unset a PC's config fields"},
+	{Name: "DeletePCConfig", Method: "DELETE", Path: "/api/pcs/{pc_id}/config", Doc: "delete a PC's config scope"},
+	{Name: "GetEffectiveConfig", Method: "GET", Path: "/api/agents/{pc_id}/effective_config", Resp: EffectiveView{}, Doc: "the configuration a PC resolves to, with its layers"},
+}
