@@ -55,4 +55,3 @@ func (r *resolver) Store(string, string) error { return nil }
 func (r *resolver) IsReadOnly() bool { return true }
 
 var _ server.AccountResolver = (*resolver)(nil)
-
