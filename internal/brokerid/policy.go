@@ -18,6 +18,8 @@ const (
 	KVScriptStatus  = "script_status"
 	KVAgentGroups   = "agent_groups"
 	KVAgentConfig   = "agent_config"
+	KVSigningKeys   = "signing_keys"
+	SigningChainKey = "chain"
 	ObjAgentRelease = "agent_releases"
 )
 
@@ -87,6 +89,7 @@ func agentPubAllow() []string {
 		directGet("KV_"+KVAgentConfig, kvSubject(KVAgentConfig, "global")),
 		directGet("KV_"+KVAgentConfig, kvSubject(KVAgentConfig, "groups.*")),
 		directGet("KV_"+KVAgentConfig, kvSubject(KVAgentConfig, "pcs."+pcT)),
+		directGet("KV_"+KVSigningKeys, kvSubject(KVSigningKeys, SigningChainKey)),
 	}
 }
 
@@ -106,6 +109,7 @@ func agentSubAllow() []string {
 		kvSubject(KVAgentConfig, "global"),
 		kvSubject(KVAgentConfig, "groups.*"),
 		kvSubject(KVAgentConfig, "pcs."+pcT),
+		kvSubject(KVSigningKeys, SigningChainKey),
 	}
 }
 
@@ -165,6 +169,7 @@ func kanadeExports() jwt.Exports {
 		str("kill.>"),
 		str(kvSubject(KVAgentGroups, ">")),
 		str(kvSubject(KVAgentConfig, ">")),
+		str(kvSubject(KVSigningKeys, ">")),
 		svc("results.>"),
 		svc("events.>"),
 		svc("heartbeat.>"),
@@ -174,6 +179,7 @@ func kanadeExports() jwt.Exports {
 		svc(directGet("KV_"+KVScriptStatus, kvSubject(KVScriptStatus, ">"))),
 		svc(directGet("KV_"+KVAgentGroups, kvSubject(KVAgentGroups, ">"))),
 		svc(directGet("KV_"+KVAgentConfig, kvSubject(KVAgentConfig, ">"))),
+		svc(directGet("KV_"+KVSigningKeys, kvSubject(KVSigningKeys, ">"))),
 	}
 }
 

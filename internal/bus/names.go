@@ -25,6 +25,10 @@ const (
 	KVSchedulesYAML = "schedules_yaml" // same, for schedules
 	KVLocks         = "locks"          // leader-election locks with a TTL (scheduler)
 	KVSchedState    = "scheduler_state"
+	// KVSigningKeys holds the command-signing public keys as one rotation
+	// chain under key SigningKeysChain (format: internal/sign).
+	KVSigningKeys    = "signing_keys"
+	SigningKeysChain = "chain"
 	ObjAgentRelease = "agent_releases"
 	FreezeKey       = "freeze"
 	ConfigGlobalKey = "global"
@@ -60,8 +64,19 @@ func CommandsPC(pc string) string { return "commands.pc." + pc }
 // EventStarted is the subject an agent reports a run's start on.
 func EventStarted(execID, pc string) string { return "events.started." + execID + "." + pc }
 
-// Result is the subject an agent reports a run's result on.
+// Result is the SPEC §2 result subject, results.<request_id>.
+//
+// Deprecated: agents publish on ResultFrom(pc, request_id) (SPEC §12);
+// subscribe with ResultsOf(request_id). Kept until every caller moved.
 func Result(requestID string) string { return "results." + requestID }
+
+// ResultFrom is the subject an agent reports a run's result on (SPEC §12):
+// the pc token lets the broker bind it to the agent's identity.
+func ResultFrom(pc, requestID string) string { return "results." + pc + "." + requestID }
+
+// ResultsOf matches every PC's result of one request (a subscription
+// filter, never a publish subject).
+func ResultsOf(requestID string) string { return "results.*." + requestID }
 
 // Heartbeat is the subject of a PC's heartbeats.
 func Heartbeat(pc string) string { return "heartbeat." + pc }

@@ -105,7 +105,7 @@ func (e *env) bootstrap() {
 			t.Fatalf("stream %s: %v", sc.Name, err)
 		}
 	}
-	for _, b := range []string{brokerid.KVScriptCurrent, brokerid.KVScriptStatus, brokerid.KVAgentGroups, brokerid.KVAgentConfig} {
+	for _, b := range []string{brokerid.KVScriptCurrent, brokerid.KVScriptStatus, brokerid.KVAgentGroups, brokerid.KVAgentConfig, brokerid.KVSigningKeys} {
 		if _, err := e.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b}); err != nil {
 			t.Fatalf("kv %s: %v", b, err)
 		}
@@ -132,6 +132,7 @@ func (e *env) bootstrap() {
 		brokerid.KVScriptCurrent: {"job", "3"},
 		brokerid.KVAgentGroups:   {"victim", `{"groups":["g1"]}`},
 		brokerid.KVAgentConfig:   {"global", `{"heartbeat_interval":"30s"}`},
+		brokerid.KVSigningKeys:   {brokerid.SigningChainKey, `{"records":[]}`},
 	} {
 		b, err := e.js.KeyValue(ctx, bucket)
 		if err != nil {

@@ -52,7 +52,7 @@ func (e *env) snapshot() state {
 		}
 		st[name] = fmt.Sprintf("msgs=%d last=%d subjects=%v", info.State.Msgs, info.State.LastSeq, info.State.Subjects)
 	}
-	for _, b := range []string{"script_status", "script_current", "agent_groups", "agent_config"} {
+	for _, b := range []string{"script_status", "script_current", "agent_groups", "agent_config", "signing_keys"} {
 		kv, err := e.js.KeyValue(ctx, b)
 		if err != nil {
 			e.t.Fatal(err)
@@ -201,6 +201,7 @@ func TestHostileAgentCannotPublishInKanade(t *testing.T) {
 			{name: "group direct get", subject: "$JS.API.DIRECT.GET.EXEC.commands.group.g1", want: inAgents},
 			{name: "kv direct get", subject: "$JS.API.DIRECT.GET.KV_script_status.$KV.script_status.job", want: inAgents},
 			{name: "kv direct get (missing key)", subject: "$JS.API.DIRECT.GET.KV_script_status.$KV.script_status.nope", want: inAgents},
+			{name: "signing keys direct get", subject: "$JS.API.DIRECT.GET.KV_signing_keys.$KV.signing_keys.chain", want: inAgents},
 			{name: "direct get with a body", subject: "$JS.API.DIRECT.GET.EXEC.commands.pc.attacker", body: `{"seq":1}`, want: inAgents},
 			{name: "result PubAck", subject: "results.attacker.r1", body: `{"pc_id":"attacker"}`, want: inAgents},
 			{name: "event PubAck", subject: "events.started.e1.attacker", body: `{"pc_id":"attacker"}`, want: inAgents},
