@@ -25,13 +25,16 @@ const (
 	KVSchedulesYAML = "schedules_yaml" // same, for schedules
 	KVLocks         = "locks"          // leader-election locks with a TTL (scheduler)
 	KVSchedState    = "scheduler_state"
-	// KVSigningKeys holds the command-signing public keys as one rotation
-	// chain under key SigningKeysChain (format: internal/sign).
-	KVSigningKeys    = "signing_keys"
-	SigningKeysChain = "chain"
 	ObjAgentRelease = "agent_releases"
 	FreezeKey       = "freeze"
 	ConfigGlobalKey = "global"
+)
+
+// KVSigningKeys holds the command-signing public keys as one rotation chain
+// under key SigningKeysChain (format: internal/sign).
+const (
+	KVSigningKeys    = "signing_keys"
+	SigningKeysChain = "chain"
 )
 
 // Durable consumer names of the backend projectors (shared by replicas).

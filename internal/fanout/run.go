@@ -54,7 +54,7 @@ func (r *RunRequest) Validate() error {
 }
 
 // Run executes an inline script on one PC and waits for its result. It
-// subscribes to results.<request_id> before publishing, so a fast agent's
+// subscribes to results.*.<request_id> before publishing, so a fast agent's
 // result cannot be missed, and records an executions row with job id
 // "adhoc" so the run shows in history. The Command carries deadline_at =
 // now + timeout + grace: an agent that comes online after the caller gave
@@ -74,7 +74,7 @@ func (f *Fanout) Run(ctx context.Context, req RunRequest, initiatedBy, sourceIP 
 	cmd := wire.Command{ID: wire.AdhocJobID, Version: AdhocVersion, RequestID: uuid.NewString(), ExecID: uuid.NewString(),
 		Shell: req.Shell, Script: req.Script, TimeoutSecs: req.TimeoutSecs, RunAs: manifest.RunAsSystem, DeadlineAt: &deadline}
 
-	sub, err := f.nc.SubscribeSync(bus.Result(cmd.RequestID))
+	sub, err := f.nc.SubscribeSync(bus.ResultsOf(cmd.RequestID))
 	if err != nil {
 		return wire.ExecResult{}, cmd.ExecID, fmt.Errorf("subscribe result: %w", err)
 	}
