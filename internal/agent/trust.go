@@ -12,13 +12,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/kanade-fleet/kanade/internal/agent/enroll"
 	"github.com/kanade-fleet/kanade/internal/sign"
 )
 
 // KeyringFile is where the agent keeps the command-signing keys it trusts
 // (data dir): the enrollment keys, advanced by every signing_keys rotation
 // it applied, or what it trusted on first use.
-const KeyringFile = "signing-keys.json"
+const KeyringFile = enroll.KeyringFile
 
 // trust decides which commands and kills are genuine (SPEC §12).
 //
