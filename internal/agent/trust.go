@@ -37,14 +37,17 @@ type trust struct {
 	require bool
 	kr      atomic.Pointer[sign.Keyring]
 
-	mu        sync.Mutex // serialises updates and on-demand fetches
-	fetch     func(ctx context.Context) (val []byte, found, fresh bool)
-	lastFetch time.Time
-	warnedNo  bool
+	mu       sync.Mutex // serialises updates and on-demand fetches
+	fetch    func(ctx context.Context) (val []byte, found, fresh bool)
+	warnedNo bool
+
+	askMu   sync.Mutex
+	asked   map[string]time.Time // key id → last on-demand read for it
+	askedAt time.Time            // last on-demand read for any key
 }
 
 func newTrust(log *slog.Logger, path string, anchor *sign.Keyring, require bool) (*trust, error) {
-	t := &trust{log: log, path: path, require: require}
+	t := &trust{log: log, path: path, require: require, asked: map[string]time.Time{}}
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
@@ -74,11 +77,15 @@ func (t *trust) Verify(subject string, h nats.Header, payload []byte) error {
 		return nil
 	}
 	err := sign.Verify(kr, subject, h, payload)
-	if (kr == nil || errors.Is(err, sign.ErrUnknownKey)) && t.refreshNow() {
+	if kr == nil || errors.Is(err, sign.ErrUnknownKey) {
 		// A rotation may have reached the command before its KV
-		// notification: re-read signing_keys once and retry.
-		kr = t.kr.Load()
-		err = sign.Verify(kr, subject, h, payload)
+		// notification: re-read signing_keys once and retry (also when a
+		// concurrent sync changed the keys meanwhile).
+		t.refreshNow(h.Get(sign.HeaderKeyID))
+		if now := t.kr.Load(); now != kr {
+			kr = now
+			err = sign.Verify(kr, subject, h, payload)
+		}
 	}
 	if err != nil && kr == nil {
 		return fmt.Errorf("%w (no command-signing key is trusted yet: not enrolled and KV signing_keys holds none)", err)
@@ -86,20 +93,24 @@ func (t *trust) Verify(subject string, h nats.Header, payload []byte) error {
 	return err
 }
 
-// refreshNow re-reads signing_keys at most once a second, so a flood of
-// unknown-key messages cannot turn into a flood of reads. It reports
-// whether the keyring changed.
-func (t *trust) refreshNow() bool {
-	t.mu.Lock()
-	fetch := t.fetch
-	if fetch == nil || time.Since(t.lastFetch) < time.Second {
-		t.mu.Unlock()
-		return false
+// refreshNow re-reads signing_keys for a message signed by an unknown key
+// id: once per id every 10 s, and at most 10 reads a second in all, so a
+// flood of such messages cannot turn into a flood of reads.
+func (t *trust) refreshNow(keyID string) {
+	now := time.Now()
+	t.askMu.Lock()
+	if now.Sub(t.askedAt) < 100*time.Millisecond || now.Sub(t.asked[keyID]) < 10*time.Second {
+		t.askMu.Unlock()
+		return
 	}
-	t.mu.Unlock()
+	if len(t.asked) > 256 {
+		clear(t.asked)
+	}
+	t.asked[keyID], t.askedAt = now, now
+	t.askMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	return t.sync(ctx)
+	t.sync(ctx)
 }
 
 // sync reads KV signing_keys and follows it; it reports whether the
@@ -110,7 +121,6 @@ func (t *trust) sync(ctx context.Context) bool {
 	if t.fetch == nil {
 		return false
 	}
-	t.lastFetch = time.Now()
 	v, found, fresh := t.fetch(ctx)
 	if !fresh {
 		return false

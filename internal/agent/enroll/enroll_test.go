@@ -203,7 +203,11 @@ func TestEnrollFailures(t *testing.T) {
 		{name: "no token", o: Options{Token: " "}, text: "--token"},
 		{name: "bad server", o: Options{Server: "nats://x:4222", Token: "x"}, text: "http(s)"},
 		{name: "jwt for another key", o: Options{Token: "ok1"}, want: ErrBadResponse, text: "not this PC's key",
-			tamper: func(r *Response) { _, pk, _ := brokerid.NewUserKey(); u, _ := f.a.IssueAgent(r.PCID, pk); r.UserJWT = u.JWT }},
+			tamper: func(r *Response) {
+				_, pk, _ := brokerid.NewUserKey()
+				u, _ := f.a.IssueAgent(r.PCID, pk)
+				r.UserJWT = u.JWT
+			}},
 		{name: "no signing keys", o: Options{Token: "ok2"}, want: ErrBadResponse, text: "signing_keys",
 			tamper: func(r *Response) { r.SigningKeys = nil }},
 		{name: "key id mismatch", o: Options{Token: "ok3"}, want: ErrBadResponse, text: "key_id",
