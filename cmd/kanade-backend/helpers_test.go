@@ -65,7 +65,7 @@ func (b bulk) publish(t *testing.T, nc *nats.Conn) (wantFail int) {
 			r.ExitCode, wantFail = 1, wantFail+1
 		}
 		data, _ := json.Marshal(r)
-		if _, err := js.PublishAsync(bus.Result(r.RequestID), data, stall); err != nil {
+		if _, err := js.PublishAsync(bus.ResultFrom(r.PCID, r.RequestID), data, stall); err != nil {
 			t.Fatal(err)
 		}
 		if b.withStarted && i%2 == 0 {

@@ -27,7 +27,9 @@ import (
 	"github.com/kanade-fleet/kanade/internal/agent/intake"
 	"github.com/kanade-fleet/kanade/internal/agent/ledger"
 	"github.com/kanade-fleet/kanade/internal/agent/outbox"
+	"github.com/kanade-fleet/kanade/internal/brokerid"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -45,6 +47,17 @@ type Options struct {
 	Version      string // reported in heartbeats
 	// Runner replaces the real script runner (tests, simulators).
 	Runner intake.Runner
+	// CredsFile is the agent's own broker credential (broker.creds, from
+	// kanade-agent enroll); it replaces token and user/password.
+	CredsFile string
+	// Keyring holds the command-signing keys to trust (enrollment.json).
+	// The keys the agent persisted in the data dir (KeyringFile) win: they
+	// are the same keys advanced by rotations.
+	Keyring *sign.Keyring
+	// RequireSigned refuses unsigned commands even when no signing key is
+	// known yet (not enrolled, KV signing_keys empty). With a keyring,
+	// signatures are always required.
+	RequireSigned bool
 }
 
 // Agent is one endpoint. Create with New, then call Run once.
@@ -55,6 +68,7 @@ type Agent struct {
 	outbox *outbox.Outbox
 	stats  *selfStats
 	runner intake.Runner
+	trust  *trust
 
 	started atomic.Bool
 	caught  atomic.Int64 // completed catch-up passes (tests)
@@ -68,6 +82,10 @@ type Agent struct {
 
 	hbNow    chan struct{}
 	drainNow chan struct{}
+
+	errMu     sync.Mutex
+	lastErr   string
+	lastErrAt time.Time
 }
 
 // New validates the options and opens the data directory. It does not
@@ -102,11 +120,15 @@ func New(o Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	tr, err := newTrust(log, filepath.Join(o.DataDir, KeyringFile), o.Keyring, o.RequireSigned)
+	if err != nil {
+		return nil, err
+	}
 	runner := o.Runner
 	if runner == nil {
 		runner = &exec.Runner{TempDir: runDir, Env: []string{"KANADE_PC_ID=" + o.PCID}}
 	}
-	return &Agent{o: o, log: log, ledger: lg, outbox: ob, stats: newSelfStats(), runner: runner,
+	return &Agent{o: o, log: log, ledger: lg, outbox: ob, stats: newSelfStats(), runner: runner, trust: tr,
 		eff: eff, revs: map[string]uint64{}, layers: wire.ConfigLayers{Groups: map[string]wire.ConfigScope{}},
 		hbNow: make(chan struct{}, 1), drainNow: make(chan struct{}, 1)}, nil
 }
@@ -158,19 +180,38 @@ func (a *Agent) Run(ctx context.Context) error {
 		return errors.New("agent: Run called twice")
 	}
 	defer a.ledger.Close()
-	nc, err := bus.Connect(bus.ConnectOptions{URL: a.o.NATSURL, Token: a.o.NATSToken, User: a.o.NATSUser,
+	co := bus.ConnectOptions{URL: a.o.NATSURL, Token: a.o.NATSToken, User: a.o.NATSUser,
 		Password: a.o.NATSPassword, Name: "kanade-agent/" + a.o.PCID,
-		Logger: a.log, MaxReconnects: -1})
+		Logger: a.log, MaxReconnects: -1,
+		// Replies under the agent's own prefix: with a per-agent identity
+		// it may subscribe to nothing else (docs/identity-design.md).
+		InboxPrefix: brokerid.AgentInboxPrefix(a.o.PCID),
+		Options: []nats.Option{
+			// Keep retrying a refused credential (an operator may fix it on
+			// the server side); say so loudly instead of giving up silently.
+			nats.IgnoreAuthErrorAbort(),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.brokerError(err) }),
+			nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { a.brokerError(err) }),
+		}}
+	if a.o.CredsFile != "" {
+		co.Token, co.User, co.Password = "", "", ""
+		co.Options = append(co.Options, nats.UserCredentials(a.o.CredsFile))
+	}
+	nc, err := bus.Connect(co)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	defer nc.Close()
+	a.trust.fetch = func(ctx context.Context) ([]byte, bool, bool) {
+		return a.kvGet(ctx, nc, bus.KVSigningKeys, bus.SigningKeysChain)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	in, err := intake.New(intake.Config{PCID: a.o.PCID, Ledger: a.ledger, Sink: a.outbox, Runner: a.runner,
-		Pins: intake.NewKVPins(nc), Kills: intake.NATSKills{NC: nc, Logger: a.log}, Limit: a.Config().MaxLocalConcurrent,
+		Pins: intake.NewKVPins(nc), Kills: intake.NATSKills{NC: nc, Logger: a.log, Verifier: a.trust}, Verifier: a.trust,
+		Limit:  a.Config().MaxLocalConcurrent,
 		Logger: a.log, MaxPayload: int(min(nc.MaxPayload(), 1<<20)) - 64<<10})
 	if err != nil {
 		return err
@@ -216,6 +257,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	subscribe("$KV."+bus.KVAgentConfig+"."+bus.ConfigGlobalKey, notify(bus.KVAgentConfig))
 	subscribe("$KV."+bus.KVAgentConfig+"."+bus.PCConfigKey(a.o.PCID), notify(bus.KVAgentConfig))
 	subscribe("$KV."+bus.KVAgentConfig+".groups.*", notify(bus.KVAgentConfig))
+	subscribe("$KV."+bus.KVSigningKeys+"."+bus.SigningKeysChain, notify(bus.KVSigningKeys))
 	defer func() {
 		for _, s := range subs {
 			_ = s.Unsubscribe()
@@ -245,7 +287,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	loop(func(ctx context.Context) { a.heartbeatLoop(ctx, nc) })
 	loop(func(ctx context.Context) { a.drainLoop(ctx, nc, js) })
 	loop(a.maintenanceLoop)
-	a.log.Info("agent running", "version", a.o.Version, "nats_url", a.o.NATSURL, "data_dir", a.o.DataDir)
+	loop(func(ctx context.Context) { a.connectWatch(ctx, nc) })
+	a.log.Info("agent running", "version", a.o.Version, "nats_url", a.o.NATSURL, "data_dir", a.o.DataDir,
+		"identity", a.identity(), "signatures_required", a.trust.enforced(), "trusted_keys", a.trust.keyring().KeyIDs())
 
 	<-ctx.Done()
 	wg.Wait()
@@ -344,6 +388,66 @@ func (a *Agent) maintenanceLoop(ctx context.Context) {
 		case <-t.C:
 			if err := a.ledger.Expire(); err != nil {
 				a.log.Error("ledger maintenance", "error", err)
+			}
+		}
+	}
+}
+
+func (a *Agent) identity() string {
+	switch {
+	case a.o.CredsFile != "":
+		return "own credential " + a.o.CredsFile
+	case a.o.NATSUser != "":
+		return "shared user " + a.o.NATSUser
+	case a.o.NATSToken != "":
+		return "shared token"
+	}
+	return "none"
+}
+
+// brokerError logs a connection error the client reports, once a minute
+// per distinct error. A refused credential is an error naming the PC and
+// the reason: without it a PC with a bad or revoked credential would sit
+// silently disconnected.
+func (a *Agent) brokerError(err error) {
+	if err == nil {
+		return
+	}
+	a.errMu.Lock()
+	repeat := err.Error() == a.lastErr && time.Since(a.lastErrAt) < time.Minute
+	if !repeat {
+		a.lastErr, a.lastErrAt = err.Error(), time.Now()
+	}
+	a.errMu.Unlock()
+	if repeat {
+		return
+	}
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
+		errors.Is(err, nats.ErrAccountAuthExpired), strings.Contains(strings.ToLower(err.Error()), "authorization"),
+		strings.Contains(strings.ToLower(err.Error()), "authentication"):
+		a.log.Error("the broker refused this agent's credential; it keeps retrying, but needs an operator (re-enroll the PC, or check the broker's account configuration)",
+			"reason", err.Error(), "identity", a.identity(), "nats_url", a.o.NATSURL)
+	case errors.Is(err, nats.ErrPermissionViolation), strings.Contains(err.Error(), "Permissions Violation"):
+		a.log.Error("the broker refused an operation of this agent", "reason", err.Error())
+	default:
+		a.log.Warn("broker connection problem", "reason", err.Error(), "nats_url", a.o.NATSURL)
+	}
+}
+
+// connectWatch reports why the agent is not connected: during its first
+// connection attempts the client calls no handler for a refused
+// credential, it only keeps the error.
+func (a *Agent) connectWatch(ctx context.Context, nc *nats.Conn) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !nc.IsConnected() {
+				a.brokerError(nc.LastError())
 			}
 		}
 	}

@@ -132,7 +132,7 @@ func (b *broker) publish(subject string, c wire.Command) wire.Command {
 	return c
 }
 
-// count returns how many messages stream holds on subject.
+// count returns how many messages stream holds on subject (a filter).
 func (b *broker) count(stream, subject string) uint64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -144,7 +144,11 @@ func (b *broker) count(stream, subject string) uint64 {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	return info.State.Subjects[subject]
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
 }
 
 func (b *broker) last(stream, subject string) (*jetstream.RawStreamMsg, error) {
@@ -161,7 +165,7 @@ func (b *broker) waitResult(requestID string) wire.ExecResult {
 	b.t.Helper()
 	var res wire.ExecResult
 	waitFor(b.t, 60*time.Second, "result of "+requestID, func() bool {
-		m, err := b.last(bus.StreamResults, bus.Result(requestID))
+		m, err := b.last(bus.StreamResults, bus.ResultsOf(requestID))
 		if err != nil {
 			return false
 		}
@@ -298,13 +302,13 @@ func TestGroupTargetingFollowsKV(t *testing.T) {
 	// for c2 would have been admitted by now: it was not.
 	c3 := b.publish(bus.CommandsPC("pc-1"), wire.Command{Script: "true"})
 	b.waitResult(c3.RequestID)
-	if r1.a.ledger.Seen(c2.RequestID) || b.count(bus.StreamResults, bus.Result(c2.RequestID)) != 1 {
+	if r1.a.ledger.Seen(c2.RequestID) || b.count(bus.StreamResults, bus.ResultsOf(c2.RequestID)) != 1 {
 		t.Fatal("pc-1 ran a command of a group it left")
 	}
 	// Joining a group catches up on its latest command, like a reconnect
 	// does: pc-2 ran c1 (the group's last command when it joined) once.
 	waitFor(t, 20*time.Second, "two results for c1", func() bool {
-		return b.count(bus.StreamResults, bus.Result(c1.RequestID)) == 2
+		return b.count(bus.StreamResults, bus.ResultsOf(c1.RequestID)) == 2
 	})
 	if !r2.a.ledger.Seen(c1.RequestID) {
 		t.Fatal("pc-2 did not catch up on the group's last command")
@@ -405,7 +409,7 @@ func TestOfflineCatchUpRunsOnce(t *testing.T) {
 	r = startAgent(t, b, "pc-o", data) // caught up again: the command is still in EXEC
 	c2 := b.publish(bus.CommandsPC("pc-o"), wire.Command{Script: "echo next"})
 	b.waitResult(c2.RequestID)
-	if n := b.count(bus.StreamResults, bus.Result(c.RequestID)); n != 1 {
+	if n := b.count(bus.StreamResults, bus.ResultsOf(c.RequestID)); n != 1 {
 		t.Fatalf("the caught-up command ran %d times", n)
 	}
 	if n := b.count(bus.StreamEvents, bus.EventStarted(c.ExecID, "pc-o")); n != 1 {
@@ -452,7 +456,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 	waitFor(t, 20*time.Second, "outbox drained", func() bool { return r.a.outbox.Len() == 0 })
-	if n := b.count(bus.StreamResults, bus.Result(c.RequestID)); n != 1 {
+	if n := b.count(bus.StreamResults, bus.ResultsOf(c.RequestID)); n != 1 {
 		t.Fatalf("%d results", n)
 	}
 	if n := b.count(bus.StreamEvents, bus.EventStarted(c.ExecID, "pc-x")); n != 1 {

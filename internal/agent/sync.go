@@ -49,6 +49,8 @@ func (a *Agent) syncLoop(ctx context.Context, nc *nats.Conn, sub *intake.Subscri
 		case ev == "":
 			// (Re)connected: subscriptions are restored by the client;
 			// now membership, then catch-up of every subject, then config.
+			// Keys first: catch-up brings commands to verify.
+			a.trust.sync(ctx)
 			a.syncGroups(ctx, nc, sub, false)
 			if err := sub.CatchUp(ctx, sub.Subjects()); err != nil {
 				a.log.Warn("catch-up incomplete", "error", err)
@@ -59,10 +61,13 @@ func (a *Agent) syncLoop(ctx context.Context, nc *nats.Conn, sub *intake.Subscri
 			kick(a.hbNow)
 			kick(a.drainNow)
 		case ev == "refresh":
+			a.trust.sync(ctx)
 			a.syncGroups(ctx, nc, sub, true)
 			a.syncConfig(ctx, nc, nil)
 		case ev == bus.KVAgentGroups+"/"+a.o.PCID:
 			a.syncGroups(ctx, nc, sub, true)
+		case ev == bus.KVSigningKeys+"/"+bus.SigningKeysChain:
+			a.trust.sync(ctx) // the notification is a hint; sync re-reads the key
 		case strings.HasPrefix(ev, bus.KVAgentConfig+"/"):
 			a.syncConfig(ctx, nc, []string{strings.TrimPrefix(ev, bus.KVAgentConfig+"/")})
 		}

@@ -27,13 +27,13 @@ type RoleCredentials struct {
 }
 
 // AgentKVReads are the KV buckets an agent may read with direct gets.
-var AgentKVReads = []string{bus.KVScriptCurrent, bus.KVScriptStatus, bus.KVAgentGroups, bus.KVAgentConfig}
+var AgentKVReads = []string{bus.KVScriptCurrent, bus.KVScriptStatus, bus.KVAgentGroups, bus.KVAgentConfig, bus.KVSigningKeys}
 
 // AgentKVWatches are the KV buckets whose change notifications an agent
 // receives: a KV put is also a plain message on $KV.<bucket>.<key>, so the
 // agent follows its groups and config with core subscriptions instead of
 // one consumer per agent.
-var AgentKVWatches = []string{bus.KVAgentGroups, bus.KVAgentConfig}
+var AgentKVWatches = []string{bus.KVAgentGroups, bus.KVAgentConfig, bus.KVSigningKeys}
 
 // AgentObjectReads are the object stores an agent may read (self-update).
 var AgentObjectReads = []string{bus.ObjAgentRelease}

@@ -272,7 +272,7 @@ func TestBrokerRolePermissions(t *testing.T) {
 	if _, err := ajs.Publish(ctx, bus.EventStarted("e1", "pc1"), []byte(`{}`)); err != nil {
 		t.Fatalf("agent start event: %v", err)
 	}
-	if _, err := ajs.Publish(ctx, bus.Result("r1"), []byte(`{}`)); err != nil {
+	if _, err := ajs.Publish(ctx, bus.ResultFrom("pc1", "r1"), []byte(`{}`)); err != nil {
 		t.Fatalf("agent result: %v", err)
 	}
 
@@ -290,10 +290,10 @@ func TestBrokerRolePermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv(t, kills, "operator kill")
-	if err := op.Publish(bus.Result("forged"), []byte(`{}`)); err != nil {
+	if err := op.Publish(bus.ResultFrom("pc1", "forged"), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	ope.waitFor(t, bus.Result("forged"))
+	ope.waitFor(t, bus.ResultFrom("pc1", "forged"))
 }
 
 func recv(t *testing.T, ch chan *nats.Msg, what string) {

@@ -53,6 +53,7 @@ func KVConfigs(replicas int) []jetstream.KeyValueConfig {
 		kv(KVFleetConfig, 1, "freeze"),
 		kv(KVWaves, 1, "pending wave dispatches"),
 		kv(KVSchedState, 1, "scheduler bookkeeping (last fire per schedule)"),
+		kv(KVSigningKeys, 5, "command-signing public keys (rotation chain, internal/sign)"),
 		locks,
 	}
 }

@@ -31,6 +31,9 @@ type ConnectOptions struct {
 	// InboxPrefix replaces "_INBOX" for this connection's replies (see
 	// InboxBackend).
 	InboxPrefix string
+	// Options are applied after the defaults (credentials files, error
+	// handlers).
+	Options []nats.Option
 }
 
 // InboxBackend is the backend's reply-subject prefix. Agents may subscribe
@@ -83,6 +86,7 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 	if o.User != "" {
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
 	}
+	opts = append(opts, o.Options...)
 	url := strings.TrimSpace(o.URL)
 	if url == "" {
 		url = nats.DefaultURL

@@ -30,6 +30,13 @@ const (
 	ConfigGlobalKey = "global"
 )
 
+// KVSigningKeys holds the command-signing public keys as one rotation chain
+// under key SigningKeysChain (format: internal/sign).
+const (
+	KVSigningKeys    = "signing_keys"
+	SigningKeysChain = "chain"
+)
+
 // Durable consumer names of the backend projectors (shared by replicas).
 const (
 	ConsumerEvents  = "backend_events_projector"
@@ -60,8 +67,13 @@ func CommandsPC(pc string) string { return "commands.pc." + pc }
 // EventStarted is the subject an agent reports a run's start on.
 func EventStarted(execID, pc string) string { return "events.started." + execID + "." + pc }
 
-// Result is the subject an agent reports a run's result on.
-func Result(requestID string) string { return "results." + requestID }
+// ResultFrom is the subject an agent reports a run's result on (SPEC §12):
+// the pc token lets the broker bind it to the agent's identity.
+func ResultFrom(pc, requestID string) string { return "results." + pc + "." + requestID }
+
+// ResultsOf matches every PC's result of one request (a subscription
+// filter, never a publish subject).
+func ResultsOf(requestID string) string { return "results.*." + requestID }
 
 // Heartbeat is the subject of a PC's heartbeats.
 func Heartbeat(pc string) string { return "heartbeat." + pc }

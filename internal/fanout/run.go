@@ -51,7 +51,7 @@ func (r *RunRequest) Validate() error {
 }
 
 // Run executes an inline script on one PC and waits for its result. It
-// subscribes to results.<request_id> before publishing, so a fast agent's
+// subscribes to results.*.<request_id> before publishing, so a fast agent's
 // result cannot be missed, and records an executions row with job id
 // "adhoc" so the run shows in history. The Command carries deadline_at =
 // now + timeout + grace: an agent that comes online after the caller gave

@@ -72,7 +72,7 @@ func preload(b *testing.B, dir, dsn string, results []wire.ExecResult) {
 	}
 	for _, r := range results {
 		data, _ := json.Marshal(r)
-		if _, err := js.PublishAsync(bus.Result(r.RequestID), data, jetstream.WithStallWait(time.Minute)); err != nil {
+		if _, err := js.PublishAsync(bus.ResultFrom(r.PCID, r.RequestID), data, jetstream.WithStallWait(time.Minute)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -53,7 +53,7 @@ func (e *env) publish(subject string, v any) {
 }
 
 func (e *env) started(s wire.EventStarted) { e.publish(bus.EventStarted(s.ExecID, s.PCID), s) }
-func (e *env) result(r wire.ExecResult)    { e.publish(bus.Result(r.RequestID), r) }
+func (e *env) result(r wire.ExecResult)    { e.publish(bus.ResultFrom(r.PCID, r.RequestID), r) }
 
 func (e *env) count(q string, args ...any) int {
 	e.t.Helper()

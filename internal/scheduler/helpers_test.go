@@ -225,7 +225,7 @@ func startHeldAgent(t *testing.T, url, pc string, hold <-chan struct{}) *fakeAge
 			for _, p := range []struct {
 				subj string
 				data []byte
-			}{{bus.EventStarted(c.ExecID, pc), ev}, {bus.Result(c.RequestID), res}} {
+			}{{bus.EventStarted(c.ExecID, pc), ev}, {bus.ResultFrom(pc, c.RequestID), res}} {
 				if hold != nil && strings.HasPrefix(p.subj, "results.") {
 					select {
 					case <-hold:

@@ -117,7 +117,7 @@ func TestLiveEventsReachEveryReplica(t *testing.T) {
 		r := wire.ExecResult{ResultID: fmt.Sprintf("live-%02d", i), RequestID: fmt.Sprintf("req-%02d", i), ExecID: "ex-live",
 			PCID: fmt.Sprintf("pc-%02d", i), ManifestID: "job", Version: "1", StartedAt: now, FinishedAt: now}
 		data, _ := json.Marshal(r)
-		if _, err := a.JS.Publish(ctx, bus.Result(r.RequestID), data); err != nil {
+		if _, err := a.JS.Publish(ctx, bus.ResultFrom(r.PCID, r.RequestID), data); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -84,7 +84,7 @@ func (s ResultSet) Publish(ctx context.Context, js jetstream.JetStream) error {
 	for i := range s.N {
 		r := s.Result(i)
 		data, _ := json.Marshal(r)
-		f, err := js.PublishAsync(bus.Result(r.RequestID), data, jetstream.WithMsgID("result-"+r.ResultID))
+		f, err := js.PublishAsync(bus.ResultFrom(r.PCID, r.RequestID), data, jetstream.WithMsgID("result-"+r.ResultID))
 		if err != nil {
 			return fmt.Errorf("preload publish: %w", err)
 		}

@@ -33,9 +33,11 @@ func LastMsg(ctx context.Context, nc *nats.Conn, stream, subject string) (Msg, b
 		return Msg{}, false, fmt.Errorf("direct get %s %s: status %s %s", stream, subject, st, resp.Header.Get("Description"))
 	}
 	seq, _ := strconv.ParseUint(resp.Header.Get("Nats-Sequence"), 10, 64)
+	// Every stored message's answer names its subject; callers compare it
+	// with what they asked for rather than trust the request.
 	subj := resp.Header.Get("Nats-Subject")
 	if subj == "" {
-		subj = subject
+		return Msg{}, false, fmt.Errorf("direct get %s %s: answer without Nats-Subject", stream, subject)
 	}
 	return Msg{Subject: subj, Seq: seq, Data: resp.Data, Header: resp.Header}, true, nil
 }
@@ -43,9 +45,13 @@ func LastMsg(ctx context.Context, nc *nats.Conn, stream, subject string) (Msg, b
 // KVGet reads key from a KV bucket with a direct get. A deleted or purged
 // key reads as absent; rev is the entry's revision (0 when never set).
 func KVGet(ctx context.Context, nc *nats.Conn, bucket, key string) (val []byte, rev uint64, found bool, err error) {
-	m, ok, err := LastMsg(ctx, nc, "KV_"+bucket, "$KV."+bucket+"."+key)
+	subj := "$KV." + bucket + "." + key
+	m, ok, err := LastMsg(ctx, nc, "KV_"+bucket, subj)
 	if err != nil || !ok {
 		return nil, 0, false, err
+	}
+	if m.Subject != subj {
+		return nil, 0, false, fmt.Errorf("kv get %s/%s: answer is for %q", bucket, key, m.Subject)
 	}
 	switch m.Header.Get("KV-Operation") {
 	case "DEL", "PURGE":

@@ -12,16 +12,20 @@ package intake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 
 	"github.com/kanade-fleet/kanade/internal/agent/exec"
 	"github.com/kanade-fleet/kanade/internal/agent/ledger"
@@ -66,6 +70,13 @@ type KillSource interface {
 	Watch(execID string, fire func()) (stop func())
 }
 
+// Verifier checks a delivery's signature (SPEC §12) before anything else
+// looks at it: subject is the subject it arrived on (or, for catch-up, its
+// stored Nats-Subject), which the signature must cover.
+type Verifier interface {
+	Verify(subject string, h nats.Header, payload []byte) error
+}
+
 // Config wires an Intake.
 type Config struct {
 	PCID   string
@@ -74,8 +85,11 @@ type Config struct {
 	Runner Runner
 	Pins   Pins       // nil: version-pin and revoke gates are not checked
 	Kills  KillSource // nil: only Intake.Kill stops runs
-	Limit  int        // concurrent runs; 0 = CPU count
-	Logger *slog.Logger
+	// Verifier refuses unsigned or badly signed commands (exit 123); nil
+	// accepts every command (fleet simulator, unit tests).
+	Verifier Verifier
+	Limit    int // concurrent runs; 0 = CPU count
+	Logger   *slog.Logger
 	// MaxPayload bounds an encoded result (the broker's max payload minus
 	// headroom); outputs are shortened further to fit. Default 1 MiB - 64 KiB.
 	MaxPayload int
@@ -93,6 +107,7 @@ type Intake struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	running atomic.Int64
+	refused atomic.Int64
 
 	mu      sync.Mutex
 	groups  map[string]bool
@@ -158,10 +173,31 @@ func (in *Intake) Running() int { return int(in.running.Load()) }
 // Queued is the number of runs waiting for a slot.
 func (in *Intake) Queued() int { return in.slots.queued() }
 
-// Handle processes one delivery from a subscription or from catch-up. It
+// Refused is the number of commands refused for their signature since start.
+func (in *Intake) Refused() int64 { return in.refused.Load() }
+
+// Handle is HandleMsg without headers (an unsigned delivery).
+func (in *Intake) Handle(subject string, data []byte) { in.HandleMsg(subject, nil, data) }
+
+// HandleMsg processes one delivery from a subscription or from catch-up. It
 // returns once the command is durably admitted (or rejected); the run
 // itself proceeds in the background.
-func (in *Intake) Handle(subject string, data []byte) {
+//
+// The signature is checked right after addressing and before the ledger:
+// a refused delivery never records its request_id, so a forged or
+// re-routed copy that arrives first cannot make the genuine command look
+// like a duplicate.
+func (in *Intake) HandleMsg(subject string, h nats.Header, data []byte) {
+	if !Addressed(in.cfg.PCID, in.member, subject) {
+		in.log.Warn("command ignored", "subject", subject, "error", "not addressed to this PC")
+		return
+	}
+	if v := in.cfg.Verifier; v != nil {
+		if err := v.Verify(subject, h, data); err != nil {
+			in.refuse(subject, h, data, err)
+			return
+		}
+	}
 	cmd, err := Decode(in.cfg.PCID, in.member, subject, data)
 	if err != nil {
 		in.log.Warn("command ignored", "subject", subject, "error", err)
@@ -190,13 +226,64 @@ func (in *Intake) Handle(subject string, data []byte) {
 	in.spawn(rec)
 }
 
+// refusedPrefix marks ledger records of refusal reports. They are keyed by
+// a digest of the exact delivery, not by its request_id (see HandleMsg).
+const refusedPrefix = "refused:"
+
+// refuse reports a delivery that failed verification as a failed run
+// (exit 123, reason in stderr) without admitting its request_id. Each exact
+// delivery (subject, signature headers, payload) is reported once: EXEC
+// keeps it, so every reconnect's catch-up brings it back.
+func (in *Intake) refuse(subject string, h nats.Header, data []byte, why error) {
+	in.refused.Add(1)
+	sum := sha256.New()
+	for _, part := range []string{subject, h.Get("Kanade-Key-Id"), h.Get("Kanade-Signature")} {
+		sum.Write([]byte(part))
+		sum.Write([]byte{'\n'})
+	}
+	sum.Write(data)
+	key := refusedPrefix + hex.EncodeToString(sum.Sum(nil)[:16])
+	log := in.log.With("subject", subject, "reason", why.Error())
+	if in.cfg.Ledger.Seen(key) {
+		log.Debug("refused delivery seen again")
+		return
+	}
+	cmd, err := wire.DecodeCommand(data)
+	if err != nil || !SafeToken(cmd.RequestID) || !SafeToken(cmd.ExecID) {
+		// Nothing to report against: junk (a PubAck, an API error)
+		// aimed at this PC's subject by another client.
+		log.Warn("refused a message that is not a usable command; nothing run")
+		return
+	}
+	if !wire.ValidID(cmd.ID) {
+		cmd.ID = ""
+	}
+	log = log.With("request_id", cmd.RequestID, "exec_id", cmd.ExecID)
+	log.Warn("command refused: signature check failed; not run")
+	now := in.cfg.Now()
+	rec := ledger.Record{RequestID: cmd.RequestID, ResultID: newResultID(), Command: &cmd}
+	res := in.result(rec, now)
+	res.ExitCode = wire.ExitRefused
+	res.Stderr = "[kanade] refused: " + why.Error() + "; the command was not run\n"
+	if err := in.cfg.Sink.Put(bus.ResultFrom(in.cfg.PCID, res.RequestID), "result-"+res.ResultID, EncodeResult(res, in.cfg.MaxPayload)); err != nil {
+		log.Error("cannot queue the refusal result", "error", err)
+		return
+	}
+	// Remember the delivery (not the request_id) so a replay is not
+	// reported again; best effort, a failure means one more report.
+	if ok, err := in.cfg.Ledger.Admit(wire.Command{RequestID: key}, "", now); err != nil || !ok {
+		return
+	}
+	_ = in.cfg.Ledger.Done(key)
+}
+
 // Recover resumes what a previous process left in the ledger: runs that
 // never started are queued again (gates re-checked), runs that had started
 // are reported failed, since their outcome is unknown.
 func (in *Intake) Recover() {
 	for _, rec := range in.cfg.Ledger.Unfinished() {
 		switch {
-		case rec.Command == nil:
+		case rec.Command == nil, strings.HasPrefix(rec.RequestID, refusedPrefix):
 			_ = in.cfg.Ledger.Done(rec.RequestID)
 		case rec.State == ledger.Admitted:
 			in.log.Info("resuming a command admitted before restart", "request_id", rec.RequestID, "exec_id", rec.Command.ExecID)
@@ -409,7 +496,7 @@ func (in *Intake) skipped(rec ledger.Record, code int, reason string) wire.ExecR
 // queue write fails the record stays open, so the next start reports it.
 func (in *Intake) finish(rec ledger.Record, res wire.ExecResult) {
 	b := EncodeResult(res, in.cfg.MaxPayload)
-	if err := in.cfg.Sink.Put(bus.Result(res.RequestID), "result-"+res.ResultID, b); err != nil {
+	if err := in.cfg.Sink.Put(bus.ResultFrom(in.cfg.PCID, res.RequestID), "result-"+res.ResultID, b); err != nil {
 		in.log.Error("cannot queue result", "request_id", res.RequestID, "result_id", res.ResultID, "error", err)
 		return
 	}

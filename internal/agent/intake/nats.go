@@ -69,11 +69,24 @@ func (p *KVPins) fetch(ctx context.Context, job string) (Pin, error) {
 type NATSKills struct {
 	NC     *nats.Conn
 	Logger *slog.Logger
+	// Verifier, when set, must accept a kill before it fires; a refused
+	// kill is logged and ignored (any client can aim junk at kill.*).
+	Verifier Verifier
 }
 
 // Watch implements KillSource.
 func (k NATSKills) Watch(execID string, fire func()) func() {
-	sub, err := k.NC.Subscribe(bus.Kill(execID), func(*nats.Msg) { fire() })
+	sub, err := k.NC.Subscribe(bus.Kill(execID), func(m *nats.Msg) {
+		if k.Verifier != nil {
+			if err := k.Verifier.Verify(m.Subject, m.Header, m.Data); err != nil {
+				if k.Logger != nil {
+					k.Logger.Warn("kill refused: signature check failed; ignored", "exec_id", execID, "reason", err.Error())
+				}
+				return
+			}
+		}
+		fire()
+	})
 	if err != nil {
 		if k.Logger != nil {
 			k.Logger.Error("cannot watch kill subject", "exec_id", execID, "error", err)
@@ -102,7 +115,7 @@ func (s *Subscriber) subscribeLocked(subject string) error {
 	if _, ok := s.subs[subject]; ok {
 		return nil
 	}
-	sub, err := s.nc.Subscribe(subject, func(m *nats.Msg) { s.in.Handle(m.Subject, m.Data) })
+	sub, err := s.nc.Subscribe(subject, func(m *nats.Msg) { s.in.HandleMsg(m.Subject, m.Header, m.Data) })
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", subject, err)
 	}
@@ -167,7 +180,9 @@ func (s *Subscriber) Subjects() []string {
 }
 
 // CatchUp feeds the last EXEC message of each subject to the Intake; the
-// ledger makes a message seen live and again here harmless.
+// ledger makes a message seen live and again here harmless. The subject
+// handed on (and verified) is the stored message's Nats-Subject, which must
+// be the one asked for.
 func (s *Subscriber) CatchUp(ctx context.Context, subjects []string) error {
 	var errs []error
 	for _, subj := range subjects {
@@ -178,9 +193,14 @@ func (s *Subscriber) CatchUp(ctx context.Context, subjects []string) error {
 			errs = append(errs, err)
 			continue
 		}
-		if ok {
-			s.in.Handle(m.Subject, m.Data)
+		if !ok {
+			continue
 		}
+		if m.Subject != subj {
+			errs = append(errs, fmt.Errorf("direct get %s: answer is for %q", subj, m.Subject))
+			continue
+		}
+		s.in.HandleMsg(m.Subject, m.Header, m.Data)
 	}
 	return errors.Join(errs...)
 }

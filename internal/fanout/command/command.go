@@ -82,17 +82,17 @@ type Awaiter struct {
 	OnInvalid func(error)
 }
 
-// AwaitResult subscribes to results.<requestID> and makes sure the
+// AwaitResult subscribes to results.*.<requestID> (any PC's answer) and makes sure the
 // subscription is live on the server, so a result published after this
 // returns cannot be missed: call it before publishing the command.
 func AwaitResult(nc *nats.Conn, requestID string) (*Awaiter, error) {
-	sub, err := nc.SubscribeSync(bus.Result(requestID))
+	sub, err := nc.SubscribeSync(bus.ResultsOf(requestID))
 	if err != nil {
-		return nil, fmt.Errorf("subscribe to %s: %w", bus.Result(requestID), err)
+		return nil, fmt.Errorf("subscribe to %s: %w", bus.ResultsOf(requestID), err)
 	}
 	if err := nc.FlushTimeout(5 * time.Second); err != nil {
 		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("flush subscription to %s: %w", bus.Result(requestID), err)
+		return nil, fmt.Errorf("flush subscription to %s: %w", bus.ResultsOf(requestID), err)
 	}
 	return &Awaiter{sub: sub}, nil
 }

@@ -72,10 +72,10 @@ func TestPublishAndAwait(t *testing.T) {
 			return
 		}
 		answered.Add(1)
-		_ = agent.Publish(bus.Result(c.RequestID), []byte("not json"))
+		_ = agent.Publish(bus.ResultFrom("pc1", c.RequestID), []byte("not json"))
 		res, _ := json.Marshal(wire.ExecResult{ResultID: "r1", RequestID: c.RequestID, ExecID: c.ExecID, PCID: "pc-1",
 			ManifestID: c.ID, Version: c.Version, ExitCode: 3, Stdout: "out", StartedAt: time.Now(), FinishedAt: time.Now()})
-		_ = agent.Publish(bus.Result(c.RequestID), res)
+		_ = agent.Publish(bus.ResultFrom("pc1", c.RequestID), res)
 	})
 	if err != nil {
 		t.Fatal(err)
