@@ -413,12 +413,28 @@ func TestAgentScope(t *testing.T) {
 	}
 	defer sub.Unsubscribe()
 	b.nc.Flush()
-	pong, err := e.backend.Request("agents.victim.ping", nil, wait)
+	// The CANARY stream stores agents.> too, so its PubAck may answer the
+	// request first: collect replies until the agent's own arrives.
+	inbox := nats.NewInbox()
+	replies, err := e.backend.SubscribeSync(inbox)
 	if err != nil {
-		t.Fatalf("ping: %v", err)
+		t.Fatal(err)
 	}
-	var hb map[string]any
-	if json.Unmarshal(pong.Data, &hb); hb["pc_id"] != "victim" {
-		t.Errorf("pong %q", pong.Data)
+	defer replies.Unsubscribe()
+	if err := e.backend.PublishRequest("agents.victim.ping", inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		pong, err := replies.NextMsg(wait)
+		if err != nil {
+			t.Fatalf("ping: no answer from the agent: %v", err)
+		}
+		var hb map[string]any
+		if json.Unmarshal(pong.Data, &hb) == nil && hb["pc_id"] == "victim" {
+			return
+		}
+		if _, isAck := hb["stream"]; !isAck {
+			t.Fatalf("unexpected pong %q", pong.Data)
+		}
 	}
 }
