@@ -123,7 +123,7 @@ export function ExecDialog({
                   checked={groups.includes(g)}
                   onChange={(e) => setGroups((xs) => (e.target.checked ? [...xs, g] : xs.filter((x) => x !== g)))}
                 />{' '}
-                {g} <span className="muted">({gq.data?.find((x) => x.group === g)?.members.length ?? 0})</span>
+                {g} <span className="muted">({gq.data?.find((x) => x.group === g)?.members?.length ?? 0})</span>
               </label>
             ))}
           </fieldset>

@@ -1,3 +1,8 @@
+// The transport under the generated client (api.gen.ts): how one ApiRequest
+// goes over HTTP — the bearer token, the 401 that ends the session, errors as
+// ApiError, X-Total-Count as a List's total. lib/client.ts joins it to
+// createApi; only lib/queries/* use that client.
+import type { ApiRequest, List, Transport } from './api.gen'
 import { getToken, setToken } from './auth'
 
 export class ApiError extends Error {
@@ -10,30 +15,32 @@ export class ApiError extends Error {
   }
 }
 
-export interface ReqOpts {
-  method?: string
-  body?: unknown
-  /** Send the body as-is with this content type (YAML editors). */
-  contentType?: string
-  signal?: AbortSignal
+/** The path with its query string; undefined, '' and 0 are left out (the server's default applies). */
+function target(req: ApiRequest): string {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(req.query ?? {})) {
+    if (v === undefined || v === '' || v === 0) continue
+    q.set(k, String(v))
+  }
+  const qs = q.toString()
+  return qs ? `${req.path}?${qs}` : req.path
 }
 
-async function request(path: string, o: ReqOpts = {}): Promise<Response> {
+async function request(req: ApiRequest): Promise<Response> {
   const headers: Record<string, string> = { Accept: 'application/json' }
   const tok = getToken()
   if (tok) headers.Authorization = `Bearer ${tok}`
   let body: BodyInit | undefined
-  if (o.body !== undefined) {
-    if (o.contentType) {
-      headers['Content-Type'] = o.contentType
-      body = o.body as string
-    } else {
-      headers['Content-Type'] = 'application/json'
-      body = JSON.stringify(o.body)
-    }
+  if (req.text !== undefined) {
+    headers['Content-Type'] = 'application/yaml'
+    body = req.text
+  } else if (req.body !== undefined) {
+    headers['Content-Type'] = 'application/json'
+    body = JSON.stringify(req.body)
   }
-  const res = await fetch(path, { method: o.method ?? 'GET', headers, body, signal: o.signal })
-  if (res.ok) return res
+  const res = await fetch(target(req), { method: req.method, headers, body, signal: req.signal })
+  // alsoOK: a status whose body is still the answer (fleet health's 503 = degraded, not failed).
+  if (res.ok || req.alsoOK?.includes(res.status)) return res
   let msg = res.statusText || `HTTP ${res.status}`
   let field: string | undefined
   try {
@@ -43,42 +50,45 @@ async function request(path: string, o: ReqOpts = {}): Promise<Response> {
   } catch {
     /* not JSON */
   }
-  if (res.status === 401 && !path.startsWith('/api/auth/login')) setToken('')
+  // A wrong password at sign-in is a 401 too, but there is no session to end.
+  if (res.status === 401 && !req.path.startsWith('/api/auth/login')) setToken('')
   throw new ApiError(res.status, msg, field)
 }
 
-export async function api<T>(path: string, o: ReqOpts = {}): Promise<T> {
-  const res = await request(path, o)
-  if (res.status === 204) return undefined as T
+async function decode(res: Response): Promise<unknown> {
+  if (res.status === 204) return undefined
   const text = await res.text()
-  if (!text) return undefined as T
+  if (!text) return undefined
   try {
-    return JSON.parse(text) as T
+    return JSON.parse(text)
   } catch {
-    return text as unknown as T
+    return text
   }
 }
 
-export interface Page<T> {
-  items: T[]
-  total: number
-}
-
 /** A list endpoint: rows plus X-Total-Count (total before paging). */
-export async function apiList<T>(path: string, signal?: AbortSignal): Promise<Page<T>> {
-  const res = await request(path, { signal })
-  const items = ((await res.json()) ?? []) as T[]
+async function decodeList(res: Response): Promise<List<unknown>> {
+  const items = ((await res.json()) ?? []) as unknown[]
   const h = res.headers.get('X-Total-Count')
   const total = h === null ? items.length : Number(h)
   return { items, total: Number.isFinite(total) ? total : items.length }
 }
 
-/** Reads every page of a list (for CSV export and "select all"). */
-export async function apiAll<T>(base: string, pageSize = 1000, max = 200_000): Promise<T[]> {
+/** Sends one request of the generated client. */
+export const transport: Transport = async (req) => {
+  const res = await request(req)
+  return req.list ? decodeList(res) : decode(res)
+}
+
+/** Reads every page of a list (for CSV export, "select all" and fleet-wide counts). */
+export async function allPages<T>(
+  page: (p: { limit: number; offset: number }) => Promise<List<T>>,
+  pageSize = 1000,
+  max = 200_000,
+): Promise<T[]> {
   const out: T[] = []
   for (let offset = 0; offset < max; offset += pageSize) {
-    const sep = base.includes('?') ? '&' : '?'
-    const p = await apiList<T>(`${base}${sep}limit=${pageSize}&offset=${offset}`)
+    const p = await page({ limit: pageSize, offset })
     out.push(...p.items)
     if (p.items.length < pageSize || out.length >= p.total) break
   }

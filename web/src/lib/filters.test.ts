@@ -72,7 +72,7 @@ describe('agent query', () => {
 })
 
 describe('jobs filter', () => {
-  const job = (id: string, tags: string[], description = ''): Job => ({ id, version: '1', description, tags, status: 'ACTIVE', execute: { shell: 'sh', script: '', timeout: '1m' } })
+  const job = (id: string, tags: string[], description = ''): Job => ({ id, version: '1', description, tags, status: 'ACTIVE', pinned_version: null, execute: { shell: 'sh', script: '', timeout: '1m', run_as: 'system' } })
   const jobs = [job('cleanup', ['hygiene', 'win']), job('inventory', ['probe']), job('reboot', ['win'], 'Restart the PC')]
   it('matches text in id, description and tags', () => {
     expect(filterJobs(jobs, 'restart', []).map((j) => j.id)).toEqual(['reboot'])

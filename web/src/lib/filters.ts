@@ -1,6 +1,6 @@
 // Filter state for list pages, kept in the URL so links from the dashboard
 // land on a pre-filtered list and a reload keeps the view.
-import type { Agent, Job, ResultStatus } from './types'
+import type { Agent, AgentListQuery, Job, ResultQuery, ResultStatus } from './types'
 
 export type AgentStatus = 'all' | 'online' | 'offline'
 export const agentSortKeys = ['pc_id', 'hostname', 'last_heartbeat', 'os_family', 'agent_version'] as const
@@ -39,16 +39,27 @@ export function agentQueryToURL(q: AgentQuery): URLSearchParams {
   return p
 }
 
-/** Query string for GET /api/agents. */
+/** The parameters of GET /api/agents (status overrides q.status: the per-status counts). */
+export function agentQueryParams(q: AgentQuery, limit: number, offset: number, status: AgentStatus = q.status): AgentListQuery {
+  return {
+    status: status === 'all' ? undefined : status,
+    q: q.q || undefined,
+    group: q.group || undefined,
+    sort: q.sort,
+    order: q.order,
+    limit,
+    offset,
+  }
+}
+
+/** The same parameters as a query string: a stable name for the request (its query key). */
 export function agentQueryToAPI(q: AgentQuery, limit: number, offset: number, status: AgentStatus = q.status): string {
+  return toQueryString(agentQueryParams(q, limit, offset, status))
+}
+
+function toQueryString(params: object): string {
   const p = new URLSearchParams()
-  if (status !== 'all') p.set('status', status)
-  if (q.q) p.set('q', q.q)
-  if (q.group) p.set('group', q.group)
-  p.set('sort', q.sort)
-  p.set('order', q.order)
-  p.set('limit', String(limit))
-  p.set('offset', String(offset))
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) p.set(k, String(v))
   return p.toString()
 }
 
@@ -130,14 +141,23 @@ export function parseResultFilter(p: URLSearchParams): ResultFilter {
   }
 }
 
+/** The parameters of GET /api/results; `now` anchors a relative `since`. */
+export function resultFilterParams(f: ResultFilter, now: number, limit: number, offset: number): ResultQuery {
+  const text = (k: 'job_id' | 'pc_id' | 'exec_id') => f[k].trim() || undefined
+  return {
+    job_id: text('job_id'),
+    pc_id: text('pc_id'),
+    exec_id: text('exec_id'),
+    status: f.status || undefined,
+    since: sinceFromPreset(f.since, now),
+    limit,
+    offset,
+  }
+}
+
+/** The same parameters as a query string: a stable name for the request (its query key). */
 export function resultFilterToAPI(f: ResultFilter, now: number, limit: number, offset: number): string {
-  const p = new URLSearchParams()
-  for (const k of ['job_id', 'pc_id', 'exec_id', 'status'] as const) if (f[k]) p.set(k, f[k].trim())
-  const since = sinceFromPreset(f.since, now)
-  if (since) p.set('since', since)
-  p.set('limit', String(limit))
-  p.set('offset', String(offset))
-  return p.toString()
+  return toQueryString(resultFilterParams(f, now, limit, offset))
 }
 
 /** Why a run did not run, from its reserved exit code (see SPEC §6). */

@@ -9,7 +9,7 @@ import { addToGroup, invalidateMembership, removeFromGroup } from '../lib/querie
 import { usePcResults } from '../lib/queries/results'
 import { Link, navigate } from '../lib/router'
 import { formatBytes } from '../lib/time'
-import type { EffectiveConfig } from '../lib/types'
+import type { EffectiveView as EffectiveViewData } from '../lib/types'
 import { t } from '../i18n'
 import { Button, Card, ErrorBox, KV, OnlineDot, RelTime, Spinner, StatusBadge, Table, useConfirm, useToast } from '../components/ui'
 import { ExecDialog } from '../components/ExecDialog'
@@ -164,7 +164,7 @@ export function AgentDetail({ pc }: { pc: string }) {
   )
 }
 
-export function EffectiveView({ e }: { e: EffectiveConfig }) {
+export function EffectiveView({ e }: { e: EffectiveViewData }) {
   return (
     <>
       <KV items={Object.entries(e.effective ?? {}).map(([k, v]) => [k, <span className="mono">{typeof v === 'object' ? JSON.stringify(v) : String(v)}</span>])} />

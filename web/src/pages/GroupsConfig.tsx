@@ -46,7 +46,7 @@ export function GroupsConfig() {
                 <li key={g.group}>
                   <details>
                     <summary>
-                      <strong>{g.group}</strong> <span className="muted">{t('groups.members', { count: g.members.length })}</span>
+                      <strong>{g.group}</strong> <span className="muted">{t('groups.members', { count: (g.members ?? []).length })}</span>
                     </summary>
                     <div className="row wrap">
                       <Link to={`/agents?group=${enc(g.group)}`}>{t('groups.openInAgents')}</Link>
@@ -55,7 +55,7 @@ export function GroupsConfig() {
                       </Button>
                     </div>
                     <ul className="tag-list">
-                      {g.members.slice(0, 200).map((m) => (
+                      {(g.members ?? []).slice(0, 200).map((m) => (
                         <li key={m} className="tag">
                           <Link to={`/agents/${enc(m)}`}>{m}</Link>
                           {canWrite && (
@@ -65,7 +65,7 @@ export function GroupsConfig() {
                           )}
                         </li>
                       ))}
-                      {g.members.length > 200 && <li className="muted">{t('groups.more', { count: g.members.length - 200 })}</li>}
+                      {(g.members ?? []).length > 200 && <li className="muted">{t('groups.more', { count: (g.members ?? []).length - 200 })}</li>}
                     </ul>
                   </details>
                 </li>

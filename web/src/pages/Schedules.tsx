@@ -7,7 +7,7 @@ import { useExecution } from '../lib/queries/executions'
 import { deleteSchedule, invalidateSchedules, saveSchedule, setScheduleEnabled, useScheduleDoc, useSchedulePreview, useSchedules } from '../lib/queries/schedules'
 import { Link } from '../lib/router'
 import { absoluteTime } from '../lib/time'
-import type { Schedule } from '../lib/types'
+import type { ScheduleRow } from '../lib/types'
 import { t } from '../i18n'
 import { Button, Dialog, ErrorBox, RelTime, Spinner, StatusBadge, Table, useConfirm, useToast } from '../components/ui'
 import { YamlDialog } from './Jobs'
@@ -22,15 +22,15 @@ target:
 jitter: 5m
 `
 
-function when(s0: Schedule): string {
-  const s = { ...s0, ...((s0.when as Record<string, unknown> | undefined) ?? {}) } as Schedule
-  if (s.cron) return `cron ${s.cron}`
-  if (s.calendar) return `calendar ${JSON.stringify(s.calendar)}`
-  if (s.per_pc) return `per_pc ${typeof s.per_pc === 'string' ? s.per_pc : JSON.stringify(s.per_pc)}`
+function when(s: ScheduleRow): string {
+  const w = s.when
+  if (w.cron) return `cron ${w.cron}`
+  if (w.calendar) return `calendar ${JSON.stringify(w.calendar)}`
+  if (w.per_pc) return `per_pc ${typeof w.per_pc === 'string' ? w.per_pc : JSON.stringify(w.per_pc)}`
   return '—'
 }
 
-function target(s: Schedule): string {
+function target(s: ScheduleRow): string {
   const tg = s.target
   if (!tg) return '—'
   if (tg.all) return t('exec.mode.all')
@@ -39,11 +39,11 @@ function target(s: Schedule): string {
 }
 
 /** A schedule as YAML for editing when the server did not keep the original text. */
-function toYaml(s: Schedule): string {
+function toYaml(s: ScheduleRow): string {
   if (s.yaml) return s.yaml
   const skip = new Set(['next_fire', 'last_fire', 'last_exec_id', 'yaml', 'when'])
   // The list nests the trigger under `when`; the document has it at the top level.
-  const flat = { ...s, ...((s.when as Record<string, unknown> | undefined) ?? {}) }
+  const flat = { ...s, ...s.when }
   return Object.entries(flat)
     .filter(([k, v]) => !skip.has(k) && v !== null && v !== undefined)
     .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
@@ -53,14 +53,14 @@ function toYaml(s: Schedule): string {
 export function Schedules() {
   const interval = useFallbackInterval()
   const list = useSchedules({ refetchInterval: interval })
-  const [edit, setEdit] = useState<Schedule | 'new' | null>(null)
+  const [edit, setEdit] = useState<ScheduleRow | 'new' | null>(null)
   const [preview, setPreview] = useState<string | null>(null)
   const canWrite = useCanWrite()
   const qc = useQueryClient()
   const toast = useToast()
   const confirm = useConfirm()
   const refresh = () => invalidateSchedules(qc)
-  const setEnabled = async (s: Schedule, on: boolean) => {
+  const setEnabled = async (s: ScheduleRow, on: boolean) => {
     if (!on && !(await confirm({ title: t('sched.disableTitle', { id: s.id }), body: t('sched.disableBody'), confirm: t('sched.disable'), danger: true }))) return
     try {
       await setScheduleEnabled(s.id, on)
@@ -70,7 +70,7 @@ export function Schedules() {
     }
     refresh()
   }
-  const del = async (s: Schedule) => {
+  const del = async (s: ScheduleRow) => {
     if (!(await confirm({ title: t('sched.deleteTitle', { id: s.id }), body: t('sched.deleteBody'), confirm: t('common.delete'), danger: true }))) return
     try {
       await deleteSchedule(s.id)
@@ -151,7 +151,7 @@ export function Schedules() {
   )
 }
 
-function ScheduleEditor({ s, onClose, onSaved }: { s: Schedule; onClose: () => void; onSaved: () => void }) {
+function ScheduleEditor({ s, onClose, onSaved }: { s: ScheduleRow; onClose: () => void; onSaved: () => void }) {
   const toast = useToast()
   // Prefer the text the operator wrote (comments included) when the server kept it.
   const d = useScheduleDoc(s)
@@ -170,7 +170,7 @@ function ScheduleEditor({ s, onClose, onSaved }: { s: Schedule; onClose: () => v
   )
 }
 
-function LastOutcome({ s }: { s: Schedule }) {
+function LastOutcome({ s }: { s: ScheduleRow }) {
   const ex = useExecution(s.last_exec_id, { enabled: !!s.last_exec_id, staleTime: 30_000 })
   if (!s.last_fire) return <span className="muted">{t('sched.never')}</span>
   return (

@@ -1,8 +1,9 @@
 // Agents: the fleet table, one agent, ping and delete.
 import { useQueries, useQuery, type QueryClient } from '@tanstack/react-query'
-import { api, apiAll, apiList, enc, type Page } from '../api'
-import { agentQueryToAPI, type AgentQuery, type AgentStatus } from '../filters'
-import type { Agent } from '../types'
+import { allPages } from '../api'
+import { client } from '../client'
+import { agentQueryParams, agentQueryToAPI, type AgentQuery, type AgentStatus } from '../filters'
+import type { Agent, AgentListQuery, List } from '../types'
 import type { QueryOpts } from './options'
 
 export const agentKeys = {
@@ -19,16 +20,15 @@ export const agentKeys = {
 
 // ---- fetchers ----
 
-/** `qs` is a query string as built by lib/filters (agentQueryToAPI). */
-export const listAgents = (qs: string, signal?: AbortSignal) => apiList<Agent>(`/api/agents?${qs}`, signal)
-export const getAgent = (pc: string) => api<Agent>(`/api/agents/${enc(pc)}`)
-export const deleteAgent = (pc: string) => api(`/api/agents/${enc(pc)}`, { method: 'DELETE' })
-export const pingAgent = (pc: string) => api(`/api/agents/${enc(pc)}/ping`, { method: 'POST' })
+/** `p` as built by lib/filters (agentQueryParams). */
+export const listAgents = (p: AgentListQuery, signal?: AbortSignal) => client.listAgents(p, { signal })
+export const getAgent = (pc: string) => client.getAgent(pc)
+export const deleteAgent = (pc: string) => client.deleteAgent(pc)
+export const pingAgent = (pc: string) => client.pingAgent(pc)
 
 /** Every agent matching q's filter (status, search, group), all pages: for "select all" and CSV. */
 export function allAgentsMatching(q: AgentQuery) {
-  const filter = agentQueryToAPI(q, 1, 0).replace(/&?limit=1&offset=0/, '')
-  return apiAll<Agent>(`/api/agents?${filter}`)
+  return allPages((page) => listAgents(agentQueryParams(q, page.limit, page.offset)))
 }
 
 export type VersionCount = { total: number; online: number }
@@ -36,12 +36,7 @@ export type VersionCount = { total: number; online: number }
 /** The agent-version distribution of the whole fleet. */
 async function agentVersions(): Promise<{ total: number; versions: [string, VersionCount][] }> {
   // The version distribution needs every agent; 1000 per page keeps it to a few requests even at 10 000.
-  const out: Agent[] = []
-  for (let off = 0; off < 100_000; off += 1000) {
-    const p = await listAgents(`limit=1000&offset=${off}&sort=pc_id`)
-    out.push(...p.items)
-    if (p.items.length < 1000 || out.length >= p.total) break
-  }
+  const out = await allPages((page) => listAgents({ ...page, sort: 'pc_id' }), 1000, 100_000)
   const m = new Map<string, VersionCount>()
   for (const a of out) {
     const v = m.get(a.agent_version || '?') ?? { total: 0, online: 0 }
@@ -59,10 +54,10 @@ export function useAgent(pc: string, opts?: QueryOpts<Agent>) {
 }
 
 /** Page `page` (of `size` rows) of the agents matching q. */
-export function useAgentPage(q: AgentQuery, size: number, page: number, opts?: QueryOpts<Page<Agent>>) {
+export function useAgentPage(q: AgentQuery, size: number, page: number, opts?: QueryOpts<List<Agent>>) {
   return useQuery({
     queryKey: agentKeys.page(agentQueryToAPI(q, size, 0), page),
-    queryFn: ({ signal }) => listAgents(agentQueryToAPI(q, size, page * size), signal),
+    queryFn: ({ signal }) => listAgents(agentQueryParams(q, size, page * size), signal),
     ...opts,
   })
 }
@@ -73,7 +68,7 @@ export function useAgentPages(q: AgentQuery, size: number, pages: number[], opts
   return useQueries({
     queries: pages.map((p) => ({
       queryKey: agentKeys.page(base, p),
-      queryFn: ({ signal }: { signal: AbortSignal }) => listAgents(agentQueryToAPI(q, size, p * size), signal),
+      queryFn: ({ signal }: { signal: AbortSignal }) => listAgents(agentQueryParams(q, size, p * size), signal),
       ...opts,
     })),
   })
@@ -84,7 +79,7 @@ export function useAgentCounts(q: AgentQuery, statuses: AgentStatus[], opts: { r
   return useQueries({
     queries: statuses.map((s) => ({
       queryKey: agentKeys.count(s, q.q, q.group),
-      queryFn: () => listAgents(agentQueryToAPI(q, 1, 0, s)).then((p) => p.total),
+      queryFn: () => listAgents(agentQueryParams(q, 1, 0, s)).then((p) => p.total),
       ...opts,
     })),
   })
@@ -102,7 +97,7 @@ export const invalidateAgent = (qc: QueryClient, pc: string) => qc.invalidateQue
 /** Shows `group` on the listed agents in every cached agent page at once (the broker confirms later). */
 export function patchAgentsJoinedGroup(qc: QueryClient, group: string, pcs: string[]) {
   const set = new Set(pcs)
-  qc.setQueriesData<Page<Agent>>({ queryKey: agentKeys.all() }, (old) =>
+  qc.setQueriesData<List<Agent>>({ queryKey: agentKeys.all() }, (old) =>
     old && Array.isArray(old.items)
       ? { ...old, items: old.items.map((a) => (set.has(a.pc_id) && !(a.groups ?? []).includes(group) ? { ...a, groups: [...(a.groups ?? []), group].sort() } : a)) }
       : old,

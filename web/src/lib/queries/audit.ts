@@ -1,7 +1,7 @@
 // The audit log.
 import { useQuery } from '@tanstack/react-query'
-import { apiList } from '../api'
-import type { AuditEvent, AuditListParams } from '../types'
+import { client } from '../client'
+import type { AuditEntry, AuditListParams, List } from '../types'
 import type { QueryOpts } from './options'
 
 export const auditKeys = {
@@ -9,6 +9,7 @@ export const auditKeys = {
   list: (qs: string) => ['audit', qs],
 }
 
+/** The list's parameters as a query string: a stable name for its key. */
 function listQuery(p: AuditListParams): string {
   const q = new URLSearchParams()
   if (p.actor) q.set('actor', p.actor)
@@ -21,10 +22,10 @@ function listQuery(p: AuditListParams): string {
 
 // ---- fetchers ----
 
-export const listAudit = (p: AuditListParams, signal?: AbortSignal) => apiList<AuditEvent>(`/api/audit?${listQuery(p)}`, signal)
+export const listAudit = (p: AuditListParams, signal?: AbortSignal) => client.listAudit(p, { signal })
 
 // ---- hooks ----
 
-export function useAuditList(p: AuditListParams, opts?: QueryOpts<{ items: AuditEvent[]; total: number }>) {
+export function useAuditList(p: AuditListParams, opts?: QueryOpts<List<AuditEntry>>) {
   return useQuery({ queryKey: auditKeys.list(listQuery(p)), queryFn: ({ signal }) => listAudit(p, signal), ...opts })
 }

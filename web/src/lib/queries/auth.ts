@@ -1,6 +1,7 @@
 // Sign-in and the signed-in account. (The token itself lives in lib/auth.ts.)
 import { useQuery } from '@tanstack/react-query'
-import { api, ApiError } from '../api'
+import { ApiError } from '../api'
+import { client } from '../client'
 import type { LoginResponse, Me } from '../types'
 
 export const authKeys = {
@@ -11,15 +12,15 @@ export const authKeys = {
 
 export async function getMe(): Promise<Me> {
   try {
-    return await api<Me>('/api/auth/me')
+    return await client.me()
   } catch (e) {
     // With auth disabled (dev) there may be no account endpoint at all.
-    if (e instanceof ApiError && e.status === 404) return { username: 'anonymous', role: 'admin' } as Me
+    if (e instanceof ApiError && e.status === 404) return { username: 'anonymous', role: 'admin', must_change_pw: false }
     throw e
   }
 }
 
-export const login = (username: string, password: string) => api<LoginResponse>('/api/auth/login', { method: 'POST', body: { username, password } })
+export const login = (username: string, password: string): Promise<LoginResponse> => client.login({ username, password })
 
 // ---- hooks ----
 

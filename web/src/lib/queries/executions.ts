@@ -1,17 +1,18 @@
 // Executions: one job run over a target, its progress and its per-PC results.
 import { useQuery, type QueryClient } from '@tanstack/react-query'
-import { api, apiList, enc } from '../api'
-import type { ExecRequest, ExecResponse, Execution, ExecutionDetail, ExecutionListParams } from '../types'
+import { client } from '../client'
+import type { ExecRequest, ExecResponse, Execution, ExecutionDetail, ExecutionListParams, ExecutionStatus, List } from '../types'
 import type { QueryOpts } from './options'
 
 export const executionKeys = {
   /** Prefix of every execution list. */
   all: () => ['executions'],
-  byStatus: (status: string) => ['executions', status],
+  byStatus: (status: ExecutionStatus) => ['executions', status],
   list: (qs: string) => ['executions', 'list', qs],
   one: (id: string | null) => ['execution', id],
 }
 
+/** The list's parameters as a query string: a stable name for its key. */
 function listQuery(p: ExecutionListParams): string {
   const q = new URLSearchParams()
   if (p.job_id) q.set('job_id', p.job_id)
@@ -23,20 +24,22 @@ function listQuery(p: ExecutionListParams): string {
 
 // ---- fetchers ----
 
-export const listExecutionsByStatus = (status: string, limit: number) => api<Execution[]>(`/api/executions?status=${status}&limit=${limit}`)
-export const listExecutions = (p: ExecutionListParams, signal?: AbortSignal) => apiList<Execution>(`/api/executions?${listQuery(p)}`, signal)
-export const getExecution = (id: string) => api<ExecutionDetail>(`/api/executions/${enc(id)}`)
+export const listExecutionsByStatus = (status: ExecutionStatus, limit: number) => client.listExecutions({ status, limit }).then((l) => l.items)
+export const listExecutions = (p: ExecutionListParams, signal?: AbortSignal) =>
+  // status comes from the URL as typed; the server rejects one it does not know (422 naming it).
+  client.listExecutions({ ...p, status: (p.status || undefined) as ExecutionStatus | undefined }, { signal })
+export const getExecution = (id: string) => client.getExecution(id)
 /** Starts job on a target; the response names the new execution. */
-export const startExecution = (job: string, req: ExecRequest) => api<ExecResponse>(`/api/exec/${enc(job)}`, { method: 'POST', body: req })
+export const startExecution = (job: string, req: ExecRequest): Promise<ExecResponse> => client.exec(job, req)
 
 // ---- hooks ----
 
 /** The newest `limit` executions in one status (the dashboard's in-flight list). */
-export function useExecutionsByStatus(status: string, limit: number, opts?: QueryOpts<Execution[]>) {
+export function useExecutionsByStatus(status: ExecutionStatus, limit: number, opts?: QueryOpts<Execution[]>) {
   return useQuery({ queryKey: executionKeys.byStatus(status), queryFn: () => listExecutionsByStatus(status, limit), ...opts })
 }
 
-export function useExecutionList(p: ExecutionListParams, opts?: QueryOpts<{ items: Execution[]; total: number }>) {
+export function useExecutionList(p: ExecutionListParams, opts?: QueryOpts<List<Execution>>) {
   return useQuery({ queryKey: executionKeys.list(listQuery(p)), queryFn: ({ signal }) => listExecutions(p, signal), ...opts })
 }
 

@@ -1,7 +1,7 @@
 // The fleet-wide change freeze.
 import { useQuery, type QueryClient } from '@tanstack/react-query'
-import { api } from '../api'
-import type { Freeze, FreezeRequest } from '../types'
+import { client } from '../client'
+import type { FreezeRequest, FreezeView } from '../types'
 import type { QueryOpts } from './options'
 
 export const freezeKeys = {
@@ -10,13 +10,13 @@ export const freezeKeys = {
 
 // ---- fetchers ----
 
-export const getFreeze = () => api<Freeze>('/api/freeze')
-export const freezeFleet = (req: FreezeRequest) => api('/api/freeze', { method: 'PUT', body: req })
-export const thawFleet = () => api('/api/freeze', { method: 'DELETE' })
+export const getFreeze = () => client.getFreeze()
+export const freezeFleet = (req: FreezeRequest) => client.putFreeze(req)
+export const thawFleet = () => client.deleteFreeze()
 
 // ---- hooks ----
 
-export function useFreeze(opts?: QueryOpts<Freeze>) {
+export function useFreeze(opts?: QueryOpts<FreezeView>) {
   return useQuery({ queryKey: freezeKeys.all(), queryFn: getFreeze, ...opts })
 }
 

@@ -1,7 +1,7 @@
 // Agent groups and their membership.
 import { useQuery, type QueryClient } from '@tanstack/react-query'
-import { api, enc } from '../api'
-import type { Group } from '../types'
+import { client } from '../client'
+import type { GroupMembers } from '../types'
 import { agentKeys } from './agents'
 import { configKeys } from './config'
 import type { QueryOpts } from './options'
@@ -12,13 +12,14 @@ export const groupKeys = {
 
 // ---- fetchers ----
 
-export const listGroups = () => api<Group[]>('/api/groups')
-export const addToGroup = (pc: string, group: string) => api(`/api/agents/${enc(pc)}/groups`, { method: 'POST', body: { group } })
-export const removeFromGroup = (pc: string, group: string) => api(`/api/agents/${enc(pc)}/groups/${enc(group)}`, { method: 'DELETE' })
+/** Every group with its members ([] for none: Go may send a nil slice as null). */
+export const listGroups = () => client.listGroups().then((gs) => gs ?? [])
+export const addToGroup = (pc: string, group: string) => client.addAgentGroup(pc, { group })
+export const removeFromGroup = (pc: string, group: string) => client.removeAgentGroup(pc, group)
 
 // ---- hooks ----
 
-export function useGroups(opts?: QueryOpts<Group[]>) {
+export function useGroups(opts?: QueryOpts<GroupMembers[]>) {
   return useQuery({ queryKey: groupKeys.all(), queryFn: listGroups, ...opts })
 }
 

@@ -1,7 +1,6 @@
 // Fleet health (the dashboard tiles) and the backend's version.
 import { useQuery } from '@tanstack/react-query'
-import { api, ApiError } from '../api'
-import { getToken, setToken } from '../auth'
+import { client } from '../client'
 import type { FleetHealth, VersionInfo } from '../types'
 import type { QueryOpts } from './options'
 
@@ -12,16 +11,10 @@ export const healthKeys = {
 
 // ---- fetchers ----
 
-export async function fleetHealth(): Promise<FleetHealth> {
-  // 503 still carries the body: the fleet is degraded, not the dashboard.
-  const tok = getToken()
-  const r = await fetch('/api/health/fleet', { headers: tok ? { Authorization: `Bearer ${tok}` } : {} })
-  if (r.ok || r.status === 503) return (await r.json()) as FleetHealth
-  if (r.status === 401) setToken('')
-  throw new ApiError(r.status, `HTTP ${r.status}`)
-}
+/** The fleet's health; a 503 still carries it (the fleet is degraded, not the dashboard): the endpoint lists 503 as alsoOK. */
+export const fleetHealth = (): Promise<FleetHealth> => client.fleetHealth()
 
-export const getVersion = () => api<VersionInfo>('/api/version')
+export const getVersion = (): Promise<VersionInfo> => client.version()
 
 // ---- hooks ----
 

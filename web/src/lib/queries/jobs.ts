@@ -1,6 +1,6 @@
 // Jobs (registered scripts): list, document, save, revoke, kill, delete.
 import { useQuery, type QueryClient } from '@tanstack/react-query'
-import { api, enc } from '../api'
+import { client } from '../client'
 import type { Job, KillResponse } from '../types'
 import type { QueryOpts } from './options'
 
@@ -13,15 +13,16 @@ export const jobKeys = {
 
 // ---- fetchers ----
 
-export const listJobs = () => api<Job[]>('/api/jobs')
-export const getJob = (id: string) => api<Job>(`/api/jobs/${enc(id)}`)
+/** The catalog's first page (the server's default page size, as before). */
+export const listJobs = () => client.listJobs().then((l) => l.items)
+export const getJob = (id: string) => client.getJob(id)
 /** Registers (or replaces) a job from its YAML document. */
-export const saveJob = (yaml: string) => api<Job>('/api/jobs', { method: 'POST', body: yaml, contentType: 'application/yaml' })
-export const deleteJob = (id: string) => api(`/api/jobs/${enc(id)}`, { method: 'DELETE' })
-export const revokeJob = (id: string) => api(`/api/scripts/${enc(id)}/revoke`, { method: 'POST' })
-export const unrevokeJob = (id: string) => api(`/api/scripts/${enc(id)}/unrevoke`, { method: 'POST' })
+export const saveJob = (yaml: string) => client.putJob(yaml)
+export const deleteJob = (id: string) => client.deleteJob(id)
+export const revokeJob = (id: string) => client.revokeScript(id)
+export const unrevokeJob = (id: string) => client.unrevokeScript(id)
 /** Kills the job's running executions and cancels its pending waves. */
-export const killJob = (id: string) => api<KillResponse>(`/api/jobs/${enc(id)}/kill`, { method: 'POST' })
+export const killJob = (id: string): Promise<KillResponse> => client.killJob(id)
 
 // ---- hooks ----
 

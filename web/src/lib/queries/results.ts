@@ -1,8 +1,8 @@
 // Results: one execution's outcome on one PC (or one ad-hoc run).
 import { useQuery, type QueryClient } from '@tanstack/react-query'
-import { api, apiList, enc } from '../api'
-import { resultFilterToAPI, type ResultFilter } from '../filters'
-import type { Result } from '../types'
+import { client } from '../client'
+import { resultFilterParams, resultFilterToAPI, type ResultFilter } from '../filters'
+import type { List, Result, ResultQuery } from '../types'
 import type { QueryOpts } from './options'
 
 export const resultKeys = {
@@ -16,11 +16,11 @@ export const resultKeys = {
 
 // ---- fetchers ----
 
-export const recentResults = (limit: number) => api<Result[]>(`/api/results?limit=${limit}`)
-export const pcResults = (pc: string, limit: number) => api<Result[]>(`/api/results?pc_id=${enc(pc)}&limit=${limit}`)
-/** `qs` is a query string as built by lib/filters (resultFilterToAPI). */
-export const listResults = (qs: string, signal?: AbortSignal) => apiList<Result>(`/api/results?${qs}`, signal)
-export const getResult = (id: string) => api<Result>(`/api/results/${enc(id)}`)
+export const recentResults = (limit: number) => client.listResults({ limit }).then((l) => l.items)
+export const pcResults = (pc: string, limit: number) => client.listResults({ pc_id: pc, limit }).then((l) => l.items)
+/** `p` as built by lib/filters (resultFilterParams). */
+export const listResults = (p: ResultQuery, signal?: AbortSignal) => client.listResults(p, { signal })
+export const getResult = (id: string) => client.getResult(id)
 
 // ---- hooks ----
 
@@ -36,9 +36,9 @@ export function usePcResults(pc: string, limit: number, opts?: QueryOpts<Result[
  * One page of results matching f. `now` anchors a relative `since`; round it
  * (to the minute) so the key stays stable between renders.
  */
-export function useResultList(f: ResultFilter, now: number, limit: number, offset: number, opts?: QueryOpts<{ items: Result[]; total: number }>) {
+export function useResultList(f: ResultFilter, now: number, limit: number, offset: number, opts?: QueryOpts<List<Result>>) {
   const qs = resultFilterToAPI(f, now, limit, offset)
-  return useQuery({ queryKey: resultKeys.list(qs), queryFn: ({ signal }) => listResults(qs, signal), ...opts })
+  return useQuery({ queryKey: resultKeys.list(qs), queryFn: ({ signal }) => listResults(resultFilterParams(f, now, limit, offset), signal), ...opts })
 }
 
 export function useResult(id: string, opts?: QueryOpts<Result>) {
