@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -232,7 +233,7 @@ func goldenSeed(t *testing.T, b *server.Server) {
 		g, _ := b.DB.ListGroups(ctx)
 		return len(g) == 2
 	})
-	if err := b.DB.CreateExecution(ctx, store.Execution{ExecID: "e1", JobID: "job1", Version: "1", InitiatedBy: "alice",
+	if err := b.DB.CreateExecution(ctx, apiv1.Execution{ExecID: "e1", JobID: "job1", Version: "1", InitiatedBy: "alice",
 		TargetCount: 2, InitiatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
