@@ -91,6 +91,8 @@ func TestResponsesGolden(t *testing.T) {
 		{"GET", "/api/agents/pc-1/groups", "", "", v},
 		{"PUT", "/api/agents/pc-2/groups", "", `{"groups":["lab"]}`, op},
 		{"PUT", "/api/agents/pc-2/groups", "", `{}`, op},
+		{"PUT", "/api/agents/pc-2/groups", "", `{"groups":null}`, op},
+		{"PUT", "/api/agents/pc-3/groups", "", `{"groups":[]}`, op},
 		{"PUT", "/api/agents/pc-2/groups", "", `{"groups":["bad.name"]}`, op},
 		{"POST", "/api/agents/pc-2/groups", "", `{"group":"canary"}`, op},
 		{"POST", "/api/agents/pc-2/groups", "", `{"group":"x","more":1}`, op},
@@ -104,6 +106,8 @@ func TestResponsesGolden(t *testing.T) {
 		{"GET", "/api/results?status=failure", "", "", v},
 		{"GET", "/api/results/r0", "", "", v},
 		{"GET", "/api/results?since=yesterday", "", "", v},
+		{"GET", "/api/audit?actor=golden-seed", "", "", v},
+		{"GET", "/api/audit?actor=golden-seed&action=job.create&limit=1", "", "", v},
 
 		{"POST", "/api/jobs", "text/yaml", job, op},
 		{"GET", "/api/jobs", "", "", v},
@@ -244,6 +248,16 @@ func goldenSeed(t *testing.T, b *server.Server) {
 			StartedAt: now, FinishedAt: now, TimedOut: code != 0}, RecordedAt: now})
 	}
 	if _, err := b.DB.ApplyResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	// Audit rows of an actor of their own, far above the stream's sequence
+	// numbers, so the projector's rows neither mix in nor collide.
+	if err := b.DB.InsertAudit(ctx, []store.Audit{
+		{Seq: 1 << 40, AuditEvent: wire.AuditEvent{Actor: "golden-seed", Action: "job.create", Target: "golden",
+			Payload: json.RawMessage(`{"version":"1"}`), OccurredAt: now.Add(-2 * time.Minute), SourceIP: "192.0.2.1"}},
+		{Seq: 1<<40 + 1, AuditEvent: wire.AuditEvent{Actor: "golden-seed", Action: "freeze.clear",
+			OccurredAt: now.Add(-time.Minute)}},
+	}); err != nil {
 		t.Fatal(err)
 	}
 }
