@@ -21,9 +21,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
-	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
@@ -182,7 +182,7 @@ func TestReplicasFailover(t *testing.T) {
 
 	// A rollout whose second wave is due after the failover.
 	call(a, "POST", "/api/jobs", "application/yaml", "id: roll\nversion: \"1\"\nexecute:\n  shell: sh\n  script: echo rolled\n  timeout: 30s\n")
-	var roll fanout.ExecResponse
+	var roll apiv1.ExecResponse
 	if err := json.Unmarshal(call(survivor, "POST", "/api/exec/roll", "application/json",
 		`{"rollout": {"waves": [{"group": "canary"}, {"group": "wave1", "delay": "20s"}]}}`), &roll); err != nil {
 		t.Fatal(err)

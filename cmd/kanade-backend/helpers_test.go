@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
 	kwire "github.com/kanade-fleet/kanade/internal/wire"
@@ -43,7 +44,7 @@ func (b bulk) execID(i int) string { return fmt.Sprintf("%s-%d", b.execPrefix, i
 func (b bulk) createExecutions(t *testing.T, db *store.DB, by string) {
 	t.Helper()
 	for i := 0; i < b.execs; i++ {
-		if err := db.CreateExecution(context.Background(), store.Execution{ExecID: b.execID(i), JobID: "job",
+		if err := db.CreateExecution(context.Background(), apiv1.Execution{ExecID: b.execID(i), JobID: "job",
 			Version: "1", InitiatedBy: by, TargetCount: b.total / b.execs}); err != nil {
 			t.Fatal(err)
 		}

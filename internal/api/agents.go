@@ -79,7 +79,7 @@ func (s *Server) pingAgent(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadGateway, "agent sent an invalid reply", "")
 		return
 	}
-	WriteJSON(w, http.StatusOK, hb)
+	WriteJSON(w, http.StatusOK, heartbeatView(hb))
 }
 
 // pcParam reads {pc_id}, answering 422 when it is not a valid pc_id.

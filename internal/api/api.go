@@ -2,7 +2,9 @@
 // of the table in routes.go, with its minimum role (auth.Mux enforces it),
 // so none is left unguarded and the route sweep reads the same table.
 // Handlers translate HTTP to calls on the store readers, the KV stores
-// (package kv), the fan-out and auth; they know no bucket names.
+// (package kv), the fan-out and auth; they know no bucket names. Every
+// body they write or plainly decode is an apiv1 type (contract.go maps the
+// domain values), so the contract has one definition.
 package api
 
 import (
@@ -17,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/kv"
@@ -29,15 +32,15 @@ import (
 
 // Reader is what the read side needs from the store (*store.DB).
 type Reader interface {
-	ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]store.Agent, int, error)
-	GetAgent(ctx context.Context, pc string, now time.Time) (store.Agent, bool, error)
+	ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]apiv1.Agent, int, error)
+	GetAgent(ctx context.Context, pc string, now time.Time) (apiv1.Agent, bool, error)
 	DeleteAgent(ctx context.Context, pc string) (bool, error)
-	ListGroups(ctx context.Context) ([]store.GroupMembers, error)
-	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]store.Execution, int, error)
-	GetExecution(ctx context.Context, execID string) (store.Execution, bool, error)
-	ListResults(ctx context.Context, f store.ResultFilter, p store.Page) ([]store.ResultRow, int, error)
-	GetResult(ctx context.Context, id string) (store.ResultRow, bool, error)
-	ListAudit(ctx context.Context, f store.AuditFilter, p store.Page) ([]store.AuditRow, int, error)
+	ListGroups(ctx context.Context) ([]apiv1.GroupMembers, error)
+	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]apiv1.Execution, int, error)
+	GetExecution(ctx context.Context, execID string) (apiv1.Execution, bool, error)
+	ListResults(ctx context.Context, f store.ResultFilter, p store.Page) ([]apiv1.Result, int, error)
+	GetResult(ctx context.Context, id string) (apiv1.Result, bool, error)
+	ListAudit(ctx context.Context, f store.AuditFilter, p store.Page) ([]apiv1.AuditEntry, int, error)
 	Fleet(ctx context.Context, now time.Time) (store.FleetCounts, error)
 }
 
@@ -106,9 +109,9 @@ type Buckets interface {
 
 // Fanout runs jobs and pulls the stop levers (*fanout.Fanout).
 type Fanout interface {
-	Exec(ctx context.Context, req fanout.ExecRequest) (fanout.ExecResponse, error)
-	Run(ctx context.Context, req fanout.RunRequest, actor, sourceIP string) (wire.ExecResult, string, error)
-	Kill(ctx context.Context, jobID, actor, sourceIP string) (fanout.KillResponse, error)
+	Exec(ctx context.Context, req fanout.ExecRequest) (apiv1.ExecResponse, error)
+	Run(ctx context.Context, req apiv1.RunRequest, actor, sourceIP string) (wire.ExecResult, string, error)
+	Kill(ctx context.Context, jobID, actor, sourceIP string) (apiv1.KillResponse, error)
 	SetScriptStatus(ctx context.Context, jobID string, revoked bool) (int, error)
 }
 

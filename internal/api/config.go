@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -33,12 +33,14 @@ func pcScope(r *http.Request) (string, error) {
 	return kv.PCScope(pc), nil
 }
 
-// decodeScope strictly decodes a config scope, naming the bad field.
+// decodeScope strictly decodes a config scope (the contract's body, the
+// agent protocol's fields) and validates it, naming the bad field.
 func decodeScope(data []byte) (wire.ConfigScope, error) {
-	var s wire.ConfigScope
-	if err := decodeStrict(data, &s); err != nil {
-		return s, err
+	var body apiv1.ConfigScope
+	if err := decodeStrict(data, &body); err != nil {
+		return wire.ConfigScope{}, err
 	}
+	s := wire.ConfigScope(body)
 	return s, s.Validate()
 }
 
@@ -57,7 +59,7 @@ func (s *Server) getConfig(key scopeKey) http.HandlerFunc {
 		if sc == nil {
 			sc = &wire.ConfigScope{}
 		}
-		WriteJSON(w, http.StatusOK, sc)
+		WriteJSON(w, http.StatusOK, scopeView(*sc))
 	}
 }
 
@@ -85,12 +87,9 @@ func (s *Server) putConfig(key scopeKey) http.HandlerFunc {
 		}
 		s.d.Log.Info("agent config set", "scope", k)
 		s.auditf(r, "config.set", k, sc)
-		WriteJSON(w, http.StatusOK, sc)
+		WriteJSON(w, http.StatusOK, scopeView(sc))
 	}
 }
-
-// configFields are the fields PATCH accepts.
-var configFields = []string{"heartbeat_interval", "max_local_concurrent", "target_version", "outbox_max_entries"}
 
 // patchConfig merges the body into a scope with compare-and-set: a field
 // with a value sets it, a field with null unsets it, others are kept. It is
@@ -108,17 +107,19 @@ func (s *Server) patchConfig(key scopeKey) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
+		// Raw values, not apiv1.ConfigPatch's any: null must be told from a
+		// value, and a value is decoded once, strictly, by decodeScope.
 		var patch map[string]json.RawMessage
 		if err := decodeStrict(body, &patch); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		for f := range patch {
-			if !slices.Contains(configFields, f) {
+			if _, ok := wire.LookupConfigField(f); !ok {
 				if f == "" {
 					f = "body"
 				}
-				fieldErr(w, f, "unknown field (one of "+strings.Join(configFields, ", ")+")")
+				fieldErr(w, f, "unknown field (one of "+strings.Join(wire.ConfigFieldNames(), ", ")+")")
 				return
 			}
 		}
@@ -144,7 +145,7 @@ func (s *Server) patchConfig(key scopeKey) http.HandlerFunc {
 		}
 		s.d.Log.Info("agent config patched", "scope", k)
 		s.auditf(r, "config.set", k, sc)
-		WriteJSON(w, http.StatusOK, sc)
+		WriteJSON(w, http.StatusOK, scopeView(sc))
 	}
 }
 
@@ -165,22 +166,6 @@ func (s *Server) deleteConfig(key scopeKey) http.HandlerFunc {
 	}
 }
 
-// EffectiveView is the body of GET /api/agents/{pc}/effective_config.
-type EffectiveView struct {
-	Effective wire.EffectiveConfig `json:"effective"`
-	Warnings  []string             `json:"warnings"`
-	Groups    []string             `json:"groups"`
-	Layers    Layers               `json:"layers"`
-}
-
-// Layers shows each layer that went into an effective config.
-type Layers struct {
-	Defaults wire.EffectiveConfig        `json:"defaults"`
-	Global   *wire.ConfigScope           `json:"global"`
-	Groups   map[string]wire.ConfigScope `json:"groups"`
-	PC       *wire.ConfigScope           `json:"pc"`
-}
-
 // effectiveConfig resolves a PC's configuration the way the agent does
 // (defaults → global → its groups alphabetically → pcs.<pc>), with a
 // warning where two groups disagree or a layer cannot be read.
@@ -199,6 +184,7 @@ func (s *Server) effectiveConfig(w http.ResponseWriter, r *http.Request) {
 	if warnings == nil {
 		warnings = []string{}
 	}
-	WriteJSON(w, http.StatusOK, EffectiveView{Effective: eff, Warnings: warnings, Groups: l.Groups,
-		Layers: Layers{Defaults: wire.Defaults(), Global: l.Layers.Global, Groups: l.Layers.Groups, PC: l.Layers.PC}})
+	WriteJSON(w, http.StatusOK, apiv1.EffectiveView{Effective: effectiveView(eff), Warnings: warnings, Groups: l.Groups,
+		Layers: apiv1.Layers{Defaults: effectiveView(wire.Defaults()), Global: scopeRef(l.Layers.Global),
+			Groups: scopeMap(l.Layers.Groups), PC: scopeRef(l.Layers.PC)}})
 }

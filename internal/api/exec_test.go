@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
-	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -36,7 +36,7 @@ func TestExecTargetsReachExactlyThoseAgents(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var r fanout.ExecResponse
+			var r apiv1.ExecResponse
 			must(t, call(t, b, "POST", "/api/exec/hello", "", c.plan), 200).json(t, &r)
 			if !slices.Equal(r.Subjects, c.subjects) || r.JobID != "hello" || r.Version != "1.0.0" || r.ExecID == "" {
 				t.Fatalf("response %+v, want subjects %v", r, c.subjects)
@@ -80,7 +80,7 @@ func TestWaveSurvivesRestartAndIsSentOnce(t *testing.T) {
 	fleet(t, b1, map[string][]string{"pc-a": {"canary"}, "pc-b": {"wave1"}})
 	must(t, call(t, b1, "POST", "/api/jobs", "", fmt.Sprintf(jobYAML, "roll", "2", "echo rolled")), 201)
 
-	var r fanout.ExecResponse
+	var r apiv1.ExecResponse
 	must(t, call(t, b1, "POST", "/api/exec/roll", "", `{"rollout": {"waves": [{"group": "canary"}, {"group": "wave1", "delay": "4s"}]}}`), 200).json(t, &r)
 	if r.TargetCount != 1 || !slices.Equal(r.Subjects, []string{"commands.group.canary", "commands.group.wave1"}) {
 		t.Fatalf("response %+v", r)
@@ -121,7 +121,7 @@ func TestOverlappingWavesRunOncePerPC(t *testing.T) {
 	b := start(t, "", "")
 	fleet(t, b, map[string][]string{"pc-a": {"canary", "wave1"}, "pc-b": {"wave1"}})
 	must(t, call(t, b, "POST", "/api/jobs", "", fmt.Sprintf(jobYAML, "overlap", "1", "echo once")), 201)
-	var r fanout.ExecResponse
+	var r apiv1.ExecResponse
 	must(t, call(t, b, "POST", "/api/exec/overlap", "", `{"rollout": {"waves": [{"group": "canary"}, {"group": "wave1", "delay": "1s"}]}}`), 200).json(t, &r)
 	if r.TargetCount != 1 {
 		t.Fatalf("canary targets %d, want 1", r.TargetCount)
@@ -138,12 +138,12 @@ func TestKillCancelsPendingWave(t *testing.T) {
 	b := start(t, "", "")
 	fleet(t, b, map[string][]string{"pc-a": {"canary"}, "pc-b": {"wave1"}})
 	must(t, call(t, b, "POST", "/api/jobs", "", fmt.Sprintf(jobYAML, "slow", "1", "sleep 30")), 201)
-	var r fanout.ExecResponse
+	var r apiv1.ExecResponse
 	must(t, call(t, b, "POST", "/api/exec/slow", "", `{"rollout": {"waves": [{"group": "canary"}, {"group": "wave1", "delay": "2s"}]}}`), 200).json(t, &r)
 	due := time.Now().Add(2 * time.Second)
 	waitExec(t, b, r.ExecID, func(e execution) bool { return e.Status == "running" })
 
-	var k fanout.KillResponse
+	var k apiv1.KillResponse
 	must(t, call(t, b, "POST", "/api/jobs/slow/kill", "", nil), 200).json(t, &k)
 	if k.CancelledWaves != 1 || !slices.Equal(k.KilledExecIDs, []string{r.ExecID}) {
 		t.Fatalf("kill response %+v", k)
@@ -175,7 +175,7 @@ func TestRevokeSkipsThenUnrevokeRuns(t *testing.T) {
 	if st["status"] != "REVOKED" || st["id"] != "rev" {
 		t.Fatalf("revoke: %v", st)
 	}
-	var r fanout.ExecResponse
+	var r apiv1.ExecResponse
 	must(t, call(t, b, "POST", "/api/exec/rev", "", `{"target": {"all": true}}`), 200).json(t, &r)
 	e := waitExec(t, b, r.ExecID, completed)
 	if e.SkippedCount != 1 || len(e.Results) != 1 || !e.Results[0].Skipped || *e.Results[0].ExitCode != wire.ExitRevoked {
@@ -208,7 +208,7 @@ func TestVersionPinSkipsReplayedOldCommand(t *testing.T) {
 	stop() // offline (still "live" by heartbeat age: the commands wait in EXEC)
 
 	must(t, call(t, b, "POST", "/api/jobs", "", fmt.Sprintf(jobYAML, "pin", "1", "echo v1")), 201)
-	var r1, r2 fanout.ExecResponse
+	var r1, r2 apiv1.ExecResponse
 	must(t, call(t, b, "POST", "/api/exec/pin", "", `{"target": {"pcs": ["pc-p"]}}`), 200).json(t, &r1)
 	must(t, call(t, b, "POST", "/api/jobs", "", fmt.Sprintf(jobYAML, "pin", "2", "echo v2")), 201)
 	must(t, call(t, b, "POST", "/api/exec/pin", "", `{"target": {"all": true}}`), 200).json(t, &r2)

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/store"
 )
 
@@ -41,8 +42,5 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, struct {
-		store.Execution
-		Results []store.ResultRow `json:"results"`
-	}{e, results})
+	WriteJSON(w, http.StatusOK, apiv1.ExecutionDetail{Execution: e, Results: results})
 }

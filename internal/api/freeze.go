@@ -5,21 +5,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
-// FreezeView is the body of GET /api/freeze.
-type FreezeView struct {
-	Frozen bool       `json:"frozen"`
-	Reason string     `json:"reason,omitempty"`
-	By     string     `json:"by,omitempty"`
-	Since  *time.Time `json:"since,omitempty"`
-	Until  *time.Time `json:"until,omitempty"`
-}
-
 func (s *Server) getFreeze(w http.ResponseWriter, r *http.Request) {
-	out := FreezeView{}
+	out := apiv1.FreezeView{}
 	f, ok, err := s.d.Freeze.Get(r.Context())
 	switch {
 	case errors.Is(err, kv.ErrInvalid):
@@ -30,7 +22,7 @@ func (s *Server) getFreeze(w http.ResponseWriter, r *http.Request) {
 		return
 	case ok:
 		since := f.Since
-		out = FreezeView{Frozen: f.Active(time.Now()), Reason: f.Reason, By: f.By, Since: &since, Until: f.Until}
+		out = apiv1.FreezeView{Frozen: f.Active(time.Now()), Reason: f.Reason, By: f.By, Since: &since, Until: f.Until}
 	}
 	WriteJSON(w, http.StatusOK, out)
 }
@@ -42,10 +34,7 @@ func (s *Server) putFreeze(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var req struct {
-		Reason string  `json:"reason"`
-		Until  *string `json:"until"`
-	}
+	var req apiv1.FreezeRequest
 	if len(body) > 0 {
 		if err := decodeStrict(body, &req); err != nil {
 			s.fail(w, r, err)
@@ -78,7 +67,7 @@ func (s *Server) putFreeze(w http.ResponseWriter, r *http.Request) {
 	s.d.Log.Info("fleet frozen", "by", f.By, "reason", f.Reason, "until", f.Until)
 	s.auditf(r, "freeze.set", kv.FreezeTarget, f)
 	since := f.Since
-	WriteJSON(w, http.StatusOK, FreezeView{Frozen: true, Reason: f.Reason, By: f.By, Since: &since, Until: f.Until})
+	WriteJSON(w, http.StatusOK, apiv1.FreezeView{Frozen: true, Reason: f.Reason, By: f.By, Since: &since, Until: f.Until})
 }
 
 func (s *Server) deleteFreeze(w http.ResponseWriter, r *http.Request) {

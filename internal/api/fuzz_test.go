@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -22,19 +23,17 @@ func FuzzDecodeBodies(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fe *wire.FieldError
-		var run fanout.RunRequest
+		var run apiv1.RunRequest
 		if err := decodeStrict(data, &run); err != nil {
 			if !errors.As(err, &fe) || fe.Field == "" {
 				t.Fatalf("run: error without a field: %v", err)
 			}
-		} else if err := run.Validate(); err != nil && (!errors.As(err, &fe) || fe.Field == "") {
+		} else if err := fanout.ValidateRun(&run); err != nil && (!errors.As(err, &fe) || fe.Field == "") {
 			t.Fatalf("run validate: %v", err)
 		}
-		var g struct {
-			Groups *[]string `json:"groups"`
-		}
+		var g apiv1.AgentGroups
 		if err := decodeStrict(data, &g); err == nil && g.Groups != nil {
-			if err := checkGroups("groups", *g.Groups); err != nil && (!errors.As(err, &fe) || fe.Field == "") {
+			if err := checkGroups("groups", g.Groups); err != nil && (!errors.As(err, &fe) || fe.Field == "") {
 				t.Fatalf("groups: %v", err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -41,7 +42,7 @@ func (s *Server) getGroups(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, wire.AgentGroups{Groups: g})
+	WriteJSON(w, http.StatusOK, apiv1.AgentGroups{Groups: g})
 }
 
 func (s *Server) setGroups(w http.ResponseWriter, r *http.Request) {
@@ -54,9 +55,8 @@ func (s *Server) setGroups(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var req struct {
-		Groups *[]string `json:"groups"`
-	}
+	// Absent and null both decode to nil; [] is an empty, non-nil list.
+	var req apiv1.AgentGroups
 	if err := decodeStrict(body, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -65,11 +65,11 @@ func (s *Server) setGroups(w http.ResponseWriter, r *http.Request) {
 		fieldErr(w, "groups", "is required (a list; [] removes every group)")
 		return
 	}
-	if err := checkGroups("groups", *req.Groups); err != nil {
+	if err := checkGroups("groups", req.Groups); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	g, err := s.d.Groups.Set(r.Context(), pc, *req.Groups)
+	g, err := s.d.Groups.Set(r.Context(), pc, req.Groups)
 	s.groupsDone(w, r, pc, "groups.set", map[string]any{"groups": g}, g, err)
 }
 
@@ -83,9 +83,7 @@ func (s *Server) addGroup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var req struct {
-		Group string `json:"group"`
-	}
+	var req apiv1.AddGroupRequest
 	if err := decodeStrict(body, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -119,5 +117,5 @@ func (s *Server) groupsDone(w http.ResponseWriter, r *http.Request, pc, action s
 	}
 	s.d.Log.Info("agent groups changed", "pc_id", pc, "action", action, "groups", g)
 	s.auditf(r, action, pc, payload)
-	WriteJSON(w, http.StatusOK, wire.AgentGroups{Groups: g})
+	WriteJSON(w, http.StatusOK, apiv1.AgentGroups{Groups: g})
 }

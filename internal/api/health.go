@@ -6,11 +6,12 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 )
 
 func (s *Server) version(w http.ResponseWriter, _ *http.Request) {
-	WriteJSON(w, http.StatusOK, map[string]string{"version": s.d.Version, "commit": s.d.Commit, "go": runtime.Version()})
+	WriteJSON(w, http.StatusOK, apiv1.VersionInfo{Version: s.d.Version, Commit: s.d.Commit, Go: runtime.Version()})
 }
 
 // events is the dashboard's SSE stream (the live hub).
@@ -22,18 +23,6 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	s.d.Events.ServeHTTP(w, r)
 }
 
-type streamHealth struct {
-	Name      string `json:"name"`
-	Messages  uint64 `json:"messages"`
-	Bytes     uint64 `json:"bytes"`
-	Consumers int    `json:"consumers"`
-}
-
-type kvHealth struct {
-	Bucket string `json:"bucket"`
-	Values uint64 `json:"values"`
-}
-
 func (s *Server) fleetHealth(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	c, err := s.d.Store.Fleet(r.Context(), now)
@@ -41,51 +30,44 @@ func (s *Server) fleetHealth(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	status := "ok"
-	var problems []string
-	js := struct {
-		Streams    []streamHealth `json:"streams"`
-		KV         []kvHealth     `json:"kv"`
-		StoreBytes uint64         `json:"store_bytes"`
-		Error      string         `json:"error,omitempty"`
-	}{Streams: []streamHealth{}, KV: []kvHealth{}}
+	status := apiv1.HealthOK
+	var problems []string // stays nil (null) when healthy, as served so far
+	js := apiv1.JetStreamHealth{Streams: []apiv1.StreamHealth{}, KV: []apiv1.KVHealth{}}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if info, err := s.d.JS.AccountInfo(ctx); err != nil {
-		status, js.Error = "degraded", err.Error()
+		status, js.Error = apiv1.HealthDegraded, err.Error()
 		problems = append(problems, "jetstream unreachable")
 	} else {
 		js.StoreBytes = info.Store
 		for _, name := range []string{bus.StreamExec, bus.StreamEvents, bus.StreamResults, bus.StreamAudit} {
 			st, err := s.d.JS.Stream(ctx, name)
 			if err != nil {
-				status = "degraded"
+				status = apiv1.HealthDegraded
 				problems = append(problems, "stream "+name+" missing")
 				continue
 			}
 			si := st.CachedInfo()
-			js.Streams = append(js.Streams, streamHealth{Name: name, Messages: si.State.Msgs, Bytes: si.State.Bytes, Consumers: si.State.Consumers})
+			js.Streams = append(js.Streams, apiv1.StreamHealth{Name: name, Messages: si.State.Msgs, Bytes: si.State.Bytes, Consumers: si.State.Consumers})
 		}
 		for _, b := range s.d.Buckets.Health(ctx) {
 			switch {
 			case b.Missing:
-				status = "degraded"
+				status = apiv1.HealthDegraded
 				problems = append(problems, "kv "+b.Bucket+" missing")
 			case b.StatusErr == nil:
-				js.KV = append(js.KV, kvHealth{Bucket: b.Bucket, Values: b.Values})
+				js.KV = append(js.KV, apiv1.KVHealth{Bucket: b.Bucket, Values: b.Values})
 			}
 		}
 	}
 	if !s.d.NC.IsConnected() {
-		status = "degraded"
+		status = apiv1.HealthDegraded
 		problems = append(problems, "broker disconnected")
 	}
 	code := http.StatusOK
-	if status != "ok" {
+	if status != apiv1.HealthOK {
 		code = http.StatusServiceUnavailable
 	}
-	WriteJSON(w, code, map[string]any{
-		"status": status, "problems": problems, "agents_known": c.Known, "agents_online": c.Online,
-		"failures_24h": c.Failures24h, "running_executions": c.RunningExecutions, "jetstream": js,
-	})
+	WriteJSON(w, code, apiv1.FleetHealth{Status: status, Problems: problems, AgentsKnown: c.Known, AgentsOnline: c.Online,
+		Failures24h: c.Failures24h, RunningExecutions: c.RunningExecutions, JetStream: js})
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/server"
-	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
 
@@ -175,10 +175,7 @@ execute:
   timeout: 60s
 `
 
-type execution struct {
-	store.Execution
-	Results []store.ResultRow `json:"results"`
-}
+type execution = apiv1.ExecutionDetail
 
 func getExec(t *testing.T, b *server.Server, id string) execution {
 	t.Helper()
@@ -200,7 +197,7 @@ func waitExec(t *testing.T, b *server.Server, id string, done func(execution) bo
 
 func completed(e execution) bool { return e.Status == "completed" }
 
-func pcsOf(rows []store.ResultRow) []string {
+func pcsOf(rows []apiv1.Result) []string {
 	var out []string
 	for _, r := range rows {
 		out = append(out, r.PCID)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -28,19 +29,13 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// errorBody is the SPEC §7 error shape.
-type errorBody struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
-
 // WriteError writes the SPEC §7 error body {"error": msg, "field": field}.
 // Errors are never cached (the same shape as auth's 401/403 answers).
 func WriteError(w http.ResponseWriter, status int, msg, field string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: msg, Field: field})
+	_ = json.NewEncoder(w).Encode(apiv1.ErrorBody{Error: msg, Field: field})
 }
 
 // fieldErr is a 422 naming the field.

@@ -7,17 +7,16 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
-// Job is a catalog entry as the API shows it.
-type Job struct {
-	manifest.Manifest
-	Status        string  `json:"status"`         // ACTIVE | REVOKED
-	PinnedVersion *string `json:"pinned_version"` // script_current, null if never exec'd
-	YAML          *string `json:"yaml,omitempty"` // GET /api/jobs/{id} only: the submitted text
+// jobView is a catalog entry as the API shows it: the manifest and its
+// stop-lever state (YAML is set by GET /api/jobs/{id} only).
+func jobView(m manifest.Manifest, st kv.JobState) apiv1.Job {
+	return apiv1.Job{Manifest: manifestView(m), Status: apiv1.JobStatus(st.Status), PinnedVersion: st.Pinned}
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
@@ -31,12 +30,12 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]Job, 0, len(es))
+	out := make([]apiv1.Job, 0, len(es))
 	for _, e := range es {
 		if e.Err != nil {
 			s.d.Log.Warn("job in KV does not validate; listed by id only", "job_id", e.ID, "error", e.Err)
 		}
-		out = append(out, Job{Manifest: e.Manifest, Status: e.Status, PinnedVersion: e.Pinned})
+		out = append(out, jobView(e.Manifest, e.JobState))
 	}
 	listed(w, window(out, p), len(out))
 }
@@ -67,12 +66,12 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, j)
 }
 
-func (s *Server) view(ctx context.Context, m manifest.Manifest) (Job, error) {
+func (s *Server) view(ctx context.Context, m manifest.Manifest) (apiv1.Job, error) {
 	st, err := s.d.Jobs.State(ctx, m.ID)
 	if err != nil {
-		return Job{}, err
+		return apiv1.Job{}, err
 	}
-	return Job{Manifest: m, Status: st.Status, PinnedVersion: st.Pinned}, nil
+	return jobView(m, st), nil
 }
 
 // putJob creates or replaces a job. The body is YAML or JSON (sniffed; the
@@ -194,6 +193,6 @@ func (s *Server) revoke(revoked bool) http.HandlerFunc {
 		}
 		s.d.Log.Info("script status changed", "job_id", id, "status", status, "cancelled_waves", waves)
 		s.auditf(r, action, id, map[string]any{"status": status, "cancelled_waves": waves})
-		WriteJSON(w, http.StatusOK, map[string]any{"id": id, "status": status, "cancelled_waves": waves})
+		WriteJSON(w, http.StatusOK, apiv1.RevokeResponse{ID: id, Status: apiv1.JobStatus(status), CancelledWaves: waves})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -59,7 +60,7 @@ func seed(t *testing.T, b *server.Server) {
 		g, _ := b.DB.ListGroups(ctx)
 		return len(g) == 2
 	})
-	if err := b.DB.CreateExecution(ctx, store.Execution{ExecID: "e1", JobID: "job1", Version: "1", InitiatedBy: "alice", TargetCount: 2}); err != nil {
+	if err := b.DB.CreateExecution(ctx, apiv1.Execution{ExecID: "e1", JobID: "job1", Version: "1", InitiatedBy: "alice", TargetCount: 2}); err != nil {
 		t.Fatal(err)
 	}
 	var rs []store.Result
@@ -78,7 +79,7 @@ func TestReadAPI(t *testing.T) {
 	seed(t, b)
 	u := b.HTTPURL()
 
-	var agents []store.Agent
+	var agents []apiv1.Agent
 	code, h := get(t, u+"/api/agents?limit=2", &agents)
 	if code != 200 || h.Get("X-Total-Count") != "5" || len(agents) != 2 || agents[0].PCID != "pc-0" {
 		t.Fatalf("agents page: %d %s %+v", code, h.Get("X-Total-Count"), agents)
@@ -99,7 +100,7 @@ func TestReadAPI(t *testing.T) {
 	if agents[0].PCID != "pc-4" {
 		t.Fatalf("sort desc: %+v", agents)
 	}
-	var one store.Agent
+	var one apiv1.Agent
 	if code, _ := get(t, u+"/api/agents/pc-1", &one); code != 200 || one.Hostname != "HOST-1" {
 		t.Fatalf("agent detail: %d %+v", code, one)
 	}
@@ -114,27 +115,24 @@ func TestReadAPI(t *testing.T) {
 		t.Fatalf("bad limit: %d %v", code, errBody)
 	}
 
-	var groups []store.GroupMembers
+	var groups []apiv1.GroupMembers
 	get(t, u+"/api/groups", &groups)
 	if len(groups) != 2 || groups[0].Group != "canary" || groups[0].Members[0] != "pc-1" {
 		t.Fatalf("groups: %+v", groups)
 	}
 
-	var execs []store.Execution
+	var execs []apiv1.Execution
 	_, h = get(t, u+"/api/executions?job_id=job1", &execs)
 	if h.Get("X-Total-Count") != "1" || execs[0].Status != "completed" || execs[0].SuccessCount != 1 || execs[0].FailureCount != 1 {
 		t.Fatalf("executions: %+v", execs)
 	}
-	var detail struct {
-		store.Execution
-		Results []store.ResultRow `json:"results"`
-	}
+	var detail apiv1.ExecutionDetail
 	get(t, u+"/api/executions/e1", &detail)
 	if detail.InitiatedBy != "alice" || len(detail.Results) != 2 {
 		t.Fatalf("execution detail: %+v", detail)
 	}
 
-	var results []store.ResultRow
+	var results []apiv1.Result
 	_, h = get(t, u+"/api/results?status=failure", &results)
 	if h.Get("X-Total-Count") != "1" || results[0].ResultID != "r1" || results[0].Stdout != nil {
 		t.Fatalf("failure filter (and no output in lists): %+v", results)
@@ -143,7 +141,7 @@ func TestReadAPI(t *testing.T) {
 	if h.Get("X-Total-Count") != "1" {
 		t.Fatalf("pc+since filter: %s", h.Get("X-Total-Count"))
 	}
-	var r store.ResultRow
+	var r apiv1.Result
 	get(t, u+"/api/results/r1", &r)
 	if r.Stdout == nil || *r.Stdout != "out" || r.ExitCode == nil || *r.ExitCode != 2 || r.RecordedAt.IsZero() {
 		t.Fatalf("result detail: %+v", r)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -45,20 +46,20 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var req fanout.RunRequest
+	var req apiv1.RunRequest
 	if err := decodeStrict(body, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	res, execID, err := s.d.Fanout.Run(r.Context(), req, Actor(r), ClientIP(r))
 	if errors.Is(err, fanout.ErrTimeout) {
-		WriteJSON(w, http.StatusRequestTimeout, map[string]string{
-			"error": "no result from " + req.PCID + " in time (is the agent online?)", "exec_id": execID})
+		WriteJSON(w, http.StatusRequestTimeout, apiv1.ErrorBody{
+			Error: "no result from " + req.PCID + " in time (is the agent online?)", ExecID: execID})
 		return
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, res)
+	WriteJSON(w, http.StatusOK, execResultView(res))
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/schedule"
@@ -28,18 +29,10 @@ const (
 // DefaultPreview is the preview count when none is asked for.
 const DefaultPreview = 10
 
-// ScheduleRow is a schedule as listed: the document plus its fire
-// bookkeeping.
-type ScheduleRow struct {
-	schedule.Schedule
-	NextFire   *time.Time `json:"next_fire"`
-	LastFire   *time.Time `json:"last_fire"`
-	LastExecID string     `json:"last_exec_id"`
-	YAML       *string    `json:"yaml,omitempty"` // GET /api/schedules/{id} only
-}
-
-func (s *Server) scheduleRow(ctx context.Context, sc schedule.Schedule, now time.Time) (ScheduleRow, error) {
-	row := ScheduleRow{Schedule: sc}
+// scheduleRow is a schedule as listed: the document plus its fire
+// bookkeeping (YAML is set by GET /api/schedules/{id} only).
+func (s *Server) scheduleRow(ctx context.Context, sc schedule.Schedule, now time.Time) (apiv1.ScheduleRow, error) {
+	row := apiv1.ScheduleRow{Schedule: scheduleView(sc)}
 	if sc.Enabled {
 		if t, ok := sc.Next(now); ok {
 			t = t.UTC()
@@ -67,7 +60,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	rows := []ScheduleRow{}
+	rows := []apiv1.ScheduleRow{}
 	for _, id := range window(ids, p) {
 		sc, _, ok, err := s.d.Schedules.Get(ctx, id)
 		if err != nil {
@@ -249,5 +242,5 @@ func (s *Server) previewSchedule(w http.ResponseWriter, r *http.Request) {
 	for _, t := range sc.Preview(time.Now(), n) {
 		fires = append(fires, t.UTC())
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"fires": fires})
+	WriteJSON(w, http.StatusOK, apiv1.Preview{Fires: fires})
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	. "github.com/kanade-fleet/kanade/internal/auth"
 )
 
@@ -140,7 +141,7 @@ func TestDisabledOrDeletedUserTokenRefused(t *testing.T) {
 		t.Errorf("deleted user's token: %d", r.Status)
 	}
 	// A disabled account cannot log in either.
-	if r := e.do("POST", "/api/auth/login", "", LoginRequest{"dora", "pw-dora-secret"}); r.Status != 401 {
+	if r := e.do("POST", "/api/auth/login", "", apiv1.LoginRequest{Username: "dora", Password: "pw-dora-secret"}); r.Status != 401 {
 		t.Errorf("disabled login: %d", r.Status)
 	}
 	// Role comes from the database: a demotion applies to existing tokens.
@@ -186,7 +187,7 @@ func TestChangePassword(t *testing.T) {
 	if r := e.do("GET", "/api/auth/me", fresh, nil); r.Status != 200 {
 		t.Errorf("fresh token: %d", r.Status)
 	}
-	if r := e.do("POST", "/api/auth/login", "", LoginRequest{"pat", "new-password-1"}); r.Status != 200 {
+	if r := e.do("POST", "/api/auth/login", "", apiv1.LoginRequest{Username: "pat", Password: "new-password-1"}); r.Status != 200 {
 		t.Errorf("login with new password: %d", r.Status)
 	}
 	// Admin reset forces must_change_pw; audit payload holds no password.
@@ -259,8 +260,8 @@ func TestLockoutAndThrottle(t *testing.T) {
 	e := newEnv(t, nil)
 	e.mkUser("lou", RoleViewer)
 	xff := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
-	bad := LoginRequest{"lou", "wrong-password"}
-	good := LoginRequest{"lou", "pw-lou-secret"}
+	bad := apiv1.LoginRequest{Username: "lou", Password: "wrong-password"}
+	good := apiv1.LoginRequest{Username: "lou", Password: "pw-lou-secret"}
 	// Different source IPs: the account lock is per account, any IP.
 	for i := range MaxFailedLogins {
 		r := e.do("POST", "/api/auth/login", "", bad, xff(fmt.Sprintf("10.0.0.%d", i+1))...)
@@ -302,7 +303,7 @@ func TestLockoutAndThrottle(t *testing.T) {
 	// Per IP: 30 failures a minute (unknown accounts count too) → 429.
 	ip := xff("192.0.2.7")
 	for i := range IPMaxFailures {
-		if r := e.do("POST", "/api/auth/login", "", LoginRequest{fmt.Sprintf("ghost%d", i), "whatever-pw"}, ip...); r.Status != 401 {
+		if r := e.do("POST", "/api/auth/login", "", apiv1.LoginRequest{Username: fmt.Sprintf("ghost%d", i), Password: "whatever-pw"}, ip...); r.Status != 401 {
 			t.Fatalf("ip failure %d: %d", i, r.Status)
 		}
 		e.clock.Advance(time.Second)
@@ -363,7 +364,7 @@ func TestBootstrap(t *testing.T) {
 	if err != nil || u.Role != RoleAdmin || !u.MustChangePW {
 		t.Fatalf("bootstrap admin: %+v %v", u, err)
 	}
-	r := e.do("POST", "/api/auth/login", "", LoginRequest{"admin", "bootstrap-pass"})
+	r := e.do("POST", "/api/auth/login", "", apiv1.LoginRequest{Username: "admin", Password: "bootstrap-pass"})
 	if r.Status != 200 || r.Body["must_change_pw"] != true || r.Body["role"] != "admin" {
 		t.Fatalf("login: %d %s", r.Status, r.Raw)
 	}

@@ -11,29 +11,21 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 )
 
 // maxAuthBody bounds auth/account request bodies (well under Harden's).
 const maxAuthBody = 64 << 10
 
-// LoginRequest is the body of POST /api/auth/login.
-type LoginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-// LoginResponse is the answer to a successful login or password change.
-type LoginResponse struct {
-	Token        string    `json:"token"`
-	Username     string    `json:"username"`
-	Role         Role      `json:"role"`
-	Exp          time.Time `json:"exp"`
-	MustChangePW bool      `json:"must_change_pw"`
-}
+// The bodies these handlers write, and those they decode as plain JSON,
+// are the /api contract's (apiv1). Account requests keep their own types:
+// their role decodes through Role's UnmarshalText, so an unknown role is
+// refused while decoding, with the message it has always had.
 
 // DecodeLogin strictly decodes a login body (untrusted input).
-func DecodeLogin(data []byte) (LoginRequest, error) {
-	var req LoginRequest
+func DecodeLogin(data []byte) (apiv1.LoginRequest, error) {
+	var req apiv1.LoginRequest
 	if err := decodeStrict(data, &req); err != nil {
 		return req, err
 	}
@@ -179,7 +171,8 @@ func (a *Authenticator) respondToken(w http.ResponseWriter, r *http.Request, u U
 		return
 	}
 	a.audit(r.Context(), u.Username, action, u.Username, map[string]any{"role": u.Role}, ip)
-	writeJSON(w, http.StatusOK, LoginResponse{Token: tok, Username: u.Username, Role: u.Role, Exp: exp, MustChangePW: u.MustChangePW})
+	writeJSON(w, http.StatusOK, apiv1.LoginResponse{Token: tok, Username: u.Username, Role: apiv1.Role(u.Role.String()),
+		Exp: exp, MustChangePW: u.MustChangePW})
 }
 
 // IssueToken mints a JWT for an existing account (tests, tooling).
@@ -191,13 +184,6 @@ func (a *Authenticator) IssueToken(ctx context.Context, username string) (string
 	return a.tokens.issue(u.Username, u.TokenVersion)
 }
 
-// MeResponse is the body of GET /api/auth/me.
-type MeResponse struct {
-	Username     string `json:"username"`
-	Role         Role   `json:"role"`
-	MustChangePW bool   `json:"must_change_pw"`
-}
-
 // Me serves GET /api/auth/me (viewer).
 func (a *Authenticator) Me(w http.ResponseWriter, r *http.Request) {
 	p, ok := FromContext(r.Context())
@@ -205,7 +191,7 @@ func (a *Authenticator) Me(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "authentication required", "")
 		return
 	}
-	resp := MeResponse{Username: p.Username, Role: p.Role}
+	resp := apiv1.Me{Username: p.Username, Role: apiv1.Role(p.Role.String())}
 	if p.Method == "jwt" {
 		u, err := a.users.Get(r.Context(), p.Username)
 		if err != nil {
@@ -215,11 +201,6 @@ func (a *Authenticator) Me(w http.ResponseWriter, r *http.Request) {
 		resp.MustChangePW = u.MustChangePW
 	}
 	writeJSON(w, http.StatusOK, resp)
-}
-
-type changePasswordRequest struct {
-	OldPassword string `json:"old_password"`
-	NewPassword string `json:"new_password"`
 }
 
 // ChangePassword serves POST /api/auth/change-password (viewer): the
@@ -244,7 +225,7 @@ func (a *Authenticator) ChangePassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req changePasswordRequest
+	var req apiv1.ChangePasswordRequest
 	if err := decodeStrict(body, &req); err != nil {
 		writeBadRequest(w, err)
 		return
@@ -318,8 +299,12 @@ func (a *Authenticator) ListAccounts(w http.ResponseWriter, r *http.Request) {
 		a.writeStoreError(w, err)
 		return
 	}
+	out := make([]apiv1.Account, len(users))
+	for i, u := range users {
+		out[i] = accountView(u)
+	}
 	w.Header().Set("X-Total-Count", strconv.Itoa(total))
-	writeJSON(w, http.StatusOK, users)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // GetAccount serves GET /api/accounts/{username} (admin).
@@ -329,7 +314,7 @@ func (a *Authenticator) GetAccount(w http.ResponseWriter, r *http.Request) {
 		a.writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, accountView(u))
 }
 
 type createAccountRequest struct {
@@ -365,7 +350,7 @@ func (a *Authenticator) CreateAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	a.audit(r.Context(), Actor(r.Context()), ActionAccountCreate, u.Username,
 		map[string]any{"role": u.Role, "must_change_pw": u.MustChangePW}, a.ClientIP(r))
-	writeJSON(w, http.StatusCreated, u)
+	writeJSON(w, http.StatusCreated, accountView(u))
 }
 
 type updateAccountRequest struct {
@@ -413,7 +398,7 @@ func (a *Authenticator) UpdateAccount(w http.ResponseWriter, r *http.Request) {
 		change["must_change_pw"] = *p.MustChangePW
 	}
 	a.audit(r.Context(), Actor(r.Context()), ActionAccountUpdate, u.Username, change, a.ClientIP(r))
-	writeJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, accountView(u))
 }
 
 // DeleteAccount serves DELETE /api/accounts/{username} (admin) → 204; 409
@@ -426,4 +411,12 @@ func (a *Authenticator) DeleteAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	a.audit(r.Context(), Actor(r.Context()), ActionAccountDelete, name, nil, a.ClientIP(r))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// accountView is an account as the admin routes show it (never the hash
+// or the token version).
+func accountView(u User) apiv1.Account {
+	return apiv1.Account{Username: u.Username, Role: apiv1.Role(u.Role.String()), Disabled: u.Disabled,
+		MustChangePW: u.MustChangePW, FailedLogins: u.FailedLogins, LockedUntil: u.LockedUntil,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }

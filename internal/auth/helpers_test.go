@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	. "github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
@@ -190,7 +191,7 @@ func (e *env) mkUser(name string, role Role) {
 
 func (e *env) login(name string) string {
 	e.t.Helper()
-	r := e.do("POST", "/api/auth/login", "", LoginRequest{Username: name, Password: "pw-" + name + "-secret"})
+	r := e.do("POST", "/api/auth/login", "", apiv1.LoginRequest{Username: name, Password: "pw-" + name + "-secret"})
 	if r.Status != 200 {
 		e.t.Fatalf("login %s: %d %s", name, r.Status, r.Raw)
 	}

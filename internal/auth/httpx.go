@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 )
 
 // DefaultMaxBodyBytes is the request body limit of Harden.
@@ -165,17 +167,11 @@ func throttleKey(ip string) string {
 	return p.String()
 }
 
-// errorBody is the API error shape.
-type errorBody struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
-
 // writeError writes {"error": msg, "field": field} with status. (The API's
 // handlers use api.WriteError, the same shape: this package keeps its own
 // because package api imports it.)
 func writeError(w http.ResponseWriter, status int, msg, field string) {
-	writeJSON(w, status, errorBody{Error: msg, Field: field})
+	writeJSON(w, status, apiv1.ErrorBody{Error: msg, Field: field})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -27,18 +27,19 @@ var usernameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$`)
 // '_', '.', '@', '-'; at most 64; e-mail addresses fit).
 func ValidUsername(s string) bool { return usernameRe.MatchString(s) }
 
-// User is an account row. The hash never leaves the package in JSON.
+// User is an account row. The API shows it as apiv1.Account (see
+// accountView), which leaves out the hash and the token version.
 type User struct {
-	Username     string     `json:"username"`
-	Role         Role       `json:"role"`
-	Disabled     bool       `json:"disabled"`
-	MustChangePW bool       `json:"must_change_pw"`
-	FailedLogins int        `json:"failed_logins"`
-	LockedUntil  *time.Time `json:"locked_until"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
-	PasswordHash string     `json:"-"`
-	TokenVersion int64      `json:"-"`
+	Username     string
+	Role         Role
+	Disabled     bool
+	MustChangePW bool
+	FailedLogins int
+	LockedUntil  *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	PasswordHash string
+	TokenVersion int64
 }
 
 // IsEnabledAdmin reports whether u counts for the last-admin guard.

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/manifest"
@@ -28,11 +29,11 @@ import (
 
 // Store is what fan-out needs from the SQL projection (*store.DB).
 type Store interface {
-	CreateExecution(ctx context.Context, e store.Execution) error
+	CreateExecution(ctx context.Context, e apiv1.Execution) error
 	WaveSent(ctx context.Context, execID string, n int) error
 	WavesCancelled(ctx context.Context, execID string, k int) error
 	OnlinePCs(ctx context.Context, now time.Time, group string) ([]string, error)
-	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]store.Execution, int, error)
+	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]apiv1.Execution, int, error)
 }
 
 // Auditor records state changes (*audit.Publisher).
@@ -122,15 +123,6 @@ type ExecRequest struct {
 	SourceIP    string // for the audit record
 }
 
-// ExecResponse is the body of POST /api/exec/{job_id}.
-type ExecResponse struct {
-	ExecID      string   `json:"exec_id"`
-	JobID       string   `json:"job_id"`
-	Version     string   `json:"version"`
-	TargetCount int      `json:"target_count"`
-	Subjects    []string `json:"subjects"`
-}
-
 // WaveRecord is the value of a pending wave in KV waves (kv.Wave).
 type WaveRecord = kv.Wave
 
@@ -195,23 +187,23 @@ func (f *Fanout) waveCount(ctx context.Context, now time.Time, group string, ear
 // the version pin, the executions row and the pending waves are written
 // before anything is published, so a fast agent's result always finds its
 // parent row and pin, and a crash after publishing loses no wave.
-func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (ExecResponse, error) {
+func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse, error) {
 	if err := manifest.CheckID("job_id", req.JobID); err != nil {
-		return ExecResponse{}, err
+		return apiv1.ExecResponse{}, err
 	}
 	if err := req.Plan.Validate(); err != nil {
-		return ExecResponse{}, err
+		return apiv1.ExecResponse{}, err
 	}
 	m, err := f.jobs.Get(ctx, req.JobID)
 	if err != nil {
-		return ExecResponse{}, err
+		return apiv1.ExecResponse{}, err
 	}
 	now := f.Now().UTC()
 	execID := req.ExecID
 	if execID == "" {
 		execID = uuid.NewString()
 	} else if !wire.ValidPCID(execID) { // it becomes a subject token and a KV key part
-		return ExecResponse{}, &FieldError{Field: "exec_id", Msg: "must be a subject-safe id (A-Z a-z 0-9 _ -)"}
+		return apiv1.ExecResponse{}, &FieldError{Field: "exec_id", Msg: "must be a subject-safe id (A-Z a-z 0-9 _ -)"}
 	}
 	p := req.Plan
 
@@ -244,48 +236,48 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (ExecResponse, error
 		}
 		// A PC in two immediate waves is one target (a union, as for groups).
 		if count, err = f.liveCount(ctx, now, manifest.Target{Groups: nowGroups}); err != nil {
-			return ExecResponse{}, err
+			return apiv1.ExecResponse{}, err
 		}
 	} else {
 		for _, s := range p.Subjects() {
 			immediate = append(immediate, out{s, m.Command(execID, uuid.NewString(), p)})
 		}
 		if count, err = f.liveCount(ctx, now, p.Target); err != nil {
-			return ExecResponse{}, err
+			return apiv1.ExecResponse{}, err
 		}
 	}
 	target := max(count, 1)
 
 	// 1. Pin the version.
 	if err := f.jobs.Pin(ctx, m.ID, m.Version); err != nil {
-		return ExecResponse{}, err
+		return apiv1.ExecResponse{}, err
 	}
 	// 2. The parent row.
-	if err := f.store.CreateExecution(ctx, store.Execution{ExecID: execID, JobID: m.ID, Version: m.Version,
+	if err := f.store.CreateExecution(ctx, apiv1.Execution{ExecID: execID, JobID: m.ID, Version: m.Version,
 		InitiatedBy: req.InitiatedBy, InitiatedAt: now, TargetCount: target, Status: "pending",
 		PendingWaves: len(later)}); err != nil {
-		return ExecResponse{}, err
+		return apiv1.ExecResponse{}, err
 	}
 	// 3. Later waves.
 	if len(later) > 0 {
 		if count == 0 {
 			if err := f.waves.CreatePad(ctx, m.ID, execID); err != nil {
-				return ExecResponse{}, err
+				return apiv1.ExecResponse{}, err
 			}
 		}
 		for _, w := range later {
 			if err := f.waves.Create(ctx, w); err != nil {
-				return ExecResponse{}, err
+				return apiv1.ExecResponse{}, err
 			}
 		}
 	}
 	// 4. Publish.
 	for _, o := range immediate {
 		if err := f.publish(ctx, o.subject, o.cmd); err != nil {
-			return ExecResponse{}, err
+			return apiv1.ExecResponse{}, err
 		}
 	}
-	resp := ExecResponse{ExecID: execID, JobID: m.ID, Version: m.Version, TargetCount: target, Subjects: p.Subjects()}
+	resp := apiv1.ExecResponse{ExecID: execID, JobID: m.ID, Version: m.Version, TargetCount: target, Subjects: p.Subjects()}
 	f.log.Info("exec dispatched", "exec_id", execID, "job_id", m.ID, "version", m.Version,
 		"target_count", target, "subjects", resp.Subjects, "pending_waves", len(later), "initiated_by", req.InitiatedBy)
 	f.auditf(ctx, req.InitiatedBy, "exec", m.ID, map[string]any{"exec_id": execID, "version": m.Version,
@@ -366,24 +358,18 @@ func (f *Fanout) PendingWaves(ctx context.Context, jobID string) ([]WaveRecord, 
 	return out, nil
 }
 
-// KillResponse is the body of POST /api/jobs/{id}/kill.
-type KillResponse struct {
-	KilledExecIDs  []string `json:"killed_exec_ids"`
-	CancelledWaves int      `json:"cancelled_waves"`
-}
-
 // Kill cancels a job's pending waves, then publishes kill.<exec_id> for
 // every pending or running execution of the job.
-func (f *Fanout) Kill(ctx context.Context, jobID, actor, sourceIP string) (KillResponse, error) {
-	resp := KillResponse{KilledExecIDs: []string{}}
+func (f *Fanout) Kill(ctx context.Context, jobID, actor, sourceIP string) (apiv1.KillResponse, error) {
+	resp := apiv1.KillResponse{KilledExecIDs: []string{}}
 	n, err := f.CancelWaves(ctx, jobID)
 	if err != nil {
 		return resp, err
 	}
 	resp.CancelledWaves = n
-	for _, status := range []string{"pending", "running"} {
+	for _, status := range []apiv1.ExecutionStatus{apiv1.ExecPending, apiv1.ExecRunning} {
 		for off := 0; ; off += 1000 {
-			rows, _, err := f.store.ListExecutions(ctx, store.ExecFilter{JobID: jobID, Status: status},
+			rows, _, err := f.store.ListExecutions(ctx, store.ExecFilter{JobID: jobID, Status: string(status)},
 				store.Page{Limit: 1000, Offset: off})
 			if err != nil {
 				return resp, err

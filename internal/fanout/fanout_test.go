@@ -11,11 +11,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/server"
-	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -148,7 +148,7 @@ func TestStaleClaimIsRetakenWithoutRecount(t *testing.T) {
 	kv, _ := b.JS.KeyValue(ctx, bus.KVWaves)
 	now := time.Now().UTC()
 	put := func(exec string, claimed time.Time) wire.Command {
-		if err := b.DB.CreateExecution(ctx, store.Execution{ExecID: exec, JobID: "j", Version: "1", InitiatedBy: "t", TargetCount: 1}); err != nil {
+		if err := b.DB.CreateExecution(ctx, apiv1.Execution{ExecID: exec, JobID: "j", Version: "1", InitiatedBy: "t", TargetCount: 1}); err != nil {
 			t.Fatal(err)
 		}
 		cmd := wire.Command{ID: "j", Version: "1", RequestID: exec + "-req", ExecID: exec, Shell: "sh", Script: "true", TimeoutSecs: 10}

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/fanout/command"
 	"github.com/kanade-fleet/kanade/internal/manifest"
-	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -19,16 +19,9 @@ const (
 	AdhocVersion          = command.Version
 )
 
-// RunRequest is the body of POST /api/run.
-type RunRequest struct {
-	PCID        string `json:"pc_id"`
-	Shell       string `json:"shell"`
-	Script      string `json:"script"`
-	TimeoutSecs int64  `json:"timeout_secs,omitempty"`
-}
-
-// Validate checks a run request; the error is a *FieldError.
-func (r *RunRequest) Validate() error {
+// ValidateRun checks the body of POST /api/run and fills the default
+// timeout; the error is a *FieldError.
+func ValidateRun(r *apiv1.RunRequest) error {
 	if !wire.ValidPCID(r.PCID) {
 		return &FieldError{Field: "pc_id", Msg: "is required and must be a valid pc_id (no dots, spaces, * or >)"}
 	}
@@ -57,8 +50,8 @@ func (r *RunRequest) Validate() error {
 // now + timeout + grace: an agent that comes online after the caller gave
 // up skips it (125) instead of running it unattended hours later. On
 // timeout it returns ErrTimeout (with the exec_id, so it can be killed).
-func (f *Fanout) Run(ctx context.Context, req RunRequest, initiatedBy, sourceIP string) (wire.ExecResult, string, error) {
-	if err := req.Validate(); err != nil {
+func (f *Fanout) Run(ctx context.Context, req apiv1.RunRequest, initiatedBy, sourceIP string) (wire.ExecResult, string, error) {
+	if err := ValidateRun(&req); err != nil {
 		return wire.ExecResult{}, "", err
 	}
 	now := f.Now().UTC()
@@ -69,8 +62,8 @@ func (f *Fanout) Run(ctx context.Context, req RunRequest, initiatedBy, sourceIP 
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
 	defer aw.Close()
-	if err := f.store.CreateExecution(ctx, store.Execution{ExecID: cmd.ExecID, JobID: wire.AdhocJobID,
-		Version: AdhocVersion, InitiatedBy: initiatedBy, InitiatedAt: now, TargetCount: 1, Status: "pending"}); err != nil {
+	if err := f.store.CreateExecution(ctx, apiv1.Execution{ExecID: cmd.ExecID, JobID: wire.AdhocJobID,
+		Version: AdhocVersion, InitiatedBy: initiatedBy, InitiatedAt: now, TargetCount: 1, Status: apiv1.ExecPending}); err != nil {
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
 	if err := command.Publish(ctx, f.js, req.PCID, cmd); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/server"
@@ -83,7 +84,7 @@ func preload(b *testing.B, dir, dsn string, results []wire.ExecResult) {
 	}
 	defer db.Close()
 	for i := 0; i < benchExecs; i++ {
-		if err := db.CreateExecution(context.Background(), store.Execution{ExecID: fmt.Sprintf("exec-%03d", i), JobID: "job",
+		if err := db.CreateExecution(context.Background(), apiv1.Execution{ExecID: fmt.Sprintf("exec-%03d", i), JobID: "job",
 			TargetCount: len(results) / benchExecs}); err != nil {
 			b.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/projector"
 	"github.com/kanade-fleet/kanade/internal/server"
@@ -99,15 +100,15 @@ func (e *env) waitProjected() {
 	})
 }
 
-func (e *env) execution(id string, target int, status string) {
+func (e *env) execution(id string, target int, status apiv1.ExecutionStatus) {
 	e.t.Helper()
-	if err := e.b.DB.CreateExecution(context.Background(), store.Execution{ExecID: id, JobID: "inv-hw", Version: "1.0.0",
+	if err := e.b.DB.CreateExecution(context.Background(), apiv1.Execution{ExecID: id, JobID: "inv-hw", Version: "1.0.0",
 		InitiatedBy: "tester", TargetCount: target, Status: status}); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
-func (e *env) execRow(id string) store.Execution {
+func (e *env) execRow(id string) apiv1.Execution {
 	e.t.Helper()
 	x, ok, err := e.b.DB.GetExecution(context.Background(), id)
 	if err != nil || !ok {
@@ -227,7 +228,7 @@ func TestPromotionOnlyFromPending(t *testing.T) {
 	e.started(started("r3", "gone", "pc1", "inv-hw"))
 	e.started(started("r4", "nope", "pc1", "inv-hw")) // no executions row: harmless
 	e.waitProjected()
-	for id, want := range map[string]string{"pend": "running", "done": "completed", "gone": "expired"} {
+	for id, want := range map[string]apiv1.ExecutionStatus{"pend": "running", "done": "completed", "gone": "expired"} {
 		if got := e.execRow(id).Status; got != want {
 			t.Errorf("%s: status %s, want %s", id, got, want)
 		}

@@ -15,11 +15,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
 	"github.com/kanade-fleet/kanade/internal/server"
-	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -64,7 +64,7 @@ func (rc *recorder) dispatcher(name string, srv <-chan *server.Server) scheduler
 					n++
 				}
 			}
-			if err := b.DB.CreateExecution(ctx, store.Execution{ExecID: req.ExecID, JobID: req.JobID, Version: man.Version,
+			if err := b.DB.CreateExecution(ctx, apiv1.Execution{ExecID: req.ExecID, JobID: req.JobID, Version: man.Version,
 				InitiatedBy: req.InitiatedBy, TargetCount: max(n, 1)}); err != nil {
 				return scheduler.Dispatched{}, err
 			}

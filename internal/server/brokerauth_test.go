@@ -19,11 +19,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/cli"
 	"github.com/kanade-fleet/kanade/internal/server"
-	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -166,7 +166,7 @@ func TestBrokerAuthEndToEnd(t *testing.T) {
 		if r.status != 200 {
 			return false
 		}
-		var ag store.Agent
+		var ag apiv1.Agent
 		r.json(t, &ag)
 		return ag.Online
 	})

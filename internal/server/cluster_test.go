@@ -17,8 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
-	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
@@ -146,7 +146,7 @@ func TestClusterBroadcastSurvivesServerLoss(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("exec: %d %s", st, body)
 	}
-	var ex fanout.ExecResponse
+	var ex apiv1.ExecResponse
 	if err := json.Unmarshal(body, &ex); err != nil || ex.TargetCount != agents {
 		t.Fatalf("exec response %s (%v)", body, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -109,7 +110,7 @@ func TestLiveEventsReachEveryReplica(t *testing.T) {
 	}
 	defer nc.Close()
 	ctx := context.Background()
-	if err := a.DB.CreateExecution(ctx, store.Execution{ExecID: "ex-live", JobID: "job", Version: "1", InitiatedBy: "t", TargetCount: 20}); err != nil {
+	if err := a.DB.CreateExecution(ctx, apiv1.Execution{ExecID: "ex-live", JobID: "job", Version: "1", InitiatedBy: "t", TargetCount: 20}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
@@ -193,7 +194,7 @@ func TestConcurrentReapersCountOnce(t *testing.T) {
 			past := now.Add(-time.Minute)
 			for e := range execs {
 				id := fmt.Sprintf("reap-%d", e)
-				if err := db1.CreateExecution(ctx, store.Execution{ExecID: id, JobID: "job", Version: "1", InitiatedBy: "t",
+				if err := db1.CreateExecution(ctx, apiv1.Execution{ExecID: id, JobID: "job", Version: "1", InitiatedBy: "t",
 					TargetCount: per, InitiatedAt: now.Add(-10 * time.Minute)}); err != nil {
 					t.Fatal(err)
 				}
@@ -210,7 +211,7 @@ func TestConcurrentReapersCountOnce(t *testing.T) {
 			// Old rows for retention: an execution and its results 100 days old.
 			const old = 250
 			oldAt := now.Add(-100 * 24 * time.Hour)
-			if err := db1.CreateExecution(ctx, store.Execution{ExecID: "ancient", JobID: "job", Version: "1", InitiatedBy: "t",
+			if err := db1.CreateExecution(ctx, apiv1.Execution{ExecID: "ancient", JobID: "job", Version: "1", InitiatedBy: "t",
 				TargetCount: old, InitiatedAt: oldAt}); err != nil {
 				t.Fatal(err)
 			}

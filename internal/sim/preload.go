@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -107,7 +108,7 @@ func (s ResultSet) CreateExecutions(ctx context.Context, db *store.DB) error {
 		if e < s.N%s.Execs {
 			n++
 		}
-		if err := db.CreateExecution(ctx, store.Execution{ExecID: s.execID(e), JobID: "sim-history", Version: "1.0.0",
+		if err := db.CreateExecution(ctx, apiv1.Execution{ExecID: s.execID(e), JobID: "sim-history", Version: "1.0.0",
 			InitiatedBy: "kanade-sim", InitiatedAt: s.At, TargetCount: n}); err != nil {
 			return err
 		}

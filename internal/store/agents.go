@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 )
 
 // The agents table (written by heartbeats.go) and agent_groups (projected
@@ -16,23 +18,6 @@ import (
 // OnlineWindow: an agent is online if its last heartbeat (backend receive
 // time) is younger than this.
 const OnlineWindow = 2 * time.Minute
-
-// Agent is an agents row for the API.
-type Agent struct {
-	PCID          string     `json:"pc_id"`
-	Hostname      string     `json:"hostname"`
-	OSFamily      string     `json:"os_family"`
-	OSVersion     string     `json:"os_version"`
-	Arch          string     `json:"arch"`
-	AgentVersion  string     `json:"agent_version"`
-	LastHeartbeat time.Time  `json:"last_heartbeat"`
-	BootTime      *time.Time `json:"boot_time"`
-	AgentRSSBytes int64      `json:"agent_rss_bytes"`
-	AgentCPUPct   float64    `json:"agent_cpu_pct"`
-	Running       int        `json:"running"`
-	Online        bool       `json:"online"`
-	Groups        []string   `json:"groups"`
-}
 
 // AgentFilter selects agents.
 type AgentFilter struct {
@@ -86,7 +71,7 @@ func agentQueries(f AgentFilter, p Page) (count string, countArgs []any, list st
 }
 
 // ListAgents returns one page of agents and the total matching.
-func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]Agent, int, error) {
+func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]apiv1.Agent, int, error) {
 	countQ, countArgs, listQ, listArgs, cutoff := agentQueries(f, p)
 	var total int
 	if err := db.read.QueryRowContext(ctx, db.q(countQ), countArgs...).Scan(&total); err != nil {
@@ -97,7 +82,7 @@ func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]Agent, i
 		return nil, 0, fmt.Errorf("list agents: %w", err)
 	}
 	defer rows.Close()
-	var out []Agent
+	var out []apiv1.Agent
 	for rows.Next() {
 		a, err := scanAgent(rows, cutoff)
 		if err != nil {
@@ -114,8 +99,8 @@ func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]Agent, i
 	return out, total, nil
 }
 
-func scanAgent(s scanner, cutoff string) (Agent, error) {
-	var a Agent
+func scanAgent(s scanner, cutoff string) (apiv1.Agent, error) {
+	var a apiv1.Agent
 	var last string
 	var boot sql.NullString
 	if err := s.Scan(&a.PCID, &a.Hostname, &a.OSFamily, &a.OSVersion, &a.Arch, &a.AgentVersion, &last, &boot,
@@ -129,7 +114,7 @@ func scanAgent(s scanner, cutoff string) (Agent, error) {
 	return a, nil
 }
 
-func (db *DB) fillGroups(ctx context.Context, agents []Agent) error {
+func (db *DB) fillGroups(ctx context.Context, agents []apiv1.Agent) error {
 	if len(agents) == 0 {
 		return nil
 	}
@@ -160,7 +145,7 @@ func (db *DB) fillGroups(ctx context.Context, agents []Agent) error {
 }
 
 // GetAgent returns one agent; ok is false when unknown.
-func (db *DB) GetAgent(ctx context.Context, pc string, now time.Time) (Agent, bool, error) {
+func (db *DB) GetAgent(ctx context.Context, pc string, now time.Time) (apiv1.Agent, bool, error) {
 	row := db.read.QueryRowContext(ctx, db.q(`SELECT pc_id, hostname, os_family, os_version, arch, agent_version,
 		last_heartbeat, boot_time, agent_rss_bytes, agent_cpu_pct, running FROM agents WHERE pc_id = ?`), pc)
 	a, err := scanAgent(row, TS(now.Add(-OnlineWindow)))
@@ -170,7 +155,7 @@ func (db *DB) GetAgent(ctx context.Context, pc string, now time.Time) (Agent, bo
 		}
 		return a, false, err
 	}
-	list := []Agent{a}
+	list := []apiv1.Agent{a}
 	if err := db.fillGroups(ctx, list); err != nil {
 		return a, false, err
 	}
@@ -212,27 +197,21 @@ func (db *DB) OnlinePCs(ctx context.Context, now time.Time, group string) ([]str
 	return out, rows.Err()
 }
 
-// GroupMembers is one group and its members.
-type GroupMembers struct {
-	Group   string   `json:"group"`
-	Members []string `json:"members"`
-}
-
 // ListGroups returns every group with its members.
-func (db *DB) ListGroups(ctx context.Context) ([]GroupMembers, error) {
+func (db *DB) ListGroups(ctx context.Context) ([]apiv1.GroupMembers, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT group_name, pc_id FROM agent_groups ORDER BY group_name, pc_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
 	defer rows.Close()
-	out := []GroupMembers{}
+	out := []apiv1.GroupMembers{}
 	for rows.Next() {
 		var g, pc string
 		if err := rows.Scan(&g, &pc); err != nil {
 			return nil, err
 		}
 		if n := len(out); n == 0 || out[n-1].Group != g {
-			out = append(out, GroupMembers{Group: g})
+			out = append(out, apiv1.GroupMembers{Group: g})
 		}
 		out[len(out)-1].Members = append(out[len(out)-1].Members, pc)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -76,17 +77,6 @@ func (db *DB) insertAuditSets(ctx context.Context, batch []Audit) error {
 	return nil
 }
 
-// AuditRow is an audit_log row.
-type AuditRow struct {
-	ID         int64           `json:"id"`
-	Actor      string          `json:"actor"`
-	Action     string          `json:"action"`
-	Target     string          `json:"target"`
-	Payload    json.RawMessage `json:"payload"`
-	OccurredAt time.Time       `json:"occurred_at"`
-	SourceIP   string          `json:"source_ip"`
-}
-
 // AuditFilter selects audit rows.
 type AuditFilter struct {
 	Actor, Action string
@@ -94,7 +84,7 @@ type AuditFilter struct {
 }
 
 // ListAudit returns audit rows, newest first.
-func (db *DB) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditRow, int, error) {
+func (db *DB) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]apiv1.AuditEntry, int, error) {
 	var w where
 	if f.Actor != "" {
 		w.add("actor = ?", f.Actor)
@@ -115,9 +105,9 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditRow,
 		return nil, 0, fmt.Errorf("list audit: %w", err)
 	}
 	defer rows.Close()
-	out := []AuditRow{}
+	out := []apiv1.AuditEntry{}
 	for rows.Next() {
-		var a AuditRow
+		var a apiv1.AuditEntry
 		var payload, at string
 		if err := rows.Scan(&a.ID, &a.Actor, &a.Action, &a.Target, &payload, &at, &a.SourceIP); err != nil {
 			return nil, 0, fmt.Errorf("scan audit: %w", err)

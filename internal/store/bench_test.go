@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -61,7 +62,7 @@ func (c benchDB) open(b *testing.B) *store.DB {
 	}
 	db.PGPerRow = c.perRow
 	for i := 0; i < 100; i++ {
-		if err := db.CreateExecution(context.Background(), store.Execution{ExecID: fmt.Sprintf("exec-%03d", i), JobID: "job",
+		if err := db.CreateExecution(context.Background(), apiv1.Execution{ExecID: fmt.Sprintf("exec-%03d", i), JobID: "job",
 			TargetCount: benchRows / 100}); err != nil {
 			b.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
@@ -104,13 +105,13 @@ func ok(t *testing.T, err error) {
 	}
 }
 
-func execution(t *testing.T, db *store.DB, id string, target int, status string) {
+func execution(t *testing.T, db *store.DB, id string, target int, status apiv1.ExecutionStatus) {
 	t.Helper()
-	ok(t, db.CreateExecution(ctx, store.Execution{ExecID: id, JobID: "inv-hw", Version: "1.0.0", InitiatedBy: "tester",
+	ok(t, db.CreateExecution(ctx, apiv1.Execution{ExecID: id, JobID: "inv-hw", Version: "1.0.0", InitiatedBy: "tester",
 		InitiatedAt: t0, TargetCount: target, Status: status}))
 }
 
-func execRow(t *testing.T, db *store.DB, id string) store.Execution {
+func execRow(t *testing.T, db *store.DB, id string) apiv1.Execution {
 	t.Helper()
 	x, found, err := db.GetExecution(ctx, id)
 	if err != nil || !found {
@@ -119,7 +120,7 @@ func execRow(t *testing.T, db *store.DB, id string) store.Execution {
 	return x
 }
 
-func result(t *testing.T, db *store.DB, id string) store.ResultRow {
+func result(t *testing.T, db *store.DB, id string) apiv1.Result {
 	t.Helper()
 	r, found, err := db.GetResult(ctx, id)
 	if err != nil || !found {
@@ -231,7 +232,7 @@ func TestBroadcastAndPromotion(t *testing.T) {
 		if n := count(t, db, "SELECT COUNT(*) FROM execution_results WHERE exec_id = ?", "pend"); n != 3 {
 			t.Fatalf("broadcast rows = %d", n)
 		}
-		for id, want := range map[string]string{"pend": "running", "done": "completed", "gone": "expired"} {
+		for id, want := range map[string]apiv1.ExecutionStatus{"pend": "running", "done": "completed", "gone": "expired"} {
 			if got := execRow(t, db, id).Status; got != want {
 				t.Errorf("%s: %s, want %s", id, got, want)
 			}
@@ -351,8 +352,8 @@ func TestReaperThenLateResult(t *testing.T) {
 func TestReaperFallbackAndPendingExpiry(t *testing.T) {
 	eachDB(t, false, func(t *testing.T, db *store.DB) {
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		ok(t, db.CreateExecution(ctx, store.Execution{ExecID: "old", JobID: "j", InitiatedAt: now.Add(-2 * time.Hour)}))
-		ok(t, db.CreateExecution(ctx, store.Execution{ExecID: "new", JobID: "j", InitiatedAt: now}))
+		ok(t, db.CreateExecution(ctx, apiv1.Execution{ExecID: "old", JobID: "j", InitiatedAt: now.Add(-2 * time.Hour)}))
+		ok(t, db.CreateExecution(ctx, apiv1.Execution{ExecID: "new", JobID: "j", InitiatedAt: now}))
 		s := st("r1", "x", "pc1", now)
 		s.StartedAt = now.Add(-25 * time.Hour)
 		fresh := st("r2", "x", "pc2", now)
@@ -379,8 +380,8 @@ func TestRetention(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		old, recent := now.Add(-91*24*time.Hour), now.Add(-time.Hour)
 		_ = mustT[store.ResultOutcome](t)(db.ApplyResults(ctx, []store.Result{res("old", "e", "pc1", 0, old), res("new", "e", "pc1", 0, recent)}))
-		ok(t, db.CreateExecution(ctx, store.Execution{ExecID: "old", JobID: "j", InitiatedAt: old}))
-		ok(t, db.CreateExecution(ctx, store.Execution{ExecID: "new", JobID: "j", InitiatedAt: recent}))
+		ok(t, db.CreateExecution(ctx, apiv1.Execution{ExecID: "old", JobID: "j", InitiatedAt: old}))
+		ok(t, db.CreateExecution(ctx, apiv1.Execution{ExecID: "new", JobID: "j", InitiatedAt: recent}))
 		ok(t, db.InsertAudit(ctx, []store.Audit{
 			{Seq: 1, AuditEvent: wire.AuditEvent{Actor: "a", Action: "x", OccurredAt: now.Add(-366 * 24 * time.Hour)}},
 			{Seq: 2, AuditEvent: wire.AuditEvent{Actor: "a", Action: "x", OccurredAt: old}}}))
@@ -513,7 +514,7 @@ func TestHeartbeatsAndAgentQueries(t *testing.T) {
 		if web := mustT[[]string](t)(db.OnlinePCs(ctx, now, "web")); !slices.Equal(web, []string{"pc-a"}) {
 			t.Fatalf("online web %v", web)
 		}
-		groups := mustT[[]store.GroupMembers](t)(db.ListGroups(ctx))
+		groups := mustT[[]apiv1.GroupMembers](t)(db.ListGroups(ctx))
 		if len(groups) != 2 || groups[0].Group != "eu" || !slices.Equal(groups[1].Members, []string{"pc-a", "pc-c"}) {
 			t.Fatalf("groups %+v", groups)
 		}
@@ -528,7 +529,7 @@ func TestHeartbeatsAndAgentQueries(t *testing.T) {
 			t.Fatal("deleted twice")
 		}
 		ok(t, db.ReplaceAllAgentGroups(ctx, map[string][]string{"pc-c": {"lab"}}))
-		if groups := mustT[[]store.GroupMembers](t)(db.ListGroups(ctx)); len(groups) != 1 || groups[0].Group != "lab" ||
+		if groups := mustT[[]apiv1.GroupMembers](t)(db.ListGroups(ctx)); len(groups) != 1 || groups[0].Group != "lab" ||
 			!slices.Equal(groups[0].Members, []string{"pc-c"}) {
 			t.Fatalf("groups after a full resync %+v", groups)
 		}
@@ -547,7 +548,7 @@ func TestExecutionAndResultQueries(t *testing.T) {
 			if i%2 == 1 {
 				job = "job-b"
 			}
-			ok(t, db.CreateExecution(ctx, store.Execution{ExecID: fmt.Sprintf("e%d", i), JobID: job,
+			ok(t, db.CreateExecution(ctx, apiv1.Execution{ExecID: fmt.Sprintf("e%d", i), JobID: job,
 				InitiatedAt: now.Add(time.Duration(i) * time.Minute), TargetCount: 2}))
 		}
 		ok(t, db.WaveSent(ctx, "e0", 3))
@@ -806,7 +807,7 @@ func TestWaveGating(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		// An execution with a wave still to come is not completed when its
 		// first targets have all reported; it is once the wave is settled.
-		ok(t, db.CreateExecution(ctx, store.Execution{ExecID: "w1", JobID: "job-w", InitiatedAt: now, TargetCount: 1, PendingWaves: 2}))
+		ok(t, db.CreateExecution(ctx, apiv1.Execution{ExecID: "w1", JobID: "job-w", InitiatedAt: now, TargetCount: 1, PendingWaves: 2}))
 		_ = mustT[store.ResultOutcome](t)(db.ApplyResults(ctx, []store.Result{res("w1-a", "w1", "pc1", 0, now)}))
 		if x := execRow(t, db, "w1"); x.Status != "running" || x.PendingWaves != 2 {
 			t.Fatalf("completed with waves pending: %+v", x)

@@ -6,33 +6,21 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 )
 
 // The executions table: one row per exec (fan-out), with its counters.
 
-// Execution is an executions row.
-type Execution struct {
-	ExecID       string    `json:"exec_id"`
-	JobID        string    `json:"job_id"`
-	Version      string    `json:"version"`
-	InitiatedBy  string    `json:"initiated_by"`
-	InitiatedAt  time.Time `json:"initiated_at"`
-	TargetCount  int       `json:"target_count"`
-	SuccessCount int       `json:"success_count"`
-	FailureCount int       `json:"failure_count"`
-	SkippedCount int       `json:"skipped_count"`
-	Status       string    `json:"status"`
-	PendingWaves int       `json:"pending_waves"` // later waves not sent yet
-}
-
 // CreateExecution inserts a pending executions row (before any command is
-// published, so a fast agent's result always finds its parent).
-func (db *DB) CreateExecution(ctx context.Context, e Execution) error {
+// published, so a fast agent's result always finds its parent). Counters
+// are the row's own; those of e are ignored.
+func (db *DB) CreateExecution(ctx context.Context, e apiv1.Execution) error {
 	if e.TargetCount < 1 {
 		e.TargetCount = 1
 	}
 	if e.Status == "" {
-		e.Status = "pending"
+		e.Status = apiv1.ExecPending
 	}
 	if e.InitiatedAt.IsZero() {
 		e.InitiatedAt = time.Now()
@@ -173,8 +161,8 @@ type ExecFilter struct{ JobID, Status string }
 
 const execCols = `exec_id, job_id, version, initiated_by, initiated_at, target_count, success_count, failure_count, skipped_count, status, pending_waves`
 
-func scanExec(s scanner) (Execution, error) {
-	var e Execution
+func scanExec(s scanner) (apiv1.Execution, error) {
+	var e apiv1.Execution
 	var at string
 	err := s.Scan(&e.ExecID, &e.JobID, &e.Version, &e.InitiatedBy, &at, &e.TargetCount, &e.SuccessCount,
 		&e.FailureCount, &e.SkippedCount, &e.Status, &e.PendingWaves)
@@ -183,7 +171,7 @@ func scanExec(s scanner) (Execution, error) {
 }
 
 // ListExecutions returns executions, newest first.
-func (db *DB) ListExecutions(ctx context.Context, f ExecFilter, p Page) ([]Execution, int, error) {
+func (db *DB) ListExecutions(ctx context.Context, f ExecFilter, p Page) ([]apiv1.Execution, int, error) {
 	var w where
 	if f.JobID != "" {
 		w.add("job_id = ?", f.JobID)
@@ -201,7 +189,7 @@ func (db *DB) ListExecutions(ctx context.Context, f ExecFilter, p Page) ([]Execu
 		return nil, 0, fmt.Errorf("list executions: %w", err)
 	}
 	defer rows.Close()
-	out := []Execution{}
+	out := []apiv1.Execution{}
 	for rows.Next() {
 		e, err := scanExec(rows)
 		if err != nil {
@@ -213,7 +201,7 @@ func (db *DB) ListExecutions(ctx context.Context, f ExecFilter, p Page) ([]Execu
 }
 
 // GetExecution returns one execution.
-func (db *DB) GetExecution(ctx context.Context, execID string) (Execution, bool, error) {
+func (db *DB) GetExecution(ctx context.Context, execID string) (apiv1.Execution, bool, error) {
 	e, err := scanExec(db.read.QueryRowContext(ctx, db.q("SELECT "+execCols+" FROM executions WHERE exec_id = ?"), execID))
 	if err == sql.ErrNoRows {
 		return e, false, nil

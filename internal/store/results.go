@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -45,14 +46,14 @@ type ResultOutcome struct {
 }
 
 // ResultStatus classifies a finished result for counters and the API.
-func ResultStatus(exitCode int, skipped bool) string {
+func ResultStatus(exitCode int, skipped bool) apiv1.ResultStatus {
 	switch {
 	case skipped:
-		return "skipped"
+		return apiv1.ResultSkipped
 	case exitCode == 0:
-		return "success"
+		return apiv1.ResultSuccess
 	default:
-		return "failure"
+		return apiv1.ResultFailure
 	}
 }
 
@@ -203,7 +204,7 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 		}
 		status := ResultStatus(r.ExitCode, r.Skipped)
 		out.Changed = append(out.Changed, ResultChange{ResultID: r.ResultID, ExecID: r.ExecID, PCID: r.PCID,
-			JobID: r.ManifestID, Status: status, ExitCode: r.ExitCode})
+			JobID: r.ManifestID, Status: string(status), ExitCode: r.ExitCode})
 		if !count || r.ExecID == "" {
 			continue
 		}
@@ -214,9 +215,9 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 			order = append(order, r.ExecID)
 		}
 		switch status {
-		case "success":
+		case apiv1.ResultSuccess:
 			d.success++
-		case "failure":
+		case apiv1.ResultFailure:
 			d.failure++
 		default:
 			d.skipped++
@@ -401,7 +402,7 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		}
 		status := ResultStatus(r.ExitCode, r.Skipped)
 		out.Changed = append(out.Changed, ResultChange{ResultID: r.ResultID, ExecID: r.ExecID, PCID: r.PCID,
-			JobID: r.ManifestID, Status: status, ExitCode: r.ExitCode})
+			JobID: r.ManifestID, Status: string(status), ExitCode: r.ExitCode})
 		if !count || r.ExecID == "" {
 			continue
 		}
@@ -412,9 +413,9 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 			order = append(order, r.ExecID)
 		}
 		switch status {
-		case "success":
+		case apiv1.ResultSuccess:
 			d.success++
-		case "failure":
+		case apiv1.ResultFailure:
 			d.failure++
 		default:
 			d.skipped++
@@ -429,28 +430,6 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 	return out, nil
 }
 
-// ResultRow is an execution_results row for the API.
-type ResultRow struct {
-	ResultID   string     `json:"result_id"`
-	RequestID  string     `json:"request_id"`
-	ExecID     string     `json:"exec_id"`
-	PCID       string     `json:"pc_id"`
-	JobID      string     `json:"job_id"`
-	Version    string     `json:"version"`
-	ExitCode   *int       `json:"exit_code"`
-	StartedAt  time.Time  `json:"started_at"`
-	FinishedAt *time.Time `json:"finished_at"`
-	RecordedAt time.Time  `json:"recorded_at"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	Reaped     bool       `json:"reaped"`
-	Skipped    bool       `json:"skipped"`
-	TimedOut   bool       `json:"timed_out"`
-	Killed     bool       `json:"killed"`
-	Status     string     `json:"status"`
-	Stdout     *string    `json:"stdout,omitempty"`
-	Stderr     *string    `json:"stderr,omitempty"`
-}
-
 // ResultFilter selects results.
 type ResultFilter struct {
 	ExecID, JobID, PCID, Status string
@@ -460,8 +439,8 @@ type ResultFilter struct {
 const resultCols = `result_id, request_id, exec_id, pc_id, job_id, version, exit_code, started_at, finished_at,
 	recorded_at, expires_at, reaped, skipped, timed_out, killed`
 
-func scanResult(s scanner, extra ...any) (ResultRow, error) {
-	var r ResultRow
+func scanResult(s scanner, extra ...any) (apiv1.Result, error) {
+	var r apiv1.Result
 	var code sql.NullInt64
 	var started, recorded string
 	var finished, expires sql.NullString
@@ -480,9 +459,9 @@ func scanResult(s scanner, extra ...any) (ResultRow, error) {
 	r.Reaped, r.Skipped, r.TimedOut, r.Killed = reaped == 1, skipped == 1, timedOut == 1, killed == 1
 	switch {
 	case r.FinishedAt == nil:
-		r.Status = "running"
+		r.Status = apiv1.ResultRunning
 	case r.ExitCode == nil:
-		r.Status = "failure"
+		r.Status = apiv1.ResultFailure
 	default:
 		r.Status = ResultStatus(*r.ExitCode, r.Skipped)
 	}
@@ -519,7 +498,7 @@ func resultQueries(f ResultFilter, p Page) (count string, countArgs []any, list 
 }
 
 // ListResults returns results, newest first.
-func (db *DB) ListResults(ctx context.Context, f ResultFilter, p Page) ([]ResultRow, int, error) {
+func (db *DB) ListResults(ctx context.Context, f ResultFilter, p Page) ([]apiv1.Result, int, error) {
 	countQ, countArgs, listQ, listArgs := resultQueries(f, p)
 	var total int
 	if err := db.read.QueryRowContext(ctx, db.q(countQ), countArgs...).Scan(&total); err != nil {
@@ -530,7 +509,7 @@ func (db *DB) ListResults(ctx context.Context, f ResultFilter, p Page) ([]Result
 		return nil, 0, fmt.Errorf("list results: %w", err)
 	}
 	defer rows.Close()
-	out := []ResultRow{}
+	out := []apiv1.Result{}
 	for rows.Next() {
 		r, err := scanResult(rows)
 		if err != nil {
@@ -542,7 +521,7 @@ func (db *DB) ListResults(ctx context.Context, f ResultFilter, p Page) ([]Result
 }
 
 // GetResult returns one result with its output.
-func (db *DB) GetResult(ctx context.Context, id string) (ResultRow, bool, error) {
+func (db *DB) GetResult(ctx context.Context, id string) (apiv1.Result, bool, error) {
 	var stdout, stderr string
 	r, err := scanResult(db.read.QueryRowContext(ctx, db.q("SELECT "+resultCols+", stdout, stderr FROM execution_results WHERE result_id = ?"), id),
 		&stdout, &stderr)

@@ -8,6 +8,13 @@
 // (schedule_dispatches), accounts.go (users), retention.go (reaper and
 // retention across tables). Where SQLite and PostgreSQL differ is in
 // dialect.go and nowhere else.
+//
+// The rows the API serves are the contract's own types: the queries scan
+// straight into apiv1.Agent, Execution, Result, AuditEntry and
+// GroupMembers (a projection row is an API row), so there is no second
+// definition to drift. What the store declares itself are the projection
+// inputs (Heartbeat, Started, Result, Audit), the filters and Page, and
+// the internal results of writes (ExecProgress, ResultChange, FleetCounts).
 package store
 
 import (
