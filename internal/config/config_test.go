@@ -36,6 +36,7 @@ func TestPrecedence(t *testing.T) {
 }
 
 func TestDefaultsWithoutFile(t *testing.T) {
+	t.Parallel()
 	fs, a, _, _ := newFS()
 	if err := Load(fs, nil, nil, nil); err != nil {
 		t.Fatal(err)
@@ -46,6 +47,7 @@ func TestDefaultsWithoutFile(t *testing.T) {
 }
 
 func TestUnknownKeyNamed(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "k.toml")
 	if err := os.WriteFile(file, []byte("http_adr = \"x\"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ var nameUsers = map[string]string{
 // and internal/bus opens a KV bucket or object store, or names a bucket
 // (bus.KV* / bus.Obj*) outside the few direct-get users above.
 func TestOnlyKVOpensBuckets(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)

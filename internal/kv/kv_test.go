@@ -109,6 +109,7 @@ func TestSchedulesUsingJob(t *testing.T) {
 }
 
 func TestJobsCatalog(t *testing.T) {
+	t.Parallel()
 	s, js := open(t)
 	ctx := t.Context()
 	if _, err := s.Jobs.Get(ctx, "j"); err != kv.ErrJobNotFound {
@@ -158,6 +159,7 @@ func TestJobsCatalog(t *testing.T) {
 
 // Concurrent group and config edits all land (compare-and-set).
 func TestEditsAreCompareAndSet(t *testing.T) {
+	t.Parallel()
 	s, _ := open(t)
 	ctx := t.Context()
 	var wg sync.WaitGroup
@@ -244,6 +246,7 @@ func TestWatch(t *testing.T) {
 }
 
 func TestFreezeAndHealth(t *testing.T) {
+	t.Parallel()
 	s, js := open(t)
 	ctx := t.Context()
 	if _, ok, err := s.Freeze.Get(ctx); ok || err != nil {

@@ -130,6 +130,7 @@ func leaderOf(rs ...*runner) []*runner {
 }
 
 func TestOneLeaderAndCleanHandover(t *testing.T) {
+	t.Parallel()
 	s := setup(t)
 	a, b := start(t, s, "a"), start(t, s, "b")
 	overlap := watchOverlap(a.e, b.e)
@@ -164,6 +165,7 @@ func TestOneLeaderAndCleanHandover(t *testing.T) {
 }
 
 func TestTakeoverAfterCrash(t *testing.T) {
+	t.Parallel()
 	s := setup(t)
 	a := start(t, s, "a")
 	eventually(t, testTTL*2, "a leads", a.e.IsLeader)

@@ -93,6 +93,7 @@ func next(t *testing.T, ch <-chan sseEvent, skipComments bool) sseEvent {
 }
 
 func TestPublishReachesClients(t *testing.T) {
+	t.Parallel()
 	h := NewHub(quietLogger())
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -126,6 +127,7 @@ func TestPublishReachesClients(t *testing.T) {
 }
 
 func TestPingComment(t *testing.T) {
+	t.Parallel()
 	h := NewHub(quietLogger())
 	h.pingInterval = 20 * time.Millisecond
 	srv := httptest.NewServer(h)
@@ -143,6 +145,7 @@ func TestPingComment(t *testing.T) {
 }
 
 func TestClientDisconnectIsRemoved(t *testing.T) {
+	t.Parallel()
 	h := NewHub(quietLogger())
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -158,6 +161,7 @@ func TestClientDisconnectIsRemoved(t *testing.T) {
 // A client that never reads fills its socket buffers, then its hub buffer,
 // and is dropped while a healthy client keeps receiving.
 func TestSlowClientIsDropped(t *testing.T) {
+	t.Parallel()
 	h := NewHub(quietLogger())
 	h.bufSize = 4
 	srv := httptest.NewServer(h)
@@ -190,6 +194,7 @@ func TestSlowClientIsDropped(t *testing.T) {
 }
 
 func TestPublishNeverBlocksUnit(t *testing.T) {
+	t.Parallel()
 	h := NewHub(quietLogger())
 	h.bufSize = 2
 	c, ok := h.add()
@@ -210,6 +215,7 @@ func TestPublishNeverBlocksUnit(t *testing.T) {
 }
 
 func TestConcurrentPublishAndClose(t *testing.T) {
+	t.Parallel()
 	h := NewHub(quietLogger())
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -257,6 +263,7 @@ func TestConcurrentPublishAndClose(t *testing.T) {
 }
 
 func TestEventNameNewlinesStripped(t *testing.T) {
+	t.Parallel()
 	h := NewHub(quietLogger())
 	c, _ := h.add()
 	h.Publish("bad\nevent: x", 1)
@@ -267,6 +274,7 @@ func TestEventNameNewlinesStripped(t *testing.T) {
 }
 
 func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
 	h := NewHub(quietLogger())
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/events", nil))

@@ -53,6 +53,7 @@ func replica(t *testing.T, url string) (*Hub, *Relay, string) {
 // An event published by one replica reaches the clients of every replica,
 // once each, in publish order.
 func TestRelayReachesEveryReplica(t *testing.T) {
+	t.Parallel()
 	url := startNATS(t)
 	hubA, relayA, urlA := replica(t, url)
 	hubB, _, urlB := replica(t, url)
@@ -81,6 +82,7 @@ func TestRelayReachesEveryReplica(t *testing.T) {
 // A relayed payload that is not JSON never reaches clients; a valid one
 // is compacted so no raw newline can end the SSE frame early.
 func TestPublishJSONValidatesAndCompacts(t *testing.T) {
+	t.Parallel()
 	h := NewHub(quietLogger())
 	if err := h.PublishJSON("x", []byte("not json\n\nevent: forged")); err == nil {
 		t.Fatal("invalid JSON accepted")
@@ -115,6 +117,7 @@ func FuzzPublishJSON(f *testing.F) {
 }
 
 func TestLiveSubject(t *testing.T) {
+	t.Parallel()
 	if got := bus.Live("result"); got != "kanade.live.result" {
 		t.Fatal(got)
 	}

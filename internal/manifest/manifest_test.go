@@ -32,6 +32,7 @@ func fieldOf(t *testing.T, err error) string {
 }
 
 func TestParseGood(t *testing.T) {
+	t.Parallel()
 	m, err := Parse([]byte(goodYAML))
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +62,7 @@ func TestParseGood(t *testing.T) {
 }
 
 func TestParseAccepted(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, doc string
 		check     func(Manifest) bool
@@ -183,6 +185,7 @@ func TestParseRejected(t *testing.T) {
 }
 
 func TestUnknownFieldHasLine(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte("id: a\nversion: v\nexecute:\n  shell: sh\n  script: x\n  timout: 1s\n"))
 	if err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("want line and known fields in %v", err)
@@ -190,6 +193,7 @@ func TestUnknownFieldHasLine(t *testing.T) {
 }
 
 func TestParseAll(t *testing.T) {
+	t.Parallel()
 	stream := "# first\n" + goodYAML + "---\n# second job\nid: other\nversion: '2'\nexecute:\n  shell: sh\n  script: |\n    echo ---\n  timeout: 1m\n---\n# empty\n"
 	docs, err := ParseAll([]byte(stream))
 	if err != nil {
@@ -220,6 +224,7 @@ func TestParseAll(t *testing.T) {
 }
 
 func TestValidateInCode(t *testing.T) {
+	t.Parallel()
 	m := Manifest{ID: "a", Version: "1", Execute: Execute{Shell: "sh", Script: "x", Timeout: "1m", RunAs: "system"}}
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
@@ -231,6 +236,7 @@ func TestValidateInCode(t *testing.T) {
 }
 
 func TestCommand(t *testing.T) {
+	t.Parallel()
 	m, err := Parse([]byte(goodYAML))
 	if err != nil {
 		t.Fatal(err)

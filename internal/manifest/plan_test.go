@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseDuration(t *testing.T) {
+	t.Parallel()
 	good := map[string]time.Duration{
 		"30s": 30 * time.Second, "10m": 10 * time.Minute, "1h30m": 90 * time.Minute, "1d": Day,
 		"2d12h": 60 * time.Hour, "1.5h": 90 * time.Minute, "500ms": 500 * time.Millisecond, "0": 0,
@@ -39,6 +40,7 @@ func TestParseDuration(t *testing.T) {
 }
 
 func TestParsePlanAccepted(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, doc string
 		subjects  []string
@@ -77,6 +79,7 @@ func TestParsePlanAccepted(t *testing.T) {
 }
 
 func TestParsePlanRejected(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, doc, field, msg string }{
 		{"empty object", `{}`, "target", "required"},
 		{"empty target", `{"target":{}}`, "target", "required"},
@@ -115,6 +118,7 @@ func TestParsePlanRejected(t *testing.T) {
 }
 
 func TestPlanMatches(t *testing.T) {
+	t.Parallel()
 	all := Plan{Target: Target{All: true}}
 	some := Plan{Target: Target{Groups: []string{"web"}, PCs: []string{"pc-9"}}}
 	waves := Plan{Rollout: &Rollout{Waves: []Wave{{Group: "canary"}, {Group: "rest", Delay: "1h"}}}}

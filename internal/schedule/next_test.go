@@ -64,6 +64,7 @@ func TestNextCron(t *testing.T) {
 }
 
 func TestNextCalendar(t *testing.T) {
+	t.Parallel()
 	from := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC) // a Friday
 	// tue#2: the second Tuesday of each month.
 	eq(t, fires(t, sched(t, "calendar: {at: '09:00', days: [tue#2]}", "utc"), from, 3),
@@ -88,6 +89,7 @@ func TestNextCalendar(t *testing.T) {
 }
 
 func TestNextOneShot(t *testing.T) {
+	t.Parallel()
 	s := sched(t, "calendar: {at: '2027-01-05 09:00'}", "Europe/Berlin")
 	before := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	eq(t, fires(t, s, before, 5), "2027-01-05 09:00:00 CET")
@@ -104,6 +106,7 @@ func TestNextOneShot(t *testing.T) {
 }
 
 func TestNextPerPC(t *testing.T) {
+	t.Parallel()
 	s := sched(t, "per_pc: {every: 6h}", "utc")
 	from := time.Date(2027, 1, 5, 10, 0, 30, 0, time.UTC)
 	eq(t, fires(t, s, from, 3), "2027-01-05 10:01:00 UTC", "2027-01-05 10:02:00 UTC", "2027-01-05 10:03:00 UTC")
@@ -116,6 +119,7 @@ func TestNextPerPC(t *testing.T) {
 // DST in America/New_York: 2026-03-08 02:00 EST → 03:00 EDT (02:00-02:59
 // never happens); 2026-11-01 02:00 EDT → 01:00 EST (01:00-01:59 twice).
 func TestDST(t *testing.T) {
+	t.Parallel()
 	springEve := time.Date(2026, 3, 7, 17, 0, 0, 0, time.UTC)
 	fallEve := time.Date(2026, 10, 31, 17, 0, 0, 0, time.UTC)
 
@@ -148,6 +152,7 @@ func TestDST(t *testing.T) {
 }
 
 func TestPreview(t *testing.T) {
+	t.Parallel()
 	s := sched(t, "cron: '* * * * * *'", "utc")
 	from := time.Date(2027, 1, 5, 10, 0, 0, 0, time.UTC)
 	if p := s.Preview(from, 5000); len(p) != MaxPreview {

@@ -37,6 +37,7 @@ func fieldOf(t *testing.T, err error) string {
 }
 
 func TestParseAccepted(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, doc string
 		check     func(Schedule) bool
@@ -80,6 +81,7 @@ func TestParseAccepted(t *testing.T) {
 }
 
 func TestParseRejected(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, doc, field, msg string }{
 		{"malformed yaml", "id: s\nwhen: {cron: '* * * * *'\n", "", "malformed YAML"},
 		{"unknown key", "id: s\njob_id: j\ncron: '* * * * *'\ntarget: {all: true}\nmode: every_tick\n", "mode", "unknown field"},
@@ -134,6 +136,7 @@ func TestParseRejected(t *testing.T) {
 }
 
 func TestParseAll(t *testing.T) {
+	t.Parallel()
 	docs, err := ParseAll([]byte("id: a\njob_id: j\ncron: '* * * * *'\ntarget: {all: true}\n---\n# b\nid: b\njob_id: j\nper_pc: once\ntarget: {all: true}\n"))
 	if err != nil || len(docs) != 2 || docs[1].Schedule.ID != "b" || !strings.HasPrefix(string(docs[1].Source), "# b") {
 		t.Fatalf("%v %+v", err, docs)
@@ -146,6 +149,7 @@ func TestParseAll(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
+	t.Parallel()
 	s := mustParse(t, "id: s\njob_id: j\ncron: '* * * * *'\ntarget: {groups: [g]}\njitter: 90s\nstarting_deadline: 10m\n")
 	tick := time.Date(2027, 1, 5, 9, 0, 0, 0, time.UTC)
 	p := s.Plan(tick)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestDecodeCommand(t *testing.T) {
+	t.Parallel()
 	good := `{"id":"j","version":"1","request_id":"r","exec_id":"e","shell":"sh","script":"true","timeout_secs":5,"future_field":1}`
 	c, err := DecodeCommand([]byte(good))
 	if err != nil || c.ID != "j" || c.TimeoutSecs != 5 {
@@ -32,6 +33,7 @@ func TestDecodeCommand(t *testing.T) {
 }
 
 func TestWritersOmitEmptyOptionals(t *testing.T) {
+	t.Parallel()
 	b, _ := json.Marshal(ExecResult{ResultID: "r", PCID: "p"})
 	s := string(b)
 	for _, f := range []string{"skipped", "timed_out", "killed"} {
@@ -46,6 +48,7 @@ func TestWritersOmitEmptyOptionals(t *testing.T) {
 }
 
 func TestDecodeResultAndEvents(t *testing.T) {
+	t.Parallel()
 	now := time.Now().UTC()
 	r := ExecResult{ResultID: "r1", PCID: "pc1", ExitCode: 124, Skipped: true, StartedAt: now, FinishedAt: now}
 	b, _ := json.Marshal(r)
@@ -75,6 +78,7 @@ func TestDecodeResultAndEvents(t *testing.T) {
 }
 
 func TestValidIDs(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []string{"a", "cleanup-temp", "A_1", strings.Repeat("x", 64)} {
 		if !ValidID(ok) {
 			t.Errorf("%q rejected", ok)
