@@ -21,7 +21,7 @@ func TestShortScenarios(t *testing.T) {
 	if testing.Short() {
 		agents, history = 300, 10000
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	dir, natsAddr := t.TempDir(), testenv.FreeAddr(t)
 	start := func() *server.Server {
@@ -46,7 +46,7 @@ func TestShortScenarios(t *testing.T) {
 		}
 		return n
 	}
-	testenv.Eventually(t, 2*time.Minute, "history projected", func() bool {
+	testenv.Eventually(t, 5*time.Minute, "history projected", func() bool {
 		return count("SELECT COUNT(*) FROM execution_results") == history
 	})
 	testenv.Eventually(t, 30*time.Second, "history counted", func() bool {
