@@ -123,7 +123,7 @@ type Deps struct {
 	Freeze     Freeze
 	Buckets    Buckets
 	Fanout     Fanout
-	Enrollment Enrollment // nil: the enrollment routes answer 503
+	Enrollment Enrollment          // nil: the enrollment routes answer 503
 	NC         *nats.Conn          // agent ping, health
 	JS         jetstream.JetStream // health (account and streams)
 	Auth       *auth.Authenticator // route guard and the login/account routes
