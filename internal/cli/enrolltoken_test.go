@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/server"
 )
 
 func TestEnrollToken(t *testing.T) {
@@ -41,5 +43,21 @@ func TestEnrollToken(t *testing.T) {
 	}
 	if r := e.cli("enroll-token", "create", "--uses", "0"); r.code == 0 {
 		t.Fatal("--uses 0 accepted")
+	}
+}
+
+// TestOperatorCredsDirect: against a --nats-identity backend the CLI's
+// direct broker path works with the operator.creds the backend wrote, and
+// not without it.
+func TestOperatorCredsDirect(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.NATSIdentity = true })
+	if r := e.cli("jetstream", "status"); r.code == 0 {
+		t.Fatalf("jetstream status without a credential succeeded:\n%s", r.out)
+	} else if !strings.Contains(r.err, "--nats-creds") {
+		t.Fatalf("the hint does not name --nats-creds: %s", r.err)
+	}
+	out := e.ok("jetstream", "status", "--nats-creds", filepath.Join(e.b.Cfg.DataDir, server.OperatorCredsFile))
+	if !strings.Contains(out, "EXEC") {
+		t.Fatalf("jetstream status:\n%s", out)
 	}
 }

@@ -84,10 +84,11 @@ func (b *Server) startIdentity(ctx context.Context) error {
 		if err := brokerid.WriteSecret(path, c); err != nil {
 			return err
 		}
-		b.Log.Info("operator broker credential written (kanade --nats-creds)", "file", path)
+		b.Log.Info("operator broker credential written (nats --creds)", "file", path)
+	} else if err != nil {
+		return fmt.Errorf("operator credential: %w", err)
 	}
-	_ = ctx
-	return nil
+	return ctx.Err()
 }
 
 // push sends a re-signed account JWT through the system user.
@@ -140,4 +141,22 @@ func (b *Server) devAgentCreds(pc, dataDir string) (string, error) {
 	}
 	path := enroll.CredsPath(dataDir)
 	return path, brokerid.WriteCreds(path, u.JWT, seed)
+}
+
+// syncRevocationsLoop signs and pushes revocations other replicas recorded:
+// two replicas revoking at the same moment could each push an account JWT
+// without the other's entry, and the next pass of either repairs it.
+func (b *Server) syncRevocationsLoop(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := b.Enrollment.SyncRevocations(ctx); err != nil && ctx.Err() == nil {
+				b.Log.Warn("broker revocations: sync failed; retrying", "error", err)
+			}
+		}
+	}
 }

@@ -346,6 +346,9 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	b.wg.Go(func() { _ = b.Elector.Run(ctx) })
 	b.wg.Go(func() { _ = b.Sched.Run(ctx) })
 	b.wg.Go(func() { b.Fanout.RunWaves(ctx, b.Elector.IsLeader) })
+	if b.Authority != nil {
+		b.wg.Go(func() { b.syncRevocationsLoop(ctx) })
+	}
 	if cfg.Dev && !cfg.NoDevAgent {
 		b.wg.Go(func() { b.runDevAgent(ctx, creds) })
 	}
