@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +31,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "broker-config" {
+		return brokerConfig(args[1:], os.Stdout)
+	}
 	fs := flag.NewFlagSet("kanade-backend", flag.ContinueOnError)
 	var cfg server.Config
 	fs.String("config", "", "TOML config file (keys are the flag names)")
@@ -41,6 +45,9 @@ func run(args []string) error {
 	fs.StringVar(&cfg.NATSToken, "nats-token", "", "broker token (embedded: required of clients; external: presented)")
 	fs.StringVar(&cfg.NATSAuthFile, "nats-auth-file", "",
 		"TOML file of per-role broker users ([backend], [agent], [operator]: user, password); replaces --nats-token")
+	fs.BoolVar(&cfg.NATSIdentity, "nats-identity", false,
+		"per-agent broker identity (operator JWT mode): agents enroll for their own credential; excludes --nats-token and --nats-auth-file")
+	agentURLs := fs.String("agent-nats-url", "", "broker URL(s) told to enrolling agents, comma-separated (default: the embedded server's URL, or --nats-url)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve the API and dashboard over HTTPS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	fs.DurationVar(&cfg.CleanupInterval, "cleanup-interval", 5*time.Minute, "reaper and retention interval")
@@ -52,6 +59,7 @@ func run(args []string) error {
 	env := map[string]string{
 		"http-addr": "KANADE_HTTP_ADDR", "data-dir": "KANADE_DATA_DIR", "db": "KANADE_DB", "nats-url": "KANADE_NATS_URL",
 		"nats-addr": "KANADE_NATS_ADDR", "nats-token": "KANADE_NATS_TOKEN", "nats-auth-file": "KANADE_NATS_AUTH_FILE",
+		"nats-identity": "KANADE_NATS_IDENTITY", "agent-nats-url": "KANADE_AGENT_NATS_URL",
 		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
 		"dev": "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
 	}
@@ -70,6 +78,11 @@ func run(args []string) error {
 	slog.SetDefault(log)
 	cfg.Log = log
 	cfg.Version, cfg.Commit = version.Version, version.Commit
+	for _, u := range strings.Split(*agentURLs, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			cfg.AgentNATSURLs = append(cfg.AgentNATSURLs, u)
+		}
+	}
 	// The auth settings are environment-only (SPEC §1: KANADE_AUTH_*,
 	// KANADE_JWT_*, KANADE_BOOTSTRAP_ADMIN_*); without KANADE_JWT_SECRET the
 	// secret is kept in the data dir.

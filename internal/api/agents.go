@@ -48,16 +48,23 @@ func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request) {
 	pc := r.PathValue("pc_id")
+	// The broker credential goes first: a PC that is forgotten must not
+	// keep a working credential (see revokeAgent).
+	revoked, err := s.revokeAgent(r.Context(), pc)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	ok, err := s.d.Store.DeleteAgent(r.Context(), pc)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if !ok {
+	if !ok && !revoked {
 		WriteError(w, http.StatusNotFound, "no such agent", "pc_id")
 		return
 	}
-	s.auditf(r, "agent.delete", pc, map[string]any{})
+	s.auditf(r, "agent.delete", pc, map[string]any{"credential_revoked": revoked})
 	w.WriteHeader(http.StatusNoContent)
 }
 

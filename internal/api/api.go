@@ -126,6 +126,7 @@ type Deps struct {
 	Freeze     Freeze
 	Buckets    Buckets
 	Fanout     Fanout
+	Enrollment Enrollment          // nil: the enrollment routes answer 503
 	NC         *nats.Conn          // agent ping, health
 	JS         jetstream.JetStream // health (account and streams)
 	Auth       *auth.Authenticator // route guard and the login/account routes
@@ -142,6 +143,8 @@ type Deps struct {
 type Server struct {
 	d   Deps
 	mux *auth.Mux
+	// enrollThrottle counts failed POST /api/enroll per client address.
+	enrollThrottle *auth.Throttle
 }
 
 // New builds the server and registers every route of the table.
@@ -152,7 +155,7 @@ func New(d Deps) *Server {
 	if d.Metrics == nil {
 		d.Metrics = metrics.Default
 	}
-	s := &Server{d: d, mux: d.Auth.NewMux(nil)}
+	s := &Server{d: d, mux: d.Auth.NewMux(nil), enrollThrottle: d.Auth.NewThrottle()}
 	s.register()
 	return s
 }

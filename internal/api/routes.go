@@ -50,11 +50,20 @@ func (s *Server) table() []route {
 		{"GET /api/agents/{pc_id}", viewer, s.getAgent},
 		{"DELETE /api/agents/{pc_id}", operator, s.deleteAgent},
 		{"POST /api/agents/{pc_id}/ping", operator, s.pingAgent},
+		{"POST /api/agents/{pc_id}/reenroll", operator, s.reenrollAgent},
 		{"GET /api/groups", viewer, s.listGroups},
 		{"GET /api/agents/{pc_id}/groups", viewer, s.getGroups},
 		{"PUT /api/agents/{pc_id}/groups", operator, s.setGroups},
 		{"POST /api/agents/{pc_id}/groups", operator, s.addGroup},
 		{"DELETE /api/agents/{pc_id}/groups/{group}", operator, s.removeGroup},
+
+		// Enrollment and broker identity (SPEC §12). /api/enroll is public:
+		// the token is the credential (throttled like a login).
+		{"POST /api/enroll", public, s.enroll},
+		{"POST /api/enrollment-tokens", operator, s.createEnrollmentToken},
+		{"GET /api/enrollment-tokens", operator, s.listEnrollmentTokens},
+		{"DELETE /api/enrollment-tokens/{id}", operator, s.deleteEnrollmentToken},
+		{"POST /api/broker/operator-creds", admin, s.createOperatorCreds},
 
 		// Executions, results, audit (SQL projection).
 		{"GET /api/executions", viewer, s.listExecutions},

@@ -252,6 +252,38 @@ func (c *Client) PingAgent(ctx context.Context, pc string) (Heartbeat, error) {
 	return send[Heartbeat](ctx, c, http.MethodPost, "/api/agents/"+esc(pc)+"/ping", nil)
 }
 
+// ReenrollAgent is POST /api/agents/{pc_id}/reenroll.
+func (c *Client) ReenrollAgent(ctx context.Context, pc string) (Reenroll, error) {
+	return send[Reenroll](ctx, c, http.MethodPost, "/api/agents/"+esc(pc)+"/reenroll", nil)
+}
+
+// Enroll is POST /api/enroll (kanade-agent enroll has its own copy, which
+// links no client code).
+func (c *Client) Enroll(ctx context.Context, r EnrollRequest) (EnrollResponse, error) {
+	return send[EnrollResponse](ctx, c, http.MethodPost, "/api/enroll", r)
+}
+
+// CreateEnrollmentToken is POST /api/enrollment-tokens.
+func (c *Client) CreateEnrollmentToken(ctx context.Context, r CreateEnrollmentTokenRequest) (CreatedEnrollmentToken, error) {
+	return send[CreatedEnrollmentToken](ctx, c, http.MethodPost, "/api/enrollment-tokens", r)
+}
+
+// ListEnrollmentTokens is GET /api/enrollment-tokens.
+func (c *Client) ListEnrollmentTokens(ctx context.Context, p Page) (List[EnrollmentToken], error) {
+	return list[EnrollmentToken](ctx, c, "/api/enrollment-tokens", p)
+}
+
+// DeleteEnrollmentToken is DELETE /api/enrollment-tokens/{id}.
+func (c *Client) DeleteEnrollmentToken(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/api/enrollment-tokens/"+esc(id), nil, nil, nil)
+	return err
+}
+
+// CreateOperatorCreds is POST /api/broker/operator-creds.
+func (c *Client) CreateOperatorCreds(ctx context.Context, r OperatorCredsRequest) (OperatorCreds, error) {
+	return send[OperatorCreds](ctx, c, http.MethodPost, "/api/broker/operator-creds", r)
+}
+
 // ListGroups is GET /api/groups.
 func (c *Client) ListGroups(ctx context.Context) ([]GroupMembers, error) {
 	return get[[]GroupMembers](ctx, c, "/api/groups", nil)

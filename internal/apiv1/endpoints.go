@@ -32,6 +32,13 @@ var Endpoints = []Endpoint{
 	{Name: "DeleteAgent", Method: "DELETE", Path: "/api/agents/{pc_id}", Doc: "forget an agent"},
 	{Name: "PingAgent", Method: "POST", Path: "/api/agents/{pc_id}/ping", Resp: Heartbeat{}, Doc: "ask an agent for a fresh heartbeat"},
 
+	{Name: "ReenrollAgent", Method: "POST", Path: "/api/agents/{pc_id}/reenroll", Resp: Reenroll{}, Doc: "allow the next enrollment of an enrolled PC to replace its credential (operator)"},
+	{Name: "Enroll", Method: "POST", Path: "/api/enroll", Body: EnrollRequest{}, Resp: EnrollResponse{}, Doc: "a PC joins with an enrollment token (public; kanade-agent enroll)"},
+	{Name: "CreateEnrollmentToken", Method: "POST", Path: "/api/enrollment-tokens", Body: CreateEnrollmentTokenRequest{}, Resp: CreatedEnrollmentToken{}, Doc: "create an enrollment token; the secret is shown once (operator)"},
+	{Name: "ListEnrollmentTokens", Method: "GET", Path: "/api/enrollment-tokens", Query: Page{}, Resp: EnrollmentToken{}, List: true, Doc: "enrollment tokens, newest first (operator)"},
+	{Name: "DeleteEnrollmentToken", Method: "DELETE", Path: "/api/enrollment-tokens/{id}", Doc: "delete an enrollment token (operator)"},
+	{Name: "CreateOperatorCreds", Method: "POST", Path: "/api/broker/operator-creds", Body: OperatorCredsRequest{}, Resp: OperatorCreds{}, Doc: "issue an operator broker credential for the CLI's direct path (admin)"},
+
 	{Name: "ListGroups", Method: "GET", Path: "/api/groups", Resp: []GroupMembers{}, Doc: "every group with its members"},
 	{Name: "GetAgentGroups", Method: "GET", Path: "/api/agents/{pc_id}/groups", Resp: AgentGroups{}, Doc: "one PC's groups"},
 	{Name: "SetAgentGroups", Method: "PUT", Path: "/api/agents/{pc_id}/groups", Body: AgentGroups{}, Resp: AgentGroups{}, Doc: "replace one PC's groups"},

@@ -87,7 +87,7 @@ func (a *app) agentsCmd() *cobra.Command {
 	}
 	del := &cobra.Command{
 		Use:   "delete <pc_id>",
-		Short: "Forget an agent (it reappears if it sends a heartbeat again)",
+		Short: "Forget an agent and revoke its broker credential (enrolled PCs are disconnected at once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.simple(func(c *apiv1.Client) (any, error) {
@@ -95,6 +95,16 @@ func (a *app) agentsCmd() *cobra.Command {
 			}, "deleted agent "+args[0])
 		},
 	}
-	cmd.AddCommand(list, show, del)
+	reenroll := &cobra.Command{
+		Use:   "reenroll <pc_id>",
+		Short: "Allow an enrolled PC to enroll again (kanade-agent enroll --force); its old credential is revoked then",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.simple(func(c *apiv1.Client) (any, error) {
+				return c.ReenrollAgent(cmd.Context(), args[0])
+			}, "agent "+args[0]+" may enroll again")
+		},
+	}
+	cmd.AddCommand(list, show, del, reenroll)
 	return cmd
 }

@@ -106,6 +106,7 @@ type app struct {
 	natsToken string
 	natsUser  string
 	natsPass  string
+	natsCreds string
 	token     string
 	output    string
 	timeout   time.Duration
@@ -202,6 +203,7 @@ remote script's exit code.`,
 	pf.StringVar(&a.natsToken, "nats-token", "", "NATS broker token [KANADE_NATS_TOKEN]")
 	pf.StringVar(&a.natsUser, "nats-user", "", "NATS broker user, when the broker has per-role users [KANADE_NATS_USER]")
 	pf.StringVar(&a.natsPass, "nats-password", "", "NATS broker password [KANADE_NATS_PASSWORD] (prefer the env variable: argv is visible to other local users)")
+	pf.StringVar(&a.natsCreds, "nats-creds", "", "NATS credentials file (operator.creds of a --nats-identity backend) [KANADE_NATS_CREDS]")
 	pf.StringVar(&a.token, "token", "", "API bearer token [KANADE_AUTH_TOKEN] (default: the token stored by kanade login)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table|json|yaml")
 	pf.DurationVar(&a.timeout, "request-timeout", 30*time.Second, "timeout of each HTTP request to the backend")
@@ -209,7 +211,7 @@ remote script's exit code.`,
 	root.AddCommand(
 		a.runCmd(), a.pingCmd(), a.killCmd(), a.revokeCmd(true), a.revokeCmd(false),
 		a.jobCmd(), a.execCmd(), a.executionsCmd(), a.scheduleCmd(), a.agentsCmd(), a.resultsCmd(),
-		a.groupsCmd(), a.configCmd(), a.freezeCmd(), a.jetstreamCmd(), a.loginCmd(),
+		a.groupsCmd(), a.enrollTokenCmd(), a.configCmd(), a.freezeCmd(), a.jetstreamCmd(), a.loginCmd(),
 		a.completionCmd(root), a.docsCmd(root), a.versionCmd(),
 	)
 	wrapArgs(root)
@@ -261,6 +263,7 @@ func (a *app) resolve(cmd *cobra.Command) error {
 	env("nats-token", "KANADE_NATS_TOKEN", &a.natsToken)
 	env("nats-user", "KANADE_NATS_USER", &a.natsUser)
 	env("nats-password", "KANADE_NATS_PASSWORD", &a.natsPass)
+	env("nats-creds", "KANADE_NATS_CREDS", &a.natsCreds)
 	env("token", "KANADE_AUTH_TOKEN", &a.token)
 	a.backend = strings.TrimRight(a.backend, "/")
 	switch a.output {
@@ -357,11 +360,14 @@ func (a *app) connectNATS() (*nats.Conn, error) {
 	if a.natsUser != "" {
 		opts = append(opts, nats.UserInfo(a.natsUser, a.natsPass))
 	}
+	if a.natsCreds != "" {
+		opts = append(opts, nats.UserCredentials(a.natsCreds))
+	}
 	nc, err := nats.Connect(a.natsURL, opts...)
 	if err != nil {
 		hint := "is the broker (kanade-backend) running? set --nats-url or KANADE_NATS_URL"
 		if errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization") {
-			hint = "set --nats-token/KANADE_NATS_TOKEN to the broker's token, or --nats-user/KANADE_NATS_USER and KANADE_NATS_PASSWORD to its operator credential"
+			hint = "set --nats-creds/KANADE_NATS_CREDS to an operator.creds (--nats-identity backends), --nats-token/KANADE_NATS_TOKEN to the broker's token, or --nats-user/KANADE_NATS_USER and KANADE_NATS_PASSWORD to its operator credential"
 		}
 		return nil, fmt.Errorf("cannot connect to the NATS broker at %s (%v); %s", a.natsURL, err, hint)
 	}

@@ -36,9 +36,18 @@ func (b *Server) runDevAgent(ctx context.Context, creds *broker.RoleCredentials)
 		b.Log.Error("in-process dev agent: no pc_id", "error", err)
 		return
 	}
-	a, err := agent.New(agent.Options{PCID: pc, NATSURL: b.natsURL, NATSToken: b.devCreds.Token,
+	o := agent.Options{PCID: pc, NATSURL: b.natsURL, NATSToken: b.devCreds.Token,
 		NATSUser: b.devCreds.User, NATSPassword: b.devCreds.Password,
-		DataDir: filepath.Join(b.Cfg.DataDir, "agent"), Logger: b.Log.With("component", "dev-agent"), Version: b.Cfg.Version})
+		DataDir: filepath.Join(b.Cfg.DataDir, "agent"), Logger: b.Log.With("component", "dev-agent"), Version: b.Cfg.Version}
+	if b.Authority != nil {
+		// Operator mode: the local agent gets its own credential directly.
+		if o.CredsFile, err = b.devAgentCreds(pc, o.DataDir); err != nil {
+			b.Log.Error("in-process dev agent: credential", "error", err)
+			return
+		}
+		o.NATSToken, o.NATSUser, o.NATSPassword = "", "", ""
+	}
+	a, err := agent.New(o)
 	if err != nil {
 		b.Log.Error("in-process dev agent", "error", err)
 		return

@@ -18,6 +18,9 @@ import (
 // one only the backend's own credential.
 func (b *Server) brokerAuth() (*broker.RoleCredentials, error) {
 	cfg := b.Cfg
+	if cfg.NATSIdentity && (cfg.NATSToken != "" || cfg.NATSAuthFile != "") {
+		return nil, errors.New("--nats-identity excludes --nats-token and --nats-auth-file: every client has its own credential")
+	}
 	if cfg.NATSAuthFile == "" {
 		return nil, nil
 	}

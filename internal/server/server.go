@@ -25,7 +25,10 @@ import (
 	"github.com/kanade-fleet/kanade/internal/audit"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/broker"
+	"github.com/kanade-fleet/kanade/internal/broker/identity"
+	"github.com/kanade-fleet/kanade/internal/brokerid"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/enrollment"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/leader"
@@ -52,6 +55,19 @@ type Config struct {
 	// Embedded broker: it requires the three role users instead of the
 	// token; external broker: the backend presents its [backend] user.
 	NATSAuthFile string
+	// NATSIdentity runs the broker in operator (JWT) mode with per-agent
+	// identities (SPEC §12, docs/identity-design.md): the trust chain's
+	// keys live in DataDir/broker-keys.json, agents enroll for their own
+	// credential, DELETE /api/agents/{pc} revokes it. Exclusive with
+	// NATSToken and NATSAuthFile. With an external broker, the servers run
+	// the configuration of `kanade-backend broker-config`.
+	NATSIdentity bool
+	// AgentNATSURLs are the broker URLs enrolled agents get (default: the
+	// embedded server's client URL, or NATSURL).
+	AgentNATSURLs []string
+	// SigningKeys are the command-signing public keys handed out at
+	// enrollment; nil reads the active keys of KV signing_keys.
+	SigningKeys enrollment.SigningKeys
 	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
 	TLSCert         string
 	TLSKey          string
@@ -110,12 +126,17 @@ type Server struct {
 	Elector *leader.Elector
 	Sched   *scheduler.Scheduler
 	API     *api.Server
+	// Authority signs the broker identities (nil without NATSIdentity).
+	Authority *brokerid.Authority
+	// Enrollment serves enrollment tokens, POST /api/enroll, revocation.
+	Enrollment *enrollment.Service
 
 	httpSrv  *http.Server
 	listener net.Listener
 	scheme   string
 	natsURL  string
 	devCreds BrokerCreds
+	sysNC    *nats.Conn // system-account user pushing account JWTs (NATSIdentity)
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	fatal    chan error
@@ -151,10 +172,26 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Store first: the broker's revocations are kept there.
+	if b.DB, err = store.Open(parent, cfg.DB, cfg.DataDir, cfg.Log); err != nil {
+		return nil, err
+	}
+
 	// Broker.
 	creds, err := b.brokerAuth()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.NATSIdentity {
+		var created bool
+		if b.Authority, created, err = LoadAuthority(parent, cfg.DataDir, b.DB); err != nil {
+			return nil, err
+		}
+		if created {
+			b.Log.Info("broker trust chain created (keep it secret, back it up)", "file", filepath.Join(cfg.DataDir, BrokerKeysFile))
+		}
+	} else if cfg.NATSToken != "" {
+		b.Log.Warn("the broker uses one shared token: every PC holding it can act as any other PC and send commands; for development and tests only, use --nats-identity in production")
 	}
 	b.natsURL = cfg.NATSURL
 	if cfg.NATSURL == "" {
@@ -162,13 +199,20 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 		if creds != nil {
 			bo.Configure = broker.ConfigureAuth(*creds)
 		}
+		if b.Authority != nil {
+			bo.Configure = identity.Configure(b.Authority)
+		}
 		b.Broker, err = broker.Start(bo)
 		if err != nil {
 			return nil, err
 		}
 		b.natsURL = b.Broker.ClientURL()
+		mode := "per-agent identity (operator JWT)"
+		if b.Authority == nil {
+			mode = brokerAuthMode(cfg.NATSToken, creds, cfg.NATSAddr, cfg.Log)
+		}
 		b.Log.Info("embedded nats-server started", "url", b.natsURL, "store", filepath.Join(cfg.DataDir, "jetstream"),
-			"auth", brokerAuthMode(cfg.NATSToken, creds, cfg.NATSAddr, cfg.Log))
+			"auth", mode)
 	}
 	co := bus.ConnectOptions{URL: b.natsURL, Token: cfg.NATSToken, Name: "kanade-backend", InboxPrefix: bus.InboxBackend,
 		Logger: cfg.Log, MaxReconnects: cfg.MaxReconnects, OnClosed: func() {
@@ -182,11 +226,24 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 		co.Token, co.User, co.Password = "", creds.Backend.User, creds.Backend.Password
 		b.devCreds = BrokerCreds{User: creds.Agent.User, Password: creds.Agent.Password}
 	}
+	if b.Authority != nil {
+		bu, err := b.Authority.IssueBackend("kanade-backend")
+		if err != nil {
+			return nil, err
+		}
+		co.Token = ""
+		co.Options = append(co.Options, nats.UserJWTAndSeed(bu.JWT, string(bu.Seed)))
+	}
 	if b.Broker != nil {
 		co.InProcess = b.Broker.Server
 	}
 	if b.NC, err = bus.Connect(co); err != nil {
 		return nil, err
+	}
+	if b.Authority != nil {
+		if err := b.startIdentity(parent); err != nil {
+			return nil, err
+		}
 	}
 	if b.JS, err = jetstream.New(b.NC); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -199,11 +256,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	}
 
 	b.KV = kv.New(b.JS, cfg.Log)
-
-	// Store.
-	if b.DB, err = store.Open(parent, cfg.DB, cfg.DataDir, cfg.Log); err != nil {
-		return nil, err
-	}
+	b.Enrollment = b.newEnrollment()
 
 	// Auth and audit.
 	b.Audit = &audit.Publisher{JS: b.JS, Log: cfg.Log}
@@ -264,7 +317,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	// HTTP.
 	b.API = api.New(api.Deps{Store: b.DB, Dispatches: b.DB, Jobs: b.KV.Jobs, Schedules: b.KV.Schedules,
 		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Fanout: b.Fanout,
-		NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
+		Enrollment: b.Enrollment, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
 		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
@@ -293,6 +346,9 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	b.wg.Go(func() { _ = b.Elector.Run(ctx) })
 	b.wg.Go(func() { _ = b.Sched.Run(ctx) })
 	b.wg.Go(func() { b.Fanout.RunWaves(ctx, b.Elector.IsLeader) })
+	if b.Authority != nil {
+		b.wg.Go(func() { b.syncRevocationsLoop(ctx) })
+	}
 	if cfg.Dev && !cfg.NoDevAgent {
 		b.wg.Go(func() { b.runDevAgent(ctx, creds) })
 	}
@@ -337,6 +393,9 @@ func (b *Server) teardown() {
 		for i := 0; i < 50 && !b.NC.IsClosed(); i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+	if b.sysNC != nil {
+		b.sysNC.Close()
 	}
 	if b.DB != nil {
 		if err := b.DB.Close(); err != nil {

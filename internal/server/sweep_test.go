@@ -9,11 +9,12 @@ import (
 	"testing"
 
 	"github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/brokerid"
 )
 
 // publicAPI is the allow-list of SPEC §7: every other /api route needs a
 // token.
-var publicAPI = []string{"GET /api/version", "POST /api/auth/login"}
+var publicAPI = []string{"GET /api/version", "POST /api/auth/login", "POST /api/enroll"}
 
 // goldenRoutes reads internal/api/testdata/routes.golden: the reviewed
 // minimum role of every /api route ("METHOD PATH ROLE" per line).
@@ -121,6 +122,17 @@ func TestRouteSweep(t *testing.T) {
 	}
 	if r := s.call(t, auth.RolePublic, "POST", "/api/auth/login", map[string]string{"username": "sweep-viewer", "password": "wrong password!!"}); r.status != http.StatusUnauthorized {
 		t.Errorf("login with a wrong password: %d %s", r.status, r.body)
+	}
+	// Enrollment answers without a bearer token; this backend has no
+	// per-agent broker identity, so a well-formed request gets a 503 that
+	// says so (TestEnrollmentEmbedded covers the rest).
+	_, nkey, err := brokerid.NewUserKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.call(t, auth.RolePublic, "POST", "/api/enroll", map[string]string{"token": "kanade-enroll-x", "pc_id": "pc-1",
+		"public_key": nkey}); r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "--nats-identity") {
+		t.Errorf("POST /api/enroll without broker identity: %d %s", r.status, r.body)
 	}
 	// An unregistered /api path is a 404, not an open door.
 	if r := s.call(t, auth.RolePublic, "GET", "/api/no-such-route", nil); r.status != http.StatusNotFound {

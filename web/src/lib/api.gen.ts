@@ -167,6 +167,26 @@ export interface CreateAccountRequest {
   must_change_pw?: boolean
 }
 
+/**
+ * CreateEnrollmentTokenRequest is the body of POST /api/enrollment-tokens.
+ * Uses defaults to 1 and ExpiresIn to "24h" (a Go duration: "30m", "72h").
+ */
+export interface CreateEnrollmentTokenRequest {
+  groups: string[] | null
+  uses?: number
+  expires_in?: string
+}
+
+/**
+ * CreatedEnrollmentToken answers POST /api/enrollment-tokens: Token is the
+ * secret, shown this once (the backend keeps only its SHA-256).
+ */
+export interface CreatedEnrollmentToken {
+  id: string
+  token: string
+  expires_at: Time
+}
+
 /** EffectiveConfig is the configuration a PC resolves to. */
 export interface EffectiveConfig {
   heartbeat_interval: string
@@ -181,6 +201,40 @@ export interface EffectiveView {
   warnings: string[] | null
   groups: string[] | null
   layers: Layers
+}
+
+/**
+ * EnrollRequest is the body of the public POST /api/enroll, sent by
+ * kanade-agent enroll (internal/agent/enroll.Request is the same shape).
+ */
+export interface EnrollRequest {
+  token: string
+  pc_id: string
+  hostname: string
+  os_family: string
+  /** NKey user public key; the seed stays on the PC */
+  public_key: string
+}
+
+/** EnrollResponse answers POST /api/enroll. */
+export interface EnrollResponse {
+  pc_id: string
+  user_jwt: string
+  broker_urls: string[] | null
+  signing_keys: SigningKey[] | null
+}
+
+/** EnrollmentToken is a row of GET /api/enrollment-tokens (never the secret). */
+export interface EnrollmentToken {
+  id: string
+  groups: string[] | null
+  uses: number
+  uses_left: number
+  expires_at: Time
+  created_by: string
+  created_at: Time
+  /** Usable: uses left and not expired. */
+  usable: boolean
 }
 
 /**
@@ -407,6 +461,22 @@ export interface Me {
   must_change_pw: boolean
 }
 
+/**
+ * OperatorCreds answers POST /api/broker/operator-creds: a NATS
+ * credentials file (nats --creds, kanade --nats-creds) for the CLI's direct
+ * path, shown once.
+ */
+export interface OperatorCreds {
+  name: string
+  public_key: string
+  creds: string
+}
+
+/** OperatorCredsRequest is the body of POST /api/broker/operator-creds. */
+export interface OperatorCredsRequest {
+  name: string
+}
+
 /** Page is the limit/offset of a list request (server default 50, max 1000). */
 export interface Page {
   limit?: number
@@ -431,6 +501,12 @@ export interface Preview {
  */
 export interface PreviewQuery {
   count?: number
+}
+
+/** Reenroll answers POST /api/agents/{pc_id}/reenroll. */
+export interface Reenroll {
+  pc_id: string
+  reenroll_allowed: boolean
 }
 
 /**
@@ -519,6 +595,15 @@ export interface ScheduleRow extends Schedule {
   yaml?: string
 }
 
+/**
+ * SigningKey is one command-signing public key: KeyID is the first 16 hex
+ * digits of the SHA-256 of the raw key, PublicKey its standard base64.
+ */
+export interface SigningKey {
+  key_id: string
+  public_key: string
+}
+
 /** StreamHealth is one stream of JetStreamHealth. */
 export interface StreamHealth {
   name: string
@@ -592,6 +677,24 @@ export function createApi(t: Transport) {
     /** POST /api/agents/{pc_id}/ping: ask an agent for a fresh heartbeat */
     pingAgent: (pcId: string, opts: CallOptions = {}): Promise<Heartbeat> =>
       t({ method: 'POST', path: `/api/agents/${encodeURIComponent(pcId)}/ping`, signal: opts.signal }) as Promise<Heartbeat>,
+    /** POST /api/agents/{pc_id}/reenroll: allow the next enrollment of an enrolled PC to replace its credential (operator) */
+    reenrollAgent: (pcId: string, opts: CallOptions = {}): Promise<Reenroll> =>
+      t({ method: 'POST', path: `/api/agents/${encodeURIComponent(pcId)}/reenroll`, signal: opts.signal }) as Promise<Reenroll>,
+    /** POST /api/enroll: a PC joins with an enrollment token (public; kanade-agent enroll) */
+    enroll: (body: EnrollRequest, opts: CallOptions = {}): Promise<EnrollResponse> =>
+      t({ method: 'POST', path: `/api/enroll`, body, signal: opts.signal }) as Promise<EnrollResponse>,
+    /** POST /api/enrollment-tokens: create an enrollment token; the secret is shown once (operator) */
+    createEnrollmentToken: (body: CreateEnrollmentTokenRequest, opts: CallOptions = {}): Promise<CreatedEnrollmentToken> =>
+      t({ method: 'POST', path: `/api/enrollment-tokens`, body, signal: opts.signal }) as Promise<CreatedEnrollmentToken>,
+    /** GET /api/enrollment-tokens: enrollment tokens, newest first (operator) */
+    listEnrollmentTokens: (query: Page = {}, opts: CallOptions = {}): Promise<List<EnrollmentToken>> =>
+      t({ method: 'GET', path: `/api/enrollment-tokens`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<EnrollmentToken>>,
+    /** DELETE /api/enrollment-tokens/{id}: delete an enrollment token (operator) */
+    deleteEnrollmentToken: (id: string, opts: CallOptions = {}): Promise<void> =>
+      t({ method: 'DELETE', path: `/api/enrollment-tokens/${encodeURIComponent(id)}`, signal: opts.signal }) as Promise<void>,
+    /** POST /api/broker/operator-creds: issue an operator broker credential for the CLI's direct path (admin) */
+    createOperatorCreds: (body: OperatorCredsRequest, opts: CallOptions = {}): Promise<OperatorCreds> =>
+      t({ method: 'POST', path: `/api/broker/operator-creds`, body, signal: opts.signal }) as Promise<OperatorCreds>,
     /** GET /api/groups: every group with its members */
     listGroups: (opts: CallOptions = {}): Promise<GroupMembers[] | null> =>
       t({ method: 'GET', path: `/api/groups`, signal: opts.signal }) as Promise<GroupMembers[] | null>,
