@@ -109,6 +109,7 @@ type Fanout interface {
 	Exec(ctx context.Context, req fanout.ExecRequest) (fanout.ExecResponse, error)
 	Run(ctx context.Context, req fanout.RunRequest, actor, sourceIP string) (wire.ExecResult, string, error)
 	Kill(ctx context.Context, jobID, actor, sourceIP string) (fanout.KillResponse, error)
+	KillExecution(ctx context.Context, execID, actor, sourceIP string) (fanout.ExecKillResponse, error)
 	SetScriptStatus(ctx context.Context, jobID string, revoked bool) (int, error)
 }
 

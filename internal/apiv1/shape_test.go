@@ -41,6 +41,7 @@ func TestShapesMatchServer(t *testing.T) {
 		{apiv1.ExecRequest{}, manifest.Plan{}},
 		{apiv1.ExecResponse{}, fanout.ExecResponse{}},
 		{apiv1.KillResponse{}, fanout.KillResponse{}},
+		{apiv1.ExecKillResponse{}, fanout.ExecKillResponse{}},
 		{apiv1.RunRequest{}, fanout.RunRequest{}},
 		{apiv1.Schedule{}, schedule.Schedule{}},
 		{apiv1.ScheduleRow{}, api.ScheduleRow{}},

@@ -25,6 +25,7 @@ type RunRequest struct {
 	Shell       string `json:"shell"`
 	Script      string `json:"script"`
 	TimeoutSecs int64  `json:"timeout_secs,omitempty"`
+	ExecID      string `json:"exec_id,omitempty"` // empty = a new UUID
 }
 
 // Validate checks a run request; the error is a *FieldError.
@@ -40,6 +41,9 @@ func (r *RunRequest) Validate() error {
 	}
 	if len(r.Script) > manifest.MaxScriptBytes {
 		return &FieldError{Field: "script", Msg: fmt.Sprintf("must be at most %d bytes", manifest.MaxScriptBytes)}
+	}
+	if r.ExecID != "" && !wire.ValidPCID(r.ExecID) { // one subject token (kill.<exec_id>)
+		return &FieldError{Field: "exec_id", Msg: "must be a subject-safe id (A-Z a-z 0-9 _ -)"}
 	}
 	if r.TimeoutSecs == 0 {
 		r.TimeoutSecs = DefaultRunTimeoutSecs
@@ -62,7 +66,7 @@ func (f *Fanout) Run(ctx context.Context, req RunRequest, initiatedBy, sourceIP 
 		return wire.ExecResult{}, "", err
 	}
 	now := f.Now().UTC()
-	cmd, wait := command.AdhocCommand(command.Adhoc{Shell: req.Shell, Script: req.Script, TimeoutSecs: req.TimeoutSecs,
+	cmd, wait := command.AdhocCommand(command.Adhoc{ExecID: req.ExecID, Shell: req.Shell, Script: req.Script, TimeoutSecs: req.TimeoutSecs,
 		Grace: f.RunGrace}, now)
 	aw, err := command.AwaitResult(f.nc, cmd.RequestID)
 	if err != nil {
@@ -73,7 +77,7 @@ func (f *Fanout) Run(ctx context.Context, req RunRequest, initiatedBy, sourceIP 
 		Version: AdhocVersion, InitiatedBy: initiatedBy, InitiatedAt: now, TargetCount: 1, Status: "pending"}); err != nil {
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
-	if err := command.Publish(ctx, f.js, req.PCID, cmd); err != nil {
+	if err := command.Publish(ctx, f.js, f.signer, req.PCID, cmd); err != nil {
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
 	log := f.log.With("exec_id", cmd.ExecID, "request_id", cmd.RequestID, "pc_id", req.PCID)

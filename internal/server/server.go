@@ -34,6 +34,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/metrics"
 	"github.com/kanade-fleet/kanade/internal/projector"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/webui"
 )
@@ -79,6 +80,10 @@ type Config struct {
 	// (default 10 s). Tests shorten both.
 	WavePoll time.Duration
 	RunGrace time.Duration
+	// SigningKey is the command-signing key file (PKCS#8 PEM Ed25519,
+	// --signing-key); empty = signing.key in the data dir, created at
+	// first start. KV signing_keys must trust it (see loadSigner).
+	SigningKey string
 	// Dispatcher replaces the fan-out as what the scheduler fires; nil in
 	// production. Scheduler tests record fires with it.
 	Dispatcher scheduler.Dispatcher
@@ -105,8 +110,10 @@ type Server struct {
 	Metrics *metrics.Registry
 	Jobs    *projector.JobCache
 	// KV is the one owner of the JetStream KV buckets.
-	KV      *kv.Store
-	Fanout  *fanout.Fanout
+	KV     *kv.Store
+	Fanout *fanout.Fanout
+	// Signer signs every command and kill this backend publishes.
+	Signer  *sign.Signer
 	Elector *leader.Elector
 	Sched   *scheduler.Scheduler
 	API     *api.Server
@@ -199,6 +206,9 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	}
 
 	b.KV = kv.New(b.JS, cfg.Log)
+	if err := b.loadSigner(parent); err != nil {
+		return nil, err
+	}
 
 	// Store.
 	if b.DB, err = store.Open(parent, cfg.DB, cfg.DataDir, cfg.Log); err != nil {
@@ -244,7 +254,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	// live in KV), leader election, scheduler, due waves. One election gates
 	// every single-replica duty (schedules and waves).
 	b.Fanout = fanout.New(fanout.Deps{JS: b.JS, NC: b.NC, Store: b.DB, Jobs: b.KV.Jobs, Waves: b.KV.Waves,
-		Audit: b.Audit, Log: cfg.Log})
+		Audit: b.Audit, Signer: b.Signer, Log: cfg.Log})
 	if cfg.WavePoll > 0 {
 		b.Fanout.WavePoll = cfg.WavePoll
 	}
