@@ -26,6 +26,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/cmdaudit"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/leader"
@@ -303,6 +304,9 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	b.wg.Go(func() { _ = b.Elector.Run(ctx) })
 	b.wg.Go(func() { _ = b.Sched.Run(ctx) })
 	b.wg.Go(func() { b.Fanout.RunWaves(ctx, b.Elector.IsLeader) })
+	cw := &cmdaudit.Watcher{JS: b.JS, NC: b.NC, Execs: b.DB, Keys: b.KV.SigningKeys, Audit: b.Audit,
+		Metrics: b.Metrics, Log: cfg.Log}
+	b.wg.Go(func() { cw.Run(ctx) })
 	if cfg.Dev && !cfg.NoDevAgent {
 		b.wg.Go(func() { b.runDevAgent(ctx, creds) })
 	}
