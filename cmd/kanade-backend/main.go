@@ -30,6 +30,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "signing-key" {
+		return signingKeyCmd(args[1:], os.Stdout)
+	}
 	fs := flag.NewFlagSet("kanade-backend", flag.ContinueOnError)
 	var cfg server.Config
 	fs.String("config", "", "TOML config file (keys are the flag names)")
