@@ -76,11 +76,11 @@ type Deps struct {
 
 // Fanout publishes commands. Build it with New; the zero value is unusable.
 type Fanout struct {
-	js    jetstream.JetStream
-	nc    *nats.Conn
-	store Store
-	jobs  Jobs
-	waves Waves
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	store  Store
+	jobs   Jobs
+	waves  Waves
 	audit  Auditor
 	signer *sign.Signer
 	log    *slog.Logger
