@@ -5,8 +5,8 @@
 // sees it").
 //
 // What the backend sends is audited where it is decided, with the account
-// that asked (fanout). A command is the backend's own when its execution
-// row exists by the time the command is stored: fan-out writes the row
+// that asked (fanout). A command that verifies is the backend's own when
+// its execution row exists by the time the command is stored: fan-out writes the row
 // before it publishes (exec, waves, scheduler fires, ad-hoc runs), and
 // projectors never create one. A kill is the backend's own when its signed
 // payload says so (command.KillFromBackend). Everything else that is validly
@@ -139,16 +139,18 @@ func (w *Watcher) command(ctx context.Context, m jetstream.Msg) error {
 		w.refused("command", m.Subject(), "", err)
 		return nil
 	}
+	// Verified first: a genuine command re-published on another subject
+	// has the backend's execution row but no longer verifies.
+	keyID, err := w.verify(ctx, m.Subject(), m.Headers(), m.Data())
+	if err != nil {
+		w.refused("command", m.Subject(), cmd.ExecID, err)
+		return nil
+	}
 	_, ours, err := w.Execs.GetExecution(ctx, cmd.ExecID)
 	if err != nil {
 		return err
 	}
 	if ours {
-		return nil
-	}
-	keyID, err := w.verify(ctx, m.Subject(), m.Headers(), m.Data())
-	if err != nil {
-		w.refused("command", m.Subject(), cmd.ExecID, err)
 		return nil
 	}
 	payload := map[string]any{"exec_id": cmd.ExecID, "request_id": cmd.RequestID, "subject": m.Subject(),

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -168,6 +169,12 @@ func TestSignedCommands(t *testing.T) {
 	if len(ents) != 0 {
 		t.Fatalf("a refused command ran: %v", ents)
 	}
+	// The backend saw all four on EXEC and counted them (internal/cmdaudit).
+	testenv.Eventually(t, 10*time.Second, "refused commands counted", func() bool {
+		var buf bytes.Buffer
+		s.b.Metrics.Write(&buf)
+		return strings.Contains(buf.String(), `kanade_unsigned_commands_total{kind="command"} 4`)
+	})
 }
 
 // TestSigningKeyRotation: after a rotation commands signed by the new key
