@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kanade-fleet/kanade/internal/server"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 )
 
@@ -46,4 +48,19 @@ func TestSigningKeyCmd(t *testing.T) {
 	if err := signingKeyCmd([]string{"show", "--nats-url", "nats://127.0.0.1:1", "--data-dir", b.Cfg.DataDir}, &sink); err == nil {
 		t.Fatal("show without a broker succeeded")
 	}
+}
+
+// sharedSigningKey writes one command-signing key for replicas that do not
+// share a data dir: like production, they must be given the same key.
+func sharedSigningKey(t *testing.T, dir string) string {
+	t.Helper()
+	s, err := sign.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "fleet-signing.key")
+	if err := s.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
