@@ -59,8 +59,8 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug|info|warn|error [KANADE_LOG_LEVEL]")
 	fs.String("config", "", "TOML config file; keys are the flag names [KANADE_AGENT_CONFIG]")
 	fs.BoolVar(&s.showVersion, "version", false, "print the version and exit")
-	fs.BoolVar(&s.requireSigned, "require-signed", false,
-		"refuse unsigned commands even before any signing key is known (always on once enrolled) [KANADE_REQUIRE_SIGNED]")
+	fs.BoolVar(&s.requireSigned, "require-signed", true,
+		"refuse unsigned commands even before any signing key is known (always on once enrolled; =false accepts unsigned commands until KV signing_keys holds keys, for a backend older than signed commands) [KANADE_REQUIRE_SIGNED]")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: kanade-agent [flags]\n       kanade-agent enroll --server URL --token T [--id PC] [--force] [--data-dir D]\n"+
 			"       kanade-agent install|uninstall|start|stop [flags]   (Windows service)\n\nflags:\n")

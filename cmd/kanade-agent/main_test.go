@@ -103,9 +103,15 @@ func TestEnrollThenNoFlags(t *testing.T) {
 	if _, _, err := options(s); err == nil || !strings.Contains(err.Error(), "pc-9") {
 		t.Fatalf("--id contradicting the enrollment: %v", err)
 	}
-	// Not enrolled: flags as before, defaults filled in.
-	s, _ = parse([]string{"--id", "pc-x", "--data-dir", t.TempDir(), "--require-signed"}, io.Discard)
+	// Not enrolled: flags as before, defaults filled in; signatures are
+	// required by default (the backend publishes its keys in KV
+	// signing_keys, which the agent trusts on first use).
+	s, _ = parse([]string{"--id", "pc-x", "--data-dir", t.TempDir()}, io.Discard)
 	if o, enrolled, err := options(s); err != nil || enrolled || o.NATSURL != "nats://127.0.0.1:4222" || !o.RequireSigned || o.CredsFile != "" {
 		t.Fatalf("not enrolled: %+v %v %v", o, enrolled, err)
+	}
+	s, _ = parse([]string{"--id", "pc-x", "--data-dir", t.TempDir(), "--require-signed=false"}, io.Discard)
+	if o, _, err := options(s); err != nil || o.RequireSigned {
+		t.Fatalf("--require-signed=false: %+v %v", o, err)
 	}
 }

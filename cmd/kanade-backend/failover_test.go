@@ -78,6 +78,7 @@ func TestReplicasFailover(t *testing.T) {
 		dsn, kind = testdb.NewPostgres(t), "postgres"
 	}
 	shared := filepath.Join(dir, "shared") // SQLite: one backend.db for both
+	key := sharedSigningKey(t, dir)        // PostgreSQL: separate data dirs, one signing key
 
 	type replica struct {
 		name string
@@ -91,7 +92,8 @@ func TestReplicasFailover(t *testing.T) {
 		if dsn != "" {
 			data = filepath.Join(dir, name)
 		}
-		args := []string{"--data-dir", data, "--http-addr", r.http, "--nats-url", natsURL, "--log-level", "info"}
+		args := []string{"--data-dir", data, "--http-addr", r.http, "--nats-url", natsURL, "--log-level", "info",
+			"--signing-key", key}
 		if dsn != "" {
 			args = append(args, "--db", dsn)
 		}

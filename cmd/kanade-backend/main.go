@@ -34,6 +34,9 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "broker-config" {
 		return brokerConfig(args[1:], os.Stdout)
 	}
+	if len(args) > 0 && args[0] == "signing-key" {
+		return signingKeyCmd(args[1:], os.Stdout)
+	}
 	fs := flag.NewFlagSet("kanade-backend", flag.ContinueOnError)
 	var cfg server.Config
 	fs.String("config", "", "TOML config file (keys are the flag names)")
@@ -50,6 +53,8 @@ func run(args []string) error {
 	agentURLs := fs.String("agent-nats-url", "", "broker URL(s) told to enrolling agents, comma-separated (default: the embedded server's URL, or --nats-url)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve the API and dashboard over HTTPS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
+	fs.StringVar(&cfg.SigningKey, "signing-key", "",
+		"command-signing key (PKCS#8 PEM Ed25519); empty = signing.key in data-dir, created at first start")
 	fs.DurationVar(&cfg.CleanupInterval, "cleanup-interval", 5*time.Minute, "reaper and retention interval")
 	fs.BoolVar(&cfg.Dev, "dev", false, "development: auth disabled and a local in-process agent")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas for streams and KV (3 on a 3-server cluster)")
@@ -60,7 +65,7 @@ func run(args []string) error {
 		"http-addr": "KANADE_HTTP_ADDR", "data-dir": "KANADE_DATA_DIR", "db": "KANADE_DB", "nats-url": "KANADE_NATS_URL",
 		"nats-addr": "KANADE_NATS_ADDR", "nats-token": "KANADE_NATS_TOKEN", "nats-auth-file": "KANADE_NATS_AUTH_FILE",
 		"nats-identity": "KANADE_NATS_IDENTITY", "agent-nats-url": "KANADE_AGENT_NATS_URL",
-		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
+		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "signing-key": "KANADE_SIGNING_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
 		"dev": "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
 	}
 	if err := config.Load(fs, args, env, os.LookupEnv); err != nil {

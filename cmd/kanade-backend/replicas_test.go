@@ -49,6 +49,7 @@ func TestReplicasKill9(t *testing.T) {
 	defer br.Shutdown()
 	natsURL := br.ClientURL()
 	dsn := testdb.NewPostgres(t)
+	key := sharedSigningKey(t, dir) // separate data dirs: the replicas are given one signing key
 
 	type replica struct {
 		cmd  *exec.Cmd
@@ -57,7 +58,7 @@ func TestReplicasKill9(t *testing.T) {
 	start := func(name string) *replica {
 		r := &replica{http: testenv.FreeAddr(t)}
 		r.cmd = exec.Command(bin, "--data-dir", filepath.Join(dir, name), "--http-addr", r.http, "--nats-url", natsURL,
-			"--db", dsn, "--log-level", "warn")
+			"--db", dsn, "--log-level", "warn", "--signing-key", key)
 		r.cmd.Env = append(os.Environ(), "KANADE_AUTH_DISABLE=1")
 		r.cmd.Stderr = os.Stderr
 		if err := r.cmd.Start(); err != nil {

@@ -112,6 +112,7 @@ type Fanout interface {
 	Exec(ctx context.Context, req fanout.ExecRequest) (apiv1.ExecResponse, error)
 	Run(ctx context.Context, req apiv1.RunRequest, actor, sourceIP string) (wire.ExecResult, string, error)
 	Kill(ctx context.Context, jobID, actor, sourceIP string) (apiv1.KillResponse, error)
+	KillExecution(ctx context.Context, execID, actor, sourceIP string) (apiv1.ExecKillResponse, error)
 	SetScriptStatus(ctx context.Context, jobID string, revoked bool) (int, error)
 }
 

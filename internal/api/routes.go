@@ -68,6 +68,7 @@ func (s *Server) table() []route {
 		// Executions, results, audit (SQL projection).
 		{"GET /api/executions", viewer, s.listExecutions},
 		{"GET /api/executions/{exec_id}", viewer, s.getExecution},
+		{"POST /api/executions/{exec_id}/kill", operator, s.killExecution},
 		{"GET /api/results", viewer, s.listResults},
 		{"GET /api/results/{result_id}", viewer, s.getResult},
 		{"GET /api/audit", viewer, s.listAudit},

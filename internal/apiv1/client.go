@@ -405,6 +405,11 @@ func (c *Client) DeleteJob(ctx context.Context, id string) error {
 	return err
 }
 
+// KillExecution is POST /api/executions/{exec_id}/kill.
+func (c *Client) KillExecution(ctx context.Context, execID string) (ExecKillResponse, error) {
+	return send[ExecKillResponse](ctx, c, http.MethodPost, "/api/executions/"+esc(execID)+"/kill", nil)
+}
+
 // KillJob is POST /api/jobs/{id}/kill.
 func (c *Client) KillJob(ctx context.Context, id string) (KillResponse, error) {
 	return send[KillResponse](ctx, c, http.MethodPost, "/api/jobs/"+esc(id)+"/kill", nil)

@@ -47,6 +47,7 @@ var Endpoints = []Endpoint{
 
 	{Name: "ListExecutions", Method: "GET", Path: "/api/executions", Query: ExecutionQuery{}, Resp: Execution{}, List: true, Doc: "executions, newest first"},
 	{Name: "GetExecution", Method: "GET", Path: "/api/executions/{exec_id}", Resp: ExecutionDetail{}, Doc: "one execution with its per-PC results"},
+	{Name: "KillExecution", Method: "POST", Path: "/api/executions/{exec_id}/kill", Resp: ExecKillResponse{}, Doc: "kill one execution on every agent running it (signed by the backend; audited)"},
 	{Name: "ListResults", Method: "GET", Path: "/api/results", Query: ResultQuery{}, Resp: Result{}, List: true, Doc: "per-PC results, newest first, without output"},
 	{Name: "GetResult", Method: "GET", Path: "/api/results/{result_id}", Resp: Result{}, Doc: "one result with its stdout and stderr"},
 	{Name: "ListAudit", Method: "GET", Path: "/api/audit", Query: AuditQuery{}, Resp: AuditEntry{}, List: true, Doc: "the audit log, newest first"},

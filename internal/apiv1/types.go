@@ -262,6 +262,12 @@ type KillResponse struct {
 	CancelledWaves int      `json:"cancelled_waves"`
 }
 
+// ExecKillResponse is POST /api/executions/{exec_id}/kill.
+type ExecKillResponse struct {
+	ExecID  string `json:"exec_id"`
+	Subject string `json:"subject"` // kill.<exec_id>
+}
+
 // Target selects PCs: all, members of groups, listed PCs (a union).
 type Target struct {
 	All    bool     `json:"all,omitempty"`
@@ -303,6 +309,7 @@ type RunRequest struct {
 	Shell       string `json:"shell"`
 	Script      string `json:"script"`
 	TimeoutSecs int64  `json:"timeout_secs,omitempty"` // default 60
+	ExecID      string `json:"exec_id,omitempty"`      // default: a new UUID
 }
 
 // ExecResult is one run's outcome as the agent reported it: the answer of

@@ -42,6 +42,9 @@ const (
 	ConsumerEvents  = "backend_events_projector"
 	ConsumerResults = "backend_results_projector"
 	ConsumerAudit   = "backend_audit_projector"
+	// ConsumerCommandAudit follows EXEC to audit commands the backend did
+	// not publish itself (internal/cmdaudit).
+	ConsumerCommandAudit = "backend_command_audit"
 )
 
 // Subjects.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,6 +20,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/server"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -208,7 +210,9 @@ func TestFleet(t *testing.T) {
 	})
 }
 
-// TestRunWithoutBackend: `kanade run` and `kill` need only the broker.
+// TestRunWithoutBackend: `kanade run` and `kill` with --signing-key need
+// only the broker; without a key they need the backend; a key the fleet
+// does not trust is refused by the agent (123) and nothing runs.
 func TestRunWithoutBackend(t *testing.T) {
 	needSh(t)
 	dir := t.TempDir()
@@ -232,9 +236,29 @@ func TestRunWithoutBackend(t *testing.T) {
 	if r := e.cli("agents", "list"); r.code != 1 || !strings.Contains(r.err, "cannot reach the backend at "+e.backend) {
 		t.Fatalf("agents list with the backend down: %+v", r)
 	}
+	if r := e.cli("run", "pc-z", "--", "true"); r.code != 1 || !strings.Contains(r.err, "cannot reach the backend") {
+		t.Fatalf("run without a signing key and the backend down: %+v", r)
+	}
+	e.vars["KANADE_SIGNING_KEY"] = server.SigningKeyPath(e.b.Cfg)
 	r := e.cli("run", "pc-z", "--", "echo still here; exit 7")
 	if r.code != 7 || r.out != "still here\n" {
 		t.Fatalf("run with the backend down: %+v", r)
+	}
+	stranger, _ := sign.GenerateKey()
+	strangerFile := filepath.Join(t.TempDir(), "other.key")
+	if err := stranger.Save(strangerFile); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	r = e.cli("run", "pc-z", "--signing-key", strangerFile, "--", "touch "+marker)
+	if r.code != 123 || !strings.Contains(r.err, "unknown key") {
+		t.Fatalf("run signed by an untrusted key: %+v", r)
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused command ran: %v", err)
+	}
+	if r := e.cli("run", "pc-z", "--signing-key", filepath.Join(t.TempDir(), "none"), "--", "true"); r.code != 1 || !strings.Contains(r.err, "--signing-key") {
+		t.Fatalf("missing key file: %+v", r)
 	}
 	e.vars["KANADE_NATS_TOKEN"] = "wrong"
 	if r := e.cli("run", "pc-z", "--", "true"); r.code != 1 || !strings.Contains(r.err, "nats-token") {

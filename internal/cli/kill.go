@@ -3,41 +3,80 @@ package cli
 import (
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/fanout/command"
+	"github.com/kanade-fleet/kanade/internal/sign"
 )
 
 func (a *app) killCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "kill <exec_id>",
-		Short: "Terminate an execution's running processes on every agent (NATS kill.<exec_id>)",
-		Long: `Publish kill.<exec_id> on the broker: every agent running that execution
-terminates its process tree, and the run reports killed with exit code -1.
-Goes straight to NATS, so it works while the backend is down.`,
+		Short: "Terminate an execution's running processes on every agent (kill.<exec_id>)",
+		Long: `Send kill.<exec_id>: every agent running that execution terminates its process
+tree, and the run reports killed with exit code -1. Agents obey only kills
+signed by a key they trust, so:
+
+  - without --signing-key the backend sends it
+    (POST /api/executions/{exec_id}/kill, operator role, audited with your
+    account);
+  - with --signing-key FILE [KANADE_SIGNING_KEY] the CLI signs it and publishes
+    it straight to the NATS broker, so it works while the backend is down; the
+    backend audits it when it sees it, as signing-key:<key_id>.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if err := subjectSafe("exec_id", id); err != nil {
 				return err
 			}
+			done := func() error {
+				return a.emitValue(map[string]string{"exec_id": id, "subject": bus.Kill(id)}, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "kill sent for execution %s (%s)\n", id, bus.Kill(id))
+					return err
+				})
+			}
+			keyFile := a.signingKeyFile(cmd)
+			if keyFile == "" {
+				c, err := a.api()
+				if err != nil {
+					return err
+				}
+				if _, err := c.KillExecution(cmd.Context(), id); err != nil {
+					return err
+				}
+				return done()
+			}
+			signer, err := sign.LoadKey(keyFile)
+			if err != nil {
+				return fmt.Errorf("--signing-key: %w", err)
+			}
 			nc, err := a.connectNATS()
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			if err := nc.Publish(bus.Kill(id), nil); err != nil {
-				return fmt.Errorf("publish %s: %w", bus.Kill(id), err)
-			}
-			if err := nc.FlushTimeout(5 * time.Second); err != nil {
-				return fmt.Errorf("publish %s: %w", bus.Kill(id), err)
-			}
-			return a.emitValue(map[string]string{"exec_id": id, "subject": bus.Kill(id)}, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "kill sent for execution %s (%s)\n", id, bus.Kill(id))
+			if err := command.Kill(nc, signer, id, command.KillFromCLI); err != nil {
 				return err
-			})
+			}
+			return done()
 		},
 	}
+	addSigningKeyFlag(cmd.Flags())
+	return cmd
+}
+
+// addSigningKeyFlag adds --signing-key to run and kill.
+func addSigningKeyFlag(f *pflag.FlagSet) {
+	f.String("signing-key", "", "sign with this PKCS#8 PEM Ed25519 key and publish straight to the broker [KANADE_SIGNING_KEY] (default: go through the backend API)")
+}
+
+// signingKeyFile is --signing-key, else KANADE_SIGNING_KEY.
+func (a *app) signingKeyFile(cmd *cobra.Command) string {
+	if f := cmd.Flags().Lookup("signing-key"); f != nil && f.Changed {
+		return f.Value.String()
+	}
+	return a.opt.Getenv("KANADE_SIGNING_KEY")
 }

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"strings"
 	"time"
 
@@ -14,8 +16,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/fanout/command"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -28,16 +32,26 @@ func (a *app) runCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "run <pc_id> [--shell sh] [--timeout 60s] -- <script...>",
-		Short: "Run an ad-hoc script on one PC, straight through the broker",
-		Long: `Run an ad-hoc script on one PC. The command goes straight to the NATS broker
-(commands.pc.<pc_id>), not through the backend, so it works while the backend
-is down. The script's stdout and stderr are printed as it wrote them and kanade
-exits with the script's exit code (1 when the remote code does not fit an exit
-status, e.g. -1 for killed or timed out). Use "-" as the script to read it
-from stdin.`,
+		Short: "Run an ad-hoc script on one PC (through the backend, or signed straight to the broker)",
+		Long: `Run an ad-hoc script on one PC. Agents run only commands signed by a key
+they trust, so there are two paths:
+
+  - without --signing-key the backend runs it (POST /api/run, operator role,
+    audited with your account) and signs the command itself;
+  - with --signing-key FILE [KANADE_SIGNING_KEY] (a PKCS#8 PEM Ed25519 key
+    that KV signing_keys trusts, e.g. the backend's signing.key) the CLI signs
+    the command and publishes it straight to the NATS broker
+    (commands.pc.<pc_id>), so it works while the backend is down; the backend
+    audits it when it sees it, as signing-key:<key_id>.
+
+The script's stdout and stderr are printed as it wrote them and kanade exits
+with the script's exit code (1 when the remote code does not fit an exit
+status, e.g. -1 for killed or timed out; 123 when the agent refused the
+signature). Use "-" as the script to read it from stdin.`,
 		Example: `  kanade run web-01 -- uname -a
   kanade run win-07 --shell powershell -- 'Get-Service spooler'
-  kanade run web-01 --json -- 'df -h'`,
+  kanade run web-01 --json -- 'df -h'
+  kanade run web-01 --signing-key /etc/kanade/signing.key -- uptime`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pc := args[0]
@@ -70,7 +84,16 @@ from stdin.`,
 			} else if err := subjectSafe("--exec-id", execID); err != nil {
 				return err
 			}
-			return a.run(cmd.Context(), pc, shell, script, timeout, execID, jsonOut || a.output == "json")
+			keyFile := a.signingKeyFile(cmd)
+			jsonOut = jsonOut || a.output == "json"
+			if keyFile == "" {
+				return a.runViaAPI(cmd.Context(), pc, shell, script, timeout, execID, jsonOut)
+			}
+			signer, err := sign.LoadKey(keyFile)
+			if err != nil {
+				return fmt.Errorf("--signing-key: %w", err)
+			}
+			return a.run(cmd.Context(), signer, pc, shell, script, timeout, execID, jsonOut)
 		},
 	}
 	f := cmd.Flags()
@@ -78,10 +101,12 @@ from stdin.`,
 	f.DurationVar(&timeout, "timeout", 60*time.Second, "script timeout on the agent")
 	f.BoolVar(&jsonOut, "json", false, "print the whole ExecResult as JSON instead of the script's output")
 	f.StringVar(&execID, "exec-id", "", "exec_id to use (default: a new UUID); kanade kill takes it")
+	addSigningKeyFlag(f)
 	return cmd
 }
 
-func (a *app) run(ctx context.Context, pc, shell, script string, timeout time.Duration, execID string, jsonOut bool) error {
+// run is the direct path: sign the command and publish it to the broker.
+func (a *app) run(ctx context.Context, signer *sign.Signer, pc, shell, script string, timeout time.Duration, execID string, jsonOut bool) error {
 	nc, err := a.connectNATS()
 	if err != nil {
 		return err
@@ -102,7 +127,7 @@ func (a *app) run(ctx context.Context, pc, shell, script string, timeout time.Du
 	}
 	defer aw.Close()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = command.Publish(pctx, js, pc, c)
+	err = command.Publish(pctx, js, signer, pc, c)
 	cancel()
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
@@ -118,6 +143,42 @@ func (a *app) run(ctx context.Context, pc, shell, script string, timeout time.Du
 	if err != nil {
 		return fmt.Errorf("wait for the result: %w", err)
 	}
+	return a.report(pc, timeout, r, raw, jsonOut)
+}
+
+// runViaAPI is the path without a signing key: POST /api/run waits for
+// the result on the backend, which signs the command and audits the run.
+func (a *app) runViaAPI(ctx context.Context, pc, shell, script string, timeout time.Duration, execID string, jsonOut bool) error {
+	c, err := a.api()
+	if err != nil {
+		return err
+	}
+	// The backend waits up to timeout + its grace (10 s) for the result.
+	if need := timeout + command.DefaultGrace + 10*time.Second; c.HTTP.Timeout < need {
+		c.HTTP.Timeout = need
+	}
+	r, err := c.Run(ctx, apiv1.RunRequest{PCID: pc, Shell: shell, Script: script,
+		TimeoutSecs: int64(math.Ceil(timeout.Seconds())), ExecID: execID})
+	var ae *apiv1.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusRequestTimeout {
+		return fmt.Errorf("no result from %s in time (exec_id %s); is the agent online? try `kanade ping %s`; `kanade results list --exec %s` shows it later", pc, execID, pc, execID)
+	}
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	var res wire.ExecResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return err
+	}
+	return a.report(pc, timeout, res, raw, jsonOut)
+}
+
+// report prints a run's result and turns its exit code into ours.
+func (a *app) report(pc string, timeout time.Duration, r wire.ExecResult, raw []byte, jsonOut bool) error {
 	if jsonOut {
 		if err := a.emitJSON(raw); err != nil {
 			return err

@@ -20,9 +20,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
-	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/fanout/command"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/manifest"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -68,18 +69,22 @@ type Deps struct {
 	Jobs  Jobs
 	Waves Waves
 	Audit Auditor // nil: not audited
-	Log   *slog.Logger
+	// Signer signs every command and kill for its subject (SPEC §12);
+	// without one nothing can be published (command.ErrNoSigner).
+	Signer *sign.Signer
+	Log    *slog.Logger
 }
 
 // Fanout publishes commands. Build it with New; the zero value is unusable.
 type Fanout struct {
-	js    jetstream.JetStream
-	nc    *nats.Conn
-	store Store
-	jobs  Jobs
-	waves Waves
-	audit Auditor
-	log   *slog.Logger
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	store  Store
+	jobs   Jobs
+	waves  Waves
+	audit  Auditor
+	signer *sign.Signer
+	log    *slog.Logger
 
 	// Now is the clock (tests may replace it before use).
 	Now func() time.Time
@@ -99,7 +104,7 @@ func New(d Deps) *Fanout {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Fanout{js: d.JS, nc: d.NC, store: d.Store, jobs: d.Jobs, waves: d.Waves, audit: d.Audit, log: log, Now: time.Now,
+	return &Fanout{js: d.JS, nc: d.NC, store: d.Store, jobs: d.Jobs, waves: d.Waves, audit: d.Audit, signer: d.Signer, log: log, Now: time.Now,
 		WavePoll: time.Second, ClaimLease: 30 * time.Second, RunGrace: 10 * time.Second}
 }
 
@@ -291,17 +296,10 @@ func (f *Fanout) auditf(ctx context.Context, actor, action, target string, paylo
 	}
 }
 
-// publish sends one Command to JetStream and waits for the PubAck. The
-// request_id doubles as the msg id, so a retried publish is stored once.
+// publish sends one Command, signed for its subject, to JetStream and
+// waits for the PubAck (command.PublishTo: the request_id is the msg id).
 func (f *Fanout) publish(ctx context.Context, subject string, cmd wire.Command) error {
-	data, err := json.Marshal(cmd)
-	if err != nil {
-		return fmt.Errorf("encode command: %w", err)
-	}
-	if _, err := f.js.Publish(ctx, subject, data, jetstream.WithMsgID(cmd.RequestID)); err != nil {
-		return fmt.Errorf("publish %s exec_id=%s: %w", subject, cmd.ExecID, err)
-	}
-	return nil
+	return command.PublishTo(ctx, f.js, f.signer, subject, cmd)
 }
 
 // CancelWaves deletes the pending waves of a job (kill, revoke, delete) and
@@ -392,14 +390,12 @@ func (f *Fanout) Kill(ctx context.Context, jobID, actor, sourceIP string) (apiv1
 	return resp, nil
 }
 
-// KillExec publishes kill.<exec_id> (core NATS; agents running or queueing
-// that execution terminate it) and flushes so it has left the process.
+// KillExec publishes kill.<exec_id>, signed (core NATS; agents running or
+// queueing that execution terminate it), and flushes so it has left the
+// process.
 func (f *Fanout) KillExec(ctx context.Context, execID string) error {
-	if err := f.nc.Publish(bus.Kill(execID), nil); err != nil {
-		return fmt.Errorf("publish kill exec_id=%s: %w", execID, err)
-	}
-	if err := f.nc.FlushTimeout(5 * time.Second); err != nil {
-		return fmt.Errorf("flush kill exec_id=%s: %w", execID, err)
+	if err := command.Kill(f.nc, f.signer, execID, command.KillFromBackend); err != nil {
+		return fmt.Errorf("kill exec_id=%s: %w", execID, err)
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func setup(t *testing.T, members map[string][]string) *server.Server {
 }
 
 func newFanout(b *server.Server) *fanout.Fanout {
-	f := fanout.New(fanout.Deps{JS: b.JS, NC: b.NC, Store: b.DB, Jobs: b.KV.Jobs, Waves: b.KV.Waves, Audit: b.Audit, Log: b.Log})
+	f := fanout.New(fanout.Deps{JS: b.JS, NC: b.NC, Store: b.DB, Jobs: b.KV.Jobs, Waves: b.KV.Waves, Audit: b.Audit, Signer: b.Signer, Log: b.Log})
 	f.WavePoll = 5 * time.Millisecond
 	return f
 }

@@ -34,6 +34,9 @@ func ValidateRun(r *apiv1.RunRequest) error {
 	if len(r.Script) > manifest.MaxScriptBytes {
 		return &FieldError{Field: "script", Msg: fmt.Sprintf("must be at most %d bytes", manifest.MaxScriptBytes)}
 	}
+	if r.ExecID != "" && !wire.ValidPCID(r.ExecID) { // one subject token (kill.<exec_id>)
+		return &FieldError{Field: "exec_id", Msg: "must be a subject-safe id (A-Z a-z 0-9 _ -)"}
+	}
 	if r.TimeoutSecs == 0 {
 		r.TimeoutSecs = DefaultRunTimeoutSecs
 	}
@@ -55,7 +58,7 @@ func (f *Fanout) Run(ctx context.Context, req apiv1.RunRequest, initiatedBy, sou
 		return wire.ExecResult{}, "", err
 	}
 	now := f.Now().UTC()
-	cmd, wait := command.AdhocCommand(command.Adhoc{Shell: req.Shell, Script: req.Script, TimeoutSecs: req.TimeoutSecs,
+	cmd, wait := command.AdhocCommand(command.Adhoc{ExecID: req.ExecID, Shell: req.Shell, Script: req.Script, TimeoutSecs: req.TimeoutSecs,
 		Grace: f.RunGrace}, now)
 	aw, err := command.AwaitResult(f.nc, cmd.RequestID)
 	if err != nil {
@@ -66,7 +69,7 @@ func (f *Fanout) Run(ctx context.Context, req apiv1.RunRequest, initiatedBy, sou
 		Version: AdhocVersion, InitiatedBy: initiatedBy, InitiatedAt: now, TargetCount: 1, Status: apiv1.ExecPending}); err != nil {
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
-	if err := command.Publish(ctx, f.js, req.PCID, cmd); err != nil {
+	if err := command.Publish(ctx, f.js, f.signer, req.PCID, cmd); err != nil {
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
 	log := f.log.With("exec_id", cmd.ExecID, "request_id", cmd.RequestID, "pc_id", req.PCID)

@@ -1,8 +1,9 @@
 // Package kv owns the backend's JetStream key-value state: every bucket of
 // SPEC §2 is read and written here, through one typed store per bucket
 // family (jobs, schedules, agent groups, agent config, freeze, waves, the
-// leader locks). Nothing else in the backend opens a bucket or knows its
-// name; callers declare the small interface they need over these types.
+// leader locks, the command-signing keys). Nothing else in the backend
+// opens a bucket or knows its name; callers declare the small interface
+// they need over these types.
 // Buckets are created by bus.Bootstrap, not here.
 package kv
 
@@ -36,6 +37,7 @@ type Store struct {
 	AgentConfig *AgentConfig
 	Freeze      *Freeze
 	Waves       *Waves
+	SigningKeys *SigningKeys
 }
 
 // New returns the stores over js; log (nil = slog.Default) gets the
@@ -51,6 +53,7 @@ func New(js jetstream.JetStream, log *slog.Logger) *Store {
 	s.AgentConfig = &AgentConfig{s: s}
 	s.Freeze = &Freeze{s: s}
 	s.Waves = &Waves{s: s}
+	s.SigningKeys = &SigningKeys{s: s}
 	return s
 }
 

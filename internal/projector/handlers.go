@@ -3,9 +3,12 @@ package projector
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/metrics"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -22,12 +25,17 @@ type eventsHandler struct {
 	jobs  *JobCache
 	log   *slog.Logger
 	notes Notifier
+	drops *metrics.Registry
 }
 
 func (h *eventsHandler) decode(m jetstream.Msg) (any, error) {
 	e, err := wire.DecodeEventStarted(m.Data())
 	if err != nil {
 		return nil, err
+	}
+	if pc := subjectPC(m.Subject(), 4, 3); pc != e.PCID {
+		dropForeign(h.log, h.drops, bus.StreamEvents, m.Subject(), pc, e.PCID)
+		return nil, nil
 	}
 	rec := publishTime(m)
 	row := store.Started{EventStarted: e, RecordedAt: rec}
@@ -60,12 +68,17 @@ type resultsHandler struct {
 	w     Writer
 	log   *slog.Logger
 	notes Notifier
+	drops *metrics.Registry
 }
 
 func (h *resultsHandler) decode(m jetstream.Msg) (any, error) {
 	r, err := wire.DecodeExecResult(m.Data())
 	if err != nil {
 		return nil, err
+	}
+	if pc := subjectPC(m.Subject(), 3, 1); pc != r.PCID {
+		dropForeign(h.log, h.drops, bus.StreamResults, m.Subject(), pc, r.PCID)
+		return nil, nil
 	}
 	return store.Result{ExecResult: r, RecordedAt: publishTime(m)}, nil
 }
@@ -87,6 +100,30 @@ func (h *resultsHandler) write(ctx context.Context, items []any) error {
 		h.notes.Publish("execution", p)
 	}
 	return nil
+}
+
+// subjectPC is the pc token of a subject with n tokens, at index i:
+// results.<pc>.<request_id> (3, 1), events.started.<exec_id>.<pc> (4, 3).
+// A subject of any other shape yields "", which no valid pc_id matches.
+func subjectPC(subject string, n, i int) string {
+	toks := strings.Split(subject, ".")
+	if len(toks) != n {
+		return ""
+	}
+	return toks[i]
+}
+
+// dropForeign logs and counts a message whose payload pc_id is not the pc
+// its subject names (SPEC §12): with per-agent credentials the broker
+// lets a PC publish on its own subjects only, so such a payload claims to
+// speak for another PC. It is acknowledged and never projected.
+func dropForeign(log *slog.Logger, m *metrics.Registry, stream, subject, subjectPC, payloadPC string) {
+	log.Warn("dropping a message whose pc_id is not its subject's pc", "stream", stream, "subject", subject,
+		"subject_pc", subjectPC, "pc_id", payloadPC)
+	if m != nil {
+		m.Add("kanade_projector_foreign_pc_total", "Messages dropped because their payload pc_id differs from their subject's pc.",
+			1, "stream", stream)
+	}
 }
 
 type auditHandler struct {

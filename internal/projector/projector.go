@@ -69,8 +69,8 @@ func New(st Store, o Options) *Set {
 		opts:  o,
 		store: st,
 		consumers: []*Consumer{
-			mk(bus.StreamEvents, bus.ConsumerEvents, bus.SubjEventsStartedAll, &eventsHandler{w: st, jobs: o.Jobs, log: o.Log, notes: o.Notes}),
-			mk(bus.StreamResults, bus.ConsumerResults, "", &resultsHandler{w: st, log: o.Log, notes: o.Notes}),
+			mk(bus.StreamEvents, bus.ConsumerEvents, bus.SubjEventsStartedAll, &eventsHandler{w: st, jobs: o.Jobs, log: o.Log, notes: o.Notes, drops: o.Metrics}),
+			mk(bus.StreamResults, bus.ConsumerResults, "", &resultsHandler{w: st, log: o.Log, notes: o.Notes, drops: o.Metrics}),
 			mk(bus.StreamAudit, bus.ConsumerAudit, "", &auditHandler{w: st, log: o.Log}),
 		},
 		beats: &Heartbeats{W: st, Log: o.Log, Notes: o.Notes, Local: o.Local, Metrics: o.Metrics},

@@ -193,7 +193,9 @@ func TestBrokerAuthEndToEnd(t *testing.T) {
 	})
 
 	// --- The CLI with the operator credential (straight to the broker). ---
-	env := map[string]string{"KANADE_NATS_URL": url, "KANADE_NATS_USER": operatorUser, "KANADE_NATS_PASSWORD": operatorPass}
+	// The direct run needs the signing key: agents refuse unsigned commands.
+	env := map[string]string{"KANADE_NATS_URL": url, "KANADE_NATS_USER": operatorUser, "KANADE_NATS_PASSWORD": operatorPass,
+		"KANADE_SIGNING_KEY": server.SigningKeyPath(s.b.Cfg)}
 	kanade := func(env map[string]string, args ...string) (int, string) {
 		var out bytes.Buffer
 		code := cli.Main(ctx, args, cli.Options{Out: &out, Err: &out, Getenv: func(k string) string { return env[k] },

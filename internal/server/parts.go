@@ -38,7 +38,10 @@ func (b *Server) runDevAgent(ctx context.Context, creds *broker.RoleCredentials)
 	}
 	o := agent.Options{PCID: pc, NATSURL: b.natsURL, NATSToken: b.devCreds.Token,
 		NATSUser: b.devCreds.User, NATSPassword: b.devCreds.Password,
-		DataDir: filepath.Join(b.Cfg.DataDir, "agent"), Logger: b.Log.With("component", "dev-agent"), Version: b.Cfg.Version}
+		DataDir: filepath.Join(b.Cfg.DataDir, "agent"), Logger: b.Log.With("component", "dev-agent"), Version: b.Cfg.Version,
+		// The backend published its key in KV signing_keys before starting
+		// this agent, which trusts it on first use.
+		RequireSigned: true}
 	if b.Authority != nil {
 		// Operator mode: the local agent gets its own credential directly.
 		if o.CredsFile, err = b.devAgentCreds(pc, o.DataDir); err != nil {

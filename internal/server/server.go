@@ -28,6 +28,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/broker/identity"
 	"github.com/kanade-fleet/kanade/internal/brokerid"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/cmdaudit"
 	"github.com/kanade-fleet/kanade/internal/enrollment"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/kv"
@@ -37,6 +38,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/metrics"
 	"github.com/kanade-fleet/kanade/internal/projector"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/webui"
 )
@@ -95,6 +97,10 @@ type Config struct {
 	// (default 10 s). Tests shorten both.
 	WavePoll time.Duration
 	RunGrace time.Duration
+	// SigningKey is the command-signing key file (PKCS#8 PEM Ed25519,
+	// --signing-key); empty = signing.key in the data dir, created at
+	// first start. KV signing_keys must trust it (see loadSigner).
+	SigningKey string
 	// Dispatcher replaces the fan-out as what the scheduler fires; nil in
 	// production. Scheduler tests record fires with it.
 	Dispatcher scheduler.Dispatcher
@@ -121,8 +127,10 @@ type Server struct {
 	Metrics *metrics.Registry
 	Jobs    *projector.JobCache
 	// KV is the one owner of the JetStream KV buckets.
-	KV      *kv.Store
-	Fanout  *fanout.Fanout
+	KV     *kv.Store
+	Fanout *fanout.Fanout
+	// Signer signs every command and kill this backend publishes.
+	Signer  *sign.Signer
 	Elector *leader.Elector
 	Sched   *scheduler.Scheduler
 	API     *api.Server
@@ -256,6 +264,9 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	}
 
 	b.KV = kv.New(b.JS, cfg.Log)
+	if err := b.loadSigner(parent); err != nil {
+		return nil, err
+	}
 	b.Enrollment = b.newEnrollment()
 
 	// Auth and audit.
@@ -297,7 +308,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	// live in KV), leader election, scheduler, due waves. One election gates
 	// every single-replica duty (schedules and waves).
 	b.Fanout = fanout.New(fanout.Deps{JS: b.JS, NC: b.NC, Store: b.DB, Jobs: b.KV.Jobs, Waves: b.KV.Waves,
-		Audit: b.Audit, Log: cfg.Log})
+		Audit: b.Audit, Signer: b.Signer, Log: cfg.Log})
 	if cfg.WavePoll > 0 {
 		b.Fanout.WavePoll = cfg.WavePoll
 	}
@@ -349,6 +360,9 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	if b.Authority != nil {
 		b.wg.Go(func() { b.syncRevocationsLoop(ctx) })
 	}
+	cw := &cmdaudit.Watcher{JS: b.JS, NC: b.NC, Execs: b.DB, Keys: b.KV.SigningKeys, Audit: b.Audit,
+		Metrics: b.Metrics, Log: cfg.Log}
+	b.wg.Go(func() { cw.Run(ctx) })
 	if cfg.Dev && !cfg.NoDevAgent {
 		b.wg.Go(func() { b.runDevAgent(ctx, creds) })
 	}

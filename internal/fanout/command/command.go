@@ -2,8 +2,12 @@
 // backend (fanout.Run behind POST /api/run) and the CLI's direct `kanade
 // run`: how the command is built, published and its result awaited.
 //
-// It depends on nats.go, bus, manifest and wire only, so the CLI links it without
-// linking any server code (cmd/kanade's dependency test checks that).
+// Every command and kill it publishes is signed for its exact subject
+// (package sign, SPEC §12): agents refuse anything else with exit 123.
+//
+// It depends on nats.go, bus, manifest, sign and wire only, so the CLI links
+// it without linking any server code (cmd/kanade's dependency test checks
+// that).
 package command
 
 import (
@@ -19,6 +23,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/manifest"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -61,15 +66,65 @@ func AdhocCommand(a Adhoc, now time.Time) (wire.Command, time.Duration) {
 		Shell: a.Shell, Script: a.Script, TimeoutSecs: a.TimeoutSecs, RunAs: manifest.RunAsSystem, DeadlineAt: &deadline}, wait
 }
 
-// Publish sends cmd to one PC's command subject on the EXEC stream,
-// deduplicated by its request id.
-func Publish(ctx context.Context, js jetstream.JetStream, pc string, cmd wire.Command) error {
+// ErrNoSigner: a command or kill was about to be published unsigned.
+var ErrNoSigner = errors.New("no command-signing key: agents refuse unsigned commands")
+
+// Publish sends cmd to one PC's command subject on the EXEC stream, signed
+// for that subject and deduplicated by its request id.
+func Publish(ctx context.Context, js jetstream.JetStream, s *sign.Signer, pc string, cmd wire.Command) error {
+	return PublishTo(ctx, js, s, bus.CommandsPC(pc), cmd)
+}
+
+// PublishTo sends cmd on any command subject (commands.all,
+// commands.group.<g>, commands.pc.<pc>), signed for that subject, and waits
+// for the PubAck. The request id doubles as the msg id, so a retried
+// publish is stored once.
+func PublishTo(ctx context.Context, js jetstream.JetStream, s *sign.Signer, subject string, cmd wire.Command) error {
+	if s == nil {
+		return fmt.Errorf("publish %s exec_id=%s: %w", subject, cmd.ExecID, ErrNoSigner)
+	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return fmt.Errorf("encode command: %w", err)
 	}
-	if _, err := js.Publish(ctx, bus.CommandsPC(pc), data, jetstream.WithMsgID(cmd.RequestID)); err != nil {
-		return fmt.Errorf("publish %s exec_id=%s: %w", bus.CommandsPC(pc), cmd.ExecID, err)
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	s.SignInto(msg.Header, subject, data)
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(cmd.RequestID)); err != nil {
+		return fmt.Errorf("publish %s exec_id=%s: %w", subject, cmd.ExecID, err)
+	}
+	return nil
+}
+
+// Kill origins: the payload of a kill names who sent it, so the backend's
+// audit watcher can tell its own kills (audited where they were decided,
+// with the account) from a direct `kanade kill`. The payload is signed
+// with the subject; agents ignore it.
+const (
+	KillFromBackend = "backend"
+	KillFromCLI     = "cli"
+)
+
+// KillPayload is the JSON body of a kill.<exec_id> message.
+type KillPayload struct {
+	Origin string `json:"origin"`
+}
+
+// Kill publishes kill.<exec_id> (core NATS: agents running or queueing
+// that execution terminate it), signed for that subject, and flushes so it
+// has left the process.
+func Kill(nc *nats.Conn, s *sign.Signer, execID, origin string) error {
+	subject := bus.Kill(execID)
+	if s == nil {
+		return fmt.Errorf("publish %s: %w", subject, ErrNoSigner)
+	}
+	data, _ := json.Marshal(KillPayload{Origin: origin})
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	s.SignInto(msg.Header, subject, data)
+	if err := nc.PublishMsg(msg); err != nil {
+		return fmt.Errorf("publish %s: %w", subject, err)
+	}
+	if err := nc.FlushTimeout(5 * time.Second); err != nil {
+		return fmt.Errorf("flush %s: %w", subject, err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/broker"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/fanout/command"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -63,9 +64,15 @@ func TestPublishAndAwait(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(agent.Close)
-	// A stand-in agent: answer the command with garbage, then the result.
+	// A stand-in agent: check the signature, answer the command with
+	// garbage, then the result.
+	signer, _ := sign.GenerateKey()
+	kr := sign.NewKeyring(signer.Public())
 	var answered atomic.Int32
 	sub, err := agent.Subscribe(bus.CommandsPC("pc-1"), func(m *nats.Msg) {
+		if err := sign.Verify(kr, m.Subject, m.Header, m.Data); err != nil {
+			t.Errorf("command not signed for %s: %v", m.Subject, err)
+		}
 		c, err := wire.DecodeCommand(m.Data)
 		if err != nil || c.DeadlineAt == nil {
 			t.Errorf("command %s: %v", m.Data, err)
@@ -93,7 +100,10 @@ func TestPublishAndAwait(t *testing.T) {
 	defer aw.Close()
 	var invalid atomic.Int32
 	aw.OnInvalid = func(error) { invalid.Add(1) }
-	if err := command.Publish(ctx, js, "pc-1", cmd); err != nil {
+	if err := command.Publish(ctx, js, nil, "pc-1", cmd); !errors.Is(err, command.ErrNoSigner) {
+		t.Fatalf("unsigned publish: %v, want ErrNoSigner", err)
+	}
+	if err := command.Publish(ctx, js, signer, "pc-1", cmd); err != nil {
 		t.Fatal(err)
 	}
 	res, raw, err := aw.Wait(ctx, wait)
@@ -109,5 +119,45 @@ func TestPublishAndAwait(t *testing.T) {
 	defer aw2.Close()
 	if _, _, err := aw2.Wait(ctx, 50*time.Millisecond); !errors.Is(err, command.ErrTimeout) {
 		t.Fatalf("silence: %v", err)
+	}
+}
+
+// Kill signs kill.<exec_id> for its subject with the origin in the payload;
+// without a signer nothing is sent.
+func TestKillIsSigned(t *testing.T) {
+	b, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Shutdown)
+	nc, err := nats.Connect(b.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	sub, err := nc.SubscribeSync(bus.Kill("e1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := sign.GenerateKey()
+	if err := command.Kill(nc, nil, "e1", command.KillFromCLI); !errors.Is(err, command.ErrNoSigner) {
+		t.Fatalf("unsigned kill: %v", err)
+	}
+	if err := command.Kill(nc, signer, "e1", command.KillFromCLI); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sign.Verify(sign.NewKeyring(signer.Public()), bus.Kill("e1"), m.Header, m.Data); err != nil {
+		t.Fatal(err)
+	}
+	if err := sign.Verify(sign.NewKeyring(signer.Public()), bus.Kill("e2"), m.Header, m.Data); err == nil {
+		t.Fatal("a kill for e1 verified as a kill for e2")
+	}
+	var p command.KillPayload
+	if err := json.Unmarshal(m.Data, &p); err != nil || p.Origin != command.KillFromCLI {
+		t.Fatalf("payload %s: %v", m.Data, err)
 	}
 }

@@ -248,6 +248,13 @@ export interface ErrorBody {
   exec_id?: string
 }
 
+/** ExecKillResponse is POST /api/executions/{exec_id}/kill. */
+export interface ExecKillResponse {
+  exec_id: string
+  /** kill.<exec_id> */
+  subject: string
+}
+
 /** ExecRequest is the body of POST /api/exec/{job_id} (a plan). */
 export interface ExecRequest {
   target: Target
@@ -569,6 +576,8 @@ export interface RunRequest {
   script: string
   /** default 60 */
   timeout_secs?: number
+  /** default: a new UUID */
+  exec_id?: string
 }
 
 /** Schedule is a schedule document (when a job runs). */
@@ -716,6 +725,9 @@ export function createApi(t: Transport) {
     /** GET /api/executions/{exec_id}: one execution with its per-PC results */
     getExecution: (execId: string, opts: CallOptions = {}): Promise<ExecutionDetail> =>
       t({ method: 'GET', path: `/api/executions/${encodeURIComponent(execId)}`, signal: opts.signal }) as Promise<ExecutionDetail>,
+    /** POST /api/executions/{exec_id}/kill: kill one execution on every agent running it (signed by the backend; audited) */
+    killExecution: (execId: string, opts: CallOptions = {}): Promise<ExecKillResponse> =>
+      t({ method: 'POST', path: `/api/executions/${encodeURIComponent(execId)}/kill`, signal: opts.signal }) as Promise<ExecKillResponse>,
     /** GET /api/results: per-PC results, newest first, without output */
     listResults: (query: ResultQuery = {}, opts: CallOptions = {}): Promise<List<Result>> =>
       t({ method: 'GET', path: `/api/results`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<Result>>,
