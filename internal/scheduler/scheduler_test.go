@@ -15,6 +15,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
 	"github.com/kanade-fleet/kanade/internal/server"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -316,9 +317,15 @@ func TestTwoBackendsFireOncePerTick(t *testing.T) {
 	}
 	t.Cleanup(brk.Shutdown)
 	dbFile := filepath.Join(t.TempDir(), "backend.db")
+	// Replicas share the fleet's command-signing key, as in production.
+	keyFile := filepath.Join(t.TempDir(), "signing.key")
+	if _, _, err := sign.LoadOrCreateKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
 	shared := func(c *server.Config) {
 		c.NATSURL = brk.ClientURL()
 		c.DB = dbFile
+		c.SigningKey = keyFile
 	}
 	b2, svc2 := startBackend(t, rc, "b2", scheduler.Options{}, shared)
 	b3, svc3 := startBackend(t, rc, "b3", scheduler.Options{}, shared)
