@@ -172,7 +172,7 @@ function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: 
           {t('enroll.groupsLabel')}
         </span>
         {groups.length > 0 && (
-          <ul className="tag-list" aria-labelledby="enroll-groups">
+          <ul className="tag-list">
             {groups.map((x) => (
               <li key={x} className="tag">
                 {x}
