@@ -254,7 +254,7 @@ function CopyBlock({ label, copyLabel, text }: { label: string; copyLabel: strin
     }
   }
   return (
-    <div className="output">
+    <div className="output copy-block">
       <div className="output-head">
         <strong>{label}</strong>
         <span className="grow" />
