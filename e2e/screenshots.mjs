@@ -58,6 +58,7 @@ const pages = [
   ['schedules', '/schedules'],
   ['groups-config', '/groups'],
   ['audit', '/audit'],
+  ['enrollment', '/enrollment'],
 ].filter(([, p]) => p)
 
 const browser = await launch()

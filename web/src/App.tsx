@@ -21,9 +21,11 @@ import { Run } from './pages/Run'
 import { Schedules } from './pages/Schedules'
 import { GroupsConfig } from './pages/GroupsConfig'
 import { Audit } from './pages/Audit'
+import { Enrollment } from './pages/Enrollment'
 import { Login } from './pages/Login'
 
-const nav: { to: string; key: Key; section: Key }[] = [
+// write: operators and admins only (viewers do not see the entry; the API refuses them too).
+const nav: { to: string; key: Key; section: Key; write?: boolean }[] = [
   { to: '/', key: 'nav.dashboard', section: 'nav.observe' },
   { to: '/agents', key: 'nav.agents', section: 'nav.observe' },
   { to: '/activity', key: 'nav.activity', section: 'nav.observe' },
@@ -32,6 +34,7 @@ const nav: { to: string; key: Key; section: Key }[] = [
   { to: '/jobs', key: 'nav.jobs', section: 'nav.execute' },
   { to: '/schedules', key: 'nav.schedules', section: 'nav.execute' },
   { to: '/groups', key: 'nav.groups', section: 'nav.manage' },
+  { to: '/enrollment', key: 'nav.enrollment', section: 'nav.manage', write: true },
 ]
 
 type Route = { path: string; render: (p: Record<string, string>) => ReactNode; title: Key }
@@ -47,6 +50,7 @@ const routes: Route[] = [
   { path: '/schedules', render: () => <Schedules />, title: 'nav.schedules' },
   { path: '/groups', render: () => <GroupsConfig />, title: 'nav.groups' },
   { path: '/audit', render: () => <Audit />, title: 'nav.audit' },
+  { path: '/enrollment', render: () => <Enrollment />, title: 'nav.enrollment' },
 ]
 
 export function App({ qc }: { qc: QueryClient }) {
@@ -124,14 +128,16 @@ function Shell() {
 }
 
 function Nav({ pathname }: { pathname: string }) {
-  const sections = [...new Set(nav.map((n) => n.section))]
+  const canWrite = useCanWrite()
+  const items = nav.filter((n) => canWrite || !n.write)
+  const sections = [...new Set(items.map((n) => n.section))]
   return (
     <nav>
       {sections.map((s) => (
         <div key={s} className="nav-section">
           <div className="nav-title">{t(s)}</div>
           <ul>
-            {nav
+            {items
               .filter((n) => n.section === s)
               .map((n) => {
                 const active = n.to === '/' ? pathname === '/' : pathname === n.to || pathname.startsWith(n.to + '/')
