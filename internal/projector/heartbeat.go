@@ -102,8 +102,13 @@ func (h *Heartbeats) Run(ctx context.Context, nc *nats.Conn) error {
 	sub, err := nc.QueueSubscribe(bus.SubjHeartbeatAll, "kanade-backend", func(m *nats.Msg) {
 		hb, err := wire.DecodeHeartbeat(m.Data)
 		if err != nil || strings.TrimPrefix(m.Subject, "heartbeat.") != hb.PCID {
-			h.Log.Warn("dropping bad heartbeat", "subject", m.Subject, "error", err)
-			h.Metrics.Add("kanade_heartbeats_dropped_total", "Heartbeats that did not decode or named another PC.", 1)
+			reason := "foreign_pc"
+			if err != nil {
+				reason = wire.Reason(err)
+			}
+			h.Log.Warn("dropping bad heartbeat", "subject", m.Subject, "reason", reason, "error", err)
+			h.Metrics.Add("kanade_heartbeats_dropped_total", "Heartbeats that did not decode or named another PC (reason: the field, malformed or foreign_pc).",
+				1, "reason", reason)
 			return
 		}
 		h.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/metrics"
+	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
 // Notifier receives live events for the dashboard (live.Hub satisfies it).
@@ -216,9 +217,11 @@ func (c *Consumer) process(ctx context.Context, batch []envelope) error {
 	items := make([]any, 0, len(batch))
 	for _, e := range batch {
 		if e.err != nil {
+			reason := wire.Reason(e.err)
 			c.Log.Warn("undecodable message acknowledged and dropped", "consumer", c.Durable, "subject", e.msg.Subject(),
-				"seq", streamSeq(e.msg), "error", e.err)
-			c.Metrics.Add("kanade_projector_poison_total", "Messages dropped because they did not decode.", 1, "stream", c.Stream)
+				"seq", streamSeq(e.msg), "reason", reason, "error", e.err)
+			c.Metrics.Add("kanade_projector_poison_total", "Messages dropped because they did not decode or broke a field rule (reason: the field, or malformed).",
+				1, "stream", c.Stream, "reason", reason)
 			continue
 		}
 		if e.item != nil {

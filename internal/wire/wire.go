@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Reserved exit codes (SPEC §3).
@@ -48,6 +51,40 @@ var pcRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$`)
 
 // ValidPCID reports whether id is usable as a pc_id (a subject token and a KV key).
 func ValidPCID(id string) bool { return pcRe.MatchString(id) }
+
+// Field limits of the decoders. Messages come from agents and the network,
+// so every id is checked against the subject-token rules of SPEC §2 and every
+// field has a bound; anything else is refused and the projectors log, count
+// and acknowledge it.
+const (
+	MaxTokenLen   = 128 // result_id, request_id, exec_id (UUIDs in practice)
+	MaxVersionLen = 64  // as the manifest rule
+	MaxTextLen    = 256 // free-text heartbeat fields (hostname, os_version, …)
+	// MaxWireOutput bounds stdout and stderr in a result: the agent keeps them
+	// to MaxInlineOutput (head and tail with a marker); the margin leaves room
+	// for a writer that counts the marker slightly differently.
+	MaxWireOutput = MaxInlineOutput + 4<<10
+)
+
+// ValidToken reports whether s can be one token of a NATS subject and a KV
+// key (SPEC §2): 1..max bytes of valid UTF-8 without '.', '*', '>',
+// whitespace or control characters (NUL included).
+func ValidToken(s string, max int) bool {
+	if s == "" || len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool {
+		return r == '.' || r == '*' || r == '>' || unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError
+	}) < 0
+}
+
+// validVersion is the manifest's version rule: at most MaxVersionLen bytes,
+// no whitespace or control characters; empty is allowed (ad-hoc runs).
+func validVersion(v string) bool {
+	return len(v) <= MaxVersionLen && utf8.ValidString(v) && strings.IndexFunc(v, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError
+	}) < 0
+}
 
 // Command is published on commands.* (stream EXEC).
 type Command struct {
@@ -150,7 +187,56 @@ func decode(data []byte, v any) error {
 
 func require(field, v string) error {
 	if v == "" {
-		return fmt.Errorf("%w: %s is required", ErrInvalid, field)
+		return invalid(field, "is required")
+	}
+	return nil
+}
+
+// invalid is a validation failure that wraps ErrInvalid and names the field
+// (Reason reads it for the projectors' drop counter).
+func invalid(field, msg string) error {
+	return fmt.Errorf("%w: %w", ErrInvalid, &FieldError{Field: field, Msg: msg})
+}
+
+// Reason names why a decoder refused a message, for metric labels: the
+// offending field, or "malformed" when the JSON itself did not decode.
+func Reason(err error) string {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Field
+	}
+	return "malformed"
+}
+
+// idField is one id of a message and whether it may be empty.
+type idField struct {
+	name     string
+	v        string
+	required bool
+}
+
+// checkIDs applies the id rules: pc_id as ValidPCID, manifest_id as the
+// manifest's id rule, every other id as a subject token of MaxTokenLen.
+func checkIDs(ids ...idField) error {
+	for _, f := range ids {
+		if f.v == "" {
+			if f.required {
+				return invalid(f.name, "is required")
+			}
+			continue
+		}
+		var ok bool
+		switch f.name {
+		case "pc_id":
+			ok = ValidPCID(f.v)
+		case "manifest_id":
+			ok = ValidID(f.v)
+		default:
+			ok = ValidToken(f.v, MaxTokenLen)
+		}
+		if !ok {
+			return invalid(f.name, fmt.Sprintf("%.40q breaks the id rules (SPEC §2)", f.v))
+		}
 	}
 	return nil
 }
@@ -182,13 +268,16 @@ func DecodeEventStarted(data []byte) (EventStarted, error) {
 	if err := decode(data, &e); err != nil {
 		return e, err
 	}
-	for _, f := range [][2]string{{"result_id", e.ResultID}, {"pc_id", e.PCID}} {
-		if err := require(f[0], f[1]); err != nil {
-			return e, err
-		}
+	if err := checkIDs(idField{"result_id", e.ResultID, true}, idField{"pc_id", e.PCID, true},
+		idField{"request_id", e.RequestID, false}, idField{"exec_id", e.ExecID, false},
+		idField{"manifest_id", e.ManifestID, false}); err != nil {
+		return e, err
+	}
+	if !validVersion(e.Version) {
+		return e, invalid("version", fmt.Sprintf("must be at most %d bytes without spaces or control characters", MaxVersionLen))
 	}
 	if e.StartedAt.IsZero() {
-		return e, fmt.Errorf("%w: started_at is required", ErrInvalid)
+		return e, invalid("started_at", "is required")
 	}
 	return e, nil
 }
@@ -199,10 +288,19 @@ func DecodeExecResult(data []byte) (ExecResult, error) {
 	if err := decode(data, &r); err != nil {
 		return r, err
 	}
-	for _, f := range [][2]string{{"result_id", r.ResultID}, {"pc_id", r.PCID}} {
-		if err := require(f[0], f[1]); err != nil {
-			return r, err
-		}
+	if err := checkIDs(idField{"result_id", r.ResultID, true}, idField{"pc_id", r.PCID, true},
+		idField{"request_id", r.RequestID, false}, idField{"exec_id", r.ExecID, false},
+		idField{"manifest_id", r.ManifestID, false}); err != nil {
+		return r, err
+	}
+	if !validVersion(r.Version) {
+		return r, invalid("version", fmt.Sprintf("must be at most %d bytes without spaces or control characters", MaxVersionLen))
+	}
+	if len(r.Stdout) > MaxWireOutput {
+		return r, invalid("stdout", fmt.Sprintf("is %d bytes, over the %d inline limit", len(r.Stdout), MaxWireOutput))
+	}
+	if len(r.Stderr) > MaxWireOutput {
+		return r, invalid("stderr", fmt.Sprintf("is %d bytes, over the %d inline limit", len(r.Stderr), MaxWireOutput))
 	}
 	return r, nil
 }
@@ -213,8 +311,14 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 	if err := decode(data, &h); err != nil {
 		return h, err
 	}
-	if !ValidPCID(h.PCID) {
-		return h, fmt.Errorf("%w: pc_id %q", ErrInvalid, h.PCID)
+	if err := checkIDs(idField{"pc_id", h.PCID, true}); err != nil {
+		return h, err
+	}
+	for _, f := range [][2]string{{"hostname", h.Hostname}, {"os_family", h.OSFamily}, {"os_version", h.OSVersion},
+		{"arch", h.Arch}, {"agent_version", h.AgentVersion}} {
+		if len(f[1]) > MaxTextLen {
+			return h, invalid(f[0], fmt.Sprintf("must be at most %d bytes", MaxTextLen))
+		}
 	}
 	return h, nil
 }
