@@ -292,6 +292,9 @@ type ExecRequest struct {
 	Rollout    *Rollout   `json:"rollout,omitempty"`
 	Jitter     string     `json:"jitter,omitempty"` // agents sleep a random [0, jitter) first
 	DeadlineAt *time.Time `json:"deadline_at,omitempty"`
+	// AllowEmpty sends the exec even when the target reaches no known PC;
+	// without it such an exec is refused with 422 naming the target.
+	AllowEmpty bool `json:"allow_empty,omitempty"`
 }
 
 // ExecResponse is the answer of POST /api/exec/{job_id}.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,6 +35,7 @@ type Store interface {
 	WaveSent(ctx context.Context, execID string, n int) error
 	WavesCancelled(ctx context.Context, execID string, k int) error
 	OnlinePCs(ctx context.Context, now time.Time, group string) ([]string, error)
+	KnownPCs(ctx context.Context, group string) ([]string, error)
 	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]apiv1.Execution, int, error)
 }
 
@@ -170,6 +172,67 @@ func (f *Fanout) livePCs(ctx context.Context, now time.Time, t manifest.Target) 
 	return set, nil
 }
 
+// noTargets is the refusal of an exec whose target reaches no known PC: a
+// 422 naming "target" (it is a *FieldError) that the scheduler recognises
+// as manifest.ErrNoTargets.
+type noTargets struct{ fe FieldError }
+
+func (e *noTargets) Error() string   { return e.fe.Error() }
+func (e *noTargets) Unwrap() []error { return []error{&e.fe, manifest.ErrNoTargets} }
+
+// checkKnown refuses a plan whose target (or whose waves' groups together)
+// reaches no known PC, online or not (SPEC §17): such an exec would stay
+// pending forever. The message names each group nobody is in and each
+// unknown pc, since a typo is the usual cause.
+func (f *Fanout) checkKnown(ctx context.Context, p manifest.Plan) error {
+	t := p.Target
+	if p.Waves() {
+		t = manifest.Target{}
+		for _, w := range p.Rollout.Waves {
+			t.Groups = append(t.Groups, w.Group)
+		}
+	}
+	var why []string
+	if t.All || len(t.PCs) > 0 {
+		known, err := f.store.KnownPCs(ctx, "")
+		if err != nil {
+			return err
+		}
+		if t.All {
+			if len(known) > 0 {
+				return nil
+			}
+			why = append(why, "no PC is known yet")
+		}
+		var unknown []string
+		for _, pc := range t.PCs {
+			if _, ok := slices.BinarySearch(known, pc); ok {
+				return nil
+			}
+			unknown = append(unknown, fmt.Sprintf("%q", pc))
+		}
+		if len(unknown) > 0 {
+			why = append(why, "no PC "+strings.Join(unknown, ", ")+" is known")
+		}
+	}
+	var empty []string
+	for _, g := range t.Groups {
+		pcs, err := f.store.KnownPCs(ctx, g)
+		if err != nil {
+			return err
+		}
+		if len(pcs) > 0 {
+			return nil
+		}
+		empty = append(empty, fmt.Sprintf("%q", g))
+	}
+	if len(empty) > 0 {
+		why = append(why, "no PC is in group "+strings.Join(empty, ", "))
+	}
+	return &noTargets{FieldError{Field: "target", Msg: "reaches no known PC (" + strings.Join(why, "; ") +
+		"); check the names, or set allow_empty: true to send it anyway"}}
+}
+
 // waveCount counts the online members of a wave's group that are in none of
 // the earlier waves' groups: agents run an execution once (they drop a
 // second command with the same exec_id), so a PC in two waves is one target.
@@ -202,6 +265,11 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 	m, err := f.jobs.Get(ctx, req.JobID)
 	if err != nil {
 		return apiv1.ExecResponse{}, err
+	}
+	if !req.Plan.AllowEmpty {
+		if err := f.checkKnown(ctx, req.Plan); err != nil {
+			return apiv1.ExecResponse{}, err
+		}
 	}
 	now := f.Now().UTC()
 	execID := req.ExecID

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -26,7 +27,15 @@ type Plan struct {
 	Rollout    *Rollout   `json:"rollout,omitempty"`
 	Jitter     string     `json:"jitter,omitempty"` // duration as written; agents sleep a random [0, jitter) first
 	DeadlineAt *time.Time `json:"deadline_at,omitempty"`
+	// AllowEmpty sends the exec even when its target reaches no known PC
+	// (SPEC §17); only the exec body has it: a schedule whose target is
+	// empty skips the fire instead.
+	AllowEmpty bool `json:"allow_empty,omitempty"`
 }
+
+// ErrNoTargets is matched (errors.Is) by an exec refused because its
+// target reaches no known PC and allow_empty was not set.
+var ErrNoTargets = errors.New("the target reaches no known PC")
 
 // Target selects PCs: all of them, or members of groups plus listed pcs.
 type Target struct {
@@ -55,6 +64,7 @@ func ParsePlan(data []byte) (Plan, error) {
 	r := &strict.Reader{}
 	o := r.Object(n, "")
 	p := ReadPlanFields(r, o)
+	p.AllowEmpty = o.Bool("allow_empty", false)
 	if dl := o.Get("deadline_at"); dl != nil {
 		s := r.ScalarText(dl, "deadline_at")
 		t, err := time.Parse(time.RFC3339Nano, s)

@@ -35,6 +35,8 @@ const Actor = "scheduler"
 // Audit actions recorded by the scheduler.
 const (
 	ActionFire = "schedule.fire"
+	// ActionSkip is audited for a tick whose target reached no known PC.
+	ActionSkip = "schedule.skip"
 )
 
 // Request is one scheduled dispatch.
@@ -537,8 +539,22 @@ func (s *Scheduler) dispatch(ctx context.Context, log *slog.Logger, sc schedule.
 	log = log.With("exec_id", execID)
 	res, err := s.d.Dispatcher.Exec(ctx, Request{ExecID: execID, JobID: sc.JobID, Plan: plan, InitiatedBy: Actor,
 		ScheduleID: sc.ID, Tick: tick.UTC()})
+	if errors.Is(err, manifest.ErrNoTargets) {
+		// Nobody to run it on is not a failure of the scheduler: the tick
+		// is skipped (it stays claimed, so it is not retried) and audited,
+		// and the next tick tries again against the fleet as it is then.
+		log.Warn("scheduled fire skipped: the target reaches no known PC", "error", err)
+		if s.d.Audit != nil {
+			if aerr := s.d.Audit.Record(context.WithoutCancel(ctx), Actor, ActionSkip, sc.ID, map[string]any{
+				"schedule_id": sc.ID, "job_id": sc.JobID, "tick": tick.UTC(), "reason": err.Error()}, ""); aerr != nil {
+				log.Error("audit event not recorded", "error", aerr)
+			}
+		}
+	}
 	if err != nil {
-		log.Error("scheduled dispatch failed", "error", err)
+		if !errors.Is(err, manifest.ErrNoTargets) {
+			log.Error("scheduled dispatch failed", "error", err)
+		}
 		if pcs != nil {
 			if ferr := s.d.Store.ForgetScheduleDispatch(context.WithoutCancel(ctx), sc.ID, execID); ferr != nil {
 				log.Warn("forget failed dispatch", "error", ferr)

@@ -101,8 +101,10 @@ func TestSignedCommands(t *testing.T) {
 	if r := resultOf(t, s, er.ExecID, "pc-a"); *r.ExitCode != 0 || r.Status != "success" {
 		t.Fatalf("API exec: %+v", r)
 	}
-	// A command for pc-b (not running), signed by the backend for pc-b's subject.
-	must(t, s.call(t, auth.RoleOperator, "POST", "/api/exec/hello", map[string]any{"target": map[string]any{"pcs": []string{"pc-b"}}}), 200)
+	// A command for pc-b (not running, never seen: allow_empty), signed by
+	// the backend for pc-b's subject.
+	must(t, s.call(t, auth.RoleOperator, "POST", "/api/exec/hello", map[string]any{"target": map[string]any{"pcs": []string{"pc-b"}},
+		"allow_empty": true}), 200)
 
 	nc, err := nats.Connect(s.b.NATSURL(), nats.Token(fleetToken), nats.Name("hostile"))
 	if err != nil {

@@ -197,6 +197,31 @@ func (db *DB) OnlinePCs(ctx context.Context, now time.Time, group string) ([]str
 	return out, rows.Err()
 }
 
+// KnownPCs returns the pc_ids an exec could ever reach, online or not: every
+// agent heard from (group ""), or every member of a group. It decides
+// whether a target is empty (SPEC §17), so an offline PC still counts: it
+// catches up on the retained command when it reconnects.
+func (db *DB) KnownPCs(ctx context.Context, group string) ([]string, error) {
+	q, args := `SELECT pc_id FROM agents ORDER BY pc_id`, []any(nil)
+	if group != "" {
+		q, args = db.q(`SELECT pc_id FROM agent_groups WHERE group_name = ? ORDER BY pc_id`), []any{group}
+	}
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("known pcs of group %q: %w", group, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var pc string
+		if err := rows.Scan(&pc); err != nil {
+			return nil, err
+		}
+		out = append(out, pc)
+	}
+	return out, rows.Err()
+}
+
 // ListGroups returns every group with its members.
 func (db *DB) ListGroups(ctx context.Context) ([]apiv1.GroupMembers, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT group_name, pc_id FROM agent_groups ORDER BY group_name, pc_id`)

@@ -34,7 +34,8 @@ const ReapNote = "\n[kanade backend: reaped — no result arrived before the run
 
 // Reap marks in-flight rows past their deadline as failed (exit -1, reaped),
 // counts them as failures on their execution, and expires pending
-// executions older than an hour. All cutoffs come from one now.
+// executions older than an hour that have no wave left to send. All
+// cutoffs come from one now.
 func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
 	out := ReapOutcome{Deleted: map[string]int64{}}
 	tx, err := db.write.BeginTx(ctx, nil)
@@ -86,7 +87,11 @@ func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
 	if out.Executions, err = db.d.reapCounters(ctx, db, tx, deltas, order); err != nil {
 		return out, err
 	}
-	res, err := tx.ExecContext(ctx, db.q(`UPDATE executions SET status = 'expired' WHERE status = 'pending' AND initiated_at < ?`),
+	// An execution with waves still due is pending by design (its first
+	// wave may have reached nobody yet): expiring it would hide the waves
+	// that are about to go out, so only executions with none left expire.
+	res, err := tx.ExecContext(ctx, db.q(`UPDATE executions SET status = 'expired'
+		WHERE status = 'pending' AND pending_waves = 0 AND initiated_at < ?`),
 		TS(now.Add(-PendingExpiry)))
 	if err != nil {
 		return out, fmt.Errorf("expire pending: %w", err)

@@ -25,7 +25,14 @@ const (
 	EnvAdminDSN = "KANADE_TEST_POSTGRES"
 	// EnvSelect = "postgres" runs backends started by testenv on PostgreSQL.
 	EnvSelect = "KANADE_TEST_DB"
+	// EnvRequire = "1" turns a PostgreSQL case that would be skipped for a
+	// missing admin DSN into a failure (.ci/run sets it): CI must never
+	// pass with the production database path untested.
+	EnvRequire = "KANADE_TEST_REQUIRE_POSTGRES"
 )
+
+// Required reports whether a missing PostgreSQL must fail the tests.
+func Required() bool { return os.Getenv(EnvRequire) == "1" }
 
 // AdminDSN returns the admin DSN, or "" when PostgreSQL is not available.
 func AdminDSN() string { return os.Getenv(EnvAdminDSN) }
@@ -34,14 +41,10 @@ func AdminDSN() string { return os.Getenv(EnvAdminDSN) }
 // PostgreSQL instead of SQLite (KANADE_TEST_DB=postgres).
 func PostgresSelected() bool { return os.Getenv(EnvSelect) == "postgres" }
 
-// Kinds lists the databases a conformance test should run against:
-// "sqlite" always, "postgres" when an admin DSN is set.
-func Kinds() []string {
-	if AdminDSN() != "" {
-		return []string{"sqlite", "postgres"}
-	}
-	return []string{"sqlite"}
-}
+// Kinds lists the databases a conformance test runs against: always both.
+// Without an admin DSN the "postgres" case skips in NewPostgres, so the
+// untested path shows as a SKIP line instead of vanishing.
+func Kinds() []string { return []string{"sqlite", "postgres"} }
 
 var (
 	mu    sync.Mutex
@@ -50,7 +53,8 @@ var (
 
 // NewPostgres creates an empty database for this test and returns its DSN;
 // it is dropped when the test ends. The test is skipped without an admin
-// DSN, and fails (not skips) when PostgreSQL was selected but is missing.
+// DSN, and fails (not skips) when PostgreSQL was selected or required
+// (EnvRequire) but is missing.
 func NewPostgres(t testing.TB) string {
 	t.Helper()
 	admin := AdminDSN()
@@ -58,7 +62,10 @@ func NewPostgres(t testing.TB) string {
 		if PostgresSelected() {
 			t.Fatalf("%s=postgres but %s is empty", EnvSelect, EnvAdminDSN)
 		}
-		t.Skipf("%s not set: no PostgreSQL", EnvAdminDSN)
+		if Required() {
+			t.Fatalf("%s=1 but %s is empty: the PostgreSQL cases would be skipped", EnvRequire, EnvAdminDSN)
+		}
+		t.Skipf("SKIP PostgreSQL: %s not set (export it from .ci/postgres.sh to test the production database)", EnvAdminDSN)
 	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])

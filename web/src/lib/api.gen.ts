@@ -262,6 +262,11 @@ export interface ExecRequest {
   /** agents sleep a random [0, jitter) first */
   jitter?: string
   deadline_at?: Time
+  /**
+   * AllowEmpty sends the exec even when the target reaches no known PC;
+   * without it such an exec is refused with 422 naming the target.
+   */
+  allow_empty?: boolean
 }
 
 /** ExecResponse is the answer of POST /api/exec/{job_id}. */
