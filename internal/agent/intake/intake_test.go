@@ -362,3 +362,28 @@ func TestRefusedCommandsDoNotBurnTheRequestID(t *testing.T) {
 	}
 	s.mu.Unlock()
 }
+
+// One execution arriving on two subjects (commands.all and a group, or two
+// waves) runs once: the ledger refuses the second request_id of the exec,
+// and the intake must honour that refusal.
+func TestOneExecutionOnTwoSubjectsRunsOnce(t *testing.T) {
+	s, r := newSink(), newFakeRunner()
+	close(r.release)
+	l := ledger.NewMemory()
+	in := newIntake(t, l, r, s, 4)
+	in.SetGroups([]string{"g1"})
+	in.Handle("commands.all", cmdJSON(wire.Command{ID: "j", RequestID: "r-all", ExecID: "exec-1"}))
+	in.Handle("commands.group.g1", cmdJSON(wire.Command{ID: "j", RequestID: "r-g1", ExecID: "exec-1"}))
+	in.Handle("commands.pc.pc1", cmdJSON(wire.Command{ID: "j", RequestID: "r-pc", ExecID: "exec-1"}))
+	in.wg.Wait() // every spawned run has finished and reported
+	res := s.results(t, 1)
+	if len(res) != 1 || res[0].RequestID != "r-all" || res[0].ExecID != "exec-1" {
+		t.Fatalf("want one result for r-all, got %+v", res)
+	}
+	if n := len(r.started); n != 1 {
+		t.Fatalf("runner started %d times", n)
+	}
+	if l.Len() != 1 || l.Seen("r-g1") {
+		t.Fatalf("ledger holds %d records", l.Len())
+	}
+}

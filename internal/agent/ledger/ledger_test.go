@@ -202,3 +202,43 @@ func TestOneRunPerExecution(t *testing.T) {
 		t.Fatal("x2")
 	}
 }
+
+// The request_id alone refuses a second admission: without an exec_id (the
+// intake's refusal reports) and with a different one (a re-sent command
+// whose exec_id was changed), and after a restart. The exec_id check must
+// not be what makes these pass.
+func TestAdmitKeyedByRequestID(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	bare := wire.Command{RequestID: "refused:r1"}
+	if ok, err := l.Admit(bare, "", now); !ok || err != nil {
+		t.Fatalf("first: %v %v", ok, err)
+	}
+	if ok, _ := l.Admit(bare, "", now); ok {
+		t.Fatal("same request_id without exec_id admitted twice")
+	}
+	c := wire.Command{ID: "job", Version: "1", RequestID: "r2", ExecID: "exec-a", Shell: "sh"}
+	if ok, err := l.Admit(c, "res-a", now); !ok || err != nil {
+		t.Fatalf("r2: %v %v", ok, err)
+	}
+	c2 := c
+	c2.ExecID = "exec-b"
+	if ok, _ := l.Admit(c2, "res-b", now); ok {
+		t.Fatal("same request_id with another exec_id admitted")
+	}
+	must(t, l.Close())
+	l, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, c := range []wire.Command{bare, c2} {
+		if ok, _ := l.Admit(c, "x", now); ok {
+			t.Fatalf("%s admitted again after restart", c.RequestID)
+		}
+	}
+}
