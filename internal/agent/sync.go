@@ -20,31 +20,40 @@ func (a *Agent) syncLoop(ctx context.Context, nc *nats.Conn, sub *intake.Subscri
 	refresh := time.NewTicker(5 * time.Minute) // safety net for a missed notification
 	defer refresh.Stop()
 	// A KV change notification can overtake the stream's store of the new
-	// value, so the direct get may still return the old revision. Each
-	// notification is therefore handled twice: at once and a second later.
-	again := make(chan string, 64)
+	// value, so the direct get may still return the old revision (under
+	// load, for more than a second). A notification always means a change:
+	// while the key's revision has not moved, it is handled again with a
+	// backoff (1 s, 2 s, 4 s, 8 s), so a change is never left to the
+	// 5-minute refresh.
+	type retry struct {
+		key     string
+		attempt int
+	}
+	again := make(chan retry, 64)
+	schedule := func(key string, attempt int) {
+		time.AfterFunc(time.Second<<attempt, func() {
+			select {
+			case again <- retry{key, attempt + 1}:
+			default:
+			}
+		})
+	}
 	for {
 		var ev string
+		attempt := 0
 		select {
 		case <-ctx.Done():
 			return
 		case ev = <-events:
-			if ev != "" {
-				retry := ev
-				time.AfterFunc(time.Second, func() {
-					select {
-					case again <- retry:
-					default:
-					}
-				})
-			}
-		case ev = <-again:
+		case r := <-again:
+			ev, attempt = r.key, r.attempt
 		case <-refresh.C:
 			ev = "refresh"
 		}
 		if !nc.IsConnected() {
 			continue // the next CONNECTED event redoes everything
 		}
+		before := a.rev(ev)
 		switch {
 		case ev == "":
 			// (Re)connected: subscriptions are restored by the client;
@@ -71,7 +80,17 @@ func (a *Agent) syncLoop(ctx context.Context, nc *nats.Conn, sub *intake.Subscri
 		case strings.HasPrefix(ev, bus.KVAgentConfig+"/"):
 			a.syncConfig(ctx, nc, []string{strings.TrimPrefix(ev, bus.KVAgentConfig+"/")})
 		}
+		if ev != "" && ev != "refresh" && a.rev(ev) == before && attempt < 4 {
+			schedule(ev, attempt)
+		}
 	}
+}
+
+// rev is the last applied revision of a KV key "bucket/key" (0: none).
+func (a *Agent) rev(key string) uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.revs[key]
 }
 
 func (a *Agent) kvGet(ctx context.Context, nc *nats.Conn, bucket, key string) (val []byte, found, fresh bool) {
