@@ -38,7 +38,7 @@ func rolloutView(r *manifest.Rollout) *apiv1.Rollout {
 func scheduleView(sc schedule.Schedule) apiv1.Schedule {
 	out := apiv1.Schedule{ID: sc.ID, JobID: sc.JobID, Enabled: sc.Enabled, TZ: sc.TZ,
 		When: apiv1.When{Cron: sc.When.Cron}, Target: targetView(sc.Target), Rollout: rolloutView(sc.Rollout),
-		Jitter: sc.Jitter, StartingDeadline: sc.StartingDeadline}
+		Jitter: sc.Jitter, StartingDeadline: sc.StartingDeadline, CountManual: sc.CountManual}
 	if c := sc.When.Calendar; c != nil {
 		v := apiv1.Calendar(*c)
 		out.When.Calendar = &v

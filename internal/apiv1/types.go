@@ -345,6 +345,7 @@ type Schedule struct {
 	Rollout          *Rollout `json:"rollout,omitempty"`
 	Jitter           string   `json:"jitter,omitempty"`
 	StartingDeadline string   `json:"starting_deadline,omitempty"`
+	CountManual      *bool    `json:"count_manual,omitempty"` // per_pc: default true
 }
 
 // When holds exactly one trigger.

@@ -71,6 +71,10 @@ type Schedule struct {
 	Rollout          *manifest.Rollout `json:"rollout,omitempty"`
 	Jitter           string            `json:"jitter,omitempty"`
 	StartingDeadline string            `json:"starting_deadline,omitempty"`
+	// CountManual (per_pc only; default true): a success of the same job
+	// from any source (a manual exec, another schedule) counts as this
+	// PC's run. false: only this schedule's own dispatches count.
+	CountManual *bool `json:"count_manual,omitempty"`
 
 	c *compiled // set by Parse/Validate; Next compiles on demand without it
 }
@@ -172,6 +176,10 @@ func fromNode(n *strict.Node) (Schedule, error) {
 		TZ:               o.Str("tz"),
 		Jitter:           "",
 		StartingDeadline: o.Str("starting_deadline"),
+	}
+	if o.Has("count_manual") {
+		v := o.Bool("count_manual", true)
+		s.CountManual = &v
 	}
 	p := manifest.ReadPlanFields(r, o)
 	s.Target, s.Rollout, s.Jitter = p.Target, p.Rollout, p.Jitter
@@ -291,6 +299,9 @@ func (s *Schedule) Validate() error {
 	if err := plan.Validate(); err != nil {
 		return err
 	}
+	if s.CountManual != nil && s.When.PerPC == nil {
+		return ferr("count_manual", "is only meaningful with per_pc")
+	}
 	if s.When.PerPC != nil && s.Rollout != nil {
 		return ferr("rollout", "is not allowed with per_pc: each PC is dispatched on its own")
 	}
@@ -341,6 +352,10 @@ func (s Schedule) Location() *time.Location {
 	}
 	return loc
 }
+
+// CountsManual reports whether a per_pc schedule counts successes of its
+// job from any source (the default), not only its own dispatches.
+func (s Schedule) CountsManual() bool { return s.CountManual == nil || *s.CountManual }
 
 // IsPerPC reports whether the schedule reconciles per PC (per_pc once or every).
 func (s Schedule) IsPerPC() bool { return s.When.PerPC != nil }

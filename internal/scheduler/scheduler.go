@@ -87,6 +87,7 @@ type Store interface {
 	SettleScheduleDispatches(ctx context.Context, scheduleID string, now time.Time) error
 	PruneScheduleDispatches(ctx context.Context, scheduleID string, now time.Time) (int64, error)
 	ScheduleStandings(ctx context.Context, scheduleID string, inflightCutoff time.Time) (map[string]store.PCStanding, error)
+	JobSuccesses(ctx context.Context, jobID string) (map[string]time.Time, error)
 }
 
 // Auditor records audit events (*audit.Publisher).
@@ -474,8 +475,10 @@ func (s *Scheduler) frozen(ctx context.Context) (bool, string) {
 }
 
 // firePerPC dispatches to the target PCs that need a run: online, matched
-// by the target, not in flight, and without a success through this
-// schedule (once) or whose last one is older than every.
+// by the target, not in flight, and without a success (once) or whose last
+// one is older than every. A success is any run of the job that exited 0
+// (any version, any source: a manual exec counts) unless the schedule says
+// count_manual: false, when only its own dispatches count.
 func (s *Scheduler) firePerPC(ctx context.Context, log *slog.Logger, e *entry, man manifest.Manifest, tick time.Time, st State, rev uint64) {
 	sc := e.s
 	now := time.Now()
@@ -505,6 +508,13 @@ func (s *Scheduler) firePerPC(ctx context.Context, log *slog.Logger, e *entry, m
 		log.Error("per_pc evaluation failed", "error", err)
 		return
 	}
+	var anySource map[string]time.Time // last success of the job per PC, any source
+	if sc.CountsManual() {
+		if anySource, err = s.d.Store.JobSuccesses(ctx, sc.JobID); err != nil {
+			log.Error("per_pc evaluation failed", "error", err)
+			return
+		}
+	}
 	every := sc.When.PerPC.EveryDuration()
 	var need []string
 	for pc, groups := range live {
@@ -514,6 +524,9 @@ func (s *Scheduler) firePerPC(ctx context.Context, log *slog.Logger, e *entry, m
 		stn := standings[pc]
 		if stn.InFlight {
 			continue
+		}
+		if t := anySource[pc]; t.After(stn.LastSuccess) {
+			stn.LastSuccess = t
 		}
 		if !stn.LastSuccess.IsZero() && (every == 0 || now.Sub(stn.LastSuccess) < every) {
 			continue

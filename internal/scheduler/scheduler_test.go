@@ -300,9 +300,11 @@ func TestPerPCEveryWaitsForInFlightAndReruns(t *testing.T) {
 	if n := a.totalRuns(); n != 1 {
 		t.Fatalf("PC with a fresh success re-run: %d runs", n)
 	}
-	// Age the success past every: the next evaluation re-runs the PC.
-	store.TestExec(t, b.DB, `UPDATE schedule_dispatches SET finished_at = ? WHERE schedule_id = 'p'`,
-		store.TS(time.Now().Add(-2*time.Minute)))
+	// Age the success past every (the dispatch record and the result, which
+	// count_manual also reads): the next evaluation re-runs the PC.
+	aged := store.TS(time.Now().Add(-2 * time.Minute))
+	store.TestExec(t, b.DB, `UPDATE schedule_dispatches SET finished_at = ? WHERE schedule_id = 'p'`, aged)
+	store.TestExec(t, b.DB, `UPDATE execution_results SET finished_at = ? WHERE job_id = 'patrol'`, aged)
 	testenv.Eventually(t, 20*time.Second, "re-run after every", func() bool { return a.totalRuns() == 2 })
 	testenv.Eventually(t, 20*time.Second, "second success", func() bool { return results("success") == 2 })
 }
@@ -372,6 +374,7 @@ func TestBadInput(t *testing.T) {
 		{"id with a dot", "id: a.b\njob_id: hello\nwhen: {cron: '* * * * *'}\ntarget: {all: true}\n", "id"},
 		{"id with a space", "id: a b\njob_id: hello\nwhen: {cron: '* * * * *'}\ntarget: {all: true}\n", "id"},
 		{"bad duration", "id: s\njob_id: hello\nwhen: {per_pc: {every: 6 hours}}\ntarget: {all: true}\n", "when.per_pc.every"},
+		{"count_manual without per_pc", "id: s\njob_id: hello\ncount_manual: false\nwhen: {cron: \"* * * * *\"}\ntarget: {all: true}\n", "count_manual"},
 		{"bad deadline", "id: s\njob_id: hello\nwhen: {cron: '* * * * *'}\ntarget: {all: true}\nstarting_deadline: soon\n", "starting_deadline"},
 		{"bad tz", "id: s\njob_id: hello\nwhen: {cron: '* * * * *'}\ntarget: {all: true}\ntz: Mars/Olympus\n", "tz"},
 		{"pc with a dot", "id: s\njob_id: hello\nwhen: {cron: '* * * * *'}\ntarget: {pcs: [a.b]}\n", "target.pcs[0]"},
@@ -438,4 +441,61 @@ enabled: false
 		}
 	}
 	mustDo(t, "GET", b.HTTPURL()+"/api/schedules/nope/preview", "", 404)
+}
+
+// per_pc counts a success of the same job from any source (a manual exec)
+// by default, so `once` does not re-run a PC an operator already fixed by
+// hand; count_manual: false counts only the schedule's own dispatches.
+func TestPerPCCountsManualRuns(t *testing.T) {
+	rc := &recorder{}
+	b, svc := startBackend(t, rc, "b1", scheduler.Options{PerPCEvery: 200 * time.Millisecond}, nil)
+	url := b.NATSURL()
+	startAgent(t, url, "pc1")
+	startAgent(t, url, "pc2")
+	waitLeader(t, svc)
+	putJob(t, b, "kit")
+	testenv.Eventually(t, 20*time.Second, "agents known", func() bool {
+		live, err := b.DB.LiveAgentGroups(context.Background(), time.Now())
+		return err == nil && len(live) == 2
+	})
+	// A manual exec completes on pc1 first.
+	mustDo(t, "POST", b.HTTPURL()+"/api/exec/kit", `{"target":{"pcs":["pc1"]}}`, 200)
+	testenv.Eventually(t, 20*time.Second, "manual success projected", func() bool {
+		var res []map[string]any
+		_ = json.Unmarshal(mustDo(t, "GET", b.HTTPURL()+"/api/results?job_id=kit&status=success", "", 200), &res)
+		return len(res) == 1
+	})
+	pcsOf := func(schedule string) map[string]int {
+		reqs, _ := rc.snapshot()
+		out := map[string]int{}
+		for _, r := range reqs {
+			if r.ScheduleID == schedule {
+				for _, pc := range r.Plan.Target.PCs {
+					out[pc]++
+				}
+			}
+		}
+		return out
+	}
+	mustDo(t, "POST", b.HTTPURL()+"/api/schedules", "id: counts\njob_id: kit\nwhen: {per_pc: once}\ntarget: {pcs: [pc1, pc2]}\n", 201)
+	mustDo(t, "POST", b.HTTPURL()+"/api/schedules", "id: own\njob_id: kit\ncount_manual: false\nwhen: {per_pc: once}\ntarget: {pcs: [pc1]}\n", 201)
+	testenv.Eventually(t, 20*time.Second, "both schedules dispatched", func() bool {
+		return pcsOf("counts")["pc2"] == 1 && pcsOf("own")["pc1"] == 1
+	})
+	since := time.Now()
+	testenv.Eventually(t, 20*time.Second, "evaluations after the dispatches", func() bool {
+		return readState(t, b, "counts").LastTick.After(since.Add(time.Second))
+	})
+	if got := pcsOf("counts"); got["pc1"] != 0 || got["pc2"] != 1 {
+		t.Fatalf("count_manual (default) dispatched %v; pc1 had already succeeded by hand", got)
+	}
+	if got := pcsOf("own"); got["pc1"] != 1 {
+		t.Fatalf("count_manual: false dispatched %v", got)
+	}
+	// The document keeps the flag.
+	var sc map[string]any
+	_ = json.Unmarshal(mustDo(t, "GET", b.HTTPURL()+"/api/schedules/own", "", 200), &sc)
+	if sc["count_manual"] != false {
+		t.Fatalf("GET schedule: %v", sc)
+	}
 }

@@ -129,3 +129,24 @@ func (db *DB) ScheduleStandings(ctx context.Context, scheduleID string, inflight
 	}
 	return out, rows.Err()
 }
+
+// JobSuccesses returns, per PC, the finish time of its last successful run
+// of the job (exit 0, not skipped) from any source: a per_pc schedule with
+// count_manual counts a manual exec's success as its own.
+func (db *DB) JobSuccesses(ctx context.Context, jobID string) (map[string]time.Time, error) {
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT pc_id, MAX(finished_at) FROM execution_results
+		WHERE job_id = ? AND exit_code = 0 AND skipped = 0 AND finished_at IS NOT NULL GROUP BY pc_id`), jobID)
+	if err != nil {
+		return nil, fmt.Errorf("job successes job=%s: %w", jobID, err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var pc, at string
+		if err := rows.Scan(&pc, &at); err != nil {
+			return nil, fmt.Errorf("job successes job=%s: %w", jobID, err)
+		}
+		out[pc] = ParseTS(at)
+	}
+	return out, rows.Err()
+}

@@ -596,6 +596,8 @@ export interface Schedule {
   rollout?: Rollout
   jitter?: string
   starting_deadline?: string
+  /** per_pc: default true */
+  count_manual?: boolean
 }
 
 /**
