@@ -3,6 +3,8 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -263,4 +265,49 @@ func TestAdhocRun(t *testing.T) {
 
 func contextTimeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 20*time.Second)
+}
+
+// An ad-hoc run nobody answered does not fire when its PC comes back after
+// the wait (deadline_at defaults to now + the wait); an explicit later
+// deadline_at lets it run on return.
+func TestAdhocRunToOfflinePCHonoursDeadline(t *testing.T) {
+	b := start(t, "", "")
+	marker := filepath.Join(t.TempDir(), "ran")
+	dl := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	kept := must(t, call(t, b, "POST", "/api/run", "", map[string]any{"pc_id": "pc-away", "shell": "sh",
+		"script": "echo later", "timeout_secs": 1, "exec_id": "kept-run", "deadline_at": dl}), 408)
+	var body map[string]string
+	kept.json(t, &body)
+	if body["exec_id"] != "kept-run" {
+		t.Fatalf("408 body %s", kept.body)
+	}
+	startAgent(t, b.NATSURL(), "pc-away", t.TempDir())
+	e := waitExec(t, b, "kept-run", completed)
+	if e.SuccessCount != 1 {
+		t.Fatalf("run with a later deadline: %+v %+v", e.Execution, e.Results)
+	}
+
+	// A PC that comes back after the default deadline skips it (125).
+	must(t, call(t, b, "POST", "/api/run", "", map[string]any{"pc_id": "pc-gone", "shell": "sh",
+		"script": "touch " + marker, "timeout_secs": 1, "exec_id": "stale-run"}), 408)
+	startAgent(t, b.NATSURL(), "pc-gone", t.TempDir())
+	e = waitExec(t, b, "stale-run", completed)
+	if e.SkippedCount != 1 || len(e.Results) != 1 || *e.Results[0].ExitCode != wire.ExitDeadline {
+		t.Fatalf("stale run: %+v %+v", e.Execution, e.Results)
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Fatalf("the stale script ran: %v", err)
+	}
+	for _, c := range []struct {
+		dl    string
+		field string
+	}{{time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "deadline_at"}, {time.Now().Add(8 * 24 * time.Hour).UTC().Format(time.RFC3339), "deadline_at"}, {"soon", "deadline_at"}} {
+		r := call(t, b, "POST", "/api/run", "", map[string]any{"pc_id": "pc-away", "shell": "sh", "script": "x", "deadline_at": c.dl})
+		if r.status != 422 && r.status != 400 {
+			t.Fatalf("deadline_at %q: %d %s", c.dl, r.status, r.body)
+		}
+		if !strings.Contains(string(r.body), c.field) {
+			t.Fatalf("deadline_at %q: %s", c.dl, r.body)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/fanout"
@@ -28,7 +29,7 @@ func FuzzDecodeBodies(f *testing.F) {
 			if !errors.As(err, &fe) || fe.Field == "" {
 				t.Fatalf("run: error without a field: %v", err)
 			}
-		} else if err := fanout.ValidateRun(&run); err != nil && (!errors.As(err, &fe) || fe.Field == "") {
+		} else if err := fanout.ValidateRun(&run, time.Now()); err != nil && (!errors.As(err, &fe) || fe.Field == "") {
 			t.Fatalf("run validate: %v", err)
 		}
 		var g apiv1.AgentGroups

@@ -102,12 +102,32 @@ func decodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var pe *time.ParseError
+		if errors.As(err, &pe) {
+			// encoding/json does not say which field held the bad time.
+			return &wire.FieldError{Field: timeField(data, pe.Value), Msg: "must be an RFC 3339 time (e.g. 2027-01-05T09:00:00Z)"}
+		}
 		return jsonFieldError(err)
 	}
 	if dec.More() {
 		return &wire.FieldError{Field: "body", Msg: "trailing data after the JSON object"}
 	}
 	return nil
+}
+
+// timeField names the top-level key of the JSON object whose string value
+// is bad (the value a *time.ParseError reports), or "body".
+func timeField(data []byte, bad string) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) == nil {
+		for k, raw := range obj {
+			var s string
+			if json.Unmarshal(raw, &s) == nil && (s == bad || strconv.Quote(s) == bad) {
+				return k
+			}
+		}
+	}
+	return "body"
 }
 
 func jsonFieldError(err error) error {

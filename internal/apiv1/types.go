@@ -313,6 +313,9 @@ type RunRequest struct {
 	Script      string `json:"script"`
 	TimeoutSecs int64  `json:"timeout_secs,omitempty"` // default 60
 	ExecID      string `json:"exec_id,omitempty"`      // default: a new UUID
+	// DeadlineAt: an agent that gets the command later skips it (125).
+	// Default: now + timeout + grace, the time the API waits for it.
+	DeadlineAt *time.Time `json:"deadline_at,omitempty"`
 }
 
 // ExecResult is one run's outcome as the agent reported it: the answer of

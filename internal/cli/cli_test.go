@@ -104,6 +104,14 @@ func TestFleet(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.err, "timed out") {
 			t.Fatalf("run with timeout: %+v", r)
 		}
+		if r := e.cli("run", "pc-a", "--deadline", "2h", "--", "echo in time"); r.code != 0 || r.out != "in time\n" {
+			t.Fatalf("run --deadline: %+v", r)
+		}
+		for _, dl := range []string{"0s", "-5m", "200h"} {
+			if r := e.cli("run", "pc-a", "--deadline", dl, "--", "true"); r.code != 2 || !strings.Contains(r.err, "--deadline") {
+				t.Fatalf("--deadline %s: %+v", dl, r)
+			}
+		}
 		if r := e.cli("run", "pc-a", "--shell", "tcsh", "--", "true"); r.code != 2 {
 			t.Fatalf("bad shell: %+v", r)
 		}

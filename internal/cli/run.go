@@ -27,8 +27,9 @@ func (a *app) runCmd() *cobra.Command {
 	var (
 		shell   string
 		timeout time.Duration
-		jsonOut bool
-		execID  string
+		jsonOut  bool
+		execID   string
+		deadline time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run <pc_id> [--shell sh] [--timeout 60s] -- <script...>",
@@ -84,16 +85,24 @@ signature). Use "-" as the script to read it from stdin.`,
 			} else if err := subjectSafe("--exec-id", execID); err != nil {
 				return err
 			}
+			o := adhocRun{pc: pc, shell: shell, script: script, timeout: timeout, execID: execID,
+				jsonOut: jsonOut || a.output == "json"}
+			if cmd.Flags().Changed("deadline") {
+				if deadline <= 0 || deadline > 7*24*time.Hour {
+					return usagef("--deadline %s: want a duration from now, at most 168h (the broker keeps a command 7 days)", deadline)
+				}
+				dl := a.opt.Now().UTC().Add(deadline)
+				o.deadlineAt = &dl
+			}
 			keyFile := a.signingKeyFile(cmd)
-			jsonOut = jsonOut || a.output == "json"
 			if keyFile == "" {
-				return a.runViaAPI(cmd.Context(), pc, shell, script, timeout, execID, jsonOut)
+				return a.runViaAPI(cmd.Context(), o)
 			}
 			signer, err := sign.LoadKey(keyFile)
 			if err != nil {
 				return fmt.Errorf("--signing-key: %w", err)
 			}
-			return a.run(cmd.Context(), signer, pc, shell, script, timeout, execID, jsonOut)
+			return a.run(cmd.Context(), signer, o)
 		},
 	}
 	f := cmd.Flags()
@@ -101,12 +110,22 @@ signature). Use "-" as the script to read it from stdin.`,
 	f.DurationVar(&timeout, "timeout", 60*time.Second, "script timeout on the agent")
 	f.BoolVar(&jsonOut, "json", false, "print the whole ExecResult as JSON instead of the script's output")
 	f.StringVar(&execID, "exec-id", "", "exec_id to use (default: a new UUID); kanade kill takes it")
+	f.DurationVar(&deadline, "deadline", 0, "an agent that gets the command after now + this skips it (exit 125); default: the time kanade waits (--timeout + grace)")
 	addSigningKeyFlag(f)
 	return cmd
 }
 
+// adhocRun is one `kanade run` as the flags describe it.
+type adhocRun struct {
+	pc, shell, script, execID string
+	timeout                   time.Duration
+	deadlineAt                *time.Time // nil: the default (now + the wait)
+	jsonOut                   bool
+}
+
 // run is the direct path: sign the command and publish it to the broker.
-func (a *app) run(ctx context.Context, signer *sign.Signer, pc, shell, script string, timeout time.Duration, execID string, jsonOut bool) error {
+func (a *app) run(ctx context.Context, signer *sign.Signer, o adhocRun) error {
+	pc, timeout, execID := o.pc, o.timeout, o.execID
 	nc, err := a.connectNATS()
 	if err != nil {
 		return err
@@ -118,8 +137,8 @@ func (a *app) run(ctx context.Context, signer *sign.Signer, pc, shell, script st
 	}
 	// The same command the backend's POST /api/run sends, start deadline
 	// included: an agent that only comes online after we gave up skips it.
-	c, wait := command.AdhocCommand(command.Adhoc{ExecID: execID, Shell: shell, Script: script,
-		TimeoutSecs: int64(math.Ceil(timeout.Seconds()))}, a.opt.Now())
+	c, wait := command.AdhocCommand(command.Adhoc{ExecID: execID, Shell: o.shell, Script: o.script,
+		TimeoutSecs: int64(math.Ceil(timeout.Seconds())), DeadlineAt: o.deadlineAt}, a.opt.Now())
 	// Subscribe before publishing, so a fast agent's result is not missed.
 	aw, err := command.AwaitResult(nc, c.RequestID)
 	if err != nil {
@@ -143,12 +162,13 @@ func (a *app) run(ctx context.Context, signer *sign.Signer, pc, shell, script st
 	if err != nil {
 		return fmt.Errorf("wait for the result: %w", err)
 	}
-	return a.report(pc, timeout, r, raw, jsonOut)
+	return a.report(pc, timeout, r, raw, o.jsonOut)
 }
 
 // runViaAPI is the path without a signing key: POST /api/run waits for
 // the result on the backend, which signs the command and audits the run.
-func (a *app) runViaAPI(ctx context.Context, pc, shell, script string, timeout time.Duration, execID string, jsonOut bool) error {
+func (a *app) runViaAPI(ctx context.Context, o adhocRun) error {
+	pc, timeout, execID := o.pc, o.timeout, o.execID
 	c, err := a.api()
 	if err != nil {
 		return err
@@ -157,8 +177,8 @@ func (a *app) runViaAPI(ctx context.Context, pc, shell, script string, timeout t
 	if need := timeout + command.DefaultGrace + 10*time.Second; c.HTTP.Timeout < need {
 		c.HTTP.Timeout = need
 	}
-	r, err := c.Run(ctx, apiv1.RunRequest{PCID: pc, Shell: shell, Script: script,
-		TimeoutSecs: int64(math.Ceil(timeout.Seconds())), ExecID: execID})
+	r, err := c.Run(ctx, apiv1.RunRequest{PCID: pc, Shell: o.shell, Script: o.script,
+		TimeoutSecs: int64(math.Ceil(timeout.Seconds())), ExecID: execID, DeadlineAt: o.deadlineAt})
 	var ae *apiv1.Error
 	if errors.As(err, &ae) && ae.Status == http.StatusRequestTimeout {
 		return fmt.Errorf("no result from %s in time (exec_id %s); is the agent online? try `kanade ping %s`; `kanade results list --exec %s` shows it later", pc, execID, pc, execID)
@@ -174,7 +194,7 @@ func (a *app) runViaAPI(ctx context.Context, pc, shell, script string, timeout t
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return err
 	}
-	return a.report(pc, timeout, res, raw, jsonOut)
+	return a.report(pc, timeout, res, raw, o.jsonOut)
 }
 
 // report prints a run's result and turns its exit code into ours.

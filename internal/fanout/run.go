@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/fanout/command"
@@ -16,12 +17,15 @@ import (
 const (
 	DefaultRunTimeoutSecs = 60
 	MaxRunTimeoutSecs     = 24 * 60 * 60
+	// MaxRunDeadline is as far ahead as deadline_at may be: the EXEC
+	// stream keeps a command 7 days, so a later deadline means nothing.
+	MaxRunDeadline = 7 * 24 * time.Hour
 	AdhocVersion          = command.Version
 )
 
 // ValidateRun checks the body of POST /api/run and fills the default
 // timeout; the error is a *FieldError.
-func ValidateRun(r *apiv1.RunRequest) error {
+func ValidateRun(r *apiv1.RunRequest, now time.Time) error {
 	if !wire.ValidPCID(r.PCID) {
 		return &FieldError{Field: "pc_id", Msg: "is required and must be a valid pc_id (no dots, spaces, * or >)"}
 	}
@@ -43,6 +47,9 @@ func ValidateRun(r *apiv1.RunRequest) error {
 	if r.TimeoutSecs < 1 || r.TimeoutSecs > MaxRunTimeoutSecs {
 		return &FieldError{Field: "timeout_secs", Msg: fmt.Sprintf("must be between 1 and %d", MaxRunTimeoutSecs)}
 	}
+	if dl := r.DeadlineAt; dl != nil && (!dl.After(now) || dl.Sub(now) > MaxRunDeadline) {
+		return &FieldError{Field: "deadline_at", Msg: "must be in the future and at most 7 days ahead"}
+	}
 	return nil
 }
 
@@ -54,12 +61,12 @@ func ValidateRun(r *apiv1.RunRequest) error {
 // up skips it (125) instead of running it unattended hours later. On
 // timeout it returns ErrTimeout (with the exec_id, so it can be killed).
 func (f *Fanout) Run(ctx context.Context, req apiv1.RunRequest, initiatedBy, sourceIP string) (wire.ExecResult, string, error) {
-	if err := ValidateRun(&req); err != nil {
+	now := f.Now().UTC()
+	if err := ValidateRun(&req, now); err != nil {
 		return wire.ExecResult{}, "", err
 	}
-	now := f.Now().UTC()
 	cmd, wait := command.AdhocCommand(command.Adhoc{ExecID: req.ExecID, Shell: req.Shell, Script: req.Script, TimeoutSecs: req.TimeoutSecs,
-		Grace: f.RunGrace}, now)
+		Grace: f.RunGrace, DeadlineAt: req.DeadlineAt}, now)
 	aw, err := command.AwaitResult(f.nc, cmd.RequestID)
 	if err != nil {
 		return wire.ExecResult{}, cmd.ExecID, err
@@ -73,9 +80,9 @@ func (f *Fanout) Run(ctx context.Context, req apiv1.RunRequest, initiatedBy, sou
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
 	log := f.log.With("exec_id", cmd.ExecID, "request_id", cmd.RequestID, "pc_id", req.PCID)
-	log.Info("ad-hoc run dispatched", "shell", req.Shell, "timeout_secs", req.TimeoutSecs, "initiated_by", initiatedBy)
+	log.Info("ad-hoc run dispatched", "shell", req.Shell, "timeout_secs", req.TimeoutSecs, "deadline_at", cmd.DeadlineAt, "initiated_by", initiatedBy)
 	f.auditf(ctx, initiatedBy, "run", req.PCID, map[string]any{"exec_id": cmd.ExecID, "request_id": cmd.RequestID,
-		"shell": req.Shell, "timeout_secs": req.TimeoutSecs, "script_bytes": len(req.Script)}, sourceIP)
+		"shell": req.Shell, "timeout_secs": req.TimeoutSecs, "script_bytes": len(req.Script), "deadline_at": cmd.DeadlineAt}, sourceIP)
 
 	aw.OnInvalid = func(err error) { log.Warn("undecodable result ignored", "error", err) }
 	res, _, err := aw.Wait(ctx, wait)

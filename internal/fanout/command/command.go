@@ -44,6 +44,7 @@ type Adhoc struct {
 	Script      string
 	TimeoutSecs int64
 	Grace       time.Duration // 0 = DefaultGrace
+	DeadlineAt  *time.Time    // nil = now + the wait
 }
 
 // AdhocCommand builds the command of an ad-hoc run (job id "adhoc", fresh
@@ -58,6 +59,9 @@ func AdhocCommand(a Adhoc, now time.Time) (wire.Command, time.Duration) {
 	}
 	wait := time.Duration(a.TimeoutSecs)*time.Second + grace
 	deadline := now.UTC().Add(wait)
+	if a.DeadlineAt != nil {
+		deadline = a.DeadlineAt.UTC()
+	}
 	execID := a.ExecID
 	if execID == "" {
 		execID = uuid.NewString()

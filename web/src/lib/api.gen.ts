@@ -583,6 +583,11 @@ export interface RunRequest {
   timeout_secs?: number
   /** default: a new UUID */
   exec_id?: string
+  /**
+   * DeadlineAt: an agent that gets the command later skips it (125).
+   * Default: now + timeout + grace, the time the API waits for it.
+   */
+  deadline_at?: Time
 }
 
 /** Schedule is a schedule document (when a job runs). */
