@@ -25,8 +25,8 @@ import (
 
 func (a *app) runCmd() *cobra.Command {
 	var (
-		shell   string
-		timeout time.Duration
+		shell    string
+		timeout  time.Duration
 		jsonOut  bool
 		execID   string
 		deadline time.Duration

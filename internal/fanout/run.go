@@ -20,7 +20,7 @@ const (
 	// MaxRunDeadline is as far ahead as deadline_at may be: the EXEC
 	// stream keeps a command 7 days, so a later deadline means nothing.
 	MaxRunDeadline = 7 * 24 * time.Hour
-	AdhocVersion          = command.Version
+	AdhocVersion   = command.Version
 )
 
 // ValidateRun checks the body of POST /api/run and fills the default
