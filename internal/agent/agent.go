@@ -58,7 +58,14 @@ type Options struct {
 	// known yet (not enrolled, KV signing_keys empty). With a keyring,
 	// signatures are always required.
 	RequireSigned bool
+	// JoinedAt is when this PC joined the fleet (its enrollment, from the
+	// backend's clock). Zero: the data dir's first start, kept in
+	// JoinedFile. Catch-up skips fleet-wide commands stored before it.
+	JoinedAt time.Time
 }
+
+// JoinedFile in the data dir records an unenrolled agent's first start.
+const JoinedFile = "joined_at"
 
 // Agent is one endpoint. Create with New, then call Run once.
 type Agent struct {
@@ -119,6 +126,11 @@ func New(o Options) (*Agent, error) {
 	lg, err := ledger.Open(filepath.Join(o.DataDir, "ledger"))
 	if err != nil {
 		return nil, err
+	}
+	if o.JoinedAt.IsZero() {
+		if o.JoinedAt, err = firstStart(filepath.Join(o.DataDir, JoinedFile)); err != nil {
+			return nil, err
+		}
 	}
 	tr, err := newTrust(log, filepath.Join(o.DataDir, KeyringFile), o.Keyring, o.RequireSigned)
 	if err != nil {
@@ -220,6 +232,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.in = in
 	a.mu.Unlock()
 	sub := intake.NewSubscriber(nc, in)
+	sub.FleetSince = a.o.JoinedAt
 	defer sub.Close()
 	if err := sub.Start(); err != nil {
 		return fmt.Errorf("agent: %w", err)
@@ -451,4 +464,24 @@ func (a *Agent) connectWatch(ctx context.Context, nc *nats.Conn) {
 			}
 		}
 	}
+}
+
+// firstStart reads the time of the data dir's first start from path,
+// recording now there if it is the first.
+func firstStart(path string) (time.Time, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		t, perr := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
+		if perr == nil {
+			return t, nil
+		}
+		// A damaged file: start over rather than refuse to run.
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return time.Time{}, fmt.Errorf("agent: %w", err)
+	}
+	now := time.Now().UTC()
+	if err := os.WriteFile(path, []byte(now.Format(time.RFC3339Nano)+"\n"), 0o600); err != nil {
+		return time.Time{}, fmt.Errorf("agent: %w", err)
+	}
+	return now, nil
 }

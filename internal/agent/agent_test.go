@@ -463,3 +463,40 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 		t.Fatalf("%d started events", n)
 	}
 }
+
+// A new PC does not run the last fleet-wide or group command published
+// before it first started (SPEC §17), but does run its own pending command,
+// every later one, and fleet-wide commands it missed while offline after
+// joining (its first start is kept in the data dir).
+func TestNewPCSkipsFleetCommandsFromBeforeIt(t *testing.T) {
+	b := newBroker(t)
+	old := b.publish(bus.SubjCommandsAll, wire.Command{Script: "echo old"})
+	oldGroup := b.publish(bus.CommandsGroup("g"), wire.Command{Script: "echo old group"})
+	own := b.publish(bus.CommandsPC("pc-new"), wire.Command{Script: "echo own"})
+	b.put(bus.KVAgentGroups, "pc-new", `{"groups":["g"]}`)
+	data := t.TempDir()
+	r := startAgent(t, b, "pc-new", data)
+	if res := b.waitResult(own.RequestID); res.Stdout != "own\n" {
+		t.Fatalf("own command: %+v", res)
+	}
+	waitFor(t, 20*time.Second, "joined group g", func() bool { return len(r.a.Groups()) == 1 })
+	later := b.publish(bus.SubjCommandsAll, wire.Command{Script: "echo later"})
+	if res := b.waitResult(later.RequestID); res.Stdout != "later\n" {
+		t.Fatalf("later command: %+v", res)
+	}
+	// The agent had answered a later command, so the old ones would have
+	// been admitted by now: they were not.
+	for _, c := range []wire.Command{old, oldGroup} {
+		if r.a.ledger.Seen(c.RequestID) || b.count(bus.StreamResults, bus.ResultsOf(c.RequestID)) != 0 {
+			t.Fatalf("the new PC ran %q, published before it existed", c.Script)
+		}
+	}
+	waitFor(t, 20*time.Second, "outbox drained", func() bool { return r.a.outbox.Len() == 0 })
+	r.stop()
+
+	missed := b.publish(bus.SubjCommandsAll, wire.Command{Script: "echo missed"})
+	startAgent(t, b, "pc-new", data)
+	if res := b.waitResult(missed.RequestID); res.Stdout != "missed\n" {
+		t.Fatalf("command missed while offline: %+v", res)
+	}
+}

@@ -39,6 +39,7 @@ func UseEnrollment(o *Options) (bool, error) {
 	o.CredsFile = enroll.CredsPath(o.DataDir)
 	o.Keyring = kr
 	o.RequireSigned = true
+	o.JoinedAt = e.EnrolledAt
 	o.NATSToken, o.NATSUser, o.NATSPassword = "", "", ""
 	return true, nil
 }

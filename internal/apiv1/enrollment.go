@@ -56,6 +56,9 @@ type EnrollResponse struct {
 	UserJWT     string       `json:"user_jwt"`
 	BrokerURLs  []string     `json:"broker_urls"`
 	SigningKeys []SigningKey `json:"signing_keys"`
+	// EnrolledAt is the backend's clock at enrollment: the agent's catch-up
+	// skips fleet-wide commands published before it (SPEC §17).
+	EnrolledAt time.Time `json:"enrolled_at"`
 }
 
 // Reenroll answers POST /api/agents/{pc_id}/reenroll.

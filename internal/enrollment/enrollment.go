@@ -205,12 +205,13 @@ func (s *Service) Enroll(ctx context.Context, r apiv1.EnrollRequest) (apiv1.Enro
 		return out, ErrNoSigningKeys
 	}
 	a := s.Broker.Authority
+	at := s.now().UTC()
 	u, err := a.IssueAgent(r.PCID, r.PublicKey)
 	if err != nil {
 		return out, fmt.Errorf("enroll %s: %w", r.PCID, err)
 	}
 	res, err := s.Store.Enroll(ctx, store.EnrollInput{TokenHash: HashToken(r.Token), PCID: r.PCID, PublicKey: r.PublicKey,
-		Account: a.AgentsAccount(), Hostname: r.Hostname, OSFamily: r.OSFamily, At: s.now()})
+		Account: a.AgentsAccount(), Hostname: r.Hostname, OSFamily: r.OSFamily, At: at})
 	if err != nil {
 		return out, err
 	}
@@ -226,7 +227,7 @@ func (s *Service) Enroll(ctx context.Context, r apiv1.EnrollRequest) (apiv1.Enro
 			s.log().Error("enrollment: adding the token's group failed", "pc_id", r.PCID, "group", g, "error", err)
 		}
 	}
-	return apiv1.EnrollResponse{PCID: r.PCID, UserJWT: u.JWT, BrokerURLs: slices.Clone(s.Broker.URLs), SigningKeys: keys}, nil
+	return apiv1.EnrollResponse{PCID: r.PCID, UserJWT: u.JWT, BrokerURLs: slices.Clone(s.Broker.URLs), SigningKeys: keys, EnrolledAt: at}, nil
 }
 
 // AuditPayload is what the audit entry of an enrollment says.

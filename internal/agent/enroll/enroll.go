@@ -79,6 +79,7 @@ type Response struct {
 	UserJWT     string       `json:"user_jwt"`
 	BrokerURLs  []string     `json:"broker_urls"`
 	SigningKeys []SigningKey `json:"signing_keys"`
+	EnrolledAt  time.Time    `json:"enrolled_at"` // backend's clock; zero from an older backend
 }
 
 // Enrollment is enrollment.json.
@@ -159,6 +160,9 @@ func Enroll(ctx context.Context, o Options) (*Enrollment, error) {
 	}
 	e := &Enrollment{PCID: o.PCID, Server: base.String(), BrokerURLs: resp.BrokerURLs, SigningKeys: resp.SigningKeys,
 		PublicKey: pub, EnrolledAt: o.Now().UTC()}
+	if !resp.EnrolledAt.IsZero() {
+		e.EnrolledAt = resp.EnrolledAt.UTC() // the broker's timestamps use the backend's clock
+	}
 	// Credential first, enrollment.json last: it is what marks the dir
 	// enrolled. The old keyring goes: the new enrollment's keys replace it.
 	if err := brokerid.WriteCreds(filepath.Join(o.DataDir, CredsFile), resp.UserJWT, seed); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -14,6 +15,7 @@ type Msg struct {
 	Seq     uint64
 	Data    []byte
 	Header  nats.Header
+	Time    time.Time // when the stream stored it (Nats-Time-Stamp); zero if absent
 }
 
 // LastMsg reads the last message stored on subject in stream with a direct
@@ -39,7 +41,8 @@ func LastMsg(ctx context.Context, nc *nats.Conn, stream, subject string) (Msg, b
 	if subj == "" {
 		return Msg{}, false, fmt.Errorf("direct get %s %s: answer without Nats-Subject", stream, subject)
 	}
-	return Msg{Subject: subj, Seq: seq, Data: resp.Data, Header: resp.Header}, true, nil
+	at, _ := time.Parse(time.RFC3339Nano, resp.Header.Get("Nats-Time-Stamp"))
+	return Msg{Subject: subj, Seq: seq, Data: resp.Data, Header: resp.Header, Time: at}, true, nil
 }
 
 // KVGet reads key from a KV bucket with a direct get. A deleted or purged

@@ -104,6 +104,13 @@ type Subscriber struct {
 	log  *slog.Logger
 	mu   sync.Mutex
 	subs map[string]*nats.Subscription
+
+	// FleetSince (set before Start): catch-up skips commands.all and
+	// commands.group.* messages stored before it — the PC's enrollment or
+	// first start — so a new PC does not run the last fleet-wide command
+	// sent before it existed (SPEC §17). Its own commands.pc.<pc> still
+	// catch up. Zero: no cut-off.
+	FleetSince time.Time
 }
 
 // NewSubscriber prepares (but does not start) the subscriptions.
@@ -200,9 +207,23 @@ func (s *Subscriber) CatchUp(ctx context.Context, subjects []string) error {
 			errs = append(errs, fmt.Errorf("direct get %s: answer is for %q", subj, m.Subject))
 			continue
 		}
+		if s.beforeJoining(m) {
+			s.log.Info("catch-up skips a fleet-wide command stored before this PC joined",
+				"subject", m.Subject, "stored_at", m.Time, "joined_at", s.FleetSince)
+			continue
+		}
 		s.in.HandleMsg(m.Subject, m.Header, m.Data)
 	}
 	return errors.Join(errs...)
+}
+
+// beforeJoining: a commands.all / commands.group.* message stored before
+// FleetSince. A message without a timestamp is not skipped.
+func (s *Subscriber) beforeJoining(m Msg) bool {
+	if s.FleetSince.IsZero() || m.Time.IsZero() || !m.Time.Before(s.FleetSince) {
+		return false
+	}
+	return m.Subject == bus.SubjCommandsAll || strings.HasPrefix(m.Subject, bus.CommandsGroup(""))
 }
 
 // Close drops every subscription.

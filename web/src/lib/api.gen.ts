@@ -222,6 +222,11 @@ export interface EnrollResponse {
   user_jwt: string
   broker_urls: string[] | null
   signing_keys: SigningKey[] | null
+  /**
+   * EnrolledAt is the backend's clock at enrollment: the agent's catch-up
+   * skips fleet-wide commands published before it (SPEC §17).
+   */
+  enrolled_at: Time
 }
 
 /** EnrollmentToken is a row of GET /api/enrollment-tokens (never the secret). */
