@@ -166,6 +166,7 @@ func runScenario(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.Duration, "duration", 3*time.Minute, "steady: measuring time; footprint: each phase")
 	fs.IntVar(&o.Repeat, "repeat", 3, "broadcast: how many broadcasts")
 	fs.StringVar(&o.DB, "db", "", "broadcast: the backend's --db (postgres://…; empty = SQLite)")
+	fs.BoolVar(&o.Identity, "identity", false, "broadcast: per-agent broker identities (backend --nats-identity; every PC enrolls and verifies signatures)")
 	fs.IntVar(&o.Requests, "requests", 200, "api: requests per endpoint")
 	ids := fs.String("ids", "ordered", "projection: result_ids 'ordered' (UUIDv7-like, what agents mint) or 'random' (UUIDv4-like)")
 	fs.StringVar(&o.WorkDir, "work-dir", "", "scratch directory (default: a temp dir, removed at the end)")

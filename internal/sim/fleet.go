@@ -29,7 +29,9 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/agent/intake"
 	"github.com/kanade-fleet/kanade/internal/agent/ledger"
+	"github.com/kanade-fleet/kanade/internal/brokerid"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/sign"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -53,6 +55,16 @@ type Config struct {
 	// PCs before they connect (see ParseGroups).
 	Groups []GroupSpec
 	Log    *slog.Logger // default: discard
+	// Identity, when set, gives each simulated PC its own broker identity
+	// (SPEC §12): one connection per agent with the user JWT and NKey seed
+	// Identity returns for its pc_id, the agent's inbox prefix and its own
+	// ping subject, as kanade-agent does when enrolled. The delivery
+	// observer is identity "<prefix>-observer". Conns is then N and Groups
+	// are not supported (agents cannot write KV).
+	Identity func(pc string) (userJWT string, seed []byte, err error)
+	// Keyring, when set, makes every agent verify each command's signature
+	// as kanade-agent does (exit 123 when it fails).
+	Keyring *sign.Keyring
 }
 
 // Stats is what the fleet measured.
@@ -139,6 +151,12 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if cfg.Conns <= 0 {
 		cfg.Conns = (cfg.N + 499) / 500
 	}
+	if cfg.Identity != nil {
+		if len(cfg.Groups) > 0 {
+			return nil, errors.New("sim: groups cannot be written with per-agent identities")
+		}
+		cfg.Conns = cfg.N // a credential is one connection
+	}
 	cfg.Conns = min(cfg.Conns, cfg.N)
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 30 * time.Second
@@ -202,13 +220,25 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	return f, nil
 }
 
-func (f *Fleet) connect(name string) (*nats.Conn, error) {
-	return bus.Connect(bus.ConnectOptions{URL: f.cfg.NATSURL, Token: f.cfg.Token, Name: name, Logger: f.log, MaxReconnects: -1})
+// connect opens a connection; pc names the identity to use when the fleet
+// has per-agent identities (Config.Identity).
+func (f *Fleet) connect(name, pc string) (*nats.Conn, error) {
+	o := bus.ConnectOptions{URL: f.cfg.NATSURL, Token: f.cfg.Token, Name: name, Logger: f.log, MaxReconnects: -1}
+	if f.cfg.Identity != nil {
+		userJWT, seed, err := f.cfg.Identity(pc)
+		if err != nil {
+			return nil, fmt.Errorf("identity of %s: %w", pc, err)
+		}
+		o.Token = ""
+		o.InboxPrefix = brokerid.AgentInboxPrefix(pc)
+		o.Options = append(o.Options, nats.UserJWTAndSeed(userJWT, string(seed)))
+	}
+	return bus.Connect(o)
 }
 
 func (c *conn) start() error {
 	f := c.f
-	nc, err := f.connect(fmt.Sprintf("kanade-sim/%d", c.idx))
+	nc, err := f.connect(fmt.Sprintf("kanade-sim/%d", c.idx), c.agents[0].pc)
 	if err != nil {
 		return fmt.Errorf("sim: connect: %w", err)
 	}
@@ -222,7 +252,8 @@ func (c *conn) start() error {
 	maxPayload := int(min(nc.MaxPayload(), 1<<20)) - 64<<10
 	for _, a := range c.agents {
 		in, err := intake.New(intake.Config{PCID: a.pc, Ledger: trackLedger{ledger.NewMemory(), f}, Sink: c.pub,
-			Runner: fakeRunner{a}, Pins: c.pins, Kills: c.kills, Limit: f.cfg.Limit, Logger: f.log, MaxPayload: maxPayload})
+			Runner: fakeRunner{a}, Pins: c.pins, Kills: c.kills, Limit: f.cfg.Limit, Logger: f.log, MaxPayload: maxPayload,
+			Verifier: f.verifier()})
 		if err != nil {
 			return err
 		}
@@ -233,8 +264,13 @@ func (c *conn) start() error {
 		}
 	}
 	// Pings: one wildcard subscription per connection; every connection
-	// sees every ping and answers only for its own agents.
-	if _, err := nc.Subscribe("agents.*.ping", func(m *nats.Msg) {
+	// sees every ping and answers only for its own agents. An agent with
+	// its own identity may subscribe to its own ping subject only.
+	pings := "agents.*.ping"
+	if f.cfg.Identity != nil {
+		pings = bus.Ping(c.agents[0].pc)
+	}
+	if _, err := nc.Subscribe(pings, func(m *nats.Msg) {
 		pc := strings.TrimSuffix(strings.TrimPrefix(m.Subject, "agents."), ".ping")
 		if a := c.byPC[pc]; a != nil {
 			f.stats.pings.Add(1)
@@ -533,4 +569,18 @@ func (f *Fleet) Stop() {
 		f.observer.Close()
 	}
 	f.wg.Wait()
+}
+
+// verifier checks signatures against Config.Keyring (nil: none).
+func (f *Fleet) verifier() intake.Verifier {
+	if f.cfg.Keyring == nil {
+		return nil
+	}
+	return keyringVerifier{f.cfg.Keyring}
+}
+
+type keyringVerifier struct{ kr *sign.Keyring }
+
+func (v keyringVerifier) Verify(subject string, h nats.Header, payload []byte) error {
+	return sign.Verify(v.kr, subject, h, payload)
 }

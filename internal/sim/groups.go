@@ -82,7 +82,7 @@ func Assign(specs []GroupSpec, n int) [][]string {
 // writeGroups writes KV agent_groups for every simulated PC (deleting the
 // key of PCs in no group), the way an operator's group edits would.
 func (f *Fleet) writeGroups(ctx context.Context) error {
-	nc, err := f.connect("kanade-sim/groups")
+	nc, err := f.connect("kanade-sim/groups", "")
 	if err != nil {
 		return err
 	}

@@ -114,12 +114,30 @@ func (l *latencies) delivery(requestIDs ...string) Percentiles {
 // request_id, reads the stored copy back with a direct get to learn its
 // JetStream timestamp (Nats-Time-Stamp).
 func (f *Fleet) observe(ctx context.Context) error {
-	nc, err := f.connect("kanade-sim/observer")
+	nc, err := f.connect("kanade-sim/observer", ObserverPC(f.cfg.Prefix))
 	if err != nil {
 		return err
 	}
 	f.observer = nc
-	_, err = nc.Subscribe(bus.SubjCommandsAllFilter, func(m *nats.Msg) {
+	// With per-agent identities the observer is an agent identity: it sees
+	// fleet-wide and group commands (what broadcasts use), not other PCs'.
+	subjects := []string{bus.SubjCommandsAllFilter}
+	if f.cfg.Identity != nil {
+		subjects = []string{bus.SubjCommandsAll, bus.CommandsGroup("*")}
+	}
+	for _, subj := range subjects {
+		if err := f.observeSubject(ctx, nc, subj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ObserverPC is the pc_id of the delivery observer's identity.
+func ObserverPC(prefix string) string { return prefix + "-observer" }
+
+func (f *Fleet) observeSubject(ctx context.Context, nc *nats.Conn, subject string) error {
+	_, err := nc.Subscribe(subject, func(m *nats.Msg) {
 		rid := m.Header.Get(nats.MsgIdHdr)
 		if rid == "" {
 			var c struct {

@@ -165,6 +165,7 @@ type BackendOpts struct {
 	NATSURL        string // external broker; empty = embedded
 	DB             string // --db: empty = SQLite in the data dir; postgres://… = PostgreSQL
 	ProjectorBatch int
+	Identity       bool // --nats-identity: per-agent broker identities
 	Env            []string
 }
 
@@ -204,6 +205,9 @@ func startBackend(ctx context.Context, o BackendOpts, httpAddr, natsAddr string)
 	}
 	if o.DB != "" {
 		args = append(args, "--db", o.DB)
+	}
+	if o.Identity {
+		args = append(args, "--nats-identity")
 	}
 	env := append([]string{"KANADE_AUTH_DISABLE=1"}, o.Env...)
 	p, err := StartProc("kanade-backend", o.Bin, args, env, filepath.Join(o.DataDir, "..", filepath.Base(o.DataDir)+"-backend.log"))

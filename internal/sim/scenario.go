@@ -46,10 +46,14 @@ type Options struct {
 	WorkDir       string // scratch (removed unless Keep)
 	BackendBin    string // kanade-backend binary; built when empty
 	DB            string // broadcast: the backend's --db (PostgreSQL DSN; empty = SQLite)
-	AgentBin      string // kanade-agent binary (footprint); built when empty
-	Self          string // this executable (runs `broker`)
-	Out           io.Writer
-	Log           *slog.Logger
+	// Identity (broadcast): the backend runs --nats-identity and every
+	// simulated PC enrolls (POST /api/enroll) and connects with its own
+	// broker identity, verifying each command's signature.
+	Identity bool
+	AgentBin string // kanade-agent binary (footprint); built when empty
+	Self     string // this executable (runs `broker`)
+	Out      io.Writer
+	Log      *slog.Logger
 }
 
 // Table is a scenario's printed result.
@@ -116,10 +120,14 @@ func (o *Options) backendBin(ctx context.Context) (string, error) {
 	return b, err
 }
 
-func (o *Options) fleet(ctx context.Context, natsURL string) (*Fleet, time.Duration, error) {
+func (o *Options) fleet(ctx context.Context, natsURL string, ids *Identities) (*Fleet, time.Duration, error) {
 	start := time.Now()
-	f, err := Start(ctx, Config{NATSURL: natsURL, N: o.Agents, Conns: o.Conns, Heartbeat: o.Heartbeat, RunTime: o.RunTime,
-		FailRatio: o.FailRatio, OutputBytes: o.OutputBytes, Groups: o.Groups, Log: o.Log})
+	cfg := Config{NATSURL: natsURL, N: o.Agents, Conns: o.Conns, Heartbeat: o.Heartbeat, RunTime: o.RunTime,
+		FailRatio: o.FailRatio, OutputBytes: o.OutputBytes, Groups: o.Groups, Log: o.Log}
+	if ids != nil {
+		cfg.Identity, cfg.Keyring = ids.Get, ids.Keyring
+	}
+	f, err := Start(ctx, cfg)
 	return f, time.Since(start), err
 }
 
@@ -295,26 +303,49 @@ func Projection(ctx context.Context, o Options) (Table, error) {
 // Broadcast: N agents, POST /api/exec to all, time until the execution
 // is completed in the database, and command delivery latency.
 func Broadcast(ctx context.Context, o Options) (Table, error) {
-	t := Table{Title: fmt.Sprintf("broadcast: %d agents over %d connections, run time %s, %d broadcast(s)", o.Agents, o.Conns, o.RunTime, o.Repeat)}
+	conns := o.Conns
+	if o.Identity {
+		conns = o.Agents // one per identity
+	}
+	t := Table{Title: fmt.Sprintf("broadcast: %d agents over %d connections, run time %s, %d broadcast(s)", o.Agents, conns, o.RunTime, o.Repeat)}
+	if o.Identity {
+		t.Title += ", per-agent identities, signatures verified"
+	}
 	bin, err := o.backendBin(ctx)
 	if err != nil {
 		return t, err
 	}
-	be, err := StartBackend(ctx, BackendOpts{Bin: bin, DataDir: filepath.Join(o.WorkDir, "broadcast"), DB: o.DB})
+	be, err := StartBackend(ctx, BackendOpts{Bin: bin, DataDir: filepath.Join(o.WorkDir, "broadcast"), DB: o.DB, Identity: o.Identity})
 	if err != nil {
 		return t, err
 	}
 	defer be.Stop(syscall.SIGTERM, 30*time.Second)
-	f, took, err := o.fleet(ctx, be.NATSURL)
+	cl := NewClient(be.HTTPURL)
+	var ids *Identities
+	if o.Identity {
+		t0 := time.Now()
+		pcs := make([]string, 0, o.Agents+1)
+		for i := range o.Agents {
+			pcs = append(pcs, PCID("sim", i))
+		}
+		if ids, err = Enroll(ctx, cl, append(pcs, ObserverPC("sim")), 16); err != nil {
+			return t, err
+		}
+		t.add("enroll every PC (POST /api/enroll, 16 at a time)", "", "%s (%d PCs)", time.Since(t0).Round(time.Millisecond), len(pcs)+1)
+	}
+	f, took, err := o.fleet(ctx, be.NATSURL, ids)
 	if err != nil {
 		return t, err
 	}
 	defer f.Stop()
-	cl := NewClient(be.HTTPURL)
 	if err := WaitOnline(ctx, cl, o.Agents); err != nil {
 		return t, err
 	}
-	t.add("fleet connected, subscribed, caught up", "", "%s", took.Round(time.Millisecond))
+	what := "fleet connected, subscribed, caught up"
+	if o.Identity {
+		what = "connect storm: every PC with its own JWT connected, subscribed, caught up"
+	}
+	t.add(what, "", "%s", took.Round(time.Millisecond))
 	if err := PutJob(ctx, cl, "sim-broadcast"); err != nil {
 		return t, err
 	}
@@ -386,7 +417,7 @@ func Steady(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	defer be.Stop(syscall.SIGTERM, 30*time.Second)
-	f, _, err := o.fleet(ctx, br.URL)
+	f, _, err := o.fleet(ctx, br.URL, nil)
 	if err != nil {
 		return t, err
 	}
@@ -517,7 +548,7 @@ func API(ctx context.Context, o Options) (Table, error) {
 		}
 	}
 	t.add("history replayed by the backend (start → all rows)", "", "%s", time.Since(start).Round(time.Second))
-	f, _, err := o.fleet(ctx, be.NATSURL)
+	f, _, err := o.fleet(ctx, be.NATSURL, nil)
 	if err != nil {
 		return t, err
 	}

@@ -52,7 +52,7 @@ func Reconnect(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	defer be.Stop(syscall.SIGTERM, 30*time.Second)
-	f, _, err := o.fleet(ctx, br.URL)
+	f, _, err := o.fleet(ctx, br.URL, nil)
 	if err != nil {
 		return t, err
 	}
