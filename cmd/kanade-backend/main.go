@@ -49,7 +49,8 @@ func run(args []string) error {
 	fs.StringVar(&cfg.NATSAuthFile, "nats-auth-file", "",
 		"TOML file of per-role broker users ([backend], [agent], [operator]: user, password); replaces --nats-token")
 	fs.BoolVar(&cfg.NATSIdentity, "nats-identity", false,
-		"per-agent broker identity (operator JWT mode): agents enroll for their own credential; excludes --nats-token and --nats-auth-file")
+		"per-agent broker identity (operator JWT mode): agents enroll for their own credential; excludes --nats-token and --nats-auth-file. "+
+			"Default: on for the embedded broker unless --dev, --nats-token or --nats-auth-file; --nats-identity=false runs it without broker auth")
 	agentURLs := fs.String("agent-nats-url", "", "broker URL(s) told to enrolling agents, comma-separated (default: the embedded server's URL, or --nats-url)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve the API and dashboard over HTTPS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
@@ -75,6 +76,7 @@ func run(args []string) error {
 		fmt.Println("kanade-backend", version.String())
 		return nil
 	}
+	defaultIdentity(fs, &cfg)
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -114,4 +116,18 @@ func run(args []string) error {
 	defer cancel()
 	b.Stop(sctx)
 	return fatal
+}
+
+// defaultIdentity turns per-agent broker identity on (SPEC §12) when the
+// operator chose no broker auth: the embedded broker, not --dev, no
+// --nats-token / --nats-auth-file, and --nats-identity not given (flag,
+// KANADE_NATS_IDENTITY or the config file). A shared token is for --dev and
+// tests; an external broker must be configured for identity first
+// (kanade-backend broker-config), so it stays explicit there.
+func defaultIdentity(fs *flag.FlagSet, cfg *server.Config) {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "nats-identity" })
+	if !set && !cfg.Dev && cfg.NATSToken == "" && cfg.NATSAuthFile == "" && cfg.NATSURL == "" {
+		cfg.NATSIdentity = true
+	}
 }

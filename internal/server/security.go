@@ -53,6 +53,7 @@ func brokerAuthMode(token string, creds *broker.RoleCredentials, addr string, lo
 	case creds != nil:
 		return "per-role users"
 	case token != "":
+		log.Warn("the broker uses one shared token for every PC: any PC's token can impersonate any other and read every command; it is meant for --dev and tests — run without --nats-token for per-agent identities (SPEC §12)")
 		return "shared token"
 	}
 	host, _, _ := net.SplitHostPort(addr)

@@ -206,9 +206,9 @@ func startBackend(ctx context.Context, o BackendOpts, httpAddr, natsAddr string)
 	if o.DB != "" {
 		args = append(args, "--db", o.DB)
 	}
-	if o.Identity {
-		args = append(args, "--nats-identity")
-	}
+	// Without Identity the simulated agents connect with no credential
+	// (the embedded broker's default is per-agent identity).
+	args = append(args, "--nats-identity="+strconv.FormatBool(o.Identity))
 	env := append([]string{"KANADE_AUTH_DISABLE=1"}, o.Env...)
 	p, err := StartProc("kanade-backend", o.Bin, args, env, filepath.Join(o.DataDir, "..", filepath.Base(o.DataDir)+"-backend.log"))
 	if err != nil {
