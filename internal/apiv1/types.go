@@ -332,6 +332,11 @@ type ExecResult struct {
 	Skipped    bool      `json:"skipped,omitempty"`
 	TimedOut   bool      `json:"timed_out,omitempty"`
 	Killed     bool      `json:"killed,omitempty"`
+	// StdoutRef and StderrRef are set when stdout/stderr above are only the
+	// head and tail of a longer output: GET /api/results/{id}/output serves
+	// the whole of it.
+	StdoutRef string `json:"stdout_ref,omitempty"`
+	StderrRef string `json:"stderr_ref,omitempty"`
 }
 
 // Schedule is a schedule document (when a job runs).
