@@ -88,7 +88,9 @@ func ResultsOf(requestID string) string { return "results.*." + requestID }
 
 // Output is the subject of one chunk of a result's full output (stream is
 // stdout or stderr); the pc token binds it to the agent's identity.
-func Output(pc, resultID, stream string) string { return "output." + pc + "." + resultID + "." + stream }
+func Output(pc, resultID, stream string) string {
+	return "output." + pc + "." + resultID + "." + stream
+}
 
 // Heartbeat is the subject of a PC's heartbeats.
 func Heartbeat(pc string) string { return "heartbeat." + pc }

@@ -49,12 +49,12 @@ type Part struct {
 
 // Outbox is safe for concurrent use.
 type Outbox struct {
-	dir     string
-	log     *slog.Logger
-	mu      sync.Mutex
-	seqs    []uint64 // ascending
-	next    uint64
-	cap     int
+	dir  string
+	log  *slog.Logger
+	mu   sync.Mutex
+	seqs []uint64 // ascending
+	next uint64
+	cap  int
 	// parts is the size of each entry's sidecar; partBytes their sum,
 	// bounded by partCap.
 	parts     map[uint64]int64
