@@ -126,4 +126,3 @@ func outputHeaders(w http.ResponseWriter, kind string, size int64) {
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
 }
-
