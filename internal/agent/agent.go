@@ -93,6 +93,9 @@ type Agent struct {
 	errMu     sync.Mutex
 	lastErr   string
 	lastErrAt time.Time
+	// outputDenied is when the broker last refused a publish on output.*
+	// (unix ns; 0 = never).
+	outputDenied atomic.Int64
 }
 
 // New validates the options and opens the data directory. It does not
@@ -314,7 +317,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	cancel()
 	if nc.IsConnected() && a.outbox.Len() > 0 {
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, err := a.outbox.Drain(dctx, publisher(js)); err != nil {
+		if _, err := a.outbox.Drain(dctx, a.publisher(js)); err != nil {
 			a.log.Warn("outbox not fully drained at stop; it will be sent at next start", "left", a.outbox.Len(), "error", err)
 		}
 		cancel()
@@ -322,11 +325,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-func publisher(js jetstream.JetStream) outbox.PublishFunc {
+// publisher sends an outbox entry: its parts first (the chunks of a
+// result's full output), each acknowledged, then the entry. Parts the
+// broker cannot take — no stream OUTPUT (a backend older than this agent)
+// or a broker configuration that does not let agents publish output.* —
+// are skipped with a log line, so they never hold back the result, which
+// then keeps its head-and-tail excerpt only.
+func (a *Agent) publisher(js jetstream.JetStream) outbox.PublishFunc {
 	return func(ctx context.Context, e outbox.Entry) error {
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_, err := js.Publish(pctx, e.Subject, e.Payload, jetstream.WithMsgID(e.MsgID))
+		for i, p := range e.Parts {
+			err := publishMsg(ctx, js, &nats.Msg{Subject: p.Subject, Header: nats.Header(p.Header), Data: p.Payload}, p.MsgID)
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrMaxPayload) || a.outputRefused() {
+				a.log.Warn("the broker does not take full output; sending the result with its excerpt only",
+					"subject", p.Subject, "parts_skipped", len(e.Parts)-i, "error", err)
+				break
+			}
+			return err
+		}
+		err := publishMsg(ctx, js, &nats.Msg{Subject: e.Subject, Data: e.Payload}, e.MsgID)
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return outbox.Permanent(err)
 		}
@@ -334,10 +353,25 @@ func publisher(js jetstream.JetStream) outbox.PublishFunc {
 	}
 }
 
+func publishMsg(ctx context.Context, js jetstream.JetStream, m *nats.Msg, msgID string) error {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := js.PublishMsg(pctx, m, jetstream.WithMsgID(msgID))
+	return err
+}
+
+// outputRefused reports whether the broker refused a publish on output.*
+// in the last 10 minutes (a permissions violation arrives asynchronously;
+// the publish itself only times out).
+func (a *Agent) outputRefused() bool {
+	at := a.outputDenied.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < 10*time.Minute
+}
+
 // drainLoop publishes the outbox whenever something is queued or the
 // connection comes back, with backoff while the broker refuses.
 func (a *Agent) drainLoop(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) {
-	pub := publisher(js)
+	pub := a.publisher(js)
 	backoff := time.Second
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -442,6 +476,9 @@ func (a *Agent) brokerError(err error) {
 		a.log.Error("the broker refused this agent's credential; it keeps retrying, but needs an operator (re-enroll the PC, or check the broker's account configuration)",
 			"reason", err.Error(), "identity", a.identity(), "nats_url", a.o.NATSURL)
 	case errors.Is(err, nats.ErrPermissionViolation), strings.Contains(err.Error(), "Permissions Violation"):
+		if strings.Contains(err.Error(), `"output.`) {
+			a.outputDenied.Store(time.Now().UnixNano())
+		}
 		a.log.Error("the broker refused an operation of this agent", "reason", err.Error())
 	default:
 		a.log.Warn("broker connection problem", "reason", err.Error(), "nats_url", a.o.NATSURL)

@@ -9,6 +9,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -107,6 +108,13 @@ type Buckets interface {
 	Health(ctx context.Context) []kv.BucketHealth
 }
 
+// Outputs is object store result_output, the full output of runs
+// (*kv.Outputs).
+type Outputs interface {
+	Open(ctx context.Context, resultID, stream string) (io.ReadCloser, kv.OutputInfo, bool, error)
+	Info(ctx context.Context, resultID, stream string) (kv.OutputInfo, bool, error)
+}
+
 // Fanout runs jobs and pulls the stop levers (*fanout.Fanout).
 type Fanout interface {
 	Exec(ctx context.Context, req fanout.ExecRequest) (apiv1.ExecResponse, error)
@@ -126,6 +134,7 @@ type Deps struct {
 	Config     Config
 	Freeze     Freeze
 	Buckets    Buckets
+	Outputs    Outputs // nil: output is served from the result row only
 	Fanout     Fanout
 	Enrollment Enrollment          // nil: the enrollment routes answer 503
 	NC         *nats.Conn          // agent ping, health

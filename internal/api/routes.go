@@ -71,6 +71,7 @@ func (s *Server) table() []route {
 		{"POST /api/executions/{exec_id}/kill", operator, s.killExecution},
 		{"GET /api/results", viewer, s.listResults},
 		{"GET /api/results/{result_id}", viewer, s.getResult},
+		{"GET /api/results/{result_id}/output", viewer, s.resultOutput},
 		{"GET /api/audit", viewer, s.listAudit},
 
 		// The job catalog and the stop levers.

@@ -129,6 +129,10 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		}
 		return res.Header, e
 	}
+	if raw, ok := out.(*rawAnswer); ok {
+		raw.data, raw.header = data, res.Header
+		return res.Header, nil
+	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
 			return res.Header, fmt.Errorf("%s %s: the backend sent unexpected JSON: %w", method, path, err)
@@ -325,6 +329,22 @@ func (c *Client) GetExecution(ctx context.Context, execID string) (ExecutionDeta
 // ListResults is GET /api/results.
 func (c *Client) ListResults(ctx context.Context, q ResultQuery) (List[Result], error) {
 	return list[Result](ctx, c, "/api/results", q)
+}
+
+// rawAnswer receives a non-JSON answer as it is.
+type rawAnswer struct {
+	data   []byte
+	header http.Header
+}
+
+// ResultOutput is GET /api/results/{result_id}/output: the bytes of one
+// stream (stdout unless q says stderr), and whether they are all of it.
+func (c *Client) ResultOutput(ctx context.Context, id string, q OutputQuery) (Output, error) {
+	var raw rawAnswer
+	if _, err := c.do(ctx, http.MethodGet, "/api/results/"+esc(id)+"/output", Query(q), nil, &raw); err != nil {
+		return Output{}, err
+	}
+	return Output{Data: raw.data, Full: raw.header.Get("Kanade-Output") == OutputFull}, nil
 }
 
 // GetResult is GET /api/results/{result_id}.

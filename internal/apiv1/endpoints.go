@@ -18,7 +18,10 @@ type Endpoint struct {
 	// AlsoOK lists non-2xx statuses whose body is still Resp (fleet health
 	// answers 503 with the full report when degraded).
 	AlsoOK []int
-	Doc    string
+	// Text: the answer is text/plain (Resp is nil), not JSON; the TS
+	// function resolves to the body as a string.
+	Text bool
+	Doc  string
 }
 
 // Endpoints is every JSON route of /api. GET /api/events (server-sent
@@ -50,6 +53,7 @@ var Endpoints = []Endpoint{
 	{Name: "KillExecution", Method: "POST", Path: "/api/executions/{exec_id}/kill", Resp: ExecKillResponse{}, Doc: "kill one execution on every agent running it (signed by the backend; audited)"},
 	{Name: "ListResults", Method: "GET", Path: "/api/results", Query: ResultQuery{}, Resp: Result{}, List: true, Doc: "per-PC results, newest first, without output"},
 	{Name: "GetResult", Method: "GET", Path: "/api/results/{result_id}", Resp: Result{}, Doc: "one result with its stdout and stderr"},
+	{Name: "ResultOutput", Method: "GET", Path: "/api/results/{result_id}/output", Query: OutputQuery{}, Text: true, Doc: "one stream of a result's output as text/plain: the whole of it when stored (header Kanade-Output: full), else the result's copy (inline)"},
 	{Name: "ListAudit", Method: "GET", Path: "/api/audit", Query: AuditQuery{}, Resp: AuditEntry{}, List: true, Doc: "the audit log, newest first"},
 	{Name: "FleetHealth", Method: "GET", Path: "/api/health/fleet", Resp: FleetHealth{}, AlsoOK: []int{503}, Doc: "fleet and broker health (503 when degraded)"},
 

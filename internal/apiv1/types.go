@@ -158,6 +158,38 @@ type Result struct {
 	Status     ResultStatus `json:"status"`
 	Stdout     *string      `json:"stdout,omitempty"`
 	Stderr     *string      `json:"stderr,omitempty"`
+	// StdoutRef and StderrRef (GET /api/results/{id} only) are set when the
+	// whole of that stream is stored: stdout/stderr above are then its head
+	// and tail, and GET /api/results/{id}/output serves all of it.
+	StdoutRef string `json:"stdout_ref,omitempty"`
+	StderrRef string `json:"stderr_ref,omitempty"`
+}
+
+// Values of the Kanade-Output header of GET /api/results/{id}/output.
+const (
+	OutputFull   = "full"   // the whole stream, from object store result_output
+	OutputInline = "inline" // the copy in the result (all of a short output; head and tail of a long one)
+)
+
+// OutputQuery selects the stream of GET /api/results/{id}/output.
+type OutputQuery struct {
+	Stream OutputStream `query:"stream"` // default stdout
+}
+
+// OutputStream names a stream of a run's output.
+type OutputStream string
+
+// The output streams.
+const (
+	StreamStdout OutputStream = "stdout"
+	StreamStderr OutputStream = "stderr"
+)
+
+// Output is the answer of GET /api/results/{id}/output: the bytes, and
+// whether they are the whole stream.
+type Output struct {
+	Data []byte
+	Full bool // Kanade-Output: full
 }
 
 // ResultQuery filters GET /api/results (newest first).
@@ -335,6 +367,11 @@ type ExecResult struct {
 	Skipped    bool      `json:"skipped,omitempty"`
 	TimedOut   bool      `json:"timed_out,omitempty"`
 	Killed     bool      `json:"killed,omitempty"`
+	// StdoutRef and StderrRef are set when stdout/stderr above are only the
+	// head and tail of a longer output: GET /api/results/{id}/output serves
+	// the whole of it.
+	StdoutRef string `json:"stdout_ref,omitempty"`
+	StderrRef string `json:"stderr_ref,omitempty"`
 }
 
 // Schedule is a schedule document (when a job runs).

@@ -53,16 +53,17 @@ func readStreamAPI(s string) []string {
 	}
 }
 
-// AgentPermissions: publish only events, results, heartbeats, replies to
-// requests it received (allow_responses: no blanket _INBOX publish, so an
-// agent cannot forge PubAcks or other PCs' ping answers) and the read-only
+// AgentPermissions: publish only events, results, heartbeats, output
+// chunks, replies to requests it received (allow_responses: no blanket
+// _INBOX publish, so an agent cannot forge PubAcks or other PCs' ping
+// answers) and the read-only
 // JetStream API it needs. Commands, kills, pings, KV/object writes, audit,
 // stream changes and consumers are denied outright, even if a later allow
 // would match. Subscriptions: commands, kills, its pings, the watched KV
 // buckets' change subjects and _INBOX replies (the backend uses its own
 // inbox prefix, bus.InboxBackend, so agents cannot read its replies).
 func AgentPermissions() *server.Permissions {
-	pub := []string{"events.>", "results.>", "heartbeat.>", "$JS.API.INFO"}
+	pub := []string{"events.>", "results.>", "heartbeat.>", "output.>", "$JS.API.INFO"}
 	pub = append(pub, readStreamAPI(bus.StreamExec)...)
 	for _, b := range AgentKVReads {
 		pub = append(pub, readStreamAPI("KV_"+b)...)

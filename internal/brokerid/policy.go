@@ -77,6 +77,9 @@ func agentPubAllow() []string {
 		"results." + pcT + ".*",
 		"heartbeat." + pcT,
 		"inventory." + pcT,
+		// Full-output chunks (SPEC §11): output.<pc>.<result_id>.<stream>.
+		// Published with a PubAck like results, through the service import.
+		"output." + pcT + ".*.*",
 		directGet(StreamExec, "commands.all"),
 		directGet(StreamExec, "commands.pc."+pcT),
 		// Groups change without a new JWT; reading another group's last
@@ -174,6 +177,7 @@ func kanadeExports() jwt.Exports {
 		svc("events.>"),
 		svc("heartbeat.>"),
 		svc("inventory.>"),
+		svc("output.>"),
 		svc(directGet(StreamExec, "commands.>")),
 		svc(directGet("KV_"+KVScriptCurrent, kvSubject(KVScriptCurrent, ">"))),
 		svc(directGet("KV_"+KVScriptStatus, kvSubject(KVScriptStatus, ">"))),

@@ -12,6 +12,13 @@ import (
 
 const day = 24 * time.Hour
 
+// Limits of stream OUTPUT: 1 GiB of chunks waiting (about 120 maximal
+// outputs); one message is a 128 KiB chunk plus headers.
+const (
+	OutputStreamMaxBytes = 1 << 30
+	OutputMaxMsgSize     = 256 << 10
+)
+
 // StreamConfigs returns the streams of SPEC §2 with the given replica count.
 func StreamConfigs(replicas int) []jetstream.StreamConfig {
 	if replicas < 1 {
@@ -27,6 +34,11 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas},
 		{Name: StreamAudit, Subjects: []string{"audit.>"}, MaxAge: 365 * day,
 			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas},
+		// Chunks live here only until assembled (then purged); the limits
+		// bound what an assembler outage or a flood can pile up.
+		{Name: StreamOutput, Subjects: []string{SubjOutputAll}, MaxAge: 7 * day, MaxBytes: OutputStreamMaxBytes,
+			MaxMsgSize: OutputMaxMsgSize, Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
+			Description: "full-output chunks waiting for assembly into result_output"},
 	}
 }
 
@@ -87,17 +99,28 @@ func Bootstrap(ctx context.Context, js jetstream.JetStream, replicas int) error 
 			return fmt.Errorf("bootstrap kv %s: %w", kc.Bucket, err)
 		}
 	}
-	oc := jetstream.ObjectStoreConfig{Bucket: ObjAgentRelease, Storage: jetstream.FileStorage,
-		Replicas: max(replicas, 1), Description: "agent binaries for self-update"}
-	if os, err := js.ObjectStore(ctx, oc.Bucket); err == nil {
-		if st, err := os.Status(ctx); err == nil && st.Replicas() == oc.Replicas {
-			return nil
+	for _, oc := range ObjectStoreConfigs(replicas) {
+		if os, err := js.ObjectStore(ctx, oc.Bucket); err == nil {
+			if st, err := os.Status(ctx); err == nil && st.Replicas() == oc.Replicas && st.TTL() == oc.TTL {
+				continue
+			}
+		}
+		if _, err := js.CreateOrUpdateObjectStore(ctx, oc); err != nil {
+			return fmt.Errorf("bootstrap object store %s: %w", oc.Bucket, err)
 		}
 	}
-	if _, err := js.CreateOrUpdateObjectStore(ctx, oc); err != nil {
-		return fmt.Errorf("bootstrap object store %s: %w", oc.Bucket, err)
-	}
 	return nil
+}
+
+// ObjectStoreConfigs returns the object stores of SPEC §2 and §11.
+func ObjectStoreConfigs(replicas int) []jetstream.ObjectStoreConfig {
+	replicas = max(replicas, 1)
+	return []jetstream.ObjectStoreConfig{
+		{Bucket: ObjAgentRelease, Storage: jetstream.FileStorage, Replicas: replicas, Description: "agent binaries for self-update"},
+		// Full outputs live as long as the results that name them.
+		{Bucket: ObjResultOutput, Storage: jetstream.FileStorage, Replicas: replicas, TTL: 30 * day,
+			Description: "full run output: <result_id>/<stream> (SPEC §11)"},
+	}
 }
 
 // StreamMatches reports whether an existing stream already has every
@@ -112,7 +135,8 @@ func StreamMatches(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) && have.MaxAge == want.MaxAge &&
 		limit(have.MaxMsgsPerSubject) == limit(want.MaxMsgsPerSubject) && have.Replicas == want.Replicas &&
 		have.Storage == want.Storage && have.Discard == want.Discard && have.AllowDirect == want.AllowDirect &&
-		have.Description == want.Description
+		have.Description == want.Description && limit(have.MaxBytes) == limit(want.MaxBytes) &&
+		limit(int64(have.MaxMsgSize)) == limit(int64(want.MaxMsgSize))
 }
 
 // IsNotFound reports whether err means a KV key, stream or consumer is absent.

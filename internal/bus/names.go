@@ -9,6 +9,9 @@ const (
 	StreamEvents  = "EVENTS"
 	StreamResults = "RESULTS"
 	StreamAudit   = "AUDIT"
+	// StreamOutput holds agents' full-output chunks until the backend has
+	// assembled them into object store result_output (internal/output).
+	StreamOutput = "OUTPUT"
 )
 
 // KV buckets and object stores.
@@ -26,6 +29,8 @@ const (
 	KVLocks         = "locks"          // leader-election locks with a TTL (scheduler)
 	KVSchedState    = "scheduler_state"
 	ObjAgentRelease = "agent_releases"
+	// ObjResultOutput holds full run output: object <result_id>/<stream>.
+	ObjResultOutput = "result_output"
 	FreezeKey       = "freeze"
 	ConfigGlobalKey = "global"
 )
@@ -45,6 +50,8 @@ const (
 	// ConsumerCommandAudit follows EXEC to audit commands the backend did
 	// not publish itself (internal/cmdaudit).
 	ConsumerCommandAudit = "backend_command_audit"
+	// ConsumerOutput assembles output chunks (internal/output).
+	ConsumerOutput = "backend_output_assembler"
 )
 
 // Subjects.
@@ -55,6 +62,7 @@ const (
 	SubjResultsAll        = "results.>"
 	SubjHeartbeatAll      = "heartbeat.>"
 	SubjAuditAll          = "audit.>"
+	SubjOutputAll         = "output.>"
 	// SubjLiveAll carries the dashboard's live events between backend
 	// replicas (core NATS, backend only): whichever replica projected a
 	// change publishes it once, and every replica's SSE hub relays it.
@@ -77,6 +85,12 @@ func ResultFrom(pc, requestID string) string { return "results." + pc + "." + re
 // ResultsOf matches every PC's result of one request (a subscription
 // filter, never a publish subject).
 func ResultsOf(requestID string) string { return "results.*." + requestID }
+
+// Output is the subject of one chunk of a result's full output (stream is
+// stdout or stderr); the pc token binds it to the agent's identity.
+func Output(pc, resultID, stream string) string {
+	return "output." + pc + "." + resultID + "." + stream
+}
 
 // Heartbeat is the subject of a PC's heartbeats.
 func Heartbeat(pc string) string { return "heartbeat." + pc }

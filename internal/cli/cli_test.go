@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -138,6 +139,30 @@ func TestFleet(t *testing.T) {
 			t.Fatalf("results show:\n%s", show)
 		}
 		golden(t, "results_show", normalize(show))
+		if r := e.cli("results", "output", rows[0].ResultID); r.code != 0 || r.out != "hi\n" || r.err != "" {
+			t.Fatalf("results output: %+v", r)
+		}
+		if r := e.cli("results", "output", rows[0].ResultID, "--stream", "stdin"); r.code != 2 {
+			t.Fatalf("bad stream: %+v", r)
+		}
+		// A long output: `run` prints the excerpt, `results output` all of it.
+		var big wire.ExecResult
+		e.jsonOK(&big, "run", "pc-a", "--json", "--", `awk 'BEGIN{for(i=0;i<8192;i++) printf "%063d\n", i}'`)
+		var want strings.Builder
+		for i := range 8192 {
+			fmt.Fprintf(&want, "%063d\n", i)
+		}
+		if big.StdoutRef == "" || len(big.Stdout) >= want.Len() {
+			t.Fatalf("long run: ref %q, %d bytes inline", big.StdoutRef, len(big.Stdout))
+		}
+		testenv.Eventually(t, 20*time.Second, "long output stored", func() bool {
+			r := e.cli("results", "output", big.ResultID)
+			return r.code == 0 && r.out == want.String() && r.err == ""
+		})
+		testenv.Eventually(t, 20*time.Second, "results show names the whole output", func() bool {
+			return strings.Contains(e.ok("results", "show", big.ResultID),
+				"--- stdout (head and tail; all of it: kanade results output "+big.ResultID+" --stream stdout) ---")
+		})
 		if r := e.cli("results", "list", "--status", "nope"); r.code != 2 {
 			t.Fatalf("bad status: %+v", r)
 		}

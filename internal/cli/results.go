@@ -72,9 +72,14 @@ func (a *app) resultsCmd() *cobra.Command {
 				for _, s := range []struct {
 					name string
 					v    *string
-				}{{"stdout", r.Stdout}, {"stderr", r.Stderr}} {
+					ref  string
+				}{{"stdout", r.Stdout, r.StdoutRef}, {"stderr", r.Stderr, r.StderrRef}} {
 					if s.v != nil && *s.v != "" {
-						fmt.Fprintf(w, "--- %s ---\n%s", s.name, *s.v)
+						note := ""
+						if s.ref != "" {
+							note = fmt.Sprintf(" (head and tail; all of it: kanade results output %s --stream %s)", r.ResultID, s.name)
+						}
+						fmt.Fprintf(w, "--- %s%s ---\n%s", s.name, note, *s.v)
 						if !strings.HasSuffix(*s.v, "\n") {
 							fmt.Fprintln(w)
 						}
@@ -84,7 +89,37 @@ func (a *app) resultsCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(list, show)
+	var stream string
+	output := &cobra.Command{
+		Use:   "output <result_id>",
+		Short: "Write one stream of a result's output, all of it, as the script printed it",
+		Long: "Write one stream of a result's output to stdout, byte for byte: the whole stream when the agent\n" +
+			"stored it (outputs longer than a result carries inline, up to the agent's 8 MiB capture), else\n" +
+			"the result's own copy. A note on stderr says when only the head and tail are available.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if stream != string(apiv1.StreamStdout) && stream != string(apiv1.StreamStderr) {
+				return usagef("--stream %q: want stdout or stderr", stream)
+			}
+			c, err := a.api()
+			if err != nil {
+				return err
+			}
+			out, err := c.ResultOutput(cmd.Context(), args[0], apiv1.OutputQuery{Stream: apiv1.OutputStream(stream)})
+			if err != nil {
+				return err
+			}
+			if _, err := cmd.OutOrStdout().Write(out.Data); err != nil {
+				return err
+			}
+			if !out.Full && strings.Contains(string(out.Data), "[kanade] output truncated") {
+				fmt.Fprintln(cmd.ErrOrStderr(), "kanade: only the head and tail of this output are stored (the agent did not send the rest, or it is still being assembled)")
+			}
+			return nil
+		},
+	}
+	output.Flags().StringVar(&stream, "stream", "stdout", "stdout|stderr")
+	cmd.AddCommand(list, show, output)
 	return cmd
 }
 

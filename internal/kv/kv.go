@@ -28,8 +28,9 @@ type Store struct {
 	js  jetstream.JetStream
 	log *slog.Logger
 
-	mu  sync.Mutex
-	kvs map[string]jetstream.KeyValue
+	mu   sync.Mutex
+	kvs  map[string]jetstream.KeyValue
+	objs map[string]jetstream.ObjectStore
 
 	Jobs        *Jobs
 	Schedules   *Schedules
@@ -38,6 +39,8 @@ type Store struct {
 	Freeze      *Freeze
 	Waves       *Waves
 	SigningKeys *SigningKeys
+	// Outputs is object store result_output (full run output).
+	Outputs *Outputs
 }
 
 // New returns the stores over js; log (nil = slog.Default) gets the
@@ -46,7 +49,7 @@ func New(js jetstream.JetStream, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{js: js, log: log, kvs: map[string]jetstream.KeyValue{}}
+	s := &Store{js: js, log: log, kvs: map[string]jetstream.KeyValue{}, objs: map[string]jetstream.ObjectStore{}}
 	s.Jobs = &Jobs{s: s}
 	s.Schedules = &Schedules{s: s}
 	s.AgentGroups = &AgentGroups{s: s}
@@ -54,6 +57,7 @@ func New(js jetstream.JetStream, log *slog.Logger) *Store {
 	s.Freeze = &Freeze{s: s}
 	s.Waves = &Waves{s: s}
 	s.SigningKeys = &SigningKeys{s: s}
+	s.Outputs = &Outputs{s: s}
 	return s
 }
 
@@ -69,6 +73,21 @@ func (s *Store) bucket(ctx context.Context, name string) (jetstream.KeyValue, er
 	}
 	s.kvs[name] = kv
 	return kv, nil
+}
+
+// objectStore is bucket for object stores.
+func (s *Store) objectStore(ctx context.Context, name string) (jetstream.ObjectStore, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.objs[name]; o != nil {
+		return o, nil
+	}
+	o, err := s.js.ObjectStore(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", name, err)
+	}
+	s.objs[name] = o
+	return o, nil
 }
 
 // Locks opens the bucket of the leader-election locks (package leader

@@ -36,6 +36,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/live"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/metrics"
+	"github.com/kanade-fleet/kanade/internal/output"
 	"github.com/kanade-fleet/kanade/internal/projector"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
 	"github.com/kanade-fleet/kanade/internal/sign"
@@ -303,6 +304,8 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	}
 	b.wg.Go(func() { set.Run(ctx, b.NC, b.JS) })
 	b.wg.Go(func() { b.reapLoop(ctx) })
+	asm := &output.Assembler{JS: b.JS, Objects: b.KV.Outputs, Log: cfg.Log, Metrics: b.Metrics}
+	b.wg.Go(func() { asm.Run(ctx) })
 
 	// Orchestration: fan-out (it keeps no state of its own: pending waves
 	// live in KV), leader election, scheduler, due waves. One election gates
@@ -327,7 +330,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 
 	// HTTP.
 	b.API = api.New(api.Deps{Store: b.DB, Dispatches: b.DB, Jobs: b.KV.Jobs, Schedules: b.KV.Schedules,
-		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Fanout: b.Fanout,
+		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Outputs: b.KV.Outputs, Fanout: b.Fanout,
 		Enrollment: b.Enrollment, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
 		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })

@@ -128,6 +128,11 @@ type ExecResult struct {
 	Skipped    bool      `json:"skipped,omitempty"`
 	TimedOut   bool      `json:"timed_out,omitempty"`
 	Killed     bool      `json:"killed,omitempty"`
+	// StdoutRef and StderrRef name the full output in object store
+	// result_output (OutputRef) when Stdout/Stderr are only its head and
+	// tail; the agent publishes the chunks (OutputChunk) before the result.
+	StdoutRef string `json:"stdout_ref,omitempty"`
+	StderrRef string `json:"stderr_ref,omitempty"`
 }
 
 // Heartbeat is published on heartbeat.<pc> (core NATS) and returned by ping.
@@ -301,6 +306,11 @@ func DecodeExecResult(data []byte) (ExecResult, error) {
 	}
 	if len(r.Stderr) > MaxWireOutput {
 		return r, invalid("stderr", fmt.Sprintf("is %d bytes, over the %d inline limit", len(r.Stderr), MaxWireOutput))
+	}
+	for _, f := range [][3]string{{"stdout_ref", r.StdoutRef, OutputStdout}, {"stderr_ref", r.StderrRef, OutputStderr}} {
+		if f[1] != "" && f[1] != OutputRef(r.ResultID, f[2]) {
+			return r, invalid(f[0], fmt.Sprintf("must be %q", OutputRef(r.ResultID, f[2])))
+		}
 	}
 	return r, nil
 }

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/agent/exec"
 	"github.com/kanade-fleet/kanade/internal/agent/ledger"
+	"github.com/kanade-fleet/kanade/internal/agent/outbox"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -42,6 +44,14 @@ type Runner interface {
 // Sink durably queues a message for JetStream publication (*outbox.Outbox).
 type Sink interface {
 	Put(subject, msgID string, payload []byte) error
+}
+
+// PartSink is a Sink that also queues a message together with messages to
+// be acknowledged before it (*outbox.Outbox): a result and the chunks of
+// its full output (SPEC §11). With a plain Sink (simulators) a long output
+// is reported as its head and tail only.
+type PartSink interface {
+	PutParts(subject, msgID string, payload []byte, parts []outbox.Part) error
 }
 
 // Ledger is the at-most-once memory (*ledger.Ledger).
@@ -494,9 +504,28 @@ func (in *Intake) skipped(rec ledger.Record, code int, reason string) wire.ExecR
 
 // finish queues the result durably, then closes the ledger record. If the
 // queue write fails the record stays open, so the next start reports it.
+// A stream longer than the inline copy goes with the result as chunks
+// (parts sent and acknowledged before it), and the result names it with
+// stdout_ref/stderr_ref: a result that carries a ref reaches the broker
+// only after the whole output did.
 func (in *Intake) finish(rec ledger.Record, res wire.ExecResult) {
-	b := EncodeResult(res, in.cfg.MaxPayload)
-	if err := in.cfg.Sink.Put(bus.ResultFrom(in.cfg.PCID, res.RequestID), "result-"+res.ResultID, b); err != nil {
+	subject, msgID := bus.ResultFrom(in.cfg.PCID, res.RequestID), "result-"+res.ResultID
+	err := errNoParts
+	if ps, ok := in.cfg.Sink.(PartSink); ok {
+		b, cut := encodeResult(res, in.cfg.MaxPayload, true)
+		if len(cut) == 0 {
+			err = in.cfg.Sink.Put(subject, msgID, b)
+		} else if err = ps.PutParts(subject, msgID, b, outputParts(in.cfg.PCID, res, cut)); err != nil {
+			in.log.Error("cannot queue the full output; reporting its head and tail only", "request_id", res.RequestID,
+				"result_id", res.ResultID, "error", err)
+			err = errNoParts
+		}
+	}
+	if errors.Is(err, errNoParts) {
+		b, _ := encodeResult(res, in.cfg.MaxPayload, false)
+		err = in.cfg.Sink.Put(subject, msgID, b)
+	}
+	if err != nil {
 		in.log.Error("cannot queue result", "request_id", res.RequestID, "result_id", res.ResultID, "error", err)
 		return
 	}
@@ -505,16 +534,53 @@ func (in *Intake) finish(rec ledger.Record, res wire.ExecResult) {
 	}
 }
 
+var errNoParts = errors.New("no parts")
+
+// outputParts are the chunks of the streams in cut, on
+// output.<pc>.<result_id>.<stream>, each with its own de-duplication id.
+func outputParts(pc string, res wire.ExecResult, cut []string) []outbox.Part {
+	var parts []outbox.Part
+	for _, stream := range cut {
+		full := res.Stdout
+		if stream == wire.OutputStderr {
+			full = res.Stderr
+		}
+		// The capture bound keeps real output under this; a Runner that
+		// does not is cut the same way rather than refused by the decoder.
+		full = exec.Truncate(full, wire.MaxOutputSize)
+		for _, c := range wire.SplitOutput(pc, res.ResultID, stream, []byte(full)) {
+			parts = append(parts, outbox.Part{Subject: bus.Output(pc, res.ResultID, stream),
+				MsgID:  fmt.Sprintf("output-%s-%s-%d", res.ResultID, stream, c.Index),
+				Header: c.Header(), Payload: c.Data})
+		}
+	}
+	return parts
+}
+
 // EncodeResult marshals res with stdout and stderr cut to
 // wire.MaxInlineOutput each, and further (head and tail kept) until the
 // whole message fits maxPayload.
 func EncodeResult(res wire.ExecResult, maxPayload int) []byte {
+	b, _ := encodeResult(res, maxPayload, false)
+	return b
+}
+
+// encodeResult is EncodeResult; with refs, every stream whose inline copy
+// had to be cut is named by its ref and listed in cut (to be sent whole).
+func encodeResult(res wire.ExecResult, maxPayload int, refs bool) (b []byte, cut []string) {
 	out, errOut := res.Stdout, res.Stderr
 	for budget := wire.MaxInlineOutput; ; budget /= 2 {
 		res.Stdout, res.Stderr = exec.Truncate(out, budget), exec.Truncate(errOut, budget)
+		res.StdoutRef, res.StderrRef, cut = "", "", nil
+		if refs && len(out) > budget {
+			res.StdoutRef, cut = wire.OutputRef(res.ResultID, wire.OutputStdout), append(cut, wire.OutputStdout)
+		}
+		if refs && len(errOut) > budget {
+			res.StderrRef, cut = wire.OutputRef(res.ResultID, wire.OutputStderr), append(cut, wire.OutputStderr)
+		}
 		b, err := json.Marshal(res)
 		if err == nil && (len(b) <= maxPayload || budget < 1024) {
-			return b
+			return b, cut
 		}
 	}
 }

@@ -344,6 +344,9 @@ func (g *gen) endpoint(b *bytes.Buffer, e apiv1.Endpoint) {
 	if e.List {
 		req = append(req, "list: true")
 	}
+	if e.Text {
+		req = append(req, "raw: true")
+	}
 	if len(e.AlsoOK) > 0 {
 		codes := make([]string, len(e.AlsoOK))
 		for i, c := range e.AlsoOK {
@@ -355,6 +358,8 @@ func (g *gen) endpoint(b *bytes.Buffer, e apiv1.Endpoint) {
 	req = append(req, "signal: opts.signal")
 	resp := "void"
 	switch {
+	case e.Text:
+		resp = "string"
 	case e.Resp == nil:
 	case e.List:
 		resp = "List<" + g.ts(reflect.TypeOf(e.Resp)) + ">"
@@ -390,7 +395,8 @@ export interface CallOptions {
  * transport. The transport sends it (adding the bearer token), throws on a
  * non-2xx status not listed in alsoOK (the body is an ErrorBody), and
  * resolves to: undefined for 204, List<T> when list is set (the JSON array
- * as items, X-Total-Count as total), else the decoded JSON.
+ * as items, X-Total-Count as total), the body as a string when raw is set,
+ * else the decoded JSON.
  */
 export interface ApiRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -403,6 +409,8 @@ export interface ApiRequest {
   /** A text body (a manifest or schedule, YAML or JSON), sent as application/yaml. */
   text?: string
   list?: boolean
+  /** The answer is text (script output), not JSON. */
+  raw?: boolean
   alsoOK?: number[]
   signal?: AbortSignal
 }

@@ -22,7 +22,8 @@ export interface CallOptions {
  * transport. The transport sends it (adding the bearer token), throws on a
  * non-2xx status not listed in alsoOK (the body is an ErrorBody), and
  * resolves to: undefined for 204, List<T> when list is set (the JSON array
- * as items, X-Total-Count as total), else the decoded JSON.
+ * as items, X-Total-Count as total), the body as a string when raw is set,
+ * else the decoded JSON.
  */
 export interface ApiRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -35,6 +36,8 @@ export interface ApiRequest {
   /** A text body (a manifest or schedule, YAML or JSON), sent as application/yaml. */
   text?: string
   list?: boolean
+  /** The answer is text (script output), not JSON. */
+  raw?: boolean
   alsoOK?: number[]
   signal?: AbortSignal
 }
@@ -302,6 +305,13 @@ export interface ExecResult {
   skipped?: boolean
   timed_out?: boolean
   killed?: boolean
+  /**
+   * StdoutRef and StderrRef are set when stdout/stderr above are only the
+   * head and tail of a longer output: GET /api/results/{id}/output serves
+   * the whole of it.
+   */
+  stdout_ref?: string
+  stderr_ref?: string
 }
 
 /** Execute is how a job's script runs. */
@@ -494,6 +504,15 @@ export interface OperatorCredsRequest {
   name: string
 }
 
+/** OutputQuery selects the stream of GET /api/results/{id}/output. */
+export interface OutputQuery {
+  /** default stdout */
+  stream?: OutputStream
+}
+
+/** OutputStream names a stream of a run's output. */
+export type OutputStream = "stdout" | "stderr"
+
 /** Page is the limit/offset of a list request (server default 50, max 1000). */
 export interface Page {
   limit?: number
@@ -549,6 +568,13 @@ export interface Result {
   status: ResultStatus
   stdout?: string
   stderr?: string
+  /**
+   * StdoutRef and StderrRef (GET /api/results/{id} only) are set when the
+   * whole of that stream is stored: stdout/stderr above are then its head
+   * and tail, and GET /api/results/{id}/output serves all of it.
+   */
+  stdout_ref?: string
+  stderr_ref?: string
 }
 
 /** ResultQuery filters GET /api/results (newest first). */
@@ -751,6 +777,9 @@ export function createApi(t: Transport) {
     /** GET /api/results/{result_id}: one result with its stdout and stderr */
     getResult: (resultId: string, opts: CallOptions = {}): Promise<Result> =>
       t({ method: 'GET', path: `/api/results/${encodeURIComponent(resultId)}`, signal: opts.signal }) as Promise<Result>,
+    /** GET /api/results/{result_id}/output: one stream of a result's output as text/plain: the whole of it when stored (header Kanade-Output: full), else the result's copy (inline) */
+    resultOutput: (resultId: string, query: OutputQuery = {}, opts: CallOptions = {}): Promise<string> =>
+      t({ method: 'GET', path: `/api/results/${encodeURIComponent(resultId)}/output`, query: { ...query }, raw: true, signal: opts.signal }) as Promise<string>,
     /** GET /api/audit: the audit log, newest first */
     listAudit: (query: AuditQuery = {}, opts: CallOptions = {}): Promise<List<AuditEntry>> =>
       t({ method: 'GET', path: `/api/audit`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<AuditEntry>>,

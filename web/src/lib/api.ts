@@ -77,6 +77,7 @@ async function decodeList(res: Response): Promise<List<unknown>> {
 /** Sends one request of the generated client. */
 export const transport: Transport = async (req) => {
   const res = await request(req)
+  if (req.raw) return res.text()
   return req.list ? decodeList(res) : decode(res)
 }
 
