@@ -27,6 +27,9 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas},
 		{Name: StreamAudit, Subjects: []string{"audit.>"}, MaxAge: 365 * day,
 			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas},
+		{Name: StreamExecs, Subjects: []string{SubjExecsAll}, MaxAge: 90 * day,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
+			Description: "execution requests and their fan-out outcomes (the executions table is rebuilt from it)"},
 	}
 }
 

@@ -9,6 +9,9 @@ const (
 	StreamEvents  = "EVENTS"
 	StreamResults = "RESULTS"
 	StreamAudit   = "AUDIT"
+	// StreamExecs holds the ExecRequested messages the executions table is
+	// rebuilt from (SPEC §11).
+	StreamExecs = "EXECS"
 )
 
 // KV buckets and object stores.
@@ -42,6 +45,7 @@ const (
 	ConsumerEvents  = "backend_events_projector"
 	ConsumerResults = "backend_results_projector"
 	ConsumerAudit   = "backend_audit_projector"
+	ConsumerExecs   = "backend_execs_projector"
 	// ConsumerCommandAudit follows EXEC to audit commands the backend did
 	// not publish itself (internal/cmdaudit).
 	ConsumerCommandAudit = "backend_command_audit"
@@ -55,6 +59,7 @@ const (
 	SubjResultsAll        = "results.>"
 	SubjHeartbeatAll      = "heartbeat.>"
 	SubjAuditAll          = "audit.>"
+	SubjExecsAll          = "execs.>"
 	// SubjLiveAll carries the dashboard's live events between backend
 	// replicas (core NATS, backend only): whichever replica projected a
 	// change publishes it once, and every replica's SSE hub relays it.
@@ -77,6 +82,9 @@ func ResultFrom(pc, requestID string) string { return "results." + pc + "." + re
 // ResultsOf matches every PC's result of one request (a subscription
 // filter, never a publish subject).
 func ResultsOf(requestID string) string { return "results.*." + requestID }
+
+// ExecRequested is the subject of an execution's ExecRequested messages.
+func ExecRequested(execID string) string { return "execs." + execID }
 
 // Heartbeat is the subject of a PC's heartbeats.
 func Heartbeat(pc string) string { return "heartbeat." + pc }

@@ -80,6 +80,9 @@ func (db *DB) applyStartedRows(ctx context.Context, batch []Started) ([]Started,
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockExecs(ctx, tx, startedExecs(batch)); err != nil {
+		return nil, err
+	}
 	ins, err := tx.PrepareContext(ctx, db.q(`INSERT INTO execution_results
 		(result_id, request_id, exec_id, pc_id, job_id, version, started_at, recorded_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (result_id) DO NOTHING`))
@@ -137,6 +140,9 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 		return out, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockExecs(ctx, tx, resultExecs(batch)); err != nil {
+		return out, err
+	}
 	ins, err := tx.PrepareContext(ctx, db.q(`INSERT INTO execution_results
 		(result_id, request_id, exec_id, pc_id, job_id, version, exit_code, stdout, stderr,
 		 started_at, finished_at, recorded_at, skipped, timed_out, killed)
@@ -234,6 +240,22 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 	return out, nil
 }
 
+func startedExecs(b []Started) []string {
+	out := make([]string, len(b))
+	for i, s := range b {
+		out[i] = s.ExecID
+	}
+	return out
+}
+
+func resultExecs(b []Result) []string {
+	out := make([]string, len(b))
+	for i, r := range b {
+		out[i] = r.ExecID
+	}
+	return out
+}
+
 // applyStartedSets is ApplyStarted in three set-based statements (see
 // postgresDialect).
 func (db *DB) applyStartedSets(ctx context.Context, batch []Started) ([]Started, error) {
@@ -267,6 +289,9 @@ func (db *DB) applyStartedSets(ctx context.Context, batch []Started) ([]Started,
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockExecs(ctx, tx, exec); err != nil { // see lockExecs: a row being created by the executions projector
+		return nil, err
+	}
 	got, err := queryIDs(ctx, tx, `INSERT INTO execution_results
 		(result_id, request_id, exec_id, pc_id, job_id, version, started_at, recorded_at, expires_at)
 		SELECT u.id, u.req, u.exec, u.pc, u.job, u.ver, u.st, u.rec, NULLIF(u.exp, '')
@@ -355,6 +380,9 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		return out, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockExecs(ctx, tx, exec); err != nil { // see lockExecs: count into a row being created, or let it count us
+		return out, err
+	}
 	const cols = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
 		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[])
 		AS u(id, req, exec, pc, job, ver, code, stdout, stderr, st, fin, rec, skipped, timed_out, killed)`
