@@ -157,3 +157,19 @@ func TestExecRowRacingItsResults(t *testing.T) {
 		}
 	})
 }
+
+// A started event projected after its result (live, or a replay in the
+// other order) still dates the row's expiry: both orders give one row.
+func TestStartedAfterResultFillsExpiry(t *testing.T) {
+	eachDB(t, true, func(t *testing.T, db *store.DB) {
+		exp := t0.Add(150 * time.Second)
+		s := st("r1", "e1", "pc1", t0)
+		s.ExpiresAt = &exp
+		_ = mustT[store.ResultOutcome](t)(db.ApplyResults(ctx, []store.Result{res("r1", "e1", "pc1", 0, t0.Add(time.Second))}))
+		_ = mustT[[]store.Started](t)(db.ApplyStarted(ctx, []store.Started{s}))
+		r := result(t, db, "r1")
+		if r.ExpiresAt == nil || !r.ExpiresAt.Equal(exp) || !r.RecordedAt.Equal(t0) || r.Status != apiv1.ResultSuccess {
+			t.Fatalf("row: %+v", r)
+		}
+	})
+}

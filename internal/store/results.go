@@ -92,9 +92,12 @@ func (db *DB) applyStartedRows(ctx context.Context, batch []Started) ([]Started,
 	defer ins.Close()
 	// recorded_at is the publish time of the earliest message about the run,
 	// whichever projector saw it first, so a replay (where the two streams
-	// may be projected in another order) reproduces it exactly. Nothing else
-	// of an existing row is touched.
-	earlier, err := tx.PrepareContext(ctx, db.q(`UPDATE execution_results SET recorded_at = ? WHERE result_id = ? AND recorded_at > ?`))
+	// may be projected in another order) reproduces it exactly; expires_at
+	// comes from the started event whichever arrived first, for the same
+	// reason. Nothing else of an existing row is touched.
+	earlier, err := tx.PrepareContext(ctx, db.q(`UPDATE execution_results SET
+		recorded_at = CASE WHEN recorded_at > ? THEN ? ELSE recorded_at END, expires_at = COALESCE(expires_at, CAST(? AS TEXT))
+		WHERE result_id = ? AND (recorded_at > ? OR (expires_at IS NULL AND CAST(? AS TEXT) IS NOT NULL))`))
 	if err != nil {
 		return nil, fmt.Errorf("prepare recorded_at update: %w", err)
 	}
@@ -113,7 +116,7 @@ func (db *DB) applyStartedRows(ctx context.Context, batch []Started) ([]Started,
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			inserted = append(inserted, s)
-		} else if _, err := earlier.ExecContext(ctx, TS(s.RecordedAt), s.ResultID, TS(s.RecordedAt)); err != nil {
+		} else if _, err := earlier.ExecContext(ctx, TS(s.RecordedAt), TS(s.RecordedAt), exp, s.ResultID, TS(s.RecordedAt), exp); err != nil {
 			return nil, fmt.Errorf("date row result_id=%s: %w", s.ResultID, err)
 		}
 		if s.ExecID != "" {
@@ -303,19 +306,20 @@ func (db *DB) applyStartedSets(ctx context.Context, batch []Started) ([]Started,
 		return nil, fmt.Errorf("insert in-flight rows: %w", err)
 	}
 	var inserted []Started
-	var oldIDs, oldRec pgText
+	var oldIDs, oldRec, oldExp pgText
 	for i, s := range rows {
 		if got[s.ResultID] {
 			inserted = append(inserted, s)
 		} else {
-			oldIDs, oldRec = append(oldIDs, ids[i]), append(oldRec, rec[i])
+			oldIDs, oldRec, oldExp = append(oldIDs, ids[i]), append(oldRec, rec[i]), append(oldExp, exp[i])
 		}
 	}
 	if len(oldIDs) > 0 {
-		// Keep the earliest publish time (see applyStartedRows).
-		if _, err := tx.ExecContext(ctx, `UPDATE execution_results e SET recorded_at = u.rec
-			FROM unnest($1::text[], $2::text[]) AS u(id, rec)
-			WHERE e.result_id = u.id AND e.recorded_at > u.rec`, oldIDs, oldRec); err != nil {
+		// Keep the earliest publish time, fill expires_at (see applyStartedRows).
+		if _, err := tx.ExecContext(ctx, `UPDATE execution_results e SET recorded_at = LEAST(e.recorded_at, u.rec),
+			expires_at = COALESCE(e.expires_at, NULLIF(u.exp, ''))
+			FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, rec, exp)
+			WHERE e.result_id = u.id AND (e.recorded_at > u.rec OR (e.expires_at IS NULL AND u.exp <> ''))`, oldIDs, oldRec, oldExp); err != nil {
 			return nil, fmt.Errorf("date existing rows: %w", err)
 		}
 	}
