@@ -3,7 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-		"net/http"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
