@@ -63,7 +63,7 @@ func (f *Fanout) Run(ctx context.Context, req apiv1.RunRequest, initiatedBy, sou
 		Grace: f.RunGrace}, now)
 	aw, err := command.AwaitResult(f.nc, cmd.RequestID)
 	if err != nil {
-		return wire.ExecResult{}, cmd.ExecID, err
+		return wire.ExecResult{}, cmd.ExecID, unavailable(err)
 	}
 	defer aw.Close()
 	// The execution on EXECS and in SQL, then the command, then how it went.
