@@ -40,7 +40,7 @@ func (s *Server) fleetHealth(w http.ResponseWriter, r *http.Request) {
 		problems = append(problems, "jetstream unreachable")
 	} else {
 		js.StoreBytes = info.Store
-		for _, name := range []string{bus.StreamExec, bus.StreamEvents, bus.StreamResults, bus.StreamAudit} {
+		for _, name := range []string{bus.StreamExec, bus.StreamEvents, bus.StreamResults, bus.StreamAudit, bus.StreamExecs} {
 			st, err := s.d.JS.Stream(ctx, name)
 			if err != nil {
 				status = apiv1.HealthDegraded

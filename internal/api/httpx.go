@@ -13,6 +13,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -21,6 +22,10 @@ import (
 // The HTTP helpers of every /api handler. (Package auth keeps private
 // copies of the error writer and body reader for its own handlers and its
 // 401/403 answers: it cannot import this package, which imports it.)
+
+// RetryAfterBroker is the Retry-After (seconds) of a 503 for a broker
+// that took nothing: reconnects are tried every second or two.
+const RetryAfterBroker = "5"
 
 // WriteJSON writes v as JSON with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
@@ -50,12 +55,14 @@ func (e errBadParam) Error() string { return e.field + ": " + e.msg }
 
 // fail maps an error to a response: a bad query parameter → 400 naming it,
 // a validation error → 422 naming the field, a body over the limit → 413,
-// an unknown job → 404, a cancelled request → nothing, anything else a
-// logged 500.
+// an unknown job → 404, a fan-out the broker cut short → 502 saying what
+// was sent, a broker that took nothing → 503 with Retry-After, a cancelled
+// request → nothing, anything else a logged 500.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var bp errBadParam
 	var fe *wire.FieldError
 	var mbe *http.MaxBytesError
+	var fan *fanout.FanoutError
 	switch {
 	case errors.As(err, &bp):
 		WriteError(w, http.StatusBadRequest, bp.msg, bp.field)
@@ -69,6 +76,24 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		WriteError(w, http.StatusRequestEntityTooLarge, "request body too large", "body")
 	case errors.Is(err, kv.ErrJobNotFound):
 		WriteError(w, http.StatusNotFound, "no such job", "job_id")
+	case errors.As(err, &fan) && !fan.NothingSent():
+		// Some PCs got the command: the execution exists and runs there.
+		// Not retryable as is (it would run twice where it arrived).
+		s.d.Log.Warn("exec fan-out cut short by the broker", "route", r.Pattern, "exec_id", fan.Resp.ExecID, "error", err)
+		w.Header().Set("Cache-Control", "no-store")
+		WriteJSON(w, http.StatusBadGateway, fan.Resp)
+	case errors.Is(err, fanout.ErrBrokerUnavailable):
+		// Nothing was sent: the same request can be retried.
+		s.d.Log.Warn("broker unavailable", "route", r.Pattern, "error", err)
+		w.Header().Set("Retry-After", RetryAfterBroker)
+		body := apiv1.ErrorBody{Error: "the broker is unavailable; nothing was sent, retry later: " + err.Error()}
+		if errors.As(err, &fan) {
+			body = apiv1.ErrorBody{Error: fan.Resp.Error, ExecID: fan.Resp.ExecID}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(body)
 	case errors.Is(err, context.Canceled):
 	default:
 		s.d.Log.Error("api request failed", "route", r.Pattern, "error", err)

@@ -121,6 +121,12 @@ type Execution struct {
 	SkippedCount int             `json:"skipped_count"`
 	Status       ExecutionStatus `json:"status"`
 	PendingWaves int             `json:"pending_waves"` // later waves not sent yet
+	// SubjectsSent counts the command subjects the broker acknowledged (the
+	// first fan-out's and one per later wave sent); SubjectsFailed lists
+	// those of the first fan-out it did not (the fan-out stops at the
+	// first broker failure: the rest are listed too, never attempted).
+	SubjectsSent   int      `json:"subjects_sent"`
+	SubjectsFailed []string `json:"subjects_failed,omitempty"`
 }
 
 // ExecutionQuery filters GET /api/executions.
@@ -330,12 +336,20 @@ type ExecRequest struct {
 }
 
 // ExecResponse is the answer of POST /api/exec/{job_id}.
+//
+// When the broker failed in the middle of the fan-out the answer is a 502
+// with this body: Error says what happened, SubjectsSent how many subjects
+// got the command and SubjectsFailed which did not (the execution exists
+// and runs where it arrived; it also decodes as an ErrorBody).
 type ExecResponse struct {
-	ExecID      string   `json:"exec_id"`
-	JobID       string   `json:"job_id"`
-	Version     string   `json:"version"`
-	TargetCount int      `json:"target_count"`
-	Subjects    []string `json:"subjects"`
+	ExecID         string   `json:"exec_id"`
+	JobID          string   `json:"job_id"`
+	Version        string   `json:"version"`
+	TargetCount    int      `json:"target_count"`
+	Subjects       []string `json:"subjects"`
+	SubjectsSent   int      `json:"subjects_sent"`
+	SubjectsFailed []string `json:"subjects_failed,omitempty"`
+	Error          string   `json:"error,omitempty"`
 }
 
 // RunRequest is the body of POST /api/run (an ad-hoc script on one PC).

@@ -58,7 +58,8 @@ func readStreamAPI(s string) []string {
 // _INBOX publish, so an agent cannot forge PubAcks or other PCs' ping
 // answers) and the read-only
 // JetStream API it needs. Commands, kills, pings, KV/object writes, audit,
-// stream changes and consumers are denied outright, even if a later allow
+// execution requests (EXECS), stream changes and consumers are denied
+// outright, even if a later allow
 // would match. Subscriptions: commands, kills, its pings, the watched KV
 // buckets' change subjects and _INBOX replies (the backend uses its own
 // inbox prefix, bus.InboxBackend, so agents cannot read its replies).
@@ -78,7 +79,7 @@ func AgentPermissions() *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
 			Allow: pub,
-			Deny: []string{"commands.>", "kill.>", "audit.>", "agents.>", "$KV.>", "$O.>",
+			Deny: []string{"commands.>", "kill.>", "audit.>", "execs.>", "agents.>", "$KV.>", "$O.>",
 				"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>",
 				"$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>", "$JS.API.CONSUMER.>"},
 		},

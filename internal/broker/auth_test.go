@@ -103,7 +103,7 @@ func TestBrokerRolePermissions(t *testing.T) {
 	}
 
 	// --- What an agent must not do. ---
-	for _, subj := range []string{bus.SubjCommandsAll, bus.Kill("x"), "audit.x.y", bus.Ping("other")} {
+	for _, subj := range []string{bus.SubjCommandsAll, bus.Kill("x"), "audit.x.y", bus.ExecRequested("x"), bus.Ping("other")} {
 		if err := agent.Publish(subj, []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}

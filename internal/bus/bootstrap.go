@@ -39,6 +39,9 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 		{Name: StreamOutput, Subjects: []string{SubjOutputAll}, MaxAge: 7 * day, MaxBytes: OutputStreamMaxBytes,
 			MaxMsgSize: OutputMaxMsgSize, Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
 			Description: "full-output chunks waiting for assembly into result_output"},
+		{Name: StreamExecs, Subjects: []string{SubjExecsAll}, MaxAge: 90 * day,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
+			Description: "execution requests and their fan-out outcomes (the executions table is rebuilt from it)"},
 	}
 }
 

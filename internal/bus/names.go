@@ -12,6 +12,9 @@ const (
 	// StreamOutput holds agents' full-output chunks until the backend has
 	// assembled them into object store result_output (internal/output).
 	StreamOutput = "OUTPUT"
+	// StreamExecs holds the ExecRequested messages the executions table is
+	// rebuilt from (SPEC §11).
+	StreamExecs = "EXECS"
 )
 
 // KV buckets and object stores.
@@ -47,6 +50,7 @@ const (
 	ConsumerEvents  = "backend_events_projector"
 	ConsumerResults = "backend_results_projector"
 	ConsumerAudit   = "backend_audit_projector"
+	ConsumerExecs   = "backend_execs_projector"
 	// ConsumerCommandAudit follows EXEC to audit commands the backend did
 	// not publish itself (internal/cmdaudit).
 	ConsumerCommandAudit = "backend_command_audit"
@@ -63,6 +67,7 @@ const (
 	SubjHeartbeatAll      = "heartbeat.>"
 	SubjAuditAll          = "audit.>"
 	SubjOutputAll         = "output.>"
+	SubjExecsAll          = "execs.>"
 	// SubjLiveAll carries the dashboard's live events between backend
 	// replicas (core NATS, backend only): whichever replica projected a
 	// change publishes it once, and every replica's SSE hub relays it.
@@ -91,6 +96,9 @@ func ResultsOf(requestID string) string { return "results.*." + requestID }
 func Output(pc, resultID, stream string) string {
 	return "output." + pc + "." + resultID + "." + stream
 }
+
+// ExecRequested is the subject of an execution's ExecRequested messages.
+func ExecRequested(execID string) string { return "execs." + execID }
 
 // Heartbeat is the subject of a PC's heartbeats.
 func Heartbeat(pc string) string { return "heartbeat." + pc }

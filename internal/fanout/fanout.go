@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,9 +32,9 @@ import (
 
 // Store is what fan-out needs from the SQL projection (*store.DB).
 type Store interface {
-	CreateExecution(ctx context.Context, e apiv1.Execution) error
-	WaveSent(ctx context.Context, execID string, n int) error
-	WavesCancelled(ctx context.Context, execID string, k int) error
+	// ApplyExecEvents applies ExecRequested messages to executions,
+	// idempotently (the executions projector applies the same ones).
+	ApplyExecEvents(ctx context.Context, evs []wire.ExecRequested) ([]store.ExecProgress, error)
 	OnlinePCs(ctx context.Context, now time.Time, group string) ([]string, error)
 	KnownPCs(ctx context.Context, group string) ([]string, error)
 	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]apiv1.Execution, int, error)
@@ -88,6 +89,11 @@ type Fanout struct {
 	signer *sign.Signer
 	log    *slog.Logger
 
+	// Background retries of records a broker failure held back.
+	bg       sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+
 	// Now is the clock (tests may replace it before use).
 	Now func() time.Time
 	// WavePoll is how often RunWaves looks for due waves (default 1s).
@@ -107,7 +113,7 @@ func New(d Deps) *Fanout {
 		log = slog.Default()
 	}
 	return &Fanout{js: d.JS, nc: d.NC, store: d.Store, jobs: d.Jobs, waves: d.Waves, audit: d.Audit, signer: d.Signer, log: log, Now: time.Now,
-		WavePoll: time.Second, ClaimLease: 30 * time.Second, RunGrace: 10 * time.Second}
+		WavePoll: time.Second, ClaimLease: 30 * time.Second, RunGrace: 10 * time.Second, stop: make(chan struct{})}
 }
 
 // Errors callers map to HTTP statuses.
@@ -128,6 +134,12 @@ type ExecRequest struct {
 	Plan        manifest.Plan
 	InitiatedBy string // account name, or "scheduler"
 	SourceIP    string // for the audit record
+	// ScheduleID names the schedule of a scheduled fire; DispatchPCs and
+	// DispatchedAt are the per_pc dispatch rows the scheduler recorded,
+	// carried on EXECS so a rebuilt database has them too.
+	ScheduleID   string
+	DispatchPCs  []string
+	DispatchedAt time.Time
 }
 
 // WaveRecord is the value of a pending wave in KV waves (kv.Wave).
@@ -251,10 +263,18 @@ func (f *Fanout) waveCount(ctx context.Context, now time.Time, group string, ear
 	return len(set), nil
 }
 
-// Exec runs a registered job under a plan (SPEC §5 step 1). Order matters:
-// the version pin, the executions row and the pending waves are written
-// before anything is published, so a fast agent's result always finds its
-// parent row and pin, and a crash after publishing loses no wave.
+// Exec runs a registered job under a plan (SPEC §5 step 1, §11). Order
+// matters: the version pin, then the ExecRequested message on EXECS
+// (awaited) and the executions row, then the pending waves, all before
+// any Command, so a fast agent's result always finds its parent row and
+// pin, a crash after publishing loses no wave, and a wiped database gets
+// the execution back from the stream.
+//
+// A broker failure before anything was sent is ErrBrokerUnavailable. One
+// in the middle of the fan-out stops it there: the outcome (subjects sent,
+// those not, targets only they reached) is recorded on the row, on EXECS
+// and in the audit — now, or once the broker is back — and the error is a
+// *FanoutError describing it.
 func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse, error) {
 	if err := manifest.CheckID("job_id", req.JobID); err != nil {
 		return apiv1.ExecResponse{}, err
@@ -264,6 +284,9 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 	}
 	m, err := f.jobs.Get(ctx, req.JobID)
 	if err != nil {
+		if !errors.Is(err, kv.ErrJobNotFound) && !errors.Is(err, kv.ErrInvalid) {
+			err = unavailable(err)
+		}
 		return apiv1.ExecResponse{}, err
 	}
 	if !req.Plan.AllowEmpty {
@@ -289,7 +312,7 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 	count := 0
 	if p.Waves() {
 		// Waves with no delay go out now; the others wait in KV. Their
-		// targets are counted when they are sent (AddExecutionTargets).
+		// targets are counted when they are sent (a wave_sent message).
 		var nowGroups []string
 		for i, w := range p.Rollout.Waves {
 			cmd := m.Command(execID, uuid.NewString(), p)
@@ -323,39 +346,95 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 
 	// 1. Pin the version.
 	if err := f.jobs.Pin(ctx, m.ID, m.Version); err != nil {
+		return apiv1.ExecResponse{}, unavailable(err)
+	}
+	// 2. The execution: on EXECS (awaited), then the row.
+	ev := wire.ExecRequested{Kind: wire.ExecRequestedKind, ExecID: execID, JobID: m.ID, Version: m.Version,
+		InitiatedBy: req.InitiatedBy, InitiatedAt: now, TargetCount: target, Plan: p.JSON(), PendingWaves: len(later)}
+	if req.ScheduleID != "" {
+		ev.Schedule = &wire.ExecSchedule{ID: req.ScheduleID, PCs: req.DispatchPCs, DispatchedAt: req.DispatchedAt.UTC()}
+	}
+	if err := f.record(ctx, ev); err != nil {
 		return apiv1.ExecResponse{}, err
 	}
-	// 2. The parent row.
-	if err := f.store.CreateExecution(ctx, apiv1.Execution{ExecID: execID, JobID: m.ID, Version: m.Version,
-		InitiatedBy: req.InitiatedBy, InitiatedAt: now, TargetCount: target, Status: "pending",
-		PendingWaves: len(later)}); err != nil {
-		return apiv1.ExecResponse{}, err
-	}
-	// 3. Later waves.
-	if len(later) > 0 {
-		if count == 0 {
-			if err := f.waves.CreatePad(ctx, m.ID, execID); err != nil {
-				return apiv1.ExecResponse{}, err
-			}
-		}
-		for _, w := range later {
-			if err := f.waves.Create(ctx, w); err != nil {
-				return apiv1.ExecResponse{}, err
-			}
+	// From here on the execution exists: a caller hanging up must not cut
+	// its fan-out short.
+	ctx = context.WithoutCancel(ctx)
+	// 3. Later waves; 4. publish. Both stop at the first broker failure.
+	var ferr error
+	stored := 0
+	if len(later) > 0 && count == 0 {
+		if err := f.waves.CreatePad(ctx, m.ID, execID); err != nil {
+			ferr = fmt.Errorf("store the wave pad: %w", err)
 		}
 	}
-	// 4. Publish.
+	for _, w := range later {
+		if ferr != nil {
+			break
+		}
+		if err := f.waves.Create(ctx, w); err != nil {
+			ferr = fmt.Errorf("store wave %d: %w", w.Index, err)
+			break
+		}
+		stored++
+	}
+	var sent, failed []string
 	for _, o := range immediate {
-		if err := f.publish(ctx, o.subject, o.cmd); err != nil {
-			return apiv1.ExecResponse{}, err
+		if ferr == nil {
+			if err := f.publish(ctx, o.subject, o.cmd); err != nil {
+				ferr = err
+			} else {
+				sent = append(sent, o.subject)
+				continue
+			}
 		}
+		failed = append(failed, o.subject)
 	}
-	resp := apiv1.ExecResponse{ExecID: execID, JobID: m.ID, Version: m.Version, TargetCount: target, Subjects: p.Subjects()}
-	f.log.Info("exec dispatched", "exec_id", execID, "job_id", m.ID, "version", m.Version,
-		"target_count", target, "subjects", resp.Subjects, "pending_waves", len(later), "initiated_by", req.InitiatedBy)
-	f.auditf(ctx, req.InitiatedBy, "exec", m.ID, map[string]any{"exec_id": execID, "version": m.Version,
-		"target_count": target, "subjects": resp.Subjects, "plan": json.RawMessage(p.JSON())}, req.SourceIP)
-	return resp, nil
+	// 5. The outcome.
+	outcome := wire.ExecRequested{Kind: wire.ExecFanoutKind, ExecID: execID, JobID: m.ID, SubjectsSent: len(sent),
+		SubjectsFailed: failed, WavesLost: len(later) - stored}
+	if len(failed) > 0 {
+		n, err := f.liveCount(ctx, now, reached(sent))
+		if err != nil {
+			f.log.Error("count the targets a cut-short fan-out reached; keeping the planned count", "exec_id", execID, "error", err)
+			n = target
+		}
+		outcome.TargetsLost = max(target-max(n, 1), 0)
+	}
+	resp := apiv1.ExecResponse{ExecID: execID, JobID: m.ID, Version: m.Version, TargetCount: target - outcome.TargetsLost,
+		Subjects: p.Subjects(), SubjectsSent: len(sent), SubjectsFailed: failed}
+	audit := map[string]any{"exec_id": execID, "version": m.Version, "target_count": resp.TargetCount,
+		"subjects": resp.Subjects, "subjects_sent": len(sent), "plan": json.RawMessage(p.JSON())}
+	if ferr == nil {
+		if err := f.record(ctx, outcome); err != nil {
+			// Everything went out; only the bookkeeping is late.
+			f.log.Warn("fan-out outcome not recorded yet; retrying in the background", "exec_id", execID, "error", err)
+			f.recordOutcome(ctx, outcome)
+		}
+		f.log.Info("exec dispatched", "exec_id", execID, "job_id", m.ID, "version", m.Version,
+			"target_count", target, "subjects", resp.Subjects, "pending_waves", len(later), "initiated_by", req.InitiatedBy)
+		f.auditf(ctx, req.InitiatedBy, "exec", m.ID, audit, req.SourceIP)
+		return resp, nil
+	}
+	f.recordOutcome(ctx, outcome)
+	nothing := len(sent) == 0 && stored == 0
+	action := "exec.partial"
+	resp.Error = fmt.Sprintf("the broker failed during the fan-out: %d of %d subjects sent, %d not (%v); "+
+		"execution %s runs where its command arrived", len(sent), len(immediate), len(failed), ferr, execID)
+	if len(later) > 0 {
+		resp.Error += fmt.Sprintf("; %d of %d later waves stored", stored, len(later))
+	}
+	if nothing {
+		action = "exec.failed"
+		resp.Error = fmt.Sprintf("the broker failed before any command was sent (%v); execution %s reached nobody", ferr, execID)
+	}
+	f.log.Error("exec fan-out cut short by the broker", "exec_id", execID, "job_id", m.ID, "subjects_sent", len(sent),
+		"subjects_failed", len(failed), "waves_stored", stored, "waves_lost", len(later)-stored, "error", ferr)
+	audit["subjects_failed"] = failed
+	audit["waves_lost"] = len(later) - stored
+	audit["error"] = ferr.Error()
+	f.auditLater(ctx, req.InitiatedBy, action, m.ID, audit, req.SourceIP)
+	return resp, &FanoutError{Resp: resp, Err: ferr, nothing: nothing}
 }
 
 func (f *Fanout) auditf(ctx context.Context, actor, action, target string, payload any, ip string) {
@@ -381,6 +460,9 @@ func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
 	n := 0
 	for _, e := range es {
 		for range 5 { // compare-and-delete; re-read on a concurrent change
+			if !kv.IsPad(e.Key) && e.Err == nil && e.Wave.Counted {
+				break // in flight: its dispatcher (or a retaker) sends it
+			}
 			err = f.waves.Delete(ctx, e.Key, e.Revision)
 			if err == nil {
 				if !kv.IsPad(e.Key) {
@@ -388,9 +470,8 @@ func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
 					f.log.Info("wave cancelled", "job_id", jobID, "key", e.Key)
 					if rec := e.Wave; e.Err == nil && !rec.Counted && rec.ExecID != "" {
 						// The execution no longer waits for this wave.
-						if err := f.store.WavesCancelled(ctx, rec.ExecID, 1); err != nil {
-							f.log.Error("settle execution after wave cancel", "exec_id", rec.ExecID, "error", err)
-						}
+						f.recordOutcome(ctx, wire.ExecRequested{Kind: wire.ExecWaveCancelledKind, ExecID: rec.ExecID,
+							JobID: rec.JobID, Wave: rec.Index})
 					}
 				}
 				break

@@ -24,7 +24,9 @@ import (
 // belong to groups, and stores job "j".
 func setup(t *testing.T, members map[string][]string) *server.Server {
 	t.Helper()
-	b := testenv.Backend(t, nil)
+	// The backend's own wave dispatcher stays out of the way: the tests
+	// run theirs (newFanout) and must be the only one sending.
+	b := testenv.Backend(t, func(c *server.Config) { c.WavePoll = time.Hour })
 	ctx := t.Context()
 	groups, _ := b.JS.KeyValue(ctx, bus.KVAgentGroups)
 	for pc, gs := range members {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/fanout/command"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -69,16 +70,28 @@ func (f *Fanout) Run(ctx context.Context, req apiv1.RunRequest, initiatedBy, sou
 		Grace: f.RunGrace, DeadlineAt: req.DeadlineAt}, now)
 	aw, err := command.AwaitResult(f.nc, cmd.RequestID)
 	if err != nil {
-		return wire.ExecResult{}, cmd.ExecID, err
+		return wire.ExecResult{}, cmd.ExecID, unavailable(err)
 	}
 	defer aw.Close()
-	if err := f.store.CreateExecution(ctx, apiv1.Execution{ExecID: cmd.ExecID, JobID: wire.AdhocJobID,
-		Version: AdhocVersion, InitiatedBy: initiatedBy, InitiatedAt: now, TargetCount: 1, Status: apiv1.ExecPending}); err != nil {
+	// The execution on EXECS and in SQL, then the command, then how it went.
+	plan := manifest.Plan{Target: manifest.Target{PCs: []string{req.PCID}}, DeadlineAt: cmd.DeadlineAt}
+	if err := f.record(ctx, wire.ExecRequested{Kind: wire.ExecRequestedKind, ExecID: cmd.ExecID, JobID: wire.AdhocJobID,
+		Version: AdhocVersion, InitiatedBy: initiatedBy, InitiatedAt: now, TargetCount: 1, Plan: plan.JSON()}); err != nil {
 		return wire.ExecResult{}, cmd.ExecID, err
 	}
+	subject := bus.CommandsPC(req.PCID)
 	if err := command.Publish(ctx, f.js, f.signer, req.PCID, cmd); err != nil {
-		return wire.ExecResult{}, cmd.ExecID, err
+		ctx := context.WithoutCancel(ctx)
+		f.recordOutcome(ctx, wire.ExecRequested{Kind: wire.ExecFanoutKind, ExecID: cmd.ExecID, JobID: wire.AdhocJobID,
+			SubjectsFailed: []string{subject}})
+		f.log.Error("ad-hoc run not sent: the broker failed", "exec_id", cmd.ExecID, "pc_id", req.PCID, "error", err)
+		f.auditLater(ctx, initiatedBy, "run.failed", req.PCID, map[string]any{"exec_id": cmd.ExecID, "request_id": cmd.RequestID,
+			"error": err.Error()}, sourceIP)
+		msg := fmt.Sprintf("the broker failed before the command was sent (%v); execution %s reached nobody", err, cmd.ExecID)
+		return wire.ExecResult{}, cmd.ExecID, &FanoutError{Err: err, nothing: true, Resp: apiv1.ExecResponse{ExecID: cmd.ExecID,
+			JobID: wire.AdhocJobID, Version: AdhocVersion, TargetCount: 1, Subjects: []string{subject}, SubjectsFailed: []string{subject}, Error: msg}}
 	}
+	f.recordOutcome(ctx, wire.ExecRequested{Kind: wire.ExecFanoutKind, ExecID: cmd.ExecID, JobID: wire.AdhocJobID, SubjectsSent: 1})
 	log := f.log.With("exec_id", cmd.ExecID, "request_id", cmd.RequestID, "pc_id", req.PCID)
 	log.Info("ad-hoc run dispatched", "shell", req.Shell, "timeout_secs", req.TimeoutSecs, "deadline_at", cmd.DeadlineAt, "initiated_by", initiatedBy)
 	f.auditf(ctx, initiatedBy, "run", req.PCID, map[string]any{"exec_id": cmd.ExecID, "request_id": cmd.RequestID,

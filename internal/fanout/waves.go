@@ -7,6 +7,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/kv"
+	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
 // RunWaves sends pending rollout waves when they are due, until ctx ends.
@@ -118,19 +119,22 @@ func (f *Fanout) dispatch(ctx context.Context, c kv.Change[kv.Wave]) {
 		if n > 0 && f.waves.AbsorbPad(ctx, rec.JobID, rec.ExecID) {
 			n--
 		}
-		// Always, even with no live target: the execution stops waiting
-		// for this wave either way.
-		if err := f.store.WaveSent(ctx, rec.ExecID, n); err != nil {
-			log.Error("raise target_count for wave", "error", err)
-			return
-		}
-		rec.Counted = true
+		// Counted by compare-and-set first: from here the wave can no
+		// longer be cancelled, so it has exactly one fate on EXECS.
+		rec.Counted, rec.Targets = true, n
 		if rev, err = f.waves.Update(ctx, c.Key, rec, rev); err != nil {
-			// Cancelled between claim and count; the targets stay added, a
-			// small over-count that the reaper's pending expiry bounds.
-			log.Warn("wave cancelled while being counted", "error", err)
+			log.Info("wave cancelled while being counted", "error", err)
 			return
 		}
+	}
+	// Always, even with no live target: the execution stops waiting for
+	// this wave either way. A retaker re-sends the same message (same msg
+	// id, applied once).
+	sentEv := wire.ExecRequested{Kind: wire.ExecWaveSentKind, ExecID: rec.ExecID, JobID: rec.JobID, Wave: rec.Index,
+		TargetsAdded: rec.Targets}
+	if err := f.record(ctx, sentEv); err != nil {
+		log.Error("record wave sent; will retry after the claim lease", "error", err)
+		return
 	}
 	if err := f.publish(ctx, bus.CommandsGroup(rec.Group), rec.Command); err != nil {
 		log.Error("publish wave; will retry after the claim lease", "error", err)

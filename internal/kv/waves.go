@@ -33,8 +33,11 @@ type Wave struct {
 	InitiatedBy string       `json:"initiated_by"`
 	// ClaimedAt is set (by compare-and-set) by the dispatcher sending it.
 	ClaimedAt *time.Time `json:"claimed_at,omitempty"`
-	// Counted: the wave's targets were already added to target_count.
+	// Counted: the wave's targets were counted (Targets, the live PCs it
+	// reaches) and it can no longer be cancelled; its wave_sent message
+	// may still be on its way (a dispatcher retaking it re-sends it).
 	Counted bool `json:"counted,omitempty"`
+	Targets int  `json:"targets,omitempty"`
 	// Earlier are the groups of the waves due before this one: their
 	// members already received this execution and are not counted again.
 	Earlier []string `json:"earlier,omitempty"`

@@ -2,6 +2,7 @@ package projector
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -18,6 +19,7 @@ type Writer interface {
 	ApplyStarted(ctx context.Context, batch []store.Started) ([]store.Started, error)
 	ApplyResults(ctx context.Context, batch []store.Result) (store.ResultOutcome, error)
 	InsertAudit(ctx context.Context, batch []store.Audit) error
+	ApplyExecEvents(ctx context.Context, evs []wire.ExecRequested) ([]store.ExecProgress, error)
 }
 
 type eventsHandler struct {
@@ -149,4 +151,40 @@ func (h *auditHandler) write(ctx context.Context, items []any) error {
 		rows[i] = it.(store.Audit)
 	}
 	return h.w.InsertAudit(ctx, rows)
+}
+
+// execsHandler rebuilds executions from EXECS (SPEC §11). The subject's
+// exec_id must be the payload's: anything else is refused as poison.
+type execsHandler struct {
+	w     Writer
+	log   *slog.Logger
+	notes Notifier
+}
+
+func (h *execsHandler) decode(m jetstream.Msg) (any, error) {
+	e, err := wire.DecodeExecRequested(m.Data())
+	if err != nil {
+		return nil, err
+	}
+	if m.Subject() != bus.ExecRequested(e.ExecID) {
+		return nil, fmt.Errorf("%w: %w", wire.ErrInvalid, &wire.FieldError{Field: "exec_id",
+			Msg: fmt.Sprintf("%.40q is not the exec_id of subject %.80q", e.ExecID, m.Subject())})
+	}
+	return e, nil
+}
+
+func (h *execsHandler) write(ctx context.Context, items []any) error {
+	evs := make([]wire.ExecRequested, len(items))
+	for i, it := range items {
+		evs[i] = it.(wire.ExecRequested)
+	}
+	changed, err := h.w.ApplyExecEvents(ctx, evs)
+	if err != nil {
+		return err
+	}
+	for _, p := range changed {
+		h.notes.Publish("execution", p)
+		h.log.Debug("projected execution", "exec_id", p.ExecID, "status", p.Status, "target_count", p.TargetCount)
+	}
+	return nil
 }

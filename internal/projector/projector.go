@@ -72,6 +72,7 @@ func New(st Store, o Options) *Set {
 			mk(bus.StreamEvents, bus.ConsumerEvents, bus.SubjEventsStartedAll, &eventsHandler{w: st, jobs: o.Jobs, log: o.Log, notes: o.Notes, drops: o.Metrics}),
 			mk(bus.StreamResults, bus.ConsumerResults, "", &resultsHandler{w: st, log: o.Log, notes: o.Notes, drops: o.Metrics}),
 			mk(bus.StreamAudit, bus.ConsumerAudit, "", &auditHandler{w: st, log: o.Log}),
+			mk(bus.StreamExecs, bus.ConsumerExecs, "", &execsHandler{w: st, log: o.Log, notes: o.Notes}),
 		},
 		beats: &Heartbeats{W: st, Log: o.Log, Notes: o.Notes, Local: o.Local, Metrics: o.Metrics},
 	}
@@ -84,6 +85,7 @@ func (s *Set) ResetIfWiped(ctx context.Context, js jetstream.JetStream) error {
 		{bus.StreamEvents, bus.ConsumerEvents, "execution_results"},
 		{bus.StreamResults, bus.ConsumerResults, "execution_results"},
 		{bus.StreamAudit, bus.ConsumerAudit, "audit_log"},
+		{bus.StreamExecs, bus.ConsumerExecs, "executions"},
 	}
 	for _, p := range pairs {
 		empty, err := s.store.TableEmpty(ctx, p.table)

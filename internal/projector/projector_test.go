@@ -76,7 +76,8 @@ func (e *env) waitProjected() {
 	e.t.Helper()
 	ctx := context.Background()
 	testenv.Eventually(e.t, 15*time.Second, "projectors caught up", func() bool {
-		for _, c := range [][2]string{{bus.StreamEvents, bus.ConsumerEvents}, {bus.StreamResults, bus.ConsumerResults}, {bus.StreamAudit, bus.ConsumerAudit}} {
+		for _, c := range [][2]string{{bus.StreamEvents, bus.ConsumerEvents}, {bus.StreamResults, bus.ConsumerResults}, {bus.StreamAudit, bus.ConsumerAudit},
+			{bus.StreamExecs, bus.ConsumerExecs}} {
 			cons, err := e.b.JS.Consumer(ctx, c[0], c[1])
 			if err != nil {
 				return false

@@ -49,6 +49,11 @@ type Request struct {
 	InitiatedBy string        // always Actor
 	ScheduleID  string
 	Tick        time.Time // the fire time this dispatch is for
+	// PCs and DispatchedAt are the per_pc dispatch rows recorded before
+	// the call (nil for other schedules): the dispatcher carries them on
+	// EXECS so a rebuilt database has them again.
+	PCs          []string
+	DispatchedAt time.Time
 }
 
 // Dispatched is what a dispatch did.
@@ -434,7 +439,7 @@ func (s *Scheduler) fire(ctx context.Context, e *entry, tick time.Time, catchUp 
 	}
 	execID := uuid.NewString()
 	plan := sc.Plan(tick)
-	s.dispatch(ctx, log, sc, plan, execID, tick, st, rev, catchUp, nil)
+	s.dispatch(ctx, log, sc, plan, execID, tick, st, rev, catchUp, nil, time.Time{})
 }
 
 // job returns the manifest at fire time (an edited job takes effect on the
@@ -544,14 +549,14 @@ func (s *Scheduler) firePerPC(ctx context.Context, log *slog.Logger, e *entry, m
 	}
 	plan.Target = manifest.Target{PCs: need}
 	plan.Rollout = nil
-	s.dispatch(ctx, log, sc, plan, execID, tick, st, rev, false, need)
+	s.dispatch(ctx, log, sc, plan, execID, tick, st, rev, false, need, now)
 }
 
 func (s *Scheduler) dispatch(ctx context.Context, log *slog.Logger, sc schedule.Schedule, plan manifest.Plan, execID string,
-	tick time.Time, st State, rev uint64, catchUp bool, pcs []string) {
+	tick time.Time, st State, rev uint64, catchUp bool, pcs []string, dispatchedAt time.Time) {
 	log = log.With("exec_id", execID)
 	res, err := s.d.Dispatcher.Exec(ctx, Request{ExecID: execID, JobID: sc.JobID, Plan: plan, InitiatedBy: Actor,
-		ScheduleID: sc.ID, Tick: tick.UTC()})
+		ScheduleID: sc.ID, Tick: tick.UTC(), PCs: pcs, DispatchedAt: dispatchedAt})
 	if errors.Is(err, manifest.ErrNoTargets) {
 		// Nobody to run it on is not a failure of the scheduler: the tick
 		// is skipped (it stays claimed, so it is not retried) and audited,

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 
 	"github.com/kanade-fleet/kanade/internal/agent"
@@ -18,9 +19,17 @@ const schedulerLock = "scheduler"
 // POST /api/exec.
 type fanoutDispatcher struct{ f *fanout.Fanout }
 
+// A fire the broker cut short that reached some PCs counts as fired: it is
+// recorded and audited by the fan-out, and the dispatch rows of the PCs it
+// did not reach are gone (their per_pc standing lets a later evaluation
+// retry them).
 func (d fanoutDispatcher) Exec(ctx context.Context, req scheduler.Request) (scheduler.Dispatched, error) {
 	r, err := d.f.Exec(ctx, fanout.ExecRequest{ExecID: req.ExecID, JobID: req.JobID, Plan: req.Plan,
-		InitiatedBy: req.InitiatedBy})
+		InitiatedBy: req.InitiatedBy, ScheduleID: req.ScheduleID, DispatchPCs: req.PCs, DispatchedAt: req.DispatchedAt})
+	var fe *fanout.FanoutError
+	if errors.As(err, &fe) && !fe.NothingSent() {
+		r, err = fe.Resp, nil
+	}
 	return scheduler.Dispatched{Version: r.Version, TargetCount: r.TargetCount, Subjects: r.Subjects}, err
 }
 

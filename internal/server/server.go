@@ -246,6 +246,10 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	if b.Broker != nil {
 		co.InProcess = b.Broker.Server
 	}
+	// No reconnect buffer: a publish while the broker is away fails at
+	// once instead of leaving later, so every publish outcome the backend
+	// records (fan-out subjects sent and failed) is the real one.
+	co.Options = append(co.Options, nats.ReconnectBufSize(-1))
 	if b.NC, err = bus.Connect(co); err != nil {
 		return nil, err
 	}
@@ -401,6 +405,9 @@ func (b *Server) teardown() {
 		b.cancel()
 	}
 	b.wg.Wait()
+	if b.Fanout != nil {
+		b.Fanout.Close() // background retries of records a broker failure held back
+	}
 	if b.Live != nil {
 		b.Live.Close()
 	}

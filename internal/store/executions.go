@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -159,14 +160,20 @@ func (db *DB) bumpCountersSets(ctx context.Context, tx *sql.Tx, deltas map[strin
 // ExecFilter selects executions.
 type ExecFilter struct{ JobID, Status string }
 
-const execCols = `exec_id, job_id, version, initiated_by, initiated_at, target_count, success_count, failure_count, skipped_count, status, pending_waves`
+const execCols = `exec_id, job_id, version, initiated_by, initiated_at, target_count, success_count, failure_count, skipped_count, status, pending_waves,
+	subjects_sent + wave_subjects, subjects_failed`
 
 func scanExec(s scanner) (apiv1.Execution, error) {
 	var e apiv1.Execution
-	var at string
+	var at, failed string
 	err := s.Scan(&e.ExecID, &e.JobID, &e.Version, &e.InitiatedBy, &at, &e.TargetCount, &e.SuccessCount,
-		&e.FailureCount, &e.SkippedCount, &e.Status, &e.PendingWaves)
+		&e.FailureCount, &e.SkippedCount, &e.Status, &e.PendingWaves, &e.SubjectsSent, &failed)
 	e.InitiatedAt = ParseTS(at)
+	if err == nil && failed != "" {
+		if jerr := json.Unmarshal([]byte(failed), &e.SubjectsFailed); jerr != nil {
+			return e, fmt.Errorf("subjects_failed of exec_id=%s: %w", e.ExecID, jerr)
+		}
+	}
 	return e, err
 }
 

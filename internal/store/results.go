@@ -80,6 +80,9 @@ func (db *DB) applyStartedRows(ctx context.Context, batch []Started) ([]Started,
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockExecs(ctx, tx, startedExecs(batch)); err != nil {
+		return nil, err
+	}
 	ins, err := tx.PrepareContext(ctx, db.q(`INSERT INTO execution_results
 		(result_id, request_id, exec_id, pc_id, job_id, version, started_at, recorded_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (result_id) DO NOTHING`))
@@ -89,9 +92,12 @@ func (db *DB) applyStartedRows(ctx context.Context, batch []Started) ([]Started,
 	defer ins.Close()
 	// recorded_at is the publish time of the earliest message about the run,
 	// whichever projector saw it first, so a replay (where the two streams
-	// may be projected in another order) reproduces it exactly. Nothing else
-	// of an existing row is touched.
-	earlier, err := tx.PrepareContext(ctx, db.q(`UPDATE execution_results SET recorded_at = ? WHERE result_id = ? AND recorded_at > ?`))
+	// may be projected in another order) reproduces it exactly; expires_at
+	// comes from the started event whichever arrived first, for the same
+	// reason. Nothing else of an existing row is touched.
+	earlier, err := tx.PrepareContext(ctx, db.q(`UPDATE execution_results SET
+		recorded_at = CASE WHEN recorded_at > ? THEN ? ELSE recorded_at END, expires_at = COALESCE(expires_at, CAST(? AS TEXT))
+		WHERE result_id = ? AND (recorded_at > ? OR (expires_at IS NULL AND CAST(? AS TEXT) IS NOT NULL))`))
 	if err != nil {
 		return nil, fmt.Errorf("prepare recorded_at update: %w", err)
 	}
@@ -110,7 +116,7 @@ func (db *DB) applyStartedRows(ctx context.Context, batch []Started) ([]Started,
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			inserted = append(inserted, s)
-		} else if _, err := earlier.ExecContext(ctx, TS(s.RecordedAt), s.ResultID, TS(s.RecordedAt)); err != nil {
+		} else if _, err := earlier.ExecContext(ctx, TS(s.RecordedAt), TS(s.RecordedAt), exp, s.ResultID, TS(s.RecordedAt), exp); err != nil {
 			return nil, fmt.Errorf("date row result_id=%s: %w", s.ResultID, err)
 		}
 		if s.ExecID != "" {
@@ -137,6 +143,9 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 		return out, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockExecs(ctx, tx, resultExecs(batch)); err != nil {
+		return out, err
+	}
 	ins, err := tx.PrepareContext(ctx, db.q(`INSERT INTO execution_results
 		(result_id, request_id, exec_id, pc_id, job_id, version, exit_code, stdout, stderr,
 		 started_at, finished_at, recorded_at, skipped, timed_out, killed)
@@ -234,6 +243,22 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 	return out, nil
 }
 
+func startedExecs(b []Started) []string {
+	out := make([]string, len(b))
+	for i, s := range b {
+		out[i] = s.ExecID
+	}
+	return out
+}
+
+func resultExecs(b []Result) []string {
+	out := make([]string, len(b))
+	for i, r := range b {
+		out[i] = r.ExecID
+	}
+	return out
+}
+
 // applyStartedSets is ApplyStarted in three set-based statements (see
 // postgresDialect).
 func (db *DB) applyStartedSets(ctx context.Context, batch []Started) ([]Started, error) {
@@ -267,6 +292,9 @@ func (db *DB) applyStartedSets(ctx context.Context, batch []Started) ([]Started,
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockExecs(ctx, tx, exec); err != nil { // see lockExecs: a row being created by the executions projector
+		return nil, err
+	}
 	got, err := queryIDs(ctx, tx, `INSERT INTO execution_results
 		(result_id, request_id, exec_id, pc_id, job_id, version, started_at, recorded_at, expires_at)
 		SELECT u.id, u.req, u.exec, u.pc, u.job, u.ver, u.st, u.rec, NULLIF(u.exp, '')
@@ -278,19 +306,20 @@ func (db *DB) applyStartedSets(ctx context.Context, batch []Started) ([]Started,
 		return nil, fmt.Errorf("insert in-flight rows: %w", err)
 	}
 	var inserted []Started
-	var oldIDs, oldRec pgText
+	var oldIDs, oldRec, oldExp pgText
 	for i, s := range rows {
 		if got[s.ResultID] {
 			inserted = append(inserted, s)
 		} else {
-			oldIDs, oldRec = append(oldIDs, ids[i]), append(oldRec, rec[i])
+			oldIDs, oldRec, oldExp = append(oldIDs, ids[i]), append(oldRec, rec[i]), append(oldExp, exp[i])
 		}
 	}
 	if len(oldIDs) > 0 {
-		// Keep the earliest publish time (see applyStartedRows).
-		if _, err := tx.ExecContext(ctx, `UPDATE execution_results e SET recorded_at = u.rec
-			FROM unnest($1::text[], $2::text[]) AS u(id, rec)
-			WHERE e.result_id = u.id AND e.recorded_at > u.rec`, oldIDs, oldRec); err != nil {
+		// Keep the earliest publish time, fill expires_at (see applyStartedRows).
+		if _, err := tx.ExecContext(ctx, `UPDATE execution_results e SET recorded_at = LEAST(e.recorded_at, u.rec),
+			expires_at = COALESCE(e.expires_at, NULLIF(u.exp, ''))
+			FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, rec, exp)
+			WHERE e.result_id = u.id AND (e.recorded_at > u.rec OR (e.expires_at IS NULL AND u.exp <> ''))`, oldIDs, oldRec, oldExp); err != nil {
 			return nil, fmt.Errorf("date existing rows: %w", err)
 		}
 	}
@@ -355,6 +384,9 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		return out, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockExecs(ctx, tx, exec); err != nil { // see lockExecs: count into a row being created, or let it count us
+		return out, err
+	}
 	const cols = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
 		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[])
 		AS u(id, req, exec, pc, job, ver, code, stdout, stderr, st, fin, rec, skipped, timed_out, killed)`

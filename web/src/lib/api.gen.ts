@@ -277,13 +277,23 @@ export interface ExecRequest {
   allow_empty?: boolean
 }
 
-/** ExecResponse is the answer of POST /api/exec/{job_id}. */
+/**
+ * ExecResponse is the answer of POST /api/exec/{job_id}.
+ * 
+ * When the broker failed in the middle of the fan-out the answer is a 502
+ * with this body: Error says what happened, SubjectsSent how many subjects
+ * got the command and SubjectsFailed which did not (the execution exists
+ * and runs where it arrived; it also decodes as an ErrorBody).
+ */
 export interface ExecResponse {
   exec_id: string
   job_id: string
   version: string
   target_count: number
   subjects: string[] | null
+  subjects_sent: number
+  subjects_failed?: string[]
+  error?: string
 }
 
 /**
@@ -339,6 +349,14 @@ export interface Execution {
   status: ExecutionStatus
   /** later waves not sent yet */
   pending_waves: number
+  /**
+   * SubjectsSent counts the command subjects the broker acknowledged (the
+   * first fan-out's and one per later wave sent); SubjectsFailed lists
+   * those of the first fan-out it did not (the fan-out stops at the
+   * first broker failure: the rest are listed too, never attempted).
+   */
+  subjects_sent: number
+  subjects_failed?: string[]
 }
 
 /**
