@@ -126,6 +126,8 @@ type Server struct {
 	Audit   *audit.Publisher
 	Metrics *metrics.Registry
 	Jobs    *projector.JobCache
+	// Projectors are the stream-to-SQL projectors (their Statuses feed health).
+	Projectors *projector.Set
 	// KV is the one owner of the JetStream KV buckets.
 	KV     *kv.Store
 	Fanout *fanout.Fanout
@@ -298,6 +300,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	b.Jobs = projector.NewJobCache(manifest.ParseDuration)
 	set := projector.New(b.DB, projector.Options{Batch: cfg.ProjectorBatch, Log: cfg.Log, Metrics: b.Metrics,
 		Notes: b.Live, Local: b.Hub, Jobs: b.Jobs, JobSource: b.KV.Jobs, Groups: b.KV.AgentGroups})
+	b.Projectors = set
 	if err := set.ResetIfWiped(parent, b.JS); err != nil {
 		return nil, err
 	}
