@@ -43,6 +43,8 @@ func run(args []string) error {
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address for the API and dashboard")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./kanade-data", "directory for backend.db and the embedded JetStream store")
 	fs.StringVar(&cfg.DB, "db", "", "database: empty = SQLite in data-dir; postgres://… = PostgreSQL")
+	fs.StringVar(&cfg.DBCorrupt, "db-corrupt", "rebuild",
+		"SQLite database failing its start-up check: rebuild (move it aside as backend.db.corrupt-<time>, replay the streams) | refuse (do not start)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "external NATS server(s), comma-separated; empty = start the embedded server")
 	fs.StringVar(&cfg.NATSAddr, "nats-addr", "127.0.0.1:4222", "where the embedded NATS server listens")
 	fs.StringVar(&cfg.NATSToken, "nats-token", "", "broker token (embedded: required of clients; external: presented)")
@@ -62,7 +64,7 @@ func run(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug | info | warn | error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	env := map[string]string{
-		"http-addr": "KANADE_HTTP_ADDR", "data-dir": "KANADE_DATA_DIR", "db": "KANADE_DB", "nats-url": "KANADE_NATS_URL",
+		"http-addr": "KANADE_HTTP_ADDR", "data-dir": "KANADE_DATA_DIR", "db": "KANADE_DB", "db-corrupt": "KANADE_DB_CORRUPT", "nats-url": "KANADE_NATS_URL",
 		"nats-addr": "KANADE_NATS_ADDR", "nats-token": "KANADE_NATS_TOKEN", "nats-auth-file": "KANADE_NATS_AUTH_FILE",
 		"nats-identity": "KANADE_NATS_IDENTITY", "agent-nats-url": "KANADE_AGENT_NATS_URL",
 		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "signing-key": "KANADE_SIGNING_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",

@@ -47,9 +47,13 @@ import (
 // cmd/kanade-backend fills it from flags, environment and TOML, tests fill
 // it directly. No package under internal/ reads the process environment.
 type Config struct {
-	HTTPAddr  string
-	DataDir   string
-	DB        string
+	HTTPAddr string
+	DataDir  string
+	DB       string
+	// DBCorrupt is what to do when the SQLite database fails its check at
+	// start (store.CorruptPolicy: "rebuild", the default, moves it aside and
+	// replays the streams; "refuse" stops the start with an error).
+	DBCorrupt string
 	NATSURL   string
 	NATSAddr  string
 	NATSToken string
@@ -118,6 +122,8 @@ type Server struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
 	DB     *store.DB
+	// DBOpen is what the start-up check of the database found.
+	DBOpen store.OpenOutcome
 	Hub    *live.Hub
 	// Live publishes a dashboard event to the clients of every replica
 	// (through the broker); Hub.Publish reaches this replica's only.
@@ -182,8 +188,13 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// Store first: the broker's revocations are kept there.
-	if b.DB, err = store.Open(parent, cfg.DB, cfg.DataDir, cfg.Log); err != nil {
+	// Store first: the broker's revocations are kept there. A damaged
+	// SQLite file is moved aside (or refused) before anything reads it.
+	policy, err := store.ParseCorruptPolicy(cfg.DBCorrupt)
+	if err != nil {
+		return nil, err
+	}
+	if b.DB, b.DBOpen, err = store.OpenChecked(parent, cfg.DB, cfg.DataDir, policy, cfg.Log); err != nil {
 		return nil, err
 	}
 
