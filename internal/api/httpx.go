@@ -70,6 +70,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, kv.ErrJobNotFound):
 		WriteError(w, http.StatusNotFound, "no such job", "job_id")
 	case errors.Is(err, context.Canceled):
+	case brokerRejects(err):
+		w.Header().Set("Retry-After", "10")
+		WriteError(w, http.StatusServiceUnavailable, "the broker rejects writes: "+err.Error(), "")
 	default:
 		s.d.Log.Error("api request failed", "route", r.Pattern, "error", err)
 		WriteError(w, http.StatusInternalServerError, "internal error", "")

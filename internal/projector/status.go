@@ -3,6 +3,8 @@ package projector
 import (
 	"sync"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/store"
 )
 
 // Status is how one projector is doing, for health and metrics: a
@@ -19,6 +21,8 @@ type Status struct {
 	// Zero when healthy.
 	FailingSince time.Time
 	LastError    string
+	// DBCorrupt: the last failure says the database file is damaged.
+	DBCorrupt bool
 }
 
 // maxTracked bounds the per-message failure map; past it, new failing
@@ -35,6 +39,7 @@ type tracker struct {
 	runFailed   time.Time            // the projector could not run since then
 	msgFailed   map[uint64]time.Time // stream seq → first failed write
 	lastErr     string
+	corrupt     bool
 }
 
 func (t *tracker) succeeded(now time.Time, seqs []uint64) {
@@ -46,7 +51,7 @@ func (t *tracker) succeeded(now time.Time, seqs []uint64) {
 		delete(t.msgFailed, s)
 	}
 	if t.runFailed.IsZero() && len(t.msgFailed) == 0 {
-		t.lastErr = ""
+		t.lastErr, t.corrupt = "", false
 	}
 }
 
@@ -59,7 +64,7 @@ func (t *tracker) messageFailed(now time.Time, seq uint64, err error) {
 	if _, ok := t.msgFailed[seq]; !ok && len(t.msgFailed) < maxTracked {
 		t.msgFailed[seq] = now
 	}
-	t.lastErr = err.Error()
+	t.lastErr, t.corrupt = err.Error(), store.IsCorrupt(err)
 }
 
 func (t *tracker) runFailure(now time.Time, err error) {
@@ -68,7 +73,7 @@ func (t *tracker) runFailure(now time.Time, err error) {
 	if t.runFailed.IsZero() {
 		t.runFailed = now
 	}
-	t.lastErr = err.Error()
+	t.lastErr, t.corrupt = err.Error(), store.IsCorrupt(err)
 }
 
 // running clears a failure to run (the consumer is pulling again); failed
@@ -87,11 +92,11 @@ func (t *tracker) nothingOutstanding() {
 	defer t.mu.Unlock()
 	clear(t.msgFailed)
 	if t.runFailed.IsZero() {
-		t.lastErr = ""
+		t.lastErr, t.corrupt = "", false
 	}
 }
 
-func (t *tracker) status() (last, since time.Time, lastErr string) {
+func (t *tracker) status() (last, since time.Time, lastErr string, corrupt bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	since = t.runFailed
@@ -100,13 +105,13 @@ func (t *tracker) status() (last, since time.Time, lastErr string) {
 			since = at
 		}
 	}
-	return t.lastSuccess, since, t.lastErr
+	return t.lastSuccess, since, t.lastErr, t.corrupt
 }
 
 // Status reports this projector's state.
 func (c *Consumer) Status() Status {
-	last, since, lastErr := c.track.status()
-	return Status{Consumer: c.Durable, Stream: c.Stream, LastSuccess: last, FailingSince: since, LastError: lastErr}
+	last, since, lastErr, corrupt := c.track.status()
+	return Status{Consumer: c.Durable, Stream: c.Stream, LastSuccess: last, FailingSince: since, LastError: lastErr, DBCorrupt: corrupt}
 }
 
 // Statuses reports every projector of the set.

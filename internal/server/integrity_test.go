@@ -128,3 +128,8 @@ func TestDamagedDatabaseRebuiltFromStreams(t *testing.T) {
 		}
 	}
 }
+
+func testQueryRow(t *testing.T, b *server.Server, resultID string, n *int) error {
+	t.Helper()
+	return store.TestQueryRow(t, b.DB, "SELECT COUNT(*) FROM execution_results WHERE result_id = ?", resultID).Scan(n)
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/cmdaudit"
 	"github.com/kanade-fleet/kanade/internal/enrollment"
 	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/health"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/leader"
 	"github.com/kanade-fleet/kanade/internal/live"
@@ -108,6 +109,17 @@ type Config struct {
 	// Dispatcher replaces the fan-out as what the scheduler fires; nil in
 	// production. Scheduler tests record fires with it.
 	Dispatcher scheduler.Dispatcher
+	// Health are the degradation thresholds of GET /api/health/fleet
+	// (SPEC §17); tests shorten them.
+	Health health.Options
+	// BrokerDiskReserve is the space the embedded broker leaves free on its
+	// disk for the database and the rest (--broker-disk-reserve; 0 =
+	// broker.DefaultDiskReserve, negative = nats-server's own limit).
+	// BrokerMinFree and BrokerHealPause tune the in-process JetStream
+	// recovery after a full disk (0 = the broker package defaults).
+	BrokerDiskReserve int64
+	BrokerMinFree     int64
+	BrokerHealPause   time.Duration
 }
 
 // BrokerCreds are what a client presents to the broker.
@@ -141,7 +153,9 @@ type Server struct {
 	Signer  *sign.Signer
 	Elector *leader.Elector
 	Sched   *scheduler.Scheduler
-	API     *api.Server
+	// Health decides whether the backend is degraded, and why.
+	Health *health.Monitor
+	API    *api.Server
 	// Authority signs the broker identities (nil without NATSIdentity).
 	Authority *brokerid.Authority
 	// Enrollment serves enrollment tokens, POST /api/enroll, revocation.
@@ -216,7 +230,8 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	}
 	b.natsURL = cfg.NATSURL
 	if cfg.NATSURL == "" {
-		bo := broker.Options{Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Token: cfg.NATSToken, Log: cfg.Log}
+		bo := broker.Options{Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Token: cfg.NATSToken, Log: cfg.Log,
+			DiskReserve: cfg.BrokerDiskReserve, MinFree: cfg.BrokerMinFree, HealPause: cfg.BrokerHealPause, DBFiles: b.DB.Files()}
 		if creds != nil {
 			bo.Configure = broker.ConfigureAuth(*creds)
 		}
@@ -339,11 +354,18 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	b.Sched = scheduler.New(scheduler.Deps{Schedules: b.KV.Schedules, Jobs: b.KV.Jobs, Freeze: b.KV.Freeze, Store: b.DB,
 		Dispatcher: dispatcher, Leader: b.Elector, Audit: b.Audit, Events: b.Live, Log: cfg.Log, Holder: holder}, cfg.Scheduler)
 
+	// Health: background probes, so the health route only reads memory.
+	b.Health = health.New(b.healthSources(holder), cfg.Health, b.Metrics, cfg.Log)
+	if b.DBOpen.MovedAside != "" {
+		b.Health.DatabaseRebuilt()
+	}
+	b.wg.Go(func() { b.Health.Run(ctx) })
+
 	// HTTP.
 	b.API = api.New(api.Deps{Store: b.DB, Dispatches: b.DB, Jobs: b.KV.Jobs, Schedules: b.KV.Schedules,
 		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Fanout: b.Fanout,
 		Enrollment: b.Enrollment, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
-		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit})
+		Metrics: b.Metrics, Health: b.Health, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)

@@ -251,3 +251,12 @@ func (db *DB) salvage(ctx context.Context, damaged string) map[string]int {
 	}
 	return out
 }
+
+// Files are the SQLite database's files (the database and its WAL), for
+// disk accounting; nil on PostgreSQL.
+func (db *DB) Files() []string {
+	if db.path == "" {
+		return nil
+	}
+	return []string{db.path, db.path + "-wal"}
+}
