@@ -131,9 +131,6 @@ func (b *Broker) DiskDetail() string {
 // limit was reached and freed space would now give a larger one. Restarts
 // are at least HealPause apart. It reports whether it restarted.
 func (b *Broker) Heal(probeErr error, failures int) (bool, error) {
-	if b.opts.DiskReserve < 0 && b.Server.JetStreamEnabled() {
-		return false, nil // no accounting asked for: leave nats-server alone
-	}
 	b.disk.mu.Lock()
 	pause := b.opts.HealPause
 	if pause <= 0 {
@@ -154,12 +151,17 @@ func (b *Broker) Heal(probeErr error, failures int) (bool, error) {
 	if ok && int64(free) < minFree {
 		return false, nil // still full: a restart would fail the same way
 	}
-	limit, _, err := storeLimit(b.opts.StoreDir, b.opts.DBFiles, b.opts.reserve())
-	if err != nil {
-		return false, err
+	var limit int64 // 0: nats-server's own limit (DiskReserve < 0)
+	if b.opts.DiskReserve >= 0 {
+		var err error
+		if limit, _, err = storeLimit(b.opts.StoreDir, b.opts.DBFiles, b.opts.reserve()); err != nil {
+			return false, err
+		}
 	}
 	switch {
 	case !b.Server.JetStreamEnabled():
+	case limitReached(probeErr) && limit == 0:
+		return false, nil // nats-server's own limit: a restart changes nothing
 	case limitReached(probeErr):
 		if limit <= current+minFree {
 			return false, nil // nothing was freed: the limit stands

@@ -238,10 +238,13 @@ func (c *Consumer) process(ctx context.Context, batch []envelope) error {
 		err = c.h.write(ctx, items)
 	}
 	if err == nil {
-		seqs := make([]uint64, 0, len(batch))
+		var seqs []uint64
+		tracked := c.track.tracking() // only then are sequences worth parsing
 		for _, e := range batch {
 			_ = e.msg.Ack()
-			seqs = append(seqs, streamSeq(e.msg))
+			if tracked {
+				seqs = append(seqs, streamSeq(e.msg))
+			}
 		}
 		c.track.succeeded(time.Now(), seqs)
 		c.observe(len(batch), start)

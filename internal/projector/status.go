@@ -55,6 +55,13 @@ func (t *tracker) succeeded(now time.Time, seqs []uint64) {
 	}
 }
 
+// tracking reports whether any failed message awaits its success.
+func (t *tracker) tracking() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.msgFailed) > 0
+}
+
 func (t *tracker) messageFailed(now time.Time, seq uint64, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
