@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,8 @@ func run(args []string) error {
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address for the API and dashboard")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./kanade-data", "directory for backend.db and the embedded JetStream store")
 	fs.StringVar(&cfg.DB, "db", "", "database: empty = SQLite in data-dir; postgres://… = PostgreSQL")
+	fs.StringVar(&cfg.DBCorrupt, "db-corrupt", "rebuild",
+		"SQLite database failing its start-up check: rebuild (move it aside as backend.db.corrupt-<time>, replay the streams) | refuse (do not start)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "external NATS server(s), comma-separated; empty = start the embedded server")
 	fs.StringVar(&cfg.NATSAddr, "nats-addr", "127.0.0.1:4222", "where the embedded NATS server listens")
 	fs.StringVar(&cfg.NATSToken, "nats-token", "", "broker token (embedded: required of clients; external: presented)")
@@ -56,6 +59,8 @@ func run(args []string) error {
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	fs.StringVar(&cfg.SigningKey, "signing-key", "",
 		"command-signing key (PKCS#8 PEM Ed25519); empty = signing.key in data-dir, created at first start")
+	fs.Var((*byteSize)(&cfg.BrokerDiskReserve), "broker-disk-reserve",
+		"space the embedded broker leaves free on its disk for the database and the rest, e.g. 512MiB, 2GiB (-1 = nats-server's own limit)")
 	fs.DurationVar(&cfg.CleanupInterval, "cleanup-interval", 5*time.Minute, "reaper and retention interval")
 	fs.BoolVar(&cfg.Dev, "dev", false, "development: auth disabled and a local in-process agent")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas for streams and KV (3 on a 3-server cluster)")
@@ -63,11 +68,12 @@ func run(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug | info | warn | error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	env := map[string]string{
-		"http-addr": "KANADE_HTTP_ADDR", "data-dir": "KANADE_DATA_DIR", "db": "KANADE_DB", "nats-url": "KANADE_NATS_URL",
+		"http-addr": "KANADE_HTTP_ADDR", "data-dir": "KANADE_DATA_DIR", "db": "KANADE_DB", "db-corrupt": "KANADE_DB_CORRUPT", "nats-url": "KANADE_NATS_URL",
 		"nats-addr": "KANADE_NATS_ADDR", "nats-token": "KANADE_NATS_TOKEN", "nats-auth-file": "KANADE_NATS_AUTH_FILE",
 		"nats-identity": "KANADE_NATS_IDENTITY", "agent-nats-url": "KANADE_AGENT_NATS_URL",
 		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "signing-key": "KANADE_SIGNING_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
-		"dev": "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
+		"broker-disk-reserve": "KANADE_BROKER_DISK_RESERVE",
+		"dev":                 "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
 	}
 	if err := config.Load(fs, args, env, os.LookupEnv); err != nil {
 		return err
@@ -130,4 +136,35 @@ func defaultIdentity(fs *flag.FlagSet, cfg *server.Config) {
 	if !set && !cfg.Dev && cfg.NATSToken == "" && cfg.NATSAuthFile == "" && cfg.NATSURL == "" {
 		cfg.NATSIdentity = true
 	}
+}
+
+// byteSize is a flag of bytes written as 512MiB, 2GiB, 100MB or a plain
+// number; empty or 0 = the default.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(v string) error {
+	v = strings.TrimSpace(v)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	if v == "" {
+		*b = 0
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q: want a size such as 512MiB", v)
+	}
+	*b = byteSize(n * mult)
+	return nil
 }

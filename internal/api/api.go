@@ -23,6 +23,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/health"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/metrics"
@@ -124,6 +125,12 @@ type Fanout interface {
 	SetScriptStatus(ctx context.Context, jobID string, revoked bool) (int, error)
 }
 
+// Health is the backend's degradation monitor (*health.Monitor).
+type Health interface {
+	Reasons(now time.Time) []health.Reason
+	WritesRejected() (string, bool)
+}
+
 // Deps are every collaborator of the API, given explicitly.
 type Deps struct {
 	Store      Reader
@@ -144,6 +151,7 @@ type Deps struct {
 	Events     http.Handler        // SSE hub (GET /api/events); nil = 404
 	UI         http.Handler        // embedded dashboard at /; nil = API only
 	Metrics    *metrics.Registry   // nil = metrics.Default
+	Health     Health              // nil: only the live checks of the health route
 	Log        *slog.Logger
 	Version    string
 	Commit     string
@@ -204,7 +212,7 @@ func (s *Server) register() {
 
 // Handler is the complete HTTP handler: hardening, metrics, routes.
 func (s *Server) Handler() http.Handler {
-	return auth.Harden(auth.HardenOptions{}, s.instrument(s.mux))
+	return auth.Harden(auth.HardenOptions{}, s.instrument(s.gateWrites(s.mux)))
 }
 
 type statusWriter struct {

@@ -2,9 +2,13 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
@@ -64,10 +68,65 @@ func (s *Server) fleetHealth(w http.ResponseWriter, r *http.Request) {
 		status = apiv1.HealthDegraded
 		problems = append(problems, "broker disconnected")
 	}
+	reasons := []apiv1.HealthReason{}
+	if s.d.Health != nil {
+		for _, r := range s.d.Health.Reasons(now) {
+			status = apiv1.HealthDegraded
+			problems = append(problems, r.Message)
+			reasons = append(reasons, apiv1.HealthReason{Reason: string(r.Code), Subject: r.Subject, Message: r.Message, Since: r.Since.UTC()})
+		}
+	}
 	code := http.StatusOK
 	if status != apiv1.HealthOK {
 		code = http.StatusServiceUnavailable
 	}
-	WriteJSON(w, code, apiv1.FleetHealth{Status: status, Problems: problems, AgentsKnown: c.Known, AgentsOnline: c.Online,
+	WriteJSON(w, code, apiv1.FleetHealth{Status: status, Problems: problems, Reasons: reasons, AgentsKnown: c.Known, AgentsOnline: c.Online,
 		Failures24h: c.Failures24h, RunningExecutions: c.RunningExecutions, JetStream: js})
+}
+
+// gateWrites answers 503 to every change under /api/ while the broker
+// rejects writes (full disk, broken store): the change could not be
+// recorded, and a clear "retry later" beats a 500 or a timeout. Reads,
+// and signing in (SQL only), still work so operators can look.
+func (s *Server) gateWrites(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.d.Health != nil && isWrite(r) {
+			if msg, bad := s.d.Health.WritesRejected(); bad {
+				w.Header().Set("Retry-After", "10")
+				WriteError(w, http.StatusServiceUnavailable, msg+"; nothing was changed, retry when GET /api/health/fleet is ok", "")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func isWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/api/auth/")
+}
+
+// JetStream API error codes meaning the broker cannot store anything now.
+const (
+	jsInsufficientResources    = 10023
+	jsStorageResourcesExceeded = 10047
+	jsNotEnabledForAccount     = 10039
+	jsNotEnabled               = 10076
+	jsStreamStoreFailed        = 10077
+)
+
+// brokerRejects reports an error saying the broker cannot store writes
+// (resources exceeded, store failure, JetStream off): a 503, not a 500.
+func brokerRejects(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case jsInsufficientResources, jsStorageResourcesExceeded, jsNotEnabledForAccount, jsNotEnabled, jsStreamStoreFailed:
+			return true
+		}
+	}
+	return false
 }

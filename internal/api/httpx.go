@@ -95,6 +95,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_ = json.NewEncoder(w).Encode(body)
 	case errors.Is(err, context.Canceled):
+	case brokerRejects(err):
+		w.Header().Set("Retry-After", "10")
+		WriteError(w, http.StatusServiceUnavailable, "the broker rejects writes: "+err.Error(), "")
 	default:
 		s.d.Log.Error("api request failed", "route", r.Pattern, "error", err)
 		WriteError(w, http.StatusInternalServerError, "internal error", "")

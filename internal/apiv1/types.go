@@ -229,13 +229,25 @@ type AuditQuery struct {
 
 // FleetHealth is GET /api/health/fleet (503 when degraded).
 type FleetHealth struct {
-	AgentsKnown       int             `json:"agents_known"`
-	AgentsOnline      int             `json:"agents_online"`
-	Failures24h       int             `json:"failures_24h"`
-	JetStream         JetStreamHealth `json:"jetstream"`
-	Problems          []string        `json:"problems"`
-	RunningExecutions int             `json:"running_executions"`
-	Status            HealthStatus    `json:"status"`
+	AgentsKnown  int             `json:"agents_known"`
+	AgentsOnline int             `json:"agents_online"`
+	Failures24h  int             `json:"failures_24h"`
+	JetStream    JetStreamHealth `json:"jetstream"`
+	Problems     []string        `json:"problems"`
+	// Reasons say why the backend is degraded (SPEC §17); empty when ok.
+	Reasons           []HealthReason `json:"reasons"`
+	RunningExecutions int            `json:"running_executions"`
+	Status            HealthStatus   `json:"status"`
+}
+
+// HealthReason is one cause of a degraded backend: reason is
+// broker_writes, database, projector_failing or leader_missing; subject
+// names the projector where there is one.
+type HealthReason struct {
+	Reason  string    `json:"reason"`
+	Subject string    `json:"subject,omitempty"`
+	Message string    `json:"message"`
+	Since   time.Time `json:"since"`
 }
 
 // JetStreamHealth is the broker part of FleetHealth.

@@ -22,11 +22,27 @@ type Options struct {
 	// permissions when broker auth is configured).
 	Configure func(*server.Options) error
 	Log       *slog.Logger
+
+	// DiskReserve is kept free on the store's filesystem for everything
+	// else, the database first (disk.go): 0 = DefaultDiskReserve, negative
+	// = no accounting (nats-server's default limit, no Heal).
+	DiskReserve int64
+	// DBFiles are the SQL database's files (backend.db, -wal), counted
+	// against the limit when they are on the store's filesystem.
+	DBFiles []string
+	// MinFree is the free space Heal waits for before restarting JetStream
+	// (0 = DefaultMinFree); HealPause the least time between two restarts
+	// (0 = DefaultHealPause).
+	MinFree   int64
+	HealPause time.Duration
 }
 
 // Broker is a running embedded server.
 type Broker struct {
 	Server *server.Server
+	opts   Options
+	so     *server.Options
+	disk   diskState
 }
 
 // Start starts the server and waits until it accepts connections.
@@ -55,6 +71,22 @@ func Start(o Options) (*Broker, error) {
 		// 10 000 agents plus slack; the default is 64k anyway.
 		MaxConn: 65536,
 	}
+	var limit int64
+	if o.DiskReserve >= 0 {
+		l, ok, err := storeLimit(o.StoreDir, o.DBFiles, o.reserve())
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			limit = l
+			so.JetStreamMaxStore = l
+			if o.Log != nil {
+				free, total, _, _ := diskStat(o.StoreDir)
+				o.Log.Info("jetstream file storage limit", "limit", bytes(uint64(l)), "free", bytes(free), "total", bytes(total),
+					"reserve", bytes(uint64(o.reserve())), "store", o.StoreDir)
+			}
+		}
+	}
 	if o.Configure != nil {
 		if err := o.Configure(so); err != nil {
 			return nil, fmt.Errorf("configure broker: %w", err)
@@ -72,7 +104,9 @@ func Start(o Options) (*Broker, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded nats-server on %s not ready after 30s", o.Addr)
 	}
-	return &Broker{Server: ns}, nil
+	b := &Broker{Server: ns, opts: o, so: so}
+	b.disk.limit = limit
+	return b, nil
 }
 
 // ClientURL is where clients connect.

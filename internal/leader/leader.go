@@ -43,6 +43,10 @@ type Elector struct {
 	validTil time.Time // local deadline of the lease
 	rev      uint64
 	changed  chan struct{} // closed and replaced on every leadership change
+	// heldSeen is when some holder (this one or another) was last seen
+	// holding the lock; health reports a leader missing for > 2 TTLs.
+	heldSeen time.Time
+	ttl      time.Duration
 }
 
 // New returns an elector for key in the bucket that bucket opens;
@@ -53,7 +57,32 @@ func New(bucket Bucket, key, holderID string, logger *slog.Logger) *Elector {
 		logger = slog.Default()
 	}
 	return &Elector{bucket: bucket, key: key, holder: holderID,
-		log: logger.With("lock", key, "holder", holderID), changed: make(chan struct{})}
+		log: logger.With("lock", key, "holder", holderID), changed: make(chan struct{}),
+		heldSeen: time.Now(), ttl: DefaultTTL}
+}
+
+// LastHeld is when a holder of the lock was last seen, by this process
+// holding it or by reading another's unexpired key; New counts as seen,
+// so a starting process gets the same grace as a running one.
+func (e *Elector) LastHeld() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.heldSeen
+}
+
+// TTL is the lease (the lock bucket's TTL once Run has read it).
+func (e *Elector) TTL() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ttl
+}
+
+func (e *Elector) seenHeld(at time.Time) {
+	e.mu.Lock()
+	if at.After(e.heldSeen) {
+		e.heldSeen = at
+	}
+	e.mu.Unlock()
 }
 
 // IsLeader reports whether this process holds the lock right now.
@@ -80,6 +109,7 @@ func (e *Elector) set(leading bool, rev uint64, renewStart time.Time, ttl time.D
 	e.leading, e.rev = leading, rev
 	if leading {
 		e.validTil = renewStart.Add(ttl * 4 / 5)
+		e.heldSeen = time.Now()
 	}
 	if was != leading {
 		close(e.changed)
@@ -115,6 +145,9 @@ func (e *Elector) Run(ctx context.Context) error {
 	if st, err := kv.Status(ctx); err == nil && st.TTL() > 0 {
 		ttl = st.TTL()
 	}
+	e.mu.Lock()
+	e.ttl = ttl
+	e.mu.Unlock()
 	value := []byte(fmt.Sprintf(`{"holder":%q}`, e.holder))
 	defer e.release(kv)
 
@@ -150,6 +183,9 @@ func (e *Elector) Run(ctx context.Context) error {
 			wait := ttl / 3
 			if errors.Is(err, jetstream.ErrKeyExists) {
 				if ent, gerr := kv.Get(ctx, e.key); gerr == nil {
+					if time.Since(ent.Created()) < ttl {
+						e.seenHeld(time.Now())
+					}
 					wait = min(max(time.Until(ent.Created().Add(ttl))+50*time.Millisecond, 50*time.Millisecond), ttl/3)
 				} else if bus.IsNotFound(gerr) {
 					wait = 50 * time.Millisecond // just expired or released

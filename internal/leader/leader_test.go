@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -186,5 +187,46 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	t.Logf("takeover %s after crash (TTL %s)", time.Since(crashed).Round(time.Millisecond), testTTL)
 	if overlap() {
 		t.Fatal("two electors led at the same time")
+	}
+}
+
+// A follower sees the lock held (health's "leader missing" stays quiet)
+// for as long as another process renews it.
+func TestFollowerSeesTheHolder(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	a := start(t, s, "a")
+	eventually(t, testTTL*2, "a leads", a.e.IsLeader)
+	b := start(t, s, "b")
+	eventually(t, testTTL*2, "b learns the TTL", func() bool { return b.e.TTL() == testTTL })
+	time.Sleep(2 * testTTL)
+	if b.e.IsLeader() {
+		t.Fatal("b leads while a holds the lock")
+	}
+	if age := time.Since(b.e.LastHeld()); age > testTTL {
+		t.Fatalf("follower last saw a holder %s ago (TTL %s)", age, testTTL)
+	}
+}
+
+// A leader that loses the lock because the broker stops taking writes
+// (JetStream down, as after a full disk) keeps campaigning and takes it
+// back once writes work again, without a restart.
+func TestLeadershipRegainedAfterJetStreamOutage(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	a := start(t, s, "a")
+	eventually(t, testTTL*2, "a leads", a.e.IsLeader)
+	storeDir := filepath.Dir(s.StoreDir()) // EnableJetStream adds the "jetstream" part again
+	if err := s.ShutdownJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*testTTL, "a steps down", func() bool { return !a.e.IsLeader() })
+	eventually(t, 3*testTTL, "nobody seen holding the lock", func() bool { return time.Since(a.e.LastHeld()) > testTTL })
+	if err := s.EnableJetStream(&server.JetStreamConfig{StoreDir: storeDir, MaxMemory: 64 << 20, MaxStore: 1 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 4*testTTL, "a leads again", a.e.IsLeader)
+	if age := time.Since(a.e.LastHeld()); age > testTTL {
+		t.Fatalf("leader last held %s ago", age)
 	}
 }

@@ -53,6 +53,7 @@ type Consumer struct {
 	Metrics  *metrics.Registry
 	h        handler
 	lastSeen time.Time
+	track    tracker
 }
 
 const (
@@ -88,6 +89,10 @@ func (c *Consumer) Supervise(ctx context.Context, js jetstream.JetStream) {
 		if time.Since(start) > time.Minute {
 			backoff = time.Second
 		}
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		c.track.runFailure(time.Now(), err)
 		c.Log.Warn("projector stopped; restarting", "consumer", c.Durable, "error", err, "backoff", backoff)
 		c.Metrics.Add("kanade_projector_restarts_total", "Projector restarts.", 1, "consumer", c.Durable)
 		select {
@@ -233,9 +238,15 @@ func (c *Consumer) process(ctx context.Context, batch []envelope) error {
 		err = c.h.write(ctx, items)
 	}
 	if err == nil {
+		var seqs []uint64
+		tracked := c.track.tracking() // only then are sequences worth parsing
 		for _, e := range batch {
 			_ = e.msg.Ack()
+			if tracked {
+				seqs = append(seqs, streamSeq(e.msg))
+			}
 		}
+		c.track.succeeded(time.Now(), seqs)
 		c.observe(len(batch), start)
 		return nil
 	}
@@ -244,10 +255,12 @@ func (c *Consumer) process(ctx context.Context, batch []envelope) error {
 	}
 	c.Log.Warn("batch write failed; retrying one by one", "consumer", c.Durable, "size", len(batch), "error", err)
 	failed := 0
+	applied := make([]uint64, 0, len(batch))
 	for _, e := range batch {
 		if e.err == nil && e.item != nil {
 			if err := c.h.write(ctx, []any{e.item}); err != nil {
 				failed++
+				c.track.messageFailed(time.Now(), streamSeq(e.msg), err)
 				c.Log.Error("write failed; not acknowledged, JetStream will redeliver", "consumer", c.Durable,
 					"subject", e.msg.Subject(), "error", err)
 				_ = e.msg.NakWithDelay(5 * time.Second)
@@ -255,6 +268,10 @@ func (c *Consumer) process(ctx context.Context, batch []envelope) error {
 			}
 		}
 		_ = e.msg.Ack()
+		applied = append(applied, streamSeq(e.msg))
+	}
+	if len(applied) > 0 {
+		c.track.succeeded(time.Now(), applied)
 	}
 	c.observe(len(batch)-failed, start)
 	if failed == len(batch) {
@@ -274,6 +291,12 @@ func (c *Consumer) recordLag(ctx context.Context, cons jetstream.Consumer) {
 	info, err := cons.Info(ctx)
 	if err != nil {
 		return
+	}
+	// The consumer answers: the projector runs. With nothing delivered and
+	// unacknowledged, no failed message is outstanding either.
+	c.track.running()
+	if info.NumAckPending == 0 {
+		c.track.nothingOutstanding()
 	}
 	c.Metrics.Set("kanade_projector_lag_messages", "Messages not yet projected.", float64(info.NumPending+uint64(info.NumAckPending)), "consumer", c.Durable)
 }

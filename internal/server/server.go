@@ -31,6 +31,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/cmdaudit"
 	"github.com/kanade-fleet/kanade/internal/enrollment"
 	"github.com/kanade-fleet/kanade/internal/fanout"
+	"github.com/kanade-fleet/kanade/internal/health"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/leader"
 	"github.com/kanade-fleet/kanade/internal/live"
@@ -48,9 +49,13 @@ import (
 // cmd/kanade-backend fills it from flags, environment and TOML, tests fill
 // it directly. No package under internal/ reads the process environment.
 type Config struct {
-	HTTPAddr  string
-	DataDir   string
-	DB        string
+	HTTPAddr string
+	DataDir  string
+	DB       string
+	// DBCorrupt is what to do when the SQLite database fails its check at
+	// start (store.CorruptPolicy: "rebuild", the default, moves it aside and
+	// replays the streams; "refuse" stops the start with an error).
+	DBCorrupt string
 	NATSURL   string
 	NATSAddr  string
 	NATSToken string
@@ -105,6 +110,17 @@ type Config struct {
 	// Dispatcher replaces the fan-out as what the scheduler fires; nil in
 	// production. Scheduler tests record fires with it.
 	Dispatcher scheduler.Dispatcher
+	// Health are the degradation thresholds of GET /api/health/fleet
+	// (SPEC §17); tests shorten them.
+	Health health.Options
+	// BrokerDiskReserve is the space the embedded broker leaves free on its
+	// disk for the database and the rest (--broker-disk-reserve; 0 =
+	// broker.DefaultDiskReserve, negative = nats-server's own limit).
+	// BrokerMinFree and BrokerHealPause tune the in-process JetStream
+	// recovery after a full disk (0 = the broker package defaults).
+	BrokerDiskReserve int64
+	BrokerMinFree     int64
+	BrokerHealPause   time.Duration
 }
 
 // BrokerCreds are what a client presents to the broker.
@@ -119,6 +135,8 @@ type Server struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
 	DB     *store.DB
+	// DBOpen is what the start-up check of the database found.
+	DBOpen store.OpenOutcome
 	Hub    *live.Hub
 	// Live publishes a dashboard event to the clients of every replica
 	// (through the broker); Hub.Publish reaches this replica's only.
@@ -127,6 +145,8 @@ type Server struct {
 	Audit   *audit.Publisher
 	Metrics *metrics.Registry
 	Jobs    *projector.JobCache
+	// Projectors are the stream-to-SQL projectors (their Statuses feed health).
+	Projectors *projector.Set
 	// KV is the one owner of the JetStream KV buckets.
 	KV     *kv.Store
 	Fanout *fanout.Fanout
@@ -134,7 +154,9 @@ type Server struct {
 	Signer  *sign.Signer
 	Elector *leader.Elector
 	Sched   *scheduler.Scheduler
-	API     *api.Server
+	// Health decides whether the backend is degraded, and why.
+	Health *health.Monitor
+	API    *api.Server
 	// Authority signs the broker identities (nil without NATSIdentity).
 	Authority *brokerid.Authority
 	// Enrollment serves enrollment tokens, POST /api/enroll, revocation.
@@ -181,8 +203,13 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// Store first: the broker's revocations are kept there.
-	if b.DB, err = store.Open(parent, cfg.DB, cfg.DataDir, cfg.Log); err != nil {
+	// Store first: the broker's revocations are kept there. A damaged
+	// SQLite file is moved aside (or refused) before anything reads it.
+	policy, err := store.ParseCorruptPolicy(cfg.DBCorrupt)
+	if err != nil {
+		return nil, err
+	}
+	if b.DB, b.DBOpen, err = store.OpenChecked(parent, cfg.DB, cfg.DataDir, policy, cfg.Log); err != nil {
 		return nil, err
 	}
 
@@ -204,7 +231,8 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	}
 	b.natsURL = cfg.NATSURL
 	if cfg.NATSURL == "" {
-		bo := broker.Options{Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Token: cfg.NATSToken, Log: cfg.Log}
+		bo := broker.Options{Addr: cfg.NATSAddr, StoreDir: filepath.Join(cfg.DataDir, "jetstream"), Token: cfg.NATSToken, Log: cfg.Log,
+			DiskReserve: cfg.BrokerDiskReserve, MinFree: cfg.BrokerMinFree, HealPause: cfg.BrokerHealPause, DBFiles: b.DB.Files()}
 		if creds != nil {
 			bo.Configure = broker.ConfigureAuth(*creds)
 		}
@@ -303,6 +331,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	b.Jobs = projector.NewJobCache(manifest.ParseDuration)
 	set := projector.New(b.DB, projector.Options{Batch: cfg.ProjectorBatch, Log: cfg.Log, Metrics: b.Metrics,
 		Notes: b.Live, Local: b.Hub, Jobs: b.Jobs, JobSource: b.KV.Jobs, Groups: b.KV.AgentGroups})
+	b.Projectors = set
 	if err := set.ResetIfWiped(parent, b.JS); err != nil {
 		return nil, err
 	}
@@ -332,11 +361,18 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	b.Sched = scheduler.New(scheduler.Deps{Schedules: b.KV.Schedules, Jobs: b.KV.Jobs, Freeze: b.KV.Freeze, Store: b.DB,
 		Dispatcher: dispatcher, Leader: b.Elector, Audit: b.Audit, Events: b.Live, Log: cfg.Log, Holder: holder}, cfg.Scheduler)
 
+	// Health: background probes, so the health route only reads memory.
+	b.Health = health.New(b.healthSources(holder), cfg.Health, b.Metrics, cfg.Log)
+	if b.DBOpen.MovedAside != "" {
+		b.Health.DatabaseRebuilt()
+	}
+	b.wg.Go(func() { b.Health.Run(ctx) })
+
 	// HTTP.
 	b.API = api.New(api.Deps{Store: b.DB, Dispatches: b.DB, Jobs: b.KV.Jobs, Schedules: b.KV.Schedules,
 		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Outputs: b.KV.Outputs, Fanout: b.Fanout,
 		Enrollment: b.Enrollment, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
-		Metrics: b.Metrics, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit})
+		Metrics: b.Metrics, Health: b.Health, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)

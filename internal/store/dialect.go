@@ -29,6 +29,8 @@ type dialect interface {
 	insertAudit(ctx context.Context, db *DB, batch []Audit) error
 	// reapCounters applies the reaper's per-execution counter deltas in tx.
 	reapCounters(ctx context.Context, db *DB, tx *sql.Tx, deltas map[string]*delta, order []string) ([]ExecProgress, error)
+	// check verifies the database's integrity (integrity.go).
+	check(ctx context.Context, db *DB) error
 }
 
 var (
@@ -61,6 +63,8 @@ func (sqliteDialect) upsertHeartbeats(ctx context.Context, db *DB, hbs []Heartbe
 func (sqliteDialect) insertAudit(ctx context.Context, db *DB, b []Audit) error {
 	return db.insertAuditRows(ctx, b)
 }
+
+func (sqliteDialect) check(ctx context.Context, db *DB) error { return checkSQLite(ctx, db) }
 
 func (sqliteDialect) reapCounters(ctx context.Context, db *DB, tx *sql.Tx, d map[string]*delta, order []string) ([]ExecProgress, error) {
 	return db.bumpCountersRows(ctx, tx, d, order)
@@ -147,6 +151,8 @@ func (postgresDialect) insertAudit(ctx context.Context, db *DB, b []Audit) error
 // reapCounters locks executions in exec_id order, as the projectors do, so
 // reapers on several replicas and the projectors queue instead of
 // deadlocking; PGPerRow does not change it.
+func (postgresDialect) check(ctx context.Context, db *DB) error { return checkPostgres(ctx, db) }
+
 func (postgresDialect) reapCounters(ctx context.Context, db *DB, tx *sql.Tx, d map[string]*delta, order []string) ([]ExecProgress, error) {
 	return db.bumpCountersSets(ctx, tx, d, order)
 }

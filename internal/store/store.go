@@ -51,6 +51,7 @@ type DB struct {
 	// benchmarks and the conformance suite set it, to compare the two.
 	PGPerRow bool
 	log      *slog.Logger
+	path     string // the SQLite file ("" on PostgreSQL)
 }
 
 // Open opens (creating if needed) the database and applies migrations. dsn
@@ -115,7 +116,7 @@ func openSQLite(path string, log *slog.Logger) (*DB, error) {
 	n := max(2, runtime.NumCPU()*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{write: w, read: r, d: sqlite, log: log}, nil
+	return &DB{write: w, read: r, d: sqlite, log: log, path: path}, nil
 }
 
 func (db *DB) migrate(ctx context.Context) error {

@@ -1,6 +1,9 @@
 package store
 
-import "database/sql"
+import (
+	"database/sql"
+	"os"
+)
 
 // Helpers for tests in other packages that check what the projection
 // wrote with a query of their own: the store keeps its connections
@@ -41,4 +44,38 @@ func TestExec(t TB, db *DB, q string, args ...any) sql.Result {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return res
+}
+
+// TestDamageFile writes garbage over the middle page of a closed SQLite
+// file, as a failing disk or a stray write would.
+func TestDamageFile(t TB, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("damage %s: %v", path, err)
+	}
+	defer f.Close()
+	hdr := make([]byte, 100)
+	if _, err := f.ReadAt(hdr, 0); err != nil {
+		t.Fatalf("damage %s: header: %v", path, err)
+	}
+	pageSize := int64(hdr[16])<<8 | int64(hdr[17])
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatalf("damage %s: %v", path, err)
+	}
+	pages := st.Size() / pageSize
+	if pages < 4 {
+		t.Fatalf("damage %s: only %d pages", path, pages)
+	}
+	garbage := make([]byte, pageSize)
+	for i := range garbage {
+		garbage[i] = byte(0xA5 ^ i)
+	}
+	if _, err := f.WriteAt(garbage, pages/2*pageSize); err != nil {
+		t.Fatalf("damage %s: %v", path, err)
+	}
 }

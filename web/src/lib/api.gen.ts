@@ -383,6 +383,8 @@ export interface FleetHealth {
   failures_24h: number
   jetstream: JetStreamHealth
   problems: string[] | null
+  /** Reasons say why the backend is degraded (SPEC §17); empty when ok. */
+  reasons: HealthReason[] | null
   running_executions: number
   status: HealthStatus
 }
@@ -407,6 +409,18 @@ export interface FreezeView {
 export interface GroupMembers {
   group: string
   members: string[] | null
+}
+
+/**
+ * HealthReason is one cause of a degraded backend: reason is
+ * broker_writes, database, projector_failing or leader_missing; subject
+ * names the projector where there is one.
+ */
+export interface HealthReason {
+  reason: string
+  subject?: string
+  message: string
+  since: Time
 }
 
 /** HealthStatus is the overall state of GET /api/health/fleet. */

@@ -5,7 +5,8 @@ import { useFleetHealth } from '../lib/queries/health'
 import { useRecentResults } from '../lib/queries/results'
 import { useSchedules } from '../lib/queries/schedules'
 import { Link, navigate } from '../lib/router'
-import { t } from '../i18n'
+import type { FleetHealth } from '../lib/types'
+import { has, t } from '../i18n'
 import { Badge, Card, Empty, Progress, RelTime, Spinner, StatusBadge, Table } from '../components/ui'
 
 function Tile({ to, label, value, sub, tone }: { to: string; label: string; value: string | number; sub?: string; tone?: string }) {
@@ -16,6 +17,26 @@ function Tile({ to, label, value, sub, tone }: { to: string; label: string; valu
       {sub && <span className="tile-sub">{sub}</span>}
     </Link>
   )
+}
+
+function reasonLabel(reason: string): string {
+  const key = `health.${reason}`
+  return has(key) ? t(key) : reason
+}
+
+/** The health badge says why the backend is degraded (SPEC §17), not only that it is. */
+function HealthBadge({ h }: { h: FleetHealth }) {
+  if (h.status !== 'ok') {
+    const why = h.reasons?.length ? h.reasons.map((r) => reasonLabel(r.reason)) : (h.problems ?? [])
+    const text = why.length ? t('dash.degradedWhy', { why: why.join(', ') }) : t('dash.degraded')
+    return (
+      <span title={(h.problems ?? []).join('\n')}>
+        <Badge tone="bad">{text}</Badge>
+      </span>
+    )
+  }
+  if (h.agents_known === 0) return <Badge tone="muted">{t('dash.unknown')}</Badge>
+  return <Badge tone="ok">{t('dash.allGreen')}</Badge>
 }
 
 export function Dashboard() {
@@ -54,7 +75,14 @@ export function Dashboard() {
           <strong>{t('dash.degradedData')}</strong> {failed.map(([n, e]) => `${n}: ${(e as Error).message}`).join(' · ')}
         </div>
       )}
-      <Card title={t('dash.health')} id="health" actions={h && (h.agents_known === 0 ? <Badge tone="muted">{t('dash.unknown')}</Badge> : h.status === 'ok' ? <Badge tone="ok">{t('dash.allGreen')}</Badge> : <Badge tone="bad">{t('dash.degraded')}</Badge>)}>
+      <Card title={t('dash.health')} id="health" actions={h && <HealthBadge h={h} />}>
+        {h && h.status !== 'ok' && (
+          <ul className="banner banner-bad health-reasons" role="alert">
+            {(h.reasons?.length ? h.reasons.map((r) => r.message) : h.problems ?? []).map((m) => (
+              <li key={m}>{m}</li>
+            ))}
+          </ul>
+        )}
         {health.isPending ? (
           <Spinner />
         ) : h ? (
