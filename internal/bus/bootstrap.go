@@ -17,7 +17,15 @@ const day = 24 * time.Hour
 const (
 	OutputStreamMaxBytes = 1 << 30
 	OutputMaxMsgSize     = 256 << 10
+	minStreamBytes       = 8 << 20
 )
+
+// insufficientStorage: JetStream refused a stream because its byte limit
+// exceeds what the server may store (err_code 10047).
+func insufficientStorage(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && ae.ErrorCode == 10047
+}
 
 // StreamConfigs returns the streams of SPEC §2 with the given replica count.
 func StreamConfigs(replicas int) []jetstream.StreamConfig {
@@ -83,7 +91,16 @@ func Bootstrap(ctx context.Context, js jetstream.JetStream, replicas int) error 
 		if st, err := js.Stream(ctx, sc.Name); err == nil && StreamMatches(st.CachedInfo().Config, sc) {
 			continue
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		_, err := js.CreateOrUpdateStream(ctx, sc)
+		// A byte limit larger than the broker's whole file store (a small
+		// disk, or the limit the backend derives from free space) is refused
+		// outright; such a stream gets a quarter of that at a time, down to
+		// a floor, rather than the backend not starting.
+		for sc.MaxBytes > minStreamBytes && insufficientStorage(err) {
+			sc.MaxBytes /= 4
+			_, err = js.CreateOrUpdateStream(ctx, sc)
+		}
+		if err != nil {
 			return fmt.Errorf("bootstrap stream %s: %w", sc.Name, err)
 		}
 	}
