@@ -115,8 +115,9 @@ func TestWipeAndRebuild(t *testing.T) {
 	var run apiv1.ExecResult
 	must(t, s.do(t, "POST", "/api/run", map[string]any{"pc_id": "pc-b", "shell": "sh", "script": "echo adhoc"}), 200).json(t, &run)
 	ids = append(ids, run.ExecID)
-	// A per_pc schedule: fires once for each PC of g2, then never again.
-	must(t, s.do(t, "POST", "/api/schedules", map[string]any{"id": "once-g2", "job_id": "ok", "tz": "utc",
+	// A per_pc schedule: fires once for each PC of g2, then never again
+	// (count_manual: false, or the execs above would already count).
+	must(t, s.do(t, "POST", "/api/schedules", map[string]any{"id": "once-g2", "job_id": "ok", "tz": "utc", "count_manual": false,
 		"target": map[string]any{"groups": []string{"g2"}}, "when": map[string]any{"per_pc": "once"}}), 201)
 
 	settled := func() bool {
