@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +63,8 @@ type Waves interface {
 	Update(ctx context.Context, key string, rec kv.Wave, rev uint64) (uint64, error)
 	Delete(ctx context.Context, key string, rev uint64) error
 	AbsorbPad(ctx context.Context, jobID, execID string) bool
+	Counted(ctx context.Context, jobID, execID string) (kv.CountedSet, uint64, error)
+	PutCounted(ctx context.Context, jobID, execID string, cs kv.CountedSet, rev uint64) (uint64, error)
 	Watch(ctx context.Context) (*kv.Watch[kv.Wave], error)
 }
 
@@ -245,13 +249,61 @@ func (f *Fanout) checkKnown(ctx context.Context, p manifest.Plan) error {
 		"); check the names, or set allow_empty: true to send it anyway"}}
 }
 
-// waveCount counts the online members of a wave's group that are in none of
-// the earlier waves' groups: agents run an execution once (they drop a
-// second command with the same exec_id), so a PC in two waves is one target.
-func (f *Fanout) waveCount(ctx context.Context, now time.Time, group string, earlier []string) (int, error) {
-	set, err := f.livePCs(ctx, now, manifest.Target{Groups: []string{group}})
-	if err != nil || len(earlier) == 0 {
-		return len(set), err
+// waveCount counts a wave's targets: its group's online members that no
+// earlier wave of the execution counted. Agents run an execution once
+// (they drop a second command with the same exec_id), so a PC in two waves'
+// groups is one target — of the first wave that counts it. The PCs counted
+// so far are the execution's counted set in KV waves (kv.CountedSet),
+// extended here by compare-and-set; a wave already in the set (a
+// dispatcher retaking it) gets its recorded number again. Executions from
+// before the set existed subtract the earlier waves' groups instead.
+func (f *Fanout) waveCount(ctx context.Context, now time.Time, rec kv.Wave) (int, error) {
+	set, err := f.livePCs(ctx, now, manifest.Target{Groups: []string{rec.Group}})
+	if err != nil {
+		return 0, err
+	}
+	idx := strconv.Itoa(rec.Index)
+	for range 10 {
+		cs, rev, err := f.waves.Counted(ctx, rec.JobID, rec.ExecID)
+		if err != nil {
+			return 0, err
+		}
+		if rev == 0 {
+			return f.waveCountByGroups(ctx, now, set, rec.Earlier)
+		}
+		if n, ok := cs.Added[idx]; ok {
+			return n, nil
+		}
+		have := make(map[string]bool, len(cs.PCs))
+		for _, pc := range cs.PCs {
+			have[pc] = true
+		}
+		n := 0
+		for pc := range set {
+			if !have[pc] {
+				cs.PCs = append(cs.PCs, pc)
+				n++
+			}
+		}
+		slices.Sort(cs.PCs)
+		if cs.Added == nil {
+			cs.Added = map[string]int{}
+		}
+		cs.Added[idx] = n
+		if _, err := f.waves.PutCounted(ctx, rec.JobID, rec.ExecID, cs, rev); err == nil {
+			return n, nil
+		} else if !errors.Is(err, kv.ErrConflict) {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("counted set of exec_id=%s keeps changing", rec.ExecID)
+}
+
+// waveCountByGroups is the count for an execution without a counted set:
+// members of the wave's group in none of the earlier waves' groups.
+func (f *Fanout) waveCountByGroups(ctx context.Context, now time.Time, set map[string]bool, earlier []string) (int, error) {
+	if len(earlier) == 0 {
+		return len(set), nil
 	}
 	before, err := f.livePCs(ctx, now, manifest.Target{Groups: earlier})
 	if err != nil {
@@ -309,6 +361,7 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 	}
 	var immediate []out
 	var later []WaveRecord
+	var nowPCs []string // waves: the PCs counted now (the counted set's start)
 	count := 0
 	if p.Waves() {
 		// Waves with no delay go out now; the others wait in KV. Their
@@ -331,9 +384,12 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 			nowGroups = append(nowGroups, w.Group)
 		}
 		// A PC in two immediate waves is one target (a union, as for groups).
-		if count, err = f.liveCount(ctx, now, manifest.Target{Groups: nowGroups}); err != nil {
+		set, err := f.livePCs(ctx, now, manifest.Target{Groups: nowGroups})
+		if err != nil {
 			return apiv1.ExecResponse{}, err
 		}
+		count = len(set)
+		nowPCs = slices.Sorted(maps.Keys(set))
 	} else {
 		for _, s := range p.Subjects() {
 			immediate = append(immediate, out{s, m.Command(execID, uuid.NewString(), p)})
@@ -366,6 +422,12 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 	if len(later) > 0 && count == 0 {
 		if err := f.waves.CreatePad(ctx, m.ID, execID); err != nil {
 			ferr = fmt.Errorf("store the wave pad: %w", err)
+		}
+	}
+	if len(later) > 0 && ferr == nil {
+		// Later waves count only PCs nobody counted before (waveCount).
+		if _, err := f.waves.PutCounted(ctx, m.ID, execID, kv.CountedSet{PCs: nowPCs}, 0); err != nil {
+			ferr = fmt.Errorf("store the counted set: %w", err)
 		}
 	}
 	for _, w := range later {
@@ -460,12 +522,12 @@ func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
 	n := 0
 	for _, e := range es {
 		for range 5 { // compare-and-delete; re-read on a concurrent change
-			if !kv.IsPad(e.Key) && e.Err == nil && e.Wave.Counted {
+			if !kv.IsMarker(e.Key) && e.Err == nil && e.Wave.Counted {
 				break // in flight: its dispatcher (or a retaker) sends it
 			}
 			err = f.waves.Delete(ctx, e.Key, e.Revision)
 			if err == nil {
-				if !kv.IsPad(e.Key) {
+				if !kv.IsMarker(e.Key) {
 					n++
 					f.log.Info("wave cancelled", "job_id", jobID, "key", e.Key)
 					if rec := e.Wave; e.Err == nil && !rec.Counted && rec.ExecID != "" {
@@ -480,7 +542,7 @@ func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
 			if e, ok, err = f.waves.Get(ctx, e.Key); err != nil || !ok {
 				break // gone: sent or cancelled by someone else
 			}
-			if !kv.IsPad(e.Key) && e.Err == nil && e.Wave.Counted {
+			if !kv.IsMarker(e.Key) && e.Err == nil && e.Wave.Counted {
 				break // in flight
 			}
 		}
@@ -496,7 +558,7 @@ func (f *Fanout) PendingWaves(ctx context.Context, jobID string) ([]WaveRecord, 
 	}
 	out := []WaveRecord{}
 	for _, e := range es {
-		if kv.IsPad(e.Key) || e.Err != nil {
+		if kv.IsMarker(e.Key) || e.Err != nil {
 			continue
 		}
 		out = append(out, e.Wave)

@@ -230,7 +230,7 @@ func TestLeaderGateAndCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // many polls as a follower
-	if ks := waveKeys(t, b); len(ks) != 2 {
+	if ks := waveKeys(t, b); len(ks) != 3 { // the wave, the pad, the counted set
 		t.Fatalf("a follower sent a wave: keys %v", ks)
 	}
 	leader.Store(true)
@@ -257,5 +257,42 @@ func TestLeaderGateAndCancel(t *testing.T) {
 	}
 	if _, err := f.Exec(t.Context(), fanout.ExecRequest{JobID: "missing", Plan: waves(`{"target":{"all":true}}`)}); err != fanout.ErrJobNotFound {
 		t.Fatalf("missing job: %v", err)
+	}
+}
+
+// A PC that joins an earlier wave's group after that wave went out, and is
+// in a later wave's group too, is counted by the later wave: each PC is the
+// target of exactly one wave (the first that counts it), whatever the
+// groups look like when the later wave is sent.
+func TestEveryPCIsCountedByExactlyOneWave(t *testing.T) {
+	b := setup(t, map[string][]string{"pc-a": {"g1"}, "pc-both": {"g1", "g2"}, "pc-b": {"g2"}, "late": {"g2"}})
+	f := newFanout(b)
+	r, err := f.Exec(t.Context(), fanout.ExecRequest{JobID: "j", InitiatedBy: "t",
+		Plan: waves(`{"rollout":{"waves":[{"group":"g1"},{"group":"g2","delay":"10ms"}]}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TargetCount != 2 { // pc-a, pc-both
+		t.Fatalf("first wave targets %d, want 2", r.TargetCount)
+	}
+	// "late" joins g1 after the first wave went out.
+	groups, _ := b.JS.KeyValue(t.Context(), bus.KVAgentGroups)
+	data, _ := json.Marshal(wire.AgentGroups{Groups: []string{"g1", "g2"}})
+	if _, err := groups.Put(t.Context(), "late", data); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, "late in g1", func() bool {
+		online, err := b.DB.OnlinePCs(t.Context(), time.Now(), "g1")
+		return err == nil && slices.Contains(online, "late")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.RunWaves(ctx, nil); close(done) }()
+	testenv.Eventually(t, 10*time.Second, "wave and counted set consumed", func() bool { return len(waveKeys(t, b)) == 0 })
+	cancel()
+	<-done
+	// pc-both was counted by the first wave; pc-b and late by the second.
+	if n := targetCount(t, b, r.ExecID); n != 4 {
+		t.Fatalf("target_count %d, want 4 (pc-a, pc-both, pc-b, late)", n)
 	}
 }

@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/bus"
@@ -64,7 +65,7 @@ func (f *Fanout) runWavesOnce(ctx context.Context, isLeader func() bool) error {
 			if c.Synced {
 				continue
 			}
-			if !c.Deleted && !kv.IsPad(c.Key) {
+			if !c.Deleted && !kv.IsMarker(c.Key) {
 				pending[c.Key] = c
 			} else {
 				delete(pending, c.Key)
@@ -111,7 +112,7 @@ func (f *Fanout) dispatch(ctx context.Context, c kv.Change[kv.Wave]) {
 		return
 	}
 	if !rec.Counted {
-		n, err := f.waveCount(ctx, now, rec.Group, rec.Earlier)
+		n, err := f.waveCount(ctx, now, rec)
 		if err != nil {
 			log.Error("count wave targets", "error", err)
 			return
@@ -142,8 +143,36 @@ func (f *Fanout) dispatch(ctx context.Context, c kv.Change[kv.Wave]) {
 	}
 	if err := f.waves.Delete(ctx, c.Key, rev); err != nil {
 		log.Warn("delete sent wave", "error", err)
+	} else {
+		f.dropCountedSet(ctx, rec)
 	}
 	log.Info("wave sent", "subject", bus.CommandsGroup(rec.Group), "request_id", rec.Command.RequestID)
 	f.auditf(ctx, rec.InitiatedBy, "exec.wave", rec.JobID, map[string]any{"exec_id": rec.ExecID,
 		"wave": rec.Index, "group": rec.Group, "request_id": rec.Command.RequestID}, "")
+}
+
+// dropCountedSet deletes an execution's counted set once its last wave is
+// sent (best effort: a leftover key only costs space until a kill or the
+// job's deletion cancels its waves).
+func (f *Fanout) dropCountedSet(ctx context.Context, rec kv.Wave) {
+	es, err := f.waves.List(ctx, rec.JobID)
+	if err != nil {
+		return
+	}
+	prefix := rec.JobID + "." + rec.ExecID + "."
+	var counted *kv.WaveEntry
+	for i, e := range es {
+		if !strings.HasPrefix(e.Key, prefix) {
+			continue
+		}
+		if !kv.IsMarker(e.Key) {
+			return // a wave is still pending
+		}
+		if e.Key == kv.CountedKey(rec.JobID, rec.ExecID) {
+			counted = &es[i]
+		}
+	}
+	if counted != nil {
+		_ = f.waves.Delete(ctx, counted.Key, counted.Revision)
+	}
 }

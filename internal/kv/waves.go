@@ -46,12 +46,67 @@ type Wave struct {
 // WaveEntry is one stored key of KV waves.
 type WaveEntry struct {
 	Key      string
-	Wave     Wave  // zero for a pad key
+	Wave     Wave  // zero for a marker key (pad, counted set)
 	Err      error // the value does not decode
 	Revision uint64
 }
 
-const padSuffix = ".pad"
+const (
+	padSuffix     = ".pad"
+	countedSuffix = ".counted"
+)
+
+// CountedKey holds the PCs an execution with later waves has counted so
+// far (Counted), so each PC is one target of exactly one wave.
+func CountedKey(jobID, execID string) string { return jobID + "." + execID + countedSuffix }
+
+// IsMarker reports whether key is a pad or counted-set key, not a wave.
+func IsMarker(key string) bool { return IsPad(key) || strings.HasSuffix(key, countedSuffix) }
+
+// CountedSet is the value of CountedKey: the PCs counted as targets so far
+// and, per wave index, how many that wave added (so a dispatcher retaking
+// a half-counted wave reuses the number instead of counting again).
+type CountedSet struct {
+	PCs   []string       `json:"pcs"`
+	Added map[string]int `json:"added,omitempty"`
+}
+
+// Counted reads an execution's counted set; rev 0 means there is none (an
+// execution without later waves, or one from before the set existed).
+func (w *Waves) Counted(ctx context.Context, jobID, execID string) (CountedSet, uint64, error) {
+	kv, err := w.s.bucket(ctx, bus.KVWaves)
+	if err != nil {
+		return CountedSet{}, 0, err
+	}
+	v, rev, ok, err := get(ctx, kv, CountedKey(jobID, execID))
+	if err != nil || !ok {
+		return CountedSet{}, 0, err
+	}
+	var cs CountedSet
+	if err := json.Unmarshal(v, &cs); err != nil {
+		return CountedSet{}, 0, fmt.Errorf("counted set exec_id=%s: %w", execID, err)
+	}
+	return cs, rev, nil
+}
+
+// PutCounted writes the counted set at revision rev (0: create it);
+// ErrConflict when someone else changed it first.
+func (w *Waves) PutCounted(ctx context.Context, jobID, execID string, cs CountedSet, rev uint64) (uint64, error) {
+	kv, err := w.s.bucket(ctx, bus.KVWaves)
+	if err != nil {
+		return 0, err
+	}
+	data, err := json.Marshal(cs)
+	if err != nil {
+		return 0, err
+	}
+	if rev == 0 {
+		rev, err = kv.Create(ctx, CountedKey(jobID, execID), data)
+	} else {
+		rev, err = kv.Update(ctx, CountedKey(jobID, execID), data, rev)
+	}
+	return rev, conflictErr(err)
+}
 
 // WaveKey is the key of wave i of an execution.
 func WaveKey(jobID, execID string, i int) string { return fmt.Sprintf("%s.%s.%d", jobID, execID, i) }
@@ -119,7 +174,7 @@ func (w *Waves) List(ctx context.Context, jobID string) ([]WaveEntry, error) {
 
 func waveEntry(key string, value []byte, rev uint64) WaveEntry {
 	we := WaveEntry{Key: key, Revision: rev}
-	if !IsPad(key) {
+	if !IsMarker(key) {
 		we.Wave, we.Err = decodeWave(value)
 	}
 	return we
