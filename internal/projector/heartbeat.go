@@ -18,6 +18,7 @@ import (
 // HeartbeatWriter is what the heartbeat projector needs from the store.
 type HeartbeatWriter interface {
 	UpsertHeartbeats(ctx context.Context, hbs []store.Heartbeat) error
+	LastHeartbeats(ctx context.Context, pcs []string) (map[string]time.Time, error)
 }
 
 // Heartbeats projects core-NATS heartbeats into agents. Heartbeats are not
@@ -157,7 +158,24 @@ func (h *Heartbeats) flush(ctx context.Context) {
 		batch = append(batch, hb)
 	}
 	h.pending = map[string]store.Heartbeat{}
+	// Heartbeats that would end a silence in this replica's view. A
+	// replica that started (or subscribed) while the PC was beating sees
+	// its first heartbeat as a wake-up; the database, written by whichever
+	// replica got the earlier beats, says whether it really was offline.
+	var maybe []string
+	for _, hb := range batch {
+		if l := h.see(hb.PCID, hb.At, hb.ReceivedAt); !l.claimed && l.wake.Equal(hb.At) {
+			maybe = append(maybe, hb.PCID)
+		}
+	}
 	h.mu.Unlock()
+	var prev map[string]time.Time
+	if len(maybe) > 0 {
+		var err error
+		if prev, err = h.W.LastHeartbeats(ctx, maybe); err != nil {
+			h.Log.Warn("heartbeat flush: reading the previous heartbeats failed; online events may repeat", "error", err)
+		}
+	}
 	if err := h.W.UpsertHeartbeats(ctx, batch); err != nil {
 		// Dropped on purpose: the next heartbeat of each PC supersedes it.
 		h.Log.Warn("heartbeat flush failed; window dropped", "count", len(batch), "error", err)
@@ -172,6 +190,9 @@ func (h *Heartbeats) flush(ctx context.Context) {
 		l := h.see(hb.PCID, hb.At, hb.ReceivedAt)
 		if !l.claimed && l.wake.Equal(hb.At) {
 			l.claimed = true
+			if p, ok := prev[hb.PCID]; ok && hb.ReceivedAt.Sub(p) <= store.OnlineWindow {
+				continue // online already: another replica announced it
+			}
 			woke = append(woke, hb)
 		}
 	}

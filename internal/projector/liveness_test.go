@@ -192,3 +192,41 @@ func TestHeartbeatLivenessAcrossReplicas(t *testing.T) {
 		}
 	}
 }
+
+// A replica that starts while PCs are beating sees each PC's next
+// heartbeat as a wake-up in its own view; the database (written by the
+// other replica) says the PC was online all along, so it announces
+// nothing. A PC that really was silent is announced once.
+func TestLateReplicaDoesNotReannounceOnlinePCs(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := store.Open(context.Background(), "", t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	replica := func() (*Heartbeats, *recorder) {
+		r := newRecorder()
+		return &Heartbeats{W: db, Log: log, Notes: r, Local: r, Metrics: metrics.New(),
+			pending: map[string]store.Heartbeat{}, seen: map[string]*liveness{}}, r
+	}
+	beat := func(h *Heartbeats, pc string, at time.Time) {
+		h.mu.Lock()
+		h.pending[pc] = store.Heartbeat{Heartbeat: wire.Heartbeat{PCID: pc, Hostname: pc, AgentVersion: "t", At: at}, ReceivedAt: at}
+		h.mu.Unlock()
+		h.flush(context.Background())
+	}
+	now := time.Now().UTC()
+	a, ra := replica()
+	beat(a, "pc-up", now.Add(-30*time.Second))
+	beat(a, "pc-away", now.Add(-10*time.Minute))
+	if on, _ := ra.counts(); on != 2 {
+		t.Fatalf("first replica: %d online events, want 2", on)
+	}
+	b, rb := replica()
+	beat(b, "pc-up", now)   // online through replica a 30 s ago
+	beat(b, "pc-away", now) // silent for 10 minutes: a real wake-up
+	beat(b, "pc-new", now)  // never seen
+	if rb.online["pc-up"] != 0 || rb.online["pc-away"] != 1 || rb.online["pc-new"] != 1 {
+		t.Fatalf("late replica announced %v", rb.online)
+	}
+}

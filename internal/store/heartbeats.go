@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -109,4 +110,40 @@ func (db *DB) upsertHeartbeatsSets(ctx context.Context, hbs []Heartbeat) error {
 		return fmt.Errorf("upsert %d agents: %w", n, err)
 	}
 	return nil
+}
+
+// LastHeartbeats returns the stored last_heartbeat of each of pcs that is
+// known (the heartbeat projector asks, before writing, whether a PC it is
+// about to call online was already online through another replica).
+func (db *DB) LastHeartbeats(ctx context.Context, pcs []string) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(pcs))
+	for len(pcs) > 0 {
+		chunk := pcs[:min(len(pcs), 500)]
+		pcs = pcs[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, pc := range chunk {
+			args[i] = pc
+		}
+		q := "SELECT pc_id, last_heartbeat FROM agents WHERE pc_id IN (?" + strings.Repeat(",?", len(chunk)-1) + ")"
+		rows, err := db.read.QueryContext(ctx, db.q(q), args...)
+		if err != nil {
+			return nil, fmt.Errorf("last heartbeats: %w", err)
+		}
+		for rows.Next() {
+			var pc, at string
+			if err := rows.Scan(&pc, &at); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("last heartbeats: %w", err)
+			}
+			out[pc] = ParseTS(at)
+		}
+		err = rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("last heartbeats: %w", err)
+		}
+	}
+	return out, nil
 }
