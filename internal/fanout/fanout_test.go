@@ -229,7 +229,7 @@ func TestLeaderGateAndCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // many polls as a follower
+	time.Sleep(100 * time.Millisecond)      // many polls as a follower
 	if ks := waveKeys(t, b); len(ks) != 3 { // the wave, the pad, the counted set
 		t.Fatalf("a follower sent a wave: keys %v", ks)
 	}
