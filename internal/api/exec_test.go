@@ -12,6 +12,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/bus"
+	kanadekv "github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/testenv"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -93,7 +94,8 @@ func TestWaveSurvivesRestartAndIsSentOnce(t *testing.T) {
 	if !slices.Equal(pcsOf(e.Results), []string{"pc-a"}) || e.Status != "running" {
 		t.Fatalf("canary: status %s, results %v", e.Status, pcsOf(e.Results))
 	}
-	if ks := keys(t, b1, bus.KVWaves); len(ks) != 1 {
+	ks := slices.DeleteFunc(keys(t, b1, bus.KVWaves), kanadekv.IsMarker) // the counted set is not a wave
+	if len(ks) != 1 {
 		t.Fatalf("pending waves before restart: %v (the test needs wave1 still pending; machine too slow?)", ks)
 	}
 	ctx, cancel := contextTimeout()
