@@ -51,6 +51,12 @@ type diskState struct {
 	lastHeal  time.Time
 	heals     int
 	lastError string
+	// sawFull: since the last restart, a probe failed while the disk was
+	// short of MinFree or JetStream reported its limit reached. Only then
+	// do failing writes mean a store stuck on a write error (nats-server
+	// keeps an ENOSPC for good); without it they mean a busy broker, which
+	// a restart would only make busier.
+	sawFull bool
 }
 
 // DiskInfo is the store filesystem's state, for health and metrics.
@@ -126,10 +132,12 @@ func (b *Broker) DiskDetail() string {
 
 // Heal is called by health after a failed broker write probe (failures:
 // how many in a row). It restarts JetStream in-process when that can
-// help: JetStream was switched off, or writes keep failing with a stuck
-// store (timeouts, store failures) and the disk has room again, or the
-// limit was reached and freed space would now give a larger one. Restarts
-// are at least HealPause apart. It reports whether it restarted.
+// help: JetStream was switched off, or writes keep failing (timeouts,
+// store failures) after the disk was full and it has room again, or the
+// limit was reached and freed space would now give a larger one. Failing
+// writes on a disk that was never full (a busy broker: a connect storm)
+// never restart it. Restarts are at least HealPause apart. It reports
+// whether it restarted.
 func (b *Broker) Heal(probeErr error, failures int) (bool, error) {
 	b.disk.mu.Lock()
 	pause := b.opts.HealPause
@@ -148,9 +156,17 @@ func (b *Broker) Heal(probeErr error, failures int) (bool, error) {
 		minFree = DefaultMinFree
 	}
 	free, _, _, ok := diskStat(b.opts.StoreDir)
+	if (ok && int64(free) < minFree) || limitReached(probeErr) {
+		b.disk.mu.Lock()
+		b.disk.sawFull = true
+		b.disk.mu.Unlock()
+	}
 	if ok && int64(free) < minFree {
 		return false, nil // still full: a restart would fail the same way
 	}
+	b.disk.mu.Lock()
+	sawFull := b.disk.sawFull
+	b.disk.mu.Unlock()
 	var limit int64 // 0: nats-server's own limit (DiskReserve < 0)
 	if b.opts.DiskReserve >= 0 {
 		var err error
@@ -168,6 +184,8 @@ func (b *Broker) Heal(probeErr error, failures int) (bool, error) {
 		}
 	case failures < 2:
 		return false, nil // one slow answer is not a stuck store
+	case !sawFull:
+		return false, nil // busy, not stuck: the disk was never full
 	}
 	return true, b.restartJetStream(limit, probeErr)
 }
@@ -184,6 +202,7 @@ func (b *Broker) restartJetStream(limit int64, cause error) error {
 	b.disk.mu.Lock()
 	b.disk.lastHeal = time.Now()
 	b.disk.heals++
+	b.disk.sawFull = false
 	b.disk.mu.Unlock()
 	log := b.opts.Log
 	if log != nil {
