@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/bytesize"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -82,8 +83,8 @@ func Start(o Options) (*Broker, error) {
 			so.JetStreamMaxStore = l
 			if o.Log != nil {
 				free, total, _, _ := diskStat(o.StoreDir)
-				o.Log.Info("jetstream file storage limit", "limit", bytes(uint64(l)), "free", bytes(free), "total", bytes(total),
-					"reserve", bytes(uint64(o.reserve())), "store", o.StoreDir)
+				o.Log.Info("jetstream file storage limit", "limit", bytesize.Format(uint64(l)), "free", bytesize.Format(free), "total", bytesize.Format(total),
+					"reserve", bytesize.Format(uint64(o.reserve())), "store", o.StoreDir)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/bytesize"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -123,9 +124,9 @@ func (b *Broker) DiskDetail() string {
 	if d.Total == 0 {
 		return ""
 	}
-	s := fmt.Sprintf("%s free of %s on the broker's disk", bytes(d.Free), bytes(d.Total))
+	s := fmt.Sprintf("%s free of %s on the broker's disk", bytesize.Format(d.Free), bytesize.Format(d.Total))
 	if d.Limit > 0 {
-		s += fmt.Sprintf(", JetStream limit %s", bytes(uint64(d.Limit)))
+		s += fmt.Sprintf(", JetStream limit %s", bytesize.Format(uint64(d.Limit)))
 	}
 	return s
 }
@@ -232,17 +233,4 @@ func (b *Broker) restartJetStream(limit int64, cause error) error {
 		log.Info("JetStream restarted in-process", "file_store_limit", cfg.MaxStore)
 	}
 	return nil
-}
-
-func bytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

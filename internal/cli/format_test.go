@@ -29,11 +29,6 @@ func TestTimeText(t *testing.T) {
 			t.Errorf("durText(%v) = %q, want %q", d, got, want)
 		}
 	}
-	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 3 << 20: "3.0 MiB"} {
-		if got := bytesText(n); got != want {
-			t.Errorf("bytesText(%d) = %q, want %q", n, got, want)
-		}
-	}
 }
 
 func TestTableAlignsAndStable(t *testing.T) {

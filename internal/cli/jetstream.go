@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/bytesize"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 )
@@ -129,7 +130,7 @@ func (a *app) printJSStatus(w io.Writer, st jsStatus) error {
 	fmt.Fprintln(w, "STREAMS")
 	t := newTable(w, "NAME", "SUBJECTS", "MESSAGES", "BYTES", "CONSUMERS")
 	for _, s := range st.Streams {
-		t.row(s.Name, strings.Join(s.Subjects, ","), strconv.FormatUint(s.Messages, 10), bytesText(s.Bytes), strconv.Itoa(len(s.Consumers)))
+		t.row(s.Name, strings.Join(s.Subjects, ","), strconv.FormatUint(s.Messages, 10), bytesize.Format(s.Bytes), strconv.Itoa(len(s.Consumers)))
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -147,7 +148,7 @@ func (a *app) printJSStatus(w io.Writer, st jsStatus) error {
 	fmt.Fprintln(w, "\nKV BUCKETS")
 	t = newTable(w, "BUCKET", "VALUES", "BYTES")
 	for _, k := range st.KV {
-		t.row(k.Bucket, strconv.FormatUint(k.Values, 10), bytesText(k.Bytes))
+		t.row(k.Bucket, strconv.FormatUint(k.Values, 10), bytesize.Format(k.Bytes))
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -155,21 +156,7 @@ func (a *app) printJSStatus(w io.Writer, st jsStatus) error {
 	fmt.Fprintln(w, "\nOBJECT STORES")
 	t = newTable(w, "BUCKET", "SIZE")
 	for _, o := range st.ObjectStores {
-		t.row(o.Bucket, bytesText(o.Size))
+		t.row(o.Bucket, bytesize.Format(o.Size))
 	}
 	return t.flush()
-}
-
-// bytesText is a human size: 512 B, 1.5 KiB, 3.2 MiB.
-func bytesText(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
