@@ -9,7 +9,7 @@ import { useCanWrite } from '../lib/session'
 import { absoluteTime } from '../lib/time'
 import type { CreatedEnrollmentToken, EnrollmentToken } from '../lib/types'
 import { t, type Key } from '../i18n'
-import { Badge, Button, Chips, Dialog, ErrorBox, Field, RelTime, Spinner, Table, useConfirm, useToast } from '../components/ui'
+import { Badge, Button, Chips, Dialog, ErrorBox, Field, RelTime, Spinner, Table, useConfirm, useCopy, useToast } from '../components/ui'
 
 const groupRe = /^[A-Za-z0-9_-]{1,64}$/
 const expiries = ['1h', '24h', '168h', '720h'] as const
@@ -244,15 +244,8 @@ function SecretDialog({ created, onClose }: { created: CreatedEnrollmentToken; o
 }
 
 function CopyBlock({ label, copyLabel, text }: { label: string; copyLabel: string; text: string }) {
-  const toast = useToast()
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(text)
-      toast(t('common.copied'), 'ok')
-    } catch {
-      toast(t('common.copyFailed'), 'bad')
-    }
-  }
+  const copyText = useCopy()
+  const copy = () => copyText(text)
   return (
     <div className="output copy-block">
       <div className="output-head">

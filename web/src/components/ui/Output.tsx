@@ -3,9 +3,11 @@ import { t } from '../../i18n'
 import { Button } from './Button'
 import { useToast } from './Toast'
 
-export function Output({ label, text, filename }: { label: string; text: string; filename: string }) {
+// useCopy returns a function that copies text to the clipboard and says
+// whether it worked in a toast.
+export function useCopy() {
   const toast = useToast()
-  const copy = async () => {
+  return async (text: string) => {
     try {
       await navigator.clipboard.writeText(text)
       toast(t('common.copied'), 'ok')
@@ -13,6 +15,11 @@ export function Output({ label, text, filename }: { label: string; text: string;
       toast(t('common.copyFailed'), 'bad')
     }
   }
+}
+
+export function Output({ label, text, filename }: { label: string; text: string; filename: string }) {
+  const copyText = useCopy()
+  const copy = () => copyText(text)
   return (
     <div className="output">
       <div className="output-head">
