@@ -162,11 +162,13 @@ func (t *trust) sync(ctx context.Context) bool {
 		next = n
 		t.log.Info("command-signing keys updated from KV signing_keys", "key_ids", next.KeyIDs(), "seq", next.Seq(), "was", cur.KeyIDs())
 	}
+	// In force first, then persisted: once the file shows a key retired,
+	// no command signed by it is accepted any more.
+	t.kr.Store(next)
 	if b, err := next.MarshalJSON(); err == nil {
 		if err := sign.WriteFile0600(t.path, b); err != nil {
 			t.log.Error("cannot persist the trusted command-signing keys; they apply until restart", "error", err)
 		}
 	}
-	t.kr.Store(next)
 	return true
 }
