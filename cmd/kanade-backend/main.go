@@ -64,6 +64,7 @@ func run(args []string) error {
 		"space the embedded broker leaves free on its disk for the database and the rest, e.g. 512MiB, 2GiB (-1 = nats-server's own limit)")
 	fs.DurationVar(&cfg.CleanupInterval, "cleanup-interval", 5*time.Minute, "reaper and retention interval")
 	fs.BoolVar(&cfg.Dev, "dev", false, "development: auth disabled and a local in-process agent")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go runtime profiles to admins at /api/debug/pprof/ (go tool pprof)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas for streams and KV (3 on a 3-server cluster)")
 	fs.IntVar(&cfg.ProjectorBatch, "projector-batch", 1000, "max messages per projector transaction (1 = one per transaction; benchmarks)")
 	logLevel := fs.String("log-level", "info", "debug | info | warn | error")
@@ -75,6 +76,7 @@ func run(args []string) error {
 		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "signing-key": "KANADE_SIGNING_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
 		"broker-disk-reserve": "KANADE_BROKER_DISK_RESERVE",
 		"dev":                 "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
+		"pprof": "KANADE_PPROF",
 	}
 	if err := config.Load(fs, args, env, os.LookupEnv); err != nil {
 		return err

@@ -155,6 +155,7 @@ type Deps struct {
 	Log        *slog.Logger
 	Version    string
 	Commit     string
+	Pprof      bool // serve /api/debug/pprof/ to admins (--pprof)
 }
 
 // Server is the HTTP API.

@@ -33,6 +33,7 @@ func (s *Server) table() []route {
 		{"GET /api/version", public, s.version},
 		{"GET /api/health/fleet", viewer, s.fleetHealth},
 		{"GET /api/events", viewer, s.events},
+		{"GET /api/debug/pprof/{name...}", admin, s.debugPprof},
 
 		// Accounts and sessions (handlers in package auth).
 		{"POST /api/auth/login", public, a.Login},

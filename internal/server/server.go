@@ -82,6 +82,8 @@ type Config struct {
 	CleanupInterval time.Duration
 	// Dev disables auth and starts an in-process agent (pc_id = hostname).
 	Dev bool
+	// Pprof serves Go runtime profiles to admins at /api/debug/pprof/.
+	Pprof bool
 	// NoDevAgent keeps --dev from starting its agent (tests that bring their own).
 	NoDevAgent     bool
 	Replicas       int // JetStream replicas for streams/KV (3 on a 3-server cluster)
@@ -372,7 +374,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	b.API = api.New(api.Deps{Store: b.DB, Dispatches: b.DB, Jobs: b.KV.Jobs, Schedules: b.KV.Schedules,
 		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Outputs: b.KV.Outputs, Fanout: b.Fanout,
 		Enrollment: b.Enrollment, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
-		Metrics: b.Metrics, Health: b.Health, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit})
+		Metrics: b.Metrics, Health: b.Health, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Pprof: cfg.Pprof})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
