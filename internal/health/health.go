@@ -26,10 +26,13 @@ const (
 	BrokerWrites     Code = "broker_writes"
 	Database         Code = "database"
 	LeaderMissing    Code = "leader_missing"
+	// SigningKeyRetired: KV signing_keys no longer trusts the key this
+	// replica signs with, so agents refuse its commands (exit 123).
+	SigningKeyRetired Code = "signing_key_retired"
 )
 
 // Codes are every reason, in report order.
-var Codes = []Code{BrokerWrites, Database, ProjectorFailing, LeaderMissing}
+var Codes = []Code{BrokerWrites, Database, ProjectorFailing, LeaderMissing, SigningKeyRetired}
 
 // Reason is one cause of degradation.
 type Reason struct {
@@ -63,7 +66,10 @@ type Sources struct {
 	WriteProbe func(ctx context.Context) error
 	// DBProbe is a cheap database round trip (store.DB.Probe).
 	DBProbe func(ctx context.Context) error
-	Leader  Leader
+	// SigningKeyProbe fails while the fleet's key chain does not trust
+	// the replica's signing key (kv.SigningKeys.CheckTrusted).
+	SigningKeyProbe func(ctx context.Context) error
+	Leader          Leader
 	// Heal is called after every failed write probe with its error and
 	// the failures in a row (the embedded broker restarts a stuck
 	// JetStream once space is back).
@@ -112,6 +118,7 @@ type Monitor struct {
 	mu     sync.Mutex
 	writes probe
 	db     probe
+	key    probe
 	active map[string]bool
 }
 
@@ -208,6 +215,21 @@ func (m *Monitor) Probe(ctx context.Context) {
 		m.db.record(time.Now(), err)
 		m.mu.Unlock()
 	}
+	if m.src.SigningKeyProbe != nil {
+		pctx, cancel := context.WithTimeout(ctx, m.opts.ProbeTimeout)
+		err := m.src.SigningKeyProbe(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		m.mu.Lock()
+		was := m.key.failures
+		m.key.record(time.Now(), err)
+		m.mu.Unlock()
+		if err != nil && was == 0 {
+			m.log.Error("agents refuse this replica's commands: its signing key was retired; restart it with an active key", "error", err)
+		}
+	}
 	m.Reasons(time.Now()) // refreshes the gauges
 }
 
@@ -242,6 +264,10 @@ func (m *Monitor) Reasons(now time.Time) []Reason {
 	}
 	if m.db.failures > 0 {
 		out = append(out, Reason{Code: Database, Message: "the database check fails: " + m.db.err, Since: m.db.failingSince})
+	}
+	if m.key.failures > 0 {
+		out = append(out, Reason{Code: SigningKeyRetired, Since: m.key.failingSince,
+			Message: "agents refuse this replica's commands (exit 123): " + m.key.err + "; restart it with an active key (kanade-backend signing-key)"})
 	}
 	m.mu.Unlock()
 	corrupt := false

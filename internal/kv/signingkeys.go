@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,4 +149,20 @@ func activeIDs(c sign.Chain) []string {
 		out = append(out, sign.KeyID(p))
 	}
 	return out
+}
+
+// CheckTrusted reports an error wrapping ErrKeyNotInChain when the chain
+// exists and no longer trusts keyID (it was retired while a replica kept
+// signing with it). A missing chain or a read failure is not this
+// check's to report: it returns nil, and the broker probes speak.
+func (k *SigningKeys) CheckTrusted(ctx context.Context, keyID string) error {
+	c, _, ok, err := k.Chain(ctx)
+	if err != nil || !ok {
+		return nil
+	}
+	active := activeIDs(c)
+	if slices.Contains(active, keyID) {
+		return nil
+	}
+	return fmt.Errorf("%w: this replica signs with %s; the chain trusts %s", ErrKeyNotInChain, keyID, strings.Join(active, ", "))
 }

@@ -22,6 +22,10 @@ func (b *Server) healthSources(holder string) health.Sources {
 		DBProbe:    b.DB.Probe,
 		Leader:     b.Elector,
 	}
+	if b.Signer != nil {
+		id := b.Signer.KeyID()
+		src.SigningKeyProbe = func(ctx context.Context) error { return b.KV.SigningKeys.CheckTrusted(ctx, id) }
+	}
 	if br := b.Broker; br != nil {
 		src.Heal = func(_ context.Context, err error, failures int) {
 			if restarted, herr := br.Heal(err, failures); herr != nil {

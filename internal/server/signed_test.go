@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +22,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/fanout/command"
+	"github.com/kanade-fleet/kanade/internal/health"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/sign"
@@ -183,10 +185,14 @@ func TestSignedCommands(t *testing.T) {
 // TestSigningKeyRotation: after a rotation commands signed by the new key
 // run, the old key's still run until it is retired and are refused (123)
 // once the agent has read the retirement; a backend started with the
-// retired key, or with a key the chain never had, refuses to start.
+// retired key, or with a key the chain never had, refuses to start; the
+// replica still running on the retired key reports it in its health.
 func TestSigningKeyRotation(t *testing.T) {
 	needPOSIX(t)
-	s := startSecured(t, func(c *server.Config) { c.NATSToken = fleetToken })
+	s := startSecured(t, func(c *server.Config) {
+		c.NATSToken = fleetToken
+		c.Health = health.Options{ProbeInterval: 100 * time.Millisecond}
+	})
 	dir := startSignedAgent(t, s, "pc-r")
 	ctx := t.Context()
 	nc, err := nats.Connect(s.b.NATSURL(), nats.Token(fleetToken))
@@ -246,6 +252,12 @@ func TestSigningKeyRotation(t *testing.T) {
 	if code := run(newKey, "new-2"); code != 0 {
 		t.Fatalf("new key after retirement: exit %d", code)
 	}
+	// s still signs with the old key: its health says so, naming the key.
+	testenv.Eventually(t, 15*time.Second, "health reports the retired key", func() bool {
+		r := s.call(t, auth.RoleViewer, "GET", "/api/health/fleet", nil)
+		return r.status == http.StatusServiceUnavailable && bytes.Contains(r.body, []byte(`"signing_key_retired"`)) &&
+			bytes.Contains(r.body, []byte(oldKey.KeyID()))
+	})
 
 	// Replicas: the retired key and a stranger's both refuse to start; the
 	// rotated data dir's own key starts.

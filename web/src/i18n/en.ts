@@ -109,6 +109,7 @@ export const en = {
   'health.database': 'database check failed',
   'health.projector_failing': 'projector failing',
   'health.leader_missing': 'no scheduler leader',
+  'health.signing_key_retired': 'signing key retired',
   'dash.unknown': 'no agents yet',
   'dash.online': 'Agents online',
   'dash.onlineSub': 'heartbeat in the last 2 min',

@@ -413,7 +413,8 @@ export interface GroupMembers {
 
 /**
  * HealthReason is one cause of a degraded backend: reason is
- * broker_writes, database, projector_failing or leader_missing; subject
+ * broker_writes, database, projector_failing, leader_missing or
+ * signing_key_retired; subject
  * names the projector where there is one.
  */
 export interface HealthReason {
