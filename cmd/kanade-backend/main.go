@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,9 @@ func run(args []string) error {
 		"command-signing key (PKCS#8 PEM Ed25519); empty = signing.key in data-dir, created at first start")
 	fs.Var((*byteSize)(&cfg.BrokerDiskReserve), "broker-disk-reserve",
 		"space the embedded broker leaves free on its disk for the database and the rest, e.g. 512MiB, 2GiB (-1 = nats-server's own limit)")
+	var memLimit byteSize
+	fs.Var(&memLimit, "memory-limit",
+		"soft limit of the process's memory (Go runtime, embedded broker included), e.g. 448MiB; empty = GOMEMLIMIT or none")
 	fs.DurationVar(&cfg.CleanupInterval, "cleanup-interval", 5*time.Minute, "reaper and retention interval")
 	fs.BoolVar(&cfg.Dev, "dev", false, "development: auth disabled and a local in-process agent")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go runtime profiles to admins at /api/debug/pprof/ (go tool pprof)")
@@ -76,7 +80,7 @@ func run(args []string) error {
 		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "signing-key": "KANADE_SIGNING_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
 		"broker-disk-reserve": "KANADE_BROKER_DISK_RESERVE",
 		"dev":                 "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
-		"pprof": "KANADE_PPROF",
+		"pprof": "KANADE_PPROF", "memory-limit": "KANADE_MEMORY_LIMIT",
 	}
 	if err := config.Load(fs, args, env, os.LookupEnv); err != nil {
 		return err
@@ -93,6 +97,12 @@ func run(args []string) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 	cfg.Log = log
+	if memLimit > 0 {
+		// The collector works harder as the heap nears the limit and
+		// returns freed pages sooner; it never fails an allocation.
+		debug.SetMemoryLimit(int64(memLimit))
+		log.Info("memory limit set", "bytes", int64(memLimit), "limit", bytesize.Format(uint64(memLimit)))
+	}
 	cfg.Version, cfg.Commit = version.Version, version.Commit
 	for _, u := range strings.Split(*agentURLs, ",") {
 		if u = strings.TrimSpace(u); u != "" {

@@ -172,6 +172,9 @@ func runScenario(ctx context.Context, args []string) error {
 	fs.StringVar(&o.WorkDir, "work-dir", "", "scratch directory (default: a temp dir, removed at the end)")
 	keep := fs.Bool("keep", false, "keep the scratch directory")
 	fs.StringVar(&o.BackendBin, "backend-bin", "", "kanade-backend binary (default: go build ./cmd/kanade-backend)")
+	fs.StringVar(&o.BackendMemoryLimit, "backend-memory-limit", "", "broadcast: the backend's --memory-limit, e.g. 448MiB")
+	fs.StringVar(&o.BackendProfile, "backend-profile", "",
+		"broadcast: the backend runs --pprof; its CPU profile of the first broadcast (20 s) goes to PREFIX.cpu.pprof, its heap after the last to PREFIX.heap.pprof and PREFIX.heap.txt (with runtime.MemStats)")
 	fs.StringVar(&o.AgentBin, "agent-bin", "", "kanade-agent binary for footprint (default: go build ./cmd/kanade-agent)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (in-process backends included) to this file")

@@ -3,7 +3,9 @@ package sim
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,7 +167,9 @@ type BackendOpts struct {
 	NATSURL        string // external broker; empty = embedded
 	DB             string // --db: empty = SQLite in the data dir; postgres://… = PostgreSQL
 	ProjectorBatch int
-	Identity       bool // --nats-identity: per-agent broker identities
+	Identity       bool   // --nats-identity: per-agent broker identities
+	Pprof          bool   // --pprof: profiles at /api/debug/pprof/ (see Profile)
+	MemoryLimit    string // --memory-limit (e.g. 448MiB); empty = none
 	Env            []string
 }
 
@@ -209,6 +213,12 @@ func startBackend(ctx context.Context, o BackendOpts, httpAddr, natsAddr string)
 	// Without Identity the simulated agents connect with no credential
 	// (the embedded broker's default is per-agent identity).
 	args = append(args, "--nats-identity="+strconv.FormatBool(o.Identity))
+	if o.Pprof {
+		args = append(args, "--pprof")
+	}
+	if o.MemoryLimit != "" {
+		args = append(args, "--memory-limit", o.MemoryLimit)
+	}
 	env := append([]string{"KANADE_AUTH_DISABLE=1"}, o.Env...)
 	p, err := StartProc("kanade-backend", o.Bin, args, env, filepath.Join(o.DataDir, "..", filepath.Base(o.DataDir)+"-backend.log"))
 	if err != nil {
@@ -220,6 +230,38 @@ func startBackend(ctx context.Context, o BackendOpts, httpAddr, natsAddr string)
 		return nil, err
 	}
 	return b, nil
+}
+
+// Profile fetches /api/debug/pprof/<name> (the backend runs with Pprof;
+// the simulator's backends have auth disabled) into path. A CPU profile
+// ("profile") blocks for its seconds.
+func (b *BackendProc) Profile(ctx context.Context, name string, seconds int, path string) error {
+	u := b.HTTPURL + "/api/debug/pprof/" + name
+	if seconds > 0 {
+		u += "?seconds=" + strconv.Itoa(seconds)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("backend profile %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("backend profile %s: %s: %s", name, resp.Status, msg)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("backend profile %s: %w", name, err)
+	}
+	return f.Close()
 }
 
 // Restart stops the backend with sig and starts it again on the same

@@ -45,7 +45,13 @@ type Options struct {
 	OrderedIDs    bool   // projection: time-ordered result_ids
 	WorkDir       string // scratch (removed unless Keep)
 	BackendBin    string // kanade-backend binary; built when empty
-	DB            string // broadcast: the backend's --db (PostgreSQL DSN; empty = SQLite)
+	// BackendProfile: broadcast writes the backend's CPU profile of the
+	// first broadcast to BackendProfile+".cpu.pprof" and its heap after the
+	// last to BackendProfile+".heap.pprof" (the backend runs --pprof).
+	BackendProfile string
+	// BackendMemoryLimit is the backend's --memory-limit (broadcast).
+	BackendMemoryLimit string
+	DB                 string // broadcast: the backend's --db (PostgreSQL DSN; empty = SQLite)
 	// Identity (broadcast): the backend runs --nats-identity and every
 	// simulated PC enrolls (POST /api/enroll) and connects with its own
 	// broker identity, verifying each command's signature.
@@ -315,7 +321,8 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 	if err != nil {
 		return t, err
 	}
-	be, err := StartBackend(ctx, BackendOpts{Bin: bin, DataDir: filepath.Join(o.WorkDir, "broadcast"), DB: o.DB, Identity: o.Identity})
+	be, err := StartBackend(ctx, BackendOpts{Bin: bin, DataDir: filepath.Join(o.WorkDir, "broadcast"), DB: o.DB, Identity: o.Identity,
+		Pprof: o.BackendProfile != "", MemoryLimit: o.BackendMemoryLimit})
 	if err != nil {
 		return t, err
 	}
@@ -350,8 +357,15 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 		return t, err
 	}
 	var errs []string
+	var profErr chan error
 	for i := range o.Repeat {
+		if i == 0 && o.BackendProfile != "" {
+			// Long enough to cover a slow broadcast; read after the loop.
+			profErr = make(chan error, 1)
+			go func() { profErr <- be.Profile(ctx, "profile", 20, o.BackendProfile+".cpu.pprof") }()
+		}
 		u0, _ := Sample(be.PID())
+		s0, _ := Sample(os.Getpid())
 		t0 := time.Now()
 		r, err := cl.Exec(ctx, "sim-broadcast", AllPCs)
 		if err != nil {
@@ -365,6 +379,7 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 			return t, err
 		}
 		u1, _ := Sample(be.PID())
+		s1, _ := Sample(os.Getpid())
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		f.WaitPublished(pctx, r.ExecID)
 		cancel()
@@ -375,6 +390,9 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 		t.add(label+"target / success / failure / skipped", "", "%d / %d / %d / %d", e.TargetCount, e.SuccessCount, e.FailureCount, e.SkippedCount)
 		t.add(label+"delivery stored→admitted p50 / p95 / p99 / max", "", "%s / %s / %s / %s (n=%d)", ms(d.P50), ms(d.P95), ms(d.P99), ms(d.Max), d.N)
 		t.add(label+"backend CPU during broadcast", "", "%.0f %% of one core", CPUPct(u0, u1))
+		// The simulated fleet shares the box: when the two add up to every
+		// core, the box, not the backend, sets the pace.
+		t.add(label+"simulator CPU during broadcast", "", "%.0f %% of one core (%d cores)", CPUPct(s0, s1), runtime.NumCPU())
 		if e.TargetCount != o.Agents || lo != 1 || hi != 1 || e.SuccessCount+e.FailureCount != o.Agents {
 			errs = append(errs, fmt.Sprintf("broadcast %d: target %d, runs per PC %d..%d, results %d", i+1, e.TargetCount, lo, hi, e.SuccessCount+e.FailureCount))
 		}
@@ -386,6 +404,19 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 	}
 	u, _ := Sample(be.PID())
 	t.add("backend RSS now / peak (embedded broker included)", "", "%s / %s", mib(u.RSSBytes), mib(u.HWMBytes))
+	if profErr != nil {
+		if err := <-profErr; err != nil {
+			errs = append(errs, err.Error())
+		}
+		if err := be.Profile(ctx, "heap", 0, o.BackendProfile+".heap.pprof"); err != nil {
+			errs = append(errs, err.Error())
+		}
+		// The text form ends with runtime.MemStats (stacks, heap released):
+		// what an RSS beyond the live heap is made of.
+		if err := be.Profile(ctx, "heap?debug=1", 0, o.BackendProfile+".heap.txt"); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	fleetRows(&t, f.Stats())
 	if len(errs) > 0 {
 		return t, fmt.Errorf("%s", strings.Join(errs, "; "))
