@@ -21,7 +21,9 @@ type Enrollment interface {
 	Enroll(ctx context.Context, r apiv1.EnrollRequest) (apiv1.EnrollResponse, error)
 	AllowReenroll(ctx context.Context, pc string) (bool, error)
 	Unenroll(ctx context.Context, pc string) (bool, error)
-	OperatorCreds(name string) (apiv1.OperatorCreds, error)
+	OperatorCreds(ctx context.Context, name, by string) (apiv1.OperatorCreds, error)
+	ListOperatorCreds(ctx context.Context) ([]apiv1.OperatorCredInfo, error)
+	RevokeOperatorCred(ctx context.Context, publicKey string) (apiv1.OperatorCredInfo, bool, error)
 }
 
 // enrollment answers 503 when the backend was built without the service.
@@ -209,13 +211,57 @@ func (s *Server) createOperatorCreds(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	c, err := e.OperatorCreds(req.Name)
+	c, err := e.OperatorCreds(r.Context(), req.Name, Actor(r))
 	if err != nil {
 		s.failEnroll(w, r, http.StatusUnprocessableEntity, err)
 		return
 	}
 	s.auditf(r, "broker.operator_creds", req.Name, map[string]any{"public_key": c.PublicKey})
 	WriteJSON(w, http.StatusCreated, c)
+}
+
+// listOperatorCreds: every operator credential issued, revoked ones too.
+func (s *Server) listOperatorCreds(w http.ResponseWriter, r *http.Request) {
+	e, ok := s.enrollment(w)
+	if !ok {
+		return
+	}
+	p, err := page(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	all, err := e.ListOperatorCreds(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	listed(w, window(all, p), len(all))
+}
+
+// revokeOperatorCreds revokes one operator credential at the broker: its
+// connections close and it cannot connect again.
+func (s *Server) revokeOperatorCreds(w http.ResponseWriter, r *http.Request) {
+	e, ok := s.enrollment(w)
+	if !ok {
+		return
+	}
+	key := r.PathValue("public_key")
+	c, found, err := e.RevokeOperatorCred(r.Context(), key)
+	if err != nil && !found {
+		s.failEnroll(w, r, http.StatusUnprocessableEntity, err)
+		return
+	}
+	if !found {
+		WriteError(w, http.StatusNotFound, "no operator credential with this public key was issued", "public_key")
+		return
+	}
+	s.auditf(r, "broker.operator_creds_revoke", c.Name, map[string]any{"public_key": key})
+	if err != nil { // recorded; the broker has not taken it yet
+		s.fail(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, c)
 }
 
 // revokeAgent revokes pc's broker credential, if it has one (false without

@@ -65,6 +65,8 @@ func (s *Server) table() []route {
 		{"GET /api/enrollment-tokens", operator, s.listEnrollmentTokens},
 		{"DELETE /api/enrollment-tokens/{id}", operator, s.deleteEnrollmentToken},
 		{"POST /api/broker/operator-creds", admin, s.createOperatorCreds},
+		{"GET /api/broker/operator-creds", admin, s.listOperatorCreds},
+		{"DELETE /api/broker/operator-creds/{public_key}", admin, s.revokeOperatorCreds},
 
 		// Executions, results, audit (SQL projection).
 		{"GET /api/executions", viewer, s.listExecutions},

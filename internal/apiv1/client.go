@@ -283,6 +283,16 @@ func (c *Client) DeleteEnrollmentToken(ctx context.Context, id string) error {
 	return err
 }
 
+// ListOperatorCreds is GET /api/broker/operator-creds.
+func (c *Client) ListOperatorCreds(ctx context.Context, p Page) (List[OperatorCredInfo], error) {
+	return list[OperatorCredInfo](ctx, c, "/api/broker/operator-creds", p)
+}
+
+// RevokeOperatorCreds is DELETE /api/broker/operator-creds/{public_key}.
+func (c *Client) RevokeOperatorCreds(ctx context.Context, publicKey string) (OperatorCredInfo, error) {
+	return send[OperatorCredInfo](ctx, c, http.MethodDelete, "/api/broker/operator-creds/"+esc(publicKey), nil)
+}
+
 // CreateOperatorCreds is POST /api/broker/operator-creds.
 func (c *Client) CreateOperatorCreds(ctx context.Context, r OperatorCredsRequest) (OperatorCreds, error) {
 	return send[OperatorCreds](ctx, c, http.MethodPost, "/api/broker/operator-creds", r)

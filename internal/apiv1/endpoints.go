@@ -41,6 +41,8 @@ var Endpoints = []Endpoint{
 	{Name: "ListEnrollmentTokens", Method: "GET", Path: "/api/enrollment-tokens", Query: Page{}, Resp: EnrollmentToken{}, List: true, Doc: "enrollment tokens, newest first (operator)"},
 	{Name: "DeleteEnrollmentToken", Method: "DELETE", Path: "/api/enrollment-tokens/{id}", Doc: "delete an enrollment token (operator)"},
 	{Name: "CreateOperatorCreds", Method: "POST", Path: "/api/broker/operator-creds", Body: OperatorCredsRequest{}, Resp: OperatorCreds{}, Doc: "issue an operator broker credential for the CLI's direct path (admin)"},
+	{Name: "ListOperatorCreds", Method: "GET", Path: "/api/broker/operator-creds", Query: Page{}, Resp: OperatorCredInfo{}, List: true, Doc: "operator broker credentials issued, newest first, revoked ones too (admin)"},
+	{Name: "RevokeOperatorCreds", Method: "DELETE", Path: "/api/broker/operator-creds/{public_key}", Resp: OperatorCredInfo{}, Doc: "revoke one operator broker credential: the broker closes its connections and refuses it (admin)"},
 
 	{Name: "ListGroups", Method: "GET", Path: "/api/groups", Resp: []GroupMembers{}, Doc: "every group with its members"},
 	{Name: "GetAgentGroups", Method: "GET", Path: "/api/agents/{pc_id}/groups", Resp: AgentGroups{}, Doc: "one PC's groups"},

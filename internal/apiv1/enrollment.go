@@ -80,3 +80,14 @@ type OperatorCreds struct {
 	PublicKey string `json:"public_key"`
 	Creds     string `json:"creds"`
 }
+
+// OperatorCredInfo is one issued operator credential in GET
+// /api/broker/operator-creds (its secret is never kept) and the answer of
+// DELETE /api/broker/operator-creds/{public_key}.
+type OperatorCredInfo struct {
+	Name      string     `json:"name"`
+	PublicKey string     `json:"public_key"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"` // absent while it works
+}

@@ -45,6 +45,9 @@ type Store interface {
 	AllowReenroll(ctx context.Context, pc string) (bool, error)
 	Unenroll(ctx context.Context, pc, account string, at time.Time) (store.Enrollment, bool, error)
 	BrokerRevocations(ctx context.Context) (map[string]map[string]int64, error)
+	InsertOperatorCred(ctx context.Context, c store.OperatorCred) error
+	ListOperatorCreds(ctx context.Context) ([]store.OperatorCred, error)
+	RevokeOperatorCred(ctx context.Context, publicKey, account string, at time.Time) (store.OperatorCred, bool, error)
 }
 
 // Groups puts an enrolled PC in its token's groups (*kv.AgentGroups).
@@ -296,8 +299,10 @@ func (s *Service) SyncRevocations(ctx context.Context) error {
 	return nil
 }
 
-// OperatorCreds issues an operator CLI credential (operator.creds format).
-func (s *Service) OperatorCreds(name string) (apiv1.OperatorCreds, error) {
+// OperatorCreds issues an operator CLI credential (operator.creds format)
+// and records it, so it can be listed and revoked on its own; by is the
+// account that asked.
+func (s *Service) OperatorCreds(ctx context.Context, name, by string) (apiv1.OperatorCreds, error) {
 	if !auth.ValidUsername(name) {
 		return apiv1.OperatorCreds{}, &FieldError{"name", "letters, digits, '.', '_' and '-' (like a username)"}
 	}
@@ -312,5 +317,50 @@ func (s *Service) OperatorCreds(name string) (apiv1.OperatorCreds, error) {
 	if err != nil {
 		return apiv1.OperatorCreds{}, err
 	}
+	// Recorded before it is shown: a credential nobody can list could not
+	// be revoked on its own.
+	if err := s.Store.InsertOperatorCred(ctx, store.OperatorCred{PublicKey: u.PublicKey, Name: name, CreatedBy: by, CreatedAt: s.now()}); err != nil {
+		return apiv1.OperatorCreds{}, err
+	}
 	return apiv1.OperatorCreds{Name: name, PublicKey: u.PublicKey, Creds: string(b)}, nil
+}
+
+// ListOperatorCreds is every operator credential issued, newest first.
+func (s *Service) ListOperatorCreds(ctx context.Context) ([]apiv1.OperatorCredInfo, error) {
+	l, err := s.Store.ListOperatorCreds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiv1.OperatorCredInfo, 0, len(l))
+	for _, c := range l {
+		out = append(out, credInfo(c))
+	}
+	return out, nil
+}
+
+// RevokeOperatorCred revokes one operator credential: the broker closes
+// its connections and refuses it from then on (the key joins the KANADE
+// account's revocations, which every replica signs in). ok false: no such
+// credential was issued.
+func (s *Service) RevokeOperatorCred(ctx context.Context, publicKey string) (apiv1.OperatorCredInfo, bool, error) {
+	if s.Broker == nil {
+		return apiv1.OperatorCredInfo{}, false, ErrIdentityOff
+	}
+	c, ok, err := s.Store.RevokeOperatorCred(ctx, publicKey, s.Broker.Authority.KanadeAccount(), s.now())
+	if err != nil || !ok {
+		return credInfo(c), ok, err
+	}
+	if err := s.SyncRevocations(ctx); err != nil {
+		return credInfo(c), true, fmt.Errorf("revoke operator credential %s (%s): recorded, but the broker did not take it yet: %w", c.Name, publicKey, err)
+	}
+	return credInfo(c), true, nil
+}
+
+func credInfo(c store.OperatorCred) apiv1.OperatorCredInfo {
+	i := apiv1.OperatorCredInfo{Name: c.Name, PublicKey: c.PublicKey, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt}
+	if !c.RevokedAt.IsZero() {
+		t := c.RevokedAt
+		i.RevokedAt = &t
+	}
+	return i
 }

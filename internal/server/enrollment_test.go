@@ -302,6 +302,51 @@ func enrollmentStory(t *testing.T, b *server.Server, wantURL string) {
 	if err != nil || !strings.Contains(oc.Creds, "NATS USER JWT") {
 		t.Fatalf("operator creds: %+v %v", oc, err)
 	}
+	laptop := filepath.Join(t.TempDir(), "laptop-1.creds")
+	if err := os.WriteFile(laptop, []byte(oc.Creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lnc, err := nats.Connect(b.NATSURL(), nats.UserCredentials(laptop), nats.NoReconnect())
+	if err != nil {
+		t.Fatalf("laptop-1 creds do not connect: %v", err)
+	}
+	defer lnc.Close()
+	l, err := c.ListOperatorCreds(ctx, apiv1.Page{})
+	if err != nil || len(l.Items) != 2 || l.Items[0].Name != "laptop-1" || l.Items[0].PublicKey != oc.PublicKey ||
+		l.Items[0].RevokedAt != nil || l.Items[1].Name != "operator" {
+		t.Fatalf("operator creds listed: %+v %v (want laptop-1, then the data dir's operator)", l.Items, err)
+	}
+
+	// Revoking laptop-1 closes its connection and refuses it from then on;
+	// the data dir's operator.creds keeps working.
+	rev, err := c.RevokeOperatorCreds(ctx, oc.PublicKey)
+	if err != nil || rev.RevokedAt == nil || rev.Name != "laptop-1" {
+		t.Fatalf("revoke laptop-1: %+v %v", rev, err)
+	}
+	select {
+	case <-closed(lnc):
+	case <-time.After(5 * time.Second):
+		t.Fatal("the revoked operator credential is still connected")
+	}
+	if nc, err := nats.Connect(b.NATSURL(), nats.UserCredentials(laptop), nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Fatal("the revoked operator credential connects again")
+	}
+	if nc, err := nats.Connect(b.NATSURL(), nats.UserCredentials(filepath.Join(b.Cfg.DataDir, server.OperatorCredsFile))); err != nil {
+		t.Fatalf("operator.creds stopped working when another credential was revoked: %v", err)
+	} else {
+		nc.Close()
+	}
+	if again, err := c.RevokeOperatorCreds(ctx, oc.PublicKey); err != nil || again.RevokedAt == nil || !again.RevokedAt.Equal(*rev.RevokedAt) {
+		t.Fatalf("revoking twice: %+v %v, want the first revocation unchanged", again, err)
+	}
+	var ae *apiv1.Error
+	if _, err := c.RevokeOperatorCreds(ctx, "UNKNOWNKEY"); !errors.As(err, &ae) || ae.Status != 404 || ae.Field != "public_key" {
+		t.Fatalf("revoke an unknown key: %v, want 404 naming public_key", err)
+	}
+	if l, err := c.ListOperatorCreds(ctx, apiv1.Page{}); err != nil || l.Items[0].RevokedAt == nil || l.Items[1].RevokedAt != nil {
+		t.Fatalf("after revocation: %+v %v", l.Items, err)
+	}
 }
 
 // closed reports when nc is closed (NoReconnect: a disconnect closes it).

@@ -88,6 +88,14 @@ func (b *Server) startIdentity(ctx context.Context) error {
 	} else if err != nil {
 		return fmt.Errorf("operator credential: %w", err)
 	}
+	// Listed like the ones the API issues, so it can be revoked on its own
+	// (also when an older version wrote it; a recorded one is unchanged).
+	if uc, err := brokerid.ReadCreds(path); err != nil {
+		b.Log.Warn("operator credential not recorded: unreadable", "file", path, "error", err)
+	} else if err := b.DB.InsertOperatorCred(ctx, store.OperatorCred{PublicKey: uc.Subject, Name: uc.Name,
+		CreatedBy: "kanade-backend (" + OperatorCredsFile + ")", CreatedAt: time.Unix(uc.IssuedAt, 0)}); err != nil {
+		return err
+	}
 	return ctx.Err()
 }
 

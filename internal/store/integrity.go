@@ -133,7 +133,7 @@ type OpenOutcome struct {
 // aside, whatever rows of them can still be read are copied over, so
 // accounts and broker revocations survive a rebuild when the damage is
 // elsewhere.
-var sqlOnlyTables = []string{"users", "enrollment_tokens", "enrollments", "broker_revocations"}
+var sqlOnlyTables = []string{"users", "enrollment_tokens", "enrollments", "broker_revocations", "operator_creds"}
 
 // OpenChecked opens the database like Open and checks it. A damaged
 // SQLite file (the check fails, or the file cannot even be migrated) is,

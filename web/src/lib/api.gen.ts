@@ -522,6 +522,20 @@ export interface Me {
 }
 
 /**
+ * OperatorCredInfo is one issued operator credential in GET
+ * /api/broker/operator-creds (its secret is never kept) and the answer of
+ * DELETE /api/broker/operator-creds/{public_key}.
+ */
+export interface OperatorCredInfo {
+  name: string
+  public_key: string
+  created_by: string
+  created_at: Time
+  /** absent while it works */
+  revoked_at?: Time
+}
+
+/**
  * OperatorCreds answers POST /api/broker/operator-creds: a NATS
  * credentials file (nats --creds, kanade --nats-creds) for the CLI's direct
  * path, shown once.
@@ -780,6 +794,12 @@ export function createApi(t: Transport) {
     /** POST /api/broker/operator-creds: issue an operator broker credential for the CLI's direct path (admin) */
     createOperatorCreds: (body: OperatorCredsRequest, opts: CallOptions = {}): Promise<OperatorCreds> =>
       t({ method: 'POST', path: `/api/broker/operator-creds`, body, signal: opts.signal }) as Promise<OperatorCreds>,
+    /** GET /api/broker/operator-creds: operator broker credentials issued, newest first, revoked ones too (admin) */
+    listOperatorCreds: (query: Page = {}, opts: CallOptions = {}): Promise<List<OperatorCredInfo>> =>
+      t({ method: 'GET', path: `/api/broker/operator-creds`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<OperatorCredInfo>>,
+    /** DELETE /api/broker/operator-creds/{public_key}: revoke one operator broker credential: the broker closes its connections and refuses it (admin) */
+    revokeOperatorCreds: (publicKey: string, opts: CallOptions = {}): Promise<OperatorCredInfo> =>
+      t({ method: 'DELETE', path: `/api/broker/operator-creds/${encodeURIComponent(publicKey)}`, signal: opts.signal }) as Promise<OperatorCredInfo>,
     /** GET /api/groups: every group with its members */
     listGroups: (opts: CallOptions = {}): Promise<GroupMembers[] | null> =>
       t({ method: 'GET', path: `/api/groups`, signal: opts.signal }) as Promise<GroupMembers[] | null>,
