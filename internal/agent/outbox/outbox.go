@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/kanade-fleet/kanade/internal/atomicfile"
 )
 
 const (
@@ -372,26 +374,10 @@ func (o *Outbox) dropPartsLocked(seq uint64) {
 }
 
 func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("outbox: write %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 // permanentError marks a publish failure that retrying cannot fix.
