@@ -141,7 +141,13 @@ func New(o Options) (*Agent, error) {
 	}
 	runner := o.Runner
 	if runner == nil {
-		runner = &exec.Runner{TempDir: runDir, Env: []string{"KANADE_PC_ID=" + o.PCID}}
+		// Output is spooled beside the outbox, which takes the files over
+		// (a rename) when it queues the result.
+		spool, err := ob.SpoolDir()
+		if err != nil {
+			return nil, err
+		}
+		runner = &exec.Runner{TempDir: runDir, Env: []string{"KANADE_PC_ID=" + o.PCID}, SpoolDir: spool}
 	}
 	return &Agent{o: o, log: log, ledger: lg, outbox: ob, stats: newSelfStats(), runner: runner, trust: tr,
 		eff: eff, revs: map[string]uint64{}, layers: wire.ConfigLayers{Groups: map[string]wire.ConfigScope{}},
@@ -334,7 +340,13 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) publisher(js jetstream.JetStream) outbox.PublishFunc {
 	return func(ctx context.Context, e outbox.Entry) error {
 		for i, p := range e.Parts {
-			err := publishMsg(ctx, js, &nats.Msg{Subject: p.Subject, Header: nats.Header(p.Header), Data: p.Payload}, p.MsgID)
+			data, err := p.Data()
+			if err != nil { // the outbox checked the file at Drain; it broke since
+				a.log.Error("cannot read a queued output chunk; sending the result with its excerpt only",
+					"subject", p.Subject, "parts_skipped", len(e.Parts)-i, "error", err)
+				break
+			}
+			err = publishMsg(ctx, js, &nats.Msg{Subject: p.Subject, Header: nats.Header(p.Header), Data: data}, p.MsgID)
 			if err == nil {
 				continue
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/atomicfile"
 )
 
 func (a *app) loginCmd() *cobra.Command {
@@ -116,24 +117,8 @@ func writeSecret(path, content string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".token-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, []byte(content+"\n"), 0o600); err != nil {
 		return fmt.Errorf("store token: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("store token: %w", err)
-	}
-	if _, err := tmp.WriteString(content + "\n"); err != nil {
-		tmp.Close()
-		return fmt.Errorf("store token: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("store token: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("store token in %s: %w", path, err)
-	}
-	return os.Chmod(path, 0o600)
+	return nil
 }

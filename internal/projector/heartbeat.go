@@ -185,8 +185,11 @@ func (h *Heartbeats) flush(ctx context.Context) {
 	var woke []store.Heartbeat
 	h.mu.Lock()
 	for _, hb := range batch {
-		// The full view may not have this message yet (two subscriptions,
-		// two goroutines): seeing it here first is the same transition.
+		// Seen again, not looked up: the view was unlocked during the
+		// database calls, and a sweep may have declared the PC offline
+		// meanwhile; the view must not stay offline while this announces
+		// it online (TestFlushSeesHeartbeatAgainAfterWrite). Otherwise a
+		// no-op: see is idempotent for one heartbeat.
 		l := h.see(hb.PCID, hb.At, hb.ReceivedAt)
 		if !l.claimed && l.wake.Equal(hb.At) {
 			l.claimed = true

@@ -58,8 +58,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/kanade-fleet/kanade/internal/atomicfile"
 )
 
 // Header names of a signed message.
@@ -218,29 +219,7 @@ func LoadOrCreateKey(path string) (s *Signer, created bool, err error) {
 // WriteFile0600 writes b to path with mode 0600 through a temporary file
 // and a rename, so a crash never leaves half a file behind.
 func WriteFile0600(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, b, 0o600)
 }
 
 // header returns the single value of key, or "" when absent or repeated

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -38,23 +39,32 @@ type Spec struct {
 	Env     []string // extra KEY=VALUE entries
 	TempDir string   // where powershell scripts are staged; os.TempDir() if empty
 	Capture int      // per-stream capture bound; MaxCapture if 0
+	// SpoolDir, when set, has the output captured into files there as the
+	// script writes it (Result.StdoutSpool/StderrSpool) instead of memory.
+	SpoolDir string
 }
 
 // Result is what a run produced.
 type Result struct {
 	ExitCode int
-	Stdout   string
-	Stderr   string
-	TimedOut bool
-	Killed   bool
-	Aborted  bool // ctx was cancelled (agent shutting down)
+	// Stdout and Stderr are the captured streams when they were kept in
+	// memory. A spooled stream leaves its field empty: the spool holds it
+	// (the caller owns the spool and must Remove it).
+	Stdout      string
+	Stderr      string
+	StdoutSpool *Spool
+	StderrSpool *Spool
+	TimedOut    bool
+	Killed      bool
+	Aborted     bool // ctx was cancelled (agent shutting down)
 }
 
 // Runner adapts Run to wire.Command; it is the production implementation of
 // the intake's Runner interface.
 type Runner struct {
-	TempDir string
-	Env     []string
+	TempDir  string
+	Env      []string
+	SpoolDir string // see Spec.SpoolDir
 }
 
 // Run runs cmd and blocks until it is done.
@@ -68,7 +78,7 @@ func (r *Runner) Run(ctx context.Context, cmd wire.Command, kill <-chan struct{}
 		"KANADE_EXEC_ID=" + cmd.ExecID, "KANADE_REQUEST_ID=" + cmd.RequestID,
 	}, r.Env...)
 	return Run(ctx, Spec{Shell: cmd.Shell, Script: cmd.Script, Cwd: cmd.Cwd, RunAs: cmd.RunAs,
-		Timeout: to, Env: env, TempDir: r.TempDir}, kill)
+		Timeout: to, Env: env, TempDir: r.TempDir, SpoolDir: r.SpoolDir}, kill)
 }
 
 // Run starts the script and waits for it. kill (may be nil) ends the run
@@ -79,19 +89,21 @@ func Run(ctx context.Context, s Spec, kill <-chan struct{}) Result {
 		return Result{ExitCode: ExitStartFailed,
 			Stderr: fmt.Sprintf("[kanade] run_as %q is not supported by this agent; the script was not started\n", s.RunAs)}
 	}
-	stdout, stderr := NewCapture(s.Capture), NewCapture(s.Capture)
 	cleanup := func() {}
 	cmd, err := buildCommand(s, &cleanup)
 	defer cleanup()
 	if err != nil {
 		return Result{ExitCode: ExitStartFailed, Stderr: "[kanade] " + err.Error() + "\n"}
 	}
+	stdout, stderr := newOutput(s), newOutput(s)
 	cmd.Dir = s.Cwd
 	cmd.Env = childEnv(s.Env)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = pipeGrace
 	tree, err := startInTree(cmd)
 	if err != nil {
+		stdout.discard()
+		stderr.discard()
 		return Result{ExitCode: ExitStartFailed, Stderr: fmt.Sprintf("[kanade] failed to start %s: %v\n", s.Shell, err)}
 	}
 	defer tree.release()
@@ -136,8 +148,42 @@ func Run(ctx context.Context, s Spec, kill <-chan struct{}) Result {
 		res.ExitCode = wire.ExitKilled
 		fmt.Fprintf(stderr, "\n[kanade] agent shutting down: process tree killed\n")
 	}
-	res.Stdout, res.Stderr = stdout.String(), stderr.String()
+	res.Stdout, res.StdoutSpool = stdout.done()
+	res.Stderr, res.StderrSpool = stderr.done()
 	return res
+}
+
+// output is one stream's capture: a spool file when Spec.SpoolDir is set
+// and usable, memory otherwise (a spool that cannot be created must not
+// cost the run its output).
+type output struct {
+	io.Writer
+	mem   *Capture
+	spool *Spool
+}
+
+func newOutput(s Spec) output {
+	if s.SpoolDir != "" {
+		if sp, err := NewSpool(s.SpoolDir, s.Capture); err == nil {
+			return output{Writer: sp, spool: sp}
+		}
+	}
+	c := NewCapture(s.Capture)
+	return output{Writer: c, mem: c}
+}
+
+func (o output) done() (string, *Spool) {
+	if o.spool != nil {
+		_ = o.spool.Close() // a failed file leaves the excerpt; File reports it gone
+		return "", o.spool
+	}
+	return o.mem.String(), nil
+}
+
+func (o output) discard() {
+	if o.spool != nil {
+		o.spool.Remove()
+	}
 }
 
 // childEnv is the agent's environment minus secrets, plus extra.

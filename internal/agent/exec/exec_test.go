@@ -5,13 +5,17 @@ package exec
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
 func TestRunSh(t *testing.T) {
@@ -182,5 +186,62 @@ func TestTruncate(t *testing.T) {
 	}
 	if Truncate("abc", 10) != "abc" {
 		t.Fatal("short string changed")
+	}
+}
+
+// TestSpoolBoundedMemory: a script printing 64 MiB with a spool costs the
+// agent's heap the excerpt and a few copy buffers, not the 8 MiB capture
+// (which alone would allocate more than the bound, and its string copy as
+// much again); the file holds the captured form, head and tail exact.
+func TestSpoolBoundedMemory(t *testing.T) {
+	dir := t.TempDir()
+	const total = 64 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r := Run(context.Background(), Spec{Shell: "sh", SpoolDir: dir, Timeout: 60 * time.Second,
+		Script: fmt.Sprintf("yes 0123456789abcdef | head -c %d", total)}, nil)
+	runtime.ReadMemStats(&after)
+	sp := r.StdoutSpool
+	if sp == nil || r.Stdout != "" || r.ExitCode != 0 {
+		t.Fatalf("result %+v", r)
+	}
+	defer sp.Remove()
+	defer r.StderrSpool.Remove()
+	t.Logf("allocated %d bytes", after.TotalAlloc-before.TotalAlloc)
+	const bound = 4 << 20
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > bound {
+		t.Fatalf("the run allocated %d bytes, bound %d", alloc, bound)
+	}
+	if len(sp.ex.buf) > excerptHead+excerptTail {
+		t.Fatalf("excerpt store %d bytes, cap %d", len(sp.ex.buf), excerptHead+excerptTail)
+	}
+	if sp.Total() != total || sp.Len() != MaxCapture+int64(len(Marker(total, total-MaxCapture))) {
+		t.Fatalf("total %d, captured %d", sp.Total(), sp.Len())
+	}
+	path, _, ok := sp.File()
+	if !ok {
+		t.Fatal("no spool file", sp.Err())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	line := "0123456789abcdef\n"
+	head := make([]byte, 4096)
+	tail := make([]byte, 4096)
+	_, _ = f.ReadAt(head, 0)
+	_, _ = f.ReadAt(tail, sp.Len()-4096)
+	// yes prints 17-byte lines; head -c cuts the last one at total % 17.
+	wantTail := strings.Repeat(line, total/17+300)[:total]
+	if string(head) != strings.Repeat(line, 300)[:4096] || string(tail) != wantTail[len(wantTail)-4096:] {
+		t.Fatalf("spool head %.40q… tail …%.40q", head, tail[len(tail)-40:])
+	}
+	if ex := sp.Excerpt(wire.MaxInlineOutput); len(ex) > wire.MaxInlineOutput || !strings.HasSuffix(ex, wantTail[len(wantTail)-1000:]) {
+		t.Fatalf("excerpt %d bytes", len(ex))
+	}
+	if names, _ := os.ReadDir(dir); len(names) != 2 { // the captured stdout and the empty stderr
+		t.Fatalf("spool dir holds %v", names)
 	}
 }

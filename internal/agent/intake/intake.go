@@ -453,10 +453,9 @@ func (in *Intake) process(rec ledger.Record) {
 	in.running.Add(-1)
 
 	res := in.result(rec, started)
-	res.ExitCode, res.Stdout, res.Stderr = out.ExitCode, out.Stdout, out.Stderr
-	res.TimedOut, res.Killed = out.TimedOut, out.Killed
+	res.ExitCode, res.TimedOut, res.Killed = out.ExitCode, out.TimedOut, out.Killed
 	log.Info("run finished", "exit_code", res.ExitCode, "timed_out", res.TimedOut, "killed", res.Killed, "aborted", out.Aborted)
-	in.finish(rec, res)
+	in.report(rec, res, [2]output{{text: out.Stdout, spool: out.StdoutSpool}, {text: out.Stderr, spool: out.StderrSpool}})
 }
 
 // gate applies version pin, revoke and deadline; code 0 means run.
@@ -502,27 +501,81 @@ func (in *Intake) skipped(rec ledger.Record, code int, reason string) wire.ExecR
 	return res
 }
 
-// finish queues the result durably, then closes the ledger record. If the
+// output is one stream of a result: text in memory, or a spool (a file
+// holding the captured stream, and the excerpt in memory).
+type output struct {
+	text  string
+	spool *exec.Spool
+}
+
+var streams = [2]string{wire.OutputStdout, wire.OutputStderr}
+
+func textOutputs(res wire.ExecResult) [2]output {
+	return [2]output{{text: res.Stdout}, {text: res.Stderr}}
+}
+
+func (o output) size() int64 {
+	if o.spool != nil {
+		return o.spool.Len()
+	}
+	return int64(len(o.text))
+}
+
+func (o output) excerpt(limit int) string {
+	if o.spool != nil {
+		return o.spool.Excerpt(limit)
+	}
+	return exec.Truncate(o.text, limit)
+}
+
+// whole reports whether the full stream can travel as chunks: text always
+// (cut to MaxOutputSize below), a spool when its file survived and fits.
+func (o output) whole() bool {
+	if o.spool == nil {
+		return true
+	}
+	_, _, ok := o.spool.File()
+	return ok && o.spool.Len() <= wire.MaxOutputSize
+}
+
+// finish reports a result whose output is in res (skips, refusals,
+// recovered runs).
+func (in *Intake) finish(rec ledger.Record, res wire.ExecResult) {
+	in.report(rec, res, textOutputs(res))
+}
+
+// report queues the result durably, then closes the ledger record. If the
 // queue write fails the record stays open, so the next start reports it.
 // A stream longer than the inline copy goes with the result as chunks
 // (parts sent and acknowledged before it), and the result names it with
 // stdout_ref/stderr_ref: a result that carries a ref reaches the broker
-// only after the whole output did.
-func (in *Intake) finish(rec ledger.Record, res wire.ExecResult) {
+// only after the whole output did. A spooled stream's chunks are ranges of
+// its file, which the outbox takes over; the spools are removed after.
+func (in *Intake) report(rec ledger.Record, res wire.ExecResult, outs [2]output) {
+	for i, o := range outs {
+		if o.spool == nil {
+			continue
+		}
+		defer o.spool.Remove()
+		if err := o.spool.Err(); err != nil {
+			in.log.Warn("output spool failed; the result carries the stream's head and tail only", "request_id", res.RequestID,
+				"result_id", res.ResultID, "stream", streams[i], "error", err)
+		}
+	}
 	subject, msgID := bus.ResultFrom(in.cfg.PCID, res.RequestID), "result-"+res.ResultID
 	err := errNoParts
 	if ps, ok := in.cfg.Sink.(PartSink); ok {
-		b, cut := encodeResult(res, in.cfg.MaxPayload, true)
+		b, cut := encodeResult(res, outs, in.cfg.MaxPayload, true)
 		if len(cut) == 0 {
 			err = in.cfg.Sink.Put(subject, msgID, b)
-		} else if err = ps.PutParts(subject, msgID, b, outputParts(in.cfg.PCID, res, cut)); err != nil {
+		} else if err = ps.PutParts(subject, msgID, b, outputParts(in.cfg.PCID, res.ResultID, outs, cut)); err != nil {
 			in.log.Error("cannot queue the full output; reporting its head and tail only", "request_id", res.RequestID,
 				"result_id", res.ResultID, "error", err)
 			err = errNoParts
 		}
 	}
 	if errors.Is(err, errNoParts) {
-		b, _ := encodeResult(res, in.cfg.MaxPayload, false)
+		b, _ := encodeResult(res, outs, in.cfg.MaxPayload, false)
 		err = in.cfg.Sink.Put(subject, msgID, b)
 	}
 	if err != nil {
@@ -536,22 +589,34 @@ func (in *Intake) finish(rec ledger.Record, res wire.ExecResult) {
 
 var errNoParts = errors.New("no parts")
 
-// outputParts are the chunks of the streams in cut, on
+// outputParts are the chunks of the streams in cut (indexes into outs), on
 // output.<pc>.<result_id>.<stream>, each with its own de-duplication id.
-func outputParts(pc string, res wire.ExecResult, cut []string) []outbox.Part {
+func outputParts(pc, resultID string, outs [2]output, cut []int) []outbox.Part {
 	var parts []outbox.Part
-	for _, stream := range cut {
-		full := res.Stdout
-		if stream == wire.OutputStderr {
-			full = res.Stderr
+	add := func(stream string, c wire.OutputChunk, p outbox.Part) {
+		p.Subject = bus.Output(pc, resultID, stream)
+		p.MsgID = fmt.Sprintf("output-%s-%s-%d", resultID, stream, c.Index)
+		p.Header = c.Header()
+		parts = append(parts, p)
+	}
+	for _, i := range cut {
+		stream, o := streams[i], outs[i]
+		if o.spool != nil {
+			path, sum, _ := o.spool.File()
+			size := o.spool.Len()
+			n := int((size + wire.OutputChunkSize - 1) / wire.OutputChunkSize)
+			for k := range n {
+				off := int64(k) * wire.OutputChunkSize
+				c := wire.OutputChunk{Index: k, Count: n, Size: size, SHA256: sum}
+				add(stream, c, outbox.Part{File: path, Offset: off, Size: min(wire.OutputChunkSize, size-off)})
+			}
+			continue
 		}
 		// The capture bound keeps real output under this; a Runner that
 		// does not is cut the same way rather than refused by the decoder.
-		full = exec.Truncate(full, wire.MaxOutputSize)
-		for _, c := range wire.SplitOutput(pc, res.ResultID, stream, []byte(full)) {
-			parts = append(parts, outbox.Part{Subject: bus.Output(pc, res.ResultID, stream),
-				MsgID:  fmt.Sprintf("output-%s-%s-%d", res.ResultID, stream, c.Index),
-				Header: c.Header(), Payload: c.Data})
+		full := exec.Truncate(o.text, wire.MaxOutputSize)
+		for _, c := range wire.SplitOutput(pc, resultID, stream, []byte(full)) {
+			add(stream, c, outbox.Part{Payload: c.Data})
 		}
 	}
 	return parts
@@ -561,22 +626,21 @@ func outputParts(pc string, res wire.ExecResult, cut []string) []outbox.Part {
 // wire.MaxInlineOutput each, and further (head and tail kept) until the
 // whole message fits maxPayload.
 func EncodeResult(res wire.ExecResult, maxPayload int) []byte {
-	b, _ := encodeResult(res, maxPayload, false)
+	b, _ := encodeResult(res, textOutputs(res), maxPayload, false)
 	return b
 }
 
-// encodeResult is EncodeResult; with refs, every stream whose inline copy
-// had to be cut is named by its ref and listed in cut (to be sent whole).
-func encodeResult(res wire.ExecResult, maxPayload int, refs bool) (b []byte, cut []string) {
-	out, errOut := res.Stdout, res.Stderr
+// encodeResult is EncodeResult of res with the streams outs; with refs,
+// every stream whose inline copy had to be cut, and that can travel whole,
+// is named by its ref and listed in cut (to be sent whole).
+func encodeResult(res wire.ExecResult, outs [2]output, maxPayload int, refs bool) (b []byte, cut []int) {
 	for budget := wire.MaxInlineOutput; ; budget /= 2 {
-		res.Stdout, res.Stderr = exec.Truncate(out, budget), exec.Truncate(errOut, budget)
+		res.Stdout, res.Stderr = outs[0].excerpt(budget), outs[1].excerpt(budget)
 		res.StdoutRef, res.StderrRef, cut = "", "", nil
-		if refs && len(out) > budget {
-			res.StdoutRef, cut = wire.OutputRef(res.ResultID, wire.OutputStdout), append(cut, wire.OutputStdout)
-		}
-		if refs && len(errOut) > budget {
-			res.StderrRef, cut = wire.OutputRef(res.ResultID, wire.OutputStderr), append(cut, wire.OutputStderr)
+		for i, ref := range []*string{&res.StdoutRef, &res.StderrRef} {
+			if refs && outs[i].size() > int64(budget) && outs[i].whole() {
+				*ref, cut = wire.OutputRef(res.ResultID, streams[i]), append(cut, i)
+			}
 		}
 		b, err := json.Marshal(res)
 		if err == nil && (len(b) <= maxPayload || budget < 1024) {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/atomicfile"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -78,6 +79,12 @@ func Open(dir string) (*Ledger, error) {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	l := &Ledger{path: filepath.Join(dir, "ledger.jsonl"), recs: map[string]*Record{}, nowFunc: time.Now}
+	// What a compaction cut short left behind (and an older agent's fixed
+	// temporary name).
+	if err := atomicfile.RemoveTemps(l.path); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	_ = os.Remove(l.path + ".tmp")
 	data, err := os.ReadFile(l.path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("ledger: %w", err)
@@ -295,25 +302,23 @@ func (l *Ledger) compactLocked() error {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
-	tmp := l.path + ".tmp"
-	if err := writeSync(tmp, buf.Bytes()); err != nil {
-		return err
-	}
+	// The journal is closed before it is replaced (Windows cannot rename
+	// over an open file) and reopened whatever happened, so a failed
+	// compaction leaves appends working on the old or the new journal.
 	if l.f != nil {
 		_ = l.f.Close()
 		l.f = nil
 	}
-	if err := os.Rename(tmp, l.path); err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	if err := syncDir(filepath.Dir(l.path)); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	werr := atomicfile.WriteFile(l.path, buf.Bytes(), 0o600)
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	l.f, l.ops = f, 0
+	l.f = f
+	if werr != nil {
+		return fmt.Errorf("ledger: compact: %w", werr)
+	}
+	l.ops = 0
 	return nil
 }
 
@@ -326,24 +331,6 @@ func (l *Ledger) Close() error {
 		err := l.f.Close()
 		l.f = nil
 		return err
-	}
-	return nil
-}
-
-func writeSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("ledger: write %s: %w", path, err)
 	}
 	return nil
 }
