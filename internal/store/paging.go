@@ -167,7 +167,10 @@ func (db *DB) estimateRows(ctx context.Context, table string) (int64, error) {
 		err = db.read.QueryRowContext(ctx, `SELECT COALESCE((SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)), -1)`,
 			table).Scan(&n)
 	} else {
-		err = db.read.QueryRowContext(ctx, "SELECT COALESCE(MAX(rowid) - MIN(rowid) + 1, 0) FROM "+table).Scan(&n)
+		// Two subqueries: SQLite answers a lone MAX(rowid) or MIN(rowid)
+		// with one seek, but both in one SELECT with a scan.
+		err = db.read.QueryRowContext(ctx, fmt.Sprintf("SELECT COALESCE((SELECT MAX(rowid) FROM %[1]s) - (SELECT MIN(rowid) FROM %[1]s) + 1, 0)",
+			table)).Scan(&n)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("estimate rows of %s: %w", table, err)
