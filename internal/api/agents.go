@@ -32,13 +32,13 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	rows, total, err := s.d.Store.ListAgents(r.Context(), store.AgentFilter{Status: status, Q: q.Get("q"),
+	l, err := s.d.Store.PageAgents(r.Context(), store.AgentFilter{Status: status, Q: q.Get("q"),
 		Group: q.Get("group"), Sort: sort, Desc: order == "desc", Now: time.Now()}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	listed(w, rows, total)
+	listed(w, r, l)
 }
 
 func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {

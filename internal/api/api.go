@@ -34,15 +34,15 @@ import (
 
 // Reader is what the read side needs from the store (*store.DB).
 type Reader interface {
-	ListAgents(ctx context.Context, f store.AgentFilter, p store.Page) ([]apiv1.Agent, int, error)
+	PageAgents(ctx context.Context, f store.AgentFilter, p store.Page) (store.Listing[apiv1.Agent], error)
 	GetAgent(ctx context.Context, pc string, now time.Time) (apiv1.Agent, bool, error)
 	DeleteAgent(ctx context.Context, pc string) (bool, error)
 	ListGroups(ctx context.Context) ([]apiv1.GroupMembers, error)
-	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]apiv1.Execution, int, error)
+	PageExecutions(ctx context.Context, f store.ExecFilter, p store.Page) (store.Listing[apiv1.Execution], error)
 	GetExecution(ctx context.Context, execID string) (apiv1.Execution, bool, error)
-	ListResults(ctx context.Context, f store.ResultFilter, p store.Page) ([]apiv1.Result, int, error)
+	PageResults(ctx context.Context, f store.ResultFilter, p store.Page) (store.Listing[apiv1.Result], error)
 	GetResult(ctx context.Context, id string) (apiv1.Result, bool, error)
-	ListAudit(ctx context.Context, f store.AuditFilter, p store.Page) ([]apiv1.AuditEntry, int, error)
+	PageAudit(ctx context.Context, f store.AuditFilter, p store.Page) (store.Listing[apiv1.AuditEntry], error)
 	Fleet(ctx context.Context, now time.Time) (store.FleetCounts, error)
 }
 

@@ -18,10 +18,10 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	rows, total, err := s.d.Store.ListAudit(r.Context(), store.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), Since: since}, p)
+	l, err := s.d.Store.PageAudit(r.Context(), store.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), Since: since}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	listed(w, rows, total)
+	listed(w, r, l)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/cursor"
 	"github.com/kanade-fleet/kanade/internal/enrollment"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -86,6 +87,9 @@ func (s *Server) listEnrollmentTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := page(r)
+	if err == nil {
+		err = keyLen(p, 2)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -95,7 +99,12 @@ func (s *Server) listEnrollmentTokens(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	listed(w, window(all, p), len(all))
+	// Newest first, id breaking ties (the store's order).
+	listed(w, r, window(all, p, func(t apiv1.EnrollmentToken) cursor.Key { return cursor.Key{store.TS(t.CreatedAt), t.ID} },
+		func(t apiv1.EnrollmentToken, k cursor.Key) bool {
+			at := store.TS(t.CreatedAt)
+			return at < k[0] || (at == k[0] && t.ID > k[1])
+		}))
 }
 
 func (s *Server) deleteEnrollmentToken(w http.ResponseWriter, r *http.Request) {

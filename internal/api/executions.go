@@ -18,12 +18,12 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	rows, total, err := s.d.Store.ListExecutions(r.Context(), store.ExecFilter{JobID: r.URL.Query().Get("job_id"), Status: status}, p)
+	l, err := s.d.Store.PageExecutions(r.Context(), store.ExecFilter{JobID: r.URL.Query().Get("job_id"), Status: status}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	listed(w, rows, total)
+	listed(w, r, l)
 }
 
 func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
@@ -37,10 +37,10 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such execution", "exec_id")
 		return
 	}
-	results, _, err := s.d.Store.ListResults(r.Context(), store.ResultFilter{ExecID: id}, store.Page{Limit: 100000})
+	results, err := s.d.Store.PageResults(r.Context(), store.ResultFilter{ExecID: id}, store.Page{Limit: 100000})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, apiv1.ExecutionDetail{Execution: e, Results: results})
+	WriteJSON(w, http.StatusOK, apiv1.ExecutionDetail{Execution: e, Results: results.Rows})
 }

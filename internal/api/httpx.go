@@ -13,6 +13,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/cursor"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/store"
@@ -60,12 +61,15 @@ func (e errBadParam) Error() string { return e.field + ": " + e.msg }
 // request → nothing, anything else a logged 500.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var bp errBadParam
+	var pe *cursor.ParamError
 	var fe *wire.FieldError
 	var mbe *http.MaxBytesError
 	var fan *fanout.FanoutError
 	switch {
 	case errors.As(err, &bp):
 		WriteError(w, http.StatusBadRequest, bp.msg, bp.field)
+	case errors.As(err, &pe):
+		WriteError(w, http.StatusBadRequest, pe.Msg, pe.Field)
 	case errors.As(err, &fe):
 		field := fe.Field
 		if field == "" {
@@ -178,36 +182,32 @@ func jsonFieldError(err error) error {
 	return &wire.FieldError{Field: "body", Msg: "malformed JSON: " + err.Error()}
 }
 
-// page reads limit/offset (default 50, max 1000).
+// page reads limit (default 50, max 1000), offset (at most 10 000) and
+// cursor (internal/cursor).
 func page(r *http.Request) (store.Page, error) {
-	p := store.Page{Limit: 50}
-	q := r.URL.Query()
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return p, errBadParam{"limit", "must be a positive integer"}
-		}
-		p.Limit = min(n, 1000)
-	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return p, errBadParam{"offset", "must be a non-negative integer"}
-		}
-		p.Offset = n
-	}
-	return p, nil
+	return cursor.Parse(r)
 }
 
-// window cuts one page out of a full list.
-func window[T any](all []T, p store.Page) []T {
-	all = all[min(p.Offset, len(all)):]
-	return all[:min(p.Limit, len(all))]
+// window cuts one page out of a whole list held in memory, by offset or
+// after the cursor's key (after reports whether a row follows it).
+func window[T any](all []T, p store.Page, key func(T) cursor.Key, after func(T, cursor.Key) bool) store.Listing[T] {
+	rows, next := cursor.Window(all, p, key, after)
+	return store.Listing[T]{Rows: rows, Total: len(all), Next: next}
 }
 
-// listed writes one page of a list with its total in X-Total-Count.
-func listed[T any](w http.ResponseWriter, rows []T, total int) {
-	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+// keyLen refuses a cursor whose key has not n parts (another list's).
+func keyLen(p store.Page, n int) error {
+	if p.After != nil && len(p.After) != n {
+		return store.ErrBadCursor
+	}
+	return nil
+}
+
+// listed writes one page of a list with its paging headers (X-Total-Count,
+// X-Total-Count-Estimated, X-Next-Cursor).
+func listed[T any](w http.ResponseWriter, r *http.Request, l store.Listing[T]) {
+	cursor.SetHeaders(w.Header(), r, l.Total, l.Estimated, l.Next)
+	rows := l.Rows
 	if rows == nil {
 		rows = []T{}
 	}

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/cursor"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/manifest"
+	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -21,6 +24,9 @@ func jobView(m manifest.Manifest, st kv.JobState) apiv1.Job {
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	p, err := page(r)
+	if err == nil {
+		err = keyLen(p, 2)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -37,7 +43,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, jobView(e.Manifest, e.JobState))
 	}
-	listed(w, window(out, p), len(out))
+	listed(w, r, jobsWindow(out, p))
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
@@ -195,4 +201,27 @@ func (s *Server) revoke(revoked bool) http.HandlerFunc {
 		s.auditf(r, action, id, map[string]any{"status": status, "cancelled_waves": waves})
 		WriteJSON(w, http.StatusOK, apiv1.RevokeResponse{ID: id, Status: apiv1.JobStatus(status), CancelledWaves: waves})
 	}
+}
+
+// jobsWindow pages the catalog, which is in KV order (by last write, not
+// by a key): a cursor names the last job served and its position; the
+// next page starts after that job, or at the position when it has been
+// deleted or rewritten meanwhile (moved to the end).
+func jobsWindow(all []apiv1.Job, p store.Page) store.Listing[apiv1.Job] {
+	start := p.Offset
+	if p.After != nil {
+		start, _ = strconv.Atoi(p.After[1])
+		for i, j := range all {
+			if j.ID == p.After[0] {
+				start = i + 1
+				break
+			}
+		}
+		start = max(0, start)
+	}
+	l := window(all, store.Page{Limit: p.Limit, Offset: start}, func(j apiv1.Job) cursor.Key { return cursor.Key{j.ID} }, nil)
+	if l.Next != nil {
+		l.Next = append(l.Next, strconv.Itoa(start+len(l.Rows)))
+	}
+	return l
 }

@@ -27,13 +27,13 @@ func (s *Server) listResults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	rows, total, err := s.d.Store.ListResults(r.Context(), store.ResultFilter{ExecID: q.Get("exec_id"), JobID: q.Get("job_id"),
+	l, err := s.d.Store.PageResults(r.Context(), store.ResultFilter{ExecID: q.Get("exec_id"), JobID: q.Get("job_id"),
 		PCID: q.Get("pc_id"), Status: status, Since: since}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	listed(w, rows, total)
+	listed(w, r, l)
 }
 
 func (s *Server) getResult(w http.ResponseWriter, r *http.Request) {

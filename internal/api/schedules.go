@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/cursor"
 	"github.com/kanade-fleet/kanade/internal/kv"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/schedule"
+	"github.com/kanade-fleet/kanade/internal/store"
 )
 
 // MaxScheduleBody caps a submitted schedule.
@@ -50,6 +52,9 @@ func (s *Server) scheduleRow(ctx context.Context, sc schedule.Schedule, now time
 func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, err := page(r)
+	if err == nil {
+		err = keyLen(p, 1)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -61,7 +66,9 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	rows := []apiv1.ScheduleRow{}
-	for _, id := range window(ids, p) {
+	// IDs are sorted and unique: the cursor is the last id served.
+	l := window(ids, p, func(id string) cursor.Key { return cursor.Key{id} }, func(id string, k cursor.Key) bool { return id > k[0] })
+	for _, id := range l.Rows {
 		sc, _, ok, err := s.d.Schedules.Get(ctx, id)
 		if err != nil {
 			s.fail(w, r, err)
@@ -77,7 +84,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, row)
 	}
-	listed(w, rows, len(ids))
+	listed(w, r, store.Listing[apiv1.ScheduleRow]{Rows: rows, Total: l.Total, Next: l.Next})
 }
 
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {

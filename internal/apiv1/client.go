@@ -166,6 +166,8 @@ func list[T any](ctx context.Context, c *Client, path string, query any) (List[T
 	if n, err := strconv.Atoi(h.Get("X-Total-Count")); err == nil {
 		l.Total = n
 	}
+	l.Estimated = h.Get("X-Total-Count-Estimated") == "true"
+	l.Next = h.Get("X-Next-Cursor")
 	return l, nil
 }
 
@@ -199,26 +201,53 @@ func Query(v any) url.Values {
 	return q
 }
 
-// All pages through a list with pages of up to 1000 rows, returning at
-// most max rows (0 = all) and the last total seen.
+// All walks a list by cursor with pages of up to 1000 rows, returning at
+// most max rows (0 = all) and the total of the first page. page is called
+// with the Page to ask for; the caller's filters go in its closure:
+//
+//	rows, total, err := apiv1.All(ctx, 0, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.Result], error) {
+//		q.Page = p
+//		return c.ListResults(ctx, q)
+//	})
 func All[T any](ctx context.Context, max int, page func(ctx context.Context, p Page) (List[T], error)) ([]T, int, error) {
-	const size = 1000
 	all := []T{}
 	total := 0
-	for {
-		lim := size
-		if max > 0 && max-len(all) < lim {
-			lim = max - len(all)
-		}
-		l, err := page(ctx, Page{Limit: lim, Offset: len(all)})
-		if err != nil {
-			return nil, 0, err
+	err := Walk(ctx, max, page, func(l List[T]) error {
+		if total == 0 {
+			total = l.Total
 		}
 		all = append(all, l.Items...)
-		total = l.Total
-		if len(l.Items) == 0 || len(all) >= total || (max > 0 && len(all) >= max) {
-			return all, total, nil
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return all, total, nil
+}
+
+// Walk calls each with every page of a list in turn, following
+// X-Next-Cursor, until the last page, max rows (0 = no bound) or an error
+// (of page, or of each). Pages are of up to 1000 rows.
+func Walk[T any](ctx context.Context, max int, page func(ctx context.Context, p Page) (List[T], error), each func(List[T]) error) error {
+	const size = 1000
+	p := Page{Limit: size}
+	seen := 0
+	for {
+		if max > 0 && max-seen < p.Limit {
+			p.Limit = max - seen
 		}
+		l, err := page(ctx, p)
+		if err != nil {
+			return err
+		}
+		seen += len(l.Items)
+		if err := each(l); err != nil {
+			return err
+		}
+		if l.Next == "" || len(l.Items) == 0 || (max > 0 && seen >= max) {
+			return nil
+		}
+		p.Cursor = l.Next
 	}
 }
 

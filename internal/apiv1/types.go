@@ -9,7 +9,9 @@
 // store scans straight into them.
 //
 // Lists are served as a JSON array with the total before paging in the
-// X-Total-Count header; the client returns them as List[T].
+// X-Total-Count header (an estimate when X-Total-Count-Estimated: true)
+// and, unless it is the last page, the cursor of the next one in
+// X-Next-Cursor; the client returns them as List[T].
 package apiv1
 
 import (
@@ -17,11 +19,15 @@ import (
 	"time"
 )
 
-// List is one page of a list endpoint and the total number of rows that
-// matched before paging (the X-Total-Count header).
+// List is one page of a list endpoint, the total number of rows that
+// matched before paging (the X-Total-Count header; Estimated when the
+// server estimated it, X-Total-Count-Estimated) and the cursor of the next
+// page (X-Next-Cursor; "" on the last page).
 type List[T any] struct {
-	Items []T `json:"items"`
-	Total int `json:"total"`
+	Items     []T    `json:"items"`
+	Total     int    `json:"total"`
+	Estimated bool   `json:"estimated"`
+	Next      string `json:"next"`
 }
 
 // ErrorBody is the body of every non-2xx answer: a message and, when one
@@ -33,10 +39,13 @@ type ErrorBody struct {
 	ExecID string `json:"exec_id,omitempty"`
 }
 
-// Page is the limit/offset of a list request (server default 50, max 1000).
+// Page is the paging of a list request: limit (server default 50, max
+// 1000) and either an offset (at most 10 000) or the cursor a previous
+// page's X-Next-Cursor gave (with the same filters).
 type Page struct {
-	Limit  int `query:"limit"`
-	Offset int `query:"offset"`
+	Limit  int    `query:"limit"`
+	Offset int    `query:"offset"`
+	Cursor string `query:"cursor"`
 }
 
 // VersionInfo is GET /api/version. (Fields in the byte order the server

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/cursor"
 )
 
 // maxAuthBody bounds auth/account request bodies (well under Harden's).
@@ -274,36 +275,51 @@ func (a *Authenticator) writeStoreError(w http.ResponseWriter, err error) {
 	}
 }
 
-// ListAccounts serves GET /api/accounts (admin): limit/offset, X-Total-Count.
+// ListAccounts serves GET /api/accounts (admin): limit/offset or cursor
+// (internal/cursor), X-Total-Count (exact: a small table), X-Next-Cursor.
 func (a *Authenticator) ListAccounts(w http.ResponseWriter, r *http.Request) {
-	limit, offset := 50, 0
-	q := r.URL.Query()
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
+	if s := r.URL.Query().Get("limit"); s != "" {
+		if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 1000 {
 			writeError(w, http.StatusBadRequest, "limit must be 1..1000", "limit")
 			return
 		}
-		limit = n
 	}
-	if s := q.Get("offset"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "offset must be >= 0", "offset")
+	p, err := cursor.Parse(r)
+	var pe *cursor.ParamError
+	if errors.As(err, &pe) {
+		writeError(w, http.StatusBadRequest, pe.Msg, pe.Field)
+		return
+	}
+	after := ""
+	if p.After != nil {
+		if len(p.After) != 1 {
+			writeError(w, http.StatusBadRequest, "cursor does not fit this list", "cursor")
 			return
 		}
-		offset = n
+		after = p.After[0]
 	}
-	users, total, err := a.users.List(r.Context(), limit, offset)
+	// One row more than the page says whether a next page exists.
+	var users []User
+	var total int
+	if after != "" {
+		users, total, err = a.users.ListAfter(r.Context(), after, p.Limit+1)
+	} else {
+		users, total, err = a.users.List(r.Context(), p.Limit+1, p.Offset)
+	}
 	if err != nil {
 		a.writeStoreError(w, err)
 		return
+	}
+	var next cursor.Key
+	if len(users) > p.Limit {
+		users = users[:p.Limit]
+		next = cursor.Key{users[p.Limit-1].Username}
 	}
 	out := make([]apiv1.Account, len(users))
 	for i, u := range users {
 		out[i] = accountView(u)
 	}
-	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	cursor.SetHeaders(w.Header(), r, total, false, next)
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -55,8 +55,9 @@ func (u User) IsEnabledAdmin() bool { return u.Role == RoleAdmin && !u.Disabled 
 type Accounts interface {
 	GetAccount(ctx context.Context, username string) (User, error)
 	CountAccounts(ctx context.Context) (int, error)
-	// ListAccounts orders by username and returns the total count.
-	ListAccounts(ctx context.Context, limit, offset int) ([]User, int, error)
+	// ListAccounts orders by username, starting after the username after
+	// when it is not empty (a cursor), and returns the total count.
+	ListAccounts(ctx context.Context, after string, limit, offset int) ([]User, int, error)
 	// InsertAccount creates an enabled account and returns it as stored.
 	InsertAccount(ctx context.Context, a NewAccount) (User, error)
 	// InsertFirstAccount creates a only when there is no account at all,
@@ -130,7 +131,13 @@ func (s *Users) Count(ctx context.Context) (int, error) { return s.accounts.Coun
 
 // List returns accounts ordered by username, and the total count.
 func (s *Users) List(ctx context.Context, limit, offset int) ([]User, int, error) {
-	return s.accounts.ListAccounts(ctx, limit, offset)
+	return s.accounts.ListAccounts(ctx, "", limit, offset)
+}
+
+// ListAfter returns up to limit accounts whose username follows after, in
+// username order, and the total count (the cursor of GET /api/accounts).
+func (s *Users) ListAfter(ctx context.Context, after string, limit int) ([]User, int, error) {
+	return s.accounts.ListAccounts(ctx, after, limit, 0)
 }
 
 // NewUser is the input of Create.

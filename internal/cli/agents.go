@@ -16,7 +16,7 @@ func (a *app) agentsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "agents", Aliases: []string{"agent"}, Short: "List and inspect agents"}
 	var status, q, group, sortBy string
 	var quiet bool
-	var limit int
+	var bound func() (int, error)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List agents (online = heartbeat seen recently)",
@@ -24,6 +24,10 @@ func (a *app) agentsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if status != "" && status != string(apiv1.AgentOnline) && status != string(apiv1.AgentOffline) {
 				return usagef("--status %q: want online or offline", status)
+			}
+			limit, err := bound()
+			if err != nil {
+				return err
 			}
 			c, err := a.api()
 			if err != nil {
@@ -63,7 +67,7 @@ func (a *app) agentsCmd() *cobra.Command {
 	f.StringVar(&group, "group", "", "only members of this group")
 	f.StringVar(&sortBy, "sort", "", "pc_id|hostname|last_heartbeat|os_family|agent_version")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only pc_ids, one per line")
-	f.IntVar(&limit, "limit", 0, "at most this many (0 = all)")
+	bound = pagingFlags(list, 0)
 	show := &cobra.Command{
 		Use:   "show <pc_id>",
 		Short: "Show one agent",

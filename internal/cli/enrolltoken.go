@@ -54,12 +54,16 @@ func (a *app) enrollTokenCmd() *cobra.Command {
 	f.IntVar(&uses, "uses", 1, "how many PCs may enroll with it")
 	f.DurationVar(&expiresIn, "expires-in", 24*time.Hour, "how long it stays valid")
 
-	var limit int
+	var bound func() (int, error)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List enrollment tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			limit, err := bound()
+			if err != nil {
+				return err
+			}
 			c, err := a.api()
 			if err != nil {
 				return err
@@ -80,7 +84,7 @@ func (a *app) enrollTokenCmd() *cobra.Command {
 			})
 		},
 	}
-	list.Flags().IntVar(&limit, "limit", 0, "at most this many (0 = all)")
+	bound = pagingFlags(list, 0)
 	del := &cobra.Command{
 		Use:   "delete <id>",
 		Short: "Delete an enrollment token (PCs enrolled with it stay enrolled)",

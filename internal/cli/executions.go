@@ -14,12 +14,16 @@ import (
 func (a *app) executionsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "executions", Aliases: []string{"execution"}, Short: "List and inspect executions (exec runs)"}
 	var job, status string
-	var limit int
+	var bound func() (int, error)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List executions, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			limit, err := bound()
+			if err != nil {
+				return err
+			}
 			c, err := a.api()
 			if err != nil {
 				return err
@@ -44,7 +48,7 @@ func (a *app) executionsCmd() *cobra.Command {
 	}
 	list.Flags().StringVar(&job, "job", "", "only this job")
 	list.Flags().StringVar(&status, "status", "", "pending|running|completed|expired")
-	list.Flags().IntVar(&limit, "limit", 50, "at most this many (0 = all)")
+	bound = pagingFlags(list, 50)
 	show := &cobra.Command{
 		Use:   "show <exec_id>",
 		Short: "Show one execution and its per-PC results",

@@ -53,6 +53,7 @@ func (a *app) revokeCmd(revoke bool) *cobra.Command {
 
 func (a *app) jobCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "job", Aliases: []string{"jobs"}, Short: "Manage jobs (manifests: what runs)"}
+	var bound func() (int, error)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "apply <file|dir|glob>...",
 		Short: "Validate locally, then create or update jobs from YAML/JSON manifests",
@@ -79,11 +80,15 @@ exit status is 1 if any document failed.`,
 		Short: "List jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			limit, err := bound()
+			if err != nil {
+				return err
+			}
 			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			jobs, _, err := apiv1.All(cmd.Context(), 0, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.Job], error) {
+			jobs, _, err := apiv1.All(cmd.Context(), limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.Job], error) {
 				return c.ListJobs(ctx, p)
 			})
 			if err != nil {
@@ -131,6 +136,7 @@ exit status is 1 if any document failed.`,
 			return a.simple(func(c *apiv1.Client) (any, error) { return nil, c.DeleteJob(cmd.Context(), args[0]) }, "deleted job "+args[0])
 		},
 	})
+	bound = pagingFlags(subcommand(cmd, "list"), 0)
 	return cmd
 }
 

@@ -16,7 +16,7 @@ import (
 func (a *app) resultsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "results", Aliases: []string{"result"}, Short: "List and inspect per-PC results"}
 	var execID, pc, job, status, since string
-	var limit int
+	var bound func() (int, error)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List results, newest first (without output; see `results show`)",
@@ -24,6 +24,10 @@ func (a *app) resultsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if status != "" && !slices.Contains(apiv1.ResultStatuses, apiv1.ResultStatus(status)) {
 				return usagef("--status %q: want running, success, failure or skipped", status)
+			}
+			limit, err := bound()
+			if err != nil {
+				return err
 			}
 			c, err := a.api()
 			if err != nil {
@@ -46,7 +50,7 @@ func (a *app) resultsCmd() *cobra.Command {
 	f.StringVar(&job, "job", "", "only this job")
 	f.StringVar(&status, "status", "", "running|success|failure|skipped")
 	f.StringVar(&since, "since", "", "only results since this RFC 3339 time or duration ago (24h)")
-	f.IntVar(&limit, "limit", 50, "at most this many (0 = all)")
+	bound = pagingFlags(list, 50)
 	show := &cobra.Command{
 		Use:   "show <result_id>",
 		Short: "Show one result with its stdout and stderr",

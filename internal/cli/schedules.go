@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"strings"
 
@@ -31,6 +32,7 @@ func whenText(s apiv1.Schedule) string {
 
 func (a *app) scheduleCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "schedule", Aliases: []string{"schedules"}, Short: "Manage schedules (when jobs run)"}
+	var bound func() (int, error)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "apply <file|dir|glob>...",
 		Short: "Validate locally, then create or update schedules from YAML/JSON",
@@ -53,16 +55,22 @@ backend checks that the job exists. The exit status is 1 if any failed.`,
 		Short: "List schedules with their next and last fire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			limit, err := bound()
+			if err != nil {
+				return err
+			}
 			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			// One page at the server's default size, as before the typed client.
-			l, err := c.ListSchedules(cmd.Context(), apiv1.Page{})
+			// By default one page at the server's default size, as before
+			// the typed client.
+			rows, _, err := apiv1.All(cmd.Context(), limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.ScheduleRow], error) {
+				return c.ListSchedules(ctx, p)
+			})
 			if err != nil {
 				return err
 			}
-			rows := l.Items
 			return a.emitValue(rows, func(w io.Writer) error {
 				t := newTable(w, "ID", "JOB", "ENABLED", "WHEN", "TZ", "NEXT_FIRE", "LAST_FIRE", "LAST_EXEC")
 				for _, s := range rows {
@@ -97,5 +105,6 @@ backend checks that the job exists. The exit status is 1 if any failed.`,
 			return a.simple(func(c *apiv1.Client) (any, error) { return c.DisableSchedule(cmd.Context(), args[0]) }, "disabled schedule "+args[0])
 		},
 	})
+	bound = pagingFlags(subcommand(cmd, "list"), 50)
 	return cmd
 }

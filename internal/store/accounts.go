@@ -74,14 +74,19 @@ func (db *DB) CountAccounts(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// ListAccounts returns accounts ordered by username, and the total count.
-func (db *DB) ListAccounts(ctx context.Context, limit, offset int) ([]auth.User, int, error) {
+// ListAccounts returns accounts ordered by username (after the username
+// after, when set), and the exact total count (a small table).
+func (db *DB) ListAccounts(ctx context.Context, after string, limit, offset int) ([]auth.User, int, error) {
 	total, err := db.CountAccounts(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+accountCols+` FROM users ORDER BY username LIMIT ? OFFSET ?`),
-		limit, offset)
+	var w where
+	if after != "" {
+		w.add("username > ?", after)
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+accountCols+` FROM users`+w.sql()+` ORDER BY username LIMIT ? OFFSET ?`),
+		append(w.args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list accounts: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/cursor"
 )
 
 // The agents table (written by heartbeats.go) and agent_groups (projected
@@ -32,8 +33,46 @@ type AgentFilter struct {
 var agentSorts = map[string]string{"pc_id": "pc_id", "hostname": "hostname", "last_heartbeat": "last_heartbeat",
 	"os_family": "os_family", "agent_version": "agent_version"}
 
+// agentOrder is the order of ListAgents: the sort column, then pc_id (the
+// unique tiebreak, ascending whatever the direction, as always).
+func agentOrder(f AgentFilter) []sortCol {
+	col := agentSorts[f.Sort]
+	if col == "" {
+		col = "pc_id"
+	}
+	if col == "pc_id" {
+		return []sortCol{{col: "pc_id", desc: f.Desc}}
+	}
+	return []sortCol{{col: col, desc: f.Desc}, {col: "pc_id"}}
+}
+
+// agentKey is a row's key in the order of f.
+func agentKey(f AgentFilter) func(apiv1.Agent) cursor.Key {
+	order := agentOrder(f)
+	return func(a apiv1.Agent) cursor.Key {
+		var k cursor.Key
+		for _, c := range order {
+			switch c.col {
+			case "pc_id":
+				k = append(k, a.PCID)
+			case "hostname":
+				k = append(k, a.Hostname)
+			case "last_heartbeat":
+				k = append(k, TS(a.LastHeartbeat))
+			case "os_family":
+				k = append(k, a.OSFamily)
+			case "agent_version":
+				k = append(k, a.AgentVersion)
+			}
+		}
+		return k
+	}
+}
+
 // agentQueries builds the count and page queries of ListAgents (shared
-// with the query-plan test, so what is checked is what runs).
+// with the query-plan tests, so what is checked is what runs). A cursor
+// key that does not fit the sort is left out here; ListAgents refuses it
+// first (agentSeek).
 func agentQueries(f AgentFilter, p Page) (count string, countArgs []any, list string, listArgs []any, cutoff string) {
 	if f.Now.IsZero() {
 		f.Now = time.Now()
@@ -53,50 +92,58 @@ func agentQueries(f AgentFilter, p Page) (count string, countArgs []any, list st
 	if f.Group != "" {
 		w.add("pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
 	}
-	col := agentSorts[f.Sort]
-	if col == "" {
-		col = "pc_id"
+	order := agentOrder(f)
+	seek := where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+	if p.After != nil {
+		_ = seek.seek(p.After, order...)
 	}
-	dir := "ASC"
-	if f.Desc {
-		dir = "DESC"
-	}
-	order := col + " " + dir
-	if col != "pc_id" {
-		order += ", pc_id"
-	}
+	limit, offset := pageArgs(p)
 	list = `SELECT pc_id, hostname, os_family, os_version, arch, agent_version, last_heartbeat, boot_time,
-		agent_rss_bytes, agent_cpu_pct, running FROM agents` + w.sql() + " ORDER BY " + order + " LIMIT ? OFFSET ?"
-	return "SELECT COUNT(*) FROM agents" + w.sql(), w.args, list, append(slices.Clone(w.args), p.Limit, p.Offset), cutoff
+		agent_rss_bytes, agent_cpu_pct, running FROM agents` + seek.sql() + orderBy(order...) + " LIMIT ? OFFSET ?"
+	// The fleet is small (10 000s of rows): its count is exact.
+	return countSQL("agents", w, countExact), w.args, list, append(seek.args, limit, offset), cutoff
 }
 
 // ListAgents returns one page of agents and the total matching.
 func (db *DB) ListAgents(ctx context.Context, f AgentFilter, p Page) ([]apiv1.Agent, int, error) {
+	l, err := db.PageAgents(ctx, f, p)
+	return l.Rows, l.Total, err
+}
+
+// PageAgents returns one page of agents with the exact total and the next
+// page's key.
+func (db *DB) PageAgents(ctx context.Context, f AgentFilter, p Page) (Listing[apiv1.Agent], error) {
+	var l Listing[apiv1.Agent]
+	if p.After != nil {
+		var probe where
+		if err := probe.seek(p.After, agentOrder(f)...); err != nil {
+			return l, err
+		}
+	}
 	countQ, countArgs, listQ, listArgs, cutoff := agentQueries(f, p)
-	var total int
-	if err := db.read.QueryRowContext(ctx, db.q(countQ), countArgs...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count agents: %w", err)
+	if err := db.read.QueryRowContext(ctx, db.q(countQ), countArgs...).Scan(&l.Total); err != nil {
+		return l, fmt.Errorf("count agents: %w", err)
 	}
 	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list agents: %w", err)
+		return l, fmt.Errorf("list agents: %w", err)
 	}
 	defer rows.Close()
-	var out []apiv1.Agent
 	for rows.Next() {
 		a, err := scanAgent(rows, cutoff)
 		if err != nil {
-			return nil, 0, err
+			return l, err
 		}
-		out = append(out, a)
+		l.Rows = append(l.Rows, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return l, err
 	}
-	if err := db.fillGroups(ctx, out); err != nil {
-		return nil, 0, err
+	trim(&l, p.Limit, agentKey(f))
+	if err := db.fillGroups(ctx, l.Rows); err != nil {
+		return l, err
 	}
-	return out, total, nil
+	return l, nil
 }
 
 func scanAgent(s scanner, cutoff string) (apiv1.Agent, error) {

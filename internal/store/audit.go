@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/cursor"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -83,9 +86,16 @@ type AuditFilter struct {
 	Since         time.Time
 }
 
-// ListAudit returns audit rows, newest first.
-func (db *DB) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]apiv1.AuditEntry, int, error) {
-	var w where
+// auditOrder is the order of ListAudit, newest first; the stream
+// sequence breaks ties.
+var auditOrder = []sortCol{{col: "occurred_at", desc: true}, {col: "stream_seq", desc: true, num: true}}
+
+func auditKey(a apiv1.AuditEntry) cursor.Key {
+	return cursor.Key{TS(a.OccurredAt), strconv.FormatInt(a.ID, 10)}
+}
+
+// auditPageSQL is the page query of ListAudit and its filter.
+func auditPageSQL(f AuditFilter, p Page) (w where, list string, args []any, err error) {
 	if f.Actor != "" {
 		w.add("actor = ?", f.Actor)
 	}
@@ -95,29 +105,55 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]apiv1.Aud
 	if !f.Since.IsZero() {
 		w.add("occurred_at >= ?", TS(f.Since))
 	}
-	var total int
-	if err := db.read.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM audit_log"+w.sql()), w.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count audit: %w", err)
+	seek := where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+	if p.After != nil {
+		if err := seek.seek(p.After, auditOrder...); err != nil {
+			return w, "", nil, err
+		}
 	}
-	rows, err := db.read.QueryContext(ctx, db.q("SELECT stream_seq, actor, action, target, payload, occurred_at, source_ip FROM audit_log"+
-		w.sql()+" ORDER BY occurred_at DESC, stream_seq DESC LIMIT ? OFFSET ?"), append(w.args, p.Limit, p.Offset)...)
+	limit, offset := pageArgs(p)
+	return w, "SELECT stream_seq, actor, action, target, payload, occurred_at, source_ip FROM audit_log" + seek.sql() +
+		orderBy(auditOrder...) + " LIMIT ? OFFSET ?", append(seek.args, limit, offset), nil
+}
+
+// ListAudit returns one page of audit rows, newest first, and the total.
+func (db *DB) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]apiv1.AuditEntry, int, error) {
+	l, err := db.PageAudit(ctx, f, p)
+	return l.Rows, l.Total, err
+}
+
+// PageAudit returns one page of audit rows, newest first, with its total
+// (bounded: the log only grows) and the next page's key.
+func (db *DB) PageAudit(ctx context.Context, f AuditFilter, p Page) (Listing[apiv1.AuditEntry], error) {
+	l := Listing[apiv1.AuditEntry]{Rows: []apiv1.AuditEntry{}}
+	w, listQ, listArgs, err := auditPageSQL(f, p)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list audit: %w", err)
+		return l, err
+	}
+	if l.Total, l.Estimated, err = db.count(ctx, "audit_log", w, countBounded); err != nil {
+		return l, err
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
+	if err != nil {
+		return l, fmt.Errorf("list audit: %w", err)
 	}
 	defer rows.Close()
-	out := []apiv1.AuditEntry{}
 	for rows.Next() {
 		var a apiv1.AuditEntry
 		var payload, at string
 		if err := rows.Scan(&a.ID, &a.Actor, &a.Action, &a.Target, &payload, &at, &a.SourceIP); err != nil {
-			return nil, 0, fmt.Errorf("scan audit: %w", err)
+			return l, fmt.Errorf("scan audit: %w", err)
 		}
 		a.Payload = json.RawMessage(payload)
 		if !json.Valid(a.Payload) {
 			a.Payload = json.RawMessage("{}")
 		}
 		a.OccurredAt = ParseTS(at)
-		out = append(out, a)
+		l.Rows = append(l.Rows, a)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return l, fmt.Errorf("list audit: %w", err)
+	}
+	trim(&l, p.Limit, auditKey)
+	return l, nil
 }

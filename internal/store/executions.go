@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/cursor"
 )
 
 // The executions table: one row per exec (fan-out), with its counters.
@@ -177,34 +178,66 @@ func scanExec(s scanner) (apiv1.Execution, error) {
 	return e, err
 }
 
-// ListExecutions returns executions, newest first.
-func (db *DB) ListExecutions(ctx context.Context, f ExecFilter, p Page) ([]apiv1.Execution, int, error) {
-	var w where
+// execOrder is the order of ListExecutions, newest first; exec_id breaks
+// ties.
+var execOrder = []sortCol{{col: "initiated_at", desc: true}, {col: "exec_id"}}
+
+func execKey(e apiv1.Execution) cursor.Key { return cursor.Key{TS(e.InitiatedAt), e.ExecID} }
+
+// execPageSQL is the page query of ListExecutions and its filter.
+func execPageSQL(f ExecFilter, p Page) (w where, list string, args []any, err error) {
 	if f.JobID != "" {
 		w.add("job_id = ?", f.JobID)
 	}
 	if f.Status != "" {
 		w.add("status = ?", f.Status)
 	}
-	var total int
-	if err := db.read.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM executions"+w.sql()), w.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count executions: %w", err)
+	seek := where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+	if p.After != nil {
+		if err := seek.seek(p.After, execOrder...); err != nil {
+			return w, "", nil, err
+		}
 	}
-	rows, err := db.read.QueryContext(ctx, db.q("SELECT "+execCols+" FROM executions"+w.sql()+
-		" ORDER BY initiated_at DESC, exec_id LIMIT ? OFFSET ?"), append(w.args, p.Limit, p.Offset)...)
+	limit, offset := pageArgs(p)
+	return w, "SELECT " + execCols + " FROM executions" + seek.sql() + orderBy(execOrder...) + " LIMIT ? OFFSET ?",
+		append(seek.args, limit, offset), nil
+}
+
+// ListExecutions returns one page of executions, newest first, and the
+// total.
+func (db *DB) ListExecutions(ctx context.Context, f ExecFilter, p Page) ([]apiv1.Execution, int, error) {
+	l, err := db.PageExecutions(ctx, f, p)
+	return l.Rows, l.Total, err
+}
+
+// PageExecutions returns one page of executions, newest first, with its
+// total (bounded: executions grow with every run) and the next page's key.
+func (db *DB) PageExecutions(ctx context.Context, f ExecFilter, p Page) (Listing[apiv1.Execution], error) {
+	l := Listing[apiv1.Execution]{Rows: []apiv1.Execution{}}
+	w, listQ, listArgs, err := execPageSQL(f, p)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list executions: %w", err)
+		return l, err
+	}
+	if l.Total, l.Estimated, err = db.count(ctx, "executions", w, countBounded); err != nil {
+		return l, err
+	}
+	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
+	if err != nil {
+		return l, fmt.Errorf("list executions: %w", err)
 	}
 	defer rows.Close()
-	out := []apiv1.Execution{}
 	for rows.Next() {
 		e, err := scanExec(rows)
 		if err != nil {
-			return nil, 0, fmt.Errorf("scan execution: %w", err)
+			return l, fmt.Errorf("scan execution: %w", err)
 		}
-		out = append(out, e)
+		l.Rows = append(l.Rows, e)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return l, fmt.Errorf("list executions: %w", err)
+	}
+	trim(&l, p.Limit, execKey)
+	return l, nil
 }
 
 // GetExecution returns one execution.

@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"slices"
 	"strings"
+
+	"github.com/kanade-fleet/kanade/internal/cursor"
 )
 
 // Helpers shared by the tables' queries.
 
-// Page is limit/offset paging.
-type Page struct{ Limit, Offset int }
+// Page is one list request's paging: limit with an offset or a keyset
+// cursor (After, the sort key of the last row already served).
+type Page = cursor.Page
 
 // where accumulates conditions and their arguments.
 type where struct {

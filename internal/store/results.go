@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/cursor"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -500,17 +501,26 @@ func scanResult(s scanner, extra ...any) (apiv1.Result, error) {
 	return r, nil
 }
 
-// resultQueries builds the count and page queries of ListResults.
-func resultQueries(f ResultFilter, p Page) (count string, countArgs []any, list string, listArgs []any) {
+// resultOrder is the order of ListResults, newest first; result_id breaks
+// ties (and is the cursor's unique tiebreak).
+var resultOrder = []sortCol{{col: "recorded_at", desc: true}, {col: "result_id"}}
+
+func resultKey(r apiv1.Result) cursor.Key { return cursor.Key{TS(r.RecordedAt), r.ResultID} }
+
+// resultFilter is the WHERE of ListResults and how its total is counted.
+func resultFilter(f ResultFilter) (where, countMode) {
 	var w where
+	mode := countBounded
 	if f.ExecID != "" {
 		w.add("exec_id = ?", f.ExecID)
+		mode = countExact // at most one row per targeted PC
 	}
 	if f.JobID != "" {
 		w.add("job_id = ?", f.JobID)
 	}
 	if f.PCID != "" {
 		w.add("pc_id = ?", f.PCID)
+		mode = countExact // one PC's retained history
 	}
 	if !f.Since.IsZero() {
 		w.add("recorded_at >= ?", TS(f.Since))
@@ -525,31 +535,65 @@ func resultQueries(f ResultFilter, p Page) (count string, countArgs []any, list 
 	case "skipped":
 		w.add("skipped = 1")
 	}
-	list = "SELECT " + resultCols + " FROM execution_results" + w.sql() + " ORDER BY recorded_at DESC, result_id LIMIT ? OFFSET ?"
-	return "SELECT COUNT(*) FROM execution_results" + w.sql(), w.args, list, append(slices.Clone(w.args), p.Limit, p.Offset)
+	return w, mode
 }
 
-// ListResults returns results, newest first.
+// resultPageSQL is the page query of ListResults.
+func resultPageSQL(f ResultFilter, p Page) (string, []any, error) {
+	w, _ := resultFilter(f)
+	if p.After != nil {
+		if err := w.seek(p.After, resultOrder...); err != nil {
+			return "", nil, err
+		}
+	}
+	limit, offset := pageArgs(p)
+	return "SELECT " + resultCols + " FROM execution_results" + w.sql() + orderBy(resultOrder...) + " LIMIT ? OFFSET ?",
+		append(slices.Clone(w.args), limit, offset), nil
+}
+
+// resultQueries builds the count and page queries of ListResults (shared
+// with the query-plan tests, so what is checked is what runs).
+func resultQueries(f ResultFilter, p Page) (count string, countArgs []any, list string, listArgs []any) {
+	w, mode := resultFilter(f)
+	list, listArgs, _ = resultPageSQL(f, p)
+	return countSQL("execution_results", w, mode), w.args, list, listArgs
+}
+
+// ListResults returns one page of results, newest first, and the total.
 func (db *DB) ListResults(ctx context.Context, f ResultFilter, p Page) ([]apiv1.Result, int, error) {
-	countQ, countArgs, listQ, listArgs := resultQueries(f, p)
-	var total int
-	if err := db.read.QueryRowContext(ctx, db.q(countQ), countArgs...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count results: %w", err)
+	l, err := db.PageResults(ctx, f, p)
+	return l.Rows, l.Total, err
+}
+
+// PageResults returns one page of results, newest first, with its total
+// (see count) and the key of the next page.
+func (db *DB) PageResults(ctx context.Context, f ResultFilter, p Page) (Listing[apiv1.Result], error) {
+	l := Listing[apiv1.Result]{Rows: []apiv1.Result{}}
+	listQ, listArgs, err := resultPageSQL(f, p)
+	if err != nil {
+		return l, err
+	}
+	w, mode := resultFilter(f)
+	if l.Total, l.Estimated, err = db.count(ctx, "execution_results", w, mode); err != nil {
+		return l, err
 	}
 	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list results: %w", err)
+		return l, fmt.Errorf("list results: %w", err)
 	}
 	defer rows.Close()
-	out := []apiv1.Result{}
 	for rows.Next() {
 		r, err := scanResult(rows)
 		if err != nil {
-			return nil, 0, fmt.Errorf("scan result: %w", err)
+			return l, fmt.Errorf("scan result: %w", err)
 		}
-		out = append(out, r)
+		l.Rows = append(l.Rows, r)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return l, fmt.Errorf("list results: %w", err)
+	}
+	trim(&l, p.Limit, resultKey)
+	return l, nil
 }
 
 // GetResult returns one result with its output.

@@ -5,10 +5,17 @@
 /** An RFC 3339 time (UTC). */
 export type Time = string
 
-/** One page of a list endpoint and the total that matched before paging (X-Total-Count). */
+/**
+ * One page of a list endpoint: the total that matched before paging
+ * (X-Total-Count; estimated is X-Total-Count-Estimated: show "about N")
+ * and the cursor of the next page (X-Next-Cursor; '' on the last page),
+ * to pass back as the query's cursor with the same filters.
+ */
 export interface List<T> {
   items: T[]
   total: number
+  estimated: boolean
+  next: string
 }
 
 /** Per-call options. */
@@ -22,7 +29,8 @@ export interface CallOptions {
  * transport. The transport sends it (adding the bearer token), throws on a
  * non-2xx status not listed in alsoOK (the body is an ErrorBody), and
  * resolves to: undefined for 204, List<T> when list is set (the JSON array
- * as items, X-Total-Count as total), the body as a string when raw is set,
+ * as items, X-Total-Count as total, X-Total-Count-Estimated as estimated,
+ * X-Next-Cursor as next), the body as a string when raw is set,
  * else the decoded JSON.
  */
 export interface ApiRequest {
@@ -560,10 +568,15 @@ export interface OutputQuery {
 /** OutputStream names a stream of a run's output. */
 export type OutputStream = "stdout" | "stderr"
 
-/** Page is the limit/offset of a list request (server default 50, max 1000). */
+/**
+ * Page is the paging of a list request: limit (server default 50, max
+ * 1000) and either an offset (at most 10 000) or the cursor a previous
+ * page's X-Next-Cursor gave (with the same filters).
+ */
 export interface Page {
   limit?: number
   offset?: number
+  cursor?: string
 }
 
 /**

@@ -49,7 +49,7 @@ describe('transport', () => {
   it('sends the token and the query without empty values, and reads the total', async () => {
     reply = () => ({ status: 200, body: '[{"pc_id":"a"},{"pc_id":"b"}]', headers: { 'X-Total-Count': '7' } })
     const l = await client.listAgents({ status: 'online', q: '', group: undefined, sort: 'pc_id', limit: 2, offset: 0 })
-    expect(l).toEqual({ items: [{ pc_id: 'a' }, { pc_id: 'b' }], total: 7 })
+    expect(l).toEqual({ items: [{ pc_id: 'a' }, { pc_id: 'b' }], total: 7, estimated: false, next: '' })
     expect(seen[0]).toMatchObject({ method: 'GET', url: '/api/agents?status=online&sort=pc_id&limit=2', auth: 'Bearer tok' })
   })
 
@@ -91,13 +91,18 @@ describe('transport', () => {
     await expect(client.getFreeze()).rejects.toMatchObject({ status: 503 })
   })
 
-  it('reads every page of a list', async () => {
-    reply = (req) => {
-      const off = Number(new URL(req.url!, 'http://x').searchParams.get('offset') ?? 0)
-      return { status: 200, body: JSON.stringify(off === 0 ? [1, 2] : [3]), headers: { 'X-Total-Count': '3' } }
+  it('reads every page of a list by cursor', async () => {
+    reply = (req): { status: number; body: string; headers: Record<string, string> } => {
+      const cur = new URL(req.url!, 'http://x').searchParams.get('cursor')
+      return cur === null
+        ? { status: 200, body: '[1,2]', headers: { 'X-Total-Count': '30000', 'X-Total-Count-Estimated': 'true', 'X-Next-Cursor': 'c2' } }
+        : { status: 200, body: '[3]', headers: { 'X-Total-Count': '3' } }
     }
+    const first = await client.listResults({ pc_id: 'a', limit: 2 })
+    expect(first).toEqual({ items: [1, 2], total: 30000, estimated: true, next: 'c2' })
+    seen.length = 0
     const all = await allPages((p) => client.listResults({ pc_id: 'a', ...p }), 2)
     expect(all).toEqual([1, 2, 3])
-    expect(seen.map((s) => s.url)).toEqual(['/api/results?pc_id=a&limit=2', '/api/results?pc_id=a&limit=2&offset=2'])
+    expect(seen.map((s) => s.url)).toEqual(['/api/results?pc_id=a&limit=2', '/api/results?pc_id=a&limit=2&cursor=c2'])
   })
 })

@@ -1,6 +1,7 @@
 // The transport under the generated client (api.gen.ts): how one ApiRequest
 // goes over HTTP — the bearer token, the 401 that ends the session, errors as
-// ApiError, X-Total-Count as a List's total. lib/client.ts joins it to
+// ApiError, a List's paging headers (X-Total-Count, X-Total-Count-Estimated,
+// X-Next-Cursor). lib/client.ts joins it to
 // createApi; only lib/queries/* use that client.
 import type { ApiRequest, List, Transport } from './api.gen'
 import { getToken, setToken } from './auth'
@@ -66,12 +67,17 @@ async function decode(res: Response): Promise<unknown> {
   }
 }
 
-/** A list endpoint: rows plus X-Total-Count (total before paging). */
+/** A list endpoint: rows, X-Total-Count (total before paging; estimated when flagged) and X-Next-Cursor. */
 async function decodeList(res: Response): Promise<List<unknown>> {
   const items = ((await res.json()) ?? []) as unknown[]
   const h = res.headers.get('X-Total-Count')
   const total = h === null ? items.length : Number(h)
-  return { items, total: Number.isFinite(total) ? total : items.length }
+  return {
+    items,
+    total: Number.isFinite(total) ? total : items.length,
+    estimated: res.headers.get('X-Total-Count-Estimated') === 'true',
+    next: res.headers.get('X-Next-Cursor') ?? '',
+  }
 }
 
 /** Sends one request of the generated client. */
@@ -81,17 +87,23 @@ export const transport: Transport = async (req) => {
   return req.list ? decodeList(res) : decode(res)
 }
 
-/** Reads every page of a list (for CSV export, "select all" and fleet-wide counts). */
+/**
+ * Reads every page of a list by cursor (for CSV export, "select all" and
+ * fleet-wide counts): the server serves offsets only up to 10 000, and a
+ * cursor page costs the same at any depth.
+ */
 export async function allPages<T>(
-  page: (p: { limit: number; offset: number }) => Promise<List<T>>,
+  page: (p: { limit: number; cursor?: string }) => Promise<List<T>>,
   pageSize = 1000,
   max = 200_000,
 ): Promise<T[]> {
   const out: T[] = []
-  for (let offset = 0; offset < max; offset += pageSize) {
-    const p = await page({ limit: pageSize, offset })
+  let cursor: string | undefined
+  while (out.length < max) {
+    const p = await page({ limit: pageSize, cursor })
     out.push(...p.items)
-    if (p.items.length < pageSize || out.length >= p.total) break
+    if (!p.next || p.items.length === 0) break
+    cursor = p.next
   }
   return out
 }

@@ -2,7 +2,7 @@
 // generated from the Go side (internal/apiv1 → lib/api.gen.ts) and only
 // re-exported here; what follows the re-export is client-side state that is
 // not on the wire. architecture.test.ts fails if a contract type is copied here.
-import type { AuditQuery, ExecutionQuery, Page } from './api.gen'
+import type { AuditQuery, ExecutionQuery } from './api.gen'
 
 export type {
   Account,
@@ -78,7 +78,7 @@ export type {
 export type ConfigScopeRef = { kind: 'global' } | { kind: 'group'; name: string } | { kind: 'pc'; name: string }
 
 /** The executions list as the Activity page asks for it: status is the URL's value (the server checks it). */
-export type ExecutionListParams = Omit<ExecutionQuery, 'status'> & Required<Page> & { status?: string }
+export type ExecutionListParams = Omit<ExecutionQuery, 'status' | 'offset' | 'cursor'> & { limit: number; status?: string }
 
 /** The audit list as the Audit page asks for it (since: RFC 3339 lower bound). */
-export type AuditListParams = AuditQuery & Required<Page>
+export type AuditListParams = Omit<AuditQuery, 'offset' | 'cursor'> & { limit: number }

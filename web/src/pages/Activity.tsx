@@ -22,7 +22,6 @@ export function Activity() {
     const p = new URLSearchParams(params)
     if (v) p.set(k, v)
     else p.delete(k)
-    if (k !== 'offset') p.delete('offset')
     setParams(p)
   }
   return (
@@ -42,11 +41,10 @@ export function Activity() {
 
 function ResultsList({ params, set }: { params: URLSearchParams; set: (k: string, v: string) => void }) {
   const f: ResultFilter = parseResultFilter(params)
-  const offset = Number(params.get('offset') ?? 0) || 0
   const interval = useFallbackInterval()
   // `since` is relative to now; round to the minute so the query key stays stable.
   const minute = Math.floor(Date.now() / 60_000) * 60_000
-  const res = useResultList(f, minute, LIMIT, offset, { refetchInterval: interval, placeholderData: (p) => p })
+  const res = useResultList(f, minute, LIMIT, { refetchInterval: interval })
   return (
     <>
       <div className="toolbar filters">
@@ -75,8 +73,8 @@ function ResultsList({ params, set }: { params: URLSearchParams; set: (k: string
         <Spinner />
       ) : (
         <>
-          <ResultTable rows={res.data?.items ?? []} />
-          <Pager offset={offset} limit={LIMIT} total={res.data?.total ?? 0} onChange={(o) => set('offset', String(o))} />
+          <ResultTable rows={res.rows} />
+          <Pager shown={res.rows.length} total={res.total} estimated={res.estimated} hasMore={res.hasMore} loading={res.loadingMore} onMore={res.more} />
         </>
       )}
     </>
@@ -119,11 +117,10 @@ function ResultStatus({ r }: { r: Result }) {
 }
 
 function ExecutionsList({ params, set }: { params: URLSearchParams; set: (k: string, v: string) => void }) {
-  const offset = Number(params.get('offset') ?? 0) || 0
   const job = params.get('job_id') ?? ''
   const st = params.get('estatus') ?? ''
   const interval = useFallbackInterval()
-  const ex = useExecutionList({ job_id: job, status: st, limit: LIMIT, offset }, { refetchInterval: interval, placeholderData: (x) => x })
+  const ex = useExecutionList({ job_id: job, status: st, limit: LIMIT }, { refetchInterval: interval })
   return (
     <>
       <div className="toolbar filters">
@@ -143,7 +140,7 @@ function ExecutionsList({ params, set }: { params: URLSearchParams; set: (k: str
       ) : (
         <>
           <Table
-            rows={ex.data?.items ?? []}
+            rows={ex.rows}
             rowKey={(e) => e.exec_id}
             onRow={(e) => navigate(`/activity/exec/${enc(e.exec_id)}`)}
             empty={t('activity.noExecutions')}
@@ -156,7 +153,7 @@ function ExecutionsList({ params, set }: { params: URLSearchParams; set: (k: str
               { key: 'at', header: t('common.when'), cell: (e) => <RelTime at={e.initiated_at} /> },
             ]}
           />
-          <Pager offset={offset} limit={LIMIT} total={ex.data?.total ?? 0} onChange={(o) => set('offset', String(o))} />
+          <Pager shown={ex.rows.length} total={ex.total} estimated={ex.estimated} hasMore={ex.hasMore} loading={ex.loadingMore} onMore={ex.more} />
         </>
       )}
     </>

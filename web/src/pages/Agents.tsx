@@ -5,7 +5,7 @@ import { enc, mapLimit } from '../lib/api'
 import { downloadText, toCSV, type Column } from '../lib/csv'
 import { agentQueryToURL, parseAgentQuery, toggleSort, type AgentQuery, type AgentSortKey, type AgentStatus } from '../lib/filters'
 import { useFallbackInterval } from '../lib/live'
-import { allAgentsMatching, invalidateAgents, patchAgentsJoinedGroup, pingAgent, useAgentCounts, useAgentPage, useAgentPages } from '../lib/queries/agents'
+import { allAgentsMatching, invalidateAgents, patchAgentsJoinedGroup, pingAgent, useAgentCounts, useAgentList } from '../lib/queries/agents'
 import { addToGroup, invalidateGroups, useGroups } from '../lib/queries/groups'
 import { Link, useSearchParams } from '../lib/router'
 import type { Agent } from '../lib/types'
@@ -76,17 +76,16 @@ export function Agents() {
 
   const counts = useAgentCounts(q, statuses, { refetchInterval: interval })
 
-  const first = useAgentPage(q, PAGE, 0, { refetchInterval: interval })
-  const total = first.data?.total ?? 0
+  // Loaded by cursor, page after page, as the window nears the last row
+  // loaded (offsets are served only up to 10 000 rows; the fleet is larger).
+  const list = useAgentList(q, PAGE, { refetchInterval: interval })
+  const total = list.total
   const v = useVirtual(total, rowH)
-  const pageIdx: number[] = []
-  for (let p = Math.floor(v.start / PAGE); p * PAGE < Math.max(v.end, 1) && p * PAGE < total; p++) if (p > 0) pageIdx.push(p)
-  const more = useAgentPages(q, PAGE, pageIdx, { refetchInterval: interval, staleTime: 10_000 })
-  const rowAt = (i: number): Agent | undefined => {
-    const p = Math.floor(i / PAGE)
-    const data = p === 0 ? first.data : more[pageIdx.indexOf(p)]?.data
-    return data?.items[i - p * PAGE]
-  }
+  const { more, hasMore, rows: loaded } = list
+  useEffect(() => {
+    if (hasMore && v.end + PAGE / 2 > loaded.length) more()
+  }, [v.end, loaded.length, hasMore, more])
+  const rowAt = (i: number): Agent | undefined => loaded[i]
 
   // ---- selection and bulk actions ----
   const [sel, setSel] = useState<Set<string>>(new Set())
@@ -254,7 +253,7 @@ export function Agents() {
           </Button>
         </div>
       )}
-      <ErrorBox error={first.error} />
+      <ErrorBox error={list.error} />
       <div className={`vlist agents-list${phone ? ' as-cards' : ''}`} ref={v.ref} role="table" aria-label={t('nav.agents')} aria-rowcount={total + 1} tabIndex={0}>
         {!phone && header}
         <div className="vlist-inner" role="rowgroup" style={{ height: total * rowH }}>
@@ -262,7 +261,7 @@ export function Agents() {
             {rows}
           </div>
         </div>
-        {first.isSuccess && total === 0 && <p className="empty">{q.q || q.status !== 'all' || q.group ? t('agents.noMatch') : t('agents.none')}</p>}
+        {!list.isPending && !list.error && total === 0 && <p className="empty">{q.q || q.status !== 'all' || q.group ? t('agents.noMatch') : t('agents.none')}</p>}
       </div>
       <p className="muted small">{t('agents.footer', { count: total })}</p>
 

@@ -13,18 +13,16 @@ export function Audit() {
   const actor = params.get('actor') ?? ''
   const action = params.get('action') ?? ''
   const since = params.get('since') ?? '7d'
-  const offset = Number(params.get('offset') ?? 0) || 0
   const interval = useFallbackInterval()
   const set = (k: string, v: string) => {
     const p = new URLSearchParams(params)
     if (v) p.set(k, v)
     else p.delete(k)
-    if (k !== 'offset') p.delete('offset')
     setParams(p)
   }
   // `since` is relative to now; round to the minute so the query key stays stable.
   const s = sinceFromPreset(since, Math.floor(Date.now() / 60_000) * 60_000)
-  const a = useAuditList({ actor, action, since: s || undefined, limit: LIMIT, offset }, { refetchInterval: interval, placeholderData: (x) => x })
+  const a = useAuditList({ actor, action, since: s || undefined, limit: LIMIT }, { refetchInterval: interval })
   return (
     <div className="page">
       <h1>{t('nav.audit')}</h1>
@@ -39,7 +37,7 @@ export function Audit() {
       ) : (
         <>
           <Table
-            rows={a.data?.items ?? []}
+            rows={a.rows}
             rowKey={(e) => String(e.id)}
             empty={t('audit.none')}
             caption={t('nav.audit')}
@@ -64,7 +62,7 @@ export function Audit() {
               },
             ]}
           />
-          <Pager offset={offset} limit={LIMIT} total={a.data?.total ?? 0} onChange={(o) => set('offset', String(o))} />
+          <Pager shown={a.rows.length} total={a.total} estimated={a.estimated} hasMore={a.hasMore} loading={a.loadingMore} onMore={a.more} />
         </>
       )}
     </div>

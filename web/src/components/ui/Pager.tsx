@@ -1,19 +1,23 @@
 import { t } from '../../i18n'
 import { Button } from './Button'
 
-export function Pager({ offset, limit, total, onChange }: { offset: number; limit: number; total: number; onChange: (o: number) => void }) {
-  if (total <= limit) return null
-  const from = Math.min(total, offset + 1)
-  const to = Math.min(total, offset + limit)
+/** "N of M" under a cursor-loaded list, "about M" when the server estimated M, and "Load more" while pages remain. */
+export function Pager({ shown, total, estimated, hasMore, loading, onMore }: { shown: number; total: number; estimated: boolean; hasMore: boolean; loading: boolean; onMore: () => void }) {
+  if (!hasMore && shown >= total && !estimated) return null
+  const of = estimated ? t('common.about', { n: total.toLocaleString() }) : total.toLocaleString()
   return (
     <nav className="pager" aria-label={t('common.pages')}>
-      <Button small disabled={offset === 0} onClick={() => onChange(Math.max(0, offset - limit))}>
-        ‹ {t('common.prev')}
-      </Button>
-      <span>{t('common.range', { from, to, total: total.toLocaleString() })}</span>
-      <Button small disabled={to >= total} onClick={() => onChange(offset + limit)}>
-        {t('common.next')} ›
-      </Button>
+      <span>{t('common.shown', { shown: shown.toLocaleString(), total: of })}</span>
+      {hasMore && (
+        <Button small disabled={loading} onClick={onMore}>
+          {loading ? t('common.loading') : t('common.loadMore')}
+        </Button>
+      )}
     </nav>
   )
+}
+
+/** A total as the list header shows it: "about N" when estimated. */
+export function totalText(total: number, estimated: boolean): string {
+  return estimated ? t('common.about', { n: total.toLocaleString() }) : total.toLocaleString()
 }

@@ -1,16 +1,17 @@
 // Agents: the fleet table, one agent, ping and delete.
-import { useQueries, useQuery, type QueryClient } from '@tanstack/react-query'
+import { useQueries, useQuery, type InfiniteData, type QueryClient } from '@tanstack/react-query'
 import { allPages } from '../api'
 import { client } from '../client'
 import { agentQueryParams, agentQueryToAPI, type AgentQuery, type AgentStatus } from '../filters'
 import type { Agent, AgentListQuery, List } from '../types'
 import type { QueryOpts } from './options'
+import { usePagedList, type PagedOpts } from './paged'
 
 export const agentKeys = {
   /** Prefix of every agent list (pages, versions). */
   all: () => ['agents'],
-  /** Page `page` of the list whose first page has query string `base`. */
-  page: (base: string, page: number) => ['agents', base, page],
+  /** The cursor-loaded list (its pages) with query string `base`. */
+  list: (base: string) => ['agents', 'list', base],
   versions: () => ['agents', 'versions'],
   /** Prefix of the per-status counts. */
   counts: () => ['agentCounts'],
@@ -28,7 +29,7 @@ export const pingAgent = (pc: string) => client.pingAgent(pc)
 
 /** Every agent matching q's filter (status, search, group), all pages: for "select all" and CSV. */
 export function allAgentsMatching(q: AgentQuery) {
-  return allPages((page) => listAgents(agentQueryParams(q, page.limit, page.offset)))
+  return allPages((page) => listAgents({ ...agentQueryParams(q, page.limit, 0), cursor: page.cursor }))
 }
 
 export type VersionCount = { total: number; online: number }
@@ -53,25 +54,12 @@ export function useAgent(pc: string, opts?: QueryOpts<Agent>) {
   return useQuery({ queryKey: agentKeys.one(pc), queryFn: () => getAgent(pc), ...opts })
 }
 
-/** Page `page` (of `size` rows) of the agents matching q. */
-export function useAgentPage(q: AgentQuery, size: number, page: number, opts?: QueryOpts<List<Agent>>) {
-  return useQuery({
-    queryKey: agentKeys.page(agentQueryToAPI(q, size, 0), page),
-    queryFn: ({ signal }) => listAgents(agentQueryParams(q, size, page * size), signal),
-    ...opts,
-  })
-}
-
-/** Several pages at once (the virtual list asks for the ones in view). */
-export function useAgentPages(q: AgentQuery, size: number, pages: number[], opts: { refetchInterval?: number | false; staleTime?: number }) {
-  const base = agentQueryToAPI(q, size, 0)
-  return useQueries({
-    queries: pages.map((p) => ({
-      queryKey: agentKeys.page(base, p),
-      queryFn: ({ signal }: { signal: AbortSignal }) => listAgents(agentQueryParams(q, size, p * size), signal),
-      ...opts,
-    })),
-  })
+/**
+ * The agents matching q, `size` a page, loaded by cursor: the virtual list
+ * asks for the next page (more) as its window nears the rows loaded.
+ */
+export function useAgentList(q: AgentQuery, size: number, opts?: PagedOpts) {
+  return usePagedList<Agent>(agentKeys.list(agentQueryToAPI(q, size, 0)), (cursor, signal) => listAgents({ ...agentQueryParams(q, size, 0), cursor }, signal), opts)
 }
 
 /** How many agents match q's search and group in each status, in the order given. */
@@ -94,12 +82,14 @@ export function useAgentVersions(opts?: QueryOpts<Awaited<ReturnType<typeof agen
 export const invalidateAgents = (qc: QueryClient) => qc.invalidateQueries({ queryKey: agentKeys.all() })
 export const invalidateAgent = (qc: QueryClient, pc: string) => qc.invalidateQueries({ queryKey: agentKeys.one(pc) })
 
-/** Shows `group` on the listed agents in every cached agent page at once (the broker confirms later). */
+/** Shows `group` on the listed agents in every cached agent list at once (the broker confirms later). */
 export function patchAgentsJoinedGroup(qc: QueryClient, group: string, pcs: string[]) {
   const set = new Set(pcs)
-  qc.setQueriesData<List<Agent>>({ queryKey: agentKeys.all() }, (old) =>
-    old && Array.isArray(old.items)
-      ? { ...old, items: old.items.map((a) => (set.has(a.pc_id) && !(a.groups ?? []).includes(group) ? { ...a, groups: [...(a.groups ?? []), group].sort() } : a)) }
-      : old,
-  )
+  const patch = (l: List<Agent>): List<Agent> =>
+    Array.isArray(l.items) ? { ...l, items: l.items.map((a) => (set.has(a.pc_id) && !(a.groups ?? []).includes(group) ? { ...a, groups: [...(a.groups ?? []), group].sort() } : a)) } : l
+  qc.setQueriesData<List<Agent> | InfiniteData<List<Agent>>>({ queryKey: agentKeys.all() }, (old) => {
+    if (!old) return old
+    if ('pages' in old && Array.isArray(old.pages)) return { ...old, pages: old.pages.map(patch) }
+    return 'items' in old ? patch(old) : old
+  })
 }

@@ -1,8 +1,7 @@
 // The audit log.
-import { useQuery } from '@tanstack/react-query'
 import { client } from '../client'
-import type { AuditEntry, AuditListParams, List } from '../types'
-import type { QueryOpts } from './options'
+import type { AuditEntry, AuditListParams } from '../types'
+import { usePagedList, type PagedOpts } from './paged'
 
 export const auditKeys = {
   all: () => ['audit'],
@@ -16,16 +15,16 @@ function listQuery(p: AuditListParams): string {
   if (p.action) q.set('action', p.action)
   if (p.since) q.set('since', p.since)
   q.set('limit', String(p.limit))
-  q.set('offset', String(p.offset))
   return q.toString()
 }
 
 // ---- fetchers ----
 
-export const listAudit = (p: AuditListParams, signal?: AbortSignal) => client.listAudit(p, { signal })
+export const listAudit = (p: AuditListParams & { cursor?: string }, signal?: AbortSignal) => client.listAudit(p, { signal })
 
 // ---- hooks ----
 
-export function useAuditList(p: AuditListParams, opts?: QueryOpts<List<AuditEntry>>) {
-  return useQuery({ queryKey: auditKeys.list(listQuery(p)), queryFn: ({ signal }) => listAudit(p, signal), ...opts })
+/** The audit rows matching p, p.limit a page, loaded by cursor. */
+export function useAuditList(p: AuditListParams, opts?: PagedOpts) {
+  return usePagedList<AuditEntry>(auditKeys.list(listQuery(p)), (cursor, signal) => listAudit({ ...p, cursor }, signal), opts)
 }

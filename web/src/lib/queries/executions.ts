@@ -1,8 +1,9 @@
 // Executions: one job run over a target, its progress and its per-PC results.
 import { useQuery, type QueryClient } from '@tanstack/react-query'
 import { client } from '../client'
-import type { ExecRequest, ExecResponse, Execution, ExecutionDetail, ExecutionListParams, ExecutionStatus, List } from '../types'
+import type { ExecRequest, ExecResponse, Execution, ExecutionDetail, ExecutionListParams, ExecutionStatus } from '../types'
 import type { QueryOpts } from './options'
+import { usePagedList, type PagedOpts } from './paged'
 
 export const executionKeys = {
   /** Prefix of every execution list. */
@@ -18,14 +19,13 @@ function listQuery(p: ExecutionListParams): string {
   if (p.job_id) q.set('job_id', p.job_id)
   if (p.status) q.set('status', p.status)
   q.set('limit', String(p.limit))
-  q.set('offset', String(p.offset))
   return q.toString()
 }
 
 // ---- fetchers ----
 
 export const listExecutionsByStatus = (status: ExecutionStatus, limit: number) => client.listExecutions({ status, limit }).then((l) => l.items)
-export const listExecutions = (p: ExecutionListParams, signal?: AbortSignal) =>
+export const listExecutions = (p: ExecutionListParams & { cursor?: string }, signal?: AbortSignal) =>
   // status comes from the URL as typed; the server rejects one it does not know (422 naming it).
   client.listExecutions({ ...p, status: (p.status || undefined) as ExecutionStatus | undefined }, { signal })
 export const getExecution = (id: string) => client.getExecution(id)
@@ -39,8 +39,9 @@ export function useExecutionsByStatus(status: ExecutionStatus, limit: number, op
   return useQuery({ queryKey: executionKeys.byStatus(status), queryFn: () => listExecutionsByStatus(status, limit), ...opts })
 }
 
-export function useExecutionList(p: ExecutionListParams, opts?: QueryOpts<List<Execution>>) {
-  return useQuery({ queryKey: executionKeys.list(listQuery(p)), queryFn: ({ signal }) => listExecutions(p, signal), ...opts })
+/** The executions matching p, p.limit a page, loaded by cursor. */
+export function useExecutionList(p: ExecutionListParams, opts?: PagedOpts) {
+  return usePagedList<Execution>(executionKeys.list(listQuery(p)), (cursor, signal) => listExecutions({ ...p, cursor }, signal), opts)
 }
 
 /** One execution with its results; id null waits (pass enabled: false). */

@@ -2,8 +2,9 @@
 import { useQuery, type QueryClient } from '@tanstack/react-query'
 import { client } from '../client'
 import { resultFilterParams, resultFilterToAPI, type ResultFilter } from '../filters'
-import type { List, Result, ResultQuery } from '../types'
+import type { Result, ResultQuery } from '../types'
 import type { QueryOpts } from './options'
+import { usePagedList, type PagedOpts } from './paged'
 
 export const resultKeys = {
   /** Prefix of every result list. */
@@ -33,12 +34,13 @@ export function usePcResults(pc: string, limit: number, opts?: QueryOpts<Result[
 }
 
 /**
- * One page of results matching f. `now` anchors a relative `since`; round it
- * (to the minute) so the key stays stable between renders.
+ * The results matching f, `limit` a page, loaded by cursor. `now` anchors a
+ * relative `since`; round it (to the minute) so the key stays stable
+ * between renders (and the cursor's filters with it).
  */
-export function useResultList(f: ResultFilter, now: number, limit: number, offset: number, opts?: QueryOpts<List<Result>>) {
-  const qs = resultFilterToAPI(f, now, limit, offset)
-  return useQuery({ queryKey: resultKeys.list(qs), queryFn: ({ signal }) => listResults(resultFilterParams(f, now, limit, offset), signal), ...opts })
+export function useResultList(f: ResultFilter, now: number, limit: number, opts?: PagedOpts) {
+  const qs = resultFilterToAPI(f, now, limit, 0)
+  return usePagedList<Result>(resultKeys.list(qs), (cursor, signal) => listResults({ ...resultFilterParams(f, now, limit, 0), cursor }, signal), opts)
 }
 
 export function useResult(id: string, opts?: QueryOpts<Result>) {

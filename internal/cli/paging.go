@@ -1,0 +1,37 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+// pagingFlags registers a list command's --limit (default def; 0 = all)
+// and --all, and returns what to call in RunE for the row bound to pass to
+// apiv1.All, which walks the list page by page by cursor (X-Next-Cursor),
+// so any depth costs the server the same per page.
+func pagingFlags(cmd *cobra.Command, def int) func() (int, error) {
+	var limit int
+	var all bool
+	f := cmd.Flags()
+	f.IntVar(&limit, "limit", def, "at most this many (0 = all)")
+	f.BoolVar(&all, "all", false, "every row: walk all pages by cursor (same as --limit 0)")
+	return func() (int, error) {
+		switch {
+		case all && f.Changed("limit") && limit != 0:
+			return 0, usagef("--all and --limit %d exclude each other", limit)
+		case all:
+			return 0, nil
+		case limit < 0:
+			return 0, usagef("--limit %d: want 0 (all) or more", limit)
+		}
+		return limit, nil
+	}
+}
+
+// subcommand returns cmd's subcommand name (a list command declared
+// inline in AddCommand, to register its paging flags).
+func subcommand(cmd *cobra.Command, name string) *cobra.Command {
+	for _, c := range cmd.Commands() {
+		if c.Name() == name {
+			return c
+		}
+	}
+	panic("no subcommand " + name + " of " + cmd.Name())
+}
