@@ -84,6 +84,11 @@ func TestCursorPagingEveryList(t *testing.T) {
 		// 503 where this backend does not enroll (no identity): then the
 		// list is not served either and is skipped below.
 		call(t, b, "POST", "/api/enrollment-tokens", "", apiv1.CreateEnrollmentTokenRequest{Groups: []string{"lab"}})
+		// Issuing needs broker identity; the list is the store's either way.
+		if err := b.DB.InsertOperatorCred(ctx, store.OperatorCred{PublicKey: fmt.Sprintf("UKEY%d", i), Name: "laptop",
+			CreatedBy: "bob", CreatedAt: now.Add(-time.Duration(i/2) * time.Second)}); err != nil { // a tie in created_at
+			t.Fatal(err)
+		}
 	}
 	for _, e := range apiv1.Endpoints {
 		if e.Method != "GET" || !e.List || strings.Contains(e.Path, "{") {

@@ -236,6 +236,9 @@ func (s *Server) listOperatorCreds(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := page(r)
+	if err == nil {
+		err = keyLen(p, 2)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -245,7 +248,12 @@ func (s *Server) listOperatorCreds(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	listed(w, window(all, p), len(all))
+	// Newest first, public key breaking ties (the store's order).
+	listed(w, r, window(all, p, func(c apiv1.OperatorCredInfo) cursor.Key { return cursor.Key{store.TS(c.CreatedAt), c.PublicKey} },
+		func(c apiv1.OperatorCredInfo, k cursor.Key) bool {
+			at := store.TS(c.CreatedAt)
+			return at < k[0] || (at == k[0] && c.PublicKey > k[1])
+		}))
 }
 
 // revokeOperatorCreds revokes one operator credential at the broker: its

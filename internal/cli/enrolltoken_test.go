@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,4 +62,27 @@ func TestOperatorCredsDirect(t *testing.T) {
 	if !strings.Contains(out, "EXEC") {
 		t.Fatalf("jetstream status:\n%s", out)
 	}
+
+	// One credential per operator: issued to a file, listed, revoked alone.
+	laptop := filepath.Join(t.TempDir(), "laptop.creds")
+	if r := e.cli("operator-creds", "create", "laptop"); r.code != 2 || !strings.Contains(r.err, "--file") {
+		t.Fatalf("create without --file (the secret would be lost): exit %d %s", r.code, r.err)
+	}
+	e.ok("operator-creds", "create", "laptop", "--file", laptop)
+	if st, err := os.Stat(laptop); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("laptop.creds: %v %v", st, err)
+	}
+	e.ok("jetstream", "status", "--nats-creds", laptop)
+	var creds []apiv1.OperatorCredInfo
+	if err := json.Unmarshal([]byte(e.ok("operator-creds", "list", "-o", "json")), &creds); err != nil || len(creds) != 2 || creds[0].Name != "laptop" {
+		t.Fatalf("operator-creds list: %+v %v", creds, err)
+	}
+	if out := e.ok("operator-creds", "list"); !strings.Contains(out, "REVOKED_AT") || !strings.Contains(out, creds[0].PublicKey) {
+		t.Fatalf("operator-creds list table:\n%s", out)
+	}
+	e.ok("operator-creds", "revoke", creds[0].PublicKey)
+	if r := e.cli("jetstream", "status", "--nats-creds", laptop); r.code == 0 {
+		t.Fatalf("a revoked credential still works:\n%s", r.out)
+	}
+	e.ok("jetstream", "status", "--nats-creds", filepath.Join(e.b.Cfg.DataDir, server.OperatorCredsFile))
 }
