@@ -81,6 +81,39 @@ type ExecProgress struct {
 // delta is one execution's counter changes in a batch.
 type delta struct{ success, failure, skipped int }
 
+// tally sums a batch's counted results per execution, in first-seen
+// order, so each execution's counters take one UPDATE per transaction
+// (the projectors and the reaper share it).
+type tally struct {
+	by    map[string]*delta
+	order []string
+}
+
+// add counts one result of exec with status; results without an
+// execution (ad-hoc runs) have no counters.
+func (t *tally) add(exec string, status apiv1.ResultStatus) {
+	if exec == "" {
+		return
+	}
+	d := t.by[exec]
+	if d == nil {
+		if t.by == nil {
+			t.by = map[string]*delta{}
+		}
+		d = &delta{}
+		t.by[exec] = d
+		t.order = append(t.order, exec)
+	}
+	switch status {
+	case apiv1.ResultSuccess:
+		d.success++
+	case apiv1.ResultFailure:
+		d.failure++
+	default:
+		d.skipped++
+	}
+}
+
 // bumpCountersRows applies per-execution counter deltas (one UPDATE per
 // execution per batch) and sets completed/running. SET expressions see the
 // old column values on both SQLite and PostgreSQL.

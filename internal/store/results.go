@@ -170,8 +170,7 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 	}
 	defer fillReaped.Close()
 
-	deltas := map[string]*delta{}
-	var order []string
+	var t tally
 	for _, r := range batch {
 		stdout, stderr := cleanText(r.Stdout), cleanText(r.Stderr)
 		finished := r.FinishedAt
@@ -214,25 +213,11 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 		status := ResultStatus(r.ExitCode, r.Skipped)
 		out.Changed = append(out.Changed, ResultChange{ResultID: r.ResultID, ExecID: r.ExecID, PCID: r.PCID,
 			JobID: r.ManifestID, Status: string(status), ExitCode: r.ExitCode})
-		if !count || r.ExecID == "" {
-			continue
-		}
-		d := deltas[r.ExecID]
-		if d == nil {
-			d = &delta{}
-			deltas[r.ExecID] = d
-			order = append(order, r.ExecID)
-		}
-		switch status {
-		case apiv1.ResultSuccess:
-			d.success++
-		case apiv1.ResultFailure:
-			d.failure++
-		default:
-			d.skipped++
+		if count {
+			t.add(r.ExecID, status)
 		}
 	}
-	progress, err := db.bumpCountersRows(ctx, tx, deltas, order)
+	progress, err := db.bumpCountersRows(ctx, tx, t.by, t.order)
 	if err != nil {
 		return out, err
 	}
@@ -425,8 +410,7 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 			}
 		}
 	}
-	deltas := map[string]*delta{}
-	var order []string
+	var t tally
 	for _, r := range rows { // batch order, for the live events
 		count := counted[r.ResultID]
 		if !count && !changed[r.ResultID] {
@@ -435,25 +419,11 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		status := ResultStatus(r.ExitCode, r.Skipped)
 		out.Changed = append(out.Changed, ResultChange{ResultID: r.ResultID, ExecID: r.ExecID, PCID: r.PCID,
 			JobID: r.ManifestID, Status: string(status), ExitCode: r.ExitCode})
-		if !count || r.ExecID == "" {
-			continue
-		}
-		d := deltas[r.ExecID]
-		if d == nil {
-			d = &delta{}
-			deltas[r.ExecID] = d
-			order = append(order, r.ExecID)
-		}
-		switch status {
-		case apiv1.ResultSuccess:
-			d.success++
-		case apiv1.ResultFailure:
-			d.failure++
-		default:
-			d.skipped++
+		if count {
+			t.add(r.ExecID, status)
 		}
 	}
-	if out.Executions, err = db.bumpCountersSets(ctx, tx, deltas, order); err != nil {
+	if out.Executions, err = db.bumpCountersSets(ctx, tx, t.by, t.order); err != nil {
 		return out, err
 	}
 	if err := tx.Commit(); err != nil {
