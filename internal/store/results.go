@@ -123,10 +123,17 @@ func (db *DB) applyStartedRows(ctx context.Context, batch []Started) ([]Started,
 			execs[s.ExecID] = true
 		}
 	}
-	for id := range execs {
+	if len(execs) > 0 {
 		// Only from pending: never resurrects expired, never undoes completed.
-		if _, err := tx.ExecContext(ctx, db.q(`UPDATE executions SET status = 'running' WHERE exec_id = ? AND status = 'pending'`), id); err != nil {
-			return nil, fmt.Errorf("promote execution exec_id=%s: %w", id, err)
+		promote, err := tx.PrepareContext(ctx, db.q(`UPDATE executions SET status = 'running' WHERE exec_id = ? AND status = 'pending'`))
+		if err != nil {
+			return nil, fmt.Errorf("prepare promote: %w", err)
+		}
+		defer promote.Close()
+		for id := range execs {
+			if _, err := promote.ExecContext(ctx, id); err != nil {
+				return nil, fmt.Errorf("promote execution exec_id=%s: %w", id, err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
