@@ -63,9 +63,16 @@ func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
 	}
 	rows.Close()
 	var t tally
+	var reap *sql.Stmt
+	if len(orphans) > 0 {
+		if reap, err = tx.PrepareContext(ctx, db.q(`UPDATE execution_results SET exit_code = -1, reaped = 1, finished_at = ?,
+			stderr = stderr || ? WHERE result_id = ? AND finished_at IS NULL`)); err != nil {
+			return out, fmt.Errorf("prepare reap: %w", err)
+		}
+		defer reap.Close()
+	}
 	for _, o := range orphans {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE execution_results SET exit_code = -1, reaped = 1, finished_at = ?,
-			stderr = stderr || ? WHERE result_id = ? AND finished_at IS NULL`), TS(now), ReapNote, o.result)
+		res, err := reap.ExecContext(ctx, TS(now), ReapNote, o.result)
 		if err != nil {
 			return out, fmt.Errorf("reap result_id=%s: %w", o.result, err)
 		}
