@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"testing"
@@ -367,4 +368,68 @@ func BenchmarkListQueries(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkWritePath (issue 15): the results projection's SQL against a
+// raw batched INSERT of the same rows into the same schema, with random
+// result_ids (UUIDv4-like, the worst case for the primary key) and both
+// SQLite synchronous settings, each on a fresh database, side by side in
+// one run. KANADE_BENCH_WRITE_ROWS sets the row count (default 50 000; the
+// docs/benchmarks.md figures use 1 000 000, too slow for CI).
+//
+//	KANADE_BENCH_WRITE_ROWS=1000000 go test -run '^$' -bench WritePath -benchtime 1x ./internal/store/
+func BenchmarkWritePath(b *testing.B) {
+	n := 50000
+	if v := os.Getenv("KANADE_BENCH_WRITE_ROWS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	now := time.Now().UTC()
+	rng := rand.New(rand.NewPCG(1, 2))
+	rs := make([]store.Result, n)
+	for i := range rs {
+		rs[i] = store.Result{ExecResult: wire.ExecResult{ResultID: fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()),
+			RequestID: fmt.Sprintf("req-%03d", i%100), ExecID: fmt.Sprintf("exec-%03d", i%100), PCID: fmt.Sprintf("pc-%05d", i/100%10000),
+			ManifestID: "job", Version: "1.0.0", ExitCode: b2i(i%20 == 0), Stdout: "hello from the benchmark\n", StartedAt: now,
+			FinishedAt: now}, RecordedAt: now.Add(time.Duration(i) * time.Millisecond)}
+	}
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		for _, way := range []string{"raw", "projection"} {
+			b.Run(sync+"/"+way, func(b *testing.B) {
+				var total time.Duration
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					db := benchDB{name: "sqlite"}.open(b)
+					if _, err := store.Writer(db).Exec("PRAGMA synchronous=" + sync); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+					start := time.Now()
+					for lo := 0; lo < len(rs); lo += benchBatch {
+						batch := rs[lo:min(lo+benchBatch, len(rs))]
+						var err error
+						if way == "raw" {
+							err = db.InsertResultsRaw(context.Background(), batch)
+						} else {
+							_, err = db.ApplyResults(context.Background(), batch)
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					total += time.Since(start)
+					b.StopTimer()
+					db.Close()
+					b.StartTimer()
+				}
+				rate(b, n*b.N, total)
+			})
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

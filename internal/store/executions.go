@@ -82,20 +82,64 @@ type ExecProgress struct {
 // delta is one execution's counter changes in a batch.
 type delta struct{ success, failure, skipped int }
 
+// tally sums a batch's counted results per execution, in first-seen
+// order, so each execution's counters take one UPDATE per transaction
+// (the projectors and the reaper share it).
+type tally struct {
+	by    map[string]*delta
+	order []string
+}
+
+// add counts one result of exec with status; results without an
+// execution (ad-hoc runs) have no counters.
+func (t *tally) add(exec string, status apiv1.ResultStatus) {
+	if exec == "" {
+		return
+	}
+	d := t.by[exec]
+	if d == nil {
+		if t.by == nil {
+			t.by = map[string]*delta{}
+		}
+		d = &delta{}
+		t.by[exec] = d
+		t.order = append(t.order, exec)
+	}
+	switch status {
+	case apiv1.ResultSuccess:
+		d.success++
+	case apiv1.ResultFailure:
+		d.failure++
+	default:
+		d.skipped++
+	}
+}
+
 // bumpCountersRows applies per-execution counter deltas (one UPDATE per
 // execution per batch) and sets completed/running. SET expressions see the
 // old column values on both SQLite and PostgreSQL.
 func (db *DB) bumpCountersRows(ctx context.Context, tx *sql.Tx, deltas map[string]*delta, order []string) ([]ExecProgress, error) {
+	if len(order) == 0 {
+		return nil, nil
+	}
+	// Prepared once per transaction: a batch touches up to one row per
+	// execution in it (100 in a broadcast replay), and parsing the
+	// statement each time was half of the counters' cost (replay profile,
+	// docs/benchmarks.md "Write path (issue 15)").
+	bump, err := tx.PrepareContext(ctx, db.q(`UPDATE executions SET
+			success_count = success_count + ?, failure_count = failure_count + ?, skipped_count = skipped_count + ?,
+			status = CASE WHEN success_count + failure_count + skipped_count + ? >= target_count AND pending_waves = 0 THEN 'completed' ELSE 'running' END
+			WHERE exec_id = ?
+			RETURNING exec_id, job_id, status, target_count, success_count, failure_count, skipped_count`))
+	if err != nil {
+		return nil, fmt.Errorf("prepare counter update: %w", err)
+	}
+	defer bump.Close()
 	var out []ExecProgress
 	for _, id := range order {
 		d := deltas[id]
 		var p ExecProgress
-		err := tx.QueryRowContext(ctx, db.q(`UPDATE executions SET
-			success_count = success_count + ?, failure_count = failure_count + ?, skipped_count = skipped_count + ?,
-			status = CASE WHEN success_count + failure_count + skipped_count + ? >= target_count AND pending_waves = 0 THEN 'completed' ELSE 'running' END
-			WHERE exec_id = ?
-			RETURNING exec_id, job_id, status, target_count, success_count, failure_count, skipped_count`),
-			d.success, d.failure, d.skipped, d.success+d.failure+d.skipped, id).
+		err := bump.QueryRowContext(ctx, d.success, d.failure, d.skipped, d.success+d.failure+d.skipped, id).
 			Scan(&p.ExecID, &p.JobID, &p.Status, &p.TargetCount, &p.SuccessCount, &p.FailureCount, &p.SkippedCount)
 		if err == sql.ErrNoRows {
 			continue // ad-hoc run sent straight to NATS: no parent row

@@ -124,10 +124,17 @@ func (db *DB) applyStartedRows(ctx context.Context, batch []Started) ([]Started,
 			execs[s.ExecID] = true
 		}
 	}
-	for id := range execs {
+	if len(execs) > 0 {
 		// Only from pending: never resurrects expired, never undoes completed.
-		if _, err := tx.ExecContext(ctx, db.q(`UPDATE executions SET status = 'running' WHERE exec_id = ? AND status = 'pending'`), id); err != nil {
-			return nil, fmt.Errorf("promote execution exec_id=%s: %w", id, err)
+		promote, err := tx.PrepareContext(ctx, db.q(`UPDATE executions SET status = 'running' WHERE exec_id = ? AND status = 'pending'`))
+		if err != nil {
+			return nil, fmt.Errorf("prepare promote: %w", err)
+		}
+		defer promote.Close()
+		for id := range execs {
+			if _, err := promote.ExecContext(ctx, id); err != nil {
+				return nil, fmt.Errorf("promote execution exec_id=%s: %w", id, err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -171,8 +178,7 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 	}
 	defer fillReaped.Close()
 
-	deltas := map[string]*delta{}
-	var order []string
+	var t tally
 	for _, r := range batch {
 		stdout, stderr := cleanText(r.Stdout), cleanText(r.Stderr)
 		finished := r.FinishedAt
@@ -215,25 +221,11 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 		status := ResultStatus(r.ExitCode, r.Skipped)
 		out.Changed = append(out.Changed, ResultChange{ResultID: r.ResultID, ExecID: r.ExecID, PCID: r.PCID,
 			JobID: r.ManifestID, Status: string(status), ExitCode: r.ExitCode})
-		if !count || r.ExecID == "" {
-			continue
-		}
-		d := deltas[r.ExecID]
-		if d == nil {
-			d = &delta{}
-			deltas[r.ExecID] = d
-			order = append(order, r.ExecID)
-		}
-		switch status {
-		case apiv1.ResultSuccess:
-			d.success++
-		case apiv1.ResultFailure:
-			d.failure++
-		default:
-			d.skipped++
+		if count {
+			t.add(r.ExecID, status)
 		}
 	}
-	progress, err := db.bumpCountersRows(ctx, tx, deltas, order)
+	progress, err := db.bumpCountersRows(ctx, tx, t.by, t.order)
 	if err != nil {
 		return out, err
 	}
@@ -426,8 +418,7 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 			}
 		}
 	}
-	deltas := map[string]*delta{}
-	var order []string
+	var t tally
 	for _, r := range rows { // batch order, for the live events
 		count := counted[r.ResultID]
 		if !count && !changed[r.ResultID] {
@@ -436,25 +427,11 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		status := ResultStatus(r.ExitCode, r.Skipped)
 		out.Changed = append(out.Changed, ResultChange{ResultID: r.ResultID, ExecID: r.ExecID, PCID: r.PCID,
 			JobID: r.ManifestID, Status: string(status), ExitCode: r.ExitCode})
-		if !count || r.ExecID == "" {
-			continue
-		}
-		d := deltas[r.ExecID]
-		if d == nil {
-			d = &delta{}
-			deltas[r.ExecID] = d
-			order = append(order, r.ExecID)
-		}
-		switch status {
-		case apiv1.ResultSuccess:
-			d.success++
-		case apiv1.ResultFailure:
-			d.failure++
-		default:
-			d.skipped++
+		if count {
+			t.add(r.ExecID, status)
 		}
 	}
-	if out.Executions, err = db.bumpCountersSets(ctx, tx, deltas, order); err != nil {
+	if out.Executions, err = db.bumpCountersSets(ctx, tx, t.by, t.order); err != nil {
 		return out, err
 	}
 	if err := tx.Commit(); err != nil {

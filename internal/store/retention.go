@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/apiv1"
 )
 
 // Work across tables: the reaper (orphaned runs, stale pending
@@ -60,11 +62,17 @@ func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
 		orphans = append(orphans, o)
 	}
 	rows.Close()
-	deltas := map[string]*delta{}
-	var order []string
+	var t tally
+	var reap *sql.Stmt
+	if len(orphans) > 0 {
+		if reap, err = tx.PrepareContext(ctx, db.q(`UPDATE execution_results SET exit_code = -1, reaped = 1, finished_at = ?,
+			stderr = stderr || ? WHERE result_id = ? AND finished_at IS NULL`)); err != nil {
+			return out, fmt.Errorf("prepare reap: %w", err)
+		}
+		defer reap.Close()
+	}
 	for _, o := range orphans {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE execution_results SET exit_code = -1, reaped = 1, finished_at = ?,
-			stderr = stderr || ? WHERE result_id = ? AND finished_at IS NULL`), TS(now), ReapNote, o.result)
+		res, err := reap.ExecContext(ctx, TS(now), ReapNote, o.result)
 		if err != nil {
 			return out, fmt.Errorf("reap result_id=%s: %w", o.result, err)
 		}
@@ -72,19 +80,13 @@ func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
 			continue
 		}
 		out.Reaped++
-		d := deltas[o.exec]
-		if d == nil {
-			d = &delta{}
-			deltas[o.exec] = d
-			order = append(order, o.exec)
-		}
-		d.failure++
+		t.add(o.exec, apiv1.ResultFailure)
 	}
 	// Rows are locked in result_id order and executions in exec_id order
 	// on PostgreSQL, as the projectors do, so reapers on several replicas
 	// and the projectors queue instead of deadlocking; each orphan is
 	// reaped (and counted) by whichever UPDATE gets it first.
-	if out.Executions, err = db.d.reapCounters(ctx, db, tx, deltas, order); err != nil {
+	if out.Executions, err = db.d.reapCounters(ctx, db, tx, t.by, t.order); err != nil {
 		return out, err
 	}
 	// An execution with waves still due is pending by design (its first
