@@ -62,7 +62,7 @@ func TestCursorQueryPlans(t *testing.T) {
 		qs = append(qs, q{name + " (cursor page)", l, la})
 	}
 	for _, c := range qs {
-		plan := explain(t, db, c.sql, c.args)
+		plan := explainSQLite(t, db, c.sql, c.args)
 		t.Logf("%s:\n%s", c.name, plan)
 		for _, line := range strings.Split(plan, "\n") {
 			for _, table := range []string{"execution_results", "executions", "audit_log", "agents"} {
