@@ -164,6 +164,7 @@ type Server struct {
 	mux *auth.Mux
 	// enrollThrottle counts failed POST /api/enroll per client address.
 	enrollThrottle *auth.Throttle
+	fleet          fleetCache // GET /api/health/fleet's snapshot
 }
 
 // New builds the server and registers every route of the table.

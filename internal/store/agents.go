@@ -121,9 +121,6 @@ func (db *DB) PageAgents(ctx context.Context, f AgentFilter, p Page) (Listing[ap
 		}
 	}
 	countQ, countArgs, listQ, listArgs, cutoff := agentQueries(f, p)
-	if err := db.read.QueryRowContext(ctx, db.q(countQ), countArgs...).Scan(&l.Total); err != nil {
-		return l, fmt.Errorf("count agents: %w", err)
-	}
 	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
 	if err != nil {
 		return l, fmt.Errorf("list agents: %w", err)
@@ -138,6 +135,11 @@ func (db *DB) PageAgents(ctx context.Context, f AgentFilter, p Page) (Listing[ap
 	}
 	if err := rows.Err(); err != nil {
 		return l, err
+	}
+	if n, ok := db.endKnown(p, len(l.Rows)); ok {
+		l.Total = n
+	} else if err := db.read.QueryRowContext(ctx, db.q(countQ), countArgs...).Scan(&l.Total); err != nil {
+		return l, fmt.Errorf("count agents: %w", err)
 	}
 	trim(&l, p.Limit, agentKey(f))
 	if err := db.fillGroups(ctx, l.Rows); err != nil {

@@ -130,9 +130,6 @@ func (db *DB) PageAudit(ctx context.Context, f AuditFilter, p Page) (Listing[api
 	if err != nil {
 		return l, err
 	}
-	if l.Total, l.Estimated, err = db.count(ctx, "audit_log", w, countBounded); err != nil {
-		return l, err
-	}
 	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
 	if err != nil {
 		return l, fmt.Errorf("list audit: %w", err)
@@ -153,6 +150,11 @@ func (db *DB) PageAudit(ctx context.Context, f AuditFilter, p Page) (Listing[api
 	}
 	if err := rows.Err(); err != nil {
 		return l, fmt.Errorf("list audit: %w", err)
+	}
+	if n, ok := db.endKnown(p, len(l.Rows)); ok {
+		l.Total = n
+	} else if l.Total, l.Estimated, err = db.count(ctx, "audit_log", w, countBounded); err != nil {
+		return l, err
 	}
 	trim(&l, p.Limit, auditKey)
 	return l, nil

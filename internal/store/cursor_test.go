@@ -298,3 +298,38 @@ func applyAll(t *testing.T, db *store.DB, rs []store.Result) {
 		t.Fatal(err)
 	}
 }
+
+// A short first page (or a short page at an offset) tells the total
+// without a count; it must be the same total the count gives, and an
+// offset past the end still counts.
+func TestShortPageTotals(t *testing.T) {
+	eachDB(t, false, func(t *testing.T, db *store.DB) {
+		seedLists(t, db)
+		for _, c := range []struct {
+			p     store.Page
+			rows  int
+			total int
+		}{
+			{store.Page{Limit: 1000}, 230, 230},             // the whole list in one page
+			{store.Page{Limit: 100, Offset: 200}, 30, 230},  // the last page at an offset
+			{store.Page{Limit: 100, Offset: 500}, 0, 230},   // past the end: counted
+			{store.Page{Limit: 100, Offset: 100}, 100, 230}, // full: counted
+		} {
+			l, err := db.PageResults(ctx, store.ResultFilter{}, c.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l.Rows) != c.rows || l.Total != c.total || l.Estimated {
+				t.Errorf("results %+v: %d rows, total %d (estimated %v), want %d rows, total %d", c.p, len(l.Rows), l.Total, l.Estimated, c.rows, c.total)
+			}
+		}
+		full, err := db.PageAgents(ctx, store.AgentFilter{Q: "pc-0"}, store.Page{Limit: 5}) // counted
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, err := db.PageAgents(ctx, store.AgentFilter{Q: "pc-0"}, store.Page{Limit: 1000})
+		if err != nil || short.Total != len(short.Rows) || short.Total != full.Total || full.Total <= 5 {
+			t.Fatalf("agent search: counted total %d, short page %d rows total %d, %v", full.Total, len(short.Rows), short.Total, err)
+		}
+	})
+}

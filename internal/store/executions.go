@@ -262,9 +262,6 @@ func (db *DB) PageExecutions(ctx context.Context, f ExecFilter, p Page) (Listing
 	if err != nil {
 		return l, err
 	}
-	if l.Total, l.Estimated, err = db.count(ctx, "executions", w, countBounded); err != nil {
-		return l, err
-	}
 	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
 	if err != nil {
 		return l, fmt.Errorf("list executions: %w", err)
@@ -279,6 +276,11 @@ func (db *DB) PageExecutions(ctx context.Context, f ExecFilter, p Page) (Listing
 	}
 	if err := rows.Err(); err != nil {
 		return l, fmt.Errorf("list executions: %w", err)
+	}
+	if n, ok := db.endKnown(p, len(l.Rows)); ok {
+		l.Total = n
+	} else if l.Total, l.Estimated, err = db.count(ctx, "executions", w, countBounded); err != nil {
+		return l, err
 	}
 	trim(&l, p.Limit, execKey)
 	return l, nil

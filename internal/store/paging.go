@@ -98,6 +98,16 @@ func pageArgs(p Page) (limit, offset int) {
 	return p.Limit + 1, p.Offset
 }
 
+// endKnown: a page read from the start or at an offset (not after a
+// cursor) that came back without its probe row ends the list, so its total
+// is known without a count — a search with few matches, a short table.
+func (db *DB) endKnown(p Page, rows int) (int, bool) {
+	if db.alwaysCount || p.After != nil || rows > p.Limit || (rows == 0 && p.Offset > 0) {
+		return 0, false
+	}
+	return p.Offset + rows, true
+}
+
 // trim drops the probe row and sets Next from the last row kept.
 func trim[T any](l *Listing[T], limit int, key func(T) cursor.Key) {
 	if len(l.Rows) > limit {

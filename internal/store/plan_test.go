@@ -151,6 +151,7 @@ func TestHotQueryPlans(t *testing.T) {
 			}
 			defer db.Close()
 			seedForPlans(t, db)
+			db.alwaysCount = true // the seeded pages are short: explain their counts too
 			rec := traceReads(t, db, dsn)
 			explain := explainSQLite
 			if db.d == postgres {

@@ -550,10 +550,6 @@ func (db *DB) PageResults(ctx context.Context, f ResultFilter, p Page) (Listing[
 	if err != nil {
 		return l, err
 	}
-	w, mode := resultFilter(f)
-	if l.Total, l.Estimated, err = db.count(ctx, "execution_results", w, mode); err != nil {
-		return l, err
-	}
 	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
 	if err != nil {
 		return l, fmt.Errorf("list results: %w", err)
@@ -568,6 +564,14 @@ func (db *DB) PageResults(ctx context.Context, f ResultFilter, p Page) (Listing[
 	}
 	if err := rows.Err(); err != nil {
 		return l, fmt.Errorf("list results: %w", err)
+	}
+	if n, ok := db.endKnown(p, len(l.Rows)); ok {
+		l.Total = n
+	} else {
+		w, mode := resultFilter(f)
+		if l.Total, l.Estimated, err = db.count(ctx, "execution_results", w, mode); err != nil {
+			return l, err
+		}
 	}
 	trim(&l, p.Limit, resultKey)
 	return l, nil

@@ -50,8 +50,11 @@ type DB struct {
 	// per-row path instead of the set-based one (see dialect.go); only
 	// benchmarks and the conformance suite set it, to compare the two.
 	PGPerRow bool
-	log      *slog.Logger
-	path     string // the SQLite file ("" on PostgreSQL)
+	// alwaysCount: lists count even when a short page already tells the
+	// total (the query-plan test explains every count).
+	alwaysCount bool
+	log         *slog.Logger
+	path        string // the SQLite file ("" on PostgreSQL)
 }
 
 // Open opens (creating if needed) the database and applies migrations. dsn
