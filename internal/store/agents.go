@@ -72,8 +72,9 @@ func agentKey(f AgentFilter) func(apiv1.Agent) cursor.Key {
 // agentQueries builds the count and page queries of ListAgents (shared
 // with the query-plan tests, so what is checked is what runs). A cursor
 // key that does not fit the sort is left out here; ListAgents refuses it
-// first (agentSeek).
-func agentQueries(f AgentFilter, p Page) (count string, countArgs []any, list string, listArgs []any, cutoff string) {
+// first (agentSeek). search builds the condition of a q= search
+// (DB.agentSearchCond).
+func agentQueries(f AgentFilter, p Page, search func(string) (string, []any)) (count string, countArgs []any, list string, listArgs []any, cutoff string) {
 	if f.Now.IsZero() {
 		f.Now = time.Now()
 	}
@@ -86,8 +87,8 @@ func agentQueries(f AgentFilter, p Page) (count string, countArgs []any, list st
 		w.add("last_heartbeat < ?", cutoff)
 	}
 	if f.Q != "" {
-		l := likeEscape(strings.ToLower(f.Q))
-		w.add(`(lower(pc_id) LIKE ? ESCAPE '\' OR lower(hostname) LIKE ? ESCAPE '\')`, l, l)
+		cond, args := search(f.Q)
+		w.add(cond, args...)
 	}
 	if f.Group != "" {
 		w.add("pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
@@ -120,7 +121,7 @@ func (db *DB) PageAgents(ctx context.Context, f AgentFilter, p Page) (Listing[ap
 			return l, err
 		}
 	}
-	countQ, countArgs, listQ, listArgs, cutoff := agentQueries(f, p)
+	countQ, countArgs, listQ, listArgs, cutoff := agentQueries(f, p, db.agentSearchCond)
 	rows, err := db.read.QueryContext(ctx, db.q(listQ), listArgs...)
 	if err != nil {
 		return l, fmt.Errorf("list agents: %w", err)

@@ -331,5 +331,9 @@ func TestShortPageTotals(t *testing.T) {
 		if err != nil || short.Total != len(short.Rows) || short.Total != full.Total || full.Total <= 5 {
 			t.Fatalf("agent search: counted total %d, short page %d rows total %d, %v", full.Total, len(short.Rows), short.Total, err)
 		}
+		// The search ignores case on both databases.
+		if upper, err := db.PageAgents(ctx, store.AgentFilter{Q: "PC-0"}, store.Page{Limit: 1000}); err != nil || upper.Total != short.Total {
+			t.Fatalf("agent search PC-0: %d, want %d as for pc-0 (%v)", upper.Total, short.Total, err)
+		}
 	})
 }

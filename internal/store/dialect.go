@@ -159,3 +159,11 @@ func (postgresDialect) reapCounters(ctx context.Context, db *DB, tx *sql.Tx, d m
 
 // pgText is a text[] parameter.
 type pgText = []string
+
+// likeCI is the case-insensitive LIKE operator of the dialect.
+func (db *DB) likeCI() string {
+	if db.d == postgres {
+		return "ILIKE"
+	}
+	return "LIKE"
+}

@@ -58,7 +58,7 @@ func TestCursorQueryPlans(t *testing.T) {
 		if f.Sort != "" {
 			key = cursor.Key{"x", "pc-00100"}
 		}
-		_, _, l, la, _ := agentQueries(f, Page{Limit: 50, After: key})
+		_, _, l, la, _ := agentQueries(f, Page{Limit: 50, After: key}, db.agentSearchCond)
 		qs = append(qs, q{name + " (cursor page)", l, la})
 	}
 	for _, c := range qs {

@@ -137,7 +137,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	opts = append(opts, goose.WithDisableGlobalRegistry(true))
+	opts = append(opts, goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(db.goMigrations()...))
 	p, err := goose.NewProvider(dialect, db.write, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
