@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
@@ -86,6 +87,12 @@ func (s *Server) listEnrollmentTokens(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	newestFirst(s, w, r, e.ListTokens, func(t apiv1.EnrollmentToken) (time.Time, string) { return t.CreatedAt, t.ID })
+}
+
+// newestFirst serves one page of a list read whole from the enrollment
+// service, in the store's order: newest first, the id breaking ties.
+func newestFirst[T any](s *Server, w http.ResponseWriter, r *http.Request, fetch func(context.Context) ([]T, error), key func(T) (time.Time, string)) {
 	p, err := page(r)
 	if err == nil {
 		err = keyLen(p, 2)
@@ -94,17 +101,19 @@ func (s *Server) listEnrollmentTokens(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	all, err := e.ListTokens(r.Context())
+	all, err := fetch(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	// Newest first, id breaking ties (the store's order).
-	listed(w, r, window(all, p, func(t apiv1.EnrollmentToken) cursor.Key { return cursor.Key{store.TS(t.CreatedAt), t.ID} },
-		func(t apiv1.EnrollmentToken, k cursor.Key) bool {
-			at := store.TS(t.CreatedAt)
-			return at < k[0] || (at == k[0] && t.ID > k[1])
-		}))
+	listed(w, r, window(all, p, func(v T) cursor.Key {
+		at, id := key(v)
+		return cursor.Key{store.TS(at), id}
+	}, func(v T, k cursor.Key) bool {
+		t, id := key(v)
+		at := store.TS(t)
+		return at < k[0] || (at == k[0] && id > k[1])
+	}))
 }
 
 func (s *Server) deleteEnrollmentToken(w http.ResponseWriter, r *http.Request) {
@@ -235,25 +244,7 @@ func (s *Server) listOperatorCreds(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p, err := page(r)
-	if err == nil {
-		err = keyLen(p, 2)
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	all, err := e.ListOperatorCreds(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	// Newest first, public key breaking ties (the store's order).
-	listed(w, r, window(all, p, func(c apiv1.OperatorCredInfo) cursor.Key { return cursor.Key{store.TS(c.CreatedAt), c.PublicKey} },
-		func(c apiv1.OperatorCredInfo, k cursor.Key) bool {
-			at := store.TS(c.CreatedAt)
-			return at < k[0] || (at == k[0] && c.PublicKey > k[1])
-		}))
+	newestFirst(s, w, r, e.ListOperatorCreds, func(c apiv1.OperatorCredInfo) (time.Time, string) { return c.CreatedAt, c.PublicKey })
 }
 
 // revokeOperatorCreds revokes one operator credential at the broker: its
