@@ -172,6 +172,7 @@ func runScenario(ctx context.Context, args []string) error {
 	fs.StringVar(&o.WorkDir, "work-dir", "", "scratch directory (default: a temp dir, removed at the end)")
 	keep := fs.Bool("keep", false, "keep the scratch directory")
 	fs.StringVar(&o.BackendBin, "backend-bin", "", "kanade-backend binary (default: go build ./cmd/kanade-backend)")
+	fs.DurationVar(&o.Settle, "settle", 0, "broadcast: sample the backend's RSS again this long after the last broadcast")
 	fs.StringVar(&o.BackendMemoryLimit, "backend-memory-limit", "", "broadcast: the backend's --memory-limit, e.g. 448MiB")
 	fs.StringVar(&o.BackendProfile, "backend-profile", "",
 		"broadcast: the backend runs --pprof; its CPU profile of the first broadcast (20 s) goes to PREFIX.cpu.pprof, its heap after the last to PREFIX.heap.pprof and PREFIX.heap.txt (with runtime.MemStats)")

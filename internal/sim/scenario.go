@@ -52,7 +52,10 @@ type Options struct {
 	BackendProfile string
 	// BackendMemoryLimit is the backend's --memory-limit (broadcast).
 	BackendMemoryLimit string
-	DB                 string // broadcast: the backend's --db (PostgreSQL DSN; empty = SQLite)
+	// Settle: broadcast samples the backend's RSS again this long after
+	// the last broadcast (0 = not).
+	Settle time.Duration
+	DB     string // broadcast: the backend's --db (PostgreSQL DSN; empty = SQLite)
 	// Identity (broadcast): the backend runs --nats-identity and every
 	// simulated PC enrolls (POST /api/enroll) and connects with its own
 	// broker identity, verifying each command's signature.
@@ -405,6 +408,16 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 	}
 	u, _ := Sample(be.PID())
 	t.add("backend RSS now / peak (embedded broker included)", "", "%s / %s", mib(u.RSSBytes), mib(u.HWMBytes))
+	if o.Settle > 0 {
+		// The fleet idles (heartbeats only): what the process keeps once
+		// the runtime has returned what the broadcasts used.
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.Settle):
+		}
+		u, _ := Sample(be.PID())
+		t.add(fmt.Sprintf("backend RSS %s after the last broadcast", o.Settle), "", "%s", mib(u.RSSBytes))
+	}
 	if profErr != nil {
 		if err := <-profErr; err != nil {
 			errs = append(errs, err.Error())
