@@ -25,16 +25,8 @@ func (a *app) agentsCmd() *cobra.Command {
 			if status != "" && status != string(apiv1.AgentOnline) && status != string(apiv1.AgentOffline) {
 				return usagef("--status %q: want online or offline", status)
 			}
-			limit, err := bound()
-			if err != nil {
-				return err
-			}
-			c, err := a.api()
-			if err != nil {
-				return err
-			}
 			aq := apiv1.AgentQuery{Status: apiv1.AgentStatus(status), Q: q, Group: group, Sort: sortBy}
-			rows, _, err := apiv1.All(cmd.Context(), limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.Agent], error) {
+			rows, err := listAll(cmd.Context(), a, bound, func(ctx context.Context, c *apiv1.Client, p apiv1.Page) (apiv1.List[apiv1.Agent], error) {
 				aq.Page = p
 				return c.ListAgents(ctx, aq)
 			})

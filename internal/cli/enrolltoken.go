@@ -60,15 +60,7 @@ func (a *app) enrollTokenCmd() *cobra.Command {
 		Short: "List enrollment tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			limit, err := bound()
-			if err != nil {
-				return err
-			}
-			c, err := a.api()
-			if err != nil {
-				return err
-			}
-			rows, _, err := apiv1.All(cmd.Context(), limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.EnrollmentToken], error) {
+			rows, err := listAll(cmd.Context(), a, bound, func(ctx context.Context, c *apiv1.Client, p apiv1.Page) (apiv1.List[apiv1.EnrollmentToken], error) {
 				return c.ListEnrollmentTokens(ctx, p)
 			})
 			if err != nil {

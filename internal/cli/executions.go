@@ -20,16 +20,8 @@ func (a *app) executionsCmd() *cobra.Command {
 		Short: "List executions, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			limit, err := bound()
-			if err != nil {
-				return err
-			}
-			c, err := a.api()
-			if err != nil {
-				return err
-			}
 			eq := apiv1.ExecutionQuery{JobID: job, Status: apiv1.ExecutionStatus(status)}
-			rows, _, err := apiv1.All(cmd.Context(), limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.Execution], error) {
+			rows, err := listAll(cmd.Context(), a, bound, func(ctx context.Context, c *apiv1.Client, p apiv1.Page) (apiv1.List[apiv1.Execution], error) {
 				eq.Page = p
 				return c.ListExecutions(ctx, eq)
 			})

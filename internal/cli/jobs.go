@@ -80,15 +80,7 @@ exit status is 1 if any document failed.`,
 		Short: "List jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			limit, err := bound()
-			if err != nil {
-				return err
-			}
-			c, err := a.api()
-			if err != nil {
-				return err
-			}
-			jobs, _, err := apiv1.All(cmd.Context(), limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.Job], error) {
+			jobs, err := listAll(cmd.Context(), a, bound, func(ctx context.Context, c *apiv1.Client, p apiv1.Page) (apiv1.List[apiv1.Job], error) {
 				return c.ListJobs(ctx, p)
 			})
 			if err != nil {

@@ -56,15 +56,7 @@ the CLI's direct path (kanade run/kill --nats-creds). It is shown once:
 		Short: "List the operator broker credentials issued (never their seeds)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			limit, err := bound()
-			if err != nil {
-				return err
-			}
-			c, err := a.api()
-			if err != nil {
-				return err
-			}
-			rows, _, err := apiv1.All(cmd.Context(), limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.OperatorCredInfo], error) {
+			rows, err := listAll(cmd.Context(), a, bound, func(ctx context.Context, c *apiv1.Client, p apiv1.Page) (apiv1.List[apiv1.OperatorCredInfo], error) {
 				return c.ListOperatorCreds(ctx, p)
 			})
 			if err != nil {

@@ -1,6 +1,11 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+
+	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/spf13/cobra"
+)
 
 // pagingFlags registers a list command's --limit (default def; 0 = all)
 // and --all, and returns what to call in RunE for the row bound to pass to
@@ -34,4 +39,20 @@ func subcommand(cmd *cobra.Command, name string) *cobra.Command {
 		}
 	}
 	panic("no subcommand " + name + " of " + cmd.Name())
+}
+
+// listAll is the body every list command shares: bound the rows by
+// --limit/--all, then walk the pages fetch returns, cursor by cursor.
+func listAll[T any](ctx context.Context, a *app, bound func() (int, error),
+	fetch func(ctx context.Context, c *apiv1.Client, p apiv1.Page) (apiv1.List[T], error)) ([]T, error) {
+	limit, err := bound()
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.api()
+	if err != nil {
+		return nil, err
+	}
+	rows, _, err := apiv1.All(ctx, limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[T], error) { return fetch(ctx, c, p) })
+	return rows, err
 }

@@ -25,16 +25,8 @@ func (a *app) resultsCmd() *cobra.Command {
 			if status != "" && !slices.Contains(apiv1.ResultStatuses, apiv1.ResultStatus(status)) {
 				return usagef("--status %q: want running, success, failure or skipped", status)
 			}
-			limit, err := bound()
-			if err != nil {
-				return err
-			}
-			c, err := a.api()
-			if err != nil {
-				return err
-			}
 			rq := apiv1.ResultQuery{ExecID: execID, PCID: pc, JobID: job, Status: apiv1.ResultStatus(status), Since: since}
-			rows, _, err := apiv1.All(cmd.Context(), limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.Result], error) {
+			rows, err := listAll(cmd.Context(), a, bound, func(ctx context.Context, c *apiv1.Client, p apiv1.Page) (apiv1.List[apiv1.Result], error) {
 				rq.Page = p
 				return c.ListResults(ctx, rq)
 			})

@@ -55,17 +55,9 @@ backend checks that the job exists. The exit status is 1 if any failed.`,
 		Short: "List schedules with their next and last fire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			limit, err := bound()
-			if err != nil {
-				return err
-			}
-			c, err := a.api()
-			if err != nil {
-				return err
-			}
 			// By default one page at the server's default size, as before
 			// the typed client.
-			rows, _, err := apiv1.All(cmd.Context(), limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[apiv1.ScheduleRow], error) {
+			rows, err := listAll(cmd.Context(), a, bound, func(ctx context.Context, c *apiv1.Client, p apiv1.Page) (apiv1.List[apiv1.ScheduleRow], error) {
 				return c.ListSchedules(ctx, p)
 			})
 			if err != nil {
