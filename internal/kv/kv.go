@@ -41,6 +41,8 @@ type Store struct {
 	SigningKeys *SigningKeys
 	// Outputs is object store result_output (full run output).
 	Outputs *Outputs
+	// Releases is object store agent_releases (agent self-update).
+	Releases *Releases
 }
 
 // New returns the stores over js; log (nil = slog.Default) gets the
@@ -58,6 +60,7 @@ func New(js jetstream.JetStream, log *slog.Logger) *Store {
 	s.Waves = &Waves{s: s}
 	s.SigningKeys = &SigningKeys{s: s}
 	s.Outputs = &Outputs{s: s}
+	s.Releases = &Releases{s: s}
 	return s
 }
 
