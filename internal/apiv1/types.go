@@ -72,6 +72,10 @@ type Agent struct {
 	Running       int        `json:"running"`
 	Online        bool       `json:"online"`
 	Groups        []string   `json:"groups"`
+	// Self-update (SPEC §13), from the last heartbeat; "" until one says.
+	UpdateState        string `json:"update_state"`
+	UpdateError        string `json:"update_error,omitempty"`
+	QuarantinedVersion string `json:"quarantined_version,omitempty"`
 }
 
 // AgentQuery filters GET /api/agents.
@@ -87,17 +91,20 @@ type AgentQuery struct {
 // Heartbeat is an agent's self-report, the answer of POST
 // /api/agents/{pc_id}/ping (the agent protocol's heartbeat, verbatim).
 type Heartbeat struct {
-	PCID          string    `json:"pc_id"`
-	Hostname      string    `json:"hostname"`
-	OSFamily      string    `json:"os_family"`
-	OSVersion     string    `json:"os_version"`
-	Arch          string    `json:"arch"`
-	AgentVersion  string    `json:"agent_version"`
-	At            time.Time `json:"at"`
-	BootTime      time.Time `json:"boot_time"`
-	AgentRSSBytes uint64    `json:"agent_rss_bytes"`
-	AgentCPUPct   float64   `json:"agent_cpu_pct"`
-	Running       int       `json:"running"`
+	PCID               string    `json:"pc_id"`
+	Hostname           string    `json:"hostname"`
+	OSFamily           string    `json:"os_family"`
+	OSVersion          string    `json:"os_version"`
+	Arch               string    `json:"arch"`
+	AgentVersion       string    `json:"agent_version"`
+	At                 time.Time `json:"at"`
+	BootTime           time.Time `json:"boot_time"`
+	AgentRSSBytes      uint64    `json:"agent_rss_bytes"`
+	AgentCPUPct        float64   `json:"agent_cpu_pct"`
+	Running            int       `json:"running"`
+	UpdateState        string    `json:"update_state,omitempty"`
+	UpdateError        string    `json:"update_error,omitempty"`
+	QuarantinedVersion string    `json:"quarantined_version,omitempty"`
 }
 
 // GroupMembers is one row of GET /api/groups.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -148,7 +149,24 @@ type Heartbeat struct {
 	AgentRSSBytes uint64    `json:"agent_rss_bytes"`
 	AgentCPUPct   float64   `json:"agent_cpu_pct"`
 	Running       int       `json:"running"`
+	// Self-update (SPEC §13). Empty state from an older agent means
+	// "current".
+	UpdateState        string `json:"update_state,omitempty"`
+	UpdateError        string `json:"update_error,omitempty"`
+	QuarantinedVersion string `json:"quarantined_version,omitempty"`
 }
+
+// Update states an agent reports in heartbeats (SPEC §13).
+const (
+	UpdateCurrent     = "current"     // running its target (or no target)
+	UpdateDownloading = "downloading" // fetching and verifying the target's binary
+	UpdateRestarting  = "restarting"  // binary swapped; restarting into it
+	UpdateFailed      = "failed"      // the last attempt failed (update_error says why); retried later
+	UpdateQuarantined = "quarantined" // the target crash-looped here and was rolled back
+)
+
+// UpdateStates lists the valid update states.
+var UpdateStates = []string{UpdateCurrent, UpdateDownloading, UpdateRestarting, UpdateFailed, UpdateQuarantined}
 
 // AuditEvent is published on audit.<actor>.<action> (stream AUDIT).
 type AuditEvent struct {
@@ -325,10 +343,14 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 		return h, err
 	}
 	for _, f := range [][2]string{{"hostname", h.Hostname}, {"os_family", h.OSFamily}, {"os_version", h.OSVersion},
-		{"arch", h.Arch}, {"agent_version", h.AgentVersion}} {
+		{"arch", h.Arch}, {"agent_version", h.AgentVersion}, {"update_error", h.UpdateError},
+		{"quarantined_version", h.QuarantinedVersion}} {
 		if len(f[1]) > MaxTextLen {
 			return h, invalid(f[0], fmt.Sprintf("must be at most %d bytes", MaxTextLen))
 		}
+	}
+	if h.UpdateState != "" && !slices.Contains(UpdateStates, h.UpdateState) {
+		return h, invalid("update_state", "must be one of "+strings.Join(UpdateStates, ", "))
 	}
 	return h, nil
 }

@@ -85,6 +85,10 @@ export interface Agent {
   running: number
   online: boolean
   groups: string[] | null
+  /** Self-update (SPEC §13), from the last heartbeat; "" until one says. */
+  update_state: string
+  update_error?: string
+  quarantined_version?: string
 }
 
 /**
@@ -451,6 +455,9 @@ export interface Heartbeat {
   agent_rss_bytes: number
   agent_cpu_pct: number
   running: number
+  update_state?: string
+  update_error?: string
+  quarantined_version?: string
 }
 
 /** JetStreamHealth is the broker part of FleetHealth. */
