@@ -489,6 +489,8 @@ type ConfigScope struct {
 	MaxLocalConcurrent *int    `json:"max_local_concurrent,omitempty"` // runs at once; queued beyond
 	TargetVersion      *string `json:"target_version,omitempty"`       // self-update target
 	OutboxMaxEntries   *int    `json:"outbox_max_entries,omitempty"`   // outbox cap before oldest is dropped
+	UpdateJitter       *string `json:"update_jitter,omitempty"`        // random wait before downloading a target (default 5m)
+	UpdateHealthWindow *string `json:"update_health_window,omitempty"` // new version must heartbeat within it (default 2m)
 }
 
 // ConfigPatch is the body of PATCH on a config scope: a field with a value
@@ -501,6 +503,8 @@ type EffectiveConfig struct {
 	MaxLocalConcurrent int    `json:"max_local_concurrent"`
 	TargetVersion      string `json:"target_version,omitempty"`
 	OutboxMaxEntries   int    `json:"outbox_max_entries"`
+	UpdateJitter       string `json:"update_jitter"`
+	UpdateHealthWindow string `json:"update_health_window"`
 }
 
 // EffectiveView is GET /api/agents/{pc_id}/effective_config.

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kanade-fleet/kanade/internal/release"
 )
 
 // ConfigScope is one layer of agent configuration (KV agent_config keys
@@ -17,6 +19,12 @@ type ConfigScope struct {
 	MaxLocalConcurrent *int    `json:"max_local_concurrent,omitempty"` // runs at once; queued beyond
 	TargetVersion      *string `json:"target_version,omitempty"`       // self-update target (later issue)
 	OutboxMaxEntries   *int    `json:"outbox_max_entries,omitempty"`   // outbox cap before oldest is dropped
+	// UpdateJitter spreads a rollout: an agent waits a random time in
+	// [0, jitter) before downloading its target (Go duration).
+	UpdateJitter *string `json:"update_jitter,omitempty"`
+	// UpdateHealthWindow is how long a new version has to heartbeat
+	// before it is rolled back (Go duration, SPEC §13).
+	UpdateHealthWindow *string `json:"update_health_window,omitempty"`
 }
 
 // EffectiveConfig is the resolved configuration an agent runs with.
@@ -25,6 +33,33 @@ type EffectiveConfig struct {
 	MaxLocalConcurrent int    `json:"max_local_concurrent"`
 	TargetVersion      string `json:"target_version,omitempty"`
 	OutboxMaxEntries   int    `json:"outbox_max_entries"`
+	UpdateJitter       string `json:"update_jitter"`
+	UpdateHealthWindow string `json:"update_health_window"`
+}
+
+// Built-in self-update timings.
+const (
+	DefaultUpdateJitter       = 5 * time.Minute
+	DefaultUpdateHealthWindow = 2 * time.Minute
+)
+
+// UpdateJitterDuration parses UpdateJitter, falling back to the default.
+func (e EffectiveConfig) UpdateJitterDuration() time.Duration {
+	d, err := time.ParseDuration(e.UpdateJitter)
+	if err != nil || d < 0 {
+		return DefaultUpdateJitter
+	}
+	return d
+}
+
+// UpdateHealthWindowDuration parses UpdateHealthWindow, falling back to
+// the default.
+func (e EffectiveConfig) UpdateHealthWindowDuration() time.Duration {
+	d, err := time.ParseDuration(e.UpdateHealthWindow)
+	if err != nil || d < time.Second {
+		return DefaultUpdateHealthWindow
+	}
+	return d
 }
 
 // HeartbeatEvery parses HeartbeatInterval, falling back to the default.
@@ -45,6 +80,8 @@ func Defaults() EffectiveConfig {
 		HeartbeatInterval:  DefaultHeartbeat.String(),
 		MaxLocalConcurrent: runtime.NumCPU(),
 		OutboxMaxEntries:   10000,
+		UpdateJitter:       DefaultUpdateJitter.String(),
+		UpdateHealthWindow: DefaultUpdateHealthWindow.String(),
 	}
 }
 
@@ -82,6 +119,21 @@ func (s ConfigScope) Validate() error {
 	if s.OutboxMaxEntries != nil && (*s.OutboxMaxEntries < 100 || *s.OutboxMaxEntries > 1000000) {
 		return &FieldError{"outbox_max_entries", "must be between 100 and 1000000"}
 	}
+	if s.TargetVersion != nil && *s.TargetVersion != "" && release.ValidVersion(*s.TargetVersion) != nil {
+		return &FieldError{"target_version", "letters, digits and . _ + - only (at most 64), starting with a letter or digit"}
+	}
+	if s.UpdateJitter != nil {
+		d, err := time.ParseDuration(*s.UpdateJitter)
+		if err != nil || d < 0 || d > 24*time.Hour {
+			return &FieldError{"update_jitter", "must be a duration between 0s and 24h"}
+		}
+	}
+	if s.UpdateHealthWindow != nil {
+		d, err := time.ParseDuration(*s.UpdateHealthWindow)
+		if err != nil || d < 10*time.Second || d > time.Hour {
+			return &FieldError{"update_health_window", "must be a duration between 10s and 1h"}
+		}
+	}
 	return nil
 }
 
@@ -112,6 +164,12 @@ func Resolve(l ConfigLayers) (EffectiveConfig, []string) {
 		}
 		if s.OutboxMaxEntries != nil {
 			eff.OutboxMaxEntries = *s.OutboxMaxEntries
+		}
+		if s.UpdateJitter != nil {
+			eff.UpdateJitter = *s.UpdateJitter
+		}
+		if s.UpdateHealthWindow != nil {
+			eff.UpdateHealthWindow = *s.UpdateHealthWindow
 		}
 	}
 	apply(l.Global)
@@ -149,6 +207,12 @@ func (s ConfigScope) fields() map[string]string {
 	}
 	if s.OutboxMaxEntries != nil {
 		m["outbox_max_entries"] = fmt.Sprint(*s.OutboxMaxEntries)
+	}
+	if s.UpdateJitter != nil {
+		m["update_jitter"] = *s.UpdateJitter
+	}
+	if s.UpdateHealthWindow != nil {
+		m["update_health_window"] = *s.UpdateHealthWindow
 	}
 	return m
 }

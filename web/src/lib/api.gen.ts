@@ -169,6 +169,10 @@ export interface ConfigScope {
   target_version?: string
   /** outbox cap before oldest is dropped */
   outbox_max_entries?: number
+  /** random wait before downloading a target (default 5m) */
+  update_jitter?: string
+  /** new version must heartbeat within it (default 2m) */
+  update_health_window?: string
 }
 
 /**
@@ -208,6 +212,8 @@ export interface EffectiveConfig {
   max_local_concurrent: number
   target_version?: string
   outbox_max_entries: number
+  update_jitter: string
+  update_health_window: string
 }
 
 /** EffectiveView is GET /api/agents/{pc_id}/effective_config. */
