@@ -22,6 +22,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/agent"
 	"github.com/kanade-fleet/kanade/internal/agent/enroll"
 	"github.com/kanade-fleet/kanade/internal/agent/rotlog"
+	"github.com/kanade-fleet/kanade/internal/agent/update"
 	"github.com/kanade-fleet/kanade/internal/config"
 )
 
@@ -30,7 +31,7 @@ var version = "dev"
 
 type settings struct {
 	id, natsURL, natsToken, natsUser, natsPassword, dataDir, logLevel string
-	showVersion, requireSigned                                        bool
+	showVersion, requireSigned, selfUpdate                            bool
 }
 
 var envVars = map[string]string{
@@ -43,6 +44,7 @@ var envVars = map[string]string{
 	"log-level":      "KANADE_LOG_LEVEL",
 	"config":         "KANADE_AGENT_CONFIG",
 	"require-signed": "KANADE_REQUIRE_SIGNED",
+	"self-update":    "KANADE_SELF_UPDATE",
 }
 
 func parse(args []string, stderr io.Writer) (settings, error) {
@@ -61,6 +63,8 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 	fs.BoolVar(&s.showVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&s.requireSigned, "require-signed", true,
 		"refuse unsigned commands even before any signing key is known (always on once enrolled; =false accepts unsigned commands until KV signing_keys holds keys, for a backend older than signed commands) [KANADE_REQUIRE_SIGNED]")
+	fs.BoolVar(&s.selfUpdate, "self-update", true,
+		"follow the layered config's target_version: download, verify and run that release, rolling back a version that fails (=false: never replace this binary) [KANADE_SELF_UPDATE]")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: kanade-agent [flags]\n       kanade-agent enroll --server URL --token T [--id PC] [--force] [--data-dir D]\n"+
 			"       kanade-agent install|uninstall|start|stop [flags]   (Windows service)\n\nflags:\n")
@@ -214,10 +218,29 @@ func runAgent(ctx context.Context, s settings) error {
 		log.Info("enrolled agent: own broker credential, signed commands only", "pc_id", o.PCID, "creds", o.CredsFile)
 	}
 	o.Logger = log
+	var exe string
+	if s.selfUpdate {
+		if exe, err = update.Executable(); err != nil {
+			log.Error("self-update disabled: cannot find this binary", "error", err)
+		} else {
+			restart, err := update.Boot(s.dataDir, version, exe, log)
+			if err != nil {
+				log.Error("self-update state", "error", err)
+			}
+			if restart { // rolled back: the previous binary runs instead
+				return update.Become(exe, os.Args[1:], log)
+			}
+			o.SelfUpdate = &agent.SelfUpdate{Exe: exe, Watched: update.IsWatched()}
+		}
+	}
 	a, err := agent.New(o)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return err
 	}
-	return a.Run(ctx)
+	err = a.Run(ctx)
+	if errors.Is(err, update.ErrRestart) {
+		return update.Handoff(ctx, s.dataDir, exe, os.Args[1:], log)
+	}
+	return err
 }

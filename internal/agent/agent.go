@@ -27,6 +27,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/agent/intake"
 	"github.com/kanade-fleet/kanade/internal/agent/ledger"
 	"github.com/kanade-fleet/kanade/internal/agent/outbox"
+	"github.com/kanade-fleet/kanade/internal/agent/update"
 	"github.com/kanade-fleet/kanade/internal/brokerid"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/sign"
@@ -58,10 +59,19 @@ type Options struct {
 	// known yet (not enrolled, KV signing_keys empty). With a keyring,
 	// signatures are always required.
 	RequireSigned bool
+	// SelfUpdate enables self-update (SPEC §13): nil for agents that are
+	// not a binary of their own (kanade-backend --dev, tests, simulators).
+	SelfUpdate *SelfUpdate
 	// JoinedAt is when this PC joined the fleet (its enrollment, from the
 	// backend's clock). Zero: the data dir's first start, kept in
 	// JoinedFile. Catch-up skips fleet-wide commands stored before it.
 	JoinedAt time.Time
+}
+
+// SelfUpdate is where the agent's binary is and how it was started.
+type SelfUpdate struct {
+	Exe     string // the running binary (update.Executable)
+	Watched bool   // started by the previous version's update.Handoff
 }
 
 // JoinedFile in the data dir records an unenrolled agent's first start.
@@ -76,6 +86,7 @@ type Agent struct {
 	stats  *selfStats
 	runner intake.Runner
 	trust  *trust
+	upd    *update.Updater
 
 	started atomic.Bool
 	caught  atomic.Int64 // completed catch-up passes (tests)
@@ -89,6 +100,10 @@ type Agent struct {
 
 	hbNow    chan struct{}
 	drainNow chan struct{}
+	// cfgLoaded: a full config pass read every layer from the broker, so
+	// the resolved target_version is the operator's, not the default.
+	cfgLoaded bool
+	restart   atomic.Bool // stopped for a self-update hand-over
 
 	errMu     sync.Mutex
 	lastErr   string
@@ -180,9 +195,13 @@ func (a *Agent) Heartbeat() wire.Heartbeat {
 		running = a.in.Running()
 	}
 	a.mu.Unlock()
-	return wire.Heartbeat{PCID: a.o.PCID, Hostname: a.stats.hostname, OSFamily: osFamily(), OSVersion: a.stats.osVersion,
+	hb := wire.Heartbeat{PCID: a.o.PCID, Hostname: a.stats.hostname, OSFamily: osFamily(), OSVersion: a.stats.osVersion,
 		Arch: runtime.GOARCH, AgentVersion: a.o.Version, At: time.Now().UTC(), BootTime: a.stats.bootTime,
 		AgentRSSBytes: rss, AgentCPUPct: cpu, Running: running}
+	if a.upd != nil {
+		hb.UpdateState, hb.UpdateError, hb.QuarantinedVersion = a.upd.Status()
+	}
+	return hb
 }
 
 func kick(ch chan struct{}) {
@@ -195,12 +214,16 @@ func kick(ch chan struct{}) {
 // Run connects (retrying forever in the background, so queued work runs
 // with no broker), serves until ctx is cancelled, then stops: running
 // scripts are killed and reported, the outbox gets a last chance to drain,
-// and the data directory is closed. Run may be called once.
+// and the data directory is closed. Run may be called once. After a
+// self-update swapped the binary it stops the same way and returns
+// update.ErrRestart: the caller hands over with update.Handoff.
 func (a *Agent) Run(ctx context.Context) error {
 	if !a.started.CompareAndSwap(false, true) {
 		return errors.New("agent: Run called twice")
 	}
 	defer a.ledger.Close()
+	ctx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
 	co := bus.ConnectOptions{URL: a.o.NATSURL, Token: a.o.NATSToken, User: a.o.NATSUser,
 		Password: a.o.NATSPassword, Name: "kanade-agent/" + a.o.PCID,
 		Logger: a.log, MaxReconnects: -1,
@@ -247,6 +270,24 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	in.Recover()
+	if su := a.o.SelfUpdate; su != nil {
+		a.upd, err = update.New(update.Config{DataDir: a.o.DataDir, Version: a.o.Version, Exe: su.Exe, Watched: su.Watched,
+			Conn: nc, Keyring: a.trust.keyring, Logger: a.log,
+			Idle:    func() bool { return in.Active() == 0 },
+			Changed: func() { kick(a.hbNow) },
+			Restart: func() {
+				// The last heartbeat of this binary says why it goes.
+				if b, err := json.Marshal(a.Heartbeat()); err == nil && nc.IsConnected() {
+					_ = nc.Publish(bus.Heartbeat(a.o.PCID), b)
+					_ = nc.FlushTimeout(2 * time.Second)
+				}
+				a.restart.Store(true)
+				stopRun()
+			}})
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+	}
 
 	events := make(chan string, 64) // "" = (re)connected, else a changed KV key "bucket/key"
 	var subs []*nats.Subscription
@@ -309,6 +350,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	loop(func(ctx context.Context) { a.heartbeatLoop(ctx, nc) })
 	loop(func(ctx context.Context) { a.drainLoop(ctx, nc, js) })
 	loop(a.maintenanceLoop)
+	if a.upd != nil {
+		loop(a.upd.Run)
+	}
 	loop(func(ctx context.Context) { a.connectWatch(ctx, nc) })
 	a.log.Info("agent running", "version", a.o.Version, "nats_url", a.o.NATSURL, "data_dir", a.o.DataDir,
 		"identity", a.identity(), "signatures_required", a.trust.enforced(), "trusted_keys", a.trust.keyring().KeyIDs())
@@ -327,6 +371,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Warn("outbox not fully drained at stop; it will be sent at next start", "left", a.outbox.Len(), "error", err)
 		}
 		cancel()
+	}
+	if a.restart.Load() {
+		return update.ErrRestart
 	}
 	return nil
 }
@@ -429,6 +476,11 @@ func (a *Agent) heartbeatLoop(ctx context.Context, nc *nats.Conn) {
 		if nc.IsConnected() { // a stale heartbeat flushed on reconnect would mislead
 			if b, err := json.Marshal(a.Heartbeat()); err == nil {
 				_ = nc.Publish(bus.Heartbeat(a.o.PCID), b)
+				// A new version proves itself by a heartbeat the broker
+				// took (SPEC §13).
+				if a.upd != nil && a.upd.AwaitingHealth() && nc.FlushTimeout(5*time.Second) == nil {
+					a.upd.Healthy()
+				}
 			}
 		}
 		every := a.Config().HeartbeatEvery()

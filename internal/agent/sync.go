@@ -171,6 +171,7 @@ func (a *Agent) syncGroups(ctx context.Context, nc *nats.Conn, sub *intake.Subsc
 // keys is nil) and applies the resolved configuration live.
 func (a *Agent) syncConfig(ctx context.Context, nc *nats.Conn, keys []string) {
 	groups := a.Groups()
+	full, allFresh := keys == nil, true
 	if keys == nil {
 		keys = []string{bus.ConfigGlobalKey, bus.PCConfigKey(a.o.PCID)}
 		for _, g := range groups {
@@ -198,6 +199,7 @@ func (a *Agent) syncConfig(ctx context.Context, nc *nats.Conn, keys []string) {
 		}
 		v, found, fresh := a.kvGet(ctx, nc, bus.KVAgentConfig, key)
 		if !fresh {
+			allFresh = false
 			continue
 		}
 		var scope *wire.ConfigScope
@@ -224,7 +226,14 @@ func (a *Agent) syncConfig(ctx context.Context, nc *nats.Conn, keys []string) {
 	old := a.eff
 	a.eff = eff
 	in := a.in
+	if full && allFresh {
+		a.cfgLoaded = true
+	}
+	loaded := a.cfgLoaded
 	a.mu.Unlock()
+	if loaded && a.upd != nil {
+		a.upd.SetTarget(eff.TargetVersion, eff.UpdateJitterDuration(), eff.UpdateHealthWindowDuration())
+	}
 	if eff == old {
 		return
 	}

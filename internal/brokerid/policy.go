@@ -93,8 +93,18 @@ func agentPubAllow() []string {
 		directGet("KV_"+KVAgentConfig, kvSubject(KVAgentConfig, "groups.*")),
 		directGet("KV_"+KVAgentConfig, kvSubject(KVAgentConfig, "pcs."+pcT)),
 		directGet("KV_"+KVSigningKeys, kvSubject(KVSigningKeys, SigningChainKey)),
+		// Self-update (SPEC §13): a release's description by subject, its
+		// chunks by sequence (the body form, which may name any message of
+		// the stream: it holds nothing but release binaries, which every
+		// agent may read). No consumer, so no state per downloading agent.
+		directGet("OBJ_"+ObjAgentRelease, "$O."+ObjAgentRelease+".M.*"),
+		releaseChunks,
 	}
 }
+
+// releaseChunks is the direct get, by sequence, of object store
+// agent_releases.
+const releaseChunks = "$JS.API.DIRECT.GET.OBJ_" + ObjAgentRelease
 
 // agentSubAllow: what an agent may subscribe to in AGENTS.
 func agentSubAllow() []string {
@@ -184,6 +194,8 @@ func kanadeExports() jwt.Exports {
 		svc(directGet("KV_"+KVAgentGroups, kvSubject(KVAgentGroups, ">"))),
 		svc(directGet("KV_"+KVAgentConfig, kvSubject(KVAgentConfig, ">"))),
 		svc(directGet("KV_"+KVSigningKeys, kvSubject(KVSigningKeys, ">"))),
+		svc(directGet("OBJ_"+ObjAgentRelease, "$O."+ObjAgentRelease+".M.*")),
+		svc(releaseChunks),
 	}
 }
 

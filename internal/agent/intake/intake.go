@@ -180,6 +180,18 @@ func (in *Intake) SetLimit(n int) { in.slots.setLimit(n) }
 // Running is the number of scripts executing now.
 func (in *Intake) Running() int { return int(in.running.Load()) }
 
+// Active is how many admitted runs have not finished: waiting out their
+// jitter, queued for a slot or running. Self-update waits for zero.
+func (in *Intake) Active() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for _, runs := range in.active {
+		n += len(runs)
+	}
+	return n
+}
+
 // Queued is the number of runs waiting for a slot.
 func (in *Intake) Queued() int { return in.slots.queued() }
 
