@@ -253,6 +253,34 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	if su := a.o.SelfUpdate; su != nil {
+		a.upd, err = update.New(update.Config{DataDir: a.o.DataDir, Version: a.o.Version, Exe: su.Exe, Watched: su.Watched,
+			Conn: nc, Keyring: a.trust.keyring, Logger: a.log,
+			Idle: func() bool {
+				a.mu.Lock()
+				in := a.in
+				a.mu.Unlock()
+				return in == nil || in.Active() == 0
+			},
+			Changed: func() { kick(a.hbNow) },
+			Restart: func() {
+				// The last heartbeat of this binary says why it goes.
+				if b, err := json.Marshal(a.Heartbeat()); err == nil && nc.IsConnected() {
+					_ = nc.Publish(bus.Heartbeat(a.o.PCID), b)
+					_ = nc.FlushTimeout(2 * time.Second)
+				}
+				a.restart.Store(true)
+				stopRun()
+			}})
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		if su.Watched {
+			// The previous version is watching: prove this binary starts,
+			// connects and heartbeats, and run nothing (it execs us next).
+			return a.probe(ctx, nc)
+		}
+	}
 	in, err := intake.New(intake.Config{PCID: a.o.PCID, Ledger: a.ledger, Sink: a.outbox, Runner: a.runner,
 		Pins: intake.NewKVPins(nc), Kills: intake.NATSKills{NC: nc, Logger: a.log, Verifier: a.trust}, Verifier: a.trust,
 		Limit:  a.Config().MaxLocalConcurrent,
@@ -270,24 +298,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	in.Recover()
-	if su := a.o.SelfUpdate; su != nil {
-		a.upd, err = update.New(update.Config{DataDir: a.o.DataDir, Version: a.o.Version, Exe: su.Exe, Watched: su.Watched,
-			Conn: nc, Keyring: a.trust.keyring, Logger: a.log,
-			Idle:    func() bool { return in.Active() == 0 },
-			Changed: func() { kick(a.hbNow) },
-			Restart: func() {
-				// The last heartbeat of this binary says why it goes.
-				if b, err := json.Marshal(a.Heartbeat()); err == nil && nc.IsConnected() {
-					_ = nc.Publish(bus.Heartbeat(a.o.PCID), b)
-					_ = nc.FlushTimeout(2 * time.Second)
-				}
-				a.restart.Store(true)
-				stopRun()
-			}})
-		if err != nil {
-			return fmt.Errorf("agent: %w", err)
-		}
-	}
 
 	events := make(chan string, 64) // "" = (re)connected, else a changed KV key "bucket/key"
 	var subs []*nats.Subscription
@@ -375,6 +385,32 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.restart.Load() {
 		return update.ErrRestart
 	}
+	return nil
+}
+
+// probe is the watched start of a new version (update.Handoff): connect,
+// send one heartbeat the broker acknowledges, record it, then wait to be
+// stopped. No command is admitted, so none is cut short by the hand-over.
+func (a *Agent) probe(ctx context.Context, nc *nats.Conn) error {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for !a.upd.Probed() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if !nc.IsConnected() {
+			continue
+		}
+		if b, err := json.Marshal(a.Heartbeat()); err == nil {
+			if nc.Publish(bus.Heartbeat(a.o.PCID), b) == nil && nc.FlushTimeout(5*time.Second) == nil {
+				a.upd.Healthy()
+			}
+		}
+	}
+	a.log.Info("new version probed: connected and heartbeating; waiting for the hand-over", "version", a.o.Version)
+	<-ctx.Done()
 	return nil
 }
 

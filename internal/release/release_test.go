@@ -90,3 +90,22 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFromMetadata: metadata comes from the broker (any writer of the
+// object store); it never panics and what it accepts validates and names
+// the object.
+func FuzzFromMetadata(f *testing.F) {
+	st := statement()
+	md := st.Metadata()
+	f.Add(st.Name(), md[MetaVersion], md[MetaOS], md[MetaArch], md[MetaSHA256], md[MetaSize])
+	f.Add("kanade-agent/x/linux-amd64", "x", "linux", "amd64", "", "-1")
+	f.Fuzz(func(t *testing.T, name, v, o, a, sum, size string) {
+		got, err := FromMetadata(name, map[string]string{MetaVersion: v, MetaOS: o, MetaArch: a, MetaSHA256: sum, MetaSize: size})
+		if err != nil {
+			return
+		}
+		if got.Validate() != nil || got.Name() != name {
+			t.Fatalf("accepted %+v for %q", got, name)
+		}
+	})
+}

@@ -21,10 +21,10 @@ func IsWatched() bool { return os.Getenv(WatchedEnv) == "1" }
 const maxExits = 3
 
 // Boot runs first at every agent start. It clears what an earlier swap
-// left, and for a new binary started without its watcher (a service
-// restart, a reboot) counts the start: the third inside the window, or a
-// start after the window without a heartbeat, rolls back. restart true
-// means the binary at exe was replaced by the previous one: the caller
+// left, and for a new binary started unwatched (by its watcher's exec, a
+// service restart, a reboot) counts the start: the third inside the
+// window rolls back, so a version that crash-loops under its service
+// manager after its first heartbeat is caught too. restart true means the binary at exe was replaced by the previous one: the caller
 // must become it (Become) instead of running.
 func Boot(dataDir, version, exe string, log *slog.Logger) (restart bool, err error) {
 	f := FilesIn(dataDir)
@@ -46,24 +46,27 @@ func Boot(dataDir, version, exe string, log *slog.Logger) (restart bool, err err
 	if IsWatched() {
 		return false, nil
 	}
-	if p.HealthyAt != nil {
-		// The watcher saw our heartbeat and exec'd us: confirmed.
-		log.Info("agent update confirmed", "from", p.From, "to", p.To)
-		return false, f.ClearPending()
-	}
 	now := time.Now().UTC()
+	if now.After(p.Deadline()) {
+		if p.HealthyAt != nil {
+			log.Info("agent update confirmed", "from", p.From, "to", p.To)
+			return false, f.ClearPending()
+		}
+		// Down for the whole window (a machine switched off): a fresh
+		// window rather than a verdict on a version that never ran.
+		w := p.Deadline().Sub(p.ArmedAt)
+		p.ArmedAt, p.Boots = now, nil
+		p.Window = w.String()
+	}
 	boots := p.Boots[:0]
 	for _, b := range p.Boots {
-		if now.Sub(b) < p.Deadline().Sub(p.ArmedAt) {
+		if !b.Before(p.ArmedAt) {
 			boots = append(boots, b)
 		}
 	}
 	p.Boots = append(boots, now)
-	switch {
-	case len(p.Boots) >= maxExits:
-		return true, rollback(f, *p, fmt.Sprintf("started %d times within the health window without a heartbeat", len(p.Boots)), log)
-	case now.After(p.Deadline()):
-		return true, rollback(f, *p, "no heartbeat within the health window", log)
+	if len(p.Boots) >= maxExits {
+		return true, rollback(f, *p, fmt.Sprintf("started %d times within the health window", len(p.Boots)), log)
 	}
 	return false, f.SavePending(*p)
 }

@@ -93,6 +93,9 @@ func New(c Config) (*Updater, error) {
 	if q != nil {
 		u.state = wire.UpdateQuarantined
 	}
+	if p != nil && c.Watched {
+		u.state = wire.UpdateRestarting
+	}
 	return u, nil
 }
 
@@ -130,9 +133,18 @@ func (u *Updater) AwaitingHealth() bool {
 	return u.pending != nil && u.pending.HealthyAt == nil
 }
 
-// Healthy records that a heartbeat of this version reached the broker.
-// Watched, it tells the old binary (which then execs us); unwatched, the
-// swap is confirmed here.
+// Probed reports whether a heartbeat of this version has been recorded
+// (the watched probe's exit condition).
+func (u *Updater) Probed() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.pending == nil || u.pending.HealthyAt != nil
+}
+
+// Healthy records that a heartbeat of this version reached the broker:
+// the watcher, polling the file, then execs us. The swap stays armed until
+// the window ends, so a version that crash-loops after its first
+// heartbeat is still rolled back (Boot counts its starts).
 func (u *Updater) Healthy() {
 	u.mu.Lock()
 	p := u.pending
@@ -142,18 +154,13 @@ func (u *Updater) Healthy() {
 	}
 	now := time.Now().UTC()
 	p.HealthyAt = &now
+	cp := *p
 	u.mu.Unlock()
-	var err error
-	if u.c.Watched {
-		err = u.files.SavePending(*p)
-	} else {
-		err = u.files.ClearPending()
-	}
-	if err != nil {
+	if err := u.files.SavePending(cp); err != nil {
 		u.log.Error("cannot record that the new version is healthy", "error", err)
 		return
 	}
-	u.log.Info("new agent version is healthy", "version", u.c.Version, "from", p.From)
+	u.log.Info("new agent version heartbeats", "version", u.c.Version, "from", cp.From)
 }
 
 func (u *Updater) set(state, errText string) {
@@ -168,9 +175,9 @@ func (u *Updater) set(state, errText string) {
 
 // Run follows the target until ctx ends or a swap hands over.
 func (u *Updater) Run(ctx context.Context) {
-	// An unwatched new binary that never heartbeats rolls itself back
-	// when its window ends.
-	if u.AwaitingHealth() && !u.c.Watched {
+	// An unwatched new binary decides at the end of its window: confirmed
+	// if it heartbeated, rolled back if not.
+	if u.pending != nil && !u.c.Watched {
 		go u.watchOwnDeadline(ctx)
 	}
 	backoff := time.Minute
@@ -293,8 +300,8 @@ func (u *Updater) attempt(ctx context.Context, target string, window time.Durati
 	return ErrRestart
 }
 
-// watchOwnDeadline rolls this binary back if it has not sent a heartbeat
-// by the pending swap's deadline.
+// watchOwnDeadline ends this binary's pending swap at its deadline:
+// confirmed when a heartbeat was recorded, else rolled back.
 func (u *Updater) watchOwnDeadline(ctx context.Context) {
 	u.mu.Lock()
 	deadline := u.pending.Deadline()
@@ -304,12 +311,20 @@ func (u *Updater) watchOwnDeadline(ctx context.Context) {
 		return
 	case <-time.After(time.Until(deadline)):
 	}
-	if !u.AwaitingHealth() {
-		return
-	}
 	u.mu.Lock()
 	p := *u.pending
+	healthy := p.HealthyAt != nil
+	if healthy {
+		u.pending = nil
+	}
 	u.mu.Unlock()
+	if healthy {
+		if err := u.files.ClearPending(); err != nil {
+			u.log.Error("cannot confirm the update", "error", err)
+		}
+		u.log.Info("agent update confirmed: the health window passed", "from", p.From, "to", p.To)
+		return
+	}
 	if err := rollback(u.files, p, "no heartbeat within the health window", u.log); err != nil {
 		u.log.Error("rollback failed", "error", err)
 		return
