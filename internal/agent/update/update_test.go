@@ -20,7 +20,6 @@ import (
 	"github.com/kanade-fleet/kanade/internal/sign"
 )
 
-
 // install dir with an "old" binary at exe.
 func installDir(t *testing.T) (exe string) {
 	dir := t.TempDir()
