@@ -73,8 +73,12 @@ type fleet struct {
 	hbs map[string][]wire.Heartbeat // pc → heartbeats seen, in order
 }
 
-func newFleet(t *testing.T) *fleet {
-	b := testenv.Backend(t, nil)
+func newFleet(t *testing.T, mutate ...func(*server.Config)) *fleet {
+	var m func(*server.Config)
+	if len(mutate) > 0 {
+		m = mutate[0]
+	}
+	b := testenv.Backend(t, m)
 	f := &fleet{t: t, b: b, api: &apiv1.Client{Base: b.HTTPURL()}, hbs: map[string][]wire.Heartbeat{}}
 	sub, err := b.NC.Subscribe("heartbeat.*", func(m *nats.Msg) {
 		var hb wire.Heartbeat
@@ -130,7 +134,12 @@ type proc struct {
 // start runs version v as pc from its own install dir.
 func (f *fleet) start(pc, v string) *proc {
 	f.t.Helper()
-	dir := f.t.TempDir()
+	return f.startIn(f.t.TempDir(), pc, v, "--id", pc, "--nats-url", f.b.NATSURL())
+}
+
+// startIn runs version v from dir/bin with data dir dir/data.
+func (f *fleet) startIn(dir, pc, v string, args ...string) *proc {
+	f.t.Helper()
 	exe := filepath.Join(dir, "bin", "kanade-agent")
 	_ = os.MkdirAll(filepath.Dir(exe), 0o755)
 	data, err := os.ReadFile(binary(f.t, v))
@@ -142,7 +151,7 @@ func (f *fleet) start(pc, v string) *proc {
 	}
 	p := &proc{pc: pc, exe: exe, dir: dir, log: filepath.Join(dir, "agent.out")}
 	out, _ := os.Create(p.log)
-	p.cmd = exec.Command(exe, "--id", pc, "--nats-url", f.b.NATSURL(), "--data-dir", filepath.Join(dir, "data"), "--log-level", "debug")
+	p.cmd = exec.Command(exe, append(args, "--data-dir", filepath.Join(dir, "data"), "--log-level", "debug")...)
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
 		f.t.Fatal(err)
@@ -373,5 +382,37 @@ func TestStagedRollout(t *testing.T) {
 		if hb.AgentVersion != "1.0.0" || hb.UpdateState != wire.UpdateCurrent {
 			t.Fatalf("pc-c, not in canary, moved: %+v", hb)
 		}
+	}
+}
+
+// TestSelfUpdateEnrolled: an agent with its own broker identity (the
+// production default) may read the release store and updates; its PC's
+// own config scope is enough to target it.
+func TestSelfUpdateEnrolled(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix hand-over")
+	}
+	f := newFleet(t, func(c *server.Config) { c.NATSIdentity = true })
+	f.upload("2.0.0", binary(t, "2.0.0"), nil, nil)
+	tok, err := f.api.CreateEnrollmentToken(t.Context(), apiv1.CreateEnrollmentTokenRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out, err := exec.Command(binary(t, "1.0.0"), "enroll", "--server", f.b.HTTPURL(), "--token", tok.Token,
+		"--id", "pc-e", "--data-dir", filepath.Join(dir, "data")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("enroll: %v\n%s", err, out)
+	}
+	f.startIn(dir, "pc-e", "1.0.0")
+	f.waitHB("pc-e", 0, "running 1.0.0", func(hb wire.Heartbeat) bool { return hb.AgentVersion == "1.0.0" })
+	f.target(apiv1.Scope{PC: "pc-e"}, "2.0.0")
+	f.waitHB("pc-e", 0, "running 2.0.0", func(hb wire.Heartbeat) bool {
+		return hb.AgentVersion == "2.0.0" && hb.UpdateState == wire.UpdateCurrent
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if r, err := f.api.Run(ctx, apiv1.RunRequest{PCID: "pc-e", Shell: "sh", Script: "echo enrolled"}); err != nil || strings.TrimSpace(r.Stdout) != "enrolled" {
+		t.Fatalf("run on 2.0.0: %+v %v", r, err)
 	}
 }
