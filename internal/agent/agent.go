@@ -59,6 +59,8 @@ type Options struct {
 	// known yet (not enrolled, KV signing_keys empty). With a keyring,
 	// signatures are always required.
 	RequireSigned bool
+	// Facts replaces the built-in inventory collector (tests).
+	Facts func(context.Context) wire.Facts
 	// SelfUpdate enables self-update (SPEC §13): nil for agents that are
 	// not a binary of their own (kanade-backend --dev, tests, simulators).
 	SelfUpdate *SelfUpdate
@@ -100,6 +102,7 @@ type Agent struct {
 
 	hbNow    chan struct{}
 	drainNow chan struct{}
+	invNow   chan struct{}
 	// cfgLoaded: a full config pass read every layer from the broker, so
 	// the resolved target_version is the operator's, not the default.
 	cfgLoaded bool
@@ -166,7 +169,7 @@ func New(o Options) (*Agent, error) {
 	}
 	return &Agent{o: o, log: log, ledger: lg, outbox: ob, stats: newSelfStats(), runner: runner, trust: tr,
 		eff: eff, revs: map[string]uint64{}, layers: wire.ConfigLayers{Groups: map[string]wire.ConfigScope{}},
-		hbNow: make(chan struct{}, 1), drainNow: make(chan struct{}, 1)}, nil
+		hbNow: make(chan struct{}, 1), drainNow: make(chan struct{}, 1), invNow: make(chan struct{}, 1)}, nil
 }
 
 // PCID returns the agent's pc_id.
@@ -360,6 +363,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	loop(func(ctx context.Context) { a.heartbeatLoop(ctx, nc) })
 	loop(func(ctx context.Context) { a.drainLoop(ctx, nc, js) })
 	loop(a.maintenanceLoop)
+	loop(func(ctx context.Context) { a.inventoryLoop(ctx, nc, js) })
 	if a.upd != nil {
 		loop(a.upd.Run)
 	}

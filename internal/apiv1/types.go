@@ -491,6 +491,7 @@ type ConfigScope struct {
 	OutboxMaxEntries   *int    `json:"outbox_max_entries,omitempty"`   // outbox cap before oldest is dropped
 	UpdateJitter       *string `json:"update_jitter,omitempty"`        // random wait before downloading a target (default 5m)
 	UpdateHealthWindow *string `json:"update_health_window,omitempty"` // new version must heartbeat within it (default 2m)
+	InventoryInterval  *string `json:"inventory_interval,omitempty"`   // built-in facts report period (default 6h)
 }
 
 // ConfigPatch is the body of PATCH on a config scope: a field with a value
@@ -505,6 +506,7 @@ type EffectiveConfig struct {
 	OutboxMaxEntries   int    `json:"outbox_max_entries"`
 	UpdateJitter       string `json:"update_jitter"`
 	UpdateHealthWindow string `json:"update_health_window"`
+	InventoryInterval  string `json:"inventory_interval"`
 }
 
 // EffectiveView is GET /api/agents/{pc_id}/effective_config.

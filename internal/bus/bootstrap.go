@@ -50,6 +50,11 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 		{Name: StreamExecs, Subjects: []string{SubjExecsAll}, MaxAge: 90 * day,
 			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
 			Description: "execution requests and their fan-out outcomes (the executions table is rebuilt from it)"},
+		// The last report per PC is what matters; 30 days of them rebuild
+		// the facts and their history after a wipe.
+		{Name: StreamInventory, Subjects: []string{"inventory.>"}, MaxAge: 30 * day,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
+			Description: "agents' built-in facts (SPEC §14)"},
 	}
 }
 

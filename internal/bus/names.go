@@ -15,6 +15,8 @@ const (
 	// StreamExecs holds the ExecRequested messages the executions table is
 	// rebuilt from (SPEC §11).
 	StreamExecs = "EXECS"
+	// StreamInventory holds agents' built-in facts (SPEC §14).
+	StreamInventory = "INVENTORY"
 )
 
 // KV buckets and object stores.
@@ -102,6 +104,9 @@ func ExecRequested(execID string) string { return "execs." + execID }
 
 // Heartbeat is the subject of a PC's heartbeats.
 func Heartbeat(pc string) string { return "heartbeat." + pc }
+
+// Inventory is the subject of a PC's built-in facts (stream INVENTORY).
+func Inventory(pc string) string { return "inventory." + pc }
 
 // Ping is the request/reply subject answered by an agent with a Heartbeat.
 func Ping(pc string) string { return "agents." + pc + ".ping" }

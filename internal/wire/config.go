@@ -25,6 +25,9 @@ type ConfigScope struct {
 	// UpdateHealthWindow is how long a new version has to heartbeat
 	// before it is rolled back (Go duration, SPEC §13).
 	UpdateHealthWindow *string `json:"update_health_window,omitempty"`
+	// InventoryInterval is how often the agent reports its built-in facts
+	// (Go duration, SPEC §14).
+	InventoryInterval *string `json:"inventory_interval,omitempty"`
 }
 
 // EffectiveConfig is the resolved configuration an agent runs with.
@@ -35,6 +38,19 @@ type EffectiveConfig struct {
 	OutboxMaxEntries   int    `json:"outbox_max_entries"`
 	UpdateJitter       string `json:"update_jitter"`
 	UpdateHealthWindow string `json:"update_health_window"`
+	InventoryInterval  string `json:"inventory_interval"`
+}
+
+// DefaultInventoryInterval is the built-in inventory_interval.
+const DefaultInventoryInterval = 6 * time.Hour
+
+// InventoryEvery parses InventoryInterval, falling back to the default.
+func (e EffectiveConfig) InventoryEvery() time.Duration {
+	d, err := time.ParseDuration(e.InventoryInterval)
+	if err != nil || d < time.Minute {
+		return DefaultInventoryInterval
+	}
+	return d
 }
 
 // Built-in self-update timings.
@@ -82,6 +98,7 @@ func Defaults() EffectiveConfig {
 		OutboxMaxEntries:   10000,
 		UpdateJitter:       DefaultUpdateJitter.String(),
 		UpdateHealthWindow: DefaultUpdateHealthWindow.String(),
+		InventoryInterval:  DefaultInventoryInterval.String(),
 	}
 }
 
@@ -134,6 +151,12 @@ func (s ConfigScope) Validate() error {
 			return &FieldError{"update_health_window", "must be a duration between 10s and 1h"}
 		}
 	}
+	if s.InventoryInterval != nil {
+		d, err := time.ParseDuration(*s.InventoryInterval)
+		if err != nil || d < time.Minute || d > 7*24*time.Hour {
+			return &FieldError{"inventory_interval", "must be a duration between 1m and 168h"}
+		}
+	}
 	return nil
 }
 
@@ -170,6 +193,9 @@ func Resolve(l ConfigLayers) (EffectiveConfig, []string) {
 		}
 		if s.UpdateHealthWindow != nil {
 			eff.UpdateHealthWindow = *s.UpdateHealthWindow
+		}
+		if s.InventoryInterval != nil {
+			eff.InventoryInterval = *s.InventoryInterval
 		}
 	}
 	apply(l.Global)
@@ -213,6 +239,9 @@ func (s ConfigScope) fields() map[string]string {
 	}
 	if s.UpdateHealthWindow != nil {
 		m["update_health_window"] = *s.UpdateHealthWindow
+	}
+	if s.InventoryInterval != nil {
+		m["inventory_interval"] = *s.InventoryInterval
 	}
 	return m
 }

@@ -8,7 +8,7 @@ import (
 func TestConfigFields(t *testing.T) {
 	t.Parallel()
 	want := []ConfigField{{"heartbeat_interval", false}, {"max_local_concurrent", true}, {"target_version", false}, {"outbox_max_entries", true},
-		{"update_jitter", false}, {"update_health_window", false}}
+		{"update_jitter", false}, {"update_health_window", false}, {"inventory_interval", false}}
 	if !slices.Equal(ConfigFields, want) {
 		t.Fatalf("ConfigFields = %+v, want %+v", ConfigFields, want)
 	}
@@ -16,7 +16,7 @@ func TestConfigFields(t *testing.T) {
 	// warnings use.
 	one, s := 1, "x"
 	sc := ConfigScope{HeartbeatInterval: &s, MaxLocalConcurrent: &one, TargetVersion: &s, OutboxMaxEntries: &one,
-		UpdateJitter: &s, UpdateHealthWindow: &s}
+		UpdateJitter: &s, UpdateHealthWindow: &s, InventoryInterval: &s}
 	for _, f := range ConfigFields {
 		if _, ok := sc.fields()[f.Name]; !ok {
 			t.Errorf("fields() misses %s", f.Name)

@@ -173,6 +173,8 @@ export interface ConfigScope {
   update_jitter?: string
   /** new version must heartbeat within it (default 2m) */
   update_health_window?: string
+  /** built-in facts report period (default 6h) */
+  inventory_interval?: string
 }
 
 /**
@@ -214,6 +216,7 @@ export interface EffectiveConfig {
   outbox_max_entries: number
   update_jitter: string
   update_health_window: string
+  inventory_interval: string
 }
 
 /** EffectiveView is GET /api/agents/{pc_id}/effective_config. */
