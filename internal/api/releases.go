@@ -174,7 +174,9 @@ func (s *Server) uploadRelease(w http.ResponseWriter, r *http.Request) {
 		conflictRelease(w, st)
 		return
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(releaseUploadTime))
+	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(releaseUploadTime)); err != nil {
+		s.d.Log.Warn("release upload keeps the server's read timeout", "error", err)
+	}
 	f, sum, n, err := spool(s.d.Releases.TempDir, r.Body)
 	if f != nil {
 		defer func() {
