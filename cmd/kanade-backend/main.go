@@ -63,6 +63,9 @@ func run(args []string) error {
 		"command-signing key (PKCS#8 PEM Ed25519); empty = signing.key in data-dir, created at first start")
 	fs.Var((*byteSize)(&cfg.BrokerDiskReserve), "broker-disk-reserve",
 		"space the embedded broker leaves free on its disk for the database and the rest, e.g. 512MiB, 2GiB (-1 = nats-server's own limit)")
+	cfg.ReleaseMaxBytes = 256 << 20
+	fs.Var((*byteSize)(&cfg.ReleaseMaxBytes), "release-max-bytes",
+		"largest agent binary a release upload may send (POST /api/releases), e.g. 256MiB, 1GiB")
 	var memLimit byteSize
 	fs.Var(&memLimit, "memory-limit",
 		"soft limit of the process's memory (Go runtime, embedded broker included), e.g. 448MiB; empty = GOMEMLIMIT or none")
@@ -78,8 +81,8 @@ func run(args []string) error {
 		"nats-addr": "KANADE_NATS_ADDR", "nats-token": "KANADE_NATS_TOKEN", "nats-auth-file": "KANADE_NATS_AUTH_FILE",
 		"nats-identity": "KANADE_NATS_IDENTITY", "agent-nats-url": "KANADE_AGENT_NATS_URL",
 		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "signing-key": "KANADE_SIGNING_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
-		"broker-disk-reserve": "KANADE_BROKER_DISK_RESERVE",
-		"dev":                 "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
+		"broker-disk-reserve": "KANADE_BROKER_DISK_RESERVE", "release-max-bytes": "KANADE_RELEASE_MAX_BYTES",
+		"dev": "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
 		"pprof": "KANADE_PPROF", "memory-limit": "KANADE_MEMORY_LIMIT",
 	}
 	if err := config.Load(fs, args, env, os.LookupEnv); err != nil {

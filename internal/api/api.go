@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -144,6 +145,7 @@ type Deps struct {
 	Outputs    Outputs // nil: output is served from the result row only
 	Fanout     Fanout
 	Enrollment Enrollment          // nil: the enrollment routes answer 503
+	Releases   ReleaseDeps         // agent releases (SPEC §13)
 	NC         *nats.Conn          // agent ping, health
 	JS         jetstream.JetStream // health (account and streams)
 	Auth       *auth.Authenticator // route guard and the login/account routes
@@ -165,6 +167,7 @@ type Server struct {
 	// enrollThrottle counts failed POST /api/enroll per client address.
 	enrollThrottle *auth.Throttle
 	fleet          fleetCache // GET /api/health/fleet's snapshot
+	releaseMu      sync.Mutex // one release upload's check-and-store at a time
 }
 
 // New builds the server and registers every route of the table.
@@ -213,8 +216,18 @@ func (s *Server) register() {
 }
 
 // Handler is the complete HTTP handler: hardening, metrics, routes.
+// Release uploads (binaries) have their own body limit, the release cap.
 func (s *Server) Handler() http.Handler {
-	return auth.Harden(auth.HardenOptions{}, s.instrument(s.gateWrites(s.mux)))
+	h := s.instrument(s.gateWrites(s.mux))
+	small := auth.Harden(auth.HardenOptions{}, h)
+	upload := auth.Harden(auth.HardenOptions{MaxBodyBytes: s.releaseMax()}, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == releasesPath {
+			upload.ServeHTTP(w, r)
+			return
+		}
+		small.ServeHTTP(w, r)
+	})
 }
 
 type statusWriter struct {

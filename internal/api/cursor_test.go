@@ -13,6 +13,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/cursor"
+	"github.com/kanade-fleet/kanade/internal/release/exe/exetest"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
@@ -84,6 +85,8 @@ func TestCursorPagingEveryList(t *testing.T) {
 		// 503 where this backend does not enroll (no identity): then the
 		// list is not served either and is skipped below.
 		call(t, b, "POST", "/api/enrollment-tokens", "", apiv1.CreateEnrollmentTokenRequest{Groups: []string{"lab"}})
+		must(t, call(t, b, "POST", fmt.Sprintf("/api/releases?version=1.0.%d&os=linux&arch=amd64", i), "application/octet-stream",
+			string(exetest.ELF("amd64"))), 201)
 		// Issuing needs broker identity; the list is the store's either way.
 		if err := b.DB.InsertOperatorCred(ctx, store.OperatorCred{PublicKey: fmt.Sprintf("UKEY%d", i), Name: "laptop",
 			CreatedBy: "bob", CreatedAt: now.Add(-time.Duration(i/2) * time.Second)}); err != nil { // a tie in created_at

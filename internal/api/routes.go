@@ -109,6 +109,11 @@ func (s *Server) table() []route {
 		{"DELETE /api/pcs/{pc_id}/config", operator, s.deleteConfig(pcScope)},
 		{"GET /api/agents/{pc_id}/effective_config", viewer, s.effectiveConfig},
 
+		// Agent releases (SPEC §13): object store agent_releases.
+		{"GET /api/releases", viewer, s.listReleases},
+		{"POST /api/releases", operator, s.uploadRelease},
+		{"DELETE /api/releases/{version}", operator, s.deleteRelease},
+
 		// Schedules (any replica serves them; only the leader fires).
 		{"GET /api/schedules", viewer, s.listSchedules},
 		{"POST /api/schedules", operator, s.applySchedule},

@@ -67,8 +67,9 @@ func StatusOf(err error) int {
 	return 0
 }
 
-// do sends one request. body is nil, Source (sent as YAML text) or a value
-// sent as JSON; out (when not nil) receives the decoded answer.
+// do sends one request. body is nil, Source (sent as YAML text), Binary
+// or an io.Reader (sent as raw bytes) or a value sent as JSON; out (when
+// not nil) receives the decoded answer.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any, alsoOK ...int) (http.Header, error) {
 	var rd io.Reader
 	ctype := ""
@@ -76,6 +77,10 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	case nil:
 	case Source:
 		rd, ctype = bytes.NewReader(b), "application/yaml"
+	case Binary:
+		rd, ctype = bytes.NewReader(b), "application/octet-stream"
+	case io.Reader:
+		rd, ctype = b, "application/octet-stream"
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
@@ -93,6 +98,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	if sz, ok := rd.(interface{ Size() int64 }); ok && req.ContentLength == 0 {
+		// An io.SectionReader over a file: a declared length lets the
+		// server refuse an oversized upload before it is sent.
+		req.ContentLength = sz.Size()
 	}
 	req.Header.Set("Accept", "application/json")
 	ua := c.UserAgent
@@ -641,4 +651,23 @@ func (c *Client) DeletePCConfig(ctx context.Context, pc string) error {
 // GetEffectiveConfig is GET /api/agents/{pc_id}/effective_config.
 func (c *Client) GetEffectiveConfig(ctx context.Context, pc string) (EffectiveView, error) {
 	return get[EffectiveView](ctx, c, "/api/agents/"+esc(pc)+"/effective_config", nil)
+}
+
+// UploadRelease is POST /api/releases: body is the agent binary, streamed
+// (an *io.SectionReader also declares its length, so the server can refuse
+// an oversized file before it is sent).
+func (c *Client) UploadRelease(ctx context.Context, q ReleaseUpload, body io.Reader) (Release, error) {
+	var v Release
+	_, err := c.do(ctx, http.MethodPost, "/api/releases", Query(q), body, &v)
+	return v, err
+}
+
+// ListReleases is GET /api/releases.
+func (c *Client) ListReleases(ctx context.Context, p Page) (List[Release], error) {
+	return list[Release](ctx, c, "/api/releases", p)
+}
+
+// DeleteRelease is DELETE /api/releases/{version}.
+func (c *Client) DeleteRelease(ctx context.Context, version string) (DeletedRelease, error) {
+	return send[DeletedRelease](ctx, c, http.MethodDelete, "/api/releases/"+esc(version), nil)
 }

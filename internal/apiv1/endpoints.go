@@ -4,6 +4,11 @@ package apiv1
 // YAML or JSON (the server sniffs which and keeps the text for editing).
 type Source []byte
 
+// Binary is a request body of raw bytes (application/octet-stream): an
+// agent release. The Go client streams it from an io.Reader; the
+// TypeScript function takes a Blob (a File from an <input type=file>).
+type Binary []byte
+
 // Endpoint describes one /api route for the generated TypeScript client
 // and for the tests that keep the Go client complete. Query, Body and Resp
 // hold a zero value of their type (nil: none).
@@ -12,7 +17,7 @@ type Endpoint struct {
 	Method string
 	Path   string // with {param} placeholders, in order of the function's arguments
 	Query  any    // a struct with `query` tags
-	Body   any    // JSON body, or Source for text
+	Body   any    // JSON body, Source for text, Binary for raw bytes
 	Resp   any    // nil = 204 No Content
 	List   bool   // Resp is the row type; served as an array + X-Total-Count
 	// AlsoOK lists non-2xx statuses whose body is still Resp (fleet health
@@ -101,5 +106,9 @@ var Endpoints = []Endpoint{
 	{Name: "PutPCConfig", Method: "PUT", Path: "/api/pcs/{pc_id}/config", Body: ConfigScope{}, Resp: ConfigScope{}, Doc: "replace a PC's config scope"},
 	{Name: "PatchPCConfig", Method: "PATCH", Path: "/api/pcs/{pc_id}/config", Body: ConfigPatch{}, Resp: ConfigScope{}, Doc: "set or unset a PC's config fields"},
 	{Name: "DeletePCConfig", Method: "DELETE", Path: "/api/pcs/{pc_id}/config", Doc: "delete a PC's config scope"},
+	{Name: "UploadRelease", Method: "POST", Path: "/api/releases", Query: ReleaseUpload{}, Body: Binary{}, Resp: Release{}, Doc: "store and sign an agent binary for one version and platform; releases are immutable (409 if it exists) (operator)"},
+	{Name: "ListReleases", Method: "GET", Path: "/api/releases", Query: Page{}, Resp: Release{}, List: true, Doc: "agent releases, newest upload first"},
+	{Name: "DeleteRelease", Method: "DELETE", Path: "/api/releases/{version}", Resp: DeletedRelease{}, Doc: "delete every platform's binary of a version (operator)"},
+
 	{Name: "GetEffectiveConfig", Method: "GET", Path: "/api/agents/{pc_id}/effective_config", Resp: EffectiveView{}, Doc: "the configuration a PC resolves to, with its layers"},
 }

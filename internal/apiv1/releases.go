@@ -28,6 +28,10 @@ type ReleaseUpload struct {
 type DeletedRelease struct {
 	Version string   `json:"version"`
 	Deleted []string `json:"deleted"` // object names removed, one per platform
+	// TargetOf lists the config scopes (global, groups.<g>, pcs.<pc>)
+	// whose target_version is still this version: their agents can no
+	// longer download it until it is uploaded again or the key changes.
+	TargetOf []string `json:"target_of,omitempty"`
 }
 
 // AgentVersion is one row of the fleet's version distribution (GET

@@ -123,6 +123,9 @@ type Config struct {
 	BrokerDiskReserve int64
 	BrokerMinFree     int64
 	BrokerHealPause   time.Duration
+	// ReleaseMaxBytes bounds one uploaded agent binary (--release-max-bytes;
+	// 0 = api.DefaultReleaseMaxBytes, 256 MiB).
+	ReleaseMaxBytes int64
 }
 
 // BrokerCreds are what a client presents to the broker.
@@ -373,7 +376,9 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	// HTTP.
 	b.API = api.New(api.Deps{Store: b.DB, Dispatches: b.DB, Jobs: b.KV.Jobs, Schedules: b.KV.Schedules,
 		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Outputs: b.KV.Outputs, Fanout: b.Fanout,
-		Enrollment: b.Enrollment, NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
+		Enrollment: b.Enrollment, Releases: api.ReleaseDeps{Store: b.KV.Releases, Signer: b.Signer, Targets: b.KV.AgentConfig,
+			MaxBytes: cfg.ReleaseMaxBytes, TempDir: filepath.Join(cfg.DataDir, "uploads")},
+		NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
 		Metrics: b.Metrics, Health: b.Health, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Pprof: cfg.Pprof})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {

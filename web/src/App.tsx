@@ -22,6 +22,7 @@ import { Schedules } from './pages/Schedules'
 import { GroupsConfig } from './pages/GroupsConfig'
 import { Audit } from './pages/Audit'
 import { Enrollment } from './pages/Enrollment'
+import { Releases } from './pages/Releases'
 import { Login } from './pages/Login'
 
 // write: operators and admins only (viewers do not see the entry; the API refuses them too).
@@ -35,6 +36,7 @@ const nav: { to: string; key: Key; section: Key; write?: boolean }[] = [
   { to: '/schedules', key: 'nav.schedules', section: 'nav.execute' },
   { to: '/groups', key: 'nav.groups', section: 'nav.manage' },
   { to: '/enrollment', key: 'nav.enrollment', section: 'nav.manage', write: true },
+  { to: '/releases', key: 'nav.releases', section: 'nav.manage' },
 ]
 
 type Route = { path: string; render: (p: Record<string, string>) => ReactNode; title: Key }
@@ -51,6 +53,7 @@ const routes: Route[] = [
   { path: '/groups', render: () => <GroupsConfig />, title: 'nav.groups' },
   { path: '/audit', render: () => <Audit />, title: 'nav.audit' },
   { path: '/enrollment', render: () => <Enrollment />, title: 'nav.enrollment' },
+  { path: '/releases', render: () => <Releases />, title: 'nav.releases' },
 ]
 
 export function App({ qc }: { qc: QueryClient }) {

@@ -48,6 +48,7 @@ var (
 	timeT   = reflect.TypeOf(time.Time{})
 	rawT    = reflect.TypeOf(json.RawMessage{})
 	sourceT = reflect.TypeOf(apiv1.Source{})
+	binaryT = reflect.TypeOf(apiv1.Binary{})
 	apiPkg  = reflect.TypeOf(apiv1.Agent{}).PkgPath()
 )
 
@@ -333,10 +334,14 @@ func (g *gen) endpoint(b *bytes.Buffer, e apiv1.Endpoint) {
 	}
 	if e.Body != nil {
 		bt := reflect.TypeOf(e.Body)
-		if bt == sourceT {
+		switch bt {
+		case sourceT:
 			args = append(args, "text: string")
 			req = append(req, "text")
-		} else {
+		case binaryT:
+			args = append(args, "file: Blob")
+			req = append(req, "binary: file")
+		default:
 			args = append(args, "body: "+g.ts(bt))
 			req = append(req, "body")
 		}
@@ -416,6 +421,8 @@ export interface ApiRequest {
   body?: unknown
   /** A text body (a manifest or schedule, YAML or JSON), sent as application/yaml. */
   text?: string
+  /** A raw body (an agent release binary), sent as application/octet-stream. */
+  binary?: Blob
   list?: boolean
   /** The answer is text (script output), not JSON. */
   raw?: boolean

@@ -43,6 +43,8 @@ export interface ApiRequest {
   body?: unknown
   /** A text body (a manifest or schedule, YAML or JSON), sent as application/yaml. */
   text?: string
+  /** A raw body (an agent release binary), sent as application/octet-stream. */
+  binary?: Blob
   list?: boolean
   /** The answer is text (script output), not JSON. */
   raw?: boolean
@@ -206,6 +208,19 @@ export interface CreatedEnrollmentToken {
   id: string
   token: string
   expires_at: Time
+}
+
+/** DeletedRelease answers DELETE /api/releases/{version}. */
+export interface DeletedRelease {
+  version: string
+  /** object names removed, one per platform */
+  deleted: string[] | null
+  /**
+   * TargetOf lists the config scopes (global, groups.<g>, pcs.<pc>)
+   * whose target_version is still this version: their agents can no
+   * longer download it until it is uploaded again or the key changes.
+   */
+  target_of?: string[]
 }
 
 /** EffectiveConfig is the configuration a PC resolves to. */
@@ -621,6 +636,33 @@ export interface Reenroll {
   reenroll_allowed: boolean
 }
 
+/** Release is one stored agent binary (GET /api/releases; SPEC §13). */
+export interface Release {
+  version: string
+  os: string
+  arch: string
+  size: number
+  sha256: string
+  /** command-signing key that signed it */
+  key_id: string
+  uploaded_at: Time
+  /**
+   * Error is set when the stored object is not a valid signed release
+   * (written by hand): it is listed so it can be deleted, never served.
+   */
+  error?: string
+}
+
+/**
+ * ReleaseUpload is the query of POST /api/releases (the body is the
+ * binary, application/octet-stream).
+ */
+export interface ReleaseUpload {
+  version?: string
+  os?: string
+  arch?: string
+}
+
 /**
  * Result is one execution_results row (a per-PC run). Stdout and Stderr are
  * sent by GET /api/results/{result_id} only.
@@ -982,6 +1024,15 @@ export function createApi(t: Transport) {
     /** DELETE /api/pcs/{pc_id}/config: delete a PC's config scope */
     deletePCConfig: (pcId: string, opts: CallOptions = {}): Promise<void> =>
       t({ method: 'DELETE', path: `/api/pcs/${encodeURIComponent(pcId)}/config`, signal: opts.signal }) as Promise<void>,
+    /** POST /api/releases: store and sign an agent binary for one version and platform; releases are immutable (409 if it exists) (operator) */
+    uploadRelease: (query: ReleaseUpload = {}, file: Blob, opts: CallOptions = {}): Promise<Release> =>
+      t({ method: 'POST', path: `/api/releases`, query: { ...query }, binary: file, signal: opts.signal }) as Promise<Release>,
+    /** GET /api/releases: agent releases, newest upload first */
+    listReleases: (query: Page = {}, opts: CallOptions = {}): Promise<List<Release>> =>
+      t({ method: 'GET', path: `/api/releases`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<Release>>,
+    /** DELETE /api/releases/{version}: delete every platform's binary of a version (operator) */
+    deleteRelease: (version: string, opts: CallOptions = {}): Promise<DeletedRelease> =>
+      t({ method: 'DELETE', path: `/api/releases/${encodeURIComponent(version)}`, signal: opts.signal }) as Promise<DeletedRelease>,
     /** GET /api/agents/{pc_id}/effective_config: the configuration a PC resolves to, with its layers */
     getEffectiveConfig: (pcId: string, opts: CallOptions = {}): Promise<EffectiveView> =>
       t({ method: 'GET', path: `/api/agents/${encodeURIComponent(pcId)}/effective_config`, signal: opts.signal }) as Promise<EffectiveView>,

@@ -64,6 +64,13 @@ describe('transport', () => {
     ])
   })
 
+  it('sends a release binary as octet-stream, with its query', async () => {
+    reply = () => ({ status: 201, body: '{"version":"1.4.0","os":"linux","arch":"amd64"}' })
+    const r = await client.uploadRelease({ version: '1.4.0', os: 'linux', arch: 'amd64' }, new Blob(['\x7fELF']))
+    expect(r.version).toBe('1.4.0')
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/api/releases?version=1.4.0&os=linux&arch=amd64', type: 'application/octet-stream', body: '\x7fELF' })
+  })
+
   it('answers undefined for 204', async () => {
     reply = () => ({ status: 204 })
     await expect(client.deleteAgent('a')).resolves.toBeUndefined()

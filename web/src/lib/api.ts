@@ -35,6 +35,9 @@ async function request(req: ApiRequest): Promise<Response> {
   if (req.text !== undefined) {
     headers['Content-Type'] = 'application/yaml'
     body = req.text
+  } else if (req.binary !== undefined) {
+    headers['Content-Type'] = 'application/octet-stream'
+    body = req.binary
   } else if (req.body !== undefined) {
     headers['Content-Type'] = 'application/json'
     body = JSON.stringify(req.body)
