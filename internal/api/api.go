@@ -144,6 +144,7 @@ type Deps struct {
 	Outputs    Outputs // nil: output is served from the result row only
 	Fanout     Fanout
 	Enrollment Enrollment          // nil: the enrollment routes answer 503
+	Releases   Releases            // nil: the release download and the installer answer 503
 	NC         *nats.Conn          // agent ping, health
 	JS         jetstream.JetStream // health (account and streams)
 	Auth       *auth.Authenticator // route guard and the login/account routes
