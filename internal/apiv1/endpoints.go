@@ -25,7 +25,7 @@ type Endpoint struct {
 	// nil), streamed by the Go client; no TS function is generated (a
 	// browser downloads it by URL).
 	Binary bool
-	Doc  string
+	Doc    string
 }
 
 // Endpoints is every JSON route of /api. GET /api/events (server-sent
