@@ -191,7 +191,7 @@ func (s *Server) installScript(w http.ResponseWriter, r *http.Request) {
 		if target != "" {
 			msg = "the global target_version " + target + " has no release for " + goos + " (upload one, or change target_version)"
 		}
-		WriteError(w, http.StatusConflict, msg, "version")
+		WriteError(w, http.StatusConflict, msg, "")
 		return
 	}
 	base, err := s.baseURL(r)
