@@ -95,7 +95,7 @@ func TestScriptsRender(t *testing.T) {
 		switch goos {
 		case "windows":
 			for _, want := range []string{"$KanadeToken = '" + goodToken + "'", "$KanadeArches = @('amd64', 'arm64')",
-				"Get-FileHash -Algorithm SHA256", "X-Kanade-Sha256", "& $Bin install --data-dir $DataDir", "enroll"} {
+				"Get-FileHash -Algorithm SHA256", "X-Kanade-Sha256", "@('install', '--data-dir', $DataDir)", "enroll"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("windows script lacks %q", want)
 				}
