@@ -10,7 +10,8 @@ export const installOSes: InstallOS[] = ['linux', 'darwin', 'windows']
 
 /** The script's URL on this backend (origin: where the dashboard is served from, as the script's server URL is). */
 export const installURL = (origin: string, os: InstallOS, token: string) =>
-  `${origin}/api/install/${os}?token=${encodeURIComponent(token)}`
+  // encodeURIComponent leaves ' alone; the commands single-quote the URL.
+  `${origin}/api/install/${os}?token=${encodeURIComponent(token).replace(/'/g, '%27')}`
 
 /** The one line an operator runs on a new PC, as root / Administrator. */
 export function installCommand(origin: string, os: InstallOS, token: string): string {
