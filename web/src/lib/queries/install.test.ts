@@ -11,7 +11,7 @@ describe('install commands', () => {
     )
   })
   it('escapes what a token should never hold', () => {
-    expect(installCommand('https://h', 'linux', "x' ; id")).toContain("token=x'%20%3B%20id")
+    expect(installCommand('https://h', 'linux', "x' ; id")).toContain('token=x%27%20%3B%20id')
     expect(installCommand('https://h', 'linux', "x'y").split("'")).toHaveLength(3)
   })
   it('reads the version a script installs', () => {
