@@ -20,6 +20,7 @@ type Enrollment interface {
 	CreateToken(ctx context.Context, r apiv1.CreateEnrollmentTokenRequest, actor string) (apiv1.CreatedEnrollmentToken, error)
 	ListTokens(ctx context.Context) ([]apiv1.EnrollmentToken, error)
 	DeleteToken(ctx context.Context, id string) (bool, error)
+	CheckToken(ctx context.Context, token string) error
 	Enroll(ctx context.Context, r apiv1.EnrollRequest) (apiv1.EnrollResponse, error)
 	AllowReenroll(ctx context.Context, pc string) (bool, error)
 	Unenroll(ctx context.Context, pc string) (bool, error)

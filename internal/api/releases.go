@@ -43,6 +43,7 @@ type Releases interface {
 	List(ctx context.Context) ([]kv.ReleaseInfo, error)
 	Info(ctx context.Context, version, goos, arch string) (kv.ReleaseInfo, bool, error)
 	DeleteVersion(ctx context.Context, version string) ([]string, error)
+	Open(ctx context.Context, version, goos, arch string) (io.ReadCloser, kv.ReleaseInfo, bool, error)
 }
 
 // TargetVersions reads every config scope's target_version

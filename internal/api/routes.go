@@ -64,6 +64,12 @@ func (s *Server) table() []route {
 		{"POST /api/enrollment-tokens", operator, s.createEnrollmentToken},
 		{"GET /api/enrollment-tokens", operator, s.listEnrollmentTokens},
 		{"DELETE /api/enrollment-tokens/{id}", operator, s.deleteEnrollmentToken},
+		// The installer (SPEC §13): public, the enrollment token in ?token=
+		// is the credential (checked, not consumed; throttled like
+		// /api/enroll). The download also takes a viewer's bearer token,
+		// checked in the handler.
+		{"GET /api/install/{os}", public, s.installScript},
+		{"GET /api/releases/{version}/{platform}", public, s.downloadRelease},
 		{"POST /api/broker/operator-creds", admin, s.createOperatorCreds},
 		{"GET /api/broker/operator-creds", admin, s.listOperatorCreds},
 		{"DELETE /api/broker/operator-creds/{public_key}", admin, s.revokeOperatorCreds},

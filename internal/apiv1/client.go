@@ -71,6 +71,34 @@ func StatusOf(err error) int {
 // or an io.Reader (sent as raw bytes) or a value sent as JSON; out (when
 // not nil) receives the decoded answer.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any, alsoOK ...int) (http.Header, error) {
+	res, err := c.open(ctx, method, path, q, body, alsoOK...)
+	if err != nil {
+		if res != nil {
+			return res.Header, err
+		}
+		return nil, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, MaxAnswer))
+	if err != nil {
+		return res.Header, &TransportError{Method: method, Path: path, Err: fmt.Errorf("read answer: %w", err)}
+	}
+	if raw, ok := out.(*rawAnswer); ok {
+		raw.data, raw.header = data, res.Header
+		return res.Header, nil
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return res.Header, fmt.Errorf("%s %s: the backend sent unexpected JSON: %w", method, path, err)
+		}
+	}
+	return res.Header, nil
+}
+
+// open sends one request and returns the answer, its body unread, when
+// its status is 2xx or in alsoOK. Any other status is an *Error (the
+// answer is returned too, its body read and closed, for its headers).
+func (c *Client) open(ctx context.Context, method, path string, q url.Values, body any, alsoOK ...int) (*http.Response, error) {
 	var rd io.Reader
 	ctype := ""
 	switch b := body.(type) {
@@ -121,34 +149,25 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if err != nil {
 		return nil, &TransportError{Method: method, Path: path, Err: err}
 	}
+	if res.StatusCode/100 == 2 || slices.Contains(alsoOK, res.StatusCode) {
+		return res, nil
+	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, MaxAnswer))
 	if err != nil {
-		return res.Header, &TransportError{Method: method, Path: path, Err: fmt.Errorf("read answer: %w", err)}
+		return res, &TransportError{Method: method, Path: path, Err: fmt.Errorf("read answer: %w", err)}
 	}
-	if res.StatusCode/100 != 2 && !slices.Contains(alsoOK, res.StatusCode) {
-		e := &Error{Method: method, Path: path, Status: res.StatusCode}
-		var eb ErrorBody
-		if json.Unmarshal(data, &eb) == nil {
-			e.Message, e.Field, e.ExecID = eb.Error, eb.Field, eb.ExecID
-		} else {
-			e.Message = strings.TrimSpace(string(data))
-			if len(e.Message) > 200 {
-				e.Message = e.Message[:200] + "…"
-			}
-		}
-		return res.Header, e
-	}
-	if raw, ok := out.(*rawAnswer); ok {
-		raw.data, raw.header = data, res.Header
-		return res.Header, nil
-	}
-	if out != nil && len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return res.Header, fmt.Errorf("%s %s: the backend sent unexpected JSON: %w", method, path, err)
+	e := &Error{Method: method, Path: path, Status: res.StatusCode}
+	var eb ErrorBody
+	if json.Unmarshal(data, &eb) == nil {
+		e.Message, e.Field, e.ExecID = eb.Error, eb.Field, eb.ExecID
+	} else {
+		e.Message = strings.TrimSpace(string(data))
+		if len(e.Message) > 200 {
+			e.Message = e.Message[:200] + "…"
 		}
 	}
-	return res.Header, nil
+	return res, e
 }
 
 func get[T any](ctx context.Context, c *Client, path string, q url.Values, alsoOK ...int) (T, error) {

@@ -26,7 +26,11 @@ type Endpoint struct {
 	// Text: the answer is text/plain (Resp is nil), not JSON; the TS
 	// function resolves to the body as a string.
 	Text bool
-	Doc  string
+	// Binary: the answer is a file (application/octet-stream, Resp is
+	// nil), streamed by the Go client; no TS function is generated (a
+	// browser downloads it by URL).
+	Binary bool
+	Doc    string
 }
 
 // Endpoints is every JSON route of /api. GET /api/events (server-sent
@@ -45,6 +49,8 @@ var Endpoints = []Endpoint{
 	{Name: "CreateEnrollmentToken", Method: "POST", Path: "/api/enrollment-tokens", Body: CreateEnrollmentTokenRequest{}, Resp: CreatedEnrollmentToken{}, Doc: "create an enrollment token; the secret is shown once (operator)"},
 	{Name: "ListEnrollmentTokens", Method: "GET", Path: "/api/enrollment-tokens", Query: Page{}, Resp: EnrollmentToken{}, List: true, Doc: "enrollment tokens, newest first (operator)"},
 	{Name: "DeleteEnrollmentToken", Method: "DELETE", Path: "/api/enrollment-tokens/{id}", Doc: "delete an enrollment token (operator)"},
+	{Name: "InstallScript", Method: "GET", Path: "/api/install/{os}", Query: InstallQuery{}, Text: true, Doc: "the install script for os (linux, darwin: sh; windows: PowerShell), which downloads the release, installs the service and enrolls (public: needs a usable enrollment token, which it does not consume)"},
+	{Name: "DownloadRelease", Method: "GET", Path: "/api/releases/{version}/{platform}", Query: ReleaseDownloadQuery{}, Binary: true, Doc: "one release binary (platform os-arch) with headers X-Kanade-Sha256, Kanade-Key-Id, Kanade-Signature (viewer, or ?token= a usable enrollment token, not consumed)"},
 	{Name: "CreateOperatorCreds", Method: "POST", Path: "/api/broker/operator-creds", Body: OperatorCredsRequest{}, Resp: OperatorCreds{}, Doc: "issue an operator broker credential for the CLI's direct path (admin)"},
 	{Name: "ListOperatorCreds", Method: "GET", Path: "/api/broker/operator-creds", Query: Page{}, Resp: OperatorCredInfo{}, List: true, Doc: "operator broker credentials issued, newest first, revoked ones too (admin)"},
 	{Name: "RevokeOperatorCreds", Method: "DELETE", Path: "/api/broker/operator-creds/{public_key}", Resp: OperatorCredInfo{}, Doc: "revoke one operator broker credential: the broker closes its connections and refuses it (admin)"},

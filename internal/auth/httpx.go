@@ -119,6 +119,18 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	return peer.String()
 }
 
+// FromTrustedProxy reports whether r's peer is one of the trusted proxies
+// (KANADE_TRUSTED_PROXIES): only then may its X-Forwarded-* headers be
+// believed.
+func (a *Authenticator) FromTrustedProxy(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && isTrusted(peer.Unmap(), a.cfg.TrustedProxies)
+}
+
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	for _, p := range trusted {
 		if p.Contains(a) {

@@ -129,3 +129,14 @@ func TestRoleText(t *testing.T) {
 		t.Error("role order")
 	}
 }
+
+func TestFromTrustedProxy(t *testing.T) {
+	a := &Authenticator{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	for remote, want := range map[string]bool{"10.1.2.3:80": true, "[::ffff:10.0.0.1]:80": true, "192.0.2.1:80": false, "junk": false} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if got := a.FromTrustedProxy(r); got != want {
+			t.Errorf("%s: %v, want %v", remote, got, want)
+		}
+	}
+}

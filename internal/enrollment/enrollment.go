@@ -40,6 +40,7 @@ const (
 type Store interface {
 	InsertEnrollmentToken(ctx context.Context, t store.EnrollmentToken, tokenHash string) error
 	ListEnrollmentTokens(ctx context.Context) ([]store.EnrollmentToken, error)
+	CheckEnrollmentToken(ctx context.Context, tokenHash string, at time.Time) (store.EnrollmentToken, error)
 	DeleteEnrollmentToken(ctx context.Context, id string) (bool, error)
 	Enroll(ctx context.Context, in store.EnrollInput) (store.EnrollOutcome, error)
 	AllowReenroll(ctx context.Context, pc string) (bool, error)
@@ -79,6 +80,8 @@ var (
 	ErrIdentityOff = errors.New("this backend runs without per-agent broker identity (start kanade-backend with --nats-identity)")
 	// ErrNoSigningKeys: nothing to give an agent to verify commands with.
 	ErrNoSigningKeys = errors.New("no command-signing key is published yet (KV signing_keys); the agent could not verify any command")
+	// ErrTokenMalformed: not the shape of a token this package makes.
+	ErrTokenMalformed = errors.New("malformed enrollment token")
 )
 
 // FieldError is a request field that does not validate.
@@ -180,6 +183,36 @@ func (s *Service) ListTokens(ctx context.Context) ([]apiv1.EnrollmentToken, erro
 // DeleteToken removes a token; false when there was none.
 func (s *Service) DeleteToken(ctx context.Context, id string) (bool, error) {
 	return s.Store.DeleteEnrollmentToken(ctx, id)
+}
+
+// MaxTokenLen bounds a token's length (the ones made here have 57 bytes).
+const MaxTokenLen = 128
+
+// WellFormedToken reports whether t has the charset of a token:
+// "kanade-enroll-" and unpadded base64url, 1..MaxTokenLen bytes. A token
+// that passes is safe in a URL query and inside shell quotes.
+func WellFormedToken(t string) bool {
+	if t == "" || len(t) > MaxTokenLen {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckToken reports whether token is usable now (store.ErrTokenUnknown,
+// ErrTokenSpent or ErrTokenMalformed when not) without consuming a use:
+// the installer's script and its release download are authorised by the
+// token its enrollment then spends.
+func (s *Service) CheckToken(ctx context.Context, token string) error {
+	if !WellFormedToken(token) {
+		return ErrTokenMalformed
+	}
+	_, err := s.Store.CheckEnrollmentToken(ctx, HashToken(token), s.now())
+	return err
 }
 
 // Enroll serves POST /api/enroll. Nothing is stored unless it succeeds.

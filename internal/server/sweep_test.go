@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,7 +15,11 @@ import (
 
 // publicAPI is the allow-list of SPEC §7: every other /api route needs a
 // token.
-var publicAPI = []string{"GET /api/version", "POST /api/auth/login", "POST /api/enroll"}
+// The installer's two routes are public too: the enrollment token in
+// ?token= is their credential (the download also takes a viewer's bearer
+// token, checked in its handler: proved below).
+var publicAPI = []string{"GET /api/version", "POST /api/auth/login", "POST /api/enroll",
+	"GET /api/install/{os}", "GET /api/releases/{version}/{platform}"}
 
 // goldenRoutes reads internal/api/testdata/routes.golden: the reviewed
 // minimum role of every /api route ("METHOD PATH ROLE" per line).
@@ -133,6 +138,23 @@ func TestRouteSweep(t *testing.T) {
 	if r := s.call(t, auth.RolePublic, "POST", "/api/enroll", map[string]string{"token": "kanade-enroll-x", "pc_id": "pc-1",
 		"public_key": nkey}); r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "--nats-identity") {
 		t.Errorf("POST /api/enroll without broker identity: %d %s", r.status, r.body)
+	}
+	// The installer's routes: without any credential 401, with a bad
+	// token 401; the download takes a viewer's bearer token as the route
+	// guard would (no release is stored here: 404 past the guard).
+	for _, path := range []string{"/api/install/linux", "/api/releases/1.0.0/linux-amd64"} {
+		for _, token := range []string{"", "?token=kanade-enroll-nope", "?token=" + url.QueryEscape("x'$(id)")} {
+			if r := s.call(t, auth.RolePublic, "GET", path+token, nil); r.status != http.StatusUnauthorized {
+				t.Errorf("GET %s%s without a usable credential: %d %s, want 401", path, token, r.status, r.body)
+			}
+		}
+	}
+	if r := s.callToken(t, "not-a-token", "GET", "/api/releases/1.0.0/linux-amd64", nil); r.status != http.StatusUnauthorized ||
+		!strings.Contains(r.hdr.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("release download with a bad bearer token: %d %s", r.status, r.body)
+	}
+	if r := s.call(t, auth.RoleViewer, "GET", "/api/releases/1.0.0/linux-amd64", nil); r.status != http.StatusNotFound {
+		t.Errorf("release download as a viewer: %d %s, want 404 (no such release)", r.status, r.body)
 	}
 	// An unregistered /api path is a 404, not an open door.
 	if r := s.call(t, auth.RolePublic, "GET", "/api/no-such-route", nil); r.status != http.StatusNotFound {

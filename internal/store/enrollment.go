@@ -110,6 +110,24 @@ func (db *DB) DeleteEnrollmentToken(ctx context.Context, id string) (bool, error
 	return n > 0, err
 }
 
+// CheckEnrollmentToken reads the token stored under tokenHash and checks
+// it is usable at at (uses left, not expired), consuming nothing: the
+// installer's script and release download are authorised by the token
+// the enrollment then spends. A deleted token is unknown.
+func (db *DB) CheckEnrollmentToken(ctx context.Context, tokenHash string, at time.Time) (EnrollmentToken, error) {
+	tok, err := scanToken(db.read.QueryRowContext(ctx, db.q(`SELECT `+tokenCols+` FROM enrollment_tokens WHERE token_hash = ?`), tokenHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return tok, ErrTokenUnknown
+	}
+	if err != nil {
+		return tok, fmt.Errorf("check enrollment token: %w", err)
+	}
+	if tok.UsesLeft <= 0 || !tok.ExpiresAt.After(at) {
+		return tok, ErrTokenSpent
+	}
+	return tok, nil
+}
+
 // EnrollInput is one enrollment attempt.
 type EnrollInput struct {
 	TokenHash string

@@ -30,6 +30,21 @@ func TestEnrollmentTokens(t *testing.T) {
 			t.Fatalf("list: %+v", ls)
 		}
 
+		// Checking a token consumes nothing.
+		if _, err := db.CheckEnrollmentToken(ctx, "nope", t0); !errors.Is(err, store.ErrTokenUnknown) {
+			t.Fatalf("check unknown token: %v", err)
+		}
+		if _, err := db.CheckEnrollmentToken(ctx, "h2", t0); !errors.Is(err, store.ErrTokenSpent) {
+			t.Fatalf("check expired token: %v", err)
+		}
+		for range 3 {
+			if tok, err := db.CheckEnrollmentToken(ctx, "h1", t0); err != nil || tok.ID != "t1" || tok.UsesLeft != 1 {
+				t.Fatalf("check usable token: %+v %v", tok, err)
+			}
+		}
+		if _, err := db.CheckEnrollmentToken(ctx, "h1", t0.Add(time.Hour)); !errors.Is(err, store.ErrTokenSpent) {
+			t.Fatalf("check a token at its expiry: %v", err)
+		}
 		if _, err := db.Enroll(ctx, enrollIn("nope", "pc-1", "UK1")); !errors.Is(err, store.ErrTokenUnknown) {
 			t.Fatalf("unknown token: %v", err)
 		}
@@ -43,6 +58,9 @@ func TestEnrollmentTokens(t *testing.T) {
 		}
 		if _, err := db.Enroll(ctx, enrollIn("h1", "pc-2", "UK2")); !errors.Is(err, store.ErrTokenSpent) {
 			t.Fatalf("second use of a one-use token: %v", err)
+		}
+		if _, err := db.CheckEnrollmentToken(ctx, "h1", t0); !errors.Is(err, store.ErrTokenSpent) {
+			t.Fatalf("check a used-up token: %v", err)
 		}
 
 		// Already enrolled: refused without consuming the token.
@@ -99,6 +117,9 @@ func TestEnrollmentTokens(t *testing.T) {
 		}
 		if _, err := db.Enroll(ctx, enrollIn("h3", "pc-9", "UK9")); !errors.Is(err, store.ErrTokenUnknown) {
 			t.Fatalf("deleted token: %v", err)
+		}
+		if _, err := db.CheckEnrollmentToken(ctx, "h3", t0); !errors.Is(err, store.ErrTokenUnknown) {
+			t.Fatalf("check a deleted token: %v", err)
 		}
 	})
 }

@@ -23,6 +23,7 @@ import { GroupsConfig } from './pages/GroupsConfig'
 import { Audit } from './pages/Audit'
 import { Enrollment } from './pages/Enrollment'
 import { Releases } from './pages/Releases'
+import { AddPCs } from './pages/AddPCs'
 import { Login } from './pages/Login'
 
 // write: operators and admins only (viewers do not see the entry; the API refuses them too).
@@ -35,6 +36,7 @@ const nav: { to: string; key: Key; section: Key; write?: boolean }[] = [
   { to: '/jobs', key: 'nav.jobs', section: 'nav.execute' },
   { to: '/schedules', key: 'nav.schedules', section: 'nav.execute' },
   { to: '/groups', key: 'nav.groups', section: 'nav.manage' },
+  { to: '/add-pcs', key: 'nav.addPCs', section: 'nav.manage', write: true },
   { to: '/enrollment', key: 'nav.enrollment', section: 'nav.manage', write: true },
   { to: '/releases', key: 'nav.releases', section: 'nav.manage' },
 ]
@@ -54,6 +56,7 @@ const routes: Route[] = [
   { path: '/audit', render: () => <Audit />, title: 'nav.audit' },
   { path: '/enrollment', render: () => <Enrollment />, title: 'nav.enrollment' },
   { path: '/releases', render: () => <Releases />, title: 'nav.releases' },
+  { path: '/add-pcs', render: () => <AddPCs />, title: 'nav.addPCs' },
 ]
 
 export function App({ qc }: { qc: QueryClient }) {

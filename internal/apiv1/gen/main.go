@@ -448,6 +448,9 @@ func Render(srcDir string) ([]byte, error) {
 	fmt.Fprintf(&fns, " *   useQuery({ queryKey: ['agents', q], queryFn: ({ signal }) => api.listAgents(q, { signal }) })\n */\n")
 	fmt.Fprintf(&fns, "export function createApi(t: Transport) {\n  return {\n")
 	for _, e := range apiv1.Endpoints {
+		if e.Binary {
+			continue // a file download: the browser fetches it by URL
+		}
 		g.endpoint(&fns, e)
 	}
 	fmt.Fprintf(&fns, "  }\n}\n\n/** The generated client's type. */\nexport type Api = ReturnType<typeof createApi>\n")

@@ -484,6 +484,16 @@ export interface Heartbeat {
   quarantined_version?: string
 }
 
+/** InstallQuery is the query of GET /api/install/{os}. */
+export interface InstallQuery {
+  /**
+   * Token is a usable enrollment token: it authorises the script and
+   * the download, and the script enrolls with it (only that consumes a
+   * use).
+   */
+  token?: string
+}
+
 /** JetStreamHealth is the broker part of FleetHealth. */
 export interface JetStreamHealth {
   streams: StreamHealth[] | null
@@ -862,6 +872,9 @@ export function createApi(t: Transport) {
     /** DELETE /api/enrollment-tokens/{id}: delete an enrollment token (operator) */
     deleteEnrollmentToken: (id: string, opts: CallOptions = {}): Promise<void> =>
       t({ method: 'DELETE', path: `/api/enrollment-tokens/${encodeURIComponent(id)}`, signal: opts.signal }) as Promise<void>,
+    /** GET /api/install/{os}: the install script for os (linux, darwin: sh; windows: PowerShell), which downloads the release, installs the service and enrolls (public: needs a usable enrollment token, which it does not consume) */
+    installScript: (os: string, query: InstallQuery = {}, opts: CallOptions = {}): Promise<string> =>
+      t({ method: 'GET', path: `/api/install/${encodeURIComponent(os)}`, query: { ...query }, raw: true, signal: opts.signal }) as Promise<string>,
     /** POST /api/broker/operator-creds: issue an operator broker credential for the CLI's direct path (admin) */
     createOperatorCreds: (body: OperatorCredsRequest, opts: CallOptions = {}): Promise<OperatorCreds> =>
       t({ method: 'POST', path: `/api/broker/operator-creds`, body, signal: opts.signal }) as Promise<OperatorCreds>,

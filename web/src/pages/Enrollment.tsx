@@ -123,7 +123,8 @@ function Tokens() {
   )
 }
 
-function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (c: CreatedEnrollmentToken) => void }) {
+/** The token form (groups, uses, expiry); Add PCs uses it too. */
+export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (c: CreatedEnrollmentToken) => void }) {
   const [groups, setGroups] = useState<string[]>([])
   const [draft, setDraft] = useState('')
   const [uses, setUses] = useState('1')
@@ -243,7 +244,7 @@ function SecretDialog({ created, onClose }: { created: CreatedEnrollmentToken; o
   )
 }
 
-function CopyBlock({ label, copyLabel, text }: { label: string; copyLabel: string; text: string }) {
+export function CopyBlock({ label, copyLabel, text }: { label: string; copyLabel: string; text: string }) {
   const copyText = useCopy()
   const copy = () => copyText(text)
   return (
