@@ -32,24 +32,27 @@ func TestUpdateStateFromHeartbeats(t *testing.T) {
 		return wire.Heartbeat{PCID: pc, Hostname: "host-" + pc, OSFamily: "linux", Arch: "amd64", AgentVersion: version,
 			At: time.Now().UTC(), UpdateState: state, UpdateError: errText, QuarantinedVersion: quarantined}
 	}
-	publish(beat("pc-cur", "1.1.0", wire.UpdateCurrent, "", ""), "pc-cur")
-	publish(beat("pc-dl", "1.0.0", wire.UpdateDownloading, "", ""), "pc-dl")
-	publish(beat("pc-fail", "1.0.0", wire.UpdateFailed, "signature does not verify", ""), "pc-fail")
-	publish(beat("pc-quar", "1.0.0", wire.UpdateQuarantined, "", "1.1.0"), "pc-quar")
-	// An agent older than self-update sends none of the fields.
-	publish(map[string]any{"pc_id": "pc-old", "hostname": "host-old", "agent_version": "0.9.0",
-		"at": time.Now().UTC().Format(time.RFC3339Nano)}, "pc-old")
-	// A state no agent may report is dropped, not projected.
-	publish(map[string]any{"pc_id": "pc-bad", "agent_version": "1.0.0", "update_state": "exploded",
-		"at": time.Now().UTC().Format(time.RFC3339Nano)}, "pc-bad")
-
 	agents := func(q string) []apiv1.Agent {
 		t.Helper()
 		var as []apiv1.Agent
 		must(t, call(t, b, "GET", "/api/agents?"+q, "", nil), 200).json(t, &as)
 		return as
 	}
-	testenv.Eventually(t, 10*time.Second, "five agents projected", func() bool { return len(agents("")) == 5 })
+	// Heartbeats are core NATS: sent again until the projector, which
+	// subscribes as the backend starts, has them.
+	testenv.Eventually(t, 10*time.Second, "five agents projected", func() bool {
+		publish(beat("pc-cur", "1.1.0", wire.UpdateCurrent, "", ""), "pc-cur")
+		publish(beat("pc-dl", "1.0.0", wire.UpdateDownloading, "", ""), "pc-dl")
+		publish(beat("pc-fail", "1.0.0", wire.UpdateFailed, "signature does not verify", ""), "pc-fail")
+		publish(beat("pc-quar", "1.0.0", wire.UpdateQuarantined, "", "1.1.0"), "pc-quar")
+		// An agent older than self-update sends none of the fields.
+		publish(map[string]any{"pc_id": "pc-old", "hostname": "host-old", "agent_version": "0.9.0",
+			"at": time.Now().UTC().Format(time.RFC3339Nano)}, "pc-old")
+		// A state no agent may report is dropped, not projected.
+		publish(map[string]any{"pc_id": "pc-bad", "agent_version": "1.0.0", "update_state": "exploded",
+			"at": time.Now().UTC().Format(time.RFC3339Nano)}, "pc-bad")
+		return len(agents("")) == 5
+	})
 	byPC := map[string]apiv1.Agent{}
 	for _, a := range agents("") {
 		byPC[a.PCID] = a
