@@ -22,6 +22,7 @@ import { Schedules } from './pages/Schedules'
 import { GroupsConfig } from './pages/GroupsConfig'
 import { Audit } from './pages/Audit'
 import { Enrollment } from './pages/Enrollment'
+import { Rollout } from './pages/Rollout'
 import { Login } from './pages/Login'
 
 // write: operators and admins only (viewers do not see the entry; the API refuses them too).
@@ -34,6 +35,7 @@ const nav: { to: string; key: Key; section: Key; write?: boolean }[] = [
   { to: '/jobs', key: 'nav.jobs', section: 'nav.execute' },
   { to: '/schedules', key: 'nav.schedules', section: 'nav.execute' },
   { to: '/groups', key: 'nav.groups', section: 'nav.manage' },
+  { to: '/rollout', key: 'nav.rollout', section: 'nav.manage' },
   { to: '/enrollment', key: 'nav.enrollment', section: 'nav.manage', write: true },
 ]
 
@@ -51,6 +53,7 @@ const routes: Route[] = [
   { path: '/groups', render: () => <GroupsConfig />, title: 'nav.groups' },
   { path: '/audit', render: () => <Audit />, title: 'nav.audit' },
   { path: '/enrollment', render: () => <Enrollment />, title: 'nav.enrollment' },
+  { path: '/rollout', render: () => <Rollout />, title: 'nav.rollout' },
 ]
 
 export function App({ qc }: { qc: QueryClient }) {
