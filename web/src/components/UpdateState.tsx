@@ -7,14 +7,15 @@ import { Badge, type Tone } from './ui'
 
 const tone: Record<string, Tone> = { downloading: 'info', restarting: 'info', failed: 'bad', quarantined: 'warn' }
 
-export function UpdateChip({ a }: { a: Pick<Agent, 'update_state' | 'update_error' | 'quarantined_version'> }) {
+/** compact: the state only (a narrow list column); the version and error are in the title. */
+export function UpdateChip({ a, compact }: { a: Pick<Agent, 'update_state' | 'update_error' | 'quarantined_version'>; compact?: boolean }) {
   const s = a.update_state
   if (!s || s === 'current') return null
   const title = s === 'failed' ? a.update_error : s === 'quarantined' ? t('update.quarantinedTitle', { v: a.quarantined_version ?? '' }) : undefined
   return (
     <Badge tone={tone[s] ?? 'muted'} title={title}>
       {t(`update.${s}` as Parameters<typeof t>[0])}
-      {s === 'quarantined' && a.quarantined_version ? ` ${a.quarantined_version}` : ''}
+      {s === 'quarantined' && a.quarantined_version && !compact ? ` ${a.quarantined_version}` : ''}
     </Badge>
   )
 }

@@ -151,6 +151,8 @@ export const en = {
   'rollout.agents': 'PCs',
   'rollout.online': 'Online',
   'rollout.share': 'Share',
+  'rollout.rolledBack': 'rolled back',
+  'rollout.rolledBackHint': 'PCs on this version in state quarantined: they rolled back to it from a version that crash-looped',
   'rollout.quarantinedBy': 'Quarantined by',
   'rollout.quarantinedByHint': 'PCs that rolled back from this version (they run another one)',
   'rollout.noVersions': 'No agent has reported yet.',

@@ -187,7 +187,7 @@ export function Agents() {
             {a.os_family} <span className="muted">{a.os_version}</span>
           </span>
           <span role="cell" className="c-agent_version mono" data-label={t('agents.version')}>
-            {a.agent_version} <UpdateChip a={a} />
+            {a.agent_version} <UpdateChip a={a} compact />
           </span>
           <span role="cell" className="c-last_heartbeat" data-label={t('agents.lastSeen')}>
             <RelTime at={a.last_heartbeat} />

@@ -82,8 +82,10 @@ function Versions({ rows }: { rows: AgentVersion[] }) {
         { key: 'downloading', header: t('update.downloading'), cell: (v) => count(v, 'downloading') },
         { key: 'restarting', header: t('update.restarting'), cell: (v) => count(v, 'restarting') },
         { key: 'failed', header: t('update.failed'), cell: (v) => count(v, 'failed') },
+        { key: 'quarantined', label: t('rollout.rolledBack'), header: <span title={t('rollout.rolledBackHint')}>{t('rollout.rolledBack')}</span>, cell: (v) => count(v, 'quarantined') },
         {
           key: 'quarantinedBy',
+          label: t('rollout.quarantinedBy'),
           header: <span title={t('rollout.quarantinedByHint')}>{t('rollout.quarantinedBy')}</span>,
           cell: (v) => (v.quarantined ? <Link to={`/agents?quarantined=${enc(v.version)}`}>{v.quarantined}</Link> : <span className="muted">0</span>),
         },
