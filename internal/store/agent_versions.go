@@ -17,18 +17,15 @@ import (
 // their self-update stands, and how many PCs quarantined each version.
 
 // AgentVersions counts the agents table by agent_version and update_state
-// (one walk of index agents_version) and by quarantined_version (a range
-// of agents_quarantined). A version only quarantined (every PC rolled
-// back from it) is listed with zero agents. PCs whose agent reports no
-// update_state (older than self-update) count in Agents and in no state.
+// (a walk of index agents_version alone), the offline PCs by version (a
+// range of agents_last_heartbeat: the few silent PCs, not the fleet; online
+// = all − offline) and by quarantined_version (a range of the partial
+// agents_quarantined). last_heartbeat stays out of agents_version, which
+// would make every heartbeat rewrite it. A version only quarantined (every
+// PC rolled back from it) is listed with zero agents. PCs whose agent
+// reports no update_state (older than self-update) count in Agents and in
+// no state.
 func (db *DB) AgentVersions(ctx context.Context, now time.Time) ([]apiv1.AgentVersion, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT agent_version, update_state, COUNT(*),
-		SUM(CASE WHEN last_heartbeat >= ? THEN 1 ELSE 0 END)
-		FROM agents GROUP BY agent_version, update_state`), TS(now.Add(-OnlineWindow)))
-	if err != nil {
-		return nil, fmt.Errorf("agent versions: %w", err)
-	}
-	defer rows.Close()
 	byVersion := map[string]*apiv1.AgentVersion{}
 	row := func(v string) *apiv1.AgentVersion {
 		r := byVersion[v]
@@ -41,39 +38,29 @@ func (db *DB) AgentVersions(ctx context.Context, now time.Time) ([]apiv1.AgentVe
 		}
 		return r
 	}
-	for rows.Next() {
-		var v, state string
-		var n, online int
-		if err := rows.Scan(&v, &state, &n, &online); err != nil {
-			return nil, fmt.Errorf("agent versions: %w", err)
-		}
-		r := row(v)
-		r.Agents += n
-		r.Online += online
-		if state != "" {
-			r.States[state] += n
-		}
-	}
-	if err := rows.Err(); err != nil {
+	err := db.scanCounts(ctx, `SELECT agent_version, update_state, COUNT(*) FROM agents GROUP BY agent_version, update_state`, nil,
+		func(v, state string, n int) {
+			r := row(v)
+			r.Agents += n
+			r.Online += n
+			if state != "" {
+				r.States[state] += n
+			}
+		})
+	if err != nil {
 		return nil, fmt.Errorf("agent versions: %w", err)
 	}
-	rows.Close()
-	// > '' rather than <> '': a range the index serves.
-	q, err := db.read.QueryContext(ctx, `SELECT quarantined_version, COUNT(*) FROM agents
-		WHERE quarantined_version > '' GROUP BY quarantined_version`)
+	// Counted here, not grouped in SQL: with a GROUP BY, SQLite walks
+	// agents_version (every row) to skip a sort instead of taking the range.
+	err = db.scanCounts(ctx, `SELECT agent_version, '', 1 FROM agents WHERE last_heartbeat < ?`,
+		[]any{TS(now.Add(-OnlineWindow))}, func(v, _ string, n int) { row(v).Online -= n })
 	if err != nil {
-		return nil, fmt.Errorf("quarantined versions: %w", err)
+		return nil, fmt.Errorf("offline agent versions: %w", err)
 	}
-	defer q.Close()
-	for q.Next() {
-		var v string
-		var n int
-		if err := q.Scan(&v, &n); err != nil {
-			return nil, fmt.Errorf("quarantined versions: %w", err)
-		}
-		row(v).Quarantined += n
-	}
-	if err := q.Err(); err != nil {
+	// > '' rather than <> '': the partial index's own predicate.
+	err = db.scanCounts(ctx, `SELECT quarantined_version, '', COUNT(*) FROM agents
+		WHERE quarantined_version > '' GROUP BY quarantined_version`, nil, func(v, _ string, n int) { row(v).Quarantined += n })
+	if err != nil {
 		return nil, fmt.Errorf("quarantined versions: %w", err)
 	}
 	out := make([]apiv1.AgentVersion, 0, len(byVersion))
@@ -82,6 +69,24 @@ func (db *DB) AgentVersions(ctx context.Context, now time.Time) ([]apiv1.AgentVe
 	}
 	slices.SortFunc(out, func(a, b apiv1.AgentVersion) int { return CompareVersions(a.Version, b.Version) })
 	return out, nil
+}
+
+// scanCounts runs a (text, text, count) query and hands each row to fn.
+func (db *DB) scanCounts(ctx context.Context, q string, args []any, fn func(a, b string, n int)) error {
+	rows, err := db.read.QueryContext(ctx, db.q(q), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, b string
+		var n int
+		if err := rows.Scan(&a, &b, &n); err != nil {
+			return err
+		}
+		fn(a, b, n)
+	}
+	return rows.Err()
 }
 
 // CompareVersions orders version strings naturally: runs of digits compare

@@ -293,7 +293,13 @@ func BenchmarkAgentVersions(b *testing.B) {
 				if h.UpdateState == wire.UpdateQuarantined {
 					h.QuarantinedVersion = "1.5.0"
 				}
-				hbs[i] = store.Heartbeat{Heartbeat: h, ReceivedAt: now.Add(-time.Duration(i%300) * time.Second)}
+				// 5 % offline (silent for 10 minutes), the rest heard from
+				// within the last heartbeat period.
+				at := now.Add(-time.Duration(i%30) * time.Second)
+				if i%20 == 0 {
+					at = now.Add(-10 * time.Minute)
+				}
+				hbs[i] = store.Heartbeat{Heartbeat: h, ReceivedAt: at}
 			}
 			if err := db.UpsertHeartbeats(context.Background(), hbs); err != nil {
 				b.Fatal(err)

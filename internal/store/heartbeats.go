@@ -23,14 +23,8 @@ func (db *DB) UpsertHeartbeats(ctx context.Context, hbs []Heartbeat) error {
 	return db.d.upsertHeartbeats(ctx, db, hbs)
 }
 
-// upsertHeartbeatsRows is UpsertHeartbeats one prepared statement per row.
-func (db *DB) upsertHeartbeatsRows(ctx context.Context, hbs []Heartbeat) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, db.q(`INSERT INTO agents
+// heartbeatInsert is the upsert of one heartbeat up to its SET list.
+const heartbeatInsert = `INSERT INTO agents
 		(pc_id, hostname, os_family, os_version, arch, agent_version, last_heartbeat, agent_at, boot_time,
 		 agent_rss_bytes, agent_cpu_pct, running, first_seen, update_state, update_error, quarantined_version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -39,20 +33,52 @@ func (db *DB) upsertHeartbeatsRows(ctx context.Context, hbs []Heartbeat) error {
 		 os_family = CASE WHEN excluded.os_family <> '' THEN excluded.os_family ELSE agents.os_family END,
 		 os_version = CASE WHEN excluded.os_version <> '' THEN excluded.os_version ELSE agents.os_version END,
 		 arch = CASE WHEN excluded.arch <> '' THEN excluded.arch ELSE agents.arch END,
-		 agent_version = excluded.agent_version, last_heartbeat = excluded.last_heartbeat,
-		 agent_at = excluded.agent_at, boot_time = excluded.boot_time,
+		 last_heartbeat = excluded.last_heartbeat, agent_at = excluded.agent_at, boot_time = excluded.boot_time,
 		 agent_rss_bytes = excluded.agent_rss_bytes, agent_cpu_pct = excluded.agent_cpu_pct,
-		 running = excluded.running, update_state = excluded.update_state,
-		 update_error = excluded.update_error, quarantined_version = excluded.quarantined_version
+		 running = excluded.running`
+
+// upsertHeartbeatsRows is UpsertHeartbeats one prepared statement per row
+// (two for a heartbeat whose version or update state changed). SQLite
+// rewrites the entries of every index whose column an UPDATE sets, changed
+// or not; setting agent_version and the update columns (indexes
+// agents_update_state and agents_version) in every heartbeat halved the
+// write rate. So the usual statement leaves them out and applies only
+// while they are unchanged; a heartbeat it does not apply to (a change, or
+// older than the row) goes through the full one.
+func (db *DB) upsertHeartbeatsRows(ctx context.Context, hbs []Heartbeat) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	same, err := tx.PrepareContext(ctx, db.q(heartbeatInsert+`
+		 WHERE excluded.last_heartbeat >= agents.last_heartbeat AND agents.agent_version = excluded.agent_version
+		  AND agents.update_state = excluded.update_state AND agents.update_error = excluded.update_error
+		  AND agents.quarantined_version = excluded.quarantined_version`))
+	if err != nil {
+		return fmt.Errorf("prepare heartbeat upsert: %w", err)
+	}
+	defer same.Close()
+	changed, err := tx.PrepareContext(ctx, db.q(heartbeatInsert+`, agent_version = excluded.agent_version,
+		 update_state = excluded.update_state, update_error = excluded.update_error,
+		 quarantined_version = excluded.quarantined_version
 		 WHERE excluded.last_heartbeat >= agents.last_heartbeat`))
 	if err != nil {
 		return fmt.Errorf("prepare heartbeat upsert: %w", err)
 	}
-	defer st.Close()
+	defer changed.Close()
 	for _, h := range hbs {
-		if _, err := st.ExecContext(ctx, h.PCID, h.Hostname, h.OSFamily, h.OSVersion, h.Arch, h.AgentVersion,
+		args := []any{h.PCID, h.Hostname, h.OSFamily, h.OSVersion, h.Arch, h.AgentVersion,
 			TS(h.ReceivedAt), NullTS(h.At), NullTS(h.BootTime), int64(h.AgentRSSBytes), h.AgentCPUPct, h.Running,
-			TS(h.ReceivedAt), h.UpdateState, h.UpdateError, h.QuarantinedVersion); err != nil {
+			TS(h.ReceivedAt), h.UpdateState, h.UpdateError, h.QuarantinedVersion}
+		res, err := same.ExecContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("upsert agent pc_id=%s: %w", h.PCID, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n > 0 {
+			continue // inserted, or updated with nothing indexed changing
+		}
+		if _, err := changed.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("upsert agent pc_id=%s: %w", h.PCID, err)
 		}
 	}

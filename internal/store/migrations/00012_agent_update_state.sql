@@ -7,13 +7,13 @@ ALTER TABLE agents ADD COLUMN update_state TEXT NOT NULL DEFAULT '';
 ALTER TABLE agents ADD COLUMN update_error TEXT NOT NULL DEFAULT '';
 ALTER TABLE agents ADD COLUMN quarantined_version TEXT NOT NULL DEFAULT '';
 -- The filters of GET /api/agents (update_state=, version=, quarantined=)
--- and the GROUP BY of GET /api/agents/versions. SQLite rewrites the entry
--- of an index whose column a heartbeat's upsert sets, changed or not
--- (docs/benchmarks.md, "Agent version distribution"): quarantine is rare,
--- so its index is partial and costs a heartbeat nothing.
+-- and the GROUP BY of GET /api/agents/versions. None holds last_heartbeat,
+-- and the heartbeat upsert sets their columns only when they change
+-- (store/heartbeats.go): SQLite rewrites an index entry whenever an UPDATE
+-- names its column. Quarantine is rare, so its index is partial.
 -- internal/store/plan_test.go checks each is used.
 CREATE INDEX agents_update_state ON agents (update_state, pc_id);
-CREATE INDEX agents_version ON agents (agent_version, update_state, last_heartbeat);
+CREATE INDEX agents_version ON agents (agent_version, update_state, pc_id);
 CREATE INDEX agents_quarantined ON agents (quarantined_version, pc_id) WHERE quarantined_version > '';
 
 -- +goose Down
