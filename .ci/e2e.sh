@@ -21,6 +21,7 @@ trap cleanup EXIT
 
 go build -o "$tmp/kanade-backend" ./cmd/kanade-backend
 go build -o "$tmp/kanade-agent" ./cmd/kanade-agent
+go build -o "$tmp/fakefleet" ./e2e/fakefleet
 
 free_port() { # a port nothing listens on
   while :; do
@@ -45,6 +46,10 @@ done
 up=""
 for _ in $(seq 1 120); do curl -fsS "$url/health" >/dev/null 2>&1 && { up=1; break; }; sleep 0.5; done
 if [ -z "$up" ]; then echo "backend did not start"; cat "$tmp/backend.log"; exit 1; fi
+# Heartbeat-only PCs in every self-update state, for tests/rollout.test.mjs.
+"$tmp/fakefleet" -nats "nats://127.0.0.1:$np" -token e2e-broker-token -n 12 -prefix e2e-fake -update-states \
+  -offline 0 -every 20s >"$tmp/fakefleet.log" 2>&1 &
+pids+=($!)
 # The bootstrap admin must change its password before anything else.
 tok=$(curl -fsS "$url/api/auth/login" -H 'Content-Type: application/json' \
   -d "{\"username\":\"admin\",\"password\":\"$first_pw\"}" | sed -E 's/.*"token":"([^"]+)".*/\1/')

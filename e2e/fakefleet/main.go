@@ -27,6 +27,7 @@ func main() {
 	prefix := flag.String("prefix", "fake", "pc_id prefix")
 	every := flag.Duration("every", 0, "repeat heartbeats at this interval (0 = once and exit)")
 	offline := flag.Float64("offline", 0.05, "fraction of PCs that report once with a stale time and then stay silent")
+	updates := flag.Bool("update-states", false, "report self-update states (SPEC §13) by pc index: none (an older agent), then each of wire.UpdateStates in turn")
 	flag.Parse()
 
 	opts := []nats.Option{nats.Name("kanade-fakefleet")}
@@ -57,6 +58,19 @@ func main() {
 			hb := wire.Heartbeat{PCID: pc, Hostname: fmt.Sprintf("HOST-%05d", i), OSFamily: o[0], OSVersion: o[1], Arch: o[2],
 				AgentVersion: versions[i%len(versions)], At: at, BootTime: boot, AgentRSSBytes: uint64(12<<20 + rand.IntN(6<<20)),
 				AgentCPUPct: rand.Float64() * 0.5}
+			if *updates {
+				// i%6: 0 = no state (older agent), then current, downloading,
+				// restarting, failed, quarantined.
+				if k := i % (len(wire.UpdateStates) + 1); k > 0 {
+					hb.UpdateState = wire.UpdateStates[k-1]
+				}
+				switch hb.UpdateState {
+				case wire.UpdateFailed:
+					hb.UpdateError = "sha256 of kanade-agent/0.2.0/" + o[0] + "-" + o[2] + " does not match the release; kept " + hb.AgentVersion
+				case wire.UpdateQuarantined:
+					hb.QuarantinedVersion = "0.2.0"
+				}
+			}
 			b, _ := json.Marshal(hb)
 			if err := nc.Publish(bus.Heartbeat(pc), b); err != nil {
 				log.Fatalf("publish: %v", err)

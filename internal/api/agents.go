@@ -31,14 +31,31 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	state, err := oneOf(r, "update_state", wire.UpdateStates...)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	l, err := s.d.Store.PageAgents(r.Context(), store.AgentFilter{Status: status, Q: q.Get("q"),
-		Group: q.Get("group"), Sort: sort, Desc: order == "desc", Now: time.Now()}, p)
+		Group: q.Get("group"), UpdateState: state, Version: q.Get("version"), Quarantined: q.Get("quarantined"),
+		Sort: sort, Desc: order == "desc", Now: time.Now()}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	listed(w, r, l)
+}
+
+// agentVersions is the fleet's version distribution (SPEC §13): what a
+// rollout's progress is read from.
+func (s *Server) agentVersions(w http.ResponseWriter, r *http.Request) {
+	vs, err := s.d.Store.AgentVersions(r.Context(), time.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, vs)
 }
 
 func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,7 @@ import (
 type Reader interface {
 	PageAgents(ctx context.Context, f store.AgentFilter, p store.Page) (store.Listing[apiv1.Agent], error)
 	GetAgent(ctx context.Context, pc string, now time.Time) (apiv1.Agent, bool, error)
+	AgentVersions(ctx context.Context, now time.Time) ([]apiv1.AgentVersion, error)
 	DeleteAgent(ctx context.Context, pc string) (bool, error)
 	ListGroups(ctx context.Context) ([]apiv1.GroupMembers, error)
 	PageExecutions(ctx context.Context, f store.ExecFilter, p store.Page) (store.Listing[apiv1.Execution], error)

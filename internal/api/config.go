@@ -3,11 +3,13 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/kv"
+	"github.com/kanade-fleet/kanade/internal/release"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -41,7 +43,24 @@ func decodeScope(data []byte) (wire.ConfigScope, error) {
 		return wire.ConfigScope{}, err
 	}
 	s := wire.ConfigScope(body)
-	return s, s.Validate()
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	// A target is a release version (it names object store paths); to
+	// halt a rollout the key is unset, not set to "".
+	if s.TargetVersion != nil {
+		if err := release.ValidVersion(*s.TargetVersion); err != nil {
+			msg := err.Error()
+			if fe := (*release.FieldError)(nil); errors.As(err, &fe) {
+				msg = fe.Msg
+			}
+			if *s.TargetVersion == "" {
+				msg += " (unset the field to stop a rollout)"
+			}
+			return s, &wire.FieldError{Field: "target_version", Msg: msg}
+		}
+	}
+	return s, nil
 }
 
 func (s *Server) getConfig(key scopeKey) http.HandlerFunc {

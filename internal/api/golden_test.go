@@ -85,6 +85,10 @@ func TestResponsesGolden(t *testing.T) {
 		{"GET", "/api/agents", "", "", v},
 		{"GET", "/api/agents?status=online&sort=hostname&order=desc&limit=2", "", "", v},
 		{"GET", "/api/agents?status=bogus", "", "", v},
+		{"GET", "/api/agents?update_state=failed", "", "", v},
+		{"GET", "/api/agents?update_state=bogus", "", "", v},
+		{"GET", "/api/agents?version=1.0&quarantined=1.1", "", "", v},
+		{"GET", "/api/agents/versions", "", "", v},
 		{"GET", "/api/agents/pc-1", "", "", v},
 		{"GET", "/api/agents/nope", "", "", v},
 		{"GET", "/api/groups", "", "", v},
@@ -147,6 +151,8 @@ func TestResponsesGolden(t *testing.T) {
 		{"GET", "/api/config", "", "", v},
 		{"PUT", "/api/config", "", `{"heartbeat_interval":"20s","max_local_concurrent":3}`, op},
 		{"PATCH", "/api/config", "", `{"target_version":"2.0.0","max_local_concurrent":null}`, op},
+		{"PATCH", "/api/config", "", `{"target_version":"2.0/evil"}`, op},
+		{"PUT", "/api/groups/canary/config", "", `{"target_version":""}`, op},
 		{"PATCH", "/api/config", "", `{"colour":"red"}`, op},
 		{"PATCH", "/api/config", "", `{"max_local_concurrent":"many"}`, op},
 		{"PUT", "/api/groups/lab/config", "", `{"outbox_max_entries":500}`, op},
@@ -235,6 +241,11 @@ func goldenSeed(t *testing.T, b *server.Server) {
 			OSFamily: "linux", OSVersion: "6.1", Arch: "amd64", AgentVersion: "1.0", BootTime: boot,
 			AgentRSSBytes: uint64(1000 * (i + 1)), AgentCPUPct: 0.5, Running: i % 2}, ReceivedAt: recv})
 	}
+	// Self-update states (SPEC §13); pc-3 and pc-4 are agents older than
+	// self-update (no update_state).
+	hbs[0].UpdateState = wire.UpdateCurrent
+	hbs[1].UpdateState, hbs[1].UpdateError = wire.UpdateFailed, "sha256 mismatch for kanade-agent/1.1/linux-amd64"
+	hbs[2].UpdateState, hbs[2].QuarantinedVersion = wire.UpdateQuarantined, "1.1"
 	if err := b.DB.UpsertHeartbeats(ctx, hbs); err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,7 @@ func (s *Server) table() []route {
 
 		// Agents (SQL projection) and their groups (KV agent_groups).
 		{"GET /api/agents", viewer, s.listAgents},
+		{"GET /api/agents/versions", viewer, s.agentVersions},
 		{"GET /api/agents/{pc_id}", viewer, s.getAgent},
 		{"DELETE /api/agents/{pc_id}", operator, s.deleteAgent},
 		{"POST /api/agents/{pc_id}/ping", operator, s.pingAgent},

@@ -298,6 +298,11 @@ func (c *Client) ListAgents(ctx context.Context, q AgentQuery) (List[Agent], err
 	return list[Agent](ctx, c, "/api/agents", q)
 }
 
+// ListAgentVersions is GET /api/agents/versions.
+func (c *Client) ListAgentVersions(ctx context.Context) ([]AgentVersion, error) {
+	return get[[]AgentVersion](ctx, c, "/api/agents/versions", nil)
+}
+
 // GetAgent is GET /api/agents/{pc_id}.
 func (c *Client) GetAgent(ctx context.Context, pc string) (Agent, error) {
 	return get[Agent](ctx, c, "/api/agents/"+esc(pc), nil)

@@ -40,6 +40,7 @@ var Endpoints = []Endpoint{
 	{Name: "Version", Method: "GET", Path: "/api/version", Resp: VersionInfo{}, Doc: "the backend's version (public)"},
 
 	{Name: "ListAgents", Method: "GET", Path: "/api/agents", Query: AgentQuery{}, Resp: Agent{}, List: true, Doc: "agents, filtered and paged"},
+	{Name: "ListAgentVersions", Method: "GET", Path: "/api/agents/versions", Resp: []AgentVersion{}, Doc: "the fleet's agent versions: PCs, online, update states and quarantines per version"},
 	{Name: "GetAgent", Method: "GET", Path: "/api/agents/{pc_id}", Resp: Agent{}, Doc: "one agent"},
 	{Name: "DeleteAgent", Method: "DELETE", Path: "/api/agents/{pc_id}", Doc: "forget an agent"},
 	{Name: "PingAgent", Method: "POST", Path: "/api/agents/{pc_id}/ping", Resp: Heartbeat{}, Doc: "ask an agent for a fresh heartbeat"},

@@ -83,8 +83,14 @@ type AgentQuery struct {
 	Status AgentStatus `query:"status"` // online | offline
 	Q      string      `query:"q"`      // substring of pc_id or hostname
 	Group  string      `query:"group"`
-	Sort   string      `query:"sort"`  // pc_id | hostname | last_heartbeat | os_family | agent_version
-	Order  string      `query:"order"` // asc | desc
+	// Self-update (SPEC §13): update_state is one of current, downloading,
+	// restarting, failed, quarantined; version is an exact agent_version;
+	// quarantined an exact quarantined_version.
+	UpdateState string `query:"update_state"`
+	Version     string `query:"version"`
+	Quarantined string `query:"quarantined"`
+	Sort        string `query:"sort"`  // pc_id | hostname | last_heartbeat | os_family | agent_version
+	Order       string `query:"order"` // asc | desc
 	Page
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/release"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -86,10 +87,11 @@ Fields: ` + configFieldNames() + `.`,
 		},
 	}
 	set := &cobra.Command{
-		Use:     "set <field>=<value>... [--group G | --pc P]",
-		Short:   "Set fields in one scope (others are kept)",
-		Example: "  kanade config set heartbeat_interval=15s\n  kanade config set max_local_concurrent=2 --group kiosks",
-		Args:    cobra.MinimumNArgs(1),
+		Use:   "set <field>=<value>... [--group G | --pc P]",
+		Short: "Set fields in one scope (others are kept)",
+		Example: "  kanade config set heartbeat_interval=15s\n  kanade config set max_local_concurrent=2 --group kiosks\n" +
+			"  kanade config set target_version=1.4.0 --group canary   # start a rollout (docs/operations.md)",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, name, err := scope()
 			if err != nil {
@@ -120,15 +122,22 @@ Fields: ` + configFieldNames() + `.`,
 			if _, err := wire.DecodeConfigScope(j); err != nil {
 				return usagef("invalid config: %s", fieldMsg(err))
 			}
+			if v, ok := upd["target_version"].(string); ok {
+				if err := release.ValidVersion(v); err != nil {
+					return usagef("invalid config: target_version: %s (to stop a rollout: kanade config unset target_version)",
+						strings.TrimPrefix(err.Error(), "version: "))
+				}
+			}
 			// PATCH merges server-side with compare-and-set, so two operators
 			// editing different fields at once both win.
 			return a.patchConfig(cmd, sc, name, upd, show)
 		},
 	}
 	unset := &cobra.Command{
-		Use:   "unset <field>... [--group G | --pc P]",
-		Short: "Remove fields from one scope (they then come from a lower layer)",
-		Args:  cobra.MinimumNArgs(1),
+		Use:     "unset <field>... [--group G | --pc P]",
+		Short:   "Remove fields from one scope (they then come from a lower layer)",
+		Example: "  kanade config unset target_version --group canary   # halt a rollout there",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, name, err := scope()
 			if err != nil {

@@ -41,6 +41,10 @@ func (a *app) emit(raw []byte, table func(w io.Writer) error) error {
 	}
 }
 
+// wide reports -o wide: a table with more columns (tables without a wide
+// form print as -o table).
+func (a *app) wide() bool { return a.output == "wide" }
+
 // emitValue is emit for a value the CLI built itself.
 func (a *app) emitValue(v any, table func(w io.Writer) error) error {
 	raw, err := json.Marshal(v)

@@ -205,7 +205,7 @@ remote script's exit code.`,
 	pf.StringVar(&a.natsPass, "nats-password", "", "NATS broker password [KANADE_NATS_PASSWORD] (prefer the env variable: argv is visible to other local users)")
 	pf.StringVar(&a.natsCreds, "nats-creds", "", "NATS credentials file (operator.creds of a --nats-identity backend) [KANADE_NATS_CREDS]")
 	pf.StringVar(&a.token, "token", "", "API bearer token [KANADE_AUTH_TOKEN] (default: the token stored by kanade login)")
-	pf.StringVarP(&a.output, "output", "o", "table", "output format: table|json|yaml")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table|wide|json|yaml (wide: more columns where a list has them)")
 	pf.DurationVar(&a.timeout, "request-timeout", 30*time.Second, "timeout of each HTTP request to the backend")
 
 	root.AddCommand(
@@ -267,9 +267,9 @@ func (a *app) resolve(cmd *cobra.Command) error {
 	env("token", "KANADE_AUTH_TOKEN", &a.token)
 	a.backend = strings.TrimRight(a.backend, "/")
 	switch a.output {
-	case "table", "json", "yaml":
+	case "table", "wide", "json", "yaml":
 	default:
-		return usagef("-o %q: want table, json or yaml", a.output)
+		return usagef("-o %q: want table, wide, json or yaml", a.output)
 	}
 	return nil
 }

@@ -25,9 +25,13 @@ type AgentFilter struct {
 	Status string // online | offline | ""
 	Q      string // substring of pc_id or hostname
 	Group  string
-	Sort   string // pc_id | hostname | last_heartbeat | os_family | agent_version
-	Desc   bool
-	Now    time.Time
+	// Self-update filters (SPEC §13), exact matches.
+	UpdateState string // update_state ("" = any)
+	Version     string // agent_version
+	Quarantined string // quarantined_version
+	Sort        string // pc_id | hostname | last_heartbeat | os_family | agent_version
+	Desc        bool
+	Now         time.Time
 }
 
 var agentSorts = map[string]string{"pc_id": "pc_id", "hostname": "hostname", "last_heartbeat": "last_heartbeat",
@@ -93,14 +97,24 @@ func agentQueries(f AgentFilter, p Page, search func(string) (string, []any)) (c
 	if f.Group != "" {
 		w.add("pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
 	}
+	if f.UpdateState != "" {
+		w.add("update_state = ?", f.UpdateState)
+	}
+	if f.Version != "" {
+		w.add("agent_version = ?", f.Version)
+	}
+	if f.Quarantined != "" {
+		// The second term names the partial index's predicate, so both
+		// databases may use it.
+		w.add("quarantined_version = ? AND quarantined_version > ''", f.Quarantined)
+	}
 	order := agentOrder(f)
 	seek := where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
 	if p.After != nil {
 		_ = seek.seek(p.After, order...)
 	}
 	limit, offset := pageArgs(p)
-	list = `SELECT pc_id, hostname, os_family, os_version, arch, agent_version, last_heartbeat, boot_time,
-		agent_rss_bytes, agent_cpu_pct, running FROM agents` + seek.sql() + orderBy(order...) + " LIMIT ? OFFSET ?"
+	list = `SELECT ` + agentCols + ` FROM agents` + seek.sql() + orderBy(order...) + " LIMIT ? OFFSET ?"
 	// The fleet is small (10 000s of rows): its count is exact.
 	return countSQL("agents", w, countExact), w.args, list, append(seek.args, limit, offset), cutoff
 }
@@ -149,12 +163,16 @@ func (db *DB) PageAgents(ctx context.Context, f AgentFilter, p Page) (Listing[ap
 	return l, nil
 }
 
+// agentCols are the columns scanAgent reads.
+const agentCols = `pc_id, hostname, os_family, os_version, arch, agent_version, last_heartbeat, boot_time,
+		agent_rss_bytes, agent_cpu_pct, running, update_state, update_error, quarantined_version`
+
 func scanAgent(s scanner, cutoff string) (apiv1.Agent, error) {
 	var a apiv1.Agent
 	var last string
 	var boot sql.NullString
 	if err := s.Scan(&a.PCID, &a.Hostname, &a.OSFamily, &a.OSVersion, &a.Arch, &a.AgentVersion, &last, &boot,
-		&a.AgentRSSBytes, &a.AgentCPUPct, &a.Running); err != nil {
+		&a.AgentRSSBytes, &a.AgentCPUPct, &a.Running, &a.UpdateState, &a.UpdateError, &a.QuarantinedVersion); err != nil {
 		return a, fmt.Errorf("scan agent: %w", err)
 	}
 	a.LastHeartbeat = ParseTS(last)
@@ -196,8 +214,7 @@ func (db *DB) fillGroups(ctx context.Context, agents []apiv1.Agent) error {
 
 // GetAgent returns one agent; ok is false when unknown.
 func (db *DB) GetAgent(ctx context.Context, pc string, now time.Time) (apiv1.Agent, bool, error) {
-	row := db.read.QueryRowContext(ctx, db.q(`SELECT pc_id, hostname, os_family, os_version, arch, agent_version,
-		last_heartbeat, boot_time, agent_rss_bytes, agent_cpu_pct, running FROM agents WHERE pc_id = ?`), pc)
+	row := db.read.QueryRowContext(ctx, db.q(`SELECT `+agentCols+` FROM agents WHERE pc_id = ?`), pc)
 	a, err := scanAgent(row, TS(now.Add(-OnlineWindow)))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {

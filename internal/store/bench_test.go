@@ -272,6 +272,60 @@ func BenchmarkUpsertHeartbeats(b *testing.B) {
 	}
 }
 
+// BenchmarkAgentVersions: GET /api/agents/versions over 10 000 agents on
+// five versions in every update state (docs/benchmarks.md, "Agent version
+// distribution").
+//
+//	go test -run '^$' -bench AgentVersions -benchtime 200x ./internal/store/
+func BenchmarkAgentVersions(b *testing.B) {
+	for _, c := range benchDBs() {
+		if c.perRow {
+			continue
+		}
+		b.Run(c.name, func(b *testing.B) {
+			db := c.open(b)
+			defer db.Close()
+			now := time.Now().UTC()
+			hbs := make([]store.Heartbeat, 10000)
+			for i := range hbs {
+				h := wire.Heartbeat{PCID: fmt.Sprintf("pc-%05d", i), Hostname: fmt.Sprintf("host-%05d", i),
+					AgentVersion: fmt.Sprintf("1.%d.0", i%5), UpdateState: wire.UpdateStates[i%len(wire.UpdateStates)]}
+				if h.UpdateState == wire.UpdateQuarantined {
+					h.QuarantinedVersion = "1.5.0"
+				}
+				// 5 % offline (silent for 10 minutes), the rest heard from
+				// within the last heartbeat period.
+				at := now.Add(-time.Duration(i%30) * time.Second)
+				if i%20 == 0 {
+					at = now.Add(-10 * time.Minute)
+				}
+				hbs[i] = store.Heartbeat{Heartbeat: h, ReceivedAt: at}
+			}
+			if err := db.UpsertHeartbeats(context.Background(), hbs); err != nil {
+				b.Fatal(err)
+			}
+			if store.IsPostgres(db) {
+				if _, err := store.Writer(db).Exec("VACUUM ANALYZE"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				vs, err := db.AgentVersions(context.Background(), now)
+				if err != nil || len(vs) != 6 {
+					b.Fatalf("%v %+v", err, vs)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+		})
+	}
+}
+
 // BenchmarkListQueries: the API's list queries over 1 000 000 result rows
 // (KANADE_BENCH_LIST_ROWS overrides) and 10 000 agents: one op = one page
 // of 50 with its total count, the way GET /api/results etc. ask for it.

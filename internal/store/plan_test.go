@@ -111,16 +111,26 @@ func planCases(now time.Time) []planCase {
 				_, _, err := db.ListAgents(ctx, AgentFilter{Q: "-0", Now: now}, page)
 				return err
 			}},
+		// Self-update filters (SPEC §13), each a walk of its index in
+		// pc_id order.
+		agents("by update_state", "agents_update_state", AgentFilter{UpdateState: "failed"}),
+		agents("by version", "agents_version", AgentFilter{Version: "1.1.0"}),
+		agents("by quarantined version", "agents_quarantined", AgentFilter{Quarantined: "1.2.0"}),
+		agents("online by update_state", "agents_update_state", AgentFilter{UpdateState: "current", Status: "online"}),
+		// GET /api/agents/versions: a GROUP BY walking agents_version (in
+		// its order, so no sort) and a range of agents_quarantined. No
+		// page statement: the full-scan check is what guards it.
+		{name: "agent versions", run: func(ctx context.Context, db *DB) error {
+			_, err := db.AgentVersions(ctx, now)
+			return err
+		}},
 		{name: "agents sorted by os_family", mayScan: "a display sort of the whole fleet (bounded by the fleet size); an index per sortable column would tax every heartbeat",
 			run: func(ctx context.Context, db *DB) error {
 				_, _, err := db.ListAgents(ctx, AgentFilter{Sort: "os_family", Now: now}, page)
 				return err
 			}},
-		{name: "agents sorted by agent_version", mayScan: "as above",
-			run: func(ctx context.Context, db *DB) error {
-				_, _, err := db.ListAgents(ctx, AgentFilter{Sort: "agent_version", Now: now}, page)
-				return err
-			}},
+		// The version filter's index serves this sort too.
+		agents("sorted by agent_version", "agents_version", AgentFilter{Sort: "agent_version"}),
 		// GET /api/executions: job_id, status (SPEC §7).
 		execs("newest page", "executions_initiated", ExecFilter{}),
 		execs("by job_id", "executions_job", ExecFilter{JobID: "job"}),
@@ -417,8 +427,13 @@ func seedForPlans(t *testing.T, db *DB) {
 		if i%10 == 0 {
 			last = now.Add(-time.Hour)
 		}
-		exec(`INSERT INTO agents (pc_id, hostname, last_heartbeat, first_seen) VALUES (?, ?, ?, ?)`,
-			fmt.Sprintf("pc-%05d", i), fmt.Sprintf("HOST-%05d", i), TS(last), TS(now))
+		state, quar := []string{"current", "current", "current", "downloading", "failed"}[i%5], ""
+		if i%50 == 0 {
+			state, quar = "quarantined", "1.2.0"
+		}
+		exec(`INSERT INTO agents (pc_id, hostname, last_heartbeat, first_seen, agent_version, update_state, quarantined_version)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			fmt.Sprintf("pc-%05d", i), fmt.Sprintf("HOST-%05d", i), TS(last), TS(now), fmt.Sprintf("1.%d.0", i%3), state, quar)
 		if i%5 == 0 {
 			exec(`INSERT INTO agent_groups (pc_id, group_name) VALUES (?, 'canary')`, fmt.Sprintf("pc-%05d", i))
 		}

@@ -24,6 +24,7 @@ import { Audit } from './pages/Audit'
 import { Enrollment } from './pages/Enrollment'
 import { Releases } from './pages/Releases'
 import { AddPCs } from './pages/AddPCs'
+import { Rollout } from './pages/Rollout'
 import { Login } from './pages/Login'
 
 // write: operators and admins only (viewers do not see the entry; the API refuses them too).
@@ -39,6 +40,7 @@ const nav: { to: string; key: Key; section: Key; write?: boolean }[] = [
   { to: '/add-pcs', key: 'nav.addPCs', section: 'nav.manage', write: true },
   { to: '/enrollment', key: 'nav.enrollment', section: 'nav.manage', write: true },
   { to: '/releases', key: 'nav.releases', section: 'nav.manage' },
+  { to: '/rollout', key: 'nav.rollout', section: 'nav.manage' },
 ]
 
 type Route = { path: string; render: (p: Record<string, string>) => ReactNode; title: Key }
@@ -57,6 +59,7 @@ const routes: Route[] = [
   { path: '/enrollment', render: () => <Enrollment />, title: 'nav.enrollment' },
   { path: '/releases', render: () => <Releases />, title: 'nav.releases' },
   { path: '/add-pcs', render: () => <AddPCs />, title: 'nav.addPCs' },
+  { path: '/rollout', render: () => <Rollout />, title: 'nav.rollout' },
 ]
 
 export function App({ qc }: { qc: QueryClient }) {

@@ -108,6 +108,14 @@ export interface AgentQuery extends Page {
   /** substring of pc_id or hostname */
   q?: string
   group?: string
+  /**
+   * Self-update (SPEC §13): update_state is one of current, downloading,
+   * restarting, failed, quarantined; version is an exact agent_version;
+   * quarantined an exact quarantined_version.
+   */
+  update_state?: string
+  version?: string
+  quarantined?: string
   /** pc_id | hostname | last_heartbeat | os_family | agent_version */
   sort?: string
   /** asc | desc */
@@ -116,6 +124,27 @@ export interface AgentQuery extends Page {
 
 /** AgentStatus is the ?status= filter of GET /api/agents. */
 export type AgentStatus = "online" | "offline"
+
+/**
+ * AgentVersion is one row of the fleet's version distribution (GET
+ * /api/agents/versions): how many PCs run a version, and where their
+ * self-update stands.
+ */
+export interface AgentVersion {
+  version: string
+  agents: number
+  online: number
+  /**
+   * States counts the PCs on this version by update_state (current,
+   * downloading, restarting, failed, quarantined).
+   */
+  states: Record<string, number> | null
+  /**
+   * Quarantined counts the PCs that quarantined this version (rolled
+   * back from it), whatever they run now.
+   */
+  quarantined: number
+}
 
 /** AuditEntry is one audit_log row. */
 export interface AuditEntry {
@@ -848,6 +877,9 @@ export function createApi(t: Transport) {
     /** GET /api/agents: agents, filtered and paged */
     listAgents: (query: AgentQuery = {}, opts: CallOptions = {}): Promise<List<Agent>> =>
       t({ method: 'GET', path: `/api/agents`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<Agent>>,
+    /** GET /api/agents/versions: the fleet's agent versions: PCs, online, update states and quarantines per version */
+    listAgentVersions: (opts: CallOptions = {}): Promise<AgentVersion[] | null> =>
+      t({ method: 'GET', path: `/api/agents/versions`, signal: opts.signal }) as Promise<AgentVersion[] | null>,
     /** GET /api/agents/{pc_id}: one agent */
     getAgent: (pcId: string, opts: CallOptions = {}): Promise<Agent> =>
       t({ method: 'GET', path: `/api/agents/${encodeURIComponent(pcId)}`, signal: opts.signal }) as Promise<Agent>,

@@ -30,6 +30,7 @@ const agent = (pc_id: string, o: Partial<Agent> = {}): Agent => ({
   running: 0,
   online: true,
   groups: [],
+  update_state: '',
   ...o,
 })
 
@@ -37,7 +38,12 @@ describe('agent query', () => {
   it('parses the URL with safe defaults', () => {
     expect(parseAgentQuery(new URLSearchParams(''))).toEqual(defaultAgentQuery)
     const q = parseAgentQuery(new URLSearchParams('status=offline&q=%20web%20&sort=last_heartbeat&order=desc&group=canary'))
-    expect(q).toEqual({ status: 'offline', q: 'web', sort: 'last_heartbeat', order: 'desc', group: 'canary' })
+    expect(q).toEqual({ status: 'offline', q: 'web', sort: 'last_heartbeat', order: 'desc', group: 'canary', update_state: '', version: '', quarantined: '' })
+    const u = parseAgentQuery(new URLSearchParams('update_state=failed&version=1.4.0&quarantined=1.5.0'))
+    expect([u.update_state, u.version, u.quarantined]).toEqual(['failed', '1.4.0', '1.5.0'])
+    expect(parseAgentQuery(new URLSearchParams('update_state=exploded')).update_state).toBe('')
+    expect(parseAgentQuery(agentQueryToURL(u))).toEqual(u)
+    expect(agentQueryToAPI(u, 50, 0)).toBe('update_state=failed&version=1.4.0&quarantined=1.5.0&sort=pc_id&order=asc&limit=50&offset=0')
     expect(parseAgentQuery(new URLSearchParams('status=weird&sort=DROP&order=up'))).toEqual(defaultAgentQuery)
   })
   it('round-trips through the URL and omits defaults', () => {
@@ -56,6 +62,13 @@ describe('agent query', () => {
     const q2 = toggleSort(q1, 'hostname')
     expect([q2.sort, q2.order]).toEqual(['hostname', 'asc'])
     expect(toggleSort(defaultAgentQuery, 'last_heartbeat').order).toBe('desc')
+  })
+  it('filters by update state, version and quarantined version like the server', () => {
+    const all = [agent('a', { update_state: 'failed' }), agent('b', { agent_version: '1.4.0', update_state: 'current' }), agent('c', { update_state: 'quarantined', quarantined_version: '1.4.0' })]
+    const ids = (q: Partial<typeof defaultAgentQuery>) => filterAgents(all, { ...defaultAgentQuery, ...q }).map((a) => a.pc_id)
+    expect(ids({ update_state: 'failed' })).toEqual(['a'])
+    expect(ids({ version: '1.4.0' })).toEqual(['b'])
+    expect(ids({ quarantined: '1.4.0' })).toEqual(['c'])
   })
   it('filters and sorts client-side like the server', () => {
     const all = [

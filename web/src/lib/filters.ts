@@ -6,15 +6,23 @@ export type AgentStatus = 'all' | 'online' | 'offline'
 export const agentSortKeys = ['pc_id', 'hostname', 'last_heartbeat', 'os_family', 'agent_version'] as const
 export type AgentSortKey = (typeof agentSortKeys)[number]
 
+/** Self-update states an agent reports (SPEC §13; wire.UpdateStates). */
+export const updateStates = ['current', 'downloading', 'restarting', 'failed', 'quarantined'] as const
+export type UpdateState = (typeof updateStates)[number]
+
 export interface AgentQuery {
   status: AgentStatus
   q: string
   sort: AgentSortKey
   order: 'asc' | 'desc'
   group: string
+  /** Self-update filters (exact): update_state, agent_version, quarantined_version; '' = any. */
+  update_state: UpdateState | ''
+  version: string
+  quarantined: string
 }
 
-export const defaultAgentQuery: AgentQuery = { status: 'all', q: '', sort: 'pc_id', order: 'asc', group: '' }
+export const defaultAgentQuery: AgentQuery = { status: 'all', q: '', sort: 'pc_id', order: 'asc', group: '', update_state: '', version: '', quarantined: '' }
 
 export function parseAgentQuery(p: URLSearchParams): AgentQuery {
   const status = p.get('status')
@@ -25,6 +33,9 @@ export function parseAgentQuery(p: URLSearchParams): AgentQuery {
     sort: sort && agentSortKeys.includes(sort) ? sort : 'pc_id',
     order: p.get('order') === 'desc' ? 'desc' : 'asc',
     group: (p.get('group') ?? '').trim(),
+    update_state: updateStates.find((s) => s === p.get('update_state')) ?? '',
+    version: (p.get('version') ?? '').trim().slice(0, 64),
+    quarantined: (p.get('quarantined') ?? '').trim().slice(0, 64),
   }
 }
 
@@ -36,6 +47,9 @@ export function agentQueryToURL(q: AgentQuery): URLSearchParams {
   if (q.sort !== 'pc_id') p.set('sort', q.sort)
   if (q.order !== 'asc') p.set('order', q.order)
   if (q.group) p.set('group', q.group)
+  if (q.update_state) p.set('update_state', q.update_state)
+  if (q.version) p.set('version', q.version)
+  if (q.quarantined) p.set('quarantined', q.quarantined)
   return p
 }
 
@@ -45,6 +59,9 @@ export function agentQueryParams(q: AgentQuery, limit: number, offset: number, s
     status: status === 'all' ? undefined : status,
     q: q.q || undefined,
     group: q.group || undefined,
+    update_state: q.update_state || undefined,
+    version: q.version || undefined,
+    quarantined: q.quarantined || undefined,
     sort: q.sort,
     order: q.order,
     limit,
@@ -74,6 +91,9 @@ export function matchAgent(a: Agent, q: AgentQuery): boolean {
   if (q.status === 'online' && !a.online) return false
   if (q.status === 'offline' && a.online) return false
   if (q.group && !(a.groups ?? []).includes(q.group)) return false
+  if (q.update_state && a.update_state !== q.update_state) return false
+  if (q.version && a.agent_version !== q.version) return false
+  if (q.quarantined && a.quarantined_version !== q.quarantined) return false
   if (q.q) {
     const needle = q.q.toLowerCase()
     if (!a.pc_id.toLowerCase().includes(needle) && !(a.hostname ?? '').toLowerCase().includes(needle)) return false

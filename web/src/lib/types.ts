@@ -12,6 +12,7 @@ export type {
   // The agents list's request parameters; lib/filters' AgentQuery is the page's filter state.
   AgentQuery as AgentListQuery,
   AgentStatus as AgentListStatus,
+  AgentVersion,
   AuditEntry,
   AuditQuery,
   Calendar,

@@ -13,6 +13,7 @@ import type { EffectiveView as EffectiveViewData } from '../lib/types'
 import { t } from '../i18n'
 import { Button, Card, ErrorBox, KV, OnlineDot, RelTime, Spinner, StatusBadge, Table, useConfirm, useToast } from '../components/ui'
 import { ExecDialog } from '../components/ExecDialog'
+import { UpdateChip } from '../components/UpdateState'
 
 export function AgentDetail({ pc }: { pc: string }) {
   const interval = useFallbackInterval()
@@ -107,6 +108,10 @@ export function AgentDetail({ pc }: { pc: string }) {
               [t('agents.hostname'), a.hostname],
               [t('agents.os'), `${a.os_family} ${a.os_version} (${a.arch})`],
               [t('agents.version'), <span className="mono">{a.agent_version}</span>],
+              // Self-update (SPEC §13); "—" for an agent older than self-update.
+              [t('update.state'), a.update_state ? <span>{a.update_state} <UpdateChip a={a} /></span> : '—'],
+              [t('update.error'), a.update_error ? <span className="update-error">{a.update_error}</span> : '—'],
+              [t('update.quarantinedVersion'), a.quarantined_version ? <span className="mono">{a.quarantined_version}</span> : '—'],
               [t('agents.lastSeen'), <RelTime at={a.last_heartbeat} />],
               [t('agents.boot'), <RelTime at={a.boot_time} />],
               [t('agents.rss'), formatBytes(a.agent_rss_bytes)],

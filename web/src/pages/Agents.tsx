@@ -12,6 +12,7 @@ import type { Agent } from '../lib/types'
 import { t } from '../i18n'
 import { Button, Chips, Dialog, ErrorBox, Field, OnlineDot, RelTime, useToast } from '../components/ui'
 import { useVirtual } from '../components/VirtualList'
+import { UpdateChip } from '../components/UpdateState'
 import { ExecDialog } from '../components/ExecDialog'
 
 const PAGE = 200
@@ -35,6 +36,9 @@ export const agentCSVColumns: Column<Agent>[] = [
   { header: 'os_version', value: (a) => a.os_version },
   { header: 'arch', value: (a) => a.arch },
   { header: 'agent_version', value: (a) => a.agent_version },
+  { header: 'update_state', value: (a) => a.update_state },
+  { header: 'update_error', value: (a) => a.update_error ?? '' },
+  { header: 'quarantined_version', value: (a) => a.quarantined_version ?? '' },
   { header: 'last_heartbeat', value: (a) => a.last_heartbeat },
   { header: 'running', value: (a) => a.running },
   { header: 'groups', value: (a) => a.groups ?? [] },
@@ -183,7 +187,7 @@ export function Agents() {
             {a.os_family} <span className="muted">{a.os_version}</span>
           </span>
           <span role="cell" className="c-agent_version mono" data-label={t('agents.version')}>
-            {a.agent_version}
+            {a.agent_version} <UpdateChip a={a} compact />
           </span>
           <span role="cell" className="c-last_heartbeat" data-label={t('agents.lastSeen')}>
             <RelTime at={a.last_heartbeat} />
@@ -227,6 +231,22 @@ export function Agents() {
             </button>
           </span>
         )}
+        {(
+          [
+            ['update_state', t('update.filter', { state: q.update_state })],
+            ['version', t('update.filterVersion', { v: q.version })],
+            ['quarantined', t('update.filterQuarantined', { v: q.quarantined })],
+          ] as const
+        )
+          .filter(([k]) => q[k])
+          .map(([k, label]) => (
+            <span key={k} className="tag">
+              {label}{' '}
+              <button type="button" className="icon-btn" aria-label={`${t('common.clear')} ${label}`} onClick={() => setQ({ ...q, [k]: '' })}>
+                ×
+              </button>
+            </span>
+          ))}
         {phone && (
           <select aria-label={t('agents.sortBy')} value={`${q.sort}:${q.order}`} onChange={(e) => { const [s, o] = e.target.value.split(':'); setQ({ ...q, sort: s as AgentSortKey, order: o as 'asc' | 'desc' }) }}>
             {sortCols.flatMap((c) => [
@@ -261,7 +281,7 @@ export function Agents() {
             {rows}
           </div>
         </div>
-        {!list.isPending && !list.error && total === 0 && <p className="empty">{q.q || q.status !== 'all' || q.group ? t('agents.noMatch') : t('agents.none')}</p>}
+        {!list.isPending && !list.error && total === 0 && <p className="empty">{q.q || q.status !== 'all' || q.group || q.update_state || q.version || q.quarantined ? t('agents.noMatch') : t('agents.none')}</p>}
       </div>
       <p className="muted small">{t('agents.footer', { count: total })}</p>
 

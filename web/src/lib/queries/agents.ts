@@ -3,7 +3,7 @@ import { useQueries, useQuery, type InfiniteData, type QueryClient } from '@tans
 import { allPages } from '../api'
 import { client } from '../client'
 import { agentQueryParams, agentQueryToAPI, type AgentQuery, type AgentStatus } from '../filters'
-import type { Agent, AgentListQuery, List } from '../types'
+import type { Agent, AgentListQuery, AgentVersion, List } from '../types'
 import type { QueryOpts } from './options'
 import { usePagedList, type PagedOpts } from './paged'
 
@@ -13,6 +13,8 @@ export const agentKeys = {
   /** The cursor-loaded list (its pages) with query string `base`. */
   list: (base: string) => ['agents', 'list', base],
   versions: () => ['agents', 'versions'],
+  /** GET /api/agents/versions (the Rollout page). */
+  distribution: () => ['agents', 'distribution'],
   /** Prefix of the per-status counts. */
   counts: () => ['agentCounts'],
   count: (status: AgentStatus, q: string, group: string) => ['agentCounts', status, q, group],
@@ -26,6 +28,10 @@ export const listAgents = (p: AgentListQuery, signal?: AbortSignal) => client.li
 export const getAgent = (pc: string) => client.getAgent(pc)
 export const deleteAgent = (pc: string) => client.deleteAgent(pc)
 export const pingAgent = (pc: string) => client.pingAgent(pc)
+/** The fleet's version distribution, counted by the backend (GET /api/agents/versions). */
+export const listAgentVersions = (signal?: AbortSignal) => client.listAgentVersions({ signal }).then((vs) => vs ?? [])
+/** How many agents match p (one row fetched, X-Total-Count read). */
+export const countAgents = (p: Omit<AgentListQuery, 'limit' | 'offset'>) => listAgents({ ...p, limit: 1, offset: 0 }).then((l) => l.total)
 
 /** Every agent matching q's filter (status, search, group), all pages: for "select all" and CSV. */
 export function allAgentsMatching(q: AgentQuery) {
@@ -36,16 +42,10 @@ export type VersionCount = { total: number; online: number }
 
 /** The agent-version distribution of the whole fleet. */
 async function agentVersions(): Promise<{ total: number; versions: [string, VersionCount][] }> {
-  // The version distribution needs every agent; 1000 per page keeps it to a few requests even at 10 000.
-  const out = await allPages((page) => listAgents({ ...page, sort: 'pc_id' }), 1000, 100_000)
-  const m = new Map<string, VersionCount>()
-  for (const a of out) {
-    const v = m.get(a.agent_version || '?') ?? { total: 0, online: 0 }
-    v.total++
-    if (a.online) v.online++
-    m.set(a.agent_version || '?', v)
-  }
-  return { total: out.length, versions: [...m.entries()].sort((a, b) => b[1].total - a[1].total) }
+  // Counted by the backend over an index (one request, whatever the fleet size).
+  const vs = (await listAgentVersions()).filter((v) => v.agents > 0)
+  const versions: [string, VersionCount][] = vs.map((v) => [v.version || '?', { total: v.agents, online: v.online }])
+  return { total: vs.reduce((n, v) => n + v.agents, 0), versions: versions.sort((a, b) => b[1].total - a[1].total) }
 }
 
 // ---- hooks ----
@@ -71,6 +71,10 @@ export function useAgentCounts(q: AgentQuery, statuses: AgentStatus[], opts: { r
       ...opts,
     })),
   })
+}
+
+export function useVersionDistribution(opts?: QueryOpts<AgentVersion[]>) {
+  return useQuery({ queryKey: agentKeys.distribution(), queryFn: ({ signal }) => listAgentVersions(signal), ...opts })
 }
 
 export function useAgentVersions(opts?: QueryOpts<Awaited<ReturnType<typeof agentVersions>>>) {
