@@ -226,7 +226,10 @@ func (u *Updater) Run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-u.kick: // the target changed while waiting: decide again
-				u.kick <- struct{}{}
+				select {
+				case u.kick <- struct{}{}:
+				default: // another change is already queued
+				}
 				continue
 			case <-time.After(wait):
 			}
