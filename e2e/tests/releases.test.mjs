@@ -101,6 +101,7 @@ describe('releases', () => {
     assert.match(text, new RegExp(sha.slice(0, 12)))
     assert.match(text, new RegExp(rel.key_id))
     assert.match(text, new RegExp(`${bin.length} B`))
+    await page.getByRole('columnheader', { name: 'PCs on version' }).waitFor()
 
     await row.getByRole('button', { name: `Copy the SHA-256 of ${VERSION} linux/amd64` }).click()
     await page.getByText('Copied to the clipboard').waitFor()

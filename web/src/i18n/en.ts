@@ -470,6 +470,7 @@ export const en = {
   'rel.fileHint': 'The kanade-agent executable for one platform.',
   'rel.fileChosen': '{size}',
   'rel.version': 'Version',
+  'rel.pcs': 'PCs on version',
   'rel.versionHint': 'As the binary reports it (set with -ldflags -X). Letters, digits, . _ + -',
   'rel.os': 'OS',
   'rel.arch': 'Architecture',

@@ -6,6 +6,8 @@ import { useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { useFallbackInterval } from '../lib/live'
 import { deleteRelease, invalidateReleases, uploadRelease, useReleases } from '../lib/queries/releases'
+import { useVersionDistribution } from '../lib/queries/agents'
+import { Link } from '../lib/router'
 import { useCanWrite } from '../lib/session'
 import { formatBytes } from '../lib/time'
 import type { Release } from '../lib/types'
@@ -28,6 +30,9 @@ export function Releases() {
   const confirm = useConfirm()
   const copy = useCopy()
   const rows = list.data ?? []
+  // How many PCs run each version (GET /api/agents/versions), whatever their platform.
+  const dist = useVersionDistribution({ refetchInterval: interval || 60_000 })
+  const onVersion = new Map((dist.data ?? []).map((v) => [v.version, v.agents]))
 
   const del = async (version: string) => {
     const plats = rows.filter((r) => r.version === version).map(platform)
@@ -88,6 +93,14 @@ export function Releases() {
                   )}
                 </>
               ),
+            },
+            {
+              key: 'pcs',
+              header: t('rel.pcs'),
+              cell: (r) => {
+                const n = onVersion.get(r.version) ?? 0
+                return n > 0 ? <Link to={`/agents?version=${encodeURIComponent(r.version)}`}>{n}</Link> : <span className="muted">0</span>
+              },
             },
             { key: 'size', header: t('rel.size'), cell: (r) => formatBytes(r.size) },
             {
