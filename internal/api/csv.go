@@ -311,6 +311,9 @@ func cell(raw json.RawMessage) string {
 	if raw[0] != '"' {
 		return string(raw) // number, true/false, array or object (compact JSON)
 	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return Defuse(string(raw[1 : len(raw)-1])) // no escapes: the text itself
+	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
 		return string(raw)
