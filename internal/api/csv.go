@@ -2,20 +2,17 @@ package api
 
 import (
 	"bytes"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/csvout"
 	"github.com/kanade-fleet/kanade/internal/cursor"
 )
 
@@ -39,13 +36,9 @@ import (
 //     known to exceed the cap before anything is written, the answer is
 //     a 413 naming limit; rows added while streaming stop the export at
 //     the cap, and the X-Next-Cursor trailer says where it stopped.
-//   - Columns are the JSON names of the row type's fields, in field
-//     order; values are the JSON values: strings unquoted, numbers and
-//     true/false as written, null as an empty cell, arrays and objects as
-//     their JSON text, times as RFC 3339.
-//   - A string cell beginning with = + - @, tab or carriage return gets a
-//     leading ' so spreadsheets do not run it as a formula (OWASP, "CSV
-//     injection").
+//   - Columns and cells as package csvout writes them (the CLI's -o csv
+//     too): the JSON field names of the row type, the JSON values, and a
+//     leading ' on a string cell a spreadsheet would run as a formula.
 
 // CSVMaxRows is the most rows one CSV export streams.
 const CSVMaxRows = 1_000_000
@@ -225,17 +218,11 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, row reflect.T
 	hd.Set("Trailer", cursor.HeaderNext+", "+TrailerExportError)
 	w.WriteHeader(http.StatusOK)
 
-	cw := csv.NewWriter(w)
+	cw := csvout.NewWriter(w, csvout.Columns(row))
 	rc := http.NewResponseController(w)
-	var cols []string
-	if row.Kind() == reflect.Struct {
-		cols = columns(row)
-	}
-	written, cur := 0, ""
-	record := []string{}
+	cur := ""
 	fail := func(err error) {
-		s.d.Log.Warn("csv export cut short", "route", r.Pattern, "rows", written, "error", err)
-		cw.Flush()
+		s.d.Log.Warn("csv export cut short", "route", r.Pattern, "rows", cw.Rows, "error", err)
 		hd.Set(TrailerExportError, err.Error())
 	}
 	for page := 0; ; page++ {
@@ -251,143 +238,25 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, row reflect.T
 			}
 		}
 		next := pw.h.Get(cursor.HeaderNext)
-		rows, err := decodeRows(pw.body.Bytes())
+		rows, err := csvout.DecodePage(pw.body.Bytes())
 		if err != nil {
 			fail(err)
 			return
 		}
-		if cols == nil {
-			cols = mapColumns(rows)
-		}
-		if page == 0 {
-			if err := cw.Write(cols); err != nil {
-				return
-			}
-		}
-		for _, obj := range rows {
-			if written == want {
-				break
-			}
-			record = record[:0]
-			for _, c := range cols {
-				record = append(record, cell(obj[c]))
-			}
-			if err := cw.Write(record); err != nil {
-				return // the client went away
-			}
-			written++
-		}
-		cw.Flush()
-		if cw.Error() != nil {
-			return
+		if _, err := cw.WriteRows(rows, want-cw.Rows); err != nil {
+			return // the client went away
 		}
 		_ = rc.Flush()
 		if next == "" {
 			return
 		}
-		if written >= want {
+		if cw.Rows >= want {
 			// Stopped by limit or the cap: where the rest begins.
 			hd.Set(cursor.HeaderNext, next)
 			return
 		}
 		cur = next
 	}
-}
-
-// decodeRows reads a page's JSON array of objects.
-func decodeRows(body []byte) ([]map[string]json.RawMessage, error) {
-	var rows []map[string]json.RawMessage
-	if err := json.Unmarshal(body, &rows); err != nil {
-		return nil, fmt.Errorf("a list page is not an array of objects: %w", err)
-	}
-	return rows, nil
-}
-
-// cell is one JSON value as CSV text.
-func cell(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	if raw[0] != '"' {
-		return string(raw) // number, true/false, array or object (compact JSON)
-	}
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return Defuse(string(raw[1 : len(raw)-1])) // no escapes: the text itself
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return string(raw)
-	}
-	return Defuse(s)
-}
-
-// Defuse prefixes a cell a spreadsheet would read as a formula with '.
-func Defuse(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
-var colCache sync.Map // reflect.Type → []string
-
-// columns are the JSON names of t's fields in order, embedded structs'
-// fields in their place (as encoding/json flattens them).
-func columns(t reflect.Type) []string {
-	if c, ok := colCache.Load(t); ok {
-		return c.([]string)
-	}
-	var out []string
-	seen := map[string]bool{}
-	var walk func(reflect.Type)
-	walk = func(t reflect.Type) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := f.Tag.Get("json")
-			if tag == "-" {
-				continue
-			}
-			name, _, _ := strings.Cut(tag, ",")
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-				walk(ft)
-				continue
-			}
-			if !f.IsExported() {
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			if !seen[name] {
-				seen[name] = true
-				out = append(out, name)
-			}
-		}
-	}
-	walk(t)
-	colCache.Store(t, out)
-	return out
-}
-
-// mapColumns: rows without a struct type (maps) take their columns from
-// the first page's keys, sorted.
-func mapColumns(rows []map[string]json.RawMessage) []string {
-	set := map[string]bool{}
-	for _, r := range rows {
-		for k := range r {
-			set[k] = true
-		}
-	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
