@@ -238,13 +238,11 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, row reflect.T
 			}
 		}
 		next := pw.h.Get(cursor.HeaderNext)
-		rows, err := csvout.DecodePage(pw.body.Bytes())
-		if err != nil {
-			fail(err)
+		if _, err := cw.WritePage(pw.body.Bytes(), want-cw.Rows); err != nil {
+			if r.Context().Err() == nil {
+				fail(err)
+			}
 			return
-		}
-		if _, err := cw.WriteRows(rows, want-cw.Rows); err != nil {
-			return // the client went away
 		}
 		_ = rc.Flush()
 		if next == "" {

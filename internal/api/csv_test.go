@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -262,5 +263,73 @@ func TestCSVRequestRules(t *testing.T) {
 	}
 	if !slices.Equal(ids, jsonIDs) {
 		t.Errorf("CSV ids %v, JSON %v", ids, jsonIDs)
+	}
+}
+
+// BenchmarkCSVExportSQLite: GET /api/results?format=csv of 100 000 results
+// from a real SQLite backend over HTTP (docs/benchmarks.md, "CSV export").
+// The heap is sampled every 5 ms while the export runs (the backend is in
+// this process).
+func BenchmarkCSVExportSQLite(b *testing.B) {
+	const n = 100_000
+	be := testenv.Backend(b, nil)
+	ctx := context.Background()
+	at := time.Date(2027, 1, 5, 9, 0, 0, 0, time.UTC)
+	for start := 0; start < n; start += 5000 {
+		var rs []store.Result
+		for i := start; i < start+5000; i++ {
+			rs = append(rs, store.Result{ExecResult: wire.ExecResult{ResultID: fmt.Sprintf("r-%07d", i), RequestID: "q", ExecID: "e1",
+				PCID: fmt.Sprintf("pc-%05d", i%10000), ManifestID: "inventory", Version: "1.0.0", ExitCode: i % 2, Stdout: "ok",
+				StartedAt: at, FinishedAt: at}, RecordedAt: at.Add(time.Duration(i) * time.Millisecond)})
+		}
+		if _, err := be.DB.ApplyResults(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		var peak uint64
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapAlloc
+		go func() {
+			defer close(done)
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					var ms runtime.MemStats
+					runtime.ReadMemStats(&ms)
+					peak = max(peak, ms.HeapAlloc)
+				}
+			}
+		}()
+		resp, err := http.Get(be.HTTPURL() + "/api/results?format=csv")
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		rd := csv.NewReader(resp.Body)
+		for {
+			if _, err := rd.Read(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+			rows++
+		}
+		resp.Body.Close()
+		close(stop)
+		<-done
+		if rows != n+1 {
+			b.Fatalf("%d records", rows)
+		}
+		b.ReportMetric(float64(peak-min(peak, base))/(1<<20), "MiB-heap-growth")
 	}
 }

@@ -64,12 +64,8 @@ func listAll[T any](ctx context.Context, a *app, bound func() (int, error),
 		a.streamed = true
 		err := apiv1.Walk(ctx, limit, page, func(l apiv1.List[T]) error {
 			raw, err := json.Marshal(l.Items)
-			if err != nil {
-				return err
-			}
-			rows, err := csvout.DecodePage(raw)
 			if err == nil {
-				_, err = w.WriteRows(rows, -1)
+				_, err = w.WritePage(raw, -1)
 			}
 			return err
 		})

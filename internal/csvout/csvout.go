@@ -121,7 +121,8 @@ type Writer struct {
 	cols   []string
 	header bool
 	rec    []string
-	Rows   int // rows written so far
+	index  map[string]int // column → position (WritePage)
+	Rows   int            // rows written so far
 }
 
 // NewWriter writes to w with cols (nil: the first page's keys).
@@ -177,6 +178,194 @@ func (w *Writer) WriteRows(rows []map[string]json.RawMessage, max int) (int, err
 	return n, w.cw.Error()
 }
 
+// WritePage writes a page as encoding/json writes it (an array of
+// objects, one object alone being one row): the header first time, then
+// up to max rows (max < 0: all), and flushes. It scans the page in place
+// instead of decoding it: an export spends most of its time here. Input
+// that is not what encoding/json writes is decoded the slow way.
+func (w *Writer) WritePage(page []byte, max int) (int, error) {
+	if w.cols == nil {
+		rows, err := DecodePage(page)
+		if err != nil {
+			return 0, err
+		}
+		return w.WriteRows(rows, max)
+	}
+	if w.index == nil {
+		w.index = make(map[string]int, len(w.cols))
+		for i, c := range w.cols {
+			w.index[c] = i
+		}
+	}
+	rows, ok := w.scan(page)
+	if !ok {
+		rows, err := DecodePage(page)
+		if err != nil {
+			return 0, err
+		}
+		return w.WriteRows(rows, max)
+	}
+	if !w.header {
+		w.header = true
+		if err := w.cw.Write(w.cols); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	for _, vals := range rows {
+		if max >= 0 && n == max {
+			break
+		}
+		w.rec = w.rec[:0]
+		for _, v := range vals {
+			w.rec = append(w.rec, Cell(v))
+		}
+		if err := w.cw.Write(w.rec); err != nil {
+			return n, err
+		}
+		n++
+	}
+	w.Rows += n
+	w.cw.Flush()
+	return n, w.cw.Error()
+}
+
+// scan splits a JSON array of flat-keyed objects into each row's raw
+// values in column order (missing keys nil, unknown keys dropped). The
+// slices point into page. ok is false for anything it does not expect.
+func (w *Writer) scan(page []byte) (rows [][]json.RawMessage, ok bool) {
+	i := skipWS(page, 0)
+	single := i < len(page) && page[i] == '{'
+	if !single {
+		if i >= len(page) || page[i] != '[' {
+			return nil, false
+		}
+		i = skipWS(page, i+1)
+		if i < len(page) && page[i] == ']' {
+			return nil, skipWS(page, i+1) == len(page)
+		}
+	}
+	for {
+		if i >= len(page) || page[i] != '{' {
+			return nil, false
+		}
+		vals := make([]json.RawMessage, len(w.cols))
+		i = skipWS(page, i+1)
+		if i < len(page) && page[i] == '}' {
+			i++
+		} else {
+			for {
+				if i >= len(page) || page[i] != '"' {
+					return nil, false
+				}
+				end := stringEnd(page, i)
+				if end < 0 {
+					return nil, false
+				}
+				key := page[i+1 : end-1]
+				if bytes.IndexByte(key, '\\') >= 0 {
+					return nil, false // an escaped key: the slow way
+				}
+				i = skipWS(page, end)
+				if i >= len(page) || page[i] != ':' {
+					return nil, false
+				}
+				i = skipWS(page, i+1)
+				vend := valueEnd(page, i)
+				if vend < 0 {
+					return nil, false
+				}
+				if c, known := w.index[string(key)]; known {
+					vals[c] = page[i:vend]
+				}
+				i = skipWS(page, vend)
+				if i < len(page) && page[i] == ',' {
+					i = skipWS(page, i+1)
+					continue
+				}
+				if i < len(page) && page[i] == '}' {
+					i++
+					break
+				}
+				return nil, false
+			}
+		}
+		rows = append(rows, vals)
+		i = skipWS(page, i)
+		if single {
+			return rows, i == len(page)
+		}
+		if i < len(page) && page[i] == ',' {
+			i = skipWS(page, i+1)
+			continue
+		}
+		if i < len(page) && page[i] == ']' {
+			return rows, skipWS(page, i+1) == len(page)
+		}
+		return nil, false
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd is the index after the string starting at b[i] ('"'), or -1.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// valueEnd is the index after the JSON value starting at b[i], or -1.
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e := stringEnd(b, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	default: // number, true, false, null
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+}
+
 // WriteValues writes rows of any JSON-encodable type (a slice, or one
 // value as one row) with the columns of its element type.
 func WriteValues(out io.Writer, v any) error {
@@ -184,14 +373,10 @@ func WriteValues(out io.Writer, v any) error {
 	if err != nil {
 		return err
 	}
-	rows, err := DecodePage(raw)
-	if err != nil {
-		return err
-	}
 	t := reflect.TypeOf(v)
 	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 		t = t.Elem()
 	}
-	_, err = NewWriter(out, Columns(t)).WriteRows(rows, -1)
+	_, err = NewWriter(out, Columns(t)).WritePage(raw, -1)
 	return err
 }

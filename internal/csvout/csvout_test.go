@@ -3,6 +3,7 @@ package csvout
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"reflect"
 	"slices"
 	"testing"
@@ -57,4 +58,32 @@ func TestWriteValues(t *testing.T) {
 	if err := WriteValues(&buf, []row{}); err != nil || buf.String() != "id,b,n,ok,at,tags,meta\n" {
 		t.Fatalf("%q %v", buf.String(), err)
 	}
+}
+
+// FuzzWritePage: the in-place scan writes what decoding the page writes,
+// for any valid JSON; anything else is refused or written, never a panic.
+func FuzzWritePage(f *testing.F) {
+	for _, s := range []string{`[]`, `[{"id":"a","b":"x\"y","n":1,"tags":["a",{"k":"]"}],"meta":{"x":[1,2]}}]`,
+		`{"id":"=1","ok":true,"at":null}`, ` [ {"id" : "a" , "zz":1} , {} ] `, `[{"i\u0064":"esc"}]`, `null`, `[{"id":-1.5e3}]`} {
+		f.Add([]byte(s))
+	}
+	cols := Columns(reflect.TypeOf(row{}))
+	f.Fuzz(func(t *testing.T, page []byte) {
+		var fast bytes.Buffer
+		_, ferr := NewWriter(&fast, cols).WritePage(page, -1)
+		if !json.Valid(page) {
+			return
+		}
+		rows, err := DecodePage(page)
+		if err != nil {
+			return
+		}
+		var slow bytes.Buffer
+		if _, err := NewWriter(&slow, cols).WriteRows(rows, -1); err != nil || ferr != nil {
+			t.Fatalf("errors: slow %v fast %v", err, ferr)
+		}
+		if fast.String() != slow.String() {
+			t.Fatalf("page %q:\nfast %q\nslow %q", page, fast.String(), slow.String())
+		}
+	})
 }
