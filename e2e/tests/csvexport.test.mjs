@@ -1,5 +1,5 @@
 // End-to-end: "Export CSV" on the Agents, Activity and Audit pages downloads
-// the backend's CSV of the list as filtered (docs/api.md, "CSV").
+// the backend's CSV of the list as filtered (docs/operations.md, "Exporting lists as CSV").
 //   KANADE_URL=… [KANADE_TOKEN=… | KANADE_USER=… KANADE_PASSWORD=…] npm test
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'

@@ -26,7 +26,7 @@ import (
 // for the next page by its X-Next-Cursor. Memory is one page, whatever
 // the export's size.
 //
-// The rules (docs/api.md, "CSV"):
+// The rules (docs/operations.md, "Exporting lists as CSV"):
 //   - ?format=csv or ?format=json decides; without format, an Accept
 //     header preferring text/csv to application/json asks for CSV. Any
 //     other format is a 400 naming format.

@@ -55,7 +55,7 @@ func getCSV(t *testing.T, b *server.Server, path, accept string) (http.Header, [
 	return resp.Header, recs
 }
 
-// wantCell is a JSON value as the CSV promises it (docs/api.md, "CSV").
+// wantCell is a JSON value as the CSV promises it (docs/operations.md, "Exporting lists as CSV").
 func wantCell(raw json.RawMessage) string {
 	if len(raw) == 0 || string(raw) == "null" {
 		return ""

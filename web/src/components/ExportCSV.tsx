@@ -1,6 +1,6 @@
 // "Export CSV" for a list page: the backend streams the whole filtered list
-// as CSV (every page, the list's own filters and role; see docs/api.md,
-// "CSV"), so the dashboard neither pages nor builds the file itself.
+// as CSV (every page, the list's own filters and role; see docs/operations.md,
+// "Exporting lists as CSV"), so the dashboard neither pages nor builds the file itself.
 import { useState } from 'react'
 import { downloadCSV } from '../lib/api'
 import type { ApiRequest } from '../lib/types'
