@@ -170,12 +170,15 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, row reflect.T
 		want, bounded = min(n, want), true
 	}
 	q.Del("format")
-	inner := func(cur string) *http.Request {
+	// inner is the JSON request of the page after cur, of at most left
+	// rows: a page is never cut, so its X-Next-Cursor is where the rest
+	// begins.
+	inner := func(cur string, left int) *http.Request {
 		iq := url.Values{}
 		for k, v := range q {
 			iq[k] = v
 		}
-		iq.Set("limit", strconv.Itoa(min(want, cursor.MaxLimit)))
+		iq.Set("limit", strconv.Itoa(min(left, cursor.MaxLimit)))
 		if cur != "" {
 			iq.Del("offset")
 			iq.Set("cursor", cur)
@@ -187,7 +190,10 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, row reflect.T
 	}
 
 	pw := &pageWriter{h: http.Header{}}
-	h(pw, inner(q.Get("cursor")))
+	h(pw, inner(q.Get("cursor"), want))
+	if pw.status == 0 {
+		pw.status = http.StatusOK // wrote nothing: what net/http would send
+	}
 	if pw.status != http.StatusOK {
 		// An error (a bad filter, a cursor of another list...): as the
 		// JSON request would have answered it.
@@ -223,7 +229,11 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, row reflect.T
 	cur := ""
 	fail := func(err error) {
 		s.d.Log.Warn("csv export cut short", "route", r.Pattern, "rows", cw.Rows, "error", err)
-		hd.Set(TrailerExportError, err.Error())
+		msg := strings.Join(strings.Fields(err.Error()), " ") // one header line
+		if len(msg) > 500 {
+			msg = msg[:500]
+		}
+		hd.Set(TrailerExportError, msg)
 	}
 	for page := 0; ; page++ {
 		if page > 0 {
@@ -231,7 +241,7 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, row reflect.T
 				return
 			}
 			pw.reset()
-			h(pw, inner(cur))
+			h(pw, inner(cur, want-cw.Rows))
 			if pw.status != http.StatusOK {
 				fail(fmt.Errorf("page %d answered %d: %s", page+1, pw.status, strings.TrimSpace(pw.body.String())))
 				return
