@@ -140,6 +140,9 @@ func TestCSVEveryList(t *testing.T) {
 		} {
 			hdr, recs := getCSV(t, b, how.path, how.accept)
 			if len(recs) == 0 {
+				if len(rows) == 0 && reflect.TypeOf(e.Resp).Kind() == reflect.Map {
+					continue // rows without a type, and none: no columns to name
+				}
 				t.Fatalf("%s: no header row", how.path)
 			}
 			head := recs[0]
