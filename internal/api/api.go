@@ -159,6 +159,7 @@ type Deps struct {
 	Version    string
 	Commit     string
 	Pprof      bool // serve /api/debug/pprof/ to admins (--pprof)
+	CSVMaxRows int  // most rows of one CSV export (0 = CSVMaxRows)
 }
 
 // Server is the HTTP API.
@@ -205,8 +206,13 @@ func (s *Server) register() {
 		_, _ = w.Write([]byte("ok"))
 	})
 	raw.Handle("GET /metrics", s.d.Metrics.Handler())
+	lists := listRows()
 	for _, rt := range s.table() {
-		s.mux.HandleFunc(rt.pattern, rt.role, rt.h)
+		h := rt.h
+		if row, ok := lists[rt.pattern]; ok {
+			h = s.csvList(row, h) // CSV of every list route (csv.go)
+		}
+		s.mux.HandleFunc(rt.pattern, rt.role, h)
 	}
 	raw.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such API route", "")

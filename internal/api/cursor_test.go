@@ -55,44 +55,7 @@ func walkAPI(t *testing.T, b *server.Server, path string, limit int) []string {
 
 func TestCursorPagingEveryList(t *testing.T) {
 	b := testenv.Backend(t, nil)
-	seed(t, b)
-	ctx := context.Background()
-	now := time.Now().UTC()
-	var rs []store.Result
-	for i := range 23 {
-		rs = append(rs, store.Result{ExecResult: wire.ExecResult{ResultID: fmt.Sprintf("rr-%02d", i), RequestID: "q", ExecID: "e2",
-			PCID: fmt.Sprintf("pc-%d", i%5), ManifestID: "job2", Version: "1", ExitCode: i % 2, StartedAt: now, FinishedAt: now},
-			RecordedAt: now.Add(-time.Duration(i/4) * time.Second)}) // ties in recorded_at
-	}
-	if _, err := b.DB.ApplyResults(ctx, rs); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		must(t, call(t, b, "POST", "/api/jobs", "application/yaml",
-			fmt.Sprintf("id: job-%d\nversion: \"1\"\nexecute:\n  shell: sh\n  script: echo %d\n  timeout: 60s\n", i, i)), 201)
-		must(t, call(t, b, "POST", "/api/schedules", "application/yaml",
-			fmt.Sprintf("id: s-%d\njob_id: job-%d\nenabled: false\nwhen: {calendar: {at: \"03:00\", days: [mon]}}\ntarget: {pcs: [pc-0]}\n", i, i)), 201)
-	}
-	for i := range 3 {
-		if err := b.DB.CreateExecution(ctx, apiv1.Execution{ExecID: fmt.Sprintf("ex-%d", i), JobID: "job1", Version: "1",
-			InitiatedBy: "bob", InitiatedAt: now.Add(-time.Hour), TargetCount: 1}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.Auth.Users().Create(ctx, auth.NewUser{Username: fmt.Sprintf("user-%d", i),
-			Password: "correct horse battery staple", Role: auth.RoleViewer}); err != nil {
-			t.Fatal(err)
-		}
-		// 503 where this backend does not enroll (no identity): then the
-		// list is not served either and is skipped below.
-		call(t, b, "POST", "/api/enrollment-tokens", "", apiv1.CreateEnrollmentTokenRequest{Groups: []string{"lab"}})
-		must(t, call(t, b, "POST", fmt.Sprintf("/api/releases?version=1.0.%d&os=linux&arch=amd64", i), "application/octet-stream",
-			string(exetest.ELF("amd64"))), 201)
-		// Issuing needs broker identity; the list is the store's either way.
-		if err := b.DB.InsertOperatorCred(ctx, store.OperatorCred{PublicKey: fmt.Sprintf("UKEY%d", i), Name: "laptop",
-			CreatedBy: "bob", CreatedAt: now.Add(-time.Duration(i/2) * time.Second)}); err != nil { // a tie in created_at
-			t.Fatal(err)
-		}
-	}
+	seedEveryList(t, b)
 	for _, e := range apiv1.Endpoints {
 		if e.Method != "GET" || !e.List || strings.Contains(e.Path, "{") {
 			continue
@@ -157,6 +120,51 @@ func TestPagingErrors(t *testing.T) {
 		r.json(t, &eb)
 		if eb.Field != c.field || !strings.Contains(eb.Error, c.msg) {
 			t.Errorf("%s: %+v, want field %s and a message naming %q", c.path, eb, c.field, c.msg)
+		}
+	}
+}
+
+// seedEveryList gives every list endpoint at least two rows (seed, then
+// more results, jobs, schedules, executions, accounts, tokens, releases
+// and operator credentials).
+func seedEveryList(t *testing.T, b *server.Server) {
+	t.Helper()
+	seed(t, b)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	var rs []store.Result
+	for i := range 23 {
+		rs = append(rs, store.Result{ExecResult: wire.ExecResult{ResultID: fmt.Sprintf("rr-%02d", i), RequestID: "q", ExecID: "e2",
+			PCID: fmt.Sprintf("pc-%d", i%5), ManifestID: "job2", Version: "1", ExitCode: i % 2, StartedAt: now, FinishedAt: now},
+			RecordedAt: now.Add(-time.Duration(i/4) * time.Second)}) // ties in recorded_at
+	}
+	if _, err := b.DB.ApplyResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		must(t, call(t, b, "POST", "/api/jobs", "application/yaml",
+			fmt.Sprintf("id: job-%d\nversion: \"1\"\nexecute:\n  shell: sh\n  script: echo %d\n  timeout: 60s\n", i, i)), 201)
+		must(t, call(t, b, "POST", "/api/schedules", "application/yaml",
+			fmt.Sprintf("id: s-%d\njob_id: job-%d\nenabled: false\nwhen: {calendar: {at: \"03:00\", days: [mon]}}\ntarget: {pcs: [pc-0]}\n", i, i)), 201)
+	}
+	for i := range 3 {
+		if err := b.DB.CreateExecution(ctx, apiv1.Execution{ExecID: fmt.Sprintf("ex-%d", i), JobID: "job1", Version: "1",
+			InitiatedBy: "bob", InitiatedAt: now.Add(-time.Hour), TargetCount: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Auth.Users().Create(ctx, auth.NewUser{Username: fmt.Sprintf("user-%d", i),
+			Password: "correct horse battery staple", Role: auth.RoleViewer}); err != nil {
+			t.Fatal(err)
+		}
+		// 503 where this backend does not enroll (no identity): then the
+		// list is not served either and is skipped below.
+		call(t, b, "POST", "/api/enrollment-tokens", "", apiv1.CreateEnrollmentTokenRequest{Groups: []string{"lab"}})
+		must(t, call(t, b, "POST", fmt.Sprintf("/api/releases?version=1.0.%d&os=linux&arch=amd64", i), "application/octet-stream",
+			string(exetest.ELF("amd64"))), 201)
+		// Issuing needs broker identity; the list is the store's either way.
+		if err := b.DB.InsertOperatorCred(ctx, store.OperatorCred{PublicKey: fmt.Sprintf("UKEY%d", i), Name: "laptop",
+			CreatedBy: "bob", CreatedAt: now.Add(-time.Duration(i/2) * time.Second)}); err != nil { // a tie in created_at
+			t.Fatal(err)
 		}
 	}
 }

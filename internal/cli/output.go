@@ -14,12 +14,24 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/csvout"
 )
 
 // emit prints raw API JSON as -o json (indented, otherwise as the API sent
-// it) or -o yaml; with -o table it calls table.
+// it), -o yaml or -o csv (an object is one row); with -o table it calls
+// table.
 func (a *app) emit(raw []byte, table func(w io.Writer) error) error {
 	switch a.output {
+	case "csv":
+		if a.streamed {
+			return nil
+		}
+		rows, err := csvout.DecodePage(raw)
+		if err != nil {
+			return fmt.Errorf("render CSV: %w", err)
+		}
+		_, err = csvout.NewWriter(a.opt.Out, nil).WriteRows(rows, -1)
+		return err
 	case "json":
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, bytes.TrimSpace(raw), "", "  "); err != nil {
@@ -45,8 +57,15 @@ func (a *app) emit(raw []byte, table func(w io.Writer) error) error {
 // form print as -o table).
 func (a *app) wide() bool { return a.output == "wide" }
 
-// emitValue is emit for a value the CLI built itself.
+// emitValue is emit for a value the CLI built itself (-o csv takes the
+// columns from its type).
 func (a *app) emitValue(v any, table func(w io.Writer) error) error {
+	if a.output == "csv" {
+		if a.streamed {
+			return nil
+		}
+		return csvout.WriteValues(a.opt.Out, v)
+	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/csvout"
 	"github.com/spf13/cobra"
 )
 
@@ -43,6 +46,8 @@ func subcommand(cmd *cobra.Command, name string) *cobra.Command {
 
 // listAll is the body every list command shares: bound the rows by
 // --limit/--all, then walk the pages fetch returns, cursor by cursor.
+// With -o csv each page is written as it arrives (nothing is held) and
+// the rows returned are none: emit then prints nothing more.
 func listAll[T any](ctx context.Context, a *app, bound func() (int, error),
 	fetch func(ctx context.Context, c *apiv1.Client, p apiv1.Page) (apiv1.List[T], error)) ([]T, error) {
 	limit, err := bound()
@@ -53,6 +58,22 @@ func listAll[T any](ctx context.Context, a *app, bound func() (int, error),
 	if err != nil {
 		return nil, err
 	}
-	rows, _, err := apiv1.All(ctx, limit, func(ctx context.Context, p apiv1.Page) (apiv1.List[T], error) { return fetch(ctx, c, p) })
+	page := func(ctx context.Context, p apiv1.Page) (apiv1.List[T], error) { return fetch(ctx, c, p) }
+	if a.output == "csv" {
+		w := csvout.NewWriter(a.opt.Out, csvout.Columns(reflect.TypeFor[T]()))
+		a.streamed = true
+		err := apiv1.Walk(ctx, limit, page, func(l apiv1.List[T]) error {
+			raw, err := json.Marshal(l.Items)
+			if err == nil {
+				_, err = w.WritePage(raw, -1)
+			}
+			return err
+		})
+		if err == nil && w.Rows == 0 {
+			_, err = w.WriteRows(nil, -1) // the header of an empty list
+		}
+		return nil, err
+	}
+	rows, _, err := apiv1.All(ctx, limit, page)
 	return rows, err
 }

@@ -110,6 +110,9 @@ type app struct {
 	token     string
 	output    string
 	timeout   time.Duration
+	// streamed: a list command's -o csv rows went out page by page
+	// (listAll); emit has nothing left to print.
+	streamed bool
 }
 
 // ExitError ends the command with Code without printing anything more
@@ -205,7 +208,7 @@ remote script's exit code.`,
 	pf.StringVar(&a.natsPass, "nats-password", "", "NATS broker password [KANADE_NATS_PASSWORD] (prefer the env variable: argv is visible to other local users)")
 	pf.StringVar(&a.natsCreds, "nats-creds", "", "NATS credentials file (operator.creds of a --nats-identity backend) [KANADE_NATS_CREDS]")
 	pf.StringVar(&a.token, "token", "", "API bearer token [KANADE_AUTH_TOKEN] (default: the token stored by kanade login)")
-	pf.StringVarP(&a.output, "output", "o", "table", "output format: table|wide|json|yaml (wide: more columns where a list has them)")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table|wide|json|yaml|csv (wide: more columns where a list has them; csv: the JSON fields as columns, lists streamed page by page)")
 	pf.DurationVar(&a.timeout, "request-timeout", 30*time.Second, "timeout of each HTTP request to the backend")
 
 	root.AddCommand(
@@ -267,9 +270,9 @@ func (a *app) resolve(cmd *cobra.Command) error {
 	env("token", "KANADE_AUTH_TOKEN", &a.token)
 	a.backend = strings.TrimRight(a.backend, "/")
 	switch a.output {
-	case "table", "wide", "json", "yaml":
+	case "table", "wide", "json", "yaml", "csv":
 	default:
-		return usagef("-o %q: want table, wide, json or yaml", a.output)
+		return usagef("-o %q: want table, wide, json, yaml or csv", a.output)
 	}
 	return nil
 }

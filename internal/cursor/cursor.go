@@ -4,8 +4,8 @@
 //
 // A cursor is base64url(JSON) of the sort key of the last row served (the
 // store's keyset WHERE continues after it) and a fingerprint of the request
-// it came from: the path and every query parameter except limit, offset
-// and cursor. A cursor replayed with other filters or another sort would
+// it came from: the path and every query parameter except limit, offset,
+// cursor and format. A cursor replayed with other filters or another sort would
 // silently page through a different list, so it is refused (400, field
 // cursor) instead. The cursor is opaque to clients: its layout may change.
 //
@@ -114,11 +114,12 @@ func Encode(r *http.Request, key Key) string {
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
-// Fingerprint identifies the list r asks for, paging aside.
+// Fingerprint identifies the list r asks for, paging and format (JSON or
+// CSV of the same rows) aside.
 func Fingerprint(r *http.Request) string {
 	q := url.Values{}
 	for k, v := range r.URL.Query() {
-		if k != "limit" && k != "offset" && k != "cursor" {
+		if k != "limit" && k != "offset" && k != "cursor" && k != "format" {
 			q[k] = v
 		}
 	}

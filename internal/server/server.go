@@ -84,6 +84,8 @@ type Config struct {
 	Dev bool
 	// Pprof serves Go runtime profiles to admins at /api/debug/pprof/.
 	Pprof bool
+	// CSVMaxRows caps one CSV export of a list (0 = api.CSVMaxRows).
+	CSVMaxRows int
 	// NoDevAgent keeps --dev from starting its agent (tests that bring their own).
 	NoDevAgent     bool
 	Replicas       int // JetStream replicas for streams/KV (3 on a 3-server cluster)
@@ -379,7 +381,8 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 		Enrollment: b.Enrollment, Releases: api.ReleaseDeps{Store: b.KV.Releases, Signer: b.Signer, Targets: b.KV.AgentConfig,
 			MaxBytes: cfg.ReleaseMaxBytes, TempDir: filepath.Join(cfg.DataDir, "uploads")},
 		NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
-		Metrics: b.Metrics, Health: b.Health, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Pprof: cfg.Pprof})
+		Metrics: b.Metrics, Health: b.Health, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Pprof: cfg.Pprof,
+		CSVMaxRows: cfg.CSVMaxRows})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)

@@ -113,3 +113,20 @@ describe('transport', () => {
     expect(seen.map((s) => s.url)).toEqual(['/api/results?pc_id=a&limit=2', '/api/results?pc_id=a&limit=2&cursor=c2'])
   })
 })
+
+describe('CSV export requests', () => {
+  it('keeps the list path and filters, drops paging, adds format=csv', async () => {
+    const { csvURL, requestOf } = await import('./api')
+    const req = requestOf((api) => api.listResults({ status: 'failure', job_id: 'a b', limit: 50, cursor: 'C', since: '' }))
+    expect(req.path).toBe('/api/results')
+    expect(csvURL(req)).toBe('/api/results?status=failure&job_id=a+b&format=csv')
+    expect(csvURL(requestOf((api) => api.listAgents({ q: '=x', offset: 200, sort: 'hostname' })))).toBe('/api/agents?q=%3Dx&sort=hostname&format=csv')
+    expect(csvURL(requestOf((api) => api.listAudit({ format: 'json' } as never)))).toBe('/api/audit?format=csv')
+  })
+
+  it('names the file as the server does', async () => {
+    const { dispositionName } = await import('./api')
+    expect(dispositionName('attachment; filename="agents.csv"', 'x.csv')).toBe('agents.csv')
+    expect(dispositionName(null, 'x.csv')).toBe('x.csv')
+  })
+})

@@ -3,7 +3,7 @@
 // ApiError, a List's paging headers (X-Total-Count, X-Total-Count-Estimated,
 // X-Next-Cursor). lib/client.ts joins it to
 // createApi; only lib/queries/* use that client.
-import type { ApiRequest, List, Transport } from './api.gen'
+import { createApi, type ApiRequest, type List, type Transport } from './api.gen'
 import { getToken, setToken } from './auth'
 
 export class ApiError extends Error {
@@ -130,3 +130,57 @@ export async function mapLimit<T, R>(items: readonly T[], n: number, fn: (t: T) 
 }
 
 export const enc = encodeURIComponent
+
+/**
+ * The request a call of the generated client would send, not sent: the CSV
+ * export asks the same list with the same filters (paths stay in api.gen.ts).
+ */
+export function requestOf(call: (api: ReturnType<typeof createApi>) => Promise<unknown>): ApiRequest {
+  let seen: ApiRequest | undefined
+  void call(createApi(async (req) => void (seen = req))).catch(() => undefined)
+  if (!seen) throw new Error('requestOf: the call sent no request')
+  return seen
+}
+
+/** Paging is the server's business in an export: the whole filtered list is streamed. */
+const paging = new Set(['limit', 'offset', 'cursor', 'format'])
+
+/** A list request as its CSV export: the same path and filters, format=csv, no paging. */
+export function csvRequest(req: ApiRequest): ApiRequest {
+  const query: NonNullable<ApiRequest['query']> = {}
+  for (const [k, v] of Object.entries(req.query ?? {})) if (!paging.has(k)) query[k] = v
+  query.format = 'csv'
+  return { method: 'GET', path: req.path, query, signal: req.signal }
+}
+
+/** The URL of a list's CSV export (relative to the dashboard's origin). */
+export function csvURL(req: ApiRequest): string {
+  return target(csvRequest(req))
+}
+
+/** The file name the server gave (Content-Disposition), else fallback. */
+export function dispositionName(header: string | null, fallback: string): string {
+  const m = header ? /filename="([^"]+)"/.exec(header) : null
+  return m ? m[1] : fallback
+}
+
+/**
+ * Downloads a list as CSV. The server streams it (every page, the same
+ * filters and role as the list); the dashboard authenticates with a bearer
+ * header, which a plain link would not carry, so the file is fetched and
+ * handed to the browser as an object URL. Returns the file name.
+ */
+export async function downloadCSV(req: ApiRequest): Promise<string> {
+  const res = await request(csvRequest(req))
+  const blob = await res.blob()
+  const name = dispositionName(res.headers.get('Content-Disposition'), 'export.csv')
+  const url = URL.createObjectURL(blob)
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 1000)
+  return name
+}

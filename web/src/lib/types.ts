@@ -13,6 +13,8 @@ export type {
   AgentQuery as AgentListQuery,
   AgentStatus as AgentListStatus,
   AgentVersion,
+  // A request of the generated client (the CSV export takes one).
+  ApiRequest,
   AuditEntry,
   AuditQuery,
   Calendar,

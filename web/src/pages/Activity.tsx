@@ -6,11 +6,12 @@ import { parseResultFilter, sincePresets, skipReason, type ResultFilter } from '
 import { useFallbackInterval } from '../lib/live'
 import { invalidateExecution, useExecution, useExecutionList } from '../lib/queries/executions'
 import { killJob } from '../lib/queries/jobs'
-import { useResult, useResultList } from '../lib/queries/results'
+import { resultsExport, useResult, useResultList } from '../lib/queries/results'
 import { Link, navigate, useSearchParams } from '../lib/router'
 import { absoluteTime, durationBetween, formatDuration } from '../lib/time'
 import type { Result } from '../lib/types'
 import { t, type Key } from '../i18n'
+import { ExportCSV } from '../components/ExportCSV'
 import { Badge, Button, Card, Chips, ErrorBox, KV, Output, Pager, Progress, RelTime, Spinner, StatusBadge, Table, useConfirm, useNow, useToast } from '../components/ui'
 
 const LIMIT = 50
@@ -59,6 +60,7 @@ function ResultsList({ params, set }: { params: URLSearchParams; set: (k: string
           ))}
         </select>
         <Chips label={t('activity.since')} value={f.since} options={sincePresets.map((s) => ({ value: s, label: t(`since.${s}`) }))} onChange={(v) => set('since', v === '24h' ? '' : v)} />
+        <ExportCSV request={() => resultsExport(f, minute)} disabled={!res.total} />
         {f.exec_id && (
           <span className="tag">
             exec {f.exec_id.slice(0, 8)}

@@ -2,10 +2,9 @@ import { useQueryClient } from '@tanstack/react-query'
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react'
 import { useCanWrite } from '../lib/session'
 import { enc, mapLimit } from '../lib/api'
-import { downloadText, toCSV, type Column } from '../lib/csv'
 import { agentQueryToURL, parseAgentQuery, toggleSort, type AgentQuery, type AgentSortKey, type AgentStatus } from '../lib/filters'
 import { useFallbackInterval } from '../lib/live'
-import { allAgentsMatching, invalidateAgents, patchAgentsJoinedGroup, pingAgent, useAgentCounts, useAgentList } from '../lib/queries/agents'
+import { agentsExport, allAgentsMatching, invalidateAgents, patchAgentsJoinedGroup, pingAgent, useAgentCounts, useAgentList } from '../lib/queries/agents'
 import { addToGroup, invalidateGroups, useGroups } from '../lib/queries/groups'
 import { Link, useSearchParams } from '../lib/router'
 import type { Agent } from '../lib/types'
@@ -14,6 +13,7 @@ import { Button, Chips, Dialog, ErrorBox, Field, OnlineDot, RelTime, useToast } 
 import { useVirtual } from '../components/VirtualList'
 import { UpdateChip } from '../components/UpdateState'
 import { ExecDialog } from '../components/ExecDialog'
+import { ExportCSV } from '../components/ExportCSV'
 
 const PAGE = 200
 const statuses: AgentStatus[] = ['all', 'online', 'offline']
@@ -27,22 +27,6 @@ export function usePhone() {
     () => !!phoneMQ?.matches,
   )
 }
-
-export const agentCSVColumns: Column<Agent>[] = [
-  { header: 'pc_id', value: (a) => a.pc_id },
-  { header: 'hostname', value: (a) => a.hostname },
-  { header: 'online', value: (a) => a.online },
-  { header: 'os_family', value: (a) => a.os_family },
-  { header: 'os_version', value: (a) => a.os_version },
-  { header: 'arch', value: (a) => a.arch },
-  { header: 'agent_version', value: (a) => a.agent_version },
-  { header: 'update_state', value: (a) => a.update_state },
-  { header: 'update_error', value: (a) => a.update_error ?? '' },
-  { header: 'quarantined_version', value: (a) => a.quarantined_version ?? '' },
-  { header: 'last_heartbeat', value: (a) => a.last_heartbeat },
-  { header: 'running', value: (a) => a.running },
-  { header: 'groups', value: (a) => a.groups ?? [] },
-]
 
 function useDebounced<T>(v: T, ms: number) {
   const [d, setD] = useState(v)
@@ -110,18 +94,6 @@ export function Agents() {
     try {
       const all = await allAgentsMatching(q)
       setSel(new Set(all.map((a) => a.pc_id)))
-    } catch (e) {
-      toast(String((e as Error).message), 'bad')
-    } finally {
-      setBusy(null)
-    }
-  }
-  const exportCSV = async () => {
-    setBusy('csv')
-    try {
-      const all = await allAgentsMatching(q)
-      downloadText(`agents-${new Date().toISOString().slice(0, 10)}.csv`, toCSV(all, agentCSVColumns), 'text/csv;charset=utf-8')
-      toast(t('agents.exported', { count: all.length }), 'ok')
     } catch (e) {
       toast(String((e as Error).message), 'bad')
     } finally {
@@ -215,9 +187,7 @@ export function Agents() {
       <div className="page-head">
         <h1>{t('nav.agents')}</h1>
         <div className="row">
-          <Button onClick={exportCSV} busy={busy === 'csv'} disabled={!total}>
-            {t('agents.exportCSV', { count: total })}
-          </Button>
+          <ExportCSV request={() => agentsExport(q)} label={t('agents.exportCSV', { count: total })} disabled={!total} />
         </div>
       </div>
       <div className="toolbar">

@@ -1,10 +1,11 @@
 import { sinceFromPreset, sincePresets } from '../lib/filters'
 import { useFallbackInterval } from '../lib/live'
-import { useAuditList } from '../lib/queries/audit'
+import { auditExport, useAuditList } from '../lib/queries/audit'
 import { useSearchParams } from '../lib/router'
 import { absoluteTime } from '../lib/time'
 import { t } from '../i18n'
 import { Chips, ErrorBox, Pager, RelTime, Spinner, Table } from '../components/ui'
+import { ExportCSV } from '../components/ExportCSV'
 
 const LIMIT = 50
 
@@ -22,10 +23,16 @@ export function Audit() {
   }
   // `since` is relative to now; round to the minute so the query key stays stable.
   const s = sinceFromPreset(since, Math.floor(Date.now() / 60_000) * 60_000)
-  const a = useAuditList({ actor, action, since: s || undefined, limit: LIMIT }, { refetchInterval: interval })
+  const filter = { actor, action, since: s || undefined, limit: LIMIT }
+  const a = useAuditList(filter, { refetchInterval: interval })
   return (
     <div className="page">
-      <h1>{t('nav.audit')}</h1>
+      <div className="page-head">
+        <h1>{t('nav.audit')}</h1>
+        <div className="row">
+          <ExportCSV request={() => auditExport(filter)} disabled={!a.total} />
+        </div>
+      </div>
       <div className="toolbar filters">
         <input aria-label={t('audit.actor')} placeholder={t('audit.actor')} defaultValue={actor} onKeyDown={(e) => e.key === 'Enter' && set('actor', e.currentTarget.value.trim())} onBlur={(e) => e.target.value.trim() !== actor && set('actor', e.target.value.trim())} />
         <input aria-label={t('audit.action')} placeholder={t('audit.action')} defaultValue={action} onKeyDown={(e) => e.key === 'Enter' && set('action', e.currentTarget.value.trim())} onBlur={(e) => e.target.value.trim() !== action && set('action', e.target.value.trim())} />

@@ -1,6 +1,6 @@
 // Agents: the fleet table, one agent, ping and delete.
 import { useQueries, useQuery, type InfiniteData, type QueryClient } from '@tanstack/react-query'
-import { allPages } from '../api'
+import { allPages, requestOf } from '../api'
 import { client } from '../client'
 import { agentQueryParams, agentQueryToAPI, type AgentQuery, type AgentStatus } from '../filters'
 import type { Agent, AgentListQuery, AgentVersion, List } from '../types'
@@ -34,6 +34,9 @@ export const listAgentVersions = (signal?: AbortSignal) => client.listAgentVersi
 export const countAgents = (p: Omit<AgentListQuery, 'limit' | 'offset'>) => listAgents({ ...p, limit: 1, offset: 0 }).then((l) => l.total)
 
 /** Every agent matching q's filter (status, search, group), all pages: for "select all" and CSV. */
+/** The agents list matching q as a request (its CSV export: components/ExportCSV). */
+export const agentsExport = (q: AgentQuery) => requestOf((api) => api.listAgents(agentQueryParams(q, 0, 0)))
+
 export function allAgentsMatching(q: AgentQuery) {
   return allPages((page) => listAgents({ ...agentQueryParams(q, page.limit, 0), cursor: page.cursor }))
 }

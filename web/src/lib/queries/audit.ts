@@ -1,4 +1,5 @@
 // The audit log.
+import { requestOf } from '../api'
 import { client } from '../client'
 import type { AuditEntry, AuditListParams } from '../types'
 import { usePagedList, type PagedOpts } from './paged'
@@ -21,6 +22,8 @@ function listQuery(p: AuditListParams): string {
 // ---- fetchers ----
 
 export const listAudit = (p: AuditListParams & { cursor?: string }, signal?: AbortSignal) => client.listAudit(p, { signal })
+/** The audit rows matching p as a request (its CSV export: components/ExportCSV). */
+export const auditExport = (p: AuditListParams) => requestOf((api) => api.listAudit(p))
 
 // ---- hooks ----
 

@@ -1,5 +1,6 @@
 // Results: one execution's outcome on one PC (or one ad-hoc run).
 import { useQuery, type QueryClient } from '@tanstack/react-query'
+import { requestOf } from '../api'
 import { client } from '../client'
 import { resultFilterParams, resultFilterToAPI, type ResultFilter } from '../filters'
 import type { Result, ResultQuery } from '../types'
@@ -22,6 +23,8 @@ export const pcResults = (pc: string, limit: number) => client.listResults({ pc_
 /** `p` as built by lib/filters (resultFilterParams). */
 export const listResults = (p: ResultQuery, signal?: AbortSignal) => client.listResults(p, { signal })
 export const getResult = (id: string) => client.getResult(id)
+/** The results matching f as a request (its CSV export: components/ExportCSV). */
+export const resultsExport = (f: ResultFilter, now: number) => requestOf((api) => api.listResults(resultFilterParams(f, now, 0, 0)))
 
 // ---- hooks ----
 
