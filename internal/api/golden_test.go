@@ -275,7 +275,7 @@ func goldenSeed(t *testing.T, b *server.Server) {
 	// version and the users (SPEC §14).
 	facts := wire.Facts{Hostname: "HOST-1", OSFamily: "linux", OSVersion: "24.04", Kernel: "6.8.0", Arch: "amd64", CPUModel: "Xeon",
 		CPUCores: 4, MemoryBytes: 8 << 30, Disks: []wire.Disk{{Mount: "/", FS: "ext4", SizeBytes: 100 << 30, FreeBytes: 40 << 30}},
-		Interfaces: []wire.Interface{{Name: "eth0", MAC: "00:11:22:33:44:55", IPs: []string{"10.0.0.5/24"}}},
+		Interfaces:    []wire.Interface{{Name: "eth0", MAC: "00:11:22:33:44:55", IPs: []string{"10.0.0.5/24"}}},
 		LoggedInUsers: []string{"alice"}, BootTime: boot, Timezone: "UTC", AgentVersion: "1.0"}
 	later := facts
 	later.OSVersion, later.LoggedInUsers = "24.10", nil
