@@ -19,7 +19,7 @@ func TestInventory(t *testing.T) {
 	base := func(pc string) wire.Facts {
 		return wire.Facts{Hostname: "host-" + pc, OSFamily: "windows", OSVersion: "11", OSBuild: "22631", Kernel: "10.0.22631",
 			Arch: "amd64", CPUModel: "Core i5", CPUCores: 8, MemoryBytes: 16 << 30,
-			Disks: []wire.Disk{{Mount: "C:", FS: "NTFS", SizeBytes: 500 << 30, FreeBytes: 120 << 30}, {Mount: "D:", FS: "NTFS", SizeBytes: 100 << 30}},
+			Disks:      []wire.Disk{{Mount: "C:", FS: "NTFS", SizeBytes: 500 << 30, FreeBytes: 120 << 30}, {Mount: "D:", FS: "NTFS", SizeBytes: 100 << 30}},
 			Interfaces: []wire.Interface{{Name: "Ethernet", MAC: "aa:bb", IPs: []string{"10.0.0.7"}}}, LoggedInUsers: []string{"alice"},
 			BootTime: now.Add(-time.Hour), Timezone: "Europe/Paris", AgentVersion: "1.4.0"}
 	}
