@@ -14,7 +14,7 @@ import (
 
 // FactsWriter is what the inventory projector needs from the store.
 type FactsWriter interface {
-	ApplyFacts(ctx context.Context, batch []store.FactsReport) (int, error)
+	ApplyFacts(ctx context.Context, batch []store.FactsReport) (store.FactsOutcome, error)
 }
 
 // inventoryHandler projects stream INVENTORY into agent_facts and the
@@ -48,12 +48,12 @@ func (h *inventoryHandler) write(ctx context.Context, items []any) error {
 	for i, it := range items {
 		batch[i] = it.(store.FactsReport)
 	}
-	changes, err := h.w.ApplyFacts(ctx, batch)
+	out, err := h.w.ApplyFacts(ctx, batch)
 	if err != nil {
 		return err
 	}
-	if changes > 0 {
-		h.notes.Publish("inventory", map[string]int{"changes": changes})
+	for _, pc := range out.PCs {
+		h.notes.Publish("inventory", map[string]string{"pc_id": pc})
 	}
 	return nil
 }

@@ -41,31 +41,31 @@ const (
 // Otherwise every fact field whose value differs from the stored report
 // adds one history row (free disk space excepted: it moves on every
 // report) and the report replaces the stored one. A PC's first report
-// records no history: there is nothing it changed from. It returns how
-// many history rows were added.
+// records no history: there is nothing it changed from. It returns what
+// was applied (for the dashboard's live events).
 //
 // Two replicas applying two reports of one PC at the same time could both
 // diff against the same stored report; the upsert keeps the newer report
 // whatever the order, and the history keys are the messages', so nothing
 // is duplicated.
-func (db *DB) ApplyFacts(ctx context.Context, batch []FactsReport) (int, error) {
+func (db *DB) ApplyFacts(ctx context.Context, batch []FactsReport) (FactsOutcome, error) {
+	var out FactsOutcome
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return out, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
 	hist, err := tx.PrepareContext(ctx, db.q(`INSERT INTO inventory_history
 		(stream, stream_seq, table_name, item_key, field, pc_id, change, old_value, new_value, at)
 		VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`))
 	if err != nil {
-		return 0, fmt.Errorf("prepare inventory history insert: %w", err)
+		return out, fmt.Errorf("prepare inventory history insert: %w", err)
 	}
 	defer hist.Close()
-	added := 0
 	for _, r := range batch {
 		old, seq, found, err := db.storedFacts(ctx, tx, r.PCID)
 		if err != nil {
-			return 0, err
+			return out, err
 		}
 		if found && seq >= int64(r.Seq) {
 			continue
@@ -74,19 +74,29 @@ func (db *DB) ApplyFacts(ctx context.Context, batch []FactsReport) (int, error) 
 			for _, c := range diffFacts(old, r.Facts) {
 				if _, err := hist.ExecContext(ctx, bus.StreamInventory, int64(r.Seq), FactsTable, c.field, r.PCID, c.change,
 					c.old, c.new, TS(r.CollectedAt)); err != nil {
-					return 0, fmt.Errorf("insert history of %s field %s: %w", r.PCID, c.field, err)
+					return out, fmt.Errorf("insert history of %s field %s: %w", r.PCID, c.field, err)
 				}
-				added++
+				out.Changes++
 			}
 		}
 		if err := db.upsertFacts(ctx, tx, r); err != nil {
-			return 0, err
+			return out, err
+		}
+		if !slices.Contains(out.PCs, r.PCID) {
+			out.PCs = append(out.PCs, r.PCID)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit facts: %w", err)
+		return FactsOutcome{}, fmt.Errorf("commit facts: %w", err)
 	}
-	return added, nil
+	return out, nil
+}
+
+// FactsOutcome is what ApplyFacts applied: the PCs whose facts it stored
+// and how many history rows it added.
+type FactsOutcome struct {
+	PCs     []string
+	Changes int
 }
 
 const factsCols = `pc_id, stream_seq, collected_at, hostname, os_family, os_version, os_build, kernel, arch, cpu_model,

@@ -39,7 +39,7 @@ func fields(cs []apiv1.InventoryChange) []string {
 func TestApplyFactsHistory(t *testing.T) {
 	eachDB(t, true, func(t *testing.T, db *store.DB) {
 		f1 := factsOf("pc1")
-		if n := mustT[int](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", 1, t0, f1), report("pc2", 2, t0, factsOf("pc2"))})); n != 0 {
+		if n := mustT[store.FactsOutcome](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", 1, t0, f1), report("pc2", 2, t0, factsOf("pc2"))})).Changes; n != 0 {
 			t.Fatalf("a first report recorded %d history rows", n)
 		}
 		l := mustT[store.Listing[apiv1.AgentFacts]](t)(db.PageFacts(ctx, store.FactsFilter{}, store.Page{Limit: 10}))
@@ -52,7 +52,7 @@ func TestApplyFactsHistory(t *testing.T) {
 		// Free space alone moves: stored, but no history.
 		f2 := factsOf("pc1")
 		f2.Disks[0].FreeBytes = 39 << 30
-		if n := mustT[int](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", 3, t0.Add(time.Hour), f2)})); n != 0 {
+		if n := mustT[store.FactsOutcome](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", 3, t0.Add(time.Hour), f2)})).Changes; n != 0 {
 			t.Fatalf("free_bytes alone recorded %d rows", n)
 		}
 		if l := mustT[store.Listing[apiv1.AgentFacts]](t)(db.PageFacts(ctx, store.FactsFilter{PCID: "pc1"}, store.Page{Limit: 10})); l.Rows[0].Disks[0].FreeBytes != 39<<30 {
@@ -64,7 +64,7 @@ func TestApplyFactsHistory(t *testing.T) {
 		f3.OSVersion = "24.10"
 		f3.LoggedInUsers = []string{"alice", "bob"}
 		at3 := t0.Add(2 * time.Hour)
-		if n := mustT[int](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", 4, at3, f3)})); n != 2 {
+		if n := mustT[store.FactsOutcome](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", 4, at3, f3)})).Changes; n != 2 {
 			t.Fatalf("recorded %d rows, want 2", n)
 		}
 		got := fields(history(t, db, store.HistoryFilter{PCID: "pc1"}))
@@ -83,7 +83,7 @@ func TestApplyFactsHistory(t *testing.T) {
 		old := factsOf("pc1")
 		old.Hostname = "renamed"
 		for _, seq := range []uint64{4, 2} {
-			if n := mustT[int](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", seq, t0, old)})); n != 0 {
+			if n := mustT[store.FactsOutcome](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", seq, t0, old)})).Changes; n != 0 {
 				t.Fatalf("seq %d recorded %d rows", seq, n)
 			}
 		}
@@ -100,7 +100,7 @@ func TestApplyFactsHistory(t *testing.T) {
 		f4.Disks = append(slices.Clone(f3.Disks), wire.Disk{Mount: "/data", FS: "xfs", SizeBytes: 1 << 40, FreeBytes: 1})
 		f5 := f4
 		f5.LoggedInUsers = nil
-		n := mustT[int](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", 5, t0.Add(3*time.Hour), f4), report("pc1", 6, t0.Add(4*time.Hour), f5)}))
+		n := mustT[store.FactsOutcome](t)(db.ApplyFacts(ctx, []store.FactsReport{report("pc1", 5, t0.Add(3*time.Hour), f4), report("pc1", 6, t0.Add(4*time.Hour), f5)})).Changes
 		if n != 2 {
 			t.Fatalf("recorded %d rows, want 2", n)
 		}
