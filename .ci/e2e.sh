@@ -47,7 +47,7 @@ up=""
 for _ in $(seq 1 120); do curl -fsS "$url/health" >/dev/null 2>&1 && { up=1; break; }; sleep 0.5; done
 if [ -z "$up" ]; then echo "backend did not start"; cat "$tmp/backend.log"; exit 1; fi
 # Heartbeat-only PCs in every self-update state, for tests/rollout.test.mjs.
-"$tmp/fakefleet" -nats "nats://127.0.0.1:$np" -token e2e-broker-token -n 12 -prefix e2e-fake -update-states \
+"$tmp/fakefleet" -nats "nats://127.0.0.1:$np" -token e2e-broker-token -n 12 -prefix e2e-fake -update-states -inventory \
   -offline 0 -every 20s >"$tmp/fakefleet.log" 2>&1 &
 pids+=($!)
 # The bootstrap admin must change its password before anything else.

@@ -1,6 +1,7 @@
 // Command fakefleet publishes heartbeats for N synthetic PCs so the dashboard
 // can be exercised (and measured) with a large fleet without N real agents.
-// It only sends heartbeats: the PCs are listed as online but run nothing.
+// It only sends heartbeats (and with -inventory built-in facts): the PCs are
+// listed as online but run nothing.
 //
 //	go run ./e2e/fakefleet -nats nats://127.0.0.1:14222 -n 10000 -every 60s
 package main
@@ -28,6 +29,7 @@ func main() {
 	every := flag.Duration("every", 0, "repeat heartbeats at this interval (0 = once and exit)")
 	offline := flag.Float64("offline", 0.05, "fraction of PCs that report once with a stale time and then stay silent")
 	updates := flag.Bool("update-states", false, "report self-update states (SPEC §13) by pc index: none (an older agent), then each of wire.UpdateStates in turn")
+	inventory := flag.Bool("inventory", false, "report built-in facts (SPEC §14) once at start, then again with a new OS build and one more user (a change in history)")
 	flag.Parse()
 
 	opts := []nats.Option{nats.Name("kanade-fakefleet")}
@@ -82,6 +84,30 @@ func main() {
 	}
 	send(true)
 	log.Printf("sent %d heartbeats", *n)
+	if *inventory {
+		for round := range 2 {
+			for i := 0; i < *n; i++ {
+				o := oses[i%len(oses)]
+				pc := fmt.Sprintf("%s-%05d", *prefix, i)
+				f := wire.Facts{Hostname: fmt.Sprintf("HOST-%05d", i), OSFamily: o[0], OSVersion: o[1], OSBuild: "22631", Kernel: "10.0.22631",
+					Arch: o[2], CPUModel: "Intel(R) Core(TM) i5-1245U", CPUCores: 10, MemoryBytes: 16 << 30,
+					Disks:         []wire.Disk{{Mount: "C:", FS: "NTFS", SizeBytes: 476 << 30, FreeBytes: uint64(50+i%300) << 30}},
+					Interfaces:    []wire.Interface{{Name: "Ethernet", MAC: fmt.Sprintf("02:00:00:00:%02x:%02x", i/256%256, i%256), IPs: []string{fmt.Sprintf("10.1.%d.%d", i/250%250, i%250+2)}}},
+					LoggedInUsers: []string{"alice"}, BootTime: boot, Timezone: "Europe/Berlin", AgentVersion: versions[i%len(versions)]}
+				if round == 1 {
+					f.OSBuild, f.LoggedInUsers = "26100", []string{"alice", "bob"}
+				}
+				b, _ := json.Marshal(wire.Inventory{PCID: pc, CollectedAt: time.Now().UTC(), Facts: f})
+				if err := nc.Publish(bus.Inventory(pc), b); err != nil {
+					log.Fatalf("publish: %v", err)
+				}
+			}
+			if err := nc.Flush(); err != nil {
+				log.Fatalf("flush: %v", err)
+			}
+		}
+		log.Printf("sent %d inventory reports, twice", *n)
+	}
 	if *every <= 0 {
 		return
 	}

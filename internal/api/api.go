@@ -46,6 +46,8 @@ type Reader interface {
 	GetResult(ctx context.Context, id string) (apiv1.Result, bool, error)
 	PageAudit(ctx context.Context, f store.AuditFilter, p store.Page) (store.Listing[apiv1.AuditEntry], error)
 	Fleet(ctx context.Context, now time.Time) (store.FleetCounts, error)
+	PageFacts(ctx context.Context, f store.FactsFilter, p store.Page) (store.Listing[apiv1.AgentFacts], error)
+	PageHistory(ctx context.Context, f store.HistoryFilter, p store.Page) (store.Listing[apiv1.InventoryChange], error)
 }
 
 // Dispatches forgets a deleted schedule's per_pc history (*store.DB).

@@ -167,4 +167,15 @@ func seedEveryList(t *testing.T, b *server.Server) {
 			t.Fatal(err)
 		}
 	}
+	// Facts of 3 PCs, each reported twice with two changed fields: history
+	// rows tie in at.
+	for i := range 3 {
+		pc := fmt.Sprintf("pc-%d", i)
+		for seq, v := range []string{"1", "2"} {
+			if _, err := b.DB.ApplyFacts(ctx, []store.FactsReport{{Inventory: wire.Inventory{PCID: pc, CollectedAt: now.Add(-time.Duration(i/2) * time.Second),
+				Facts: wire.Facts{Hostname: "h" + v, OSVersion: v}}, Seq: uint64(10*i + seq + 1)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

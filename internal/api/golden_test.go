@@ -112,6 +112,10 @@ func TestResponsesGolden(t *testing.T) {
 		{"GET", "/api/results?since=yesterday", "", "", v},
 		{"GET", "/api/audit?actor=golden-seed", "", "", v},
 		{"GET", "/api/audit?actor=golden-seed&action=job.create&limit=1", "", "", v},
+		{"GET", "/api/inventory/facts?pc_id=pc-1", "", "", v},
+		{"GET", "/api/inventory/facts?q=nomatch", "", "", v},
+		{"GET", "/api/inventory/history?pc_id=pc-1&table=facts&since=24h", "", "", v},
+		{"GET", "/api/inventory/history?since=yesterday", "", "", v},
 
 		{"POST", "/api/jobs", "text/yaml", job, op},
 		{"GET", "/api/jobs", "", "", v},
@@ -265,6 +269,18 @@ func goldenSeed(t *testing.T, b *server.Server) {
 			StartedAt: now, FinishedAt: now, TimedOut: code != 0}, RecordedAt: now})
 	}
 	if _, err := b.DB.ApplyResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	// Built-in facts of pc-1, reported twice: the second changes the OS
+	// version and the users (SPEC §14).
+	facts := wire.Facts{Hostname: "HOST-1", OSFamily: "linux", OSVersion: "24.04", Kernel: "6.8.0", Arch: "amd64", CPUModel: "Xeon",
+		CPUCores: 4, MemoryBytes: 8 << 30, Disks: []wire.Disk{{Mount: "/", FS: "ext4", SizeBytes: 100 << 30, FreeBytes: 40 << 30}},
+		Interfaces:    []wire.Interface{{Name: "eth0", MAC: "00:11:22:33:44:55", IPs: []string{"10.0.0.5/24"}}},
+		LoggedInUsers: []string{"alice"}, BootTime: boot, Timezone: "UTC", AgentVersion: "1.0"}
+	later := facts
+	later.OSVersion, later.LoggedInUsers = "24.10", nil
+	if _, err := b.DB.ApplyFacts(ctx, []store.FactsReport{{Inventory: wire.Inventory{PCID: "pc-1", CollectedAt: now, Facts: facts}, Seq: 1},
+		{Inventory: wire.Inventory{PCID: "pc-1", CollectedAt: now, Facts: later}, Seq: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	// Audit rows of an actor of their own, far above the stream's sequence

@@ -76,7 +76,7 @@ func (s *Server) takeFleetSnapshot(ctx context.Context) (*fleetSnapshot, error) 
 		snap.problems = append(snap.problems, "jetstream unreachable")
 	} else {
 		js.StoreBytes = info.Store
-		for _, name := range []string{bus.StreamExec, bus.StreamEvents, bus.StreamResults, bus.StreamAudit, bus.StreamExecs} {
+		for _, name := range []string{bus.StreamExec, bus.StreamEvents, bus.StreamResults, bus.StreamAudit, bus.StreamExecs, bus.StreamInventory} {
 			st, err := s.d.JS.Stream(jctx, name)
 			if err != nil {
 				snap.problems = append(snap.problems, "stream "+name+" missing")

@@ -84,6 +84,10 @@ func (s *Server) table() []route {
 		{"GET /api/results/{result_id}/output", viewer, s.resultOutput},
 		{"GET /api/audit", viewer, s.listAudit},
 
+		// Inventory (SPEC §14): built-in facts and the history of changes.
+		{"GET /api/inventory/facts", viewer, s.listInventoryFacts},
+		{"GET /api/inventory/history", viewer, s.listInventoryHistory},
+
 		// The job catalog and the stop levers.
 		{"GET /api/jobs", viewer, s.listJobs},
 		{"POST /api/jobs", operator, s.putJob},

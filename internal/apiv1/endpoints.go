@@ -69,6 +69,8 @@ var Endpoints = []Endpoint{
 	{Name: "GetResult", Method: "GET", Path: "/api/results/{result_id}", Resp: Result{}, Doc: "one result with its stdout and stderr"},
 	{Name: "ResultOutput", Method: "GET", Path: "/api/results/{result_id}/output", Query: OutputQuery{}, Text: true, Doc: "one stream of a result's output as text/plain: the whole of it when stored (header Kanade-Output: full), else the result's copy (inline)"},
 	{Name: "ListAudit", Method: "GET", Path: "/api/audit", Query: AuditQuery{}, Resp: AuditEntry{}, List: true, Doc: "the audit log, newest first"},
+	{Name: "ListInventoryFacts", Method: "GET", Path: "/api/inventory/facts", Query: FactsQuery{}, Resp: AgentFacts{}, List: true, Doc: "every PC's latest built-in facts (OS, CPU, memory, disks, interfaces, users), in pc_id order"},
+	{Name: "ListInventoryHistory", Method: "GET", Path: "/api/inventory/history", Query: HistoryQuery{}, Resp: InventoryChange{}, List: true, Doc: "inventory changes (fact fields and inventory table rows), newest first"},
 	{Name: "FleetHealth", Method: "GET", Path: "/api/health/fleet", Resp: FleetHealth{}, AlsoOK: []int{503}, Doc: "fleet and broker health (503 when degraded)"},
 
 	{Name: "Login", Method: "POST", Path: "/api/auth/login", Body: LoginRequest{}, Resp: LoginResponse{}, Doc: "exchange a password for a token (public)"},

@@ -53,6 +53,8 @@ const (
 	ConsumerResults = "backend_results_projector"
 	ConsumerAudit   = "backend_audit_projector"
 	ConsumerExecs   = "backend_execs_projector"
+	// ConsumerInventory projects built-in facts (SPEC §14).
+	ConsumerInventory = "backend_inventory_projector"
 	// ConsumerCommandAudit follows EXEC to audit commands the backend did
 	// not publish itself (internal/cmdaudit).
 	ConsumerCommandAudit = "backend_command_audit"

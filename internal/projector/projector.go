@@ -17,6 +17,7 @@ import (
 // Store is everything the projectors write.
 type Store interface {
 	Writer
+	FactsWriter
 	HeartbeatWriter
 	GroupWriter
 	TableEmpty(ctx context.Context, table string) (bool, error)
@@ -73,6 +74,7 @@ func New(st Store, o Options) *Set {
 			mk(bus.StreamResults, bus.ConsumerResults, "", &resultsHandler{w: st, log: o.Log, notes: o.Notes, drops: o.Metrics}),
 			mk(bus.StreamAudit, bus.ConsumerAudit, "", &auditHandler{w: st, log: o.Log}),
 			mk(bus.StreamExecs, bus.ConsumerExecs, "", &execsHandler{w: st, log: o.Log, notes: o.Notes}),
+			mk(bus.StreamInventory, bus.ConsumerInventory, "", &inventoryHandler{w: st, log: o.Log, notes: o.Notes, drops: o.Metrics}),
 		},
 		beats: &Heartbeats{W: st, Log: o.Log, Notes: o.Notes, Local: o.Local, Metrics: o.Metrics},
 	}
@@ -86,6 +88,7 @@ func (s *Set) ResetIfWiped(ctx context.Context, js jetstream.JetStream) error {
 		{bus.StreamResults, bus.ConsumerResults, "execution_results"},
 		{bus.StreamAudit, bus.ConsumerAudit, "audit_log"},
 		{bus.StreamExecs, bus.ConsumerExecs, "executions"},
+		{bus.StreamInventory, bus.ConsumerInventory, "agent_facts"},
 	}
 	for _, p := range pairs {
 		empty, err := s.store.TableEmpty(ctx, p.table)

@@ -77,7 +77,7 @@ func (e *env) waitProjected() {
 	ctx := context.Background()
 	testenv.Eventually(e.t, 15*time.Second, "projectors caught up", func() bool {
 		for _, c := range [][2]string{{bus.StreamEvents, bus.ConsumerEvents}, {bus.StreamResults, bus.ConsumerResults}, {bus.StreamAudit, bus.ConsumerAudit},
-			{bus.StreamExecs, bus.ConsumerExecs}} {
+			{bus.StreamExecs, bus.ConsumerExecs}, {bus.StreamInventory, bus.ConsumerInventory}} {
 			cons, err := e.b.JS.Consumer(ctx, c[0], c[1])
 			if err != nil {
 				return false

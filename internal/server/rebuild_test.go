@@ -3,11 +3,13 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
+	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
 // open is an unauthenticated API caller for a testenv backend.
@@ -32,7 +35,7 @@ func (s *secured) do(t *testing.T, method, path string, body any) reply {
 // runAgents starts real agents with their data under root (groups set
 // through the API first when setGroups) until the test ends or stop is
 // called.
-func runAgents(t *testing.T, s *secured, root string, setGroups bool, members map[string][]string) (stop func()) {
+func runAgents(t *testing.T, s *secured, root string, setGroups bool, members map[string][]string) (stop func(), agents []*agent.Agent) {
 	t.Helper()
 	var stops []func()
 	for pc, groups := range members {
@@ -40,10 +43,11 @@ func runAgents(t *testing.T, s *secured, root string, setGroups bool, members ma
 			must(t, s.do(t, "PUT", "/api/agents/"+pc+"/groups", map[string]any{"groups": groups}), 200)
 		}
 		a, err := agent.New(agent.Options{PCID: pc, NATSURL: s.b.NATSURL(), DataDir: filepath.Join(root, pc),
-			Logger: testenv.Logger(), Version: "test"})
+			Logger: testenv.Logger(), Version: "test", Facts: rebuildFacts(pc)})
 		if err != nil {
 			t.Fatal(err)
 		}
+		agents = append(agents, a)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = a.Run(ctx) }()
@@ -60,7 +64,21 @@ func runAgents(t *testing.T, s *secured, root string, setGroups bool, members ma
 		}
 	}
 	t.Cleanup(stop)
-	return stop
+	return stop, agents
+}
+
+// factsGen is the generation of the facts rebuildFacts reports: bumping
+// it changes one fact of every PC.
+var factsGen atomic.Int32
+
+// rebuildFacts are fixed facts (the real collector's free space and users
+// move on their own), whose os_version is the current factsGen.
+func rebuildFacts(pc string) func(context.Context) wire.Facts {
+	return func(context.Context) wire.Facts {
+		return wire.Facts{Hostname: "host-" + pc, OSFamily: "linux", OSVersion: fmt.Sprintf("gen-%d", factsGen.Load()),
+			Arch: "amd64", CPUCores: 2, MemoryBytes: 1 << 30, Disks: []wire.Disk{{Mount: "/", FS: "ext4", SizeBytes: 1 << 30, FreeBytes: 1 << 29}},
+			Interfaces: []wire.Interface{{Name: "eth0", IPs: []string{"10.0.0.1/24"}}}, AgentVersion: "test"}
+	}
 }
 
 // TestWipeAndRebuild (SPEC §11, issue 14): executions of every kind —
@@ -81,7 +99,8 @@ func TestWipeAndRebuild(t *testing.T) {
 	must(t, s.do(t, "PUT", "/api/config", map[string]any{"heartbeat_interval": "1s"}), 200)
 	agents := t.TempDir()
 	fleet := map[string][]string{"pc-a": {"g1"}, "pc-b": {"g1"}, "pc-c": {"g2"}}
-	stopAgents := runAgents(t, s, agents, true, fleet)
+	factsGen.Store(1)
+	stopAgents, running := runAgents(t, s, agents, true, fleet)
 	testenv.Eventually(t, 30*time.Second, "three agents online", func() bool {
 		pcs, err := b.DB.OnlinePCs(context.Background(), time.Now(), "")
 		return err == nil && len(pcs) == 3
@@ -137,11 +156,25 @@ func TestWipeAndRebuild(t *testing.T) {
 		return fired && len(execs) == len(ids)+1
 	}
 	testenv.Eventually(t, 60*time.Second, "every execution completed and the schedule fired", settled)
+	// Inventory (SPEC §14): every PC's facts, then one changed fact each.
+	testenv.Eventually(t, 30*time.Second, "facts of three PCs", func() bool {
+		return s.do(t, "GET", "/api/inventory/facts", nil).hdr.Get("X-Total-Count") == "3"
+	})
+	factsGen.Store(2)
+	for _, a := range running {
+		a.ReportInventory()
+	}
+	testenv.Eventually(t, 30*time.Second, "three facts changes", func() bool {
+		return s.do(t, "GET", "/api/inventory/history?table=facts", nil).hdr.Get("X-Total-Count") == "3"
+	})
 	// Agents stop: nothing changes the lists from here (heartbeat fields
 	// are compared without their times).
 	stopAgents()
 	waitIdle(t, b)
 	before := snapshotAPI(t, s)
+	if !strings.Contains(before["GET /api/inventory/history"], `"old":"gen-1","new":"gen-2"`) {
+		t.Fatalf("no facts history:\n%s", before["GET /api/inventory/history"])
+	}
 	for _, want := range []string{`"skipped_count":1`, `"failure_count":2`, `"pending_waves":0`, `"job_id":"adhoc"`,
 		`"initiated_by":"scheduler"`, `"action":"exec.wave"`, `"subjects_sent":2`} {
 		if !strings.Contains(before["GET /api/executions"]+before["GET /api/audit"], want) {
@@ -163,7 +196,7 @@ func TestWipeAndRebuild(t *testing.T) {
 	b2 := testenv.Backend(t, cfg)
 	s2 := open(b2)
 	// The same agents come back (their ledgers remember what they ran).
-	runAgents(t, s2, agents, false, fleet)
+	_, _ = runAgents(t, s2, agents, false, fleet)
 	var after map[string]string
 	same := func() bool {
 		for k, v := range before {
@@ -201,7 +234,8 @@ func waitIdle(t *testing.T, b *server.Server) {
 	t.Helper()
 	testenv.Eventually(t, 30*time.Second, "projectors idle", func() bool {
 		for _, c := range [][2]string{{"EVENTS", "backend_events_projector"}, {"RESULTS", "backend_results_projector"},
-			{"AUDIT", "backend_audit_projector"}, {"EXECS", "backend_execs_projector"}} {
+			{"AUDIT", "backend_audit_projector"}, {"EXECS", "backend_execs_projector"},
+			{"INVENTORY", "backend_inventory_projector"}} {
 			cons, err := b.JS.Consumer(context.Background(), c[0], c[1])
 			if err != nil {
 				return false
@@ -240,6 +274,10 @@ func snapshotAPI(t *testing.T, s *secured) map[string]string {
 		switch e.Name {
 		case "ListAgents":
 			body = blank(t, body, "last_heartbeat", "agent_rss_bytes", "agent_cpu_pct", "running", "online")
+		case "ListInventoryFacts":
+			// The agents report again when they reconnect: the same
+			// facts (no history), collected anew.
+			body = blank(t, body, "collected_at")
 		case "ListSchedules":
 			body = blank(t, body, "next_fire") // computed from the clock, not stored
 		}

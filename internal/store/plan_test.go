@@ -32,7 +32,7 @@ import (
 // a partial index to walking the whole table in time order) fails here.
 
 // bigTables may never be read in full by a listed filter.
-var bigTables = []string{"execution_results", "agents", "executions", "audit_log"}
+var bigTables = []string{"execution_results", "agents", "executions", "audit_log", "agent_facts", "inventory_history"}
 
 type planCase struct {
 	name string
@@ -67,6 +67,18 @@ func planCases(now time.Time) []planCase {
 	audit := func(name, index string, f AuditFilter) planCase {
 		return planCase{name: "audit " + name, index: index, run: func(ctx context.Context, db *DB) error {
 			_, _, err := db.ListAudit(ctx, f, page)
+			return err
+		}}
+	}
+	facts := func(name, index string, f FactsFilter) planCase {
+		return planCase{name: "facts " + name, index: index, run: func(ctx context.Context, db *DB) error {
+			_, err := db.PageFacts(ctx, f, page)
+			return err
+		}}
+	}
+	hist := func(name, index string, f HistoryFilter) planCase {
+		return planCase{name: "inventory history " + name, index: index, run: func(ctx context.Context, db *DB) error {
+			_, err := db.PageHistory(ctx, f, page)
 			return err
 		}}
 	}
@@ -140,6 +152,21 @@ func planCases(now time.Time) []planCase {
 		audit("by actor", "audit_actor", AuditFilter{Actor: "alice"}),
 		audit("by action", "audit_action", AuditFilter{Action: "exec"}),
 		audit("since 24h", "audit_occurred", AuditFilter{Since: day}),
+		// GET /api/inventory/facts: pc_id, q, group (SPEC §14).
+		facts("first page", "", FactsFilter{}),
+		facts("by pc_id", "", FactsFilter{PCID: "pc-00004"}),
+		facts("by group", "agent_groups_group", FactsFilter{Group: "canary"}),
+		{name: "facts search", mayScan: "a substring of pc_id or hostname has no index; one row per PC, bounded by the fleet size",
+			run: func(ctx context.Context, db *DB) error {
+				_, err := db.PageFacts(ctx, FactsFilter{Q: "host-0004"}, page)
+				return err
+			}},
+		// GET /api/inventory/history: pc_id, table, since, newest first.
+		hist("newest page", "inventory_history_at", HistoryFilter{}),
+		hist("by pc_id", "inventory_history_pc", HistoryFilter{PCID: "pc-00004"}),
+		hist("by table", "inventory_history_table", HistoryFilter{Table: "facts"}),
+		hist("since 24h", "inventory_history_at", HistoryFilter{Since: day}),
+		hist("by pc_id since 24h", "inventory_history_pc", HistoryFilter{PCID: "pc-00004", Since: day}),
 		// GET /api/health/fleet: index-only counts.
 		{name: "fleet health", run: func(ctx context.Context, db *DB) error {
 			_, err := db.Fleet(ctx, now)
@@ -462,6 +489,19 @@ func seedForPlans(t *testing.T, db *DB) {
 	for i := range 5000 {
 		exec(`INSERT INTO audit_log (stream_seq, actor, action, occurred_at) VALUES (?, ?, ?, ?)`,
 			i+1, fmt.Sprintf("user-%d", i%10), fmt.Sprintf("action-%d", i%30), TS(now.Add(time.Duration(i)*time.Second)))
+	}
+	for i := range 2000 {
+		exec(`INSERT INTO agent_facts (pc_id, stream_seq, collected_at, hostname) VALUES (?, ?, ?, ?)`,
+			fmt.Sprintf("pc-%05d", i), i+1, TS(now), fmt.Sprintf("HOST-%05d", i))
+	}
+	for i := range 5000 {
+		table := "facts"
+		if i%3 == 0 {
+			table = "software"
+		}
+		exec(`INSERT INTO inventory_history (stream, stream_seq, table_name, item_key, field, pc_id, change, at)
+			VALUES ('INVENTORY', ?, ?, '', 'os_version', ?, 'changed', ?)`,
+			i+1, table, fmt.Sprintf("pc-%05d", i%2000), TS(now.Add(-time.Duration(i)*time.Minute)))
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)

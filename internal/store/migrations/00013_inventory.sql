@@ -44,6 +44,8 @@ CREATE TABLE inventory_history (
 );
 CREATE INDEX inventory_history_pc ON inventory_history (pc_id, at);
 CREATE INDEX inventory_history_table ON inventory_history (table_name, at);
+-- The newest-first list without a filter, and since= (in the list's whole order).
+CREATE INDEX inventory_history_at ON inventory_history (at, stream, stream_seq, table_name, item_key, field);
 
 -- +goose Down
 DROP TABLE inventory_history;

@@ -94,6 +94,30 @@ export interface Agent {
 }
 
 /**
+ * AgentFacts is one PC's latest built-in inventory report (GET
+ * /api/inventory/facts; SPEC §14).
+ */
+export interface AgentFacts {
+  pc_id: string
+  collected_at: Time
+  hostname: string
+  os_family: string
+  os_version: string
+  os_build: string
+  kernel: string
+  arch: string
+  cpu_model: string
+  cpu_cores: number
+  memory_bytes: number
+  disks: FactDisk[] | null
+  interfaces: FactInterface[] | null
+  logged_in_users: string[] | null
+  boot_time: Time | null
+  timezone: string
+  agent_version: string
+}
+
+/**
  * AgentGroups is one PC's group list (GET, PUT and POST
  * /api/agents/{pc_id}/groups answer it; PUT takes it as the body).
  */
@@ -441,6 +465,29 @@ export interface ExecutionQuery extends Page {
 /** ExecutionStatus is the lifecycle state of an execution. */
 export type ExecutionStatus = "pending" | "running" | "completed" | "expired"
 
+/** FactDisk is one mounted filesystem of a PC. */
+export interface FactDisk {
+  mount: string
+  fs: string
+  size_bytes: number
+  free_bytes: number
+}
+
+/** FactInterface is one network interface of a PC. */
+export interface FactInterface {
+  name: string
+  mac: string
+  ips: string[] | null
+}
+
+/** FactsQuery filters GET /api/inventory/facts (pc_id order). */
+export interface FactsQuery extends Page {
+  pc_id?: string
+  /** substring of pc_id or hostname */
+  q?: string
+  group?: string
+}
+
 /** FleetHealth is GET /api/health/fleet (503 when degraded). */
 export interface FleetHealth {
   agents_known: number
@@ -513,6 +560,14 @@ export interface Heartbeat {
   quarantined_version?: string
 }
 
+/** HistoryQuery filters GET /api/inventory/history (newest first). */
+export interface HistoryQuery extends Page {
+  pc_id?: string
+  table?: string
+  /** RFC 3339 time or a duration ago (24h) */
+  since?: string
+}
+
 /** InstallQuery is the query of GET /api/install/{os}. */
 export interface InstallQuery {
   /**
@@ -521,6 +576,27 @@ export interface InstallQuery {
    * use).
    */
   token?: string
+}
+
+/**
+ * InventoryChange is one inventory_history row: a changed fact field
+ * (table "facts", key "") or an added, removed or changed row of an
+ * inventory job's table (field ""). Old and New are JSON values (null
+ * when added, respectively removed).
+ */
+export interface InventoryChange {
+  pc_id: string
+  table: string
+  key: string
+  field: string
+  /** added | removed | changed */
+  change: string
+  old: unknown
+  new: unknown
+  at: Time
+  /** The message the change was projected from (INVENTORY or RESULTS). */
+  stream: string
+  stream_seq: number
 }
 
 /** JetStreamHealth is the broker part of FleetHealth. */
@@ -952,6 +1028,12 @@ export function createApi(t: Transport) {
     /** GET /api/audit: the audit log, newest first */
     listAudit: (query: AuditQuery = {}, opts: CallOptions = {}): Promise<List<AuditEntry>> =>
       t({ method: 'GET', path: `/api/audit`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<AuditEntry>>,
+    /** GET /api/inventory/facts: every PC's latest built-in facts (OS, CPU, memory, disks, interfaces, users), in pc_id order */
+    listInventoryFacts: (query: FactsQuery = {}, opts: CallOptions = {}): Promise<List<AgentFacts>> =>
+      t({ method: 'GET', path: `/api/inventory/facts`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<AgentFacts>>,
+    /** GET /api/inventory/history: inventory changes (fact fields and inventory table rows), newest first */
+    listInventoryHistory: (query: HistoryQuery = {}, opts: CallOptions = {}): Promise<List<InventoryChange>> =>
+      t({ method: 'GET', path: `/api/inventory/history`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<InventoryChange>>,
     /** GET /api/health/fleet: fleet and broker health (503 when degraded) */
     fleetHealth: (opts: CallOptions = {}): Promise<FleetHealth> =>
       t({ method: 'GET', path: `/api/health/fleet`, alsoOK: [503], signal: opts.signal }) as Promise<FleetHealth>,

@@ -7,13 +7,14 @@ import { getToken } from './auth'
 import { agentKeys } from './queries/agents'
 import { eventsURL } from './queries/events'
 import { executionKeys, patchExecution } from './queries/executions'
+import { factsKeys } from './queries/facts'
 import { healthKeys } from './queries/health'
 import { resultKeys } from './queries/results'
 import { scheduleKeys } from './queries/schedules'
 import { LiveConnection, type LiveStatus } from './sse'
 import type { Execution } from './types'
 
-export const eventTypes = ['agent', 'started', 'result', 'execution', 'schedule'] as const
+export const eventTypes = ['agent', 'started', 'result', 'execution', 'schedule', 'inventory'] as const
 export const FALLBACK_REFRESH_MS = 30_000
 
 const LiveCtx = createContext<LiveStatus>('closed')
@@ -39,6 +40,8 @@ export function keysForEvent(type: string, d: Ev): QueryKey[] {
       return [executionKeys.all(), executionKeys.one(str(d.exec_id)), healthKeys.fleet()]
     case 'schedule':
       return [scheduleKeys.all(), executionKeys.all()]
+    case 'inventory':
+      return [factsKeys.pc(str(d.pc_id)), factsKeys.history(str(d.pc_id))]
     default:
       return []
   }

@@ -14,6 +14,7 @@ import { t } from '../i18n'
 import { Button, Card, ErrorBox, KV, OnlineDot, RelTime, Spinner, StatusBadge, Table, useConfirm, useToast } from '../components/ui'
 import { ExecDialog } from '../components/ExecDialog'
 import { UpdateChip } from '../components/UpdateState'
+import { InventoryChanges, InventoryFacts } from '../components/AgentInventory'
 
 export function AgentDetail({ pc }: { pc: string }) {
   const interval = useFallbackInterval()
@@ -120,6 +121,8 @@ export function AgentDetail({ pc }: { pc: string }) {
             ]}
           />
         </Card>
+        <InventoryFacts pc={pc} interval={interval} />
+        <InventoryChanges pc={pc} interval={interval} />
         <Card title={t('agents.groups')}>
           <ul className="tag-list">
             {groups.length === 0 && <li className="muted">{t('agents.noGroups')}</li>}
