@@ -302,6 +302,16 @@ type Manifest struct {
 	Description string   `json:"description,omitempty"`
 	Tags        []string `json:"tags,omitempty"`
 	Execute     Execute  `json:"execute"`
+	// Inventory makes the job an inventory job (SPEC §14).
+	Inventory *Inventory `json:"inventory,omitempty"`
+}
+
+// Inventory is a manifest's inventory declaration: the table its stdout
+// (a JSON array of objects) fills, the key columns and the kept columns.
+type Inventory struct {
+	Table   string   `json:"table"`
+	Key     []string `json:"key"`
+	Columns []string `json:"columns"`
 }
 
 // Execute is how a job's script runs.
