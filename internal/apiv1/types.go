@@ -191,6 +191,9 @@ type Result struct {
 	// and tail, and GET /api/results/{id}/output serves all of it.
 	StdoutRef string `json:"stdout_ref,omitempty"`
 	StderrRef string `json:"stderr_ref,omitempty"`
+	// InventoryError says why an inventory job's successful output changed
+	// no rows (malformed, too large); absent otherwise (SPEC §14).
+	InventoryError string `json:"inventory_error,omitempty"`
 }
 
 // Values of the Kanade-Output header of GET /api/results/{id}/output.
