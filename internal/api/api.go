@@ -46,6 +46,8 @@ type Reader interface {
 	GetResult(ctx context.Context, id string) (apiv1.Result, bool, error)
 	PageAudit(ctx context.Context, f store.AuditFilter, p store.Page) (store.Listing[apiv1.AuditEntry], error)
 	Fleet(ctx context.Context, now time.Time) (store.FleetCounts, error)
+	InventoryTables(ctx context.Context) ([]apiv1.InventoryTable, error)
+	PageInventoryRows(ctx context.Context, f store.InventoryRowFilter, p store.Page) (store.Listing[apiv1.InventoryRow], error)
 }
 
 // Dispatches forgets a deleted schedule's per_pc history (*store.DB).
