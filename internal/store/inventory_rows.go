@@ -314,7 +314,10 @@ func inventoryRowQueries(f InventoryRowFilter, p Page) (count string, countArgs 
 		order = []sortCol{{col: "v0.sort_value"}, {col: "v0.pc_id"}, {col: "v0.item_key"}}
 		for i, c := range conds[1:] {
 			a := fmt.Sprintf("v%d", i+1)
+			// "|| ''" keeps the planner off the sort index here: each
+			// row is one primary-key probe, never a range walk per row.
 			cond, args := condSQL(a, c)
+			cond = strings.Replace(cond, a+".sort_value ", "("+a+".sort_value || '') ", 1)
 			w.add(fmt.Sprintf("EXISTS (SELECT 1 FROM inventory_values %[1]s WHERE %[1]s.table_name = r.table_name AND %[1]s.column_name = ? AND %[1]s.pc_id = r.pc_id AND %[1]s.item_key = r.item_key AND %[2]s)", a, cond),
 				append([]any{c.Column}, args...)...)
 		}
