@@ -297,6 +297,11 @@ var invSQLOps = map[string]string{"eq": "=", "ne": "<>", "lt": "<", "le": "<=", 
 func inventoryRowQueries(f InventoryRowFilter, p Page) (count string, countArgs []any, list string, listArgs []any, err error) {
 	var w where
 	from := "inventory_rows r"
+	countFrom := from
+	// t is the alias the PC and row conditions name: the driving table,
+	// so a count over inventory_values needs no join (every value has its
+	// row: ApplyInventory writes both in one transaction).
+	t := "r"
 	var order []sortCol
 	conds := slices.Clone(f.Where)
 	if i := slices.IndexFunc(conds, func(c InventoryCond) bool { return c.Op == "eq" }); i > 0 {
@@ -306,7 +311,12 @@ func inventoryRowQueries(f InventoryRowFilter, p Page) (count string, countArgs 
 		w.add("r.table_name = ?", f.Table)
 		order = []sortCol{{col: "r.pc_id"}, {col: "r.item_key"}}
 	} else {
+		t = "v0"
 		from = "inventory_values v0 JOIN inventory_rows r ON r.table_name = v0.table_name AND r.pc_id = v0.pc_id AND r.item_key = v0.item_key"
+		countFrom = "inventory_values v0"
+		if f.Q != "" {
+			countFrom = from
+		}
 		w.add("v0.table_name = ?", f.Table)
 		w.add("v0.column_name = ?", conds[0].Column)
 		cond, args := condSQL("v0", conds[0])
@@ -318,20 +328,20 @@ func inventoryRowQueries(f InventoryRowFilter, p Page) (count string, countArgs 
 			// row is one primary-key probe, never a range walk per row.
 			cond, args := condSQL(a, c)
 			cond = strings.Replace(cond, a+".sort_value ", "("+a+".sort_value || '') ", 1)
-			w.add(fmt.Sprintf("EXISTS (SELECT 1 FROM inventory_values %[1]s WHERE %[1]s.table_name = r.table_name AND %[1]s.column_name = ? AND %[1]s.pc_id = r.pc_id AND %[1]s.item_key = r.item_key AND %[2]s)", a, cond),
+			w.add(fmt.Sprintf("EXISTS (SELECT 1 FROM inventory_values %[1]s WHERE %[1]s.table_name = v0.table_name AND %[1]s.column_name = ? AND %[1]s.pc_id = v0.pc_id AND %[1]s.item_key = v0.item_key AND %[2]s)", a, cond),
 				append([]any{c.Column}, args...)...)
 		}
 	}
 	if f.PCID != "" {
-		w.add("r.pc_id = ?", f.PCID)
+		w.add(t+".pc_id = ?", f.PCID)
 	}
 	if f.Group != "" {
-		w.add("r.pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
+		w.add(t+".pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
 	}
 	if f.Q != "" {
 		w.add(`r.search LIKE ? ESCAPE '\'`, likeEscape(strings.ToLower(f.Q)))
 	}
-	count = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s%s LIMIT %d) capped", from, w.sql(), CountCap+1)
+	count = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s%s LIMIT %d) capped", countFrom, w.sql(), CountCap+1)
 	countArgs = slices.Clone(w.args)
 	if p.After != nil {
 		if err := seekN(&w, p.After, order); err != nil {
