@@ -80,9 +80,11 @@ export function Inventory() {
               </Button>
             </div>
           ))}
-          <Button small onClick={() => setWhere([...where, { column: columns[0] ?? '', op: 'eq', value: '' }])}>
-            + {t('inv.addFilter')}
-          </Button>
+          <div className="toolbar">
+            <Button small onClick={() => setWhere([...where, { column: columns[0] ?? '', op: 'eq', value: '' }])}>
+              + {t('inv.addFilter')}
+            </Button>
+          </div>
           <ErrorBox error={rows.error} />
           {rows.isPending ? (
             <Spinner />
