@@ -48,6 +48,8 @@ type Reader interface {
 	Fleet(ctx context.Context, now time.Time) (store.FleetCounts, error)
 	PageFacts(ctx context.Context, f store.FactsFilter, p store.Page) (store.Listing[apiv1.AgentFacts], error)
 	PageHistory(ctx context.Context, f store.HistoryFilter, p store.Page) (store.Listing[apiv1.InventoryChange], error)
+	InventoryTables(ctx context.Context) ([]apiv1.InventoryTable, error)
+	PageInventoryRows(ctx context.Context, f store.InventoryRowFilter, p store.Page) (store.Listing[apiv1.InventoryRow], error)
 }
 
 // Dispatches forgets a deleted schedule's per_pc history (*store.DB).

@@ -16,7 +16,7 @@ import (
 
 func manifestView(m manifest.Manifest) apiv1.Manifest {
 	return apiv1.Manifest{ID: m.ID, Version: m.Version, Description: m.Description, Tags: m.Tags,
-		Execute: apiv1.Execute(m.Execute)}
+		Execute: apiv1.Execute(m.Execute), Inventory: (*apiv1.Inventory)(m.Inventory)}
 }
 
 func targetView(t manifest.Target) apiv1.Target { return apiv1.Target(t) }

@@ -54,6 +54,10 @@ func (s *Server) table() []route {
 		{"POST /api/agents/{pc_id}/ping", operator, s.pingAgent},
 		{"POST /api/agents/{pc_id}/reenroll", operator, s.reenrollAgent},
 		{"GET /api/groups", viewer, s.listGroups},
+
+		// Inventory job tables (SPEC §14).
+		{"GET /api/inventory/tables", viewer, s.inventoryTables},
+		{"GET /api/inventory/tables/{table}", viewer, s.inventoryRows},
 		{"GET /api/agents/{pc_id}/groups", viewer, s.getGroups},
 		{"PUT /api/agents/{pc_id}/groups", operator, s.setGroups},
 		{"POST /api/agents/{pc_id}/groups", operator, s.addGroup},

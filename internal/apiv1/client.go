@@ -219,6 +219,12 @@ func Query(v any) url.Values {
 			if name == "" || fv.IsZero() {
 				continue
 			}
+			if fv.Kind() == reflect.Slice { // a repeatable parameter (where=...)
+				for j := 0; j < fv.Len(); j++ {
+					q.Add(name, fmt.Sprint(fv.Index(j).Interface()))
+				}
+				continue
+			}
 			q.Set(name, fmt.Sprint(fv.Interface()))
 		}
 	}
@@ -296,6 +302,16 @@ func (c *Client) Version(ctx context.Context) (VersionInfo, error) {
 // ListAgents is GET /api/agents.
 func (c *Client) ListAgents(ctx context.Context, q AgentQuery) (List[Agent], error) {
 	return list[Agent](ctx, c, "/api/agents", q)
+}
+
+// ListInventoryTables is GET /api/inventory/tables.
+func (c *Client) ListInventoryTables(ctx context.Context) ([]InventoryTable, error) {
+	return get[[]InventoryTable](ctx, c, "/api/inventory/tables", nil)
+}
+
+// ListInventoryRows is GET /api/inventory/tables/{table}.
+func (c *Client) ListInventoryRows(ctx context.Context, table string, q InventoryRowQuery) (List[InventoryRow], error) {
+	return list[InventoryRow](ctx, c, "/api/inventory/tables/"+esc(table), q)
 }
 
 // ListAgentVersions is GET /api/agents/versions.

@@ -56,6 +56,9 @@ var Endpoints = []Endpoint{
 	{Name: "ListOperatorCreds", Method: "GET", Path: "/api/broker/operator-creds", Query: Page{}, Resp: OperatorCredInfo{}, List: true, Doc: "operator broker credentials issued, newest first, revoked ones too (admin)"},
 	{Name: "RevokeOperatorCreds", Method: "DELETE", Path: "/api/broker/operator-creds/{public_key}", Resp: OperatorCredInfo{}, Doc: "revoke one operator broker credential: the broker closes its connections and refuses it (admin)"},
 
+	{Name: "ListInventoryTables", Method: "GET", Path: "/api/inventory/tables", Resp: []InventoryTable{}, Doc: "the tables inventory jobs have filled, with their columns, PC and row counts"},
+	{Name: "ListInventoryRows", Method: "GET", Path: "/api/inventory/tables/{table}", Query: InventoryRowQuery{}, Resp: InventoryRow{}, List: true, Doc: "one inventory table's rows across PCs: where=column:op:value (repeatable; eq ne lt le gt ge contains, versions compared as versions), q, pc_id, group"},
+
 	{Name: "ListGroups", Method: "GET", Path: "/api/groups", Resp: []GroupMembers{}, Doc: "every group with its members"},
 	{Name: "GetAgentGroups", Method: "GET", Path: "/api/agents/{pc_id}/groups", Resp: AgentGroups{}, Doc: "one PC's groups"},
 	{Name: "SetAgentGroups", Method: "PUT", Path: "/api/agents/{pc_id}/groups", Body: AgentGroups{}, Resp: AgentGroups{}, Doc: "replace one PC's groups"},

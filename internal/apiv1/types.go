@@ -191,6 +191,9 @@ type Result struct {
 	// and tail, and GET /api/results/{id}/output serves all of it.
 	StdoutRef string `json:"stdout_ref,omitempty"`
 	StderrRef string `json:"stderr_ref,omitempty"`
+	// InventoryError says why an inventory job's successful output changed
+	// no rows (malformed, too large); absent otherwise (SPEC §14).
+	InventoryError string `json:"inventory_error,omitempty"`
 }
 
 // Values of the Kanade-Output header of GET /api/results/{id}/output.
@@ -302,6 +305,16 @@ type Manifest struct {
 	Description string   `json:"description,omitempty"`
 	Tags        []string `json:"tags,omitempty"`
 	Execute     Execute  `json:"execute"`
+	// Inventory makes the job an inventory job (SPEC §14).
+	Inventory *Inventory `json:"inventory,omitempty"`
+}
+
+// Inventory is a manifest's inventory declaration: the table its stdout
+// (a JSON array of objects) fills, the key columns and the kept columns.
+type Inventory struct {
+	Table   string   `json:"table"`
+	Key     []string `json:"key"`
+	Columns []string `json:"columns"`
 }
 
 // Execute is how a job's script runs.

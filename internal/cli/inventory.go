@@ -22,10 +22,11 @@ var inventorySubs = []func(*app) *cobra.Command{(*app).inventoryFactsCmd, (*app)
 // inventoryCmd is `kanade inventory` (SPEC §14): what is on every PC and
 // how it changed.
 func (a *app) inventoryCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "inventory", Aliases: []string{"inv"}, Short: "What every PC reports about itself, and how it changed"}
+	cmd := &cobra.Command{Use: "inventory", Aliases: []string{"inv"}, Short: "What every PC reports about itself, the tables inventory jobs fill, and how they changed"}
 	for _, sub := range inventorySubs {
 		cmd.AddCommand(sub(a))
 	}
+	cmd.AddCommand(a.inventoryTableCmds()...)
 	return cmd
 }
 

@@ -48,6 +48,83 @@ type Manifest struct {
 	Description string   `json:"description,omitempty"`
 	Tags        []string `json:"tags,omitempty"`
 	Execute     Execute  `json:"execute"`
+	// Inventory, when set, makes the job an inventory job (SPEC §14): its
+	// stdout (a JSON array of objects) replaces the PC's rows of Table.
+	Inventory *Inventory `json:"inventory,omitempty"`
+}
+
+// Inventory declares the table an inventory job's output fills: Key is the
+// columns that identify a row on one PC, Columns every column kept (other
+// properties of the output's objects are dropped).
+type Inventory struct {
+	Table   string   `json:"table"`
+	Key     []string `json:"key"`
+	Columns []string `json:"columns"`
+}
+
+// MaxInventoryColumns bounds inventory.columns.
+const MaxInventoryColumns = 64
+
+// ValidTableName reports whether s is an inventory table or column name:
+// [a-z][a-z0-9_]{0,62}, so it is safe in URLs, CSV headers and query
+// parameters (where=column:op:value splits on ':').
+func ValidTableName(s string) bool {
+	if len(s) < 1 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks an inventory declaration; field names are relative to
+// the manifest ("inventory.key[0]").
+func (inv Inventory) Validate() error {
+	if inv.Table == "" {
+		return ferr("inventory.table", "is required")
+	}
+	if !ValidTableName(inv.Table) {
+		return ferr("inventory.table", "%q is not a valid table name: use [a-z][a-z0-9_]{0,62}", clip(inv.Table))
+	}
+	if inv.Table == "facts" {
+		return ferr("inventory.table", "%q is reserved for the built-in facts", inv.Table)
+	}
+	if len(inv.Columns) == 0 {
+		return ferr("inventory.columns", "is required (at least one column)")
+	}
+	if len(inv.Columns) > MaxInventoryColumns {
+		return ferr("inventory.columns", "at most %d columns", MaxInventoryColumns)
+	}
+	cols := map[string]bool{}
+	for i, c := range inv.Columns {
+		f := fmt.Sprintf("inventory.columns[%d]", i)
+		if !ValidTableName(c) {
+			return ferr(f, "%q is not a valid column name: use [a-z][a-z0-9_]{0,62}", clip(c))
+		}
+		if cols[c] {
+			return ferr(f, "%q is listed twice", c)
+		}
+		cols[c] = true
+	}
+	if len(inv.Key) == 0 {
+		return ferr("inventory.key", "is required (the columns that identify a row)")
+	}
+	seen := map[string]bool{}
+	for i, k := range inv.Key {
+		f := fmt.Sprintf("inventory.key[%d]", i)
+		if !cols[k] {
+			return ferr(f, "%q is not one of inventory.columns", clip(k))
+		}
+		if seen[k] {
+			return ferr(f, "%q is listed twice", k)
+		}
+		seen[k] = true
+	}
+	return nil
 }
 
 // Execute says how the script runs on the agent.
@@ -160,6 +237,10 @@ func fromNode(n *strict.Node) (Manifest, error) {
 		RunAs:   ex.Str("run_as"),
 	}
 	ex.Close()
+	if inv := o.Object("inventory"); inv.Present() {
+		m.Inventory = &Inventory{Table: inv.Str("table"), Key: inv.StrList("key"), Columns: inv.StrList("columns")}
+		inv.Close()
+	}
 	o.Close()
 	if err := r.Err(); err != nil {
 		return Manifest{}, err
@@ -255,6 +336,9 @@ func (m Manifest) Validate() error {
 		return ferr("execute.run_as", "is required (system or user)")
 	default:
 		return ferr("execute.run_as", "%q is not one of system, user", clip(e.RunAs))
+	}
+	if m.Inventory != nil {
+		return m.Inventory.Validate()
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package manifest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +248,59 @@ func TestCommand(t *testing.T) {
 	if c.ID != m.ID || c.Version != m.Version || c.ExecID != "e1" || c.RequestID != "r1" || c.TimeoutSecs != 600 ||
 		c.JitterSecs != 300 || c.RunAs != "system" || c.Cwd != `C:\Temp` || !c.DeadlineAt.Equal(dl) || c.Shell != "powershell" {
 		t.Fatalf("command %+v", c)
+	}
+}
+
+func TestInventoryDeclaration(t *testing.T) {
+	const base = "id: sw\nversion: '1'\nexecute: {shell: sh, script: echo, timeout: 10s}\n"
+	m, err := Parse([]byte(base + "inventory: {table: software, key: [name], columns: [name, version, publisher]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Inventory{Table: "software", Key: []string{"name"}, Columns: []string{"name", "version", "publisher"}}
+	if !reflect.DeepEqual(m.Inventory, want) {
+		t.Fatalf("inventory = %+v", m.Inventory)
+	}
+	// JSON round trip (the KV jobs document).
+	back, err := Parse(m.JSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, m) {
+		t.Fatalf("round trip: %+v != %+v", back, m)
+	}
+	if plain, _ := Parse([]byte(base)); strings.Contains(string(plain.JSON()), "inventory") {
+		t.Fatalf("a plain job serialises inventory: %s", plain.JSON())
+	}
+	bad := map[string]string{
+		"inventory: {key: [name], columns: [name]}":                      "inventory.table",
+		"inventory: {table: Software, key: [name], columns: [name]}":     "inventory.table",
+		"inventory: {table: facts, key: [name], columns: [name]}":        "inventory.table",
+		"inventory: {table: s, key: [name], columns: [name, name]}":      "inventory.columns[1]",
+		"inventory: {table: s, key: [name], columns: [name, a:b]}":       "inventory.columns[1]",
+		"inventory: {table: s, key: [], columns: [name]}":                "inventory.key",
+		"inventory: {table: s, columns: [name]}":                         "inventory.key",
+		"inventory: {table: s, key: [version], columns: [name]}":         "inventory.key[0]",
+		"inventory: {table: s, key: [name, name], columns: [name]}":      "inventory.key[1]",
+		"inventory: {table: s, key: [name]}":                             "inventory.columns",
+		"inventory: {table: s, key: [name], columns: [name], extra: 1}":  "inventory.extra",
+		"inventory: {table: s, key: [name], columns: [name], key2: [a]}": "inventory.key2",
+		"inventory: [software]":                                          "inventory",
+	}
+	for doc, field := range bad {
+		_, err := Parse([]byte(base + doc + "\n"))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%s: err = %v, want field %s", doc, err, field)
+		}
+	}
+	many := make([]string, MaxInventoryColumns+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("c%d", i)
+	}
+	_, err = Parse([]byte(base + "inventory: {table: s, key: [c0], columns: [" + strings.Join(many, ", ") + "]}\n"))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "inventory.columns" {
+		t.Errorf("65 columns: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/invtable"
 	"github.com/kanade-fleet/kanade/internal/metrics"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -20,6 +21,7 @@ type Writer interface {
 	ApplyResults(ctx context.Context, batch []store.Result) (store.ResultOutcome, error)
 	InsertAudit(ctx context.Context, batch []store.Audit) error
 	ApplyExecEvents(ctx context.Context, evs []wire.ExecRequested) ([]store.ExecProgress, error)
+	ApplyInventory(ctx context.Context, batch []store.InventoryResult) error
 }
 
 type eventsHandler struct {
@@ -68,9 +70,55 @@ func (h *eventsHandler) write(ctx context.Context, items []any) error {
 
 type resultsHandler struct {
 	w     Writer
+	jobs  *JobCache
 	log   *slog.Logger
 	notes Notifier
 	drops *metrics.Registry
+}
+
+// resultItem is a decoded result and, for a successful inventory job's
+// result, what its output does to the table.
+type resultItem struct {
+	store.Result
+	inv *store.InventoryResult
+}
+
+// ErrInventoryTooLarge is the inventory_error of an output longer than the
+// inline stdout of a result (wire.MaxInlineOutput; beyond it the result
+// carries the head and tail only).
+// The full output is assembled asynchronously into object store
+// result_output and may never be complete, so it is not waited for: the
+// job must print less (filter in the script) or the rows stay as they were.
+const ErrInventoryTooLarge = "inventory output exceeds the inline limit of a result (256 KiB); rows not changed"
+
+// inventoryOf is what r does to its job's table, nil when nothing: not an
+// inventory job, or not a success (a failed, skipped, timed-out or killed
+// run says nothing about what is installed).
+func (h *resultsHandler) inventoryOf(r wire.ExecResult, seq uint64) *store.InventoryResult {
+	if h.jobs == nil || seq == 0 || r.ExitCode != 0 || r.Skipped || r.TimedOut || r.Killed {
+		return nil
+	}
+	spec, ok := h.jobs.Inventory(r.ManifestID)
+	if !ok {
+		return nil
+	}
+	finished := r.FinishedAt
+	if finished.IsZero() {
+		finished = r.StartedAt
+	}
+	inv := &store.InventoryResult{Table: spec.Table, Columns: spec.Columns, PCID: r.PCID, ResultID: r.ResultID,
+		Seq: seq, FinishedAt: finished}
+	if r.StdoutRef != "" {
+		inv.Err = ErrInventoryTooLarge
+		return inv
+	}
+	rows, err := invtable.Parse(r.Stdout, spec)
+	if err != nil {
+		inv.Err = err.Error()
+		return inv
+	}
+	inv.Rows = rows
+	return inv
 }
 
 func (h *resultsHandler) decode(m jetstream.Msg) (any, error) {
@@ -82,16 +130,27 @@ func (h *resultsHandler) decode(m jetstream.Msg) (any, error) {
 		dropForeign(h.log, h.drops, bus.StreamResults, m.Subject(), pc, r.PCID)
 		return nil, nil
 	}
-	return store.Result{ExecResult: r, RecordedAt: publishTime(m)}, nil
+	return resultItem{Result: store.Result{ExecResult: r, RecordedAt: publishTime(m)}, inv: h.inventoryOf(r, streamSeq(m))}, nil
 }
 
 func (h *resultsHandler) write(ctx context.Context, items []any) error {
 	rows := make([]store.Result, len(items))
+	var inv []store.InventoryResult
 	for i, it := range items {
-		rows[i] = it.(store.Result)
+		ri := it.(resultItem)
+		rows[i] = ri.Result
+		if ri.inv != nil {
+			inv = append(inv, *ri.inv)
+		}
 	}
 	out, err := h.w.ApplyResults(ctx, rows)
 	if err != nil {
+		return err
+	}
+	// After the results (the flag needs the row), in a transaction of its
+	// own: ApplyInventory is idempotent (newer-result guard, history keyed
+	// by seq), so a crash between the two is repaired by the redelivery.
+	if err := h.w.ApplyInventory(ctx, inv); err != nil {
 		return err
 	}
 	for _, c := range out.Changed {

@@ -7,24 +7,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/invtable"
 	"github.com/kanade-fleet/kanade/internal/kv"
 )
 
-// JobCache keeps each job's execute.timeout from KV jobs in memory, watched
-// live so a job registered after the backend started is seen without a
-// broker round-trip per message.
+// JobCache keeps each job's execute.timeout and inventory declaration from
+// KV jobs in memory, watched live so a job registered after the backend
+// started is seen without a broker round-trip per message.
 type JobCache struct {
-	mu       sync.RWMutex
-	timeouts map[string]time.Duration
-	ready    chan struct{}
-	once     sync.Once
-	parse    func(string) (time.Duration, error)
+	mu        sync.RWMutex
+	timeouts  map[string]time.Duration
+	inventory map[string]invtable.Spec
+	ready     chan struct{}
+	once      sync.Once
+	parse     func(string) (time.Duration, error)
 }
 
 // NewJobCache returns an empty cache; parse turns a manifest timeout into a
 // duration (manifest.ParseDuration).
 func NewJobCache(parse func(string) (time.Duration, error)) *JobCache {
-	return &JobCache{timeouts: map[string]time.Duration{}, ready: make(chan struct{}), parse: parse}
+	return &JobCache{timeouts: map[string]time.Duration{}, inventory: map[string]invtable.Spec{}, ready: make(chan struct{}), parse: parse}
 }
 
 // Timeout returns the job's timeout; ok is false when unknown or unparsable.
@@ -35,6 +37,17 @@ func (c *JobCache) Timeout(jobID string) (time.Duration, bool) {
 	return d, ok
 }
 
+// Inventory returns the job's inventory declaration; ok is false when the
+// job is unknown or not an inventory job. It is the job's current manifest
+// whatever version a result ran (KV jobs keeps the latest only), so a
+// replay after the declaration changed applies the new one.
+func (c *JobCache) Inventory(jobID string) (invtable.Spec, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.inventory[jobID]
+	return s, ok
+}
+
 // Ready is closed once the initial snapshot of the bucket has been loaded.
 func (c *JobCache) Ready() <-chan struct{} { return c.ready }
 
@@ -43,15 +56,26 @@ func (c *JobCache) set(key string, value []byte) {
 		Execute struct {
 			Timeout string `json:"timeout"`
 		} `json:"execute"`
+		Inventory *struct {
+			Table   string   `json:"table"`
+			Key     []string `json:"key"`
+			Columns []string `json:"columns"`
+		} `json:"inventory"`
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.timeouts, key)
+	delete(c.inventory, key)
 	if json.Unmarshal(value, &m) != nil {
 		return
 	}
 	if d, err := c.parse(m.Execute.Timeout); err == nil && d > 0 {
 		c.timeouts[key] = d
+	}
+	// The API validated the declaration (manifest.Inventory.Validate);
+	// only the shape the projector relies on is checked again.
+	if inv := m.Inventory; inv != nil && inv.Table != "" && len(inv.Key) > 0 && len(inv.Columns) > 0 {
+		c.inventory[key] = invtable.Spec{Table: inv.Table, Key: inv.Key, Columns: inv.Columns}
 	}
 }
 
@@ -93,6 +117,7 @@ func (c *JobCache) watchOnce(ctx context.Context, src JobSource) error {
 			case e.Deleted:
 				c.mu.Lock()
 				delete(c.timeouts, e.Key)
+				delete(c.inventory, e.Key)
 				c.mu.Unlock()
 			default:
 				c.set(e.Key, e.Value)

@@ -71,7 +71,7 @@ func New(st Store, o Options) *Set {
 		store: st,
 		consumers: []*Consumer{
 			mk(bus.StreamEvents, bus.ConsumerEvents, bus.SubjEventsStartedAll, &eventsHandler{w: st, jobs: o.Jobs, log: o.Log, notes: o.Notes, drops: o.Metrics}),
-			mk(bus.StreamResults, bus.ConsumerResults, "", &resultsHandler{w: st, log: o.Log, notes: o.Notes, drops: o.Metrics}),
+			mk(bus.StreamResults, bus.ConsumerResults, "", &resultsHandler{w: st, jobs: o.Jobs, log: o.Log, notes: o.Notes, drops: o.Metrics}),
 			mk(bus.StreamAudit, bus.ConsumerAudit, "", &auditHandler{w: st, log: o.Log}),
 			mk(bus.StreamExecs, bus.ConsumerExecs, "", &execsHandler{w: st, log: o.Log, notes: o.Notes}),
 			mk(bus.StreamInventory, bus.ConsumerInventory, "", &inventoryHandler{w: st, log: o.Log, notes: o.Notes, drops: o.Metrics}),

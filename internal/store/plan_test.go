@@ -32,7 +32,10 @@ import (
 // a partial index to walking the whole table in time order) fails here.
 
 // bigTables may never be read in full by a listed filter.
-var bigTables = []string{"execution_results", "agents", "executions", "audit_log", "agent_facts", "inventory_history"}
+// r and v0..v3 are the aliases of inventory_rows and inventory_values in
+// the inventory queries (SQLite plans name a table by its alias).
+var bigTables = []string{"execution_results", "agents", "executions", "audit_log", "agent_facts", "inventory_history", "inventory_rows", "inventory_values",
+	"r", "v0", "v1", "v2", "v3"}
 
 type planCase struct {
 	name string
@@ -45,6 +48,12 @@ type planCase struct {
 
 func planCases(now time.Time) []planCase {
 	page := Page{Limit: 50}
+	inv := func(name, index string, f InventoryRowFilter) planCase {
+		return planCase{name: "inventory " + name, index: index, run: func(ctx context.Context, db *DB) error {
+			_, err := db.PageInventoryRows(ctx, f, page)
+			return err
+		}}
+	}
 	res := func(name, index string, f ResultFilter) planCase {
 		return planCase{name: "results " + name, index: index, run: func(ctx context.Context, db *DB) error {
 			_, _, err := db.ListResults(ctx, f, page)
@@ -170,6 +179,28 @@ func planCases(now time.Time) []planCase {
 		// GET /api/health/fleet: index-only counts.
 		{name: "fleet health", run: func(ctx context.Context, db *DB) error {
 			_, err := db.Fleet(ctx, now)
+			return err
+		}},
+		// GET /api/inventory/tables/{table} (SPEC §14).
+		inv("all rows", "", InventoryRowFilter{Table: "software"}),
+		inv("one PC", "", InventoryRowFilter{Table: "software", PCID: "pc-1"}),
+		inv("where eq", "inventory_values_sort", InventoryRowFilter{Table: "software", Where: []InventoryCond{{"name", "eq", "Chrome"}}}),
+		inv("where lt version", "inventory_values_sort", InventoryRowFilter{Table: "software", Where: []InventoryCond{{"version", "lt", "120.0.1"}}}),
+		inv("where eq and lt", "inventory_values_sort", InventoryRowFilter{Table: "software", Where: []InventoryCond{
+			{"version", "lt", "120.0.1"}, {"name", "eq", "Chrome"}}}),
+		inv("where eq, group", "inventory_values_sort", InventoryRowFilter{Table: "software", Group: "g1", Where: []InventoryCond{{"name", "eq", "Chrome"}}}),
+		{name: "inventory where eq, next page", index: "inventory_values_sort", run: func(ctx context.Context, db *DB) error {
+			_, err := db.PageInventoryRows(ctx, InventoryRowFilter{Table: "software", Where: []InventoryCond{{"name", "eq", "Chrome"}}},
+				Page{Limit: 50, After: []string{SortKey("Chrome"), "pc-1", "Chrome"}})
+			return err
+		}},
+		{name: "inventory q", mayScan: "a substring of any column reads the table's rows (bounded by LIMIT and the capped count); use where for large fleets",
+			run: func(ctx context.Context, db *DB) error {
+				_, err := db.PageInventoryRows(ctx, InventoryRowFilter{Table: "software", Q: "chr"}, page)
+				return err
+			}},
+		{name: "inventory tables", run: func(ctx context.Context, db *DB) error {
+			_, err := db.InventoryTables(ctx)
 			return err
 		}},
 		// The scheduler's per_pc count_manual question, every minute.

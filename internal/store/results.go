@@ -447,7 +447,7 @@ type ResultFilter struct {
 }
 
 const resultCols = `result_id, request_id, exec_id, pc_id, job_id, version, exit_code, started_at, finished_at,
-	recorded_at, expires_at, reaped, skipped, timed_out, killed`
+	recorded_at, expires_at, reaped, skipped, timed_out, killed, inventory_error`
 
 func scanResult(s scanner, extra ...any) (apiv1.Result, error) {
 	var r apiv1.Result
@@ -456,7 +456,7 @@ func scanResult(s scanner, extra ...any) (apiv1.Result, error) {
 	var finished, expires sql.NullString
 	var reaped, skipped, timedOut, killed int
 	dest := append([]any{&r.ResultID, &r.RequestID, &r.ExecID, &r.PCID, &r.JobID, &r.Version, &code, &started,
-		&finished, &recorded, &expires, &reaped, &skipped, &timedOut, &killed}, extra...)
+		&finished, &recorded, &expires, &reaped, &skipped, &timedOut, &killed, &r.InventoryError}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return r, err
 	}

@@ -25,6 +25,7 @@ import { Enrollment } from './pages/Enrollment'
 import { Releases } from './pages/Releases'
 import { AddPCs } from './pages/AddPCs'
 import { Rollout } from './pages/Rollout'
+import { Inventory } from './pages/Inventory'
 import { Login } from './pages/Login'
 
 // write: operators and admins only (viewers do not see the entry; the API refuses them too).
@@ -32,6 +33,7 @@ const nav: { to: string; key: Key; section: Key; write?: boolean }[] = [
   { to: '/', key: 'nav.dashboard', section: 'nav.observe' },
   { to: '/agents', key: 'nav.agents', section: 'nav.observe' },
   { to: '/activity', key: 'nav.activity', section: 'nav.observe' },
+  { to: '/inventory', key: 'nav.inventory', section: 'nav.observe' },
   { to: '/audit', key: 'nav.audit', section: 'nav.observe' },
   { to: '/run', key: 'nav.run', section: 'nav.execute' },
   { to: '/jobs', key: 'nav.jobs', section: 'nav.execute' },
@@ -60,6 +62,7 @@ const routes: Route[] = [
   { path: '/releases', render: () => <Releases />, title: 'nav.releases' },
   { path: '/add-pcs', render: () => <AddPCs />, title: 'nav.addPCs' },
   { path: '/rollout', render: () => <Rollout />, title: 'nav.rollout' },
+  { path: '/inventory', render: () => <Inventory />, title: 'nav.inventory' },
 ]
 
 export function App({ qc }: { qc: QueryClient }) {

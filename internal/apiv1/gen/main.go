@@ -415,8 +415,8 @@ export interface ApiRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   /** The path with its parameters substituted and escaped. */
   path: string
-  /** Query parameters; undefined, '' and 0 values are left out (the server's default applies). */
-  query?: Record<string, string | number | boolean | undefined>
+  /** Query parameters; undefined, null, '' and 0 values are left out (the server's default applies); an array repeats its parameter. */
+  query?: Record<string, string | number | boolean | string[] | null | undefined>
   /** A JSON body. */
   body?: unknown
   /** A text body (a manifest or schedule, YAML or JSON), sent as application/yaml. */

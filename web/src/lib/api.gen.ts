@@ -37,8 +37,8 @@ export interface ApiRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   /** The path with its parameters substituted and escaped. */
   path: string
-  /** Query parameters; undefined, '' and 0 values are left out (the server's default applies). */
-  query?: Record<string, string | number | boolean | undefined>
+  /** Query parameters; undefined, null, '' and 0 values are left out (the server's default applies); an array repeats its parameter. */
+  query?: Record<string, string | number | boolean | string[] | null | undefined>
   /** A JSON body. */
   body?: unknown
   /** A text body (a manifest or schedule, YAML or JSON), sent as application/yaml. */
@@ -579,6 +579,16 @@ export interface InstallQuery {
 }
 
 /**
+ * Inventory is a manifest's inventory declaration: the table its stdout
+ * (a JSON array of objects) fills, the key columns and the kept columns.
+ */
+export interface Inventory {
+  table: string
+  key: string[] | null
+  columns: string[] | null
+}
+
+/**
  * InventoryChange is one inventory_history row: a changed fact field
  * (table "facts", key "") or an added, removed or changed row of an
  * inventory job's table (field ""). Old and New are JSON values (null
@@ -597,6 +607,45 @@ export interface InventoryChange {
   /** The message the change was projected from (INVENTORY or RESULTS). */
   stream: string
   stream_seq: number
+}
+
+/**
+ * InventoryRow is one row of one PC. Key is the key column's value (a JSON
+ * array of the key columns' values for a composite key); every value of
+ * Row is a string. ResultID and UpdatedAt (the result's finished_at) name
+ * the result that last added or changed the row.
+ */
+export interface InventoryRow {
+  table: string
+  pc_id: string
+  key: string
+  row: Record<string, string> | null
+  result_id: string
+  updated_at: Time
+}
+
+/**
+ * InventoryRowQuery filters GET /api/inventory/tables/{table}. Where
+ * holds column:op:value conditions (repeatable, all must hold), op one of
+ * eq, ne, lt, le, gt, ge, contains; values compare as versions (1.10 >
+ * 1.9, 10 > 9), contains is a case-insensitive substring. Q is a
+ * case-insensitive substring of any column.
+ */
+export interface InventoryRowQuery extends Page {
+  pc_id?: string
+  q?: string
+  group?: string
+  where?: string[] | null
+}
+
+/** InventoryTable is one table inventory jobs have filled. */
+export interface InventoryTable {
+  table: string
+  /** as the last applied manifest declared them */
+  columns: string[] | null
+  /** PCs with an applied result */
+  pcs: number
+  rows: number
 }
 
 /** JetStreamHealth is the broker part of FleetHealth. */
@@ -666,6 +715,8 @@ export interface Manifest {
   description?: string
   tags?: string[]
   execute: Execute
+  /** Inventory makes the job an inventory job (SPEC §14). */
+  inventory?: Inventory
 }
 
 /** Me is GET /api/auth/me: the caller. */
@@ -808,6 +859,11 @@ export interface Result {
    */
   stdout_ref?: string
   stderr_ref?: string
+  /**
+   * InventoryError says why an inventory job's successful output changed
+   * no rows (malformed, too large); absent otherwise (SPEC §14).
+   */
+  inventory_error?: string
 }
 
 /** ResultQuery filters GET /api/results (newest first). */
@@ -992,6 +1048,12 @@ export function createApi(t: Transport) {
     /** DELETE /api/broker/operator-creds/{public_key}: revoke one operator broker credential: the broker closes its connections and refuses it (admin) */
     revokeOperatorCreds: (publicKey: string, opts: CallOptions = {}): Promise<OperatorCredInfo> =>
       t({ method: 'DELETE', path: `/api/broker/operator-creds/${encodeURIComponent(publicKey)}`, signal: opts.signal }) as Promise<OperatorCredInfo>,
+    /** GET /api/inventory/tables: the tables inventory jobs have filled, with their columns, PC and row counts */
+    listInventoryTables: (opts: CallOptions = {}): Promise<InventoryTable[] | null> =>
+      t({ method: 'GET', path: `/api/inventory/tables`, signal: opts.signal }) as Promise<InventoryTable[] | null>,
+    /** GET /api/inventory/tables/{table}: one inventory table's rows across PCs: where=column:op:value (repeatable; eq ne lt le gt ge contains, versions compared as versions), q, pc_id, group */
+    listInventoryRows: (table: string, query: InventoryRowQuery = {}, opts: CallOptions = {}): Promise<List<InventoryRow>> =>
+      t({ method: 'GET', path: `/api/inventory/tables/${encodeURIComponent(table)}`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<InventoryRow>>,
     /** GET /api/groups: every group with its members */
     listGroups: (opts: CallOptions = {}): Promise<GroupMembers[] | null> =>
       t({ method: 'GET', path: `/api/groups`, signal: opts.signal }) as Promise<GroupMembers[] | null>,

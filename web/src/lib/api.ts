@@ -20,7 +20,11 @@ export class ApiError extends Error {
 function target(req: ApiRequest): string {
   const q = new URLSearchParams()
   for (const [k, v] of Object.entries(req.query ?? {})) {
-    if (v === undefined || v === '' || v === 0) continue
+    if (v === undefined || v === null || v === '' || v === 0) continue
+    if (Array.isArray(v)) {
+      for (const x of v) q.append(k, x)
+      continue
+    }
     q.set(k, String(v))
   }
   const qs = q.toString()
