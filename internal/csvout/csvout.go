@@ -147,17 +147,23 @@ func DecodePage(body []byte) ([]map[string]json.RawMessage, error) {
 	return rows, nil
 }
 
+// writeHeader writes the column names once, before the first row.
+func (w *Writer) writeHeader() error {
+	if w.header {
+		return nil
+	}
+	w.header = true
+	return w.cw.Write(w.cols)
+}
+
 // WriteRows writes the header (first time) and up to max rows (max < 0:
 // all), then flushes. It returns how many rows it wrote.
 func (w *Writer) WriteRows(rows []map[string]json.RawMessage, max int) (int, error) {
 	if w.cols == nil {
 		w.cols = KeyColumns(rows)
 	}
-	if !w.header {
-		w.header = true
-		if err := w.cw.Write(w.cols); err != nil {
-			return 0, err
-		}
+	if err := w.writeHeader(); err != nil {
+		return 0, err
 	}
 	n := 0
 	for _, obj := range rows {
@@ -205,11 +211,8 @@ func (w *Writer) WritePage(page []byte, max int) (int, error) {
 		}
 		return w.WriteRows(rows, max)
 	}
-	if !w.header {
-		w.header = true
-		if err := w.cw.Write(w.cols); err != nil {
-			return 0, err
-		}
+	if err := w.writeHeader(); err != nil {
+		return 0, err
 	}
 	n := 0
 	for _, vals := range rows {
