@@ -70,13 +70,15 @@ describe('inventory', () => {
     assert.match(await appRows.first().innerText(), /99\.0\.1/)
     await shot('inventory')
 
-    const csv = page.getByRole('link', { name: 'Export CSV' })
-    const href = await csv.getAttribute('href')
-    const u = new URL(href, BASE)
-    assert.equal(u.pathname, `/api/inventory/tables/${TABLE}`)
-    assert.equal(u.searchParams.get('format'), 'csv')
-    assert.equal(u.searchParams.get('q'), APP)
-    assert.deepEqual(u.searchParams.getAll('where'), ['version:lt:120.0.1'])
+    // Export CSV downloads the filtered rows (the server's CSV, fetched with the session).
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()])
+    const chunks = []
+    for await (const c of await download.createReadStream()) chunks.push(c)
+    const lines = Buffer.concat(chunks).toString('utf8').trim().split(/\r?\n/)
+    assert.match(download.suggestedFilename(), new RegExp(`inventory-tables-${TABLE}\\.csv$`))
+    assert.match(lines[0], /pc_id/)
+    assert.equal(lines.length, 2, `one row under the header: ${lines.join(' | ')}`)
+    assert.match(lines[1], /e2e-pc-1/)
 
     await appRows.first().getByRole('link', { name: 'e2e-pc-1', exact: true }).click()
     await page.waitForURL(/\/agents\/e2e-pc-1$/)

@@ -3,10 +3,11 @@
 // 1.10 > 1.9), load more by cursor, export the same rows as CSV, and open
 // a PC.
 import { useState } from 'react'
-import { inventoryCsvHref, inventoryOps, useInventoryRows, useInventoryTables, type InventoryCond, type InventoryFilter } from '../lib/queries/inventory_tables'
+import { inventoryExport, inventoryOps, useInventoryRows, useInventoryTables, type InventoryCond, type InventoryFilter } from '../lib/queries/inventory_tables'
 import { Link } from '../lib/router'
 import type { InventoryRow } from '../lib/types'
 import { t, type Key } from '../i18n'
+import { ExportCSV } from '../components/ExportCSV'
 import { Button, ErrorBox, Field, Pager, RelTime, Spinner, Table } from '../components/ui'
 
 export function Inventory() {
@@ -26,9 +27,7 @@ export function Inventory() {
       <div className="page-head">
         <h1>{t('nav.inventory')}</h1>
         {table && (
-          <a className="btn btn-default btn-sm" href={inventoryCsvHref(table, filter)} download={`${table}.csv`}>
-            {t('inv.exportCsv')}
-          </a>
+          <ExportCSV request={() => inventoryExport(table, filter)} label={t('inv.exportCsv')} />
         )}
       </div>
       <p className="muted">{t('inv.intro')}</p>

@@ -1,6 +1,7 @@
 // Inventory job tables (SPEC §14): the tables inventory jobs fill, and one
 // table's rows across PCs with where=column:op:value filters.
 import { useQuery } from '@tanstack/react-query'
+import { requestOf } from '../api'
 import { client } from '../client'
 import type { InventoryRow, InventoryRowQuery, InventoryTable } from '../types'
 import type { QueryOpts } from './options'
@@ -29,15 +30,9 @@ export function inventoryQuery(f: InventoryFilter, limit: number): InventoryRowQ
   return { q: f.q || undefined, where: where.length ? where : undefined, limit } as InventoryRowQuery
 }
 
-/** The same rows as CSV (the API's ?format=csv, served by every list endpoint). */
-export function inventoryCsvHref(table: string, f: InventoryFilter): string {
-  const q = new URLSearchParams()
-  const p = inventoryQuery(f, 0)
-  if (p.q) q.set('q', p.q)
-  for (const w of p.where ?? []) q.append('where', w)
-  q.set('format', 'csv')
-  return `/api/inventory/tables/${encodeURIComponent(table)}?${q.toString()}`
-}
+/** The same rows as CSV (the API's ?format=csv, streamed), for ExportCSV. */
+export const inventoryExport = (table: string, f: InventoryFilter) =>
+  requestOf((api) => api.listInventoryRows(table, inventoryQuery(f, 0)))
 
 export function useInventoryTables(opts?: QueryOpts<InventoryTable[]>) {
   return useQuery({ queryKey: inventoryTableKeys.tables(), queryFn: () => client.listInventoryTables().then((l) => l ?? []), ...opts })
