@@ -242,7 +242,12 @@ func (u *Updater) Run(ctx context.Context) {
 			u.log.Error("self-update failed; the current version keeps running", "target", target, "retry_in", backoff, "error", err)
 			u.set(wire.UpdateFailed, err.Error())
 			retry = time.After(backoff)
-			backoff = min(backoff*2, 30*time.Minute)
+			if !errors.Is(err, ErrNoRelease) {
+				// A missing release is one cheap lookup a minute (it may be
+				// uploaded after the target was set); a failing download or
+				// check backs off.
+				backoff = min(backoff*2, 30*time.Minute)
+			}
 		}
 	}
 }
