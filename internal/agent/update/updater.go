@@ -177,7 +177,10 @@ func (u *Updater) set(state, errText string) {
 func (u *Updater) Run(ctx context.Context) {
 	// An unwatched new binary decides at the end of its window: confirmed
 	// if it heartbeated, rolled back if not.
-	if u.pending != nil && !u.c.Watched {
+	u.mu.Lock()
+	armed := u.pending != nil
+	u.mu.Unlock()
+	if armed && !u.c.Watched {
 		go u.watchOwnDeadline(ctx)
 	}
 	backoff := time.Minute
