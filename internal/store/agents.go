@@ -229,13 +229,59 @@ func (db *DB) GetAgent(ctx context.Context, pc string, now time.Time) (apiv1.Age
 	return list[0], true, nil
 }
 
-// DeleteAgent forgets an agent (it reappears on its next heartbeat).
+// DeleteAgent forgets an agent (it reappears on its next heartbeat if
+// its credential still works).
+//
+// Its inventory goes with it — the latest facts and every inventory job
+// table's rows — so a forgotten PC stops matching fleet searches; its
+// inventory history stays until retention, like its results. (A rebuild
+// from the streams brings them back while the streams still hold them.)
 func (db *DB) DeleteAgent(ctx context.Context, pc string) (bool, error) {
-	res, err := db.write.ExecContext(ctx, db.q(`DELETE FROM agents WHERE pc_id = ?`), pc)
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("begin delete agent: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, db.q(`DELETE FROM agents WHERE pc_id = ?`), pc)
 	if err != nil {
 		return false, fmt.Errorf("delete agent pc_id=%s: %w", pc, err)
 	}
 	n, _ := res.RowsAffected()
+	r, err := tx.ExecContext(ctx, db.q(`DELETE FROM agent_facts WHERE pc_id = ?`), pc)
+	if err != nil {
+		return false, fmt.Errorf("delete facts of pc_id=%s: %w", pc, err)
+	}
+	m, _ := r.RowsAffected()
+	n += m
+	// The inventory tables are keyed (table, pc, ...): one indexed
+	// delete per table name (a handful) rather than a scan by pc.
+	var tables []string
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT table_name FROM inventory_sources`)
+	if err != nil {
+		return false, fmt.Errorf("inventory tables: %w", err)
+	}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("scan inventory table: %w", err)
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("inventory tables: %w", err)
+	}
+	for _, t := range tables {
+		for _, table := range []string{"inventory_values", "inventory_rows", "inventory_sources"} {
+			if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM `+table+` WHERE table_name = ? AND pc_id = ?`), t, pc); err != nil {
+				return false, fmt.Errorf("delete %s %s of pc_id=%s: %w", table, t, pc, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("commit delete agent pc_id=%s: %w", pc, err)
+	}
 	return n > 0, nil
 }
 

@@ -9,3 +9,13 @@ func Writer(db *DB) *sql.DB { return db.write }
 
 // IsPostgres reports whether db is on PostgreSQL.
 func IsPostgres(db *DB) bool { return db.d == postgres }
+
+// Inventory search modes for SetInventoryMode.
+const (
+	InvAuto  = 0
+	InvScan  = invScan
+	InvTerms = invTerms
+)
+
+// SetInventoryMode forces how inventory substring searches are answered.
+func SetInventoryMode(db *DB, m int) { db.invMode = m }

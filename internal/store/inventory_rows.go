@@ -152,9 +152,14 @@ func (db *DB) applyInventory(ctx context.Context, tx *sql.Tx, r InventoryResult)
 	}
 	insValues := func(row invtable.Row) error {
 		for i, c := range r.Columns {
+			v, sv := strings.ToLower(cleanText(row.Values[i])), SortKey(row.Values[i])
 			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO inventory_values (table_name, column_name, pc_id, item_key, value, sort_value)
-				VALUES (?, ?, ?, ?, ?, ?)`), r.Table, c, r.PCID, row.Key, strings.ToLower(cleanText(row.Values[i])), SortKey(row.Values[i])); err != nil {
+				VALUES (?, ?, ?, ?, ?, ?)`), r.Table, c, r.PCID, row.Key, v, sv); err != nil {
 				return fmt.Errorf("insert inventory value %s/%s/%s: %w", r.Table, r.PCID, row.Key, err)
+			}
+			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO inventory_terms (table_name, column_name, value, sort_value)
+				VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`), r.Table, c, v, sv); err != nil {
+				return fmt.Errorf("insert inventory term %s/%s: %w", r.Table, c, err)
 			}
 		}
 		return nil
@@ -280,15 +285,71 @@ type InventoryRowFilter struct {
 
 var invSQLOps = map[string]string{"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
+// termsCap is how many distinct values a substring may match and still
+// be searched through inventory_terms; past it the search is dense
+// enough that walking rows fills a page (and the capped count) quickly.
+const termsCap = 1000
+
+// DB.invMode values.
+const (
+	invScan = 1 + iota
+	invTerms
+)
+
+// invTerm is one distinct value of a column that contains a search text.
+type invTerm struct{ column, sort string }
+
+// invQuery is one way of answering a filter: the page and count
+// statements with their arguments.
+type invQuery struct {
+	list      string
+	listArgs  []any
+	count     string
+	countArgs []any
+	// probe, for q through terms, counts matching values (a row once per
+	// matching column) up to CountCap+1: it tells sparse from dense.
+	probe     string
+	probeArgs []any
+}
+
+// driving reorders the conditions so the first drives the query: the
+// first eq if any (the most selective as a rule), else the first.
+func driving(conds []InventoryCond) []InventoryCond {
+	conds = slices.Clone(conds)
+	if i := slices.IndexFunc(conds, func(c InventoryCond) bool { return c.Op == "eq" }); i > 0 {
+		conds[0], conds[i] = conds[i], conds[0]
+	}
+	return conds
+}
+
+// substring is the substring search a filter's query is driven by (the
+// driving contains condition, or q without where), if any.
+func substring(f InventoryRowFilter) (column, text string, ok bool) {
+	if len(f.Where) == 0 {
+		return "", f.Q, f.Q != ""
+	}
+	c := driving(f.Where)[0]
+	return c.Column, c.Value, c.Op == "contains"
+}
+
+// placeholders is "?, ?, ..." n times.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
 // inventoryRowQueries builds the page and count queries. Without where
 // the rows are in (pc_id, item_key) order, the primary key's. With where
-// the first condition (the first eq if any: the most selective as a rule)
-// drives from the index on inventory_values (table, column, sort_value,
-// pc_id, item_key) and the rows come in that order, so a page is an index
-// range and an eq is already in PC order; the other conditions are
-// primary-key probes of inventory_values per row.
-func inventoryRowQueries(f InventoryRowFilter, p Page) (count string, countArgs []any, list string, listArgs []any, err error) {
+// the driving condition reads the index on inventory_values (table,
+// column, sort_value, pc_id, item_key) and the rows come in that order,
+// so a page is an index range and an eq is already in PC order; the other
+// conditions are primary-key probes of inventory_values per row.
+//
+// terms (non-nil for a driving substring search): the distinct values
+// that contain the text, looked up first in inventory_terms; only their
+// rows are read, by index, instead of testing every row of the table.
+func inventoryRowQueries(f InventoryRowFilter, p Page, terms []invTerm) (invQuery, error) {
 	var w where
+	var fromArgs []any
 	from := "inventory_rows r"
 	countFrom := from
 	// t is the alias the PC and row conditions name: the driving table,
@@ -296,22 +357,49 @@ func inventoryRowQueries(f InventoryRowFilter, p Page) (count string, countArgs 
 	// row: ApplyInventory writes both in one transaction).
 	t := "r"
 	var order []sortCol
-	conds := slices.Clone(f.Where)
-	if i := slices.IndexFunc(conds, func(c InventoryCond) bool { return c.Op == "eq" }); i > 0 {
-		conds[0], conds[i] = conds[i], conds[0]
-	}
-	if len(conds) == 0 {
+	conds := driving(f.Where)
+	q := f.Q
+	var probe string
+	switch {
+	case len(conds) == 0 && terms != nil && q != "":
+		// Every (pc, row) with a value containing q: the values of the
+		// matching terms, by index. CROSS JOIN keeps SQLite in this order
+		// (left to itself it may walk every row and probe the matches);
+		// for PostgreSQL it is a plain join.
+		var vals []string
+		for _, tm := range terms {
+			vals = append(vals, "(?, ?)")
+			fromArgs = append(fromArgs, tm.column, tm.sort)
+		}
+		fromArgs = append(fromArgs, f.Table, likeEscape(strings.ToLower(q)))
+		probe = `SELECT qv.pc_id, qv.item_key FROM (VALUES ` + strings.Join(vals, ", ") + `) qt CROSS JOIN inventory_values qv
+			WHERE qv.table_name = ? AND qv.column_name = qt.column1 AND qv.sort_value = qt.column2 AND qv.value LIKE ? ESCAPE '\'`
+		from = "(" + probe + " GROUP BY qv.pc_id, qv.item_key) m CROSS JOIN inventory_rows r"
+		countFrom = "(" + probe + " GROUP BY qv.pc_id, qv.item_key) m"
+		q = ""
+		t = "m"
+		order = []sortCol{{col: "r.pc_id"}, {col: "r.item_key"}}
+	case len(conds) == 0:
 		w.add("r.table_name = ?", f.Table)
 		order = []sortCol{{col: "r.pc_id"}, {col: "r.item_key"}}
-	} else {
+	default:
 		t = "v0"
 		from = "inventory_values v0 JOIN inventory_rows r ON r.table_name = v0.table_name AND r.pc_id = v0.pc_id AND r.item_key = v0.item_key"
 		countFrom = "inventory_values v0"
-		if f.Q != "" {
+		if q != "" {
 			countFrom = from
 		}
 		w.add("v0.table_name = ?", f.Table)
 		w.add("v0.column_name = ?", conds[0].Column)
+		if terms != nil && conds[0].Op == "contains" {
+			// The index walks the matching values in order: the page
+			// needs no sort, and the capped count stops early.
+			args := make([]any, len(terms))
+			for i, tm := range terms {
+				args[i] = tm.sort
+			}
+			w.add("v0.sort_value IN ("+placeholders(len(terms))+")", args...)
+		}
 		cond, args := condSQL("v0", conds[0])
 		w.add(cond, args...)
 		order = []sortCol{{col: "v0.sort_value"}, {col: "v0.pc_id"}, {col: "v0.item_key"}}
@@ -331,14 +419,26 @@ func inventoryRowQueries(f InventoryRowFilter, p Page) (count string, countArgs 
 	if f.Group != "" {
 		w.add(t+".pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
 	}
-	if f.Q != "" {
-		w.add(`r.search LIKE ? ESCAPE '\'`, likeEscape(strings.ToLower(f.Q)))
+	if q != "" {
+		w.add(`r.search LIKE ? ESCAPE '\'`, likeEscape(strings.ToLower(q)))
 	}
-	count = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s%s LIMIT %d) capped", countFrom, w.sql(), CountCap+1)
-	countArgs = slices.Clone(w.args)
+	var out invQuery
+	out.count = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s%s LIMIT %d) capped", countFrom, w.sql(), CountCap+1)
+	out.countArgs = append(slices.Clone(fromArgs), w.args...)
+	if probe != "" {
+		// The PC conditions name m.pc_id; in the probe that is qv.
+		var pw where
+		for _, c := range w.conds {
+			pw.conds = append(pw.conds, strings.ReplaceAll(c, "m.pc_id", "qv.pc_id"))
+		}
+		out.probe = fmt.Sprintf("SELECT COUNT(*) FROM (%s%s LIMIT %d) capped", probe, strings.Replace(pw.sql(), " WHERE ", " AND ", 1), CountCap+1)
+		out.probeArgs = out.countArgs
+		// The page's join to the rows (the counts need none).
+		w.add("r.table_name = ? AND r.pc_id = m.pc_id AND r.item_key = m.item_key", f.Table)
+	}
 	if p.After != nil {
 		if err := seekN(&w, p.After, order); err != nil {
-			return "", nil, "", nil, err
+			return out, err
 		}
 	}
 	limit, offset := pageArgs(p)
@@ -346,8 +446,80 @@ func inventoryRowQueries(f InventoryRowFilter, p Page) (count string, countArgs 
 	if len(order) == 3 {
 		sortCol = "v0.sort_value"
 	}
-	list = "SELECT " + inventoryRowCols + ", " + sortCol + " FROM " + from + w.sql() + orderBy(order...) + " LIMIT ? OFFSET ?"
-	return count, countArgs, list, append(slices.Clone(w.args), limit, offset), nil
+	out.list = "SELECT " + inventoryRowCols + ", " + sortCol + " FROM " + from + w.sql() + orderBy(order...) + " LIMIT ? OFFSET ?"
+	out.listArgs = append(append(slices.Clone(fromArgs), w.args...), limit, offset)
+	return out, nil
+}
+
+// planInventoryRows picks how to answer f. A substring search whose text
+// is in at most termsCap distinct values is answered through
+// inventory_terms: a contains condition always (its page comes in index
+// order straight from the matching values), q while it matches at most
+// CountCap rows (its page is sorted by row, so every match is read); a
+// denser q walks the rows, which fills a page quickly, and its total is
+// the capped estimate. known is the total when deciding counted it (else
+// -1); none: nothing can match.
+func (db *DB) planInventoryRows(ctx context.Context, f InventoryRowFilter, p Page) (iq invQuery, known int, none bool, err error) {
+	col, text, ok := substring(f)
+	if !ok || db.invMode == invScan {
+		iq, err := inventoryRowQueries(f, p, nil)
+		return iq, -1, false, err
+	}
+	terms, err := db.searchTerms(ctx, f.Table, col, text)
+	if err != nil {
+		return iq, -1, false, err
+	}
+	if len(terms) == 0 {
+		return iq, 0, true, nil
+	}
+	if len(terms) > termsCap && db.invMode != invTerms {
+		iq, err := inventoryRowQueries(f, p, nil)
+		return iq, -1, false, err
+	}
+	if iq, err = inventoryRowQueries(f, p, terms); err != nil {
+		return iq, -1, false, err
+	}
+	if iq.probe == "" || db.invMode == invTerms {
+		return iq, -1, false, nil // contains: the count is index-driven too
+	}
+	var hits int
+	if err := db.read.QueryRowContext(ctx, db.q(iq.probe), iq.probeArgs...).Scan(&hits); err != nil {
+		return iq, -1, false, fmt.Errorf("probe inventory search: %w", err)
+	}
+	if hits <= CountCap {
+		return iq, -1, false, nil
+	}
+	iq, err = inventoryRowQueries(f, p, nil)
+	return iq, CountCap + 1, false, err
+}
+
+// searchTerms returns (up to termsCap+1) the distinct values of the
+// table (of one column, or of any when column is "") that contain text.
+func (db *DB) searchTerms(ctx context.Context, table, column, text string) ([]invTerm, error) {
+	w := where{}
+	w.add("table_name = ?", table)
+	if column != "" {
+		w.add("column_name = ?", column)
+	}
+	w.add(`value LIKE ? ESCAPE '\'`, likeEscape(strings.ToLower(text)))
+	rows, err := db.read.QueryContext(ctx, db.q(fmt.Sprintf("SELECT DISTINCT column_name, sort_value FROM inventory_terms%s LIMIT %d", w.sql(), termsCap+1)),
+		w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("search inventory terms: %w", err)
+	}
+	defer rows.Close()
+	var out []invTerm
+	for rows.Next() {
+		var t invTerm
+		if err := rows.Scan(&t.column, &t.sort); err != nil {
+			return nil, fmt.Errorf("scan inventory term: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search inventory terms: %w", err)
+	}
+	return out, nil
 }
 
 const inventoryRowCols = "r.pc_id, r.item_key, r.row, r.result_id, r.updated_at"
@@ -380,11 +552,11 @@ func seekN(w *where, key cursor.Key, cols []sortCol) error {
 // (counted up to CountCap, then flagged estimated) and the next key.
 func (db *DB) PageInventoryRows(ctx context.Context, f InventoryRowFilter, p Page) (Listing[apiv1.InventoryRow], error) {
 	l := Listing[apiv1.InventoryRow]{Rows: []apiv1.InventoryRow{}}
-	count, countArgs, list, listArgs, err := inventoryRowQueries(f, p)
-	if err != nil {
+	iq, known, none, err := db.planInventoryRows(ctx, f, p)
+	if err != nil || none {
 		return l, err
 	}
-	rows, err := db.read.QueryContext(ctx, db.q(list), listArgs...)
+	rows, err := db.read.QueryContext(ctx, db.q(iq.list), iq.listArgs...)
 	if err != nil {
 		return l, fmt.Errorf("list inventory rows: %w", err)
 	}
@@ -408,8 +580,11 @@ func (db *DB) PageInventoryRows(ctx context.Context, f InventoryRowFilter, p Pag
 	}
 	if n, ok := db.endKnown(p, len(l.Rows)); ok {
 		l.Total = n
+	} else if known >= 0 {
+		l.Total = known
+		l.Estimated = l.Total > CountCap
 	} else {
-		if err := db.read.QueryRowContext(ctx, db.q(count), countArgs...).Scan(&l.Total); err != nil {
+		if err := db.read.QueryRowContext(ctx, db.q(iq.count), iq.countArgs...).Scan(&l.Total); err != nil {
 			return l, fmt.Errorf("count inventory rows: %w", err)
 		}
 		l.Estimated = l.Total > CountCap

@@ -11,6 +11,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/invtable"
 	"github.com/kanade-fleet/kanade/internal/store"
+	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
 func TestSortKeyIsVersionOrder(t *testing.T) {
@@ -159,6 +160,120 @@ func TestInventoryApplyAndQuery(t *testing.T) {
 		}
 		if l := mustT[store.Listing[apiv1.InventoryRow]](t)(db.PageInventoryRows(ctx, store.InventoryRowFilter{Table: "software"}, store.Page{Limit: 1})); l.Total != 4 {
 			t.Errorf("total = %d", l.Total)
+		}
+	})
+}
+
+// TestInventorySearchModes: a substring search answers the same rows,
+// order and totals whether it reads inventory_terms or walks the rows
+// (the store picks one by density), with paging, PC, group and further
+// conditions — on random data with LIKE metacharacters, mixed case and
+// values shared by rows of several PCs. A second run that changes rows
+// leaves stale terms behind, which must not change any answer.
+func TestInventorySearchModes(t *testing.T) {
+	eachDB(t, false, func(t *testing.T, db *store.DB) {
+		r := rand.New(rand.NewPCG(3, 4))
+		words := []string{"Chrome", "chrome", "Git", "git-lfs", "100%", "a_b", `x\y`, "Ünïcode", "7zip", "App One", "app-two"}
+		gen := func(seq uint64) []store.InventoryResult {
+			var out []store.InventoryResult
+			for p := range 12 {
+				var rows []string
+				for j := range r.IntN(9) {
+					name := fmt.Sprintf("%s %d", words[r.IntN(len(words))], j)
+					ver := fmt.Sprintf("%d.%d", r.IntN(3), r.IntN(12))
+					rows = append(rows, fmt.Sprintf(`{"name":%q,"version":%q,"publisher":%q}`, name, ver, words[r.IntN(len(words))]))
+				}
+				pc := fmt.Sprintf("pc-%02d", p)
+				out = append(out, invResult(t, pc, fmt.Sprintf("r-%d-%d", seq, p), seq*100+uint64(p), t0.Add(time.Duration(seq)*time.Hour),
+					"["+strings.Join(rows, ",")+"]"))
+			}
+			return out
+		}
+		ok(t, db.ReplaceAgentGroups(ctx, "pc-03", []string{"g"}))
+		ok(t, db.ReplaceAgentGroups(ctx, "pc-07", []string{"g"}))
+		texts := []string{"chr", "CHR", "git", "%", "_", `\`, "ünï", "app", "1", "0.1", "zzz", "e 1", "p-t"}
+		cases, found := 0, 0
+		for round := uint64(1); round <= 2; round++ {
+			ok(t, db.ApplyInventory(ctx, gen(round)))
+			for _, text := range texts {
+				for _, f := range []store.InventoryRowFilter{
+					{Q: text},
+					{Q: text, PCID: "pc-03"},
+					{Q: text, Group: "g"},
+					{Where: []store.InventoryCond{{Column: "name", Op: "contains", Value: text}}},
+					{Where: []store.InventoryCond{{Column: "publisher", Op: "contains", Value: text}}, Group: "g"},
+					{Where: []store.InventoryCond{{Column: "name", Op: "contains", Value: text}, {Column: "version", Op: "lt", Value: "1.5"}}},
+					{Where: []store.InventoryCond{{Column: "name", Op: "contains", Value: text}}, Q: "git"},
+				} {
+					f.Table = "software"
+					var got [3][]string
+					var totals [3]int
+					for i, m := range []int{store.InvAuto, store.InvScan, store.InvTerms} {
+						store.SetInventoryMode(db, m)
+						got[i] = invRows(t, db, f)
+						totals[i] = mustT[store.Listing[apiv1.InventoryRow]](t)(db.PageInventoryRows(ctx, f, store.Page{Limit: 1})).Total
+					}
+					store.SetInventoryMode(db, store.InvAuto)
+					if !slices.Equal(got[0], got[1]) || !slices.Equal(got[1], got[2]) || totals[0] != totals[1] || totals[1] != totals[2] {
+						t.Fatalf("round %d %+v: auto %v (%d)\nscan %v (%d)\nterms %v (%d)", round, f, got[0], totals[0], got[1], totals[1], got[2], totals[2])
+					}
+					if totals[1] != len(got[1]) {
+						t.Fatalf("%+v: total %d for %d rows", f, totals[1], len(got[1]))
+					}
+					cases++
+					if len(got[1]) > 0 {
+						found++
+					}
+				}
+			}
+		}
+		if found < cases/2 {
+			t.Fatalf("only %d of %d searches found rows: the data does not exercise the search", found, cases)
+		}
+	})
+}
+
+// TestInventoryRetentionAndDelete: history ages out with results; a term
+// no value uses any more is pruned while the one in use stays searchable;
+// deleting a PC takes its facts and rows out of every search.
+func TestInventoryRetentionAndDelete(t *testing.T) {
+	eachDB(t, false, func(t *testing.T, db *store.DB) {
+		now := time.Now().UTC().Truncate(time.Second)
+		old := now.Add(-91 * 24 * time.Hour)
+		ok(t, db.ApplyInventory(ctx, []store.InventoryResult{
+			invResult(t, "pc-a", "r1", 1, old, `[{"name":"Chrome","version":"119.0.1"}]`),
+			invResult(t, "pc-b", "r2", 2, now, `[{"name":"Chrome","version":"121.0.1"},{"name":"Git","version":"2.9"}]`),
+		}))
+		ok(t, db.ApplyInventory(ctx, []store.InventoryResult{invResult(t, "pc-a", "r3", 3, now, `[{"name":"Chrome","version":"120.0.5"}]`)}))
+		deleted := mustT[map[string]int64](t)(db.Retain(ctx, now))
+		if deleted["inventory_history"] != 1 || count(t, db, "SELECT COUNT(*) FROM inventory_history") != 3 {
+			t.Errorf("history: deleted %d, left %d", deleted["inventory_history"], count(t, db, "SELECT COUNT(*) FROM inventory_history"))
+		}
+		if deleted["inventory_terms"] != 1 || count(t, db, "SELECT COUNT(*) FROM inventory_terms WHERE value = '119.0.1'") != 0 {
+			t.Errorf("terms: deleted %d", deleted["inventory_terms"])
+		}
+		search := func(f store.InventoryRowFilter) []string {
+			f.Table = "software"
+			return invRows(t, db, f)
+		}
+		if got := search(store.InventoryRowFilter{Q: "120.0"}); !slices.Equal(got, []string{"pc-a/Chrome=120.0.5"}) {
+			t.Errorf("q after prune = %v", got)
+		}
+		_ = mustT[store.FactsOutcome](t)(db.ApplyFacts(ctx, []store.FactsReport{{Seq: 9, Inventory: wire.Inventory{PCID: "pc-b", CollectedAt: now, Facts: wire.Facts{Hostname: "B"}}}}))
+		if _, err := db.DeleteAgent(ctx, "pc-b"); err != nil {
+			t.Fatal(err)
+		}
+		if got := search(store.InventoryRowFilter{Q: "git"}); len(got) != 0 {
+			t.Errorf("deleted PC still found: %v", got)
+		}
+		if got := search(store.InventoryRowFilter{}); !slices.Equal(got, []string{"pc-a/Chrome=120.0.5"}) {
+			t.Errorf("rows after delete = %v", got)
+		}
+		if n := count(t, db, "SELECT COUNT(*) FROM agent_facts"); n != 0 {
+			t.Errorf("facts after delete: %d", n)
+		}
+		if n := count(t, db, "SELECT COUNT(*) FROM inventory_sources"); n != 1 {
+			t.Errorf("sources after delete: %d", n)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/invtable"
 	"github.com/kanade-fleet/kanade/internal/testenv/testdb"
 )
 
@@ -194,11 +195,13 @@ func planCases(now time.Time) []planCase {
 				Page{Limit: 50, After: []string{SortKey("Chrome"), "pc-1", "Chrome"}})
 			return err
 		}},
-		{name: "inventory q", mayScan: "a substring of any column reads the table's rows (bounded by LIMIT and the capped count); use where for large fleets",
-			run: func(ctx context.Context, db *DB) error {
-				_, err := db.PageInventoryRows(ctx, InventoryRowFilter{Table: "software", Q: "chr"}, page)
-				return err
-			}},
+		// Substring searches read inventory_terms (the distinct values)
+		// first, then only the matching values' rows.
+		inv("q", "", InventoryRowFilter{Table: "software", Q: "chr"}),
+		inv("q, one PC", "", InventoryRowFilter{Table: "software", Q: "chr", PCID: "pc-1"}),
+		inv("where contains", "inventory_values_sort", InventoryRowFilter{Table: "software", Where: []InventoryCond{{"name", "contains", "hro"}}}),
+		inv("where contains and lt", "inventory_values_sort", InventoryRowFilter{Table: "software", Where: []InventoryCond{
+			{"name", "contains", "hro"}, {"version", "lt", "120.0.1"}}}),
 		{name: "inventory tables", run: func(ctx context.Context, db *DB) error {
 			_, err := db.InventoryTables(ctx)
 			return err
@@ -253,8 +256,10 @@ func TestHotQueryPlans(t *testing.T) {
 						}
 					}
 					// The page is the statement with a LIMIT that is not
-					// a capped count (a lone statement otherwise).
-					if pagePlan == "" && (len(stmts) == 1 || strings.Contains(s.query, "LIMIT") && !strings.HasPrefix(s.query, "SELECT COUNT")) {
+					// a capped count or a term lookup (a lone statement
+					// otherwise).
+					if pagePlan == "" && (len(stmts) == 1 || strings.Contains(s.query, "LIMIT") && !strings.HasPrefix(s.query, "SELECT COUNT") &&
+						!strings.Contains(s.query, "FROM inventory_terms")) {
 						pagePlan = plan
 					}
 				}
@@ -535,6 +540,25 @@ func seedForPlans(t *testing.T, db *DB) {
 			i+1, table, fmt.Sprintf("pc-%05d", i%2000), TS(now.Add(-time.Duration(i)*time.Minute)))
 	}
 	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Inventory rows through the projection's own path (it keeps
+	// inventory_values and inventory_terms with them).
+	var batch []InventoryResult
+	for p := range 200 {
+		r := InventoryResult{Table: "software", Columns: []string{"name", "version", "publisher"}, PCID: fmt.Sprintf("pc-%d", p),
+			ResultID: fmt.Sprintf("inv-%d", p), Seq: uint64(p + 1), FinishedAt: now}
+		for j := range 20 {
+			name, ver := fmt.Sprintf("app-%03d", (p+j)%300), fmt.Sprintf("%d.%d", j, p%7)
+			if j == 0 {
+				name, ver = "Chrome", fmt.Sprintf("12%d.0.%d", p%3, p)
+			}
+			r.Rows = append(r.Rows, invtable.Row{Key: name, Values: []string{name, ver, "Vendor"},
+				JSON: fmt.Sprintf(`{"name":%q,"version":%q,"publisher":"Vendor"}`, name, ver)})
+		}
+		batch = append(batch, r)
+	}
+	if err := db.ApplyInventory(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -134,7 +134,57 @@ func (db *DB) Retain(ctx context.Context, now time.Time) (map[string]int64, erro
 			}
 		}
 	}
+	// Inventory history ages out with results (it is rebuilt from
+	// INVENTORY and RESULTS, which keep 30 days); its key is composite.
+	q := db.q(`DELETE FROM inventory_history WHERE (stream, stream_seq, table_name, item_key, field) IN
+		(SELECT stream, stream_seq, table_name, item_key, field FROM inventory_history WHERE at < ? LIMIT ?)`)
+	for i := 0; i < retentionBatches; i++ {
+		res, err := db.write.ExecContext(ctx, q, TS(now.Add(-ResultRetention)), retentionBatch)
+		if err != nil {
+			return deleted, fmt.Errorf("retention inventory_history: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		deleted["inventory_history"] += n
+		if n < retentionBatch {
+			break
+		}
+	}
+	n, err := db.pruneTerms(ctx)
+	if err != nil {
+		return deleted, err
+	}
+	deleted["inventory_terms"] = n
 	return deleted, nil
+}
+
+// pruneTerms deletes the inventory terms whose last value went (a version
+// nobody runs any more). On PostgreSQL the table lock first waits for
+// every projector transaction that has written a term (and so holds a
+// conflicting lock) and keeps new ones out until the delete commits: a
+// value committed by one of them is seen, so a term in use is never
+// pruned. SQLite has one writer at a time.
+func (db *DB) pruneTerms(ctx context.Context) (int64, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin prune inventory terms: %w", err)
+	}
+	defer tx.Rollback()
+	if db.d == postgres {
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE inventory_terms IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return 0, fmt.Errorf("lock inventory terms: %w", err)
+		}
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM inventory_terms WHERE NOT EXISTS (SELECT 1 FROM inventory_values v
+		WHERE v.table_name = inventory_terms.table_name AND v.column_name = inventory_terms.column_name
+		AND v.sort_value = inventory_terms.sort_value AND v.value = inventory_terms.value)`)
+	if err != nil {
+		return 0, fmt.Errorf("prune inventory terms: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit prune inventory terms: %w", err)
+	}
+	return n, nil
 }
 
 // TableEmpty reports whether a projection table has no rows (wipe detection).

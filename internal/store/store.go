@@ -53,8 +53,11 @@ type DB struct {
 	// alwaysCount: lists count even when a short page already tells the
 	// total (the query-plan test explains every count).
 	alwaysCount bool
-	log         *slog.Logger
-	path        string // the SQLite file ("" on PostgreSQL)
+	// invMode forces how inventory searches are answered (tests compare
+	// the two): 0 chooses, invScan walks rows, invTerms reads terms.
+	invMode int
+	log     *slog.Logger
+	path    string // the SQLite file ("" on PostgreSQL)
 }
 
 // Open opens (creating if needed) the database and applies migrations. dsn

@@ -1,0 +1,20 @@
+-- +goose Up
+-- The distinct values of each inventory column (issue 17): a substring
+-- search (where=column:contains:x, q=x) first finds the few distinct
+-- values that contain x here — thousands of names, not millions of rows —
+-- and then reads only their rows through inventory_values_sort. Written
+-- with ON CONFLICT DO NOTHING beside every inventory_values insert; a term
+-- whose last row went is left for retention to prune (a stale term only
+-- costs one empty index lookup).
+CREATE TABLE inventory_terms (
+    table_name  TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    value       TEXT NOT NULL, -- lowercased, as inventory_values.value
+    sort_value  TEXT NOT NULL,
+    PRIMARY KEY (table_name, column_name, value, sort_value)
+);
+INSERT INTO inventory_terms (table_name, column_name, value, sort_value)
+    SELECT DISTINCT table_name, column_name, value, sort_value FROM inventory_values;
+
+-- +goose Down
+DROP TABLE inventory_terms;
