@@ -13,8 +13,8 @@ func IsPostgres(db *DB) bool { return db.d == postgres }
 // Inventory search modes for SetInventoryMode.
 const (
 	InvAuto  = 0
-	InvScan  = invScan
-	InvTerms = invTerms
+	InvScan  = invModeScan
+	InvTerms = invModeTerms
 )
 
 // SetInventoryMode forces how inventory substring searches are answered.

@@ -288,16 +288,26 @@ var invSQLOps = map[string]string{"eq": "=", "ne": "<>", "lt": "<", "le": "<=", 
 // termsCap is how many distinct values a substring may match and still
 // be searched through inventory_terms; past it the search is dense
 // enough that walking rows fills a page (and the capped count) quickly.
-const termsCap = 1000
+const termsCap = 10000
 
 // DB.invMode values.
 const (
-	invScan = 1 + iota
-	invTerms
+	invModeScan = 1 + iota
+	invModeTerms
 )
 
-// invTerm is one distinct value of a column that contains a search text.
+// invTerm is one sort key of a column with a value that contains a
+// search text.
 type invTerm struct{ column, sort string }
+
+// invTerms are the terms of a search. exact: every value of every term
+// contains the text, so the rows need no second look at their value
+// (a sort key is shared by values that differ only in leading zeros,
+// 1.01 and 1.1, or past 256 bytes) and the index alone answers.
+type invTerms struct {
+	terms []invTerm
+	exact bool
+}
 
 // invQuery is one way of answering a filter: the page and count
 // statements with their arguments.
@@ -347,9 +357,11 @@ func placeholders(n int) string {
 // terms (non-nil for a driving substring search): the distinct values
 // that contain the text, looked up first in inventory_terms; only their
 // rows are read, by index, instead of testing every row of the table.
-func inventoryRowQueries(f InventoryRowFilter, p Page, terms []invTerm) (invQuery, error) {
+func inventoryRowQueries(f InventoryRowFilter, p Page, ts *invTerms) (invQuery, error) {
+	if len(f.Where) == 0 && ts != nil && f.Q != "" {
+		return qTermsQueries(f, p, ts)
+	}
 	var w where
-	var fromArgs []any
 	from := "inventory_rows r"
 	countFrom := from
 	// t is the alias the PC and row conditions name: the driving table,
@@ -359,26 +371,7 @@ func inventoryRowQueries(f InventoryRowFilter, p Page, terms []invTerm) (invQuer
 	var order []sortCol
 	conds := driving(f.Where)
 	q := f.Q
-	var probe string
 	switch {
-	case len(conds) == 0 && terms != nil && q != "":
-		// Every (pc, row) with a value containing q: the values of the
-		// matching terms, by index. CROSS JOIN keeps SQLite in this order
-		// (left to itself it may walk every row and probe the matches);
-		// for PostgreSQL it is a plain join.
-		var vals []string
-		for _, tm := range terms {
-			vals = append(vals, "(?, ?)")
-			fromArgs = append(fromArgs, tm.column, tm.sort)
-		}
-		fromArgs = append(fromArgs, f.Table, likeEscape(strings.ToLower(q)))
-		probe = `SELECT qv.pc_id, qv.item_key FROM (VALUES ` + strings.Join(vals, ", ") + `) qt CROSS JOIN inventory_values qv
-			WHERE qv.table_name = ? AND qv.column_name = qt.column1 AND qv.sort_value = qt.column2 AND qv.value LIKE ? ESCAPE '\'`
-		from = "(" + probe + " GROUP BY qv.pc_id, qv.item_key) m CROSS JOIN inventory_rows r"
-		countFrom = "(" + probe + " GROUP BY qv.pc_id, qv.item_key) m"
-		q = ""
-		t = "m"
-		order = []sortCol{{col: "r.pc_id"}, {col: "r.item_key"}}
 	case len(conds) == 0:
 		w.add("r.table_name = ?", f.Table)
 		order = []sortCol{{col: "r.pc_id"}, {col: "r.item_key"}}
@@ -391,17 +384,19 @@ func inventoryRowQueries(f InventoryRowFilter, p Page, terms []invTerm) (invQuer
 		}
 		w.add("v0.table_name = ?", f.Table)
 		w.add("v0.column_name = ?", conds[0].Column)
-		if terms != nil && conds[0].Op == "contains" {
+		if ts != nil && conds[0].Op == "contains" {
 			// The index walks the matching values in order: the page
 			// needs no sort, and the capped count stops early.
-			args := make([]any, len(terms))
-			for i, tm := range terms {
+			args := make([]any, len(ts.terms))
+			for i, tm := range ts.terms {
 				args[i] = tm.sort
 			}
-			w.add("v0.sort_value IN ("+placeholders(len(terms))+")", args...)
+			w.add("v0.sort_value IN ("+placeholders(len(ts.terms))+")", args...)
 		}
-		cond, args := condSQL("v0", conds[0])
-		w.add(cond, args...)
+		if ts == nil || !ts.exact || conds[0].Op != "contains" {
+			cond, args := condSQL("v0", conds[0])
+			w.add(cond, args...)
+		}
 		order = []sortCol{{col: "v0.sort_value"}, {col: "v0.pc_id"}, {col: "v0.item_key"}}
 		for i, c := range conds[1:] {
 			a := fmt.Sprintf("v%d", i+1)
@@ -424,18 +419,7 @@ func inventoryRowQueries(f InventoryRowFilter, p Page, terms []invTerm) (invQuer
 	}
 	var out invQuery
 	out.count = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s%s LIMIT %d) capped", countFrom, w.sql(), CountCap+1)
-	out.countArgs = append(slices.Clone(fromArgs), w.args...)
-	if probe != "" {
-		// The PC conditions name m.pc_id; in the probe that is qv.
-		var pw where
-		for _, c := range w.conds {
-			pw.conds = append(pw.conds, strings.ReplaceAll(c, "m.pc_id", "qv.pc_id"))
-		}
-		out.probe = fmt.Sprintf("SELECT COUNT(*) FROM (%s%s LIMIT %d) capped", probe, strings.Replace(pw.sql(), " WHERE ", " AND ", 1), CountCap+1)
-		out.probeArgs = out.countArgs
-		// The page's join to the rows (the counts need none).
-		w.add("r.table_name = ? AND r.pc_id = m.pc_id AND r.item_key = m.item_key", f.Table)
-	}
+	out.countArgs = slices.Clone(w.args)
 	if p.After != nil {
 		if err := seekN(&w, p.After, order); err != nil {
 			return out, err
@@ -447,7 +431,56 @@ func inventoryRowQueries(f InventoryRowFilter, p Page, terms []invTerm) (invQuer
 		sortCol = "v0.sort_value"
 	}
 	out.list = "SELECT " + inventoryRowCols + ", " + sortCol + " FROM " + from + w.sql() + orderBy(order...) + " LIMIT ? OFFSET ?"
-	out.listArgs = append(append(slices.Clone(fromArgs), w.args...), limit, offset)
+	out.listArgs = append(slices.Clone(w.args), limit, offset)
+	return out, nil
+}
+
+// qTermsQueries answers q without where through its terms: the matching
+// terms' values, by index (CROSS JOIN keeps SQLite in that order; left
+// to itself it may walk every row and probe the matches), grouped by row
+// — in (pc_id, item_key) order, which is the page's — and only the page's
+// rows are read. Every statement's PC conditions name qv.
+func qTermsQueries(f InventoryRowFilter, p Page, ts *invTerms) (invQuery, error) {
+	vals := make([]string, len(ts.terms))
+	var fromArgs []any
+	column := ts.terms[0].column
+	oneColumn := true
+	for i, tm := range ts.terms {
+		vals[i] = "(?, ?)"
+		fromArgs = append(fromArgs, tm.column, tm.sort)
+		oneColumn = oneColumn && tm.column == column
+	}
+	from := "(VALUES " + strings.Join(vals, ", ") + ") qt CROSS JOIN inventory_values qv"
+	var w where
+	w.add("qv.table_name = ? AND qv.column_name = qt.column1 AND qv.sort_value = qt.column2", f.Table)
+	if !ts.exact {
+		w.add(`qv.value LIKE ? ESCAPE '\'`, likeEscape(strings.ToLower(f.Q)))
+	}
+	if f.PCID != "" {
+		w.add("qv.pc_id = ?", f.PCID)
+	}
+	if f.Group != "" {
+		w.add("qv.pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
+	}
+	var out invQuery
+	out.probe = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s%s LIMIT %d) capped", from, w.sql(), CountCap+1)
+	out.probeArgs = append(slices.Clone(fromArgs), w.args...)
+	// A row has one value per column: matches in one column are rows.
+	out.count, out.countArgs = out.probe, out.probeArgs
+	if !oneColumn {
+		out.count = fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s%s GROUP BY qv.pc_id, qv.item_key LIMIT %d) capped", from, w.sql(), CountCap+1)
+	}
+	order := []sortCol{{col: "qv.pc_id"}, {col: "qv.item_key"}}
+	if p.After != nil {
+		if err := w.seek(p.After, order...); err != nil {
+			return out, err
+		}
+	}
+	limit, offset := pageArgs(p)
+	out.list = "SELECT " + inventoryRowCols + ", '' FROM (SELECT qv.pc_id, qv.item_key FROM " + from + w.sql() +
+		" GROUP BY qv.pc_id, qv.item_key" + orderBy(order...) + " LIMIT ? OFFSET ?) m CROSS JOIN inventory_rows r" +
+		" WHERE r.table_name = ? AND r.pc_id = m.pc_id AND r.item_key = m.item_key ORDER BY r.pc_id, r.item_key"
+	out.listArgs = append(append(slices.Clone(fromArgs), w.args...), limit, offset, f.Table)
 	return out, nil
 }
 
@@ -461,25 +494,25 @@ func inventoryRowQueries(f InventoryRowFilter, p Page, terms []invTerm) (invQuer
 // -1); none: nothing can match.
 func (db *DB) planInventoryRows(ctx context.Context, f InventoryRowFilter, p Page) (iq invQuery, known int, none bool, err error) {
 	col, text, ok := substring(f)
-	if !ok || db.invMode == invScan {
+	if !ok || db.invMode == invModeScan {
 		iq, err := inventoryRowQueries(f, p, nil)
 		return iq, -1, false, err
 	}
-	terms, err := db.searchTerms(ctx, f.Table, col, text)
+	ts, err := db.searchTerms(ctx, f.Table, col, text)
 	if err != nil {
 		return iq, -1, false, err
 	}
-	if len(terms) == 0 {
+	if len(ts.terms) == 0 {
 		return iq, 0, true, nil
 	}
-	if len(terms) > termsCap && db.invMode != invTerms {
+	if len(ts.terms) > termsCap && db.invMode != invModeTerms {
 		iq, err := inventoryRowQueries(f, p, nil)
 		return iq, -1, false, err
 	}
-	if iq, err = inventoryRowQueries(f, p, terms); err != nil {
+	if iq, err = inventoryRowQueries(f, p, &ts); err != nil {
 		return iq, -1, false, err
 	}
-	if iq.probe == "" || db.invMode == invTerms {
+	if iq.probe == "" || db.invMode == invModeTerms {
 		return iq, -1, false, nil // contains: the count is index-driven too
 	}
 	var hits int
@@ -487,38 +520,66 @@ func (db *DB) planInventoryRows(ctx context.Context, f InventoryRowFilter, p Pag
 		return iq, -1, false, fmt.Errorf("probe inventory search: %w", err)
 	}
 	if hits <= CountCap {
+		if iq.count == iq.probe {
+			return iq, hits, false, nil
+		}
 		return iq, -1, false, nil
 	}
 	iq, err = inventoryRowQueries(f, p, nil)
 	return iq, CountCap + 1, false, err
 }
 
-// searchTerms returns (up to termsCap+1) the distinct values of the
-// table (of one column, or of any when column is "") that contain text.
-func (db *DB) searchTerms(ctx context.Context, table, column, text string) ([]invTerm, error) {
+// searchTerms returns (up to termsCap+1) the sort keys of the table's
+// column (of any column when column is "") with a value that contains
+// text: one LIKE per distinct value, then, by primary key, whether any
+// other value shares a matched sort key without containing the text.
+func (db *DB) searchTerms(ctx context.Context, table, column, text string) (invTerms, error) {
+	l := likeEscape(strings.ToLower(text))
 	w := where{}
 	w.add("table_name = ?", table)
 	if column != "" {
 		w.add("column_name = ?", column)
 	}
-	w.add(`value LIKE ? ESCAPE '\'`, likeEscape(strings.ToLower(text)))
-	rows, err := db.read.QueryContext(ctx, db.q(fmt.Sprintf("SELECT DISTINCT column_name, sort_value FROM inventory_terms%s LIMIT %d", w.sql(), termsCap+1)),
-		w.args...)
+	w.add(`value LIKE ? ESCAPE '\'`, l)
+	rows, err := db.read.QueryContext(ctx, db.q(fmt.Sprintf(`SELECT column_name, sort_value FROM inventory_terms%s LIMIT %d`,
+		w.sql(), termsCap+1)), w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("search inventory terms: %w", err)
+		return invTerms{}, fmt.Errorf("search inventory terms: %w", err)
 	}
 	defer rows.Close()
-	var out []invTerm
+	var out invTerms
+	seen := map[invTerm]bool{}
 	for rows.Next() {
 		var t invTerm
 		if err := rows.Scan(&t.column, &t.sort); err != nil {
-			return nil, fmt.Errorf("scan inventory term: %w", err)
+			return out, fmt.Errorf("scan inventory term: %w", err)
 		}
-		out = append(out, t)
+		if !seen[t] {
+			seen[t] = true
+			out.terms = append(out.terms, t)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search inventory terms: %w", err)
+		return out, fmt.Errorf("search inventory terms: %w", err)
 	}
+	rows.Close()
+	if len(out.terms) == 0 || len(out.terms) > termsCap {
+		return out, nil
+	}
+	vals := make([]string, len(out.terms))
+	args := []any{table}
+	for i, t := range out.terms {
+		vals[i] = "(?, ?)"
+		args = append(args, t.column, t.sort)
+	}
+	var other int
+	err = db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM (SELECT 1 FROM inventory_terms WHERE table_name = ?
+		AND (column_name, sort_value) IN (VALUES `+strings.Join(vals, ", ")+`) AND NOT (value LIKE ? ESCAPE '\') LIMIT 1) t`),
+		append(args, l)...).Scan(&other)
+	if err != nil {
+		return out, fmt.Errorf("check inventory terms: %w", err)
+	}
+	out.exact = other == 0
 	return out, nil
 }
 

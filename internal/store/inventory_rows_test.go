@@ -173,7 +173,9 @@ func TestInventoryApplyAndQuery(t *testing.T) {
 func TestInventorySearchModes(t *testing.T) {
 	eachDB(t, false, func(t *testing.T, db *store.DB) {
 		r := rand.New(rand.NewPCG(3, 4))
-		words := []string{"Chrome", "chrome", "Git", "git-lfs", "100%", "a_b", `x\y`, "Ünïcode", "7zip", "App One", "app-two"}
+		// v01/v1 and 007/7 share sort keys (leading zeros): a search for
+		// "01" must not return the v1 rows.
+		words := []string{"Chrome", "chrome", "Git", "git-lfs", "100%", "a_b", `x\y`, "Ünïcode", "7zip", "App One", "app-two", "v01", "v1", "007", "7"}
 		gen := func(seq uint64) []store.InventoryResult {
 			var out []store.InventoryResult
 			for p := range 12 {
@@ -191,7 +193,7 @@ func TestInventorySearchModes(t *testing.T) {
 		}
 		ok(t, db.ReplaceAgentGroups(ctx, "pc-03", []string{"g"}))
 		ok(t, db.ReplaceAgentGroups(ctx, "pc-07", []string{"g"}))
-		texts := []string{"chr", "CHR", "git", "%", "_", `\`, "ünï", "app", "1", "0.1", "zzz", "e 1", "p-t"}
+		texts := []string{"chr", "CHR", "git", "%", "_", `\`, "ünï", "app", "1", "0.1", "zzz", "e 1", "p-t", "01", "v0", "00", "07"}
 		cases, found := 0, 0
 		for round := uint64(1); round <= 2; round++ {
 			ok(t, db.ApplyInventory(ctx, gen(round)))

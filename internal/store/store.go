@@ -120,7 +120,12 @@ func openSQLite(path string, log *slog.Logger) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
+	// Readers map the file (up to SQLite's 2 GiB mmap limit): a lookup is
+	// a memory read instead of a pread per page, which made 10 000
+	// index probes of a 3 M-row inventory 1.6x faster than a 16 MiB
+	// cache (docs/benchmarks.md), and the pages are the OS's shared
+	// cache, not a per-connection heap.
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)&_pragma=cache_size(-16384)&_pragma=mmap_size(2147418112)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -5,13 +5,15 @@
 -- and then reads only their rows through inventory_values_sort. Written
 -- with ON CONFLICT DO NOTHING beside every inventory_values insert; a term
 -- whose last row went is left for retention to prune (a stale term only
--- costs one empty index lookup).
+-- costs one empty index lookup). Keyed by sort_value before value: a
+-- search groups the terms by (column, sort_value) in key order to learn
+-- whether every value sharing a sort key contains the text.
 CREATE TABLE inventory_terms (
     table_name  TEXT NOT NULL,
     column_name TEXT NOT NULL,
     value       TEXT NOT NULL, -- lowercased, as inventory_values.value
     sort_value  TEXT NOT NULL,
-    PRIMARY KEY (table_name, column_name, value, sort_value)
+    PRIMARY KEY (table_name, column_name, sort_value, value)
 );
 INSERT INTO inventory_terms (table_name, column_name, value, sort_value)
     SELECT DISTINCT table_name, column_name, value, sort_value FROM inventory_values;
