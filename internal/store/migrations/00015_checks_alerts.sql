@@ -25,7 +25,6 @@ CREATE TABLE check_status (
     consecutive    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (check_id, pc_id)
 );
-CREATE INDEX check_status_check_state ON check_status (check_id, state, pc_id);
 CREATE INDEX check_status_pc ON check_status (pc_id, check_id);
 CREATE INDEX check_status_state ON check_status (state, check_id, pc_id);
 
