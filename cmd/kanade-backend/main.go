@@ -70,6 +70,8 @@ func run(args []string) error {
 	fs.Var(&memLimit, "memory-limit",
 		"soft limit of the process's memory (Go runtime, embedded broker included), e.g. 448MiB; empty = GOMEMLIMIT or none")
 	fs.DurationVar(&cfg.CleanupInterval, "cleanup-interval", 5*time.Minute, "reaper and retention interval")
+	fs.DurationVar(&cfg.OfflineAlertAfter, "offline-alert-after", 10*time.Minute,
+		"an agent silent this long gets an agent-offline alert (SPEC §15)")
 	fs.BoolVar(&cfg.Dev, "dev", false, "development: auth disabled and a local in-process agent")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go runtime profiles to admins at /api/debug/pprof/ (go tool pprof)")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas for streams and KV (3 on a 3-server cluster)")
@@ -81,6 +83,7 @@ func run(args []string) error {
 		"nats-addr": "KANADE_NATS_ADDR", "nats-token": "KANADE_NATS_TOKEN", "nats-auth-file": "KANADE_NATS_AUTH_FILE",
 		"nats-identity": "KANADE_NATS_IDENTITY", "agent-nats-url": "KANADE_AGENT_NATS_URL",
 		"tls-cert": "KANADE_TLS_CERT", "tls-key": "KANADE_TLS_KEY", "signing-key": "KANADE_SIGNING_KEY", "cleanup-interval": "KANADE_CLEANUP_INTERVAL",
+		"offline-alert-after": "KANADE_OFFLINE_ALERT_AFTER",
 		"broker-disk-reserve": "KANADE_BROKER_DISK_RESERVE", "release-max-bytes": "KANADE_RELEASE_MAX_BYTES",
 		"dev": "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
 		"pprof": "KANADE_PPROF", "memory-limit": "KANADE_MEMORY_LIMIT",

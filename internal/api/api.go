@@ -150,6 +150,7 @@ type Deps struct {
 	Outputs    Outputs // nil: output is served from the result row only
 	Fanout     Fanout
 	Enrollment Enrollment          // nil: the enrollment routes answer 503
+	Checks     Checks              // nil: Store when it is one (*store.DB)
 	Releases   ReleaseDeps         // agent releases (SPEC §13)
 	NC         *nats.Conn          // agent ping, health
 	JS         jetstream.JetStream // health (account and streams)
@@ -183,6 +184,9 @@ func New(d Deps) *Server {
 	}
 	if d.Metrics == nil {
 		d.Metrics = metrics.Default
+	}
+	if c, ok := d.Store.(Checks); ok && d.Checks == nil {
+		d.Checks = c
 	}
 	s := &Server{d: d, mux: d.Auth.NewMux(nil), enrollThrottle: d.Auth.NewThrottle()}
 	s.register()

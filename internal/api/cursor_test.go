@@ -12,6 +12,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/check"
 	"github.com/kanade-fleet/kanade/internal/cursor"
 	"github.com/kanade-fleet/kanade/internal/release/exe/exetest"
 	"github.com/kanade-fleet/kanade/internal/server"
@@ -164,6 +165,25 @@ func seedEveryList(t *testing.T, b *server.Server) {
 		// Issuing needs broker identity; the list is the store's either way.
 		if err := b.DB.InsertOperatorCred(ctx, store.OperatorCred{PublicKey: fmt.Sprintf("UKEY%d", i), Name: "laptop",
 			CreatedBy: "bob", CreatedAt: now.Add(-time.Duration(i/2) * time.Second)}); err != nil { // a tie in created_at
+			t.Fatal(err)
+		}
+	}
+	// Check results: 2 checks on 3 PCs, failing then (pc-0) passing, so
+	// both checks list, alerts tie in opened_at, and resolved ones exist.
+	for i, v := range []check.Verdict{check.Fail, check.Pass} {
+		var cr []store.Result
+		for c := range 2 {
+			for pc := range 3 {
+				verdict := v
+				if pc > 0 {
+					verdict = check.Fail
+				}
+				cr = append(cr, store.Result{ExecResult: wire.ExecResult{ResultID: fmt.Sprintf("ck-%d-%d-%d", i, c, pc), RequestID: "q",
+					ExecID: "e3", PCID: fmt.Sprintf("pc-%d", pc), ManifestID: fmt.Sprintf("chk-%d", c), Version: "1", StartedAt: now, FinishedAt: now},
+					RecordedAt: now.Add(time.Duration(i) * time.Second), Check: &store.CheckEval{Verdict: verdict, Severity: "warning", FlapThreshold: 1}})
+			}
+		}
+		if _, err := b.DB.ApplyResults(ctx, cr); err != nil {
 			t.Fatal(err)
 		}
 	}

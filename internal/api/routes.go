@@ -55,6 +55,12 @@ func (s *Server) table() []route {
 		{"POST /api/agents/{pc_id}/reenroll", operator, s.reenrollAgent},
 		{"GET /api/groups", viewer, s.listGroups},
 
+		// Compliance checks and alerts (SPEC §15).
+		{"GET /api/checks", viewer, s.listChecks},
+		{"GET /api/check-status", viewer, s.listCheckStatus},
+		{"GET /api/alerts", viewer, s.listAlerts},
+		{"POST /api/alerts/{id}/ack", operator, s.ackAlert},
+
 		// Inventory job tables (SPEC §14).
 		{"GET /api/inventory/tables", viewer, s.inventoryTables},
 		{"GET /api/inventory/tables/{table}", viewer, s.inventoryRows},

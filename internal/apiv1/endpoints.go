@@ -56,6 +56,11 @@ var Endpoints = []Endpoint{
 	{Name: "ListOperatorCreds", Method: "GET", Path: "/api/broker/operator-creds", Query: Page{}, Resp: OperatorCredInfo{}, List: true, Doc: "operator broker credentials issued, newest first, revoked ones too (admin)"},
 	{Name: "RevokeOperatorCreds", Method: "DELETE", Path: "/api/broker/operator-creds/{public_key}", Resp: OperatorCredInfo{}, Doc: "revoke one operator broker credential: the broker closes its connections and refuses it (admin)"},
 
+	{Name: "ListChecks", Method: "GET", Path: "/api/checks", Query: Page{}, Resp: CheckSummary{}, List: true, Doc: "compliance checks that have reported: passing, failing and unknown PCs and compliance % per check, in id order"},
+	{Name: "ListCheckStatus", Method: "GET", Path: "/api/check-status", Query: CheckStatusQuery{}, Resp: CheckStatus{}, List: true, Doc: "each check's state on each PC (passing, failing, unknown), in check_id, pc_id order"},
+	{Name: "ListAlerts", Method: "GET", Path: "/api/alerts", Query: AlertQuery{}, Resp: Alert{}, List: true, Doc: "alerts (check and agent-offline), newest first: state=open|resolved, kind, check_id, pc_id"},
+	{Name: "AckAlert", Method: "POST", Path: "/api/alerts/{id}/ack", Resp: Alert{}, Doc: "acknowledge an alert (operator; acking twice keeps the first ack)"},
+
 	{Name: "ListInventoryTables", Method: "GET", Path: "/api/inventory/tables", Resp: []InventoryTable{}, Doc: "the tables inventory jobs have filled, with their columns, PC and row counts"},
 	{Name: "ListInventoryRows", Method: "GET", Path: "/api/inventory/tables/{table}", Query: InventoryRowQuery{}, Resp: InventoryRow{}, List: true, Doc: "one inventory table's rows across PCs: where=column:op:value (repeatable; eq ne lt le gt ge contains, versions compared as versions), q, pc_id, group"},
 

@@ -307,6 +307,23 @@ type Manifest struct {
 	Execute     Execute  `json:"execute"`
 	// Inventory makes the job an inventory job (SPEC §14).
 	Inventory *Inventory `json:"inventory,omitempty"`
+	// Check makes the job a compliance check (SPEC §15).
+	Check *Check `json:"check,omitempty"`
+}
+
+// Check is a manifest's check declaration: when a result passes (exit
+// code, or an RE2 pattern its stdout matches), the severity of its alerts
+// and how many consecutive failures turn it failing.
+type Check struct {
+	Pass          CheckPass `json:"pass"`
+	Severity      string    `json:"severity"`       // info | warning | critical
+	FlapThreshold int       `json:"flap_threshold"` // >= 1
+}
+
+// CheckPass is exactly one pass condition.
+type CheckPass struct {
+	ExitCode      *int   `json:"exit_code,omitempty"`
+	StdoutMatches string `json:"stdout_matches,omitempty"`
 }
 
 // Inventory is a manifest's inventory declaration: the table its stdout

@@ -55,6 +55,11 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 		{Name: StreamInventory, Subjects: []string{"inventory.>"}, MaxAge: 30 * day,
 			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
 			Description: "agents' built-in facts (SPEC §14)"},
+		// Small (an open and a resolve per offline episode, an ack per
+		// alert); kept a year so a wipe rebuilds the alert history.
+		{Name: StreamAlerts, Subjects: []string{"alerts.>"}, MaxAge: 365 * day,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
+			Description: "agent-offline alerts and acks (SPEC §15)"},
 	}
 }
 

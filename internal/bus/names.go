@@ -17,6 +17,9 @@ const (
 	StreamExecs = "EXECS"
 	// StreamInventory holds agents' built-in facts (SPEC §14).
 	StreamInventory = "INVENTORY"
+	// StreamAlerts holds the alert changes not derived from results:
+	// agent-offline opens/resolves and operators' acks (SPEC §15).
+	StreamAlerts = "ALERTS"
 )
 
 // KV buckets and object stores.
@@ -55,6 +58,8 @@ const (
 	ConsumerExecs   = "backend_execs_projector"
 	// ConsumerInventory projects built-in facts (SPEC §14).
 	ConsumerInventory = "backend_inventory_projector"
+	// ConsumerAlerts projects stream ALERTS (SPEC §15).
+	ConsumerAlerts = "backend_alerts_projector"
 	// ConsumerCommandAudit follows EXEC to audit commands the backend did
 	// not publish itself (internal/cmdaudit).
 	ConsumerCommandAudit = "backend_command_audit"
@@ -109,6 +114,13 @@ func Heartbeat(pc string) string { return "heartbeat." + pc }
 
 // Inventory is the subject of a PC's built-in facts (stream INVENTORY).
 func Inventory(pc string) string { return "inventory." + pc }
+
+// AlertOffline is the subject of a PC's agent-offline open or resolve
+// (stream ALERTS; published by the leader backend only).
+func AlertOffline(pc string) string { return "alerts.offline." + pc }
+
+// SubjAlertAck is the subject of operators' alert acks (stream ALERTS).
+const SubjAlertAck = "alerts.ack"
 
 // Ping is the request/reply subject answered by an agent with a Heartbeat.
 func Ping(pc string) string { return "agents." + pc + ".ping" }

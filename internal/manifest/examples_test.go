@@ -13,7 +13,7 @@ import (
 )
 
 // TestExamples: every manifest under examples/ parses strictly and, for
-// inventory jobs, declares a table; the sh ones whose tools this machine
+// inventory jobs, declares a table (checks: a check); the sh ones whose tools this machine
 // has run, and their output parses as the table's rows.
 func TestExamples(t *testing.T) {
 	files, err := filepath.Glob("../../examples/*/*.yaml")
@@ -33,6 +33,14 @@ func TestExamples(t *testing.T) {
 			}
 			if strings.Contains(f, "/inventory/") && m.Inventory == nil {
 				t.Fatalf("%s: no inventory declaration", f)
+			}
+			if strings.Contains(f, "/checks/") {
+				if m.Check == nil {
+					t.Fatalf("%s: no check declaration", f)
+				}
+				if _, err := m.Check.Rule(); err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
 			}
 			tool, ok := tools[filepath.Base(f)]
 			if !ok || runtime.GOOS != "linux" {

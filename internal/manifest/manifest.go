@@ -12,10 +12,12 @@ package manifest
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/kanade-fleet/kanade/internal/check"
 	"github.com/kanade-fleet/kanade/internal/manifest/strict"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
@@ -51,6 +53,65 @@ type Manifest struct {
 	// Inventory, when set, makes the job an inventory job (SPEC §14): its
 	// stdout (a JSON array of objects) replaces the PC's rows of Table.
 	Inventory *Inventory `json:"inventory,omitempty"`
+	// Check, when set, makes the job a compliance check (SPEC §15): each
+	// result updates the PC's check_status and may open or resolve an alert.
+	Check *Check `json:"check,omitempty"`
+}
+
+// Check is a manifest's `check:` section. Exactly one of Pass.ExitCode and
+// Pass.StdoutMatches is set. Parse defaults Severity to warning and
+// FlapThreshold to 1 (the first failure turns the state failing).
+type Check struct {
+	Pass          CheckPass `json:"pass"`
+	Severity      string    `json:"severity"`
+	FlapThreshold int       `json:"flap_threshold"`
+}
+
+// CheckPass is when a result passes: its exit code equals ExitCode, or its
+// stdout (the first check.MaxInput bytes) matches the RE2 pattern
+// StdoutMatches.
+type CheckPass struct {
+	ExitCode      *int   `json:"exit_code,omitempty"`
+	StdoutMatches string `json:"stdout_matches,omitempty"`
+}
+
+// Validate checks a check declaration; field names are relative to the
+// manifest ("check.pass.stdout_matches").
+func (c Check) Validate() error {
+	switch {
+	case c.Pass.ExitCode == nil && c.Pass.StdoutMatches == "":
+		return ferr("check.pass", "is required: exit_code or stdout_matches")
+	case c.Pass.ExitCode != nil && c.Pass.StdoutMatches != "":
+		return ferr("check.pass", "set exit_code or stdout_matches, not both")
+	case c.Pass.ExitCode != nil && (*c.Pass.ExitCode < 0 || *c.Pass.ExitCode > 255):
+		return ferr("check.pass.exit_code", "must be 0-255")
+	case c.Pass.StdoutMatches != "":
+		if _, err := check.Compile(c.Pass.StdoutMatches); err != nil {
+			return ferr("check.pass.stdout_matches", "%v", err)
+		}
+	}
+	if !check.ValidSeverity(c.Severity) {
+		return ferr("check.severity", "%q is not one of %s", clip(c.Severity), strings.Join(check.Severities, ", "))
+	}
+	if c.FlapThreshold < 1 || c.FlapThreshold > check.MaxFlapThreshold {
+		return ferr("check.flap_threshold", "must be 1-%d", check.MaxFlapThreshold)
+	}
+	return nil
+}
+
+// Rule compiles the declaration (Validate first).
+func (c Check) Rule() (check.Rule, error) {
+	r := check.Rule{Severity: c.Severity, FlapThreshold: c.FlapThreshold}
+	if c.Pass.StdoutMatches != "" {
+		re, err := check.Compile(c.Pass.StdoutMatches)
+		if err != nil {
+			return r, ferr("check.pass.stdout_matches", "%v", err)
+		}
+		r.Pattern = re
+	} else if c.Pass.ExitCode != nil {
+		r.ExitCode = *c.Pass.ExitCode
+	}
+	return r, nil
 }
 
 // Inventory declares the table an inventory job's output fills: Key is the
@@ -241,6 +302,9 @@ func fromNode(n *strict.Node) (Manifest, error) {
 		m.Inventory = &Inventory{Table: inv.Str("table"), Key: inv.StrList("key"), Columns: inv.StrList("columns")}
 		inv.Close()
 	}
+	if c := o.Object("check"); c.Present() {
+		m.Check = readCheck(r, c)
+	}
 	o.Close()
 	if err := r.Err(); err != nil {
 		return Manifest{}, err
@@ -338,9 +402,44 @@ func (m Manifest) Validate() error {
 		return ferr("execute.run_as", "%q is not one of system, user", clip(e.RunAs))
 	}
 	if m.Inventory != nil {
-		return m.Inventory.Validate()
+		if err := m.Inventory.Validate(); err != nil {
+			return err
+		}
+	}
+	if m.Check != nil {
+		if m.Inventory != nil {
+			return ferr("check", "a job is an inventory job or a check, not both")
+		}
+		return m.Check.Validate()
 	}
 	return nil
+}
+
+// readCheck reads the `check:` section with its defaults.
+func readCheck(r *strict.Reader, o *strict.Object) *Check {
+	c := &Check{Severity: o.Str("severity"), FlapThreshold: check.DefaultFlapThreshold}
+	if c.Severity == "" {
+		c.Severity = check.DefaultSeverity
+	}
+	if ft := o.Str("flap_threshold"); ft != "" {
+		n, err := strconv.Atoi(ft)
+		if err != nil {
+			r.Fail(o.Path("flap_threshold"), "must be a whole number, not %q", clip(ft))
+		}
+		c.FlapThreshold = n
+	}
+	p := o.Object("pass")
+	if ec := p.Str("exit_code"); ec != "" {
+		n, err := strconv.Atoi(ec)
+		if err != nil {
+			r.Fail(p.Path("exit_code"), "must be a whole number, not %q", clip(ec))
+		}
+		c.Pass.ExitCode = &n
+	}
+	c.Pass.StdoutMatches = p.Str("stdout_matches")
+	p.Close()
+	o.Close()
+	return c
 }
 
 // Timeout returns execute.timeout as a duration (0 if it does not parse,

@@ -304,3 +304,54 @@ func TestInventoryDeclaration(t *testing.T) {
 		t.Errorf("65 columns: %v", err)
 	}
 }
+
+func TestCheckDeclaration(t *testing.T) {
+	const base = "id: disk\nversion: '1'\nexecute: {shell: sh, script: echo, timeout: 10s}\n"
+	m, err := Parse([]byte(base + "check: {pass: {exit_code: 0}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0
+	if want := (&Check{Pass: CheckPass{ExitCode: &zero}, Severity: "warning", FlapThreshold: 1}); !reflect.DeepEqual(m.Check, want) {
+		t.Fatalf("defaults: %+v", m.Check)
+	}
+	m, err = Parse([]byte(base + "check: {pass: {stdout_matches: '^OK'}, severity: critical, flap_threshold: 2}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Check.Severity != "critical" || m.Check.FlapThreshold != 2 || m.Check.Pass.StdoutMatches != "^OK" || m.Check.Pass.ExitCode != nil {
+		t.Fatalf("check = %+v", m.Check)
+	}
+	back, err := Parse(m.JSON())
+	if err != nil || !reflect.DeepEqual(back, m) {
+		t.Fatalf("round trip: %v %+v", err, back)
+	}
+	if plain, _ := Parse([]byte(base)); strings.Contains(string(plain.JSON()), "check") {
+		t.Fatalf("a plain job serialises check: %s", plain.JSON())
+	}
+	bad := map[string]string{
+		"check: {}":         "check.pass",
+		"check: {pass: {}}": "check.pass",
+		"check: {pass: {exit_code: 0, stdout_matches: x}}":   "check.pass",
+		"check: {pass: {exit_code: 300}}":                    "check.pass.exit_code",
+		"check: {pass: {exit_code: zero}}":                   "check.pass.exit_code",
+		"check: {pass: {stdout_matches: '(unclosed'}}":       "check.pass.stdout_matches",
+		"check: {pass: {stdout_matches: 'a{1001}'}}":         "check.pass.stdout_matches",
+		"check: {pass: {exit_code: 0}, severity: fatal}":     "check.severity",
+		"check: {pass: {exit_code: 0}, flap_threshold: 0}":   "check.flap_threshold",
+		"check: {pass: {exit_code: 0}, flap_threshold: 101}": "check.flap_threshold",
+		"check: {pass: {exit_code: 0}, flap_threshold: two}": "check.flap_threshold",
+		"check: {pass: {exit_code: 0}, extra: 1}":            "check.extra",
+		"check: {pass: {exit_code: 0, regex: x}}":            "check.pass.regex",
+		"check: [x]": "check",
+		"check: {pass: {stdout_matches: '" + strings.Repeat("a", 1025) + "'}}":         "check.pass.stdout_matches",
+		"check: {pass: {exit_code: 0}}\ninventory: {table: s, key: [a], columns: [a]}": "check",
+	}
+	for doc, field := range bad {
+		_, err := Parse([]byte(base + doc + "\n"))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%.80s: err = %v, want field %s", doc, err, field)
+		}
+	}
+}

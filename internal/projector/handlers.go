@@ -22,6 +22,7 @@ type Writer interface {
 	InsertAudit(ctx context.Context, batch []store.Audit) error
 	ApplyExecEvents(ctx context.Context, evs []wire.ExecRequested) ([]store.ExecProgress, error)
 	ApplyInventory(ctx context.Context, batch []store.InventoryResult) error
+	ApplyAlertEvents(ctx context.Context, evs []wire.AlertEvent) (store.AlertOutcome, error)
 }
 
 type eventsHandler struct {
@@ -130,7 +131,20 @@ func (h *resultsHandler) decode(m jetstream.Msg) (any, error) {
 		dropForeign(h.log, h.drops, bus.StreamResults, m.Subject(), pc, r.PCID)
 		return nil, nil
 	}
-	return resultItem{Result: store.Result{ExecResult: r, RecordedAt: publishTime(m)}, inv: h.inventoryOf(r, streamSeq(m))}, nil
+	return resultItem{Result: store.Result{ExecResult: r, RecordedAt: publishTime(m), Check: h.checkOf(r)},
+		inv: h.inventoryOf(r, streamSeq(m))}, nil
+}
+
+// checkOf judges r when its job is a check (SPEC §15); nil otherwise.
+func (h *resultsHandler) checkOf(r wire.ExecResult) *store.CheckEval {
+	if h.jobs == nil || r.ManifestID == "" || r.ManifestID == wire.AdhocJobID {
+		return nil
+	}
+	rule, ok := h.jobs.Check(r.ManifestID)
+	if !ok {
+		return nil
+	}
+	return &store.CheckEval{Verdict: rule.Judge(r), Severity: rule.Severity, FlapThreshold: rule.FlapThreshold}
 }
 
 func (h *resultsHandler) write(ctx context.Context, items []any) error {
@@ -159,6 +173,45 @@ func (h *resultsHandler) write(ctx context.Context, items []any) error {
 	}
 	for _, p := range out.Executions {
 		h.notes.Publish("execution", p)
+	}
+	publishTransitions(h.notes, h.log, out.Transitions)
+	return nil
+}
+
+// publishTransitions tells dashboards about alerts opened or resolved.
+func publishTransitions(notes Notifier, log *slog.Logger, ts []store.AlertTransition) {
+	for _, t := range ts {
+		notes.Publish("alert", map[string]string{"id": t.AlertID, "transition": t.Transition, "kind": t.Kind,
+			"check_id": t.CheckID, "pc_id": t.PCID, "severity": t.Severity})
+		log.Info("alert "+t.Transition, "alert_id", t.AlertID, "kind", t.Kind, "check_id", t.CheckID, "pc_id", t.PCID, "severity", t.Severity)
+	}
+}
+
+// alertsHandler projects stream ALERTS (agent-offline alerts and acks).
+// Only the backend publishes there (agents and the CLI may not), so the
+// subject needs no pc check beyond the payload's own validation.
+type alertsHandler struct {
+	w     Writer
+	log   *slog.Logger
+	notes Notifier
+}
+
+func (h *alertsHandler) decode(m jetstream.Msg) (any, error) {
+	return wire.DecodeAlertEvent(m.Data())
+}
+
+func (h *alertsHandler) write(ctx context.Context, items []any) error {
+	evs := make([]wire.AlertEvent, len(items))
+	for i, it := range items {
+		evs[i] = it.(wire.AlertEvent)
+	}
+	out, err := h.w.ApplyAlertEvents(ctx, evs)
+	if err != nil {
+		return err
+	}
+	publishTransitions(h.notes, h.log, out.Transitions)
+	for _, id := range out.Acked {
+		h.notes.Publish("alert", map[string]string{"id": id, "transition": "acked"})
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/check"
 	"github.com/kanade-fleet/kanade/internal/invtable"
 	"github.com/kanade-fleet/kanade/internal/kv"
 )
@@ -18,6 +19,7 @@ type JobCache struct {
 	mu        sync.RWMutex
 	timeouts  map[string]time.Duration
 	inventory map[string]invtable.Spec
+	checks    map[string]check.Rule
 	ready     chan struct{}
 	once      sync.Once
 	parse     func(string) (time.Duration, error)
@@ -26,7 +28,7 @@ type JobCache struct {
 // NewJobCache returns an empty cache; parse turns a manifest timeout into a
 // duration (manifest.ParseDuration).
 func NewJobCache(parse func(string) (time.Duration, error)) *JobCache {
-	return &JobCache{timeouts: map[string]time.Duration{}, inventory: map[string]invtable.Spec{}, ready: make(chan struct{}), parse: parse}
+	return &JobCache{timeouts: map[string]time.Duration{}, inventory: map[string]invtable.Spec{}, checks: map[string]check.Rule{}, ready: make(chan struct{}), parse: parse}
 }
 
 // Timeout returns the job's timeout; ok is false when unknown or unparsable.
@@ -48,6 +50,15 @@ func (c *JobCache) Inventory(jobID string) (invtable.Spec, bool) {
 	return s, ok
 }
 
+// Check returns the job's compiled check rule; ok is false when the job is
+// unknown or not a check. Like Inventory, it is the current manifest's.
+func (c *JobCache) Check(jobID string) (check.Rule, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r, ok := c.checks[jobID]
+	return r, ok
+}
+
 // Ready is closed once the initial snapshot of the bucket has been loaded.
 func (c *JobCache) Ready() <-chan struct{} { return c.ready }
 
@@ -61,11 +72,20 @@ func (c *JobCache) set(key string, value []byte) {
 			Key     []string `json:"key"`
 			Columns []string `json:"columns"`
 		} `json:"inventory"`
+		Check *struct {
+			Pass struct {
+				ExitCode      *int   `json:"exit_code"`
+				StdoutMatches string `json:"stdout_matches"`
+			} `json:"pass"`
+			Severity      string `json:"severity"`
+			FlapThreshold int    `json:"flap_threshold"`
+		} `json:"check"`
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.timeouts, key)
 	delete(c.inventory, key)
+	delete(c.checks, key)
 	if json.Unmarshal(value, &m) != nil {
 		return
 	}
@@ -76,6 +96,27 @@ func (c *JobCache) set(key string, value []byte) {
 	// only the shape the projector relies on is checked again.
 	if inv := m.Inventory; inv != nil && inv.Table != "" && len(inv.Key) > 0 && len(inv.Columns) > 0 {
 		c.inventory[key] = invtable.Spec{Table: inv.Table, Key: inv.Key, Columns: inv.Columns}
+	}
+	// Likewise for a check (manifest.Check.Validate): a pattern that no
+	// longer compiles leaves the job without a rule rather than guessing.
+	if ch := m.Check; ch != nil {
+		r := check.Rule{Severity: ch.Severity, FlapThreshold: max(ch.FlapThreshold, 1)}
+		if !check.ValidSeverity(r.Severity) {
+			r.Severity = check.DefaultSeverity
+		}
+		ok := true
+		switch {
+		case ch.Pass.StdoutMatches != "":
+			re, err := check.Compile(ch.Pass.StdoutMatches)
+			r.Pattern, ok = re, err == nil
+		case ch.Pass.ExitCode != nil:
+			r.ExitCode = *ch.Pass.ExitCode
+		default:
+			ok = false
+		}
+		if ok {
+			c.checks[key] = r
+		}
 	}
 }
 
@@ -118,6 +159,7 @@ func (c *JobCache) watchOnce(ctx context.Context, src JobSource) error {
 				c.mu.Lock()
 				delete(c.timeouts, e.Key)
 				delete(c.inventory, e.Key)
+				delete(c.checks, e.Key)
 				c.mu.Unlock()
 			default:
 				c.set(e.Key, e.Value)

@@ -75,6 +75,7 @@ func New(st Store, o Options) *Set {
 			mk(bus.StreamAudit, bus.ConsumerAudit, "", &auditHandler{w: st, log: o.Log}),
 			mk(bus.StreamExecs, bus.ConsumerExecs, "", &execsHandler{w: st, log: o.Log, notes: o.Notes}),
 			mk(bus.StreamInventory, bus.ConsumerInventory, "", &inventoryHandler{w: st, log: o.Log, notes: o.Notes, drops: o.Metrics}),
+			mk(bus.StreamAlerts, bus.ConsumerAlerts, "", &alertsHandler{w: st, log: o.Log, notes: o.Notes}),
 		},
 		beats: &Heartbeats{W: st, Log: o.Log, Notes: o.Notes, Local: o.Local, Metrics: o.Metrics},
 	}
@@ -89,6 +90,7 @@ func (s *Set) ResetIfWiped(ctx context.Context, js jetstream.JetStream) error {
 		{bus.StreamAudit, bus.ConsumerAudit, "audit_log"},
 		{bus.StreamExecs, bus.ConsumerExecs, "executions"},
 		{bus.StreamInventory, bus.ConsumerInventory, "agent_facts"},
+		{bus.StreamAlerts, bus.ConsumerAlerts, "alerts"},
 	}
 	for _, p := range pairs {
 		empty, err := s.store.TableEmpty(ctx, p.table)

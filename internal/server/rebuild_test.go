@@ -235,7 +235,7 @@ func waitIdle(t *testing.T, b *server.Server) {
 	testenv.Eventually(t, 30*time.Second, "projectors idle", func() bool {
 		for _, c := range [][2]string{{"EVENTS", "backend_events_projector"}, {"RESULTS", "backend_results_projector"},
 			{"AUDIT", "backend_audit_projector"}, {"EXECS", "backend_execs_projector"},
-			{"INVENTORY", "backend_inventory_projector"}} {
+			{"INVENTORY", "backend_inventory_projector"}, {"ALERTS", "backend_alerts_projector"}} {
 			cons, err := b.JS.Consumer(context.Background(), c[0], c[1])
 			if err != nil {
 				return false

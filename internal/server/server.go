@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-fleet/kanade/internal/alerting"
 	"github.com/kanade-fleet/kanade/internal/api"
 	"github.com/kanade-fleet/kanade/internal/audit"
 	"github.com/kanade-fleet/kanade/internal/auth"
@@ -80,6 +81,9 @@ type Config struct {
 	TLSCert         string
 	TLSKey          string
 	CleanupInterval time.Duration
+	// OfflineAlertAfter is how long an agent may be silent before an
+	// agent-offline alert opens (--offline-alert-after; 0 = 10 min).
+	OfflineAlertAfter time.Duration
 	// Dev disables auth and starts an in-process agent (pc_id = hostname).
 	Dev bool
 	// Pprof serves Go runtime profiles to admins at /api/debug/pprof/.
@@ -410,6 +414,8 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	b.wg.Go(func() { _ = b.Elector.Run(ctx) })
 	b.wg.Go(func() { _ = b.Sched.Run(ctx) })
 	b.wg.Go(func() { b.Fanout.RunWaves(ctx, b.Elector.IsLeader) })
+	off := &alerting.Offline{JS: b.JS, Store: b.DB, IsLeader: b.Elector.IsLeader, After: cfg.OfflineAlertAfter, Log: cfg.Log}
+	b.wg.Go(func() { off.Run(ctx) })
 	if b.Authority != nil {
 		b.wg.Go(func() { b.syncRevocationsLoop(ctx) })
 	}

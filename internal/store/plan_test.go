@@ -36,7 +36,7 @@ import (
 // r and v0..v3 are the aliases of inventory_rows and inventory_values in
 // the inventory queries (SQLite plans name a table by its alias).
 var bigTables = []string{"execution_results", "agents", "executions", "audit_log", "agent_facts", "inventory_history", "inventory_rows", "inventory_values",
-	"r", "v0", "v1", "v2", "v3"}
+	"check_status", "alerts", "alert_transitions", "r", "v0", "v1", "v2", "v3"}
 
 type planCase struct {
 	name string
@@ -89,6 +89,18 @@ func planCases(now time.Time) []planCase {
 	hist := func(name, index string, f HistoryFilter) planCase {
 		return planCase{name: "inventory history " + name, index: index, run: func(ctx context.Context, db *DB) error {
 			_, err := db.PageHistory(ctx, f, page)
+			return err
+		}}
+	}
+	cstat := func(name, index string, f CheckStatusFilter) planCase {
+		return planCase{name: "check status " + name, index: index, run: func(ctx context.Context, db *DB) error {
+			_, err := db.PageCheckStatus(ctx, f, page)
+			return err
+		}}
+	}
+	alerts := func(name, index string, f AlertFilter) planCase {
+		return planCase{name: "alerts " + name, index: index, run: func(ctx context.Context, db *DB) error {
+			_, err := db.PageAlerts(ctx, f, page)
 			return err
 		}}
 	}
@@ -204,6 +216,37 @@ func planCases(now time.Time) []planCase {
 			{"name", "contains", "hro"}, {"version", "lt", "120.0.1"}}}),
 		{name: "inventory tables", run: func(ctx context.Context, db *DB) error {
 			_, err := db.InventoryTables(ctx)
+			return err
+		}},
+		// GET /api/checks, /api/check-status, /api/alerts (SPEC §15).
+		{name: "checks", run: func(ctx context.Context, db *DB) error {
+			_, err := db.PageChecks(ctx, page)
+			return err
+		}},
+		cstat("first page", "", CheckStatusFilter{}),
+		cstat("by check_id", "", CheckStatusFilter{CheckID: "disk"}),
+		cstat("by check_id and state", "check_status_state", CheckStatusFilter{CheckID: "disk", State: "failing"}),
+		cstat("by pc_id", "check_status_pc", CheckStatusFilter{PCID: "pc-00001"}),
+		cstat("by state", "check_status_state", CheckStatusFilter{State: "failing"}),
+		cstat("by pc_id and state", "check_status_pc", CheckStatusFilter{PCID: "pc-00001", State: "failing"}),
+		alerts("newest page", "alerts_opened", AlertFilter{}),
+		alerts("open", "alerts_open_opened", AlertFilter{State: "open"}),
+		alerts("resolved", "alerts_resolved_opened", AlertFilter{State: "resolved"}),
+		alerts("by check_id", "alerts_check", AlertFilter{CheckID: "disk"}),
+		alerts("by pc_id", "alerts_pc", AlertFilter{PCID: "pc-00001"}),
+		alerts("open by check_id", "alerts_check", AlertFilter{CheckID: "disk", State: "open"}),
+		alerts("open by pc_id", "alerts_pc", AlertFilter{PCID: "pc-00001", State: "open"}),
+		{name: "alert transitions since", index: "alert_transitions_at", run: func(ctx context.Context, db *DB) error {
+			_, err := db.AlertTransitionsSince(ctx, TS(day), "k", 100)
+			return err
+		}},
+		// The offline-alert detector, every few seconds on the leader.
+		{name: "silent agents without an alert", index: "agents_last_heartbeat", run: func(ctx context.Context, db *DB) error {
+			_, err := db.SilentWithoutAlert(ctx, now.Add(-10*time.Minute), 500)
+			return err
+		}},
+		{name: "offline alerts back online", run: func(ctx context.Context, db *DB) error {
+			_, err := db.BackOnline(ctx, now.Add(-10*time.Minute))
 			return err
 		}},
 		// The scheduler's per_pc count_manual question, every minute.
@@ -538,6 +581,32 @@ func seedForPlans(t *testing.T, db *DB) {
 		exec(`INSERT INTO inventory_history (stream, stream_seq, table_name, item_key, field, pc_id, change, at)
 			VALUES ('INVENTORY', ?, ?, '', 'os_version', ?, 'changed', ?)`,
 			i+1, table, fmt.Sprintf("pc-%05d", i%2000), TS(now.Add(-time.Duration(i)*time.Minute)))
+	}
+	// Checks: 5 checks × 2000 PCs, one in 10 failing, with an alert each
+	// (half of them resolved) and their transitions.
+	for c := range 5 {
+		check := fmt.Sprintf("check-%d", c)
+		if c == 0 {
+			check = "disk"
+		}
+		exec(`INSERT INTO checks (check_id, severity, flap_threshold) VALUES (?, 'warning', 1)`, check)
+		for i := range 2000 {
+			pc, state := fmt.Sprintf("pc-%05d", i), []string{"passing", "passing", "passing", "unknown", "passing"}[i%5]
+			if i%10 == 0 {
+				state = "failing"
+				id := fmt.Sprintf("chk-%s-%d", check, i)
+				var resolved any
+				if i%20 == 0 {
+					resolved = TS(now)
+				}
+				exec(`INSERT INTO alerts (id, kind, check_id, pc_id, severity, opened_at, resolved_at) VALUES (?, 'check', ?, ?, 'warning', ?, ?)`,
+					id, check, pc, TS(now.Add(-time.Duration(i)*time.Second)), resolved)
+				exec(`INSERT INTO alert_transitions (key, alert_id, transition, kind, check_id, pc_id, severity, at)
+					VALUES (?, ?, 'opened', 'check', ?, ?, 'warning', ?)`, id+":opened", id, check, pc, TS(now.Add(-time.Duration(i)*time.Second)))
+			}
+			exec(`INSERT INTO check_status (check_id, pc_id, state, since, last_result_id, last_at, consecutive) VALUES (?, ?, ?, ?, ?, ?, 0)`,
+				check, pc, state, TS(now), "r", TS(now))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,10 @@ type Started struct {
 type Result struct {
 	wire.ExecResult
 	RecordedAt time.Time // JetStream publish time
+	// Check is the verdict of a check job's result (nil: not a check),
+	// applied to check_status in the result's transaction when the result
+	// really changes its row.
+	Check *CheckEval
 }
 
 // ResultChange describes one result that really changed a row.
@@ -44,6 +48,8 @@ type ResultChange struct {
 type ResultOutcome struct {
 	Changed    []ResultChange
 	Executions []ExecProgress
+	// Transitions are the alerts the batch's check results opened or resolved.
+	Transitions []AlertTransition
 }
 
 // ResultStatus classifies a finished result for counters and the API.
@@ -179,6 +185,7 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 	defer fillReaped.Close()
 
 	var t tally
+	var checked []Result
 	for _, r := range batch {
 		stdout, stderr := cleanText(r.Stdout), cleanText(r.Stderr)
 		finished := r.FinishedAt
@@ -224,9 +231,15 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 		if count {
 			t.add(r.ExecID, status)
 		}
+		if r.Check != nil {
+			checked = append(checked, r)
+		}
 	}
 	progress, err := db.bumpCountersRows(ctx, tx, t.by, t.order)
 	if err != nil {
+		return out, err
+	}
+	if out.Transitions, err = db.applyChecks(ctx, tx, checked); err != nil {
 		return out, err
 	}
 	out.Executions = progress
@@ -419,6 +432,7 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		}
 	}
 	var t tally
+	var checked []Result
 	for _, r := range rows { // batch order, for the live events
 		count := counted[r.ResultID]
 		if !count && !changed[r.ResultID] {
@@ -430,8 +444,14 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		if count {
 			t.add(r.ExecID, status)
 		}
+		if r.Check != nil {
+			checked = append(checked, r)
+		}
 	}
 	if out.Executions, err = db.bumpCountersSets(ctx, tx, t.by, t.order); err != nil {
+		return out, err
+	}
+	if out.Transitions, err = db.applyChecks(ctx, tx, checked); err != nil {
 		return out, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -170,6 +170,33 @@ export interface AgentVersion {
   quarantined: number
 }
 
+/** Alert is one row of GET /api/alerts. */
+export interface Alert {
+  id: string
+  /** check | agent-offline */
+  kind: string
+  /** "" for agent-offline */
+  check_id: string
+  pc_id: string
+  severity: string
+  /** open | resolved */
+  state: string
+  opened_at: Time
+  resolved_at: Time | null
+  acked_by: string | null
+  acked_at: Time | null
+}
+
+/** AlertQuery filters GET /api/alerts. */
+export interface AlertQuery extends Page {
+  /** open | resolved */
+  state?: string
+  /** check | agent-offline */
+  kind?: string
+  check_id?: string
+  pc_id?: string
+}
+
 /** AuditEntry is one audit_log row. */
 export interface AuditEntry {
   id: number
@@ -202,6 +229,64 @@ export interface Calendar {
 export interface ChangePasswordRequest {
   old_password: string
   new_password: string
+}
+
+/**
+ * Check is a manifest's check declaration: when a result passes (exit
+ * code, or an RE2 pattern its stdout matches), the severity of its alerts
+ * and how many consecutive failures turn it failing.
+ */
+export interface Check {
+  pass: CheckPass
+  /** info | warning | critical */
+  severity: string
+  /** >= 1 */
+  flap_threshold: number
+}
+
+/** CheckPass is exactly one pass condition. */
+export interface CheckPass {
+  exit_code?: number
+  stdout_matches?: string
+}
+
+/** CheckStatus is one row of GET /api/check-status: a check on one PC. */
+export interface CheckStatus {
+  check_id: string
+  pc_id: string
+  /** passing | failing | unknown */
+  state: string
+  since: Time
+  last_result_id: string
+  last_at: Time
+  /** Consecutive counts the failures since the last pass. */
+  consecutive: number
+}
+
+/** CheckStatusQuery filters GET /api/check-status. */
+export interface CheckStatusQuery extends Page {
+  check_id?: string
+  pc_id?: string
+  /** passing | failing | unknown */
+  state?: string
+}
+
+/**
+ * CheckSummary is one row of GET /api/checks: a check job that has reported,
+ * with how many PCs pass, fail or have no verdict yet.
+ */
+export interface CheckSummary {
+  id: string
+  severity: string
+  flap_threshold: number
+  passing: number
+  failing: number
+  unknown: number
+  /**
+   * CompliancePct is 100 × passing / (passing + failing + unknown),
+   * rounded to one decimal.
+   */
+  compliance_pct: number
 }
 
 /**
@@ -717,6 +802,8 @@ export interface Manifest {
   execute: Execute
   /** Inventory makes the job an inventory job (SPEC §14). */
   inventory?: Inventory
+  /** Check makes the job a compliance check (SPEC §15). */
+  check?: Check
 }
 
 /** Me is GET /api/auth/me: the caller. */
@@ -1048,6 +1135,18 @@ export function createApi(t: Transport) {
     /** DELETE /api/broker/operator-creds/{public_key}: revoke one operator broker credential: the broker closes its connections and refuses it (admin) */
     revokeOperatorCreds: (publicKey: string, opts: CallOptions = {}): Promise<OperatorCredInfo> =>
       t({ method: 'DELETE', path: `/api/broker/operator-creds/${encodeURIComponent(publicKey)}`, signal: opts.signal }) as Promise<OperatorCredInfo>,
+    /** GET /api/checks: compliance checks that have reported: passing, failing and unknown PCs and compliance % per check, in id order */
+    listChecks: (query: Page = {}, opts: CallOptions = {}): Promise<List<CheckSummary>> =>
+      t({ method: 'GET', path: `/api/checks`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<CheckSummary>>,
+    /** GET /api/check-status: each check's state on each PC (passing, failing, unknown), in check_id, pc_id order */
+    listCheckStatus: (query: CheckStatusQuery = {}, opts: CallOptions = {}): Promise<List<CheckStatus>> =>
+      t({ method: 'GET', path: `/api/check-status`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<CheckStatus>>,
+    /** GET /api/alerts: alerts (check and agent-offline), newest first: state=open|resolved, kind, check_id, pc_id */
+    listAlerts: (query: AlertQuery = {}, opts: CallOptions = {}): Promise<List<Alert>> =>
+      t({ method: 'GET', path: `/api/alerts`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<Alert>>,
+    /** POST /api/alerts/{id}/ack: acknowledge an alert (operator; acking twice keeps the first ack) */
+    ackAlert: (id: string, opts: CallOptions = {}): Promise<Alert> =>
+      t({ method: 'POST', path: `/api/alerts/${encodeURIComponent(id)}/ack`, signal: opts.signal }) as Promise<Alert>,
     /** GET /api/inventory/tables: the tables inventory jobs have filled, with their columns, PC and row counts */
     listInventoryTables: (opts: CallOptions = {}): Promise<InventoryTable[] | null> =>
       t({ method: 'GET', path: `/api/inventory/tables`, signal: opts.signal }) as Promise<InventoryTable[] | null>,
