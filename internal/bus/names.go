@@ -17,6 +17,11 @@ const (
 	StreamExecs = "EXECS"
 	// StreamInventory holds agents' built-in facts (SPEC §14).
 	StreamInventory = "INVENTORY"
+	// StreamNotify is the durable queue of notifications to deliver
+	// (SPEC §15, internal/notify); StreamNotifyLog holds every delivery
+	// attempt, projected into notification_deliveries.
+	StreamNotify    = "NOTIFY"
+	StreamNotifyLog = "NOTIFY_LOG"
 )
 
 // KV buckets and object stores.
@@ -33,6 +38,12 @@ const (
 	KVSchedulesYAML = "schedules_yaml" // same, for schedules
 	KVLocks         = "locks"          // leader-election locks with a TTL (scheduler)
 	KVSchedState    = "scheduler_state"
+	// KVNotifyChannels holds notification channels (id → JSON, secrets
+	// included: readable by backends only); KVNotifyState the dispatcher's
+	// watermark (key NotifyWatermarkKey).
+	KVNotifyChannels   = "notification_channels"
+	KVNotifyState      = "notify_state"
+	NotifyWatermarkKey = "watermark"
 	ObjAgentRelease = "agent_releases"
 	// ObjResultOutput holds full run output: object <result_id>/<stream>.
 	ObjResultOutput = "result_output"
@@ -60,6 +71,10 @@ const (
 	ConsumerCommandAudit = "backend_command_audit"
 	// ConsumerOutput assembles output chunks (internal/output).
 	ConsumerOutput = "backend_output_assembler"
+	// ConsumerNotifySender delivers NOTIFY (shared: each notification is
+	// sent by one replica); ConsumerNotifyLog projects NOTIFY_LOG.
+	ConsumerNotifySender = "backend_notify_sender"
+	ConsumerNotifyLog    = "backend_notify_log_projector"
 )
 
 // Subjects.
@@ -72,6 +87,8 @@ const (
 	SubjAuditAll          = "audit.>"
 	SubjOutputAll         = "output.>"
 	SubjExecsAll          = "execs.>"
+	SubjNotifyAll         = "notify.>"
+	SubjNotifyLogAll      = "notifylog.>"
 	// SubjLiveAll carries the dashboard's live events between backend
 	// replicas (core NATS, backend only): whichever replica projected a
 	// change publishes it once, and every replica's SSE hub relays it.
@@ -109,6 +126,12 @@ func Heartbeat(pc string) string { return "heartbeat." + pc }
 
 // Inventory is the subject of a PC's built-in facts (stream INVENTORY).
 func Inventory(pc string) string { return "inventory." + pc }
+
+// Notify is the subject of a notification queued for a channel.
+func Notify(channelID string) string { return "notify." + SubjectToken(channelID) }
+
+// NotifyLog is the subject of a delivery attempt's record.
+func NotifyLog(channelID string) string { return "notifylog." + SubjectToken(channelID) }
 
 // Ping is the request/reply subject answered by an agent with a Heartbeat.
 func Ping(pc string) string { return "agents." + pc + ".ping" }
