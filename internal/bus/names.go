@@ -44,7 +44,7 @@ const (
 	KVNotifyChannels   = "notification_channels"
 	KVNotifyState      = "notify_state"
 	NotifyWatermarkKey = "watermark"
-	ObjAgentRelease = "agent_releases"
+	ObjAgentRelease    = "agent_releases"
 	// ObjResultOutput holds full run output: object <result_id>/<stream>.
 	ObjResultOutput = "result_output"
 	FreezeKey       = "freeze"
