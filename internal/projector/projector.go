@@ -20,6 +20,7 @@ type Store interface {
 	FactsWriter
 	HeartbeatWriter
 	GroupWriter
+	NotifyWriter
 	TableEmpty(ctx context.Context, table string) (bool, error)
 }
 
@@ -75,6 +76,7 @@ func New(st Store, o Options) *Set {
 			mk(bus.StreamAudit, bus.ConsumerAudit, "", &auditHandler{w: st, log: o.Log}),
 			mk(bus.StreamExecs, bus.ConsumerExecs, "", &execsHandler{w: st, log: o.Log, notes: o.Notes}),
 			mk(bus.StreamInventory, bus.ConsumerInventory, "", &inventoryHandler{w: st, log: o.Log, notes: o.Notes, drops: o.Metrics}),
+			mk(bus.StreamNotifyLog, bus.ConsumerNotifyLog, "", &notifyLogHandler{w: st}),
 		},
 		beats: &Heartbeats{W: st, Log: o.Log, Notes: o.Notes, Local: o.Local, Metrics: o.Metrics},
 	}
@@ -89,6 +91,7 @@ func (s *Set) ResetIfWiped(ctx context.Context, js jetstream.JetStream) error {
 		{bus.StreamAudit, bus.ConsumerAudit, "audit_log"},
 		{bus.StreamExecs, bus.ConsumerExecs, "executions"},
 		{bus.StreamInventory, bus.ConsumerInventory, "agent_facts"},
+		{bus.StreamNotifyLog, bus.ConsumerNotifyLog, "notification_deliveries"},
 	}
 	for _, p := range pairs {
 		empty, err := s.store.TableEmpty(ctx, p.table)

@@ -140,7 +140,7 @@ func (db *DB) Retain(ctx context.Context, now time.Time) (map[string]int64, erro
 // TableEmpty reports whether a projection table has no rows (wipe detection).
 func (db *DB) TableEmpty(ctx context.Context, table string) (bool, error) {
 	switch table {
-	case "execution_results", "audit_log", "agents", "executions", "agent_facts":
+	case "execution_results", "audit_log", "agents", "executions", "agent_facts", "notification_deliveries":
 	default:
 		return false, fmt.Errorf("table %q is not a projection table", table)
 	}
