@@ -263,4 +263,3 @@ func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
 	}
 	listed(w, r, l)
 }
-

@@ -104,7 +104,7 @@ func TestEmailOverSTARTTLS(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 
 	e.addChannel(notify.Channel{ID: "mail", Name: "Ops mail", Type: notify.TypeEmail, MinSeverity: "warning",
-		To: []string{"ops@example.org", "oncall@example.org"},
+		To:   []string{"ops@example.org", "oncall@example.org"},
 		SMTP: &notify.SMTP{Host: "127.0.0.1", Port: port, From: "kanade@example.org", StartTLS: true, InsecureSkipVerify: true}})
 	at := base()
 	for _, pc := range []string{"pc-1", "pc-2", "pc-3"} {
