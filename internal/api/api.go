@@ -50,6 +50,7 @@ type Reader interface {
 	PageHistory(ctx context.Context, f store.HistoryFilter, p store.Page) (store.Listing[apiv1.InventoryChange], error)
 	InventoryTables(ctx context.Context) ([]apiv1.InventoryTable, error)
 	PageInventoryRows(ctx context.Context, f store.InventoryRowFilter, p store.Page) (store.Listing[apiv1.InventoryRow], error)
+	PageNotifications(ctx context.Context, f store.NotificationFilter, p store.Page) (store.Listing[apiv1.NotificationDelivery], error)
 }
 
 // Dispatches forgets a deleted schedule's per_pc history (*store.DB).
@@ -152,6 +153,7 @@ type Deps struct {
 	Enrollment Enrollment          // nil: the enrollment routes answer 503
 	Checks     Checks              // nil: Store when it is one (*store.DB)
 	Releases   ReleaseDeps         // agent releases (SPEC §13)
+	Channels   Channels            // notification channels (SPEC §15); nil: their routes answer 503
 	NC         *nats.Conn          // agent ping, health
 	JS         jetstream.JetStream // health (account and streams)
 	Auth       *auth.Authenticator // route guard and the login/account routes

@@ -198,4 +198,17 @@ func seedEveryList(t *testing.T, b *server.Server) {
 			}
 		}
 	}
+	// Notification channels and delivery attempts (ties in at).
+	for i := range 3 {
+		must(t, call(t, b, "POST", "/api/notification-channels", "", apiv1.NotificationChannelInput{ID: fmt.Sprintf("ch-%d", i),
+			Name: "Hook", Type: "webhook", URL: "https://hooks.example.org/k", Secret: "s"}), 201)
+	}
+	var attempts []store.NotifyAttempt
+	for i := range 5 {
+		attempts = append(attempts, store.NotifyAttempt{Seq: uint64(i + 1), NotifyAttempt: wire.NotifyAttempt{DeliveryID: fmt.Sprintf("n%d", i),
+			ChannelID: "ch-0", Attempt: 1, Status: wire.AttemptDelivered, At: now.Add(-time.Duration(i/2) * time.Second)}})
+	}
+	if err := b.DB.InsertNotifyAttempts(ctx, attempts); err != nil {
+		t.Fatal(err)
+	}
 }

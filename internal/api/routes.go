@@ -135,6 +135,16 @@ func (s *Server) table() []route {
 		{"POST /api/releases", operator, s.uploadRelease},
 		{"DELETE /api/releases/{version}", operator, s.deleteRelease},
 
+		// Notification channels hold secrets: admins only. The delivery
+		// log names no secret (SPEC §15).
+		{"GET /api/notification-channels", admin, s.listChannels},
+		{"POST /api/notification-channels", admin, s.createChannel},
+		{"GET /api/notification-channels/{id}", admin, s.getChannel},
+		{"PUT /api/notification-channels/{id}", admin, s.updateChannel},
+		{"DELETE /api/notification-channels/{id}", admin, s.deleteChannel},
+		{"POST /api/notification-channels/{id}/test", admin, s.testChannel},
+		{"GET /api/notifications", viewer, s.listNotifications},
+
 		// Schedules (any replica serves them; only the leader fires).
 		{"GET /api/schedules", viewer, s.listSchedules},
 		{"POST /api/schedules", operator, s.applySchedule},

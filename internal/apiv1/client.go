@@ -545,6 +545,42 @@ func (c *Client) Run(ctx context.Context, r RunRequest) (ExecResult, error) {
 	return send[ExecResult](ctx, c, http.MethodPost, "/api/run", r)
 }
 
+// ListNotificationChannels is GET /api/notification-channels.
+func (c *Client) ListNotificationChannels(ctx context.Context, p Page) (List[NotificationChannel], error) {
+	return list[NotificationChannel](ctx, c, "/api/notification-channels", p)
+}
+
+// CreateNotificationChannel is POST /api/notification-channels.
+func (c *Client) CreateNotificationChannel(ctx context.Context, in NotificationChannelInput) (NotificationChannel, error) {
+	return send[NotificationChannel](ctx, c, http.MethodPost, "/api/notification-channels", in)
+}
+
+// GetNotificationChannel is GET /api/notification-channels/{id}.
+func (c *Client) GetNotificationChannel(ctx context.Context, id string) (NotificationChannel, error) {
+	return get[NotificationChannel](ctx, c, "/api/notification-channels/"+esc(id), nil)
+}
+
+// UpdateNotificationChannel is PUT /api/notification-channels/{id}.
+func (c *Client) UpdateNotificationChannel(ctx context.Context, id string, in NotificationChannelInput) (NotificationChannel, error) {
+	return send[NotificationChannel](ctx, c, http.MethodPut, "/api/notification-channels/"+esc(id), in)
+}
+
+// DeleteNotificationChannel is DELETE /api/notification-channels/{id}.
+func (c *Client) DeleteNotificationChannel(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/api/notification-channels/"+esc(id), nil, nil, nil)
+	return err
+}
+
+// TestNotificationChannel is POST /api/notification-channels/{id}/test.
+func (c *Client) TestNotificationChannel(ctx context.Context, id string) (TestNotificationResponse, error) {
+	return send[TestNotificationResponse](ctx, c, http.MethodPost, "/api/notification-channels/"+esc(id)+"/test", nil)
+}
+
+// ListNotifications is GET /api/notifications.
+func (c *Client) ListNotifications(ctx context.Context, q NotificationQuery) (List[NotificationDelivery], error) {
+	return list[NotificationDelivery](ctx, c, "/api/notifications", q)
+}
+
 // ListSchedules is GET /api/schedules.
 func (c *Client) ListSchedules(ctx context.Context, p Page) (List[ScheduleRow], error) {
 	return list[ScheduleRow](ctx, c, "/api/schedules", p)

@@ -79,6 +79,13 @@ var Endpoints = []Endpoint{
 	{Name: "ListAudit", Method: "GET", Path: "/api/audit", Query: AuditQuery{}, Resp: AuditEntry{}, List: true, Doc: "the audit log, newest first"},
 	{Name: "ListInventoryFacts", Method: "GET", Path: "/api/inventory/facts", Query: FactsQuery{}, Resp: AgentFacts{}, List: true, Doc: "every PC's latest built-in facts (OS, CPU, memory, disks, interfaces, users), in pc_id order"},
 	{Name: "ListInventoryHistory", Method: "GET", Path: "/api/inventory/history", Query: HistoryQuery{}, Resp: InventoryChange{}, List: true, Doc: "inventory changes (fact fields and inventory table rows), newest first"},
+	{Name: "ListNotificationChannels", Method: "GET", Path: "/api/notification-channels", Query: Page{}, Resp: NotificationChannel{}, List: true, Doc: "notification channels by id; secrets are never returned, only *_set flags (admin)"},
+	{Name: "CreateNotificationChannel", Method: "POST", Path: "/api/notification-channels", Body: NotificationChannelInput{}, Resp: NotificationChannel{}, Doc: "create a webhook, slack or email channel (admin; audited)"},
+	{Name: "GetNotificationChannel", Method: "GET", Path: "/api/notification-channels/{id}", Resp: NotificationChannel{}, Doc: "one notification channel, without its secrets (admin)"},
+	{Name: "UpdateNotificationChannel", Method: "PUT", Path: "/api/notification-channels/{id}", Body: NotificationChannelInput{}, Resp: NotificationChannel{}, Doc: "replace a channel; an empty secret, SMTP password or Slack URL keeps the stored one (admin; audited)"},
+	{Name: "DeleteNotificationChannel", Method: "DELETE", Path: "/api/notification-channels/{id}", Doc: "delete a notification channel (admin; audited)"},
+	{Name: "TestNotificationChannel", Method: "POST", Path: "/api/notification-channels/{id}/test", Resp: TestNotificationResponse{}, Doc: "queue a test notification through the delivery queue; returns its delivery id (admin; audited)"},
+	{Name: "ListNotifications", Method: "GET", Path: "/api/notifications", Query: NotificationQuery{}, Resp: NotificationDelivery{}, List: true, Doc: "the notification delivery log: one row per attempt, newest first (channel, status=delivered|failed|gave_up)"},
 	{Name: "FleetHealth", Method: "GET", Path: "/api/health/fleet", Resp: FleetHealth{}, AlsoOK: []int{503}, Doc: "fleet and broker health (503 when degraded)"},
 
 	{Name: "Login", Method: "POST", Path: "/api/auth/login", Body: LoginRequest{}, Resp: LoginResponse{}, Doc: "exchange a password for a token (public)"},

@@ -60,6 +60,15 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 		{Name: StreamAlerts, Subjects: []string{"alerts.>"}, MaxAge: 365 * day,
 			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
 			Description: "agent-offline alerts and acks (SPEC §15)"},
+		// Notifications wait here while they are retried (24 h at most);
+		// the duplicate window outlasts that, so a dispatcher that crashed
+		// between a publish and its watermark never queues one twice.
+		{Name: StreamNotify, Subjects: []string{SubjNotifyAll}, MaxAge: 3 * day, Duplicates: 26 * time.Hour,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
+			Description: "notifications queued for delivery (SPEC §15)"},
+		{Name: StreamNotifyLog, Subjects: []string{SubjNotifyLogAll}, MaxAge: 30 * day, Duplicates: 26 * time.Hour,
+			Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld, Replicas: replicas,
+			Description: "notification delivery attempts (notification_deliveries is rebuilt from it)"},
 	}
 }
 
@@ -87,6 +96,8 @@ func KVConfigs(replicas int) []jetstream.KeyValueConfig {
 		kv(KVWaves, 1, "pending wave dispatches"),
 		kv(KVSchedState, 1, "scheduler bookkeeping (last fire per schedule)"),
 		kv(KVSigningKeys, 5, "command-signing public keys (rotation chain, internal/sign)"),
+		kv(KVNotifyChannels, 5, "notification channel id → channel JSON (holds secrets)"),
+		kv(KVNotifyState, 1, "notification dispatcher watermark"),
 		locks,
 	}
 }
@@ -166,7 +177,8 @@ func StreamMatches(have, want jetstream.StreamConfig) bool {
 		limit(have.MaxMsgsPerSubject) == limit(want.MaxMsgsPerSubject) && have.Replicas == want.Replicas &&
 		have.Storage == want.Storage && have.Discard == want.Discard && have.AllowDirect == want.AllowDirect &&
 		have.Description == want.Description && limit(have.MaxBytes) == limit(want.MaxBytes) &&
-		limit(int64(have.MaxMsgSize)) == limit(int64(want.MaxMsgSize))
+		limit(int64(have.MaxMsgSize)) == limit(int64(want.MaxMsgSize)) &&
+		(want.Duplicates == 0 || have.Duplicates == want.Duplicates)
 }
 
 // IsNotFound reports whether err means a KV key, stream or consumer is absent.

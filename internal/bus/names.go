@@ -20,6 +20,11 @@ const (
 	// StreamAlerts holds the alert changes not derived from results:
 	// agent-offline opens/resolves and operators' acks (SPEC §15).
 	StreamAlerts = "ALERTS"
+	// StreamNotify is the durable queue of notifications to deliver
+	// (SPEC §15, internal/notify); StreamNotifyLog holds every delivery
+	// attempt, projected into notification_deliveries.
+	StreamNotify    = "NOTIFY"
+	StreamNotifyLog = "NOTIFY_LOG"
 )
 
 // KV buckets and object stores.
@@ -36,7 +41,13 @@ const (
 	KVSchedulesYAML = "schedules_yaml" // same, for schedules
 	KVLocks         = "locks"          // leader-election locks with a TTL (scheduler)
 	KVSchedState    = "scheduler_state"
-	ObjAgentRelease = "agent_releases"
+	// KVNotifyChannels holds notification channels (id → JSON, secrets
+	// included: readable by backends only); KVNotifyState the dispatcher's
+	// watermark (key NotifyWatermarkKey).
+	KVNotifyChannels   = "notification_channels"
+	KVNotifyState      = "notify_state"
+	NotifyWatermarkKey = "watermark"
+	ObjAgentRelease    = "agent_releases"
 	// ObjResultOutput holds full run output: object <result_id>/<stream>.
 	ObjResultOutput = "result_output"
 	FreezeKey       = "freeze"
@@ -65,6 +76,10 @@ const (
 	ConsumerCommandAudit = "backend_command_audit"
 	// ConsumerOutput assembles output chunks (internal/output).
 	ConsumerOutput = "backend_output_assembler"
+	// ConsumerNotifySender delivers NOTIFY (shared: each notification is
+	// sent by one replica); ConsumerNotifyLog projects NOTIFY_LOG.
+	ConsumerNotifySender = "backend_notify_sender"
+	ConsumerNotifyLog    = "backend_notify_log_projector"
 )
 
 // Subjects.
@@ -77,6 +92,8 @@ const (
 	SubjAuditAll          = "audit.>"
 	SubjOutputAll         = "output.>"
 	SubjExecsAll          = "execs.>"
+	SubjNotifyAll         = "notify.>"
+	SubjNotifyLogAll      = "notifylog.>"
 	// SubjLiveAll carries the dashboard's live events between backend
 	// replicas (core NATS, backend only): whichever replica projected a
 	// change publishes it once, and every replica's SSE hub relays it.
@@ -121,6 +138,12 @@ func AlertOffline(pc string) string { return "alerts.offline." + pc }
 
 // SubjAlertAck is the subject of operators' alert acks (stream ALERTS).
 const SubjAlertAck = "alerts.ack"
+
+// Notify is the subject of a notification queued for a channel.
+func Notify(channelID string) string { return "notify." + SubjectToken(channelID) }
+
+// NotifyLog is the subject of a delivery attempt's record.
+func NotifyLog(channelID string) string { return "notifylog." + SubjectToken(channelID) }
 
 // Ping is the request/reply subject answered by an agent with a Heartbeat.
 func Ping(pc string) string { return "agents." + pc + ".ping" }

@@ -43,6 +43,9 @@ type Store struct {
 	Outputs *Outputs
 	// Releases is object store agent_releases (agent self-update).
 	Releases *Releases
+	// NotifyChannels and NotifyState serve the notifications (SPEC §15).
+	NotifyChannels *NotifyChannels
+	NotifyState    *NotifyState
 }
 
 // New returns the stores over js; log (nil = slog.Default) gets the
@@ -61,6 +64,8 @@ func New(js jetstream.JetStream, log *slog.Logger) *Store {
 	s.SigningKeys = &SigningKeys{s: s}
 	s.Outputs = &Outputs{s: s}
 	s.Releases = &Releases{s: s}
+	s.NotifyChannels = &NotifyChannels{s: s}
+	s.NotifyState = &NotifyState{s: s}
 	return s
 }
 

@@ -20,6 +20,7 @@ type Store interface {
 	FactsWriter
 	HeartbeatWriter
 	GroupWriter
+	NotifyWriter
 	TableEmpty(ctx context.Context, table string) (bool, error)
 }
 
@@ -76,6 +77,7 @@ func New(st Store, o Options) *Set {
 			mk(bus.StreamExecs, bus.ConsumerExecs, "", &execsHandler{w: st, log: o.Log, notes: o.Notes}),
 			mk(bus.StreamInventory, bus.ConsumerInventory, "", &inventoryHandler{w: st, log: o.Log, notes: o.Notes, drops: o.Metrics}),
 			mk(bus.StreamAlerts, bus.ConsumerAlerts, "", &alertsHandler{w: st, log: o.Log, notes: o.Notes}),
+			mk(bus.StreamNotifyLog, bus.ConsumerNotifyLog, "", &notifyLogHandler{w: st}),
 		},
 		beats: &Heartbeats{W: st, Log: o.Log, Notes: o.Notes, Local: o.Local, Metrics: o.Metrics},
 	}
@@ -91,6 +93,7 @@ func (s *Set) ResetIfWiped(ctx context.Context, js jetstream.JetStream) error {
 		{bus.StreamExecs, bus.ConsumerExecs, "executions"},
 		{bus.StreamInventory, bus.ConsumerInventory, "agent_facts"},
 		{bus.StreamAlerts, bus.ConsumerAlerts, "alerts"},
+		{bus.StreamNotifyLog, bus.ConsumerNotifyLog, "notification_deliveries"},
 	}
 	for _, p := range pairs {
 		empty, err := s.store.TableEmpty(ctx, p.table)

@@ -38,6 +38,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/live"
 	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/metrics"
+	"github.com/kanade-fleet/kanade/internal/notify"
 	"github.com/kanade-fleet/kanade/internal/output"
 	"github.com/kanade-fleet/kanade/internal/projector"
 	"github.com/kanade-fleet/kanade/internal/scheduler"
@@ -132,6 +133,13 @@ type Config struct {
 	// ReleaseMaxBytes bounds one uploaded agent binary (--release-max-bytes;
 	// 0 = api.DefaultReleaseMaxBytes, 256 MiB).
 	ReleaseMaxBytes int64
+	// Notify tunes notification delivery (SPEC §15): collapse window,
+	// retries, timeouts (--notify-* flags; tests shorten them).
+	Notify notify.Options
+	// Transitions is where the notification dispatcher reads alert
+	// transitions; nil = the store, once it serves them
+	// (notify.TransitionSource).
+	Transitions notify.TransitionSource
 }
 
 // BrokerCreds are what a client presents to the broker.
@@ -172,6 +180,10 @@ type Server struct {
 	Authority *brokerid.Authority
 	// Enrollment serves enrollment tokens, POST /api/enroll, revocation.
 	Enrollment *enrollment.Service
+	// Notifications: the dispatcher runs on the leader only (nil without
+	// a transition source), the sender on every replica.
+	NotifyDispatcher *notify.Dispatcher
+	NotifySender     *notify.Sender
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -384,7 +396,8 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 		Groups: b.KV.AgentGroups, Config: b.KV.AgentConfig, Freeze: b.KV.Freeze, Buckets: b.KV, Outputs: b.KV.Outputs, Fanout: b.Fanout,
 		Enrollment: b.Enrollment, Releases: api.ReleaseDeps{Store: b.KV.Releases, Signer: b.Signer, Targets: b.KV.AgentConfig,
 			MaxBytes: cfg.ReleaseMaxBytes, TempDir: filepath.Join(cfg.DataDir, "uploads")},
-		NC: b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
+		Channels: b.KV.NotifyChannels,
+		NC:       b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
 		Metrics: b.Metrics, Health: b.Health, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Pprof: cfg.Pprof,
 		CSVMaxRows: cfg.CSVMaxRows})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
@@ -419,6 +432,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	if b.Authority != nil {
 		b.wg.Go(func() { b.syncRevocationsLoop(ctx) })
 	}
+	b.startNotify(ctx, holder)
 	cw := &cmdaudit.Watcher{JS: b.JS, NC: b.NC, Execs: b.DB, Keys: b.KV.SigningKeys, Audit: b.Audit,
 		Metrics: b.Metrics, Log: cfg.Log}
 	b.wg.Go(func() { cw.Run(ctx) })
@@ -516,4 +530,43 @@ func (b *Server) Cleanup(ctx context.Context, now time.Time) {
 			}
 		}
 	}
+}
+
+// startNotify starts notification delivery (SPEC §15): the sender on
+// every replica (one shared durable consumer), the dispatcher gated by the
+// leader election like schedules and waves.
+func (b *Server) startNotify(ctx context.Context, holder string) {
+	o := b.Cfg.Notify
+	if o.Replica == "" {
+		o.Replica = holder
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "kanade/" + b.Cfg.Version
+	}
+	b.NotifySender = &notify.Sender{JS: b.JS, Channels: b.KV.NotifyChannels, Log: b.Log, Opts: o}
+	b.wg.Go(func() { b.NotifySender.Run(ctx) })
+	src := b.Cfg.Transitions
+	if src == nil {
+		src = storeTransitions{b.DB}
+	}
+	b.NotifyDispatcher = &notify.Dispatcher{Source: src, Channels: b.KV.NotifyChannels, Groups: b.KV.AgentGroups,
+		State: b.KV.NotifyState, JS: b.JS, IsLeader: b.Elector.IsLeader, Log: b.Log, Opts: o}
+	b.wg.Go(func() { b.NotifyDispatcher.Run(ctx) })
+}
+
+// storeTransitions reads the alerts projection's outbox for the
+// notification dispatcher.
+type storeTransitions struct{ db *store.DB }
+
+func (s storeTransitions) AlertTransitionsSince(ctx context.Context, afterAt, afterKey string, limit int) ([]notify.AlertTransition, error) {
+	rows, err := s.db.AlertTransitionsSince(ctx, afterAt, afterKey, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notify.AlertTransition, len(rows))
+	for i, r := range rows {
+		out[i] = notify.AlertTransition{Key: r.Key, AlertID: r.AlertID, Transition: r.Transition, Kind: r.Kind,
+			CheckID: r.CheckID, PCID: r.PCID, Severity: r.Severity, At: store.TS(r.At)}
+	}
+	return out, nil
 }

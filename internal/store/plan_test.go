@@ -36,7 +36,7 @@ import (
 // r and v0..v3 are the aliases of inventory_rows and inventory_values in
 // the inventory queries (SQLite plans name a table by its alias).
 var bigTables = []string{"execution_results", "agents", "executions", "audit_log", "agent_facts", "inventory_history", "inventory_rows", "inventory_values",
-	"check_status", "alerts", "alert_transitions", "r", "v0", "v1", "v2", "v3"}
+	"check_status", "alerts", "alert_transitions", "notification_deliveries", "r", "v0", "v1", "v2", "v3"}
 
 type planCase struct {
 	name string
@@ -71,6 +71,12 @@ func planCases(now time.Time) []planCase {
 	execs := func(name, index string, f ExecFilter) planCase {
 		return planCase{name: "executions " + name, index: index, run: func(ctx context.Context, db *DB) error {
 			_, _, err := db.ListExecutions(ctx, f, page)
+			return err
+		}}
+	}
+	notif := func(name, index string, f NotificationFilter) planCase {
+		return planCase{name: "notifications " + name, index: index, run: func(ctx context.Context, db *DB) error {
+			_, err := db.PageNotifications(ctx, f, page)
 			return err
 		}}
 	}
@@ -169,6 +175,10 @@ func planCases(now time.Time) []planCase {
 		execs("newest page", "executions_initiated", ExecFilter{}),
 		execs("by job_id", "executions_job", ExecFilter{JobID: "job"}),
 		execs("by status", "executions_status", ExecFilter{Status: "running"}),
+		// GET /api/notifications: channel, status.
+		notif("newest page", "notification_deliveries_at", NotificationFilter{}),
+		notif("by channel", "notification_deliveries_channel", NotificationFilter{Channel: "ch-3"}),
+		notif("by status", "notification_deliveries_status", NotificationFilter{Status: "failed"}),
 		// GET /api/audit: actor, action, since.
 		audit("newest page", "audit_occurred", AuditFilter{}),
 		audit("by actor", "audit_actor", AuditFilter{Actor: "alice"}),
@@ -568,6 +578,14 @@ func seedForPlans(t *testing.T, db *DB) {
 	for i := range 5000 {
 		exec(`INSERT INTO audit_log (stream_seq, actor, action, occurred_at) VALUES (?, ?, ?, ?)`,
 			i+1, fmt.Sprintf("user-%d", i%10), fmt.Sprintf("action-%d", i%30), TS(now.Add(time.Duration(i)*time.Second)))
+	}
+	for i := range 3000 {
+		status := "delivered"
+		if i%7 == 0 {
+			status = "failed"
+		}
+		exec(`INSERT INTO notification_deliveries (stream_seq, delivery_id, channel_id, attempt, status, at) VALUES (?, ?, ?, 1, ?, ?)`,
+			i+1, fmt.Sprintf("n-%05d", i), fmt.Sprintf("ch-%d", i%10), status, TS(now.Add(time.Duration(i)*time.Second)))
 	}
 	for i := range 2000 {
 		exec(`INSERT INTO agent_facts (pc_id, stream_seq, collected_at, hostname) VALUES (?, ?, ?, ?)`,

@@ -190,7 +190,7 @@ func (db *DB) pruneTerms(ctx context.Context) (int64, error) {
 // TableEmpty reports whether a projection table has no rows (wipe detection).
 func (db *DB) TableEmpty(ctx context.Context, table string) (bool, error) {
 	switch table {
-	case "execution_results", "audit_log", "agents", "executions", "agent_facts", "alerts":
+	case "execution_results", "audit_log", "agents", "executions", "agent_facts", "alerts", "notification_deliveries":
 	default:
 		return false, fmt.Errorf("table %q is not a projection table", table)
 	}

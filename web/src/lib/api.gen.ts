@@ -814,6 +814,71 @@ export interface Me {
 }
 
 /**
+ * NotificationChannel is a channel as the API shows it (SPEC §15): its
+ * secrets (webhook secret, SMTP password, a Slack URL) are never returned,
+ * only whether they are set.
+ */
+export interface NotificationChannel {
+  id: string
+  name: string
+  /** webhook | slack | email */
+  type: string
+  url?: string
+  url_set: boolean
+  smtp?: SMTPView
+  to: string[] | null
+  secret_set: boolean
+  min_severity: string
+  groups: string[] | null
+  created_at: Time
+  updated_at: Time
+}
+
+/**
+ * NotificationChannelInput is the body of POST and PUT
+ * /api/notification-channels. On PUT an empty secret, SMTP password or
+ * Slack URL keeps the stored one. id is optional on POST (generated).
+ */
+export interface NotificationChannelInput {
+  id?: string
+  name: string
+  type: string
+  url?: string
+  smtp?: SMTPInput
+  to?: string[]
+  secret?: string
+  min_severity?: string
+  groups?: string[]
+}
+
+/** NotificationDelivery is one delivery attempt (GET /api/notifications). */
+export interface NotificationDelivery {
+  id: number
+  delivery_id: string
+  channel_id: string
+  channel_name: string
+  channel_type: string
+  event: string
+  check_id: string
+  severity: string
+  count: number
+  attempt: number
+  /** delivered | failed | gave_up */
+  status: string
+  status_code: number
+  error: string
+  replica: string
+  at: Time
+}
+
+/** NotificationQuery filters GET /api/notifications (newest first). */
+export interface NotificationQuery extends Page {
+  channel?: string
+  /** delivered | failed | gave_up */
+  status?: string
+}
+
+/**
  * OperatorCredInfo is one issued operator credential in GET
  * /api/broker/operator-creds (its secret is never kept) and the answer of
  * DELETE /api/broker/operator-creds/{public_key}.
@@ -997,6 +1062,28 @@ export interface RunRequest {
   deadline_at?: Time
 }
 
+/** SMTPInput is an e-mail channel's server. starttls defaults to true. */
+export interface SMTPInput {
+  host: string
+  port?: number
+  username?: string
+  password?: string
+  from: string
+  starttls?: boolean
+  insecure_skip_verify?: boolean
+}
+
+/** SMTPView is an e-mail channel's server without its password. */
+export interface SMTPView {
+  host: string
+  port: number
+  username: string
+  password_set: boolean
+  from: string
+  starttls: boolean
+  insecure_skip_verify: boolean
+}
+
 /** Schedule is a schedule document (when a job runs). */
 export interface Schedule {
   id: string
@@ -1045,6 +1132,14 @@ export interface Target {
   all?: boolean
   groups?: string[]
   pcs?: string[]
+}
+
+/**
+ * TestNotificationResponse is POST /api/notification-channels/{id}/test:
+ * the delivery id to look for in GET /api/notifications.
+ */
+export interface TestNotificationResponse {
+  delivery_id: string
 }
 
 /**
@@ -1195,6 +1290,27 @@ export function createApi(t: Transport) {
     /** GET /api/inventory/history: inventory changes (fact fields and inventory table rows), newest first */
     listInventoryHistory: (query: HistoryQuery = {}, opts: CallOptions = {}): Promise<List<InventoryChange>> =>
       t({ method: 'GET', path: `/api/inventory/history`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<InventoryChange>>,
+    /** GET /api/notification-channels: notification channels by id; secrets are never returned, only *_set flags (admin) */
+    listNotificationChannels: (query: Page = {}, opts: CallOptions = {}): Promise<List<NotificationChannel>> =>
+      t({ method: 'GET', path: `/api/notification-channels`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<NotificationChannel>>,
+    /** POST /api/notification-channels: create a webhook, slack or email channel (admin; audited) */
+    createNotificationChannel: (body: NotificationChannelInput, opts: CallOptions = {}): Promise<NotificationChannel> =>
+      t({ method: 'POST', path: `/api/notification-channels`, body, signal: opts.signal }) as Promise<NotificationChannel>,
+    /** GET /api/notification-channels/{id}: one notification channel, without its secrets (admin) */
+    getNotificationChannel: (id: string, opts: CallOptions = {}): Promise<NotificationChannel> =>
+      t({ method: 'GET', path: `/api/notification-channels/${encodeURIComponent(id)}`, signal: opts.signal }) as Promise<NotificationChannel>,
+    /** PUT /api/notification-channels/{id}: replace a channel; an empty secret, SMTP password or Slack URL keeps the stored one (admin; audited) */
+    updateNotificationChannel: (id: string, body: NotificationChannelInput, opts: CallOptions = {}): Promise<NotificationChannel> =>
+      t({ method: 'PUT', path: `/api/notification-channels/${encodeURIComponent(id)}`, body, signal: opts.signal }) as Promise<NotificationChannel>,
+    /** DELETE /api/notification-channels/{id}: delete a notification channel (admin; audited) */
+    deleteNotificationChannel: (id: string, opts: CallOptions = {}): Promise<void> =>
+      t({ method: 'DELETE', path: `/api/notification-channels/${encodeURIComponent(id)}`, signal: opts.signal }) as Promise<void>,
+    /** POST /api/notification-channels/{id}/test: queue a test notification through the delivery queue; returns its delivery id (admin; audited) */
+    testNotificationChannel: (id: string, opts: CallOptions = {}): Promise<TestNotificationResponse> =>
+      t({ method: 'POST', path: `/api/notification-channels/${encodeURIComponent(id)}/test`, signal: opts.signal }) as Promise<TestNotificationResponse>,
+    /** GET /api/notifications: the notification delivery log: one row per attempt, newest first (channel, status=delivered|failed|gave_up) */
+    listNotifications: (query: NotificationQuery = {}, opts: CallOptions = {}): Promise<List<NotificationDelivery>> =>
+      t({ method: 'GET', path: `/api/notifications`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<NotificationDelivery>>,
     /** GET /api/health/fleet: fleet and broker health (503 when degraded) */
     fleetHealth: (opts: CallOptions = {}): Promise<FleetHealth> =>
       t({ method: 'GET', path: `/api/health/fleet`, alsoOK: [503], signal: opts.signal }) as Promise<FleetHealth>,
