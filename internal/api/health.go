@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
+	"github.com/kanade-fleet/kanade/internal/auth"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
 )
@@ -20,11 +21,16 @@ func (s *Server) version(w http.ResponseWriter, _ *http.Request) {
 	WriteJSON(w, http.StatusOK, apiv1.VersionInfo{Version: s.d.Version, Commit: s.d.Commit, Go: runtime.Version()})
 }
 
-// events is the dashboard's SSE stream (the live hub).
+// events is the dashboard's SSE stream (the live hub). It streams under
+// auth.Watch: the stream ends when the caller's account is deleted or
+// disabled, its password changes or its API token is revoked (SPEC §16).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if s.d.Events == nil {
 		WriteError(w, http.StatusNotFound, "no such API route", "")
 		return
+	}
+	if p, ok := auth.FromContext(r.Context()); ok && s.d.Auth != nil {
+		r = r.WithContext(s.d.Auth.Watch(r.Context(), p))
 	}
 	s.d.Events.ServeHTTP(w, r)
 }

@@ -39,12 +39,18 @@ func (s *Server) table() []route {
 		{"POST /api/auth/login", public, a.Login},
 		{"GET /api/auth/me", viewer, a.Me},
 		{"POST /api/auth/change-password", viewer, a.ChangePassword},
+		{"POST /api/auth/password", viewer, a.ChangePassword},
 		{"GET /api/accounts", admin, a.ListAccounts},
 		{"POST /api/accounts", admin, a.CreateAccount},
 		{"GET /api/accounts/{username}", admin, a.GetAccount},
 		{"PATCH /api/accounts/{username}", admin, a.UpdateAccount},
 		{"PUT /api/accounts/{username}", admin, a.UpdateAccount},
 		{"DELETE /api/accounts/{username}", admin, a.DeleteAccount},
+		// API tokens: operators manage their own (role at most theirs),
+		// admins all (the handlers check ownership).
+		{"POST /api/tokens", operator, a.CreateAPIToken},
+		{"GET /api/tokens", operator, a.ListAPITokens},
+		{"DELETE /api/tokens/{id}", operator, a.DeleteAPIToken},
 
 		// Agents (SQL projection) and their groups (KV agent_groups).
 		{"GET /api/agents", viewer, s.listAgents},

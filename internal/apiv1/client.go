@@ -467,6 +467,27 @@ func (c *Client) ChangePassword(ctx context.Context, r ChangePasswordRequest) (L
 	return send[LoginResponse](ctx, c, http.MethodPost, "/api/auth/change-password", r)
 }
 
+// ChangeOwnPassword is POST /api/auth/password.
+func (c *Client) ChangeOwnPassword(ctx context.Context, r ChangePasswordRequest) (LoginResponse, error) {
+	return send[LoginResponse](ctx, c, http.MethodPost, "/api/auth/password", r)
+}
+
+// CreateAPIToken is POST /api/tokens.
+func (c *Client) CreateAPIToken(ctx context.Context, r CreateAPITokenRequest) (CreatedAPIToken, error) {
+	return send[CreatedAPIToken](ctx, c, http.MethodPost, "/api/tokens", r)
+}
+
+// ListAPITokens is GET /api/tokens.
+func (c *Client) ListAPITokens(ctx context.Context) ([]APIToken, error) {
+	return get[[]APIToken](ctx, c, "/api/tokens", nil)
+}
+
+// RevokeAPIToken is DELETE /api/tokens/{id}.
+func (c *Client) RevokeAPIToken(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/api/tokens/"+esc(id), nil, nil, nil)
+	return err
+}
+
 // ListAccounts is GET /api/accounts.
 func (c *Client) ListAccounts(ctx context.Context, p Page) (List[Account], error) {
 	return list[Account](ctx, c, "/api/accounts", p)

@@ -592,6 +592,7 @@ type ChangePasswordRequest struct {
 
 // Account is one user account (admin routes).
 type Account struct {
+	ID           string     `json:"id"` // immutable; never reused by a re-created username
 	Username     string     `json:"username"`
 	Role         Role       `json:"role"`
 	Disabled     bool       `json:"disabled"`
@@ -600,6 +601,7 @@ type Account struct {
 	LockedUntil  *time.Time `json:"locked_until"`
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
+	LastLoginAt  *time.Time `json:"last_login_at"`
 }
 
 // CreateAccountRequest is the body of POST /api/accounts (role defaults to

@@ -38,7 +38,16 @@ type Config struct {
 	Logger         *slog.Logger
 	// Now is the clock (tests); nil = time.Now.
 	Now func() time.Time
+	// RecheckInterval is how often a long-lived request (the live-event
+	// stream) re-checks its principal (Watch); 0 = DefaultRecheckInterval.
+	RecheckInterval time.Duration
 }
+
+// DefaultRecheckInterval bounds how long an open live-event stream of a
+// deleted or disabled account, or of a revoked token, outlives it when the
+// change was made on another replica (SPEC §16: within 30 s). Changes made
+// through this replica close it at once.
+const DefaultRecheckInterval = 30 * time.Second
 
 // Environment variables read by ConfigFromEnv.
 const (
@@ -118,15 +127,23 @@ type Authenticator struct {
 	tokens    tokenCodec
 	staticSum [32]byte // sha256 of the static token, compared in constant time
 	ipt       *ipThrottle
+	apiTokens APITokens // nil: API tokens refused
+	touch     toucher
+	changes   changeHook
 }
 
 // New returns an Authenticator over the account store (*store.DB in the
-// backend). auditor may be nil (no audit).
+// backend). When accounts also implements APITokens (as *store.DB does),
+// API tokens are served from it. auditor may be nil (no audit).
 func New(cfg Config, accounts Accounts, auditor Auditor) (*Authenticator, error) {
 	if accounts == nil {
 		return nil, errors.New("auth: nil account store")
 	}
 	a := &Authenticator{cfg: cfg, auditor: auditor, log: cfg.Logger, now: cfg.Now, ipt: newIPThrottle()}
+	a.apiTokens, _ = accounts.(APITokens)
+	if a.cfg.RecheckInterval <= 0 {
+		a.cfg.RecheckInterval = DefaultRecheckInterval
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -203,10 +220,11 @@ type errAuth struct{ msg string }
 func (e errAuth) Error() string { return e.msg }
 
 // Authenticate resolves the caller of r (SPEC §8 order: disabled → static
-// token → JWT with the account re-read). Errors are safe to show clients.
+// token → API token → JWT with the account re-read). Errors are safe to
+// show clients.
 func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	if a.cfg.Disabled {
-		return Principal{Username: ActorDev, Role: RoleAdmin, Method: "disabled"}, nil
+		return devPrincipal, nil
 	}
 	tok, err := bearer(r)
 	if err != nil {
@@ -215,16 +233,28 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	if a.cfg.StaticToken != "" {
 		sum := sha256.Sum256([]byte(tok))
 		if subtle.ConstantTimeCompare(sum[:], a.staticSum[:]) == 1 {
-			return Principal{Username: ActorServiceToken, Role: RoleAdmin, Method: "static"}, nil
+			return Principal{Username: ActorServiceToken, Role: RoleAdmin, Method: "static", Kind: KindService}, nil
 		}
+	}
+	if strings.HasPrefix(tok, APITokenPrefix) {
+		return a.authenticateAPIToken(r.Context(), tok)
 	}
 	cl, err := a.tokens.parse(tok)
 	if err != nil {
 		return Principal{}, errAuth{"invalid or expired token"}
 	}
-	// The database is authoritative: a deleted, disabled or re-passworded
-	// account loses access at once, and the role is the current one.
-	u, err := a.users.Get(r.Context(), cl.Subject)
+	p := Principal{Method: "jwt", Kind: KindAccount, AccountID: cl.Subject, TokenVersion: cl.TokenVersion}
+	return a.resolveAccount(r.Context(), p)
+}
+
+var devPrincipal = Principal{Username: ActorDev, Role: RoleAdmin, Method: "disabled", Kind: KindService}
+
+// resolveAccount checks a JWT principal against its account, read by id:
+// the database is authoritative, so a deleted, disabled or re-passworded
+// account loses access at once, and the role is the current one. A
+// username re-created after a delete is another id: its tokens differ.
+func (a *Authenticator) resolveAccount(ctx context.Context, p Principal) (Principal, error) {
+	u, err := a.users.GetByID(ctx, p.AccountID)
 	if errors.Is(err, ErrNotFound) {
 		return Principal{}, errAuth{"account no longer exists"}
 	}
@@ -234,11 +264,159 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	if u.Disabled {
 		return Principal{}, errAuth{"account disabled"}
 	}
-	if u.TokenVersion != cl.TokenVersion {
+	if u.TokenVersion != p.TokenVersion {
 		return Principal{}, errAuth{"token revoked (password changed); log in again"}
 	}
-	return Principal{Username: u.Username, Role: u.Role, Method: "jwt"}, nil
+	p.Username, p.Role, p.MustChangePW = u.Username, u.Role, u.MustChangePW
+	p.Groups = []string{}
+	return p, nil
 }
+
+// authenticateAPIToken checks an API token: its row (revoked = gone),
+// expiry, and the account that created it, whose current role caps the
+// token's.
+func (a *Authenticator) authenticateAPIToken(ctx context.Context, tok string) (Principal, error) {
+	hash, ok := ParseAPIToken(tok)
+	if !ok || a.apiTokens == nil {
+		return Principal{}, errAuth{"invalid or revoked token"}
+	}
+	t, err := a.apiTokens.GetAPITokenByHash(ctx, hash)
+	if errors.Is(err, ErrTokenNotFound) {
+		return Principal{}, errAuth{"invalid or revoked token"}
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	p, err := a.checkAPIToken(ctx, t)
+	if err != nil {
+		return p, err
+	}
+	if now := a.now(); a.touch.due(t.ID, now) {
+		if err := a.apiTokens.TouchAPIToken(ctx, t.ID, now); err != nil {
+			a.log.Warn("api token: record last use", "token", t.Name, "err", err)
+		}
+	}
+	return p, nil
+}
+
+func (a *Authenticator) checkAPIToken(ctx context.Context, t APIToken) (Principal, error) {
+	if t.ExpiresAt != nil && !a.now().Before(*t.ExpiresAt) {
+		return Principal{}, errAuth{"token expired"}
+	}
+	u, err := a.users.GetByID(ctx, t.AccountID)
+	if errors.Is(err, ErrNotFound) {
+		return Principal{}, errAuth{"the account that created this token no longer exists"}
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Disabled {
+		return Principal{}, errAuth{"the account that created this token is disabled"}
+	}
+	groups := append([]string{}, t.Groups...)
+	return Principal{Username: TokenActor(t.Name), Role: min(t.Role, u.Role), Method: "api-token", Kind: KindAPIToken,
+		AccountID: u.ID, TokenID: t.ID, Groups: groups}, nil
+}
+
+// TokenActor is the audit actor of an API token: "token:<name>".
+func TokenActor(name string) string { return "token:" + name }
+
+// Recheck verifies that p, authenticated earlier, still is: its account
+// exists, is enabled and has the same token generation; its API token is
+// not revoked or expired. Long-lived requests call it (Watch). The error
+// is safe to show.
+func (a *Authenticator) Recheck(ctx context.Context, p Principal) error {
+	switch p.Kind {
+	case KindAccount:
+		_, err := a.resolveAccount(ctx, p)
+		return err
+	case KindAPIToken:
+		if a.apiTokens == nil {
+			return errAuth{"invalid or revoked token"}
+		}
+		t, err := a.apiTokens.GetAPIToken(ctx, p.TokenID)
+		if errors.Is(err, ErrTokenNotFound) {
+			return errAuth{"token revoked"}
+		}
+		if err != nil {
+			return err
+		}
+		_, err = a.checkAPIToken(ctx, t)
+		return err
+	}
+	return nil
+}
+
+// Watch returns a context that is cancelled when p stops being valid
+// (Recheck fails): checked every Config.RecheckInterval, and at once after
+// an account or token change made through this Authenticator. The
+// live-event stream serves under it, so it closes for a deleted account.
+// A store error keeps the stream (it is not proof of revocation); the next
+// tick checks again.
+func (a *Authenticator) Watch(ctx context.Context, p Principal) context.Context {
+	if p.Kind != KindAccount && p.Kind != KindAPIToken {
+		return ctx
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		defer cancel(nil) // only once ctx is done or p is refused
+		t := time.NewTicker(a.cfg.RecheckInterval)
+		defer t.Stop()
+		changed := a.changes.wait()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-changed:
+			}
+			// Before the check: a change made during it fires this again.
+			changed = a.changes.wait()
+			err := a.Recheck(ctx, p)
+			var ae errAuth
+			if errors.As(err, &ae) {
+				a.log.Info("closing a long-lived request: its principal is no longer valid",
+					"actor", p.Username, "reason", ae.msg)
+				cancel(err)
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn("recheck principal", "actor", p.Username, "err", err)
+			}
+		}
+	}()
+	return ctx
+}
+
+// changeHook broadcasts "an account or token changed" to Watch loops.
+type changeHook struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed at the next change.
+func (h *changeHook) wait() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ch == nil {
+		h.ch = make(chan struct{})
+	}
+	return h.ch
+}
+
+func (h *changeHook) fire() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ch != nil {
+		close(h.ch)
+		h.ch = nil
+	}
+}
+
+// AccountsChanged tells open long-lived requests to re-check their
+// principals now. The account and token handlers call it; call it after
+// changing accounts through Users directly.
+func (a *Authenticator) AccountsChanged() { a.changes.fire() }
 
 // bearer extracts the token: Authorization: Bearer, or ?access_token= on
 // GET only (EventSource cannot set headers; elsewhere a URL token would
@@ -265,11 +443,31 @@ func bearer(r *http.Request) (string, error) {
 // Wrap guards h: the caller must authenticate with a role >= min (401
 // otherwise, 403 when the role is too low). The Principal is put in the
 // request context (FromContext). RolePublic routes pass unauthenticated.
-func (a *Authenticator) Wrap(min Role, h http.Handler) http.Handler {
+// An account that must change its password gets 403 "password change
+// required" (Mux.Handle lets it through on the routes of
+// passwordChangeRoutes).
+func (a *Authenticator) Wrap(min Role, h http.Handler) http.Handler { return a.wrap("", min, h) }
+
+// ErrPasswordChangeRequired is the 403 message for an account flagged
+// must-change-password on any route but those of passwordChangeRoutes.
+const ErrPasswordChangeRequired = "password change required"
+
+// passwordChangeRoutes are the only routes an account that must change
+// its password may call (SPEC §16). MFA enrolment routes join here if a
+// policy ever requires MFA before anything else.
+var passwordChangeRoutes = map[string]bool{
+	"POST /api/auth/change-password": true,
+	"POST /api/auth/password":        true,
+	"GET /api/auth/me":               true,
+	"POST /api/auth/logout":          true,
+}
+
+func (a *Authenticator) wrap(pattern string, min Role, h http.Handler) http.Handler {
+	allowMustChange := passwordChangeRoutes[pattern]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if min == RolePublic {
 			if a.cfg.Disabled {
-				r = r.WithContext(WithPrincipal(r.Context(), Principal{Username: ActorDev, Role: RoleAdmin, Method: "disabled"}))
+				r = r.WithContext(WithPrincipal(r.Context(), devPrincipal))
 			}
 			h.ServeHTTP(w, r)
 			return
@@ -284,6 +482,10 @@ func (a *Authenticator) Wrap(min Role, h http.Handler) http.Handler {
 			}
 			a.log.Error("authenticate", "err", err)
 			writeError(w, http.StatusInternalServerError, "authentication backend error", "")
+			return
+		}
+		if p.MustChangePW && !allowMustChange {
+			writeError(w, http.StatusForbidden, ErrPasswordChangeRequired, "")
 			return
 		}
 		if p.Role < min {
@@ -340,7 +542,7 @@ func (a *Authenticator) NewMux(mux *http.ServeMux) *Mux {
 // Handle registers h for pattern (ServeMux syntax, "METHOD /path") behind
 // Wrap(min).
 func (m *Mux) Handle(pattern string, min Role, h http.Handler) {
-	m.mux.Handle(pattern, m.a.Wrap(min, h))
+	m.mux.Handle(pattern, m.a.wrap(pattern, min, h))
 	m.mu.Lock()
 	m.routes = append(m.routes, Route{Pattern: pattern, Min: min})
 	m.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,24 @@ func FuzzVerifyPassword(f *testing.F) {
 		ok, err := VerifyPassword(enc, pw)
 		if ok && err != nil {
 			t.Fatal("ok with error")
+		}
+	})
+}
+
+// FuzzParseAPIToken: only the exact kt_ shape is accepted, and its hash is
+// the stored form.
+func FuzzParseAPIToken(f *testing.F) {
+	for _, s := range []string{"kt_" + strings.Repeat("A", 43), "kt_", "kt_" + strings.Repeat("A", 44),
+		"KT_" + strings.Repeat("a", 43), "kt_" + strings.Repeat("\u00e9", 22), "", "eyJ.x.y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, ok := ParseAPIToken(s)
+		if !ok {
+			return
+		}
+		if len(s) != 46 || !strings.HasPrefix(s, APITokenPrefix) || h != HashAPIToken(s) || len(h) != 64 {
+			t.Fatalf("accepted %q (hash %q)", s, h)
 		}
 	})
 }

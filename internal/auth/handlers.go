@@ -165,7 +165,7 @@ func (a *Authenticator) Login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Authenticator) respondToken(w http.ResponseWriter, r *http.Request, u User, ip, action string) {
-	tok, exp, err := a.tokens.issue(u.Username, u.TokenVersion)
+	tok, exp, err := a.tokens.issue(u.ID, u.Username, u.TokenVersion)
 	if err != nil {
 		a.log.Error("issue token", "err", err)
 		writeError(w, http.StatusInternalServerError, "cannot issue token", "")
@@ -182,7 +182,7 @@ func (a *Authenticator) IssueToken(ctx context.Context, username string) (string
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return a.tokens.issue(u.Username, u.TokenVersion)
+	return a.tokens.issue(u.ID, u.Username, u.TokenVersion)
 }
 
 // Me serves GET /api/auth/me (viewer).
@@ -192,25 +192,17 @@ func (a *Authenticator) Me(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "authentication required", "")
 		return
 	}
-	resp := apiv1.Me{Username: p.Username, Role: apiv1.Role(p.Role.String())}
-	if p.Method == "jwt" {
-		u, err := a.users.Get(r.Context(), p.Username)
-		if err != nil {
-			writeError(w, http.StatusUnauthorized, "account no longer exists", "")
-			return
-		}
-		resp.MustChangePW = u.MustChangePW
-	}
-	writeJSON(w, http.StatusOK, resp)
+	// Wrap re-read the account: p is current.
+	writeJSON(w, http.StatusOK, apiv1.Me{Username: p.Username, Role: apiv1.Role(p.Role.String()), MustChangePW: p.MustChangePW})
 }
 
-// ChangePassword serves POST /api/auth/change-password (viewer): the
-// caller's own password. It clears must_change_pw, revokes the caller's
+// ChangePassword serves POST /api/auth/change-password and its SPEC §16
+// name POST /api/auth/password (viewer): the caller's own password. It clears must_change_pw, revokes the caller's
 // other tokens, and answers like Login with a fresh token.
 func (a *Authenticator) ChangePassword(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, ok := FromContext(ctx)
-	if !ok || p.Method != "jwt" {
+	if !ok || p.Kind != KindAccount {
 		writeError(w, http.StatusBadRequest, "only an account logged in with a password can change it", "")
 		return
 	}
@@ -239,7 +231,7 @@ func (a *Authenticator) ChangePassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the new password must differ from the old one", "new_password")
 		return
 	}
-	u, err := a.users.Get(ctx, p.Username)
+	u, err := a.users.GetByID(ctx, p.AccountID)
 	if err != nil {
 		writeError(w, http.StatusUnauthorized, "account no longer exists", "")
 		return
@@ -250,11 +242,12 @@ func (a *Authenticator) ChangePassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "old password is wrong", "old_password")
 		return
 	}
-	u, err = a.users.ChangePassword(ctx, p.Username, req.NewPassword)
+	u, err = a.users.ChangePassword(ctx, u.Username, req.NewPassword)
 	if err != nil {
 		a.writeStoreError(w, err)
 		return
 	}
+	a.AccountsChanged() // the caller's other sessions' streams close
 	a.respondToken(w, r, u, ip, ActionChangePassword)
 }
 
@@ -263,10 +256,12 @@ func (a *Authenticator) writeStoreError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, fe.msg, fe.field)
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrTokenNotFound):
 		writeError(w, http.StatusNotFound, err.Error(), "")
 	case errors.Is(err, ErrExists):
 		writeError(w, http.StatusConflict, err.Error(), "username")
+	case errors.Is(err, ErrTokenExists):
+		writeError(w, http.StatusConflict, err.Error(), "name")
 	case errors.Is(err, ErrLastAdmin):
 		writeError(w, http.StatusConflict, err.Error(), "")
 	default:
@@ -364,6 +359,7 @@ func (a *Authenticator) CreateAccount(w http.ResponseWriter, r *http.Request) {
 		a.writeStoreError(w, err)
 		return
 	}
+	a.AccountsChanged()
 	a.audit(r.Context(), Actor(r.Context()), ActionAccountCreate, u.Username,
 		map[string]any{"role": u.Role, "must_change_pw": u.MustChangePW}, a.ClientIP(r))
 	writeJSON(w, http.StatusCreated, accountView(u))
@@ -413,6 +409,7 @@ func (a *Authenticator) UpdateAccount(w http.ResponseWriter, r *http.Request) {
 	if p.MustChangePW != nil {
 		change["must_change_pw"] = *p.MustChangePW
 	}
+	a.AccountsChanged()
 	a.audit(r.Context(), Actor(r.Context()), ActionAccountUpdate, u.Username, change, a.ClientIP(r))
 	writeJSON(w, http.StatusOK, accountView(u))
 }
@@ -425,6 +422,7 @@ func (a *Authenticator) DeleteAccount(w http.ResponseWriter, r *http.Request) {
 		a.writeStoreError(w, err)
 		return
 	}
+	a.AccountsChanged()
 	a.audit(r.Context(), Actor(r.Context()), ActionAccountDelete, name, nil, a.ClientIP(r))
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -432,7 +430,7 @@ func (a *Authenticator) DeleteAccount(w http.ResponseWriter, r *http.Request) {
 // accountView is an account as the admin routes show it (never the hash
 // or the token version).
 func accountView(u User) apiv1.Account {
-	return apiv1.Account{Username: u.Username, Role: apiv1.Role(u.Role.String()), Disabled: u.Disabled,
+	return apiv1.Account{ID: u.ID, Username: u.Username, Role: apiv1.Role(u.Role.String()), Disabled: u.Disabled,
 		MustChangePW: u.MustChangePW, FailedLogins: u.FailedLogins, LockedUntil: u.LockedUntil,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastLoginAt: u.LastLoginAt}
 }

@@ -127,6 +127,10 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	m.HandleFunc("PATCH /api/accounts/{username}", RoleAdmin, a.UpdateAccount)
 	m.HandleFunc("PUT /api/accounts/{username}", RoleAdmin, a.UpdateAccount)
 	m.HandleFunc("DELETE /api/accounts/{username}", RoleAdmin, a.DeleteAccount)
+	m.HandleFunc("POST /api/auth/password", RoleViewer, a.ChangePassword)
+	m.HandleFunc("POST /api/tokens", RoleOperator, a.CreateAPIToken)
+	m.HandleFunc("GET /api/tokens", RoleOperator, a.ListAPITokens)
+	m.HandleFunc("DELETE /api/tokens/{id}", RoleOperator, a.DeleteAPIToken)
 	ok := func(w http.ResponseWriter, r *http.Request) {
 		p, _ := FromContext(r.Context())
 		WriteJSON(w, 200, map[string]string{"actor": p.Username, "role": p.Role.String()})

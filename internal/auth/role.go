@@ -63,16 +63,47 @@ func (r *Role) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Principal is the authenticated caller of a request.
+// Principal is the authenticated caller of a request. Scopes and MFA
+// (issue 19, later items) build on it: Groups limits the PCs it may touch
+// (empty = no limit), and a step-up/MFA state would join MustChangePW as a
+// flag Wrap enforces centrally.
 type Principal struct {
 	// Username is the actor recorded in audit events and initiated_by:
-	// an account name, "service-token" or "dev".
+	// an account name, "token:<name>" for an API token, "service-token"
+	// or "dev".
 	Username string
 	Role     Role
-	// Method tells how the caller authenticated: "jwt", "static" or
-	// "disabled".
+	// Method tells how the caller authenticated: "jwt", "api-token",
+	// "static" or "disabled".
 	Method string
+	// Kind is KindAccount (a JWT of an account), KindAPIToken or
+	// KindService (the static token, or auth disabled).
+	Kind PrincipalKind
+	// AccountID is the immutable id of the account: the JWT's, or the
+	// account that created the API token. Empty for KindService.
+	AccountID string
+	// TokenID is the API token's id (KindAPIToken only).
+	TokenID string
+	// TokenVersion is the account's token generation the JWT carried
+	// (KindAccount only): Recheck refuses the principal once it changes.
+	TokenVersion int64
+	// Groups are the PC groups the caller is limited to; empty means not
+	// limited. Always empty until group scopes are enforced.
+	Groups []string
+	// MustChangePW: the account may only change its password (Wrap
+	// answers 403 "password change required" on every other route).
+	MustChangePW bool
 }
+
+// PrincipalKind is what kind of credential a Principal authenticated with.
+type PrincipalKind string
+
+// Principal kinds.
+const (
+	KindAccount  PrincipalKind = "account"
+	KindAPIToken PrincipalKind = "api-token"
+	KindService  PrincipalKind = "service"
+)
 
 // Actor names of the synthetic principals.
 const (

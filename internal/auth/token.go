@@ -83,11 +83,15 @@ func LoadOrCreateSecret(dir string) ([]byte, error) {
 	return nil, fmt.Errorf("jwt secret %s: could not load or create", path)
 }
 
-// claims are the JWT claims: sub, aud, exp, iat plus the account's token
-// version, so a password change invalidates older tokens.
+// claims are the JWT claims: sub is the account's immutable id (never the
+// username, which a new account may reuse), plus aud, exp, iat and the
+// account's token generation, so a password change invalidates older
+// tokens. name is the username at issue, for people reading a token; it
+// is never trusted.
 type claims struct {
 	jwt.RegisteredClaims
-	TokenVersion int64 `json:"tv"`
+	TokenVersion int64  `json:"tv"`
+	Name         string `json:"name,omitempty"`
 }
 
 type tokenCodec struct {
@@ -96,17 +100,18 @@ type tokenCodec struct {
 	now    func() time.Time
 }
 
-func (c tokenCodec) issue(username string, tokenVersion int64) (string, time.Time, error) {
+func (c tokenCodec) issue(accountID, username string, tokenVersion int64) (string, time.Time, error) {
 	now := c.now()
 	exp := now.Add(c.ttl).Truncate(time.Second)
 	cl := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   username,
+			Subject:   accountID,
 			Audience:  jwt.ClaimStrings{Audience},
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 		TokenVersion: tokenVersion,
+		Name:         username,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, cl).SignedString(c.secret)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Errors of the account store (Accounts returns them too).
@@ -30,6 +32,9 @@ func ValidUsername(s string) bool { return usernameRe.MatchString(s) }
 // User is an account row. The API shows it as apiv1.Account (see
 // accountView), which leaves out the hash and the token version.
 type User struct {
+	// ID is immutable and never reused (UUIDv7): tokens name it, so a
+	// re-created username is a different account.
+	ID           string
 	Username     string
 	Role         Role
 	Disabled     bool
@@ -38,6 +43,7 @@ type User struct {
 	LockedUntil  *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	LastLoginAt  *time.Time
 	PasswordHash string
 	TokenVersion int64
 }
@@ -54,6 +60,8 @@ func (u User) IsEnabledAdmin() bool { return u.Role == RoleAdmin && !u.Disabled 
 // account return ErrNotFound, a duplicate username ErrExists.
 type Accounts interface {
 	GetAccount(ctx context.Context, username string) (User, error)
+	// GetAccountByID reads the account with the immutable id.
+	GetAccountByID(ctx context.Context, id string) (User, error)
 	CountAccounts(ctx context.Context) (int, error)
 	// ListAccounts orders by username, starting after the username after
 	// when it is not empty (a cursor), and returns the total count.
@@ -72,12 +80,14 @@ type Accounts interface {
 	// failure sets locked_until to lockUntil and restarts the count. It
 	// returns locked_until as stored afterwards (zero when NULL).
 	RecordLoginFailure(ctx context.Context, username string, max int, lockUntil time.Time) (time.Time, error)
-	// ClearLoginFailures ends the failure streak and any lock.
-	ClearLoginFailures(ctx context.Context, username string) error
+	// RecordLogin ends the failure streak and any lock and sets
+	// last_login_at.
+	RecordLogin(ctx context.Context, username string, at time.Time) error
 }
 
 // NewAccount is an account row to insert; the password is already hashed.
 type NewAccount struct {
+	ID           string // see NewAccountID
 	Username     string
 	PasswordHash string
 	Role         Role
@@ -119,6 +129,20 @@ func NewUsers(accounts Accounts, now func() time.Time) *Users {
 		now = time.Now
 	}
 	return &Users{accounts: accounts, now: now}
+}
+
+// NewAccountID returns a fresh account id (UUIDv7: unique, time-ordered).
+func NewAccountID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("account id: %w", err)
+	}
+	return id.String(), nil
+}
+
+// GetByID reads the account with the immutable id.
+func (s *Users) GetByID(ctx context.Context, id string) (User, error) {
+	return s.accounts.GetAccountByID(ctx, id)
 }
 
 // Get reads one account.
@@ -170,7 +194,11 @@ func (s *Users) Create(ctx context.Context, n NewUser) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	return s.accounts.InsertAccount(ctx, NewAccount{Username: n.Username, PasswordHash: hash, Role: n.Role,
+	id, err := NewAccountID()
+	if err != nil {
+		return User{}, err
+	}
+	return s.accounts.InsertAccount(ctx, NewAccount{ID: id, Username: n.Username, PasswordHash: hash, Role: n.Role,
 		MustChangePW: n.MustChangePW, At: s.now()})
 }
 
@@ -185,7 +213,11 @@ func (s *Users) BootstrapAdmin(ctx context.Context, username, password string) (
 	if err != nil {
 		return false, err
 	}
-	return s.accounts.InsertFirstAccount(ctx, NewAccount{Username: username, PasswordHash: hash, Role: RoleAdmin,
+	id, err := NewAccountID()
+	if err != nil {
+		return false, err
+	}
+	return s.accounts.InsertFirstAccount(ctx, NewAccount{ID: id, Username: username, PasswordHash: hash, Role: RoleAdmin,
 		MustChangePW: true, At: s.now()})
 }
 
@@ -236,9 +268,9 @@ func (s *Users) RecordLoginFailure(ctx context.Context, username string) (time.T
 	return until, nil
 }
 
-// RecordLoginSuccess clears the failure streak.
+// RecordLoginSuccess clears the failure streak and records the login time.
 func (s *Users) RecordLoginSuccess(ctx context.Context, username string) error {
-	return s.accounts.ClearLoginFailures(ctx, username)
+	return s.accounts.RecordLogin(ctx, username, s.now())
 }
 
 // ChangePassword sets a user's own new password, clears must_change_pw and

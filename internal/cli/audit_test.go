@@ -29,6 +29,9 @@ func TestRunKillAudited(t *testing.T) {
 	if r := e.cliIn("admin\ncorrect-horse-battery\n", "login"); r.code != 0 {
 		t.Fatalf("login: %+v", r)
 	}
+	if r := e.cliIn("correct-horse-battery\nnew-horse-battery\n", "passwd", "--password-stdin"); r.code != 0 {
+		t.Fatalf("passwd: %+v", r)
+	}
 	c := &apiv1.Client{Base: e.backend, Token: e.authTokenForTest()}
 	ag, err := agent.New(agent.Options{PCID: "pc-a", NATSURL: e.natsURL, DataDir: filepath.Join(t.TempDir(), "pc-a"),
 		Logger: testenv.Logger(), Version: "9.9.9"})

@@ -330,8 +330,17 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("bad password: %+v", r)
 	}
 	r = e.cliIn("admin\ncorrect-horse-battery\n", "login")
-	if r.code != 0 || !strings.Contains(r.out, "logged in to "+e.backend+" as admin (role admin)") {
+	if r.code != 0 || !strings.Contains(r.out, "logged in to "+e.backend+" as admin (role admin)") ||
+		!strings.Contains(r.out, "run `kanade passwd`") {
 		t.Fatalf("login: %+v", r)
+	}
+	// The bootstrap admin must change its password first (SPEC §16).
+	if r := e.cli("agents", "list"); r.code != 1 || !strings.Contains(r.err, "password change required; run `kanade passwd`") {
+		t.Fatalf("before passwd: %+v", r)
+	}
+	if r := e.cliIn("correct-horse-battery\nnew-horse-battery\n", "passwd", "--password-stdin"); r.code != 0 ||
+		!strings.Contains(r.out, "password of admin changed") {
+		t.Fatalf("passwd: %+v", r)
 	}
 	fi, err := os.Stat(filepath.Join(e.cfgDir, "token"))
 	if err != nil {
@@ -351,7 +360,7 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("KANADE_AUTH_TOKEN garbage: %+v", r)
 	}
 	delete(e.vars, "KANADE_AUTH_TOKEN")
-	r = e.cliIn("correct-horse-battery\n", "login", "-u", "admin", "--password-stdin", "-o", "json")
+	r = e.cliIn("new-horse-battery\n", "login", "-u", "admin", "--password-stdin", "-o", "json")
 	var lr map[string]any
 	if r.code != 0 || json.Unmarshal([]byte(r.out), &lr) != nil || lr["role"] != "admin" {
 		t.Fatalf("login -o json: %+v", r)

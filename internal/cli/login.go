@@ -76,7 +76,11 @@ for scripts.`,
 			if !lr.Exp.IsZero() {
 				msg += "; it expires " + a.when(lr.Exp)
 			}
-			return a.emitValue(map[string]any{"username": user, "role": lr.Role, "exp": lr.Exp, "token_file": path}, func(w io.Writer) error {
+			if lr.MustChangePW {
+				msg += "\nthe backend requires a password change before anything else: run `kanade passwd`"
+			}
+			return a.emitValue(map[string]any{"username": user, "role": lr.Role, "exp": lr.Exp, "token_file": path,
+				"must_change_pw": lr.MustChangePW}, func(w io.Writer) error {
 				_, err := fmt.Fprintln(w, msg)
 				return err
 			})

@@ -214,7 +214,7 @@ remote script's exit code.`,
 	root.AddCommand(
 		a.runCmd(), a.pingCmd(), a.killCmd(), a.revokeCmd(true), a.revokeCmd(false),
 		a.jobCmd(), a.execCmd(), a.executionsCmd(), a.scheduleCmd(), a.agentsCmd(), a.resultsCmd(),
-		a.groupsCmd(), a.inventoryCmd(), a.checksCmd(), a.alertsCmd(), a.enrollTokenCmd(), a.operatorCredsCmd(), a.releaseCmd(), a.configCmd(), a.freezeCmd(), a.jetstreamCmd(), a.loginCmd(),
+		a.groupsCmd(), a.inventoryCmd(), a.checksCmd(), a.alertsCmd(), a.enrollTokenCmd(), a.operatorCredsCmd(), a.releaseCmd(), a.configCmd(), a.freezeCmd(), a.jetstreamCmd(), a.loginCmd(), a.passwdCmd(), a.accountsCmd(), a.tokensCmd(),
 		a.completionCmd(root), a.docsCmd(root), a.versionCmd(),
 	)
 	wrapArgs(root)
@@ -307,6 +307,8 @@ func (e *apiError) Error() string {
 	switch {
 	case a.Status == http.StatusUnauthorized:
 		return fmt.Sprintf("%s: not authenticated (%s); run `kanade login` or set KANADE_AUTH_TOKEN", what, msg)
+	case a.Status == http.StatusForbidden && a.Message == "password change required":
+		return fmt.Sprintf("%s: password change required; run `kanade passwd`", what)
 	case a.Status == http.StatusForbidden:
 		return fmt.Sprintf("%s: permission denied (%s); ask an admin for a role that allows it", what, msg)
 	case a.Status == http.StatusNotFound:

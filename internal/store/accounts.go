@@ -17,19 +17,19 @@ import (
 
 var _ auth.Accounts = (*DB)(nil)
 
-const accountCols = `username, password_hash, role, disabled, must_change_pw, failed_logins,
-	locked_until, token_version, created_at, updated_at`
+const accountCols = `id, username, password_hash, role, disabled, must_change_pw, failed_logins,
+	locked_until, token_version, created_at, updated_at, last_login_at`
 
 func scanAccount(s scanner) (auth.User, error) {
 	var (
 		u                auth.User
 		role             string
 		disabled, mustCh int
-		locked           sql.NullString
+		locked, login    sql.NullString
 		created, updated string
 	)
-	if err := s.Scan(&u.Username, &u.PasswordHash, &role, &disabled, &mustCh, &u.FailedLogins,
-		&locked, &u.TokenVersion, &created, &updated); err != nil {
+	if err := s.Scan(&u.ID, &u.Username, &u.PasswordHash, &role, &disabled, &mustCh, &u.FailedLogins,
+		&locked, &u.TokenVersion, &created, &updated, &login); err != nil {
 		return u, err
 	}
 	r, err := auth.ParseRole(role)
@@ -40,6 +40,7 @@ func scanAccount(s scanner) (auth.User, error) {
 	u.Disabled = disabled != 0
 	u.MustChangePW = mustCh != 0
 	u.LockedUntil = nullTime(locked)
+	u.LastLoginAt = nullTime(login)
 	u.CreatedAt, u.UpdatedAt = ParseTS(created), ParseTS(updated)
 	return u, nil
 }
@@ -50,14 +51,29 @@ func scanAccount(s scanner) (auth.User, error) {
 func (db *DB) getAccount(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, username string) (auth.User, error) {
-	u, err := scanAccount(q.QueryRowContext(ctx, db.q(`SELECT `+accountCols+` FROM users WHERE username = ?`), username))
+	return db.getAccountWhere(ctx, q, "username", username)
+}
+
+func (db *DB) getAccountWhere(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, col, v string) (auth.User, error) {
+	u, err := scanAccount(q.QueryRowContext(ctx, db.q(`SELECT `+accountCols+` FROM users WHERE `+col+` = ?`), v))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, auth.ErrNotFound
 	}
 	if err != nil {
-		return u, fmt.Errorf("read account %q: %w", username, err)
+		return u, fmt.Errorf("read account %s %q: %w", col, v, err)
 	}
 	return u, nil
+}
+
+// GetAccountByID reads the account with the immutable id (from the read
+// pool). An empty id matches nothing.
+func (db *DB) GetAccountByID(ctx context.Context, id string) (auth.User, error) {
+	if id == "" {
+		return auth.User{}, auth.ErrNotFound
+	}
+	return db.getAccountWhere(ctx, db.read, "id", id)
 }
 
 // GetAccount reads one account (from the read pool).
@@ -109,10 +125,16 @@ func (db *DB) ListAccounts(ctx context.Context, after string, limit, offset int)
 // username.
 func (db *DB) InsertAccount(ctx context.Context, a auth.NewAccount) (auth.User, error) {
 	at := TS(a.At)
-	_, err := db.write.ExecContext(ctx, db.q(`INSERT INTO users (username, password_hash, role, disabled,
+	if a.ID == "" {
+		var err error
+		if a.ID, err = auth.NewAccountID(); err != nil {
+			return auth.User{}, err
+		}
+	}
+	_, err := db.write.ExecContext(ctx, db.q(`INSERT INTO users (id, username, password_hash, role, disabled,
 		must_change_pw, failed_logins, token_version, created_at, updated_at)
-		VALUES (?, ?, ?, 0, ?, 0, 0, ?, ?)`),
-		a.Username, a.PasswordHash, a.Role.String(), b2i(a.MustChangePW), at, at)
+		VALUES (?, ?, ?, ?, 0, ?, 0, 0, ?, ?)`),
+		a.ID, a.Username, a.PasswordHash, a.Role.String(), b2i(a.MustChangePW), at, at)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return auth.User{}, auth.ErrExists
@@ -127,11 +149,17 @@ func (db *DB) InsertAccount(ctx context.Context, a auth.NewAccount) (auth.User, 
 func (db *DB) InsertFirstAccount(ctx context.Context, a auth.NewAccount) (bool, error) {
 	at := TS(a.At)
 	// One statement: two replicas starting together create at most one.
-	res, err := db.write.ExecContext(ctx, db.q(`INSERT INTO users (username, password_hash, role, disabled,
+	if a.ID == "" {
+		var err error
+		if a.ID, err = auth.NewAccountID(); err != nil {
+			return false, err
+		}
+	}
+	res, err := db.write.ExecContext(ctx, db.q(`INSERT INTO users (id, username, password_hash, role, disabled,
 		must_change_pw, failed_logins, token_version, created_at, updated_at)
-		SELECT ?, ?, ?, 0, ?, 0, 0, ?, ?
+		SELECT ?, ?, ?, ?, 0, ?, 0, 0, ?, ?
 		WHERE NOT EXISTS (SELECT 1 FROM users)`),
-		a.Username, a.PasswordHash, a.Role.String(), b2i(a.MustChangePW), at, at)
+		a.ID, a.Username, a.PasswordHash, a.Role.String(), b2i(a.MustChangePW), at, at)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return false, nil
@@ -180,10 +208,15 @@ func (db *DB) UpdateAccount(ctx context.Context, username string, c auth.Account
 	return db.getAccount(ctx, db.write, username)
 }
 
-// DeleteAccount removes an account; auth.ErrLastAdmin for the last enabled
-// admin.
+// DeleteAccount removes an account and the API tokens it created (they
+// are bound to it and would be refused anyway); auth.ErrLastAdmin for the
+// last enabled admin.
 func (db *DB) DeleteAccount(ctx context.Context, username string) error {
 	return db.guarded(ctx, username, auth.User.IsEnabledAdmin, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM api_tokens
+			WHERE account_id IN (SELECT id FROM users WHERE username = ?)`), username); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM users WHERE username = ?`), username)
 		return err
 	})
@@ -249,10 +282,10 @@ func (db *DB) RecordLoginFailure(ctx context.Context, username string, max int, 
 	return time.Time{}, nil
 }
 
-// ClearLoginFailures ends the failure streak and any lock.
-func (db *DB) ClearLoginFailures(ctx context.Context, username string) error {
-	_, err := db.write.ExecContext(ctx, db.q(`UPDATE users SET failed_logins = 0, locked_until = NULL
-		WHERE username = ? AND (failed_logins <> 0 OR locked_until IS NOT NULL)`), username)
+// RecordLogin ends the failure streak and any lock and sets last_login_at.
+func (db *DB) RecordLogin(ctx context.Context, username string, at time.Time) error {
+	_, err := db.write.ExecContext(ctx, db.q(`UPDATE users SET failed_logins = 0, locked_until = NULL,
+		last_login_at = ? WHERE username = ?`), TS(at), username)
 	if err != nil {
 		return fmt.Errorf("record login success: %w", err)
 	}

@@ -55,8 +55,24 @@ export interface ApiRequest {
 /** Sends an ApiRequest; injected by the dashboard (see lib/api.ts). */
 export type Transport = (req: ApiRequest) => Promise<unknown>
 
+/** APIToken is a row of GET /api/tokens (never the secret). */
+export interface APIToken {
+  id: string
+  name: string
+  role: Role
+  groups: string[] | null
+  created_by: string
+  created_at: Time
+  expires_at: Time | null
+  /** updated at most once a minute */
+  last_used_at: Time | null
+  expired: boolean
+}
+
 /** Account is one user account (admin routes). */
 export interface Account {
+  /** immutable; never reused by a re-created username */
+  id: string
   username: string
   role: Role
   disabled: boolean
@@ -65,6 +81,7 @@ export interface Account {
   locked_until: Time | null
   created_at: Time
   updated_at: Time
+  last_login_at: Time | null
 }
 
 /** AddGroupRequest is the body of POST /api/agents/{pc_id}/groups. */
@@ -318,6 +335,19 @@ export interface ConfigScope {
 }
 
 /**
+ * CreateAPITokenRequest is the body of POST /api/tokens. Role defaults to
+ * viewer and may not exceed the creator's. ExpiresIn is a Go duration
+ * ("720h"); empty = never expires. Groups are PC-group scopes (refused
+ * until scopes are enforced).
+ */
+export interface CreateAPITokenRequest {
+  name: string
+  role?: Role
+  expires_in?: string
+  groups?: string[]
+}
+
+/**
  * CreateAccountRequest is the body of POST /api/accounts (role defaults to
  * viewer, must_change_pw to true).
  */
@@ -336,6 +366,19 @@ export interface CreateEnrollmentTokenRequest {
   groups: string[] | null
   uses?: number
   expires_in?: string
+}
+
+/**
+ * CreatedAPIToken answers POST /api/tokens: Token is the secret, shown this
+ * once (the backend keeps only its SHA-256). Send it as
+ * "Authorization: Bearer kt_..." or KANADE_AUTH_TOKEN.
+ */
+export interface CreatedAPIToken {
+  id: string
+  name: string
+  token: string
+  role: Role
+  expires_at: Time | null
 }
 
 /**
@@ -1323,6 +1366,9 @@ export function createApi(t: Transport) {
     /** POST /api/auth/change-password: change the caller's password; answers a fresh token */
     changePassword: (body: ChangePasswordRequest, opts: CallOptions = {}): Promise<LoginResponse> =>
       t({ method: 'POST', path: `/api/auth/change-password`, body, signal: opts.signal }) as Promise<LoginResponse>,
+    /** POST /api/auth/password: change the caller's password (SPEC §16's name for /api/auth/change-password) */
+    changeOwnPassword: (body: ChangePasswordRequest, opts: CallOptions = {}): Promise<LoginResponse> =>
+      t({ method: 'POST', path: `/api/auth/password`, body, signal: opts.signal }) as Promise<LoginResponse>,
     /** GET /api/accounts: accounts (admin) */
     listAccounts: (query: Page = {}, opts: CallOptions = {}): Promise<List<Account>> =>
       t({ method: 'GET', path: `/api/accounts`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<Account>>,
@@ -1338,6 +1384,15 @@ export function createApi(t: Transport) {
     /** DELETE /api/accounts/{username}: delete an account (admin) */
     deleteAccount: (username: string, opts: CallOptions = {}): Promise<void> =>
       t({ method: 'DELETE', path: `/api/accounts/${encodeURIComponent(username)}`, signal: opts.signal }) as Promise<void>,
+    /** POST /api/tokens: create an API token for automation; the secret is shown once (operator; role at most the creator's) */
+    createAPIToken: (body: CreateAPITokenRequest, opts: CallOptions = {}): Promise<CreatedAPIToken> =>
+      t({ method: 'POST', path: `/api/tokens`, body, signal: opts.signal }) as Promise<CreatedAPIToken>,
+    /** GET /api/tokens: API tokens, newest first: an admin sees all, an operator its own (operator) */
+    listAPITokens: (opts: CallOptions = {}): Promise<APIToken[] | null> =>
+      t({ method: 'GET', path: `/api/tokens`, signal: opts.signal }) as Promise<APIToken[] | null>,
+    /** DELETE /api/tokens/{id}: revoke an API token at once (operator: its own; admin: any) */
+    revokeAPIToken: (id: string, opts: CallOptions = {}): Promise<void> =>
+      t({ method: 'DELETE', path: `/api/tokens/${encodeURIComponent(id)}`, signal: opts.signal }) as Promise<void>,
     /** GET /api/jobs: the job catalog */
     listJobs: (query: Page = {}, opts: CallOptions = {}): Promise<List<Job>> =>
       t({ method: 'GET', path: `/api/jobs`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<Job>>,
