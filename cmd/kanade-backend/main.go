@@ -66,6 +66,11 @@ func run(args []string) error {
 	cfg.ReleaseMaxBytes = 256 << 20
 	fs.Var((*byteSize)(&cfg.ReleaseMaxBytes), "release-max-bytes",
 		"largest agent binary a release upload may send (POST /api/releases), e.g. 256MiB, 1GiB")
+	fs.DurationVar(&cfg.Notify.Window, "notify-collapse-window", 10*time.Second,
+		"alert transitions of the same channel, check and kind within one window (aligned on the clock) become one notification")
+	fs.DurationVar(&cfg.Notify.RetryFor, "notify-retry-for", 24*time.Hour, "how long a failing notification delivery is retried")
+	fs.DurationVar(&cfg.Notify.BackoffMax, "notify-backoff-max", 10*time.Minute, "longest delay between two delivery attempts (doubling from 10s)")
+	fs.DurationVar(&cfg.Notify.SendTimeout, "notify-send-timeout", 30*time.Second, "timeout of one webhook, Slack or SMTP delivery attempt")
 	var memLimit byteSize
 	fs.Var(&memLimit, "memory-limit",
 		"soft limit of the process's memory (Go runtime, embedded broker included), e.g. 448MiB; empty = GOMEMLIMIT or none")
@@ -87,6 +92,8 @@ func run(args []string) error {
 		"broker-disk-reserve": "KANADE_BROKER_DISK_RESERVE", "release-max-bytes": "KANADE_RELEASE_MAX_BYTES",
 		"dev": "KANADE_DEV", "replicas": "KANADE_REPLICAS", "log-level": "KANADE_LOG_LEVEL",
 		"pprof": "KANADE_PPROF", "memory-limit": "KANADE_MEMORY_LIMIT",
+		"notify-collapse-window": "KANADE_NOTIFY_COLLAPSE_WINDOW", "notify-retry-for": "KANADE_NOTIFY_RETRY_FOR",
+		"notify-backoff-max": "KANADE_NOTIFY_BACKOFF_MAX", "notify-send-timeout": "KANADE_NOTIFY_SEND_TIMEOUT",
 	}
 	if err := config.Load(fs, args, env, os.LookupEnv); err != nil {
 		return err

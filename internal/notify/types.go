@@ -101,7 +101,10 @@ type Options struct {
 	// same notifications with the same ids.
 	Window time.Duration
 	// Settle is how long after a window ends its transitions are
-	// collected, for rows committed a little late (default 5 s).
+	// collected, for rows committed late: a transition's time is its
+	// result's arrival at the broker, and a projector catching up after
+	// an outage commits it later (default 1 min; a row committed later
+	// than this after its time is not notified — docs/notifications.md).
 	Settle time.Duration
 	// Poll is how often the leader looks for new transitions (default 2 s).
 	Poll time.Duration
@@ -131,7 +134,7 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.Window, 10*time.Second)
-	def(&o.Settle, 5*time.Second)
+	def(&o.Settle, time.Minute)
 	def(&o.Poll, 2*time.Second)
 	def(&o.MaxAge, 24*time.Hour)
 	def(&o.RetryFor, 24*time.Hour)

@@ -30,6 +30,9 @@ func TestFailingProjectorIsVisible(t *testing.T) {
 	e := start(t)
 	e.result(result("ok-1", "e1", "pc1", 0))
 	e.waitCount(1, "SELECT COUNT(*) FROM execution_results")
+	// The status is recorded just after the commit (and the acks) that the
+	// count sees: wait for it rather than race it.
+	testenv.Eventually(t, 10*time.Second, "a recorded success", func() bool { return !resultsStatus(e).LastSuccess.IsZero() })
 	if s := resultsStatus(e); s.LastSuccess.IsZero() || !s.FailingSince.IsZero() {
 		t.Fatalf("healthy projector: %+v", s)
 	}

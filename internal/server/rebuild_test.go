@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -167,6 +168,17 @@ func TestWipeAndRebuild(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "three facts changes", func() bool {
 		return s.do(t, "GET", "/api/inventory/history?table=facts", nil).hdr.Get("X-Total-Count") == "3"
 	})
+	// A notification channel and a delivered test notification: the
+	// delivery log is rebuilt from NOTIFY_LOG, and nothing is sent again.
+	var posts atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { posts.Add(1) }))
+	defer hook.Close()
+	must(t, s.do(t, "POST", "/api/notification-channels", apiv1.NotificationChannelInput{ID: "ops", Name: "Ops", Type: "webhook",
+		URL: hook.URL, Secret: "s"}), 201)
+	must(t, s.do(t, "POST", "/api/notification-channels/ops/test", nil), 202)
+	testenv.Eventually(t, 30*time.Second, "the test notification delivered", func() bool {
+		return s.do(t, "GET", "/api/notifications?status=delivered", nil).hdr.Get("X-Total-Count") == "1"
+	})
 	// Agents stop: nothing changes the lists from here (heartbeat fields
 	// are compared without their times).
 	stopAgents()
@@ -227,6 +239,9 @@ func TestWipeAndRebuild(t *testing.T) {
 	if !slices.Equal(rows, dispatches) {
 		t.Errorf("schedule dispatch rows after the rebuild:\n%v\nwant\n%v", rows, dispatches)
 	}
+	if n := posts.Load(); n != 1 {
+		t.Errorf("the webhook got %d POSTs across the rebuild, want 1", n)
+	}
 }
 
 // waitIdle waits until no projector has anything left to project.
@@ -235,7 +250,7 @@ func waitIdle(t *testing.T, b *server.Server) {
 	testenv.Eventually(t, 30*time.Second, "projectors idle", func() bool {
 		for _, c := range [][2]string{{"EVENTS", "backend_events_projector"}, {"RESULTS", "backend_results_projector"},
 			{"AUDIT", "backend_audit_projector"}, {"EXECS", "backend_execs_projector"},
-			{"INVENTORY", "backend_inventory_projector"}, {"ALERTS", "backend_alerts_projector"}} {
+			{"INVENTORY", "backend_inventory_projector"}, {"ALERTS", "backend_alerts_projector"}, {"NOTIFY_LOG", "backend_notify_log_projector"}} {
 			cons, err := b.JS.Consumer(context.Background(), c[0], c[1])
 			if err != nil {
 				return false

@@ -64,7 +64,9 @@ func (db *DB) goMigrations() []*goose.Migration {
 	return []*goose.Migration{goose.NewGoMigration(migrationAgentSearch,
 		&goose.GoFunc{RunTx: run(agentSearchUp)}, &goose.GoFunc{RunTx: run(agentSearchDown)}),
 		goose.NewGoMigration(migrationAccountIDs,
-			&goose.GoFunc{RunTx: db.accountIDsMigration(true)}, &goose.GoFunc{RunTx: db.accountIDsMigration(false)})}
+			&goose.GoFunc{RunTx: db.accountIDsMigration(true)}, &goose.GoFunc{RunTx: db.accountIDsMigration(false)}),
+		goose.NewGoMigration(migrationInventoryProbe,
+			&goose.GoFunc{RunTx: db.inventoryProbeMigration(true)}, &goose.GoFunc{RunTx: db.inventoryProbeMigration(false)})}
 }
 
 // agentSearchCond is the WHERE condition of a search for q: through the
