@@ -262,7 +262,10 @@ function AlertBadge() {
   const label = t('alerts.badge', { count })
   return (
     <Link to="/alerts" className={`alert-badge${count ? ' on' : ''}`} title={label} aria-label={label} data-testid="alert-badge">
-      <span aria-hidden>🔔</span>
+      <svg aria-hidden width="14" height="14" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" strokeLinejoin="round">
+        <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+        <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+      </svg>
       <span className="alert-count" data-testid="alert-count">
         {n.isPending ? '…' : count}
       </span>

@@ -66,9 +66,9 @@ export function Compliance() {
             { key: 'sev', header: t('comp.severity'), cell: (c) => <Severity s={c.severity} /> },
             { key: 'pct', header: t('comp.pct'), cell: (c) => <strong data-testid="compliance-pct">{t('comp.pctValue', { pct: c.compliance_pct })}</strong> },
             { key: 'bar', header: t('comp.split.header'), cell: (c) => <ComplianceBar c={c} /> },
-            { key: 'passing', header: t('comp.passing'), cell: (c) => c.passing },
-            { key: 'failing', header: t('comp.failing'), cell: (c) => (c.failing ? <Badge tone="bad">{c.failing}</Badge> : 0) },
-            { key: 'unknown', header: t('comp.unknown'), cell: (c) => c.unknown },
+            { key: 'passing', header: t('comp.col.passing'), cell: (c) => c.passing },
+            { key: 'failing', header: t('comp.col.failing'), cell: (c) => (c.failing ? <Badge tone="bad">{c.failing}</Badge> : 0) },
+            { key: 'unknown', header: t('comp.col.unknown'), cell: (c) => c.unknown },
           ]}
         />
       )}
