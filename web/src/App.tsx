@@ -6,6 +6,7 @@ import { LiveProvider, useFallbackInterval, useLiveStatus } from './lib/live'
 import { useMeQuery } from './lib/queries/auth'
 import { freezeFleet, invalidateFreeze, thawFleet, useFreeze as useFreezeQuery } from './lib/queries/freeze'
 import { useVersion } from './lib/queries/health'
+import { useOpenAlertCount } from './lib/queries/checks'
 import { Link, matchPath, navigate, useLocation } from './lib/router'
 import { SessionProvider, useCanWrite, useMe, useToken } from './lib/session'
 import { setTheme, useTheme, type ThemeChoice } from './lib/theme'
@@ -26,6 +27,8 @@ import { Releases } from './pages/Releases'
 import { AddPCs } from './pages/AddPCs'
 import { Rollout } from './pages/Rollout'
 import { Inventory } from './pages/Inventory'
+import { Compliance } from './pages/Compliance'
+import { Alerts } from './pages/Alerts'
 import { Login } from './pages/Login'
 
 // write: operators and admins only (viewers do not see the entry; the API refuses them too).
@@ -34,6 +37,8 @@ const nav: { to: string; key: Key; section: Key; write?: boolean }[] = [
   { to: '/agents', key: 'nav.agents', section: 'nav.observe' },
   { to: '/activity', key: 'nav.activity', section: 'nav.observe' },
   { to: '/inventory', key: 'nav.inventory', section: 'nav.observe' },
+  { to: '/compliance', key: 'nav.compliance', section: 'nav.observe' },
+  { to: '/alerts', key: 'nav.alerts', section: 'nav.observe' },
   { to: '/audit', key: 'nav.audit', section: 'nav.observe' },
   { to: '/run', key: 'nav.run', section: 'nav.execute' },
   { to: '/jobs', key: 'nav.jobs', section: 'nav.execute' },
@@ -63,6 +68,8 @@ const routes: Route[] = [
   { path: '/add-pcs', render: () => <AddPCs />, title: 'nav.addPCs' },
   { path: '/rollout', render: () => <Rollout />, title: 'nav.rollout' },
   { path: '/inventory', render: () => <Inventory />, title: 'nav.inventory' },
+  { path: '/compliance', render: () => <Compliance />, title: 'nav.compliance' },
+  { path: '/alerts', render: () => <Alerts />, title: 'nav.alerts' },
 ]
 
 export function App({ qc }: { qc: QueryClient }) {
@@ -233,6 +240,7 @@ function TopBar({ onMenu, menuOpen }: { onMenu: () => void; menuOpen: boolean })
       <span className={`live live-${live}`} title={t(`live.${live}Hint`)} role="status">
         <span className="dot" aria-hidden /> {t(`live.${live}`)}
       </span>
+      <AlertBadge />
       <FreezeSwitch />
       <span className="desk-only row">
         <ThemeSelect id="theme-sel" />
@@ -242,6 +250,26 @@ function TopBar({ onMenu, menuOpen }: { onMenu: () => void; menuOpen: boolean })
         <SignOut />
       </span>
     </header>
+  )
+}
+
+// Open alerts in the header: refreshed by the "alert" live event (lib/live.tsx)
+// and, in case an event is missed, every minute (every 30 s while not live).
+function AlertBadge() {
+  const interval = useFallbackInterval(30_000)
+  const n = useOpenAlertCount({ refetchInterval: interval || 60_000 })
+  const count = n.data ?? 0
+  const label = t('alerts.badge', { count })
+  return (
+    <Link to="/alerts" className={`alert-badge${count ? ' on' : ''}`} title={label} aria-label={label} data-testid="alert-badge">
+      <svg aria-hidden width="14" height="14" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" strokeLinejoin="round">
+        <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+        <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+      </svg>
+      <span className="alert-count" data-testid="alert-count">
+        {n.isPending ? '…' : count}
+      </span>
+    </Link>
   )
 }
 

@@ -5,6 +5,7 @@ import { QueryClient, type QueryKey } from '@tanstack/react-query'
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react'
 import { getToken } from './auth'
 import { agentKeys } from './queries/agents'
+import { alertKeys, checkKeys } from './queries/checks'
 import { eventsURL } from './queries/events'
 import { executionKeys, patchExecution } from './queries/executions'
 import { factsKeys } from './queries/facts'
@@ -14,7 +15,7 @@ import { scheduleKeys } from './queries/schedules'
 import { LiveConnection, type LiveStatus } from './sse'
 import type { Execution } from './types'
 
-export const eventTypes = ['agent', 'started', 'result', 'execution', 'schedule', 'inventory'] as const
+export const eventTypes = ['agent', 'started', 'result', 'execution', 'schedule', 'inventory', 'alert'] as const
 export const FALLBACK_REFRESH_MS = 30_000
 
 const LiveCtx = createContext<LiveStatus>('closed')
@@ -35,13 +36,16 @@ export function keysForEvent(type: string, d: Ev): QueryKey[] {
       return [agentKeys.all(), agentKeys.one(str(d.pc_id)), healthKeys.fleet(), agentKeys.counts()]
     case 'started':
     case 'result':
-      return [resultKeys.all(), resultKeys.one(str(d.result_id)), executionKeys.one(str(d.exec_id)), executionKeys.all(), healthKeys.fleet()]
+      return [resultKeys.all(), resultKeys.one(str(d.result_id)), executionKeys.one(str(d.exec_id)), executionKeys.all(), healthKeys.fleet(), checkKeys.all()]
     case 'execution':
       return [executionKeys.all(), executionKeys.one(str(d.exec_id)), healthKeys.fleet()]
     case 'schedule':
       return [scheduleKeys.all(), executionKeys.all()]
     case 'inventory':
       return [factsKeys.pc(str(d.pc_id)), factsKeys.history(str(d.pc_id))]
+    case 'alert':
+      // An alert opened, resolved or was acked: the badge, the lists and the check counts.
+      return [alertKeys.all(), checkKeys.all()]
     default:
       return []
   }

@@ -14,6 +14,8 @@ export type {
   AgentQuery as AgentListQuery,
   AgentStatus as AgentListStatus,
   AgentVersion,
+  Alert,
+  AlertQuery,
   // A request of the generated client (the CSV export takes one).
   ApiRequest,
   AuditEntry,
@@ -22,6 +24,9 @@ export type {
   InventoryRowQuery,
   InventoryTable,
   Calendar,
+  CheckStatus,
+  CheckStatusQuery,
+  CheckSummary,
   ChangePasswordRequest,
   ConfigPatch,
   ConfigScope,

@@ -1,0 +1,114 @@
+// Compliance (SPEC §15, docs/checks.md): per check the share of PCs passing
+// with the passing / failing / unknown counts; pick a check (?check=) to list
+// its PCs in a state (failing by default), each linking to its agent page.
+import { useFallbackInterval } from '../lib/live'
+import { checkStatusExport, checksExport, useChecks, useCheckStatus } from '../lib/queries/checks'
+import { Link, useSearchParams } from '../lib/router'
+import { absoluteTime } from '../lib/time'
+import type { CheckSummary } from '../lib/types'
+import { t, type Key } from '../i18n'
+import { ExportCSV } from '../components/ExportCSV'
+import { Severity } from '../components/Severity'
+import { Badge, Card, Chips, ErrorBox, Pager, RelTime, Spinner, Table } from '../components/ui'
+
+const LIMIT = 100
+const states = ['failing', 'unknown', 'passing'] as const
+
+/** The passing / failing / unknown split of one check as a bar. */
+function ComplianceBar({ c }: { c: CheckSummary }) {
+  const total = Math.max(1, c.passing + c.failing + c.unknown)
+  const pct = (n: number) => `${(n / total) * 100}%`
+  const label = t('comp.split', { passing: c.passing, failing: c.failing, unknown: c.unknown })
+  return (
+    <div className="progress" role="img" aria-label={label} title={label}>
+      <span className="seg seg-ok" style={{ width: pct(c.passing) }} />
+      <span className="seg seg-bad" style={{ width: pct(c.failing) }} />
+      <span className="seg seg-skip" style={{ width: pct(c.unknown) }} />
+    </div>
+  )
+}
+
+export function Compliance() {
+  const [params, setParams] = useSearchParams()
+  const check = params.get('check') ?? ''
+  const state = params.get('state') ?? 'failing'
+  const interval = useFallbackInterval()
+  const checks = useChecks({ refetchInterval: interval || 60_000 })
+  const list = checks.data ?? []
+  const pick = (id: string) => setParams(id ? { check: id } : {}, false)
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>{t('nav.compliance')}</h1>
+        <ExportCSV request={checksExport} disabled={!list.length} />
+      </div>
+      <p className="muted">{t('comp.intro')}</p>
+      <ErrorBox error={checks.error} />
+      {checks.isPending ? (
+        <Spinner />
+      ) : (
+        <Table<CheckSummary>
+          rows={list}
+          rowKey={(c) => c.id}
+          onRow={(c) => pick(c.id)}
+          empty={t('comp.none')}
+          caption={t('nav.compliance')}
+          cols={[
+            {
+              key: 'id',
+              header: t('comp.check'),
+              cell: (c) => (
+                <Link to={`/compliance?check=${encodeURIComponent(c.id)}`} className="mono" aria-current={c.id === check ? 'true' : undefined}>
+                  {c.id}
+                </Link>
+              ),
+            },
+            { key: 'sev', header: t('comp.severity'), cell: (c) => <Severity s={c.severity} /> },
+            { key: 'pct', header: t('comp.pct'), cell: (c) => <strong data-testid="compliance-pct">{t('comp.pctValue', { pct: c.compliance_pct })}</strong> },
+            { key: 'bar', header: t('comp.split.header'), cell: (c) => <ComplianceBar c={c} /> },
+            { key: 'passing', header: t('comp.col.passing'), cell: (c) => c.passing },
+            { key: 'failing', header: t('comp.col.failing'), cell: (c) => (c.failing ? <Badge tone="bad">{c.failing}</Badge> : 0) },
+            { key: 'unknown', header: t('comp.col.unknown'), cell: (c) => c.unknown },
+          ]}
+        />
+      )}
+      {check && <CheckPCs check={check} state={state} onState={(s) => setParams({ check, state: s === 'failing' ? '' : s })} interval={interval} />}
+    </div>
+  )
+}
+
+function CheckPCs({ check, state, onState, interval }: { check: string; state: string; onState: (s: string) => void; interval: number | false }) {
+  const q = { check_id: check, state, limit: LIMIT }
+  const rows = useCheckStatus(q, { refetchInterval: interval })
+  return (
+    <Card
+      title={t('comp.pcsOf', { check })}
+      actions={<ExportCSV request={() => checkStatusExport({ check_id: check, state })} disabled={!rows.total} />}
+    >
+      <div className="toolbar filters">
+        <Chips label={t('common.status')} value={state} options={states.map((s) => ({ value: s, label: t(`comp.${s}` as Key) }))} onChange={onState} />
+      </div>
+      <ErrorBox error={rows.error} />
+      {rows.isPending ? (
+        <Spinner />
+      ) : (
+        <>
+          <Table
+            rows={rows.rows}
+            rowKey={(r) => r.pc_id}
+            empty={t('comp.noPCs')}
+            caption={t('comp.pcsOf', { check })}
+            cols={[
+              { key: 'pc', header: t('comp.pc'), cell: (r) => <Link to={`/agents/${encodeURIComponent(r.pc_id)}`}>{r.pc_id}</Link> },
+              { key: 'state', header: t('common.status'), cell: (r) => <Badge tone={r.state === 'passing' ? 'ok' : r.state === 'failing' ? 'bad' : 'muted'}>{t(`comp.${r.state}` as Key)}</Badge> },
+              { key: 'since', header: t('comp.since'), cell: (r) => <span title={absoluteTime(r.since)}><RelTime at={r.since} /></span> },
+              { key: 'consecutive', header: t('comp.consecutive'), cell: (r) => r.consecutive },
+              { key: 'last', header: t('comp.lastResult'), cell: (r) => (r.last_result_id ? <Link to={`/activity/result/${encodeURIComponent(r.last_result_id)}`}><RelTime at={r.last_at} /></Link> : '—') },
+            ]}
+          />
+          <Pager shown={rows.rows.length} total={rows.total} estimated={rows.estimated} hasMore={rows.hasMore} loading={rows.loadingMore} onMore={rows.more} />
+        </>
+      )}
+    </Card>
+  )
+}
