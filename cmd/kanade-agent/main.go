@@ -24,10 +24,8 @@ import (
 	"github.com/kanade-fleet/kanade/internal/agent/rotlog"
 	"github.com/kanade-fleet/kanade/internal/agent/update"
 	"github.com/kanade-fleet/kanade/internal/config"
+	"github.com/kanade-fleet/kanade/internal/version"
 )
-
-// version is set at build time: -ldflags "-X main.version=1.2.3".
-var version = "dev"
 
 type settings struct {
 	id, natsURL, natsToken, natsUser, natsPassword, dataDir, logLevel string
@@ -86,7 +84,7 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 // data dir when there is one (no other flag needed), else from the flags.
 func options(s settings) (agent.Options, bool, error) {
 	o := agent.Options{PCID: s.id, NATSURL: s.natsURL, NATSToken: s.natsToken, NATSUser: s.natsUser,
-		NATSPassword: s.natsPassword, DataDir: s.dataDir, RequireSigned: s.requireSigned, Version: version}
+		NATSPassword: s.natsPassword, DataDir: s.dataDir, RequireSigned: s.requireSigned, Version: version.Version}
 	enrolled, err := agent.UseEnrollment(&o)
 	if err != nil {
 		return o, false, err
@@ -179,7 +177,7 @@ func run(args []string) int {
 		return 2
 	}
 	if s.showVersion {
-		fmt.Println(version)
+		fmt.Println(version.Version) // bare: the installer and updater compare it
 		return 0
 	}
 	if isService() {
@@ -197,6 +195,11 @@ func run(args []string) int {
 	return 0
 }
 
+// newLogger logs JSON like the backend, so one log pipeline reads both.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
 func runAgent(ctx context.Context, s settings) error {
 	logFile, err := rotlog.Open(filepath.Join(s.dataDir, "logs", "agent.log"), 10<<20, 5)
 	if err != nil {
@@ -207,7 +210,7 @@ func runAgent(ctx context.Context, s settings) error {
 	if err := level.UnmarshalText([]byte(strings.ToUpper(s.logLevel))); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logFile), &slog.HandlerOptions{Level: level}))
+	log := newLogger(io.MultiWriter(os.Stderr, logFile), level)
 	slog.SetDefault(log)
 	o, enrolled, err := options(s)
 	if err != nil {
@@ -223,7 +226,7 @@ func runAgent(ctx context.Context, s settings) error {
 		if exe, err = update.Executable(); err != nil {
 			log.Error("self-update disabled: cannot find this binary", "error", err)
 		} else {
-			restart, err := update.Boot(s.dataDir, version, exe, log)
+			restart, err := update.Boot(s.dataDir, version.Version, exe, log)
 			if err != nil {
 				log.Error("self-update state", "error", err)
 			}

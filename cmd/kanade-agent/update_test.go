@@ -43,7 +43,7 @@ func binary(t *testing.T, v string) string {
 		}
 		for _, b := range [][2]string{{"1.0.0", "."}, {"2.0.0", "."}, {"crasher", "./testdata/crasher"}} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(builds.dir, b[0]),
-				"-ldflags", "-X main.version="+b[0], b[1]).CombinedOutput()
+				"-ldflags", "-X github.com/kanade-fleet/kanade/internal/version.Version="+b[0], b[1]).CombinedOutput()
 			if err != nil {
 				builds.err = fmt.Errorf("build %s: %v\n%s", b[0], err, out)
 				return

@@ -31,6 +31,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/brokerid"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/sign"
+	"github.com/kanade-fleet/kanade/internal/version"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -132,7 +133,7 @@ func New(o Options) (*Agent, error) {
 		o.Logger = slog.Default()
 	}
 	if o.Version == "" {
-		o.Version = "dev"
+		o.Version = version.Version
 	}
 	log := o.Logger.With("pc_id", o.PCID)
 	runDir := filepath.Join(o.DataDir, "run")

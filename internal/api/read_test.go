@@ -166,7 +166,7 @@ func TestReadAPI(t *testing.T) {
 		}
 	}
 	resp.Body.Close()
-	if !strings.Contains(sb.String(), `kanade_http_request_seconds_count{route="GET /api/agents",code="200"}`) {
+	if !strings.Contains(sb.String(), `kanade_http_request_seconds_count{code="200",route="GET /api/agents"}`) {
 		t.Fatalf("metrics lack HTTP latency:\n%s", sb.String())
 	}
 }

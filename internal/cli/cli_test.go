@@ -321,6 +321,17 @@ func TestLogin(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) {
 		c.Auth = auth.Config{BootstrapAdminPassword: "correct-horse-battery"}
 	})
+	// A typo in a subcommand is an error with a suggestion, not help with
+	// exit status 0; the bare group still prints its help and succeeds.
+	if r := e.cli("agents", "lst"); !strings.Contains(r.err, `unknown command "lst" for "kanade agents"; did you mean list?`) {
+		t.Errorf("agents lst: %q", r.err)
+	}
+	if r := e.cli("bogus"); !strings.Contains(r.err, `unknown command "bogus"`) {
+		t.Errorf("bogus: %q", r.err)
+	}
+	if out := e.ok("agents"); !strings.Contains(out, "Available Commands") {
+		t.Errorf("agents alone: %q", out)
+	}
 	r := e.cli("agents", "list")
 	if r.code != 1 || !strings.Contains(r.err, "run `kanade login`") || strings.Count(r.err, "\n") != 1 {
 		t.Fatalf("unauthenticated: %+v", r)
@@ -374,12 +385,23 @@ func TestUsage(t *testing.T) {
 		{"bogus"}, {"agents", "list", "--nope"}, {"job", "delete"}, {"exec", "j1"}, {"exec", "j1", "--wave", "delay=5m"},
 		{"exec", "j1", "--all", "--jitter", "soon"}, {"agents", "list", "-o", "xml"}, {"completion", "tcsh"},
 		{"config", "set", "color=blue"}, {"config", "set", "max_local_concurrent=many"}, {"config", "get", "--group", "g", "--pc", "p"},
-		{"freeze", "set", "--until", "tomorrow"},
+		{"freeze", "set", "--until", "tomorrow"}, {"agents", "lst"}, {"jetstream", "stat"},
 	} {
 		r := e.cli(args...)
 		if r.code != 2 || !strings.HasPrefix(r.err, "kanade: ") {
 			t.Errorf("kanade %s: exit %d, stderr %q; want 2", strings.Join(args, " "), r.code, r.err)
 		}
+	}
+	// A typo in a subcommand is an error with a suggestion, not help with
+	// exit status 0; the bare group still prints its help and succeeds.
+	if r := e.cli("agents", "lst"); !strings.Contains(r.err, `unknown command "lst" for "kanade agents"; did you mean list?`) {
+		t.Errorf("agents lst: %q", r.err)
+	}
+	if r := e.cli("bogus"); !strings.Contains(r.err, `unknown command "bogus"`) {
+		t.Errorf("bogus: %q", r.err)
+	}
+	if out := e.ok("agents"); !strings.Contains(out, "Available Commands") {
+		t.Errorf("agents alone: %q", out)
 	}
 	r := e.cli("agents", "list")
 	if r.code != 1 || !strings.Contains(r.err, "http://127.0.0.1:1") || strings.Count(r.err, "\n") != 1 {

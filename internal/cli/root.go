@@ -217,6 +217,7 @@ remote script's exit code.`,
 		a.groupsCmd(), a.inventoryCmd(), a.checksCmd(), a.alertsCmd(), a.enrollTokenCmd(), a.operatorCredsCmd(), a.releaseCmd(), a.configCmd(), a.freezeCmd(), a.channelsCmd(), a.notificationsCmd(), a.jetstreamCmd(), a.loginCmd(), a.passwdCmd(), a.accountsCmd(), a.tokensCmd(),
 		a.completionCmd(root), a.docsCmd(root), a.versionCmd(),
 	)
+	refuseUnknownSubcommands(root)
 	wrapArgs(root)
 	a.wrapErrors(root)
 	return root
@@ -231,6 +232,31 @@ func (a *app) wrapErrors(c *cobra.Command) {
 	}
 	for _, sub := range c.Commands() {
 		a.wrapErrors(sub)
+	}
+}
+
+// refuseUnknownSubcommands makes every command group (`kanade agents`)
+// runnable: alone it prints its help, but `kanade agents lst` is a usage
+// error (exit 2) with cobra's suggestion, not help with exit status 0,
+// which scripts would take for success.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if c.Runnable() || !c.HasSubCommands() || !c.HasParent() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.SuggestionsMinimumDistance = 2
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return &usageError{errors.New(msg)}
 	}
 }
 

@@ -32,7 +32,7 @@ import (
 func buildAgent(t *testing.T, v string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "kanade-agent")
-	cmd := exec.Command("go", "build", "-o", out, "-ldflags", "-X main.version="+v, "./cmd/kanade-agent")
+	cmd := exec.Command("go", "build", "-o", out, "-ldflags", "-X github.com/kanade-fleet/kanade/internal/version.Version="+v, "./cmd/kanade-agent")
 	cmd.Dir = filepath.Join("..", "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -1,108 +1,149 @@
-// Package metrics is a minimal Prometheus text-format registry: counters,
-// gauges and histograms with one label set each. The backend needs a handful
-// of series; client_golang would bring far more than that.
+// Package metrics is the backend's Prometheus registry. It keeps the call
+// sites small (Add/Set/Observe by family name and label pairs, families
+// created on first use) on top of the Prometheus Go client, which brings the
+// exposition format, the Go runtime and process collectors and promhttp.
 package metrics
 
 import (
-	"fmt"
 	"io"
-	"math"
+	"log/slog"
 	"net/http"
-	"sort"
-	"strings"
+	"slices"
 	"sync"
-	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Registry holds metric families.
 type Registry struct {
+	reg *prometheus.Registry
+
 	mu       sync.Mutex
-	families map[string]*family
-	gaugeFns map[string]func() float64
-	help     map[string]string
+	counters map[string]*prometheus.CounterVec
+	gauges   map[string]*prometheus.GaugeVec
+	hists    map[string]*prometheus.HistogramVec
+	labels   map[string][]string // family → its label names, fixed by the first use
+	misuse   prometheus.Counter
 }
 
-type family struct {
-	kind    string // counter | gauge | histogram
-	buckets []float64
-	series  map[string]*series // label string → series
-}
-
-type series struct {
-	val    atomic.Uint64 // float64 bits for counter/gauge
-	mu     sync.Mutex
-	counts []uint64
-	sum    float64
-	n      uint64
-}
-
-// New returns an empty registry.
+// New returns a registry with the Go runtime and process collectors.
 func New() *Registry {
-	return &Registry{families: map[string]*family{}, gaugeFns: map[string]func() float64{}, help: map[string]string{}}
+	r := &Registry{reg: prometheus.NewRegistry(),
+		counters: map[string]*prometheus.CounterVec{}, gauges: map[string]*prometheus.GaugeVec{},
+		hists: map[string]*prometheus.HistogramVec{}, labels: map[string][]string{}}
+	r.misuse = prometheus.NewCounter(prometheus.CounterOpts{Name: "kanade_metrics_misuse_total",
+		Help: "Samples dropped because a family was used with other labels or another type (a bug)."})
+	r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), r.misuse)
+	return r
 }
 
 // Default is the process-wide registry.
 var Default = New()
 
-func labels(kv []string) string {
-	if len(kv) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteByte('{')
+// split turns label pairs into names and values.
+func split(kv []string) (names, values []string) {
 	for i := 0; i+1 < len(kv); i += 2 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s=%q", kv[i], kv[i+1])
+		names = append(names, kv[i])
+		values = append(values, kv[i+1])
 	}
-	b.WriteByte('}')
-	return b.String()
+	return names, values
 }
 
-func (r *Registry) get(name, kind, help string, buckets []float64, kv []string) *series {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f := r.families[name]
-	if f == nil {
-		f = &family{kind: kind, buckets: buckets, series: map[string]*series{}}
-		r.families[name] = f
-		r.help[name] = help
+// sameLabels reports whether a family is used with the label names it was
+// created with (the client checks only their number). Callers hold r.mu.
+func (r *Registry) sameLabels(name string, names []string) bool {
+	if have, ok := r.labels[name]; ok {
+		return slices.Equal(have, names)
 	}
-	l := labels(kv)
-	s := f.series[l]
-	if s == nil {
-		s = &series{counts: make([]uint64, len(f.buckets))}
-		f.series[l] = s
-	}
-	return s
+	r.labels[name] = names
+	return true
 }
 
-func addFloat(a *atomic.Uint64, d float64) {
-	for {
-		old := a.Load()
-		if a.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+d)) {
-			return
-		}
+// register adds c, or reports false when the name is taken by another
+// family (a type clash): the caller drops and counts the sample, never a
+// panic in the middle of a request.
+func (r *Registry) register(name string, c prometheus.Collector) bool {
+	if err := r.reg.Register(c); err != nil {
+		slog.Default().Error("metrics: cannot register family", "name", name, "error", err)
+		return false
 	}
+	return true
 }
 
 // Add increments a counter.
 func (r *Registry) Add(name, help string, d float64, kv ...string) {
-	addFloat(&r.get(name, "counter", help, nil, kv).val, d)
+	names, values := split(kv)
+	r.mu.Lock()
+	if !r.sameLabels(name, names) {
+		r.mu.Unlock()
+		r.misuse.Inc()
+		return
+	}
+	v, ok := r.counters[name]
+	if !ok {
+		v = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, names)
+		if !r.register(name, v) {
+			v = nil
+		}
+		r.counters[name] = v
+	}
+	r.mu.Unlock()
+	if v == nil {
+		r.misuse.Inc()
+		return
+	}
+	c, err := v.GetMetricWithLabelValues(values...)
+	if err != nil {
+		r.misuse.Inc()
+		return
+	}
+	c.Add(d)
 }
 
 // Set sets a gauge.
-func (r *Registry) Set(name, help string, v float64, kv ...string) {
-	r.get(name, "gauge", help, nil, kv).val.Store(math.Float64bits(v))
+func (r *Registry) Set(name, help string, val float64, kv ...string) {
+	names, values := split(kv)
+	r.mu.Lock()
+	if !r.sameLabels(name, names) {
+		r.mu.Unlock()
+		r.misuse.Inc()
+		return
+	}
+	v, ok := r.gauges[name]
+	if !ok {
+		v = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, names)
+		if !r.register(name, v) {
+			v = nil
+		}
+		r.gauges[name] = v
+	}
+	r.mu.Unlock()
+	if v == nil {
+		r.misuse.Inc()
+		return
+	}
+	g, err := v.GetMetricWithLabelValues(values...)
+	if err != nil {
+		r.misuse.Inc()
+		return
+	}
+	g.Set(val)
 }
 
 // GaugeFunc registers a gauge computed at scrape time.
 func (r *Registry) GaugeFunc(name, help string, fn func() float64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.gaugeFns[name] = fn
-	r.help[name] = help
+	r.Collect(name, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+}
+
+// Collect registers a collector computed at scrape time (fleet counts read
+// from the database, say).
+func (r *Registry) Collect(name string, c prometheus.Collector) {
+	if !r.register(name, c) {
+		r.misuse.Inc()
+	}
 }
 
 // DefaultBuckets suit latencies in seconds.
@@ -111,69 +152,88 @@ var DefaultBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1
 // SizeBuckets suit batch sizes.
 var SizeBuckets = []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000}
 
-// Observe records a histogram sample.
-func (r *Registry) Observe(name, help string, buckets []float64, v float64, kv ...string) {
-	s := r.get(name, "histogram", help, buckets, kv)
-	s.mu.Lock()
-	for i, b := range buckets {
-		if v <= b {
-			s.counts[i]++
-		}
+// Observe records a histogram sample. The first call of a family fixes its
+// buckets.
+func (r *Registry) Observe(name, help string, buckets []float64, val float64, kv ...string) {
+	names, values := split(kv)
+	r.mu.Lock()
+	if !r.sameLabels(name, names) {
+		r.mu.Unlock()
+		r.misuse.Inc()
+		return
 	}
-	s.sum += v
-	s.n++
-	s.mu.Unlock()
+	v, ok := r.hists[name]
+	if !ok {
+		v = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, names)
+		if !r.register(name, v) {
+			v = nil
+		}
+		r.hists[name] = v
+	}
+	r.mu.Unlock()
+	if v == nil {
+		r.misuse.Inc()
+		return
+	}
+	h, err := v.GetMetricWithLabelValues(values...)
+	if err != nil {
+		r.misuse.Inc()
+		return
+	}
+	h.Observe(val)
 }
 
-// Write renders the text exposition format.
+// Write renders the text exposition format (tests and debugging).
 func (r *Registry) Write(w io.Writer) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	names := make([]string, 0, len(r.families)+len(r.gaugeFns))
-	for n := range r.families {
-		names = append(names, n)
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		slog.Default().Error("metrics: gather", "error", err)
 	}
-	for n := range r.gaugeFns {
-		names = append(names, n)
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return
+		}
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		if fn, ok := r.gaugeFns[name]; ok {
-			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, r.help[name], name, name, fn())
+}
+
+// Handler serves the registry (content negotiation, gzip: promhttp).
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Value is the current value of one series (a counter or gauge; a
+// histogram's sample count), matched on all its labels in any order; ok is
+// false when the series does not exist. For tests and health checks.
+func (r *Registry) Value(name string, kv ...string) (v float64, ok bool) {
+	mfs, _ := r.reg.Gather()
+	want := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		want[kv[i]] = kv[i+1]
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
 			continue
 		}
-		f := r.families[name]
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, r.help[name], name, f.kind)
-		keys := make([]string, 0, len(f.series))
-		for k := range f.series {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, l := range keys {
-			s := f.series[l]
-			if f.kind != "histogram" {
-				fmt.Fprintf(w, "%s%s %g\n", name, l, math.Float64frombits(s.val.Load()))
+	series:
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) != len(want) {
 				continue
 			}
-			s.mu.Lock()
-			inner := strings.TrimSuffix(strings.TrimPrefix(l, "{"), "}")
-			sep := ""
-			if inner != "" {
-				sep = ","
+			for _, l := range m.GetLabel() {
+				if w, has := want[l.GetName()]; !has || w != l.GetValue() {
+					continue series
+				}
 			}
-			for i, b := range f.buckets {
-				fmt.Fprintf(w, "%s_bucket{%s%sle=\"%g\"} %d\n", name, inner, sep, b, s.counts[i])
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue(), true
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue(), true
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount()), true
 			}
-			fmt.Fprintf(w, "%s_bucket{%s%sle=\"+Inf\"} %d\n%s_sum%s %g\n%s_count%s %d\n", name, inner, sep, s.n, name, l, s.sum, name, l, s.n)
-			s.mu.Unlock()
 		}
 	}
-}
-
-// Handler serves the registry.
-func (r *Registry) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		r.Write(w)
-	})
+	return 0, false
 }

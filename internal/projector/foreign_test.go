@@ -1,7 +1,6 @@
 package projector_test
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -33,14 +32,16 @@ func TestForeignPCDropped(t *testing.T) {
 	if x := e.execRow("e1"); x.SuccessCount != 1 {
 		t.Fatalf("a forged result was counted: %+v", x)
 	}
-	var buf bytes.Buffer
-	e.b.Metrics.Write(&buf)
-	for _, want := range []string{
-		`kanade_projector_foreign_pc_total{stream="RESULTS"} 2`,
-		`kanade_projector_foreign_pc_total{stream="EVENTS"} 1`,
+	for _, want := range []struct {
+		name string
+		kv   []string
+		n    float64
+	}{
+		{"kanade_projector_foreign_pc_total", []string{"stream", "RESULTS"}, 2},
+		{"kanade_projector_foreign_pc_total", []string{"stream", "EVENTS"}, 1},
 	} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("metrics lack %s:\n%s", want, grep(buf.String(), "foreign"))
+		if v, ok := e.b.Metrics.Value(want.name, want.kv...); v != want.n {
+			t.Errorf("metric %s%v = %v (present %v), want %v", want.name, want.kv, v, ok, want.n)
 		}
 	}
 }

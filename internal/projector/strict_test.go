@@ -1,7 +1,6 @@
 package projector_test
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -36,16 +35,18 @@ func TestStrictDecodersDropAndCount(t *testing.T) {
 	if x := e.execRow("e1"); x.SuccessCount != 1 {
 		t.Fatalf("a refused result was counted: %+v", x)
 	}
-	var buf bytes.Buffer
-	e.b.Metrics.Write(&buf)
-	for _, want := range []string{
-		`kanade_projector_poison_total{stream="RESULTS",reason="request_id"} 1`,
-		`kanade_projector_poison_total{stream="RESULTS",reason="exec_id"} 1`,
-		`kanade_projector_poison_total{stream="RESULTS",reason="stdout"} 1`,
-		`kanade_projector_poison_total{stream="EVENTS",reason="manifest_id"} 1`,
+	for _, want := range []struct {
+		name string
+		kv   []string
+		n    float64
+	}{
+		{"kanade_projector_poison_total", []string{"stream", "RESULTS", "reason", "request_id"}, 1},
+		{"kanade_projector_poison_total", []string{"stream", "RESULTS", "reason", "exec_id"}, 1},
+		{"kanade_projector_poison_total", []string{"stream", "RESULTS", "reason", "stdout"}, 1},
+		{"kanade_projector_poison_total", []string{"stream", "EVENTS", "reason", "manifest_id"}, 1},
 	} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("metrics lack %s:\n%s", want, grep(buf.String(), "poison"))
+		if v, ok := e.b.Metrics.Value(want.name, want.kv...); v != want.n {
+			t.Errorf("metric %s%v = %v (present %v), want %v", want.name, want.kv, v, ok, want.n)
 		}
 	}
 }

@@ -50,7 +50,7 @@ type FieldError struct{ Field, Msg string }
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
-// ValidVersion accepts what `go build -ldflags -X main.version=` is given
+// ValidVersion accepts what `go build -ldflags -X github.com/kanade-fleet/kanade/internal/version.Version=` is given
 // in practice: 1–64 of letters, digits, '.', '_', '+' and '-', starting with
 // a letter or digit. No '/' (it is a path segment of the object name).
 func ValidVersion(v string) error {

@@ -400,6 +400,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 		NC:       b.NC, JS: b.JS, Auth: b.Auth, Audit: b.Audit, Events: b.Hub, UI: webui.Handler(),
 		Metrics: b.Metrics, Health: b.Health, Log: cfg.Log, Version: cfg.Version, Commit: cfg.Commit, Pprof: cfg.Pprof,
 		CSVMaxRows: cfg.CSVMaxRows})
+	b.Metrics.Collect("kanade_fleet", &fleetCollector{db: b.DB, ttl: 15 * time.Second, log: cfg.Log})
 	b.Metrics.GaugeFunc("kanade_sse_clients", "Connected dashboard event streams.", func() float64 { return float64(b.Hub.Clients()) })
 	if b.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)

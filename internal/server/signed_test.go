@@ -176,9 +176,8 @@ func TestSignedCommands(t *testing.T) {
 	}
 	// The backend saw all four on EXEC and counted them (internal/cmdaudit).
 	testenv.Eventually(t, 10*time.Second, "refused commands counted", func() bool {
-		var buf bytes.Buffer
-		s.b.Metrics.Write(&buf)
-		return strings.Contains(buf.String(), `kanade_unsigned_commands_total{kind="command"} 4`)
+		v, _ := s.b.Metrics.Value("kanade_unsigned_commands_total", "kind", "command")
+		return v == 4
 	})
 }
 
