@@ -334,3 +334,12 @@ func (s *Server) scopedEvents(w http.ResponseWriter, r *http.Request, scope []st
 	}
 	fe.ServeFiltered(w, r, keep)
 }
+
+// ScopedPatterns lists the patterns routeScopes declares (tests).
+func ScopedPatterns() []string {
+	out := make([]string, 0, len(routeScopes))
+	for p := range routeScopes {
+		out = append(out, p)
+	}
+	return out
+}
