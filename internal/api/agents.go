@@ -39,7 +39,7 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	l, err := s.d.Store.PageAgents(r.Context(), store.AgentFilter{Status: status, Q: q.Get("q"),
 		Group: q.Get("group"), UpdateState: state, Version: q.Get("version"), Quarantined: q.Get("quarantined"),
-		Sort: sort, Desc: order == "desc", Now: time.Now()}, p)
+		Sort: sort, Desc: order == "desc", Now: time.Now(), Scope: scopeOf(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -152,6 +152,7 @@ type Deps struct {
 	Fanout     Fanout
 	Enrollment Enrollment          // nil: the enrollment routes answer 503
 	Checks     Checks              // nil: Store when it is one (*store.DB)
+	Scopes     Scopes              // group scopes; nil: Store when it is one (*store.DB)
 	Releases   ReleaseDeps         // agent releases (SPEC §13)
 	Channels   Channels            // notification channels (SPEC §15); nil: their routes answer 503
 	NC         *nats.Conn          // agent ping, health
@@ -190,6 +191,9 @@ func New(d Deps) *Server {
 	if c, ok := d.Store.(Checks); ok && d.Checks == nil {
 		d.Checks = c
 	}
+	if sc, ok := d.Store.(Scopes); ok && d.Scopes == nil {
+		d.Scopes = sc
+	}
 	s := &Server{d: d, mux: d.Auth.NewMux(nil), enrollThrottle: d.Auth.NewThrottle()}
 	s.register()
 	return s
@@ -222,6 +226,7 @@ func (s *Server) register() {
 		if row, ok := lists[rt.pattern]; ok {
 			h = s.csvList(row, h) // CSV of every list route (csv.go)
 		}
+		h = s.scopeGuard(rt.pattern, h) // group scopes (scopes.go)
 		s.mux.HandleFunc(rt.pattern, rt.role, h)
 	}
 	raw.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {

@@ -64,7 +64,8 @@ func (s *Server) listCheckStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	l, err := c.PageCheckStatus(r.Context(), store.CheckStatusFilter{CheckID: q.Get("check_id"), PCID: q.Get("pc_id"), State: state}, p)
+	l, err := c.PageCheckStatus(r.Context(), store.CheckStatusFilter{CheckID: q.Get("check_id"), PCID: q.Get("pc_id"), State: state,
+		Scope: scopeOf(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -93,7 +94,8 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	l, err := c.PageAlerts(r.Context(), store.AlertFilter{State: state, Kind: kind, CheckID: q.Get("check_id"), PCID: q.Get("pc_id")}, p)
+	l, err := c.PageAlerts(r.Context(), store.AlertFilter{State: state, Kind: kind, CheckID: q.Get("check_id"), PCID: q.Get("pc_id"),
+		Scope: scopeOf(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -112,6 +114,9 @@ func (s *Server) ackAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	a, found, err := c.GetAlert(r.Context(), id)
+	if err == nil && found {
+		found, err = s.pcVisible(r, a.PCID) // out of scope: as if absent
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -18,7 +18,8 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	l, err := s.d.Store.PageExecutions(r.Context(), store.ExecFilter{JobID: r.URL.Query().Get("job_id"), Status: status}, p)
+	l, err := s.d.Store.PageExecutions(r.Context(), store.ExecFilter{JobID: r.URL.Query().Get("job_id"), Status: status,
+		Scope: scopeOf(r), Actor: Actor(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -37,9 +38,16 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such execution", "exec_id")
 		return
 	}
-	results, err := s.d.Store.PageResults(r.Context(), store.ResultFilter{ExecID: id}, store.Page{Limit: 100000})
+	scope := scopeOf(r)
+	results, err := s.d.Store.PageResults(r.Context(), store.ResultFilter{ExecID: id, Scope: scope}, store.Page{Limit: 100000})
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	// A scoped caller sees an execution it started or one with a result in
+	// its scope (as the list does), and only those results.
+	if scope != nil && e.InitiatedBy != Actor(r) && len(results.Rows) == 0 {
+		WriteError(w, http.StatusNotFound, "no such execution", "exec_id")
 		return
 	}
 	WriteJSON(w, http.StatusOK, apiv1.ExecutionDetail{Execution: e, Results: results.Rows})

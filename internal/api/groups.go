@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/kv"
@@ -15,6 +16,9 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if scope := scopeOf(r); scope != nil { // a scoped caller sees its own groups
+		groups = slices.DeleteFunc(groups, func(g apiv1.GroupMembers) bool { return !slices.Contains(scope, g.Group) })
 	}
 	WriteJSON(w, http.StatusOK, groups)
 }

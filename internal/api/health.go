@@ -32,6 +32,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if p, ok := auth.FromContext(r.Context()); ok && s.d.Auth != nil {
 		r = r.WithContext(s.d.Auth.Watch(r.Context(), p))
 	}
+	if scope := scopeOf(r); scope != nil {
+		s.scopedEvents(w, r, scope)
+		return
+	}
 	s.d.Events.ServeHTTP(w, r)
 }
 

@@ -65,7 +65,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *wire.FieldError
 	var mbe *http.MaxBytesError
 	var fan *fanout.FanoutError
+	var sf scopeFailure
 	switch {
+	case errors.As(err, &sf):
+		WriteError(w, http.StatusForbidden, sf.msg, sf.field)
 	case errors.As(err, &bp):
 		WriteError(w, http.StatusBadRequest, bp.msg, bp.field)
 	case errors.As(err, &pe):

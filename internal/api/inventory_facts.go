@@ -15,7 +15,7 @@ func (s *Server) listInventoryFacts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	l, err := s.d.Store.PageFacts(r.Context(), store.FactsFilter{PCID: q.Get("pc_id"), Q: q.Get("q"), Group: q.Get("group")}, p)
+	l, err := s.d.Store.PageFacts(r.Context(), store.FactsFilter{PCID: q.Get("pc_id"), Q: q.Get("q"), Group: q.Get("group"), Scope: scopeOf(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -35,7 +35,7 @@ func (s *Server) listInventoryHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	l, err := s.d.Store.PageHistory(r.Context(), store.HistoryFilter{PCID: q.Get("pc_id"), Table: q.Get("table"), Since: since}, p)
+	l, err := s.d.Store.PageHistory(r.Context(), store.HistoryFilter{PCID: q.Get("pc_id"), Table: q.Get("table"), Since: since, Scope: scopeOf(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -35,7 +35,7 @@ func (s *Server) inventoryRows(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := store.InventoryRowFilter{Table: table, PCID: q.Get("pc_id"), Q: q.Get("q"), Group: q.Get("group")}
+	f := store.InventoryRowFilter{Table: table, PCID: q.Get("pc_id"), Q: q.Get("q"), Group: q.Get("group"), Scope: scopeOf(r)}
 	if len(q["where"]) > 16 {
 		s.fail(w, r, &cursor.ParamError{Field: "where", Msg: "at most 16 conditions"})
 		return

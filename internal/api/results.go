@@ -28,7 +28,7 @@ func (s *Server) listResults(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	l, err := s.d.Store.PageResults(r.Context(), store.ResultFilter{ExecID: q.Get("exec_id"), JobID: q.Get("job_id"),
-		PCID: q.Get("pc_id"), Status: status, Since: since}, p)
+		PCID: q.Get("pc_id"), Status: status, Since: since, Scope: scopeOf(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -38,6 +38,9 @@ func (s *Server) listResults(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getResult(w http.ResponseWriter, r *http.Request) {
 	row, ok, err := s.d.Store.GetResult(r.Context(), r.PathValue("result_id"))
+	if err == nil && ok {
+		ok, err = s.pcVisible(r, row.PCID) // out of scope: 404, as if absent
+	}
 	if err == nil && ok && s.d.Outputs != nil {
 		// Name the full output where there is one (stored by the
 		// assembler, sent by this result's PC): GET …/output serves it.
@@ -71,6 +74,9 @@ func (s *Server) resultOutput(w http.ResponseWriter, r *http.Request) {
 		stream = wire.OutputStdout
 	}
 	row, ok, err := s.d.Store.GetResult(r.Context(), r.PathValue("result_id"))
+	if err == nil && ok {
+		ok, err = s.pcVisible(r, row.PCID)
+	}
 	if err != nil || !ok {
 		one(s, w, r, apiv1.Result{}, ok, err, "result", "result_id")
 		return

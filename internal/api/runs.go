@@ -29,6 +29,16 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	var waves []string
+	if plan.Rollout != nil {
+		for _, wv := range plan.Rollout.Waves {
+			waves = append(waves, wv.Group)
+		}
+	}
+	if err := s.checkTargetScope(r, plan.Target.All, plan.Target.Groups, plan.Target.PCs, waves); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	resp, err := s.d.Fanout.Exec(r.Context(), fanout.ExecRequest{JobID: id, Plan: plan,
 		InitiatedBy: Actor(r), SourceIP: ClientIP(r)})
 	if err != nil {
@@ -50,6 +60,12 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 	if err := decodeStrict(body, &req); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if req.PCID != "" {
+		if err := s.checkTargetScope(r, false, nil, []string{req.PCID}, nil); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	res, execID, err := s.d.Fanout.Run(r.Context(), req, Actor(r), ClientIP(r))
 	if errors.Is(err, fanout.ErrTimeout) {

@@ -6,8 +6,8 @@ import "time"
 
 // CreateAPITokenRequest is the body of POST /api/tokens. Role defaults to
 // viewer and may not exceed the creator's. ExpiresIn is a Go duration
-// ("720h"); empty = never expires. Groups are PC-group scopes (refused
-// until scopes are enforced).
+// ("720h"); empty = never expires. Groups are PC-group scopes; a
+// scoped creator must give a non-empty subset of its own.
 type CreateAPITokenRequest struct {
 	Name      string   `json:"name"`
 	Role      Role     `json:"role,omitempty"`
@@ -23,6 +23,7 @@ type CreatedAPIToken struct {
 	Name      string     `json:"name"`
 	Token     string     `json:"token"`
 	Role      Role       `json:"role"`
+	Groups    []string   `json:"groups"`
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 

@@ -602,6 +602,9 @@ type Account struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 	LastLoginAt  *time.Time `json:"last_login_at"`
+	// Groups are the PC groups the account is limited to (SPEC §16
+	// scopes); empty = not limited.
+	Groups []string `json:"groups"`
 }
 
 // CreateAccountRequest is the body of POST /api/accounts (role defaults to
@@ -611,6 +614,8 @@ type CreateAccountRequest struct {
 	Password     string `json:"password"`
 	Role         *Role  `json:"role,omitempty"`
 	MustChangePW *bool  `json:"must_change_pw,omitempty"`
+	// Groups scope the account to PC groups (empty = not limited).
+	Groups []string `json:"groups,omitempty"`
 }
 
 // UpdateAccountRequest is the body of PATCH /api/accounts/{username}: only
@@ -620,4 +625,6 @@ type UpdateAccountRequest struct {
 	Disabled     *bool   `json:"disabled,omitempty"`
 	Password     *string `json:"password,omitempty"`
 	MustChangePW *bool   `json:"must_change_pw,omitempty"`
+	// Groups replaces the account's scope; [] removes it.
+	Groups *[]string `json:"groups,omitempty"`
 }

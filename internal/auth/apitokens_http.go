@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -72,13 +73,20 @@ func (a *Authenticator) CreateAPIToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "a token's role cannot exceed yours ("+p.Role.String()+")", "role")
 		return
 	}
-	if len(req.Groups) > 0 {
-		// Accepting scopes that nothing enforces would be a false promise.
-		writeError(w, http.StatusBadRequest, "group scopes are not enforced yet; create the token without groups", "groups")
+	if err := ValidateScope(req.Groups); err != nil {
+		writeBadRequest(w, err)
+		return
+	}
+	groups := NormalizeScope(req.Groups)
+	// A scoped creator cannot mint a wider token: no groups would mean
+	// "not limited", and a group outside its scope reaches PCs it cannot.
+	if p.Scoped() && (len(groups) == 0 || !subsetOf(groups, p.Groups)) {
+		writeError(w, http.StatusForbidden, "a scoped account's token must be limited to a non-empty subset of its groups ("+
+			strings.Join(p.Groups, ", ")+")", "groups")
 		return
 	}
 	now := a.now().UTC()
-	t := APIToken{Name: req.Name, Role: role, Groups: []string{}, AccountID: p.AccountID, CreatedBy: p.Username, CreatedAt: now}
+	t := APIToken{Name: req.Name, Role: role, Groups: groups, AccountID: p.AccountID, CreatedBy: p.Username, CreatedAt: now}
 	if req.ExpiresIn != "" {
 		d, err := time.ParseDuration(req.ExpiresIn)
 		if err != nil || d < time.Minute {
@@ -104,9 +112,9 @@ func (a *Authenticator) CreateAPIToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.audit(r.Context(), p.Username, ActionTokenCreate, TokenActor(t.Name),
-		map[string]any{"id": t.ID, "role": t.Role, "expires_at": t.ExpiresAt}, a.ClientIP(r))
+		map[string]any{"id": t.ID, "role": t.Role, "expires_at": t.ExpiresAt, "groups": t.Groups}, a.ClientIP(r))
 	writeJSON(w, http.StatusCreated, apiv1.CreatedAPIToken{ID: t.ID, Name: t.Name, Token: secret,
-		Role: apiv1.Role(t.Role.String()), ExpiresAt: t.ExpiresAt})
+		Role: apiv1.Role(t.Role.String()), Groups: t.Groups, ExpiresAt: t.ExpiresAt})
 }
 
 // ListAPITokens serves GET /api/tokens (operator): newest first, never the
@@ -117,7 +125,7 @@ func (a *Authenticator) ListAPITokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	owner := p.AccountID
-	if p.Role >= RoleAdmin {
+	if p.Role >= RoleAdmin && !p.Scoped() { // a scoped admin manages only its own
 		owner = ""
 	}
 	ts, err := a.apiTokens.ListAPITokens(r.Context(), owner)
@@ -151,7 +159,7 @@ func (a *Authenticator) DeleteAPIToken(w http.ResponseWriter, r *http.Request) {
 		a.writeStoreError(w, err)
 		return
 	}
-	if p.Role < RoleAdmin && t.AccountID != p.AccountID {
+	if (p.Role < RoleAdmin || p.Scoped()) && t.AccountID != p.AccountID {
 		writeError(w, http.StatusForbidden, "you can revoke only your own tokens (admins revoke any)", "")
 		return
 	}

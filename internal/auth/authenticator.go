@@ -268,7 +268,7 @@ func (a *Authenticator) resolveAccount(ctx context.Context, p Principal) (Princi
 		return Principal{}, errAuth{"token revoked (password changed); log in again"}
 	}
 	p.Username, p.Role, p.MustChangePW = u.Username, u.Role, u.MustChangePW
-	p.Groups = []string{}
+	p.Groups = NormalizeScope(u.Groups) // the current scope, like the role
 	return p, nil
 }
 
@@ -313,7 +313,10 @@ func (a *Authenticator) checkAPIToken(ctx context.Context, t APIToken) (Principa
 	if u.Disabled {
 		return Principal{}, errAuth{"the account that created this token is disabled"}
 	}
-	groups := append([]string{}, t.Groups...)
+	groups, ok := effectiveScope(t.Groups, u.Groups)
+	if !ok {
+		return Principal{}, errAuth{"the token's groups no longer overlap its account's scope"}
+	}
 	return Principal{Username: TokenActor(t.Name), Role: min(t.Role, u.Role), Method: "api-token", Kind: KindAPIToken,
 		AccountID: u.ID, TokenID: t.ID, Groups: groups}, nil
 }

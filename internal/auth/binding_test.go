@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -141,8 +142,12 @@ func TestAPITokens(t *testing.T) {
 	if st, b := e.token(op, map[string]any{"name": "x", "role": "admin"}); st != 403 || b["field"] != "role" {
 		t.Errorf("operator mints admin: %d %v", st, b)
 	}
-	if st, _ := e.token(op, map[string]any{"name": "x", "groups": []string{"canary"}}); st != 400 {
-		t.Errorf("groups accepted though not enforced: %d", st)
+	if st, b := e.token(op, map[string]any{"name": "x", "groups": []string{"no.dots"}}); st != 400 || b["field"] != "groups" {
+		t.Errorf("invalid group name: %d %v", st, b)
+	}
+	if st, b := e.token(op, map[string]any{"name": "scoped", "groups": []string{"canary", "canary"}}); st != 201 ||
+		fmt.Sprint(b["groups"]) != "[canary]" {
+		t.Errorf("scoped token: %d %v", st, b)
 	}
 	st, b := e.token(op, map[string]any{"name": "nightly", "role": "operator"})
 	if st != 201 || !strings.HasPrefix(b["token"].(string), "kt_") {

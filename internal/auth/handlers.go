@@ -329,10 +329,11 @@ func (a *Authenticator) GetAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 type createAccountRequest struct {
-	Username     string `json:"username"`
-	Password     string `json:"password"`
-	Role         *Role  `json:"role"`
-	MustChangePW *bool  `json:"must_change_pw"`
+	Username     string   `json:"username"`
+	Password     string   `json:"password"`
+	Role         *Role    `json:"role"`
+	MustChangePW *bool    `json:"must_change_pw"`
+	Groups       []string `json:"groups"` // scopes (SPEC §16)
 }
 
 // CreateAccount serves POST /api/accounts (admin) → 201 account; 409 on a
@@ -354,6 +355,7 @@ func (a *Authenticator) CreateAccount(w http.ResponseWriter, r *http.Request) {
 	if req.MustChangePW != nil {
 		n.MustChangePW = *req.MustChangePW
 	}
+	n.Groups = req.Groups
 	u, err := a.users.Create(r.Context(), n)
 	if err != nil {
 		a.writeStoreError(w, err)
@@ -361,15 +363,16 @@ func (a *Authenticator) CreateAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	a.AccountsChanged()
 	a.audit(r.Context(), Actor(r.Context()), ActionAccountCreate, u.Username,
-		map[string]any{"role": u.Role, "must_change_pw": u.MustChangePW}, a.ClientIP(r))
+		map[string]any{"role": u.Role, "must_change_pw": u.MustChangePW, "groups": u.Groups}, a.ClientIP(r))
 	writeJSON(w, http.StatusCreated, accountView(u))
 }
 
 type updateAccountRequest struct {
-	Role         *Role   `json:"role"`
-	Disabled     *bool   `json:"disabled"`
-	Password     *string `json:"password"`
-	MustChangePW *bool   `json:"must_change_pw"`
+	Role         *Role     `json:"role"`
+	Disabled     *bool     `json:"disabled"`
+	Password     *string   `json:"password"`
+	MustChangePW *bool     `json:"must_change_pw"`
+	Groups       *[]string `json:"groups"` // replaces the scopes; [] = none
 }
 
 // UpdateAccount serves PATCH and PUT /api/accounts/{username} (admin):
@@ -386,7 +389,7 @@ func (a *Authenticator) UpdateAccount(w http.ResponseWriter, r *http.Request) {
 		writeBadRequest(w, err)
 		return
 	}
-	p := Patch{Role: req.Role, Disabled: req.Disabled, Password: req.Password, MustChangePW: req.MustChangePW}
+	p := Patch{Role: req.Role, Disabled: req.Disabled, Password: req.Password, MustChangePW: req.MustChangePW, Groups: req.Groups}
 	if p.Password != nil && p.MustChangePW == nil {
 		t := true
 		p.MustChangePW = &t
@@ -408,6 +411,9 @@ func (a *Authenticator) UpdateAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.MustChangePW != nil {
 		change["must_change_pw"] = *p.MustChangePW
+	}
+	if req.Groups != nil {
+		change["groups"] = u.Groups
 	}
 	a.AccountsChanged()
 	a.audit(r.Context(), Actor(r.Context()), ActionAccountUpdate, u.Username, change, a.ClientIP(r))
@@ -432,5 +438,5 @@ func (a *Authenticator) DeleteAccount(w http.ResponseWriter, r *http.Request) {
 func accountView(u User) apiv1.Account {
 	return apiv1.Account{ID: u.ID, Username: u.Username, Role: apiv1.Role(u.Role.String()), Disabled: u.Disabled,
 		MustChangePW: u.MustChangePW, FailedLogins: u.FailedLogins, LockedUntil: u.LockedUntil,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastLoginAt: u.LastLoginAt}
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastLoginAt: u.LastLoginAt, Groups: NormalizeScope(u.Groups)}
 }

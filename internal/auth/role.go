@@ -87,8 +87,8 @@ type Principal struct {
 	// TokenVersion is the account's token generation the JWT carried
 	// (KindAccount only): Recheck refuses the principal once it changes.
 	TokenVersion int64
-	// Groups are the PC groups the caller is limited to; empty means not
-	// limited. Always empty until group scopes are enforced.
+	// Groups are the PC groups the caller is limited to (sorted); empty
+	// means not limited. See scope.go and internal/api's route scopes.
 	Groups []string
 	// MustChangePW: the account may only change its password (Wrap
 	// answers 403 "password change required" on every other route).

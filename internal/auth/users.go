@@ -46,6 +46,8 @@ type User struct {
 	LastLoginAt  *time.Time
 	PasswordHash string
 	TokenVersion int64
+	// Groups scope the account to PC groups (SPEC §16); empty = none.
+	Groups []string
 }
 
 // IsEnabledAdmin reports whether u counts for the last-admin guard.
@@ -92,6 +94,7 @@ type NewAccount struct {
 	PasswordHash string
 	Role         Role
 	MustChangePW bool
+	Groups       []string  // scopes; nil = none
 	At           time.Time // created_at and updated_at
 }
 
@@ -103,6 +106,7 @@ type AccountChange struct {
 	// die) and clears failed logins and any lock.
 	PasswordHash *string
 	MustChangePW *bool
+	Groups       *[]string // replaces the scopes; empty = none
 	At           time.Time // updated_at
 }
 
@@ -170,9 +174,13 @@ type NewUser struct {
 	Password     string // plain; hashed here
 	Role         Role
 	MustChangePW bool
+	Groups       []string // scopes (ValidateScope)
 }
 
 func (n NewUser) validate() error {
+	if err := ValidateScope(n.Groups); err != nil {
+		return err
+	}
 	if !ValidUsername(n.Username) {
 		return fieldError{"username", "invalid username (letters, digits, _ . @ -, at most 64)"}
 	}
@@ -199,7 +207,7 @@ func (s *Users) Create(ctx context.Context, n NewUser) (User, error) {
 		return User{}, err
 	}
 	return s.accounts.InsertAccount(ctx, NewAccount{ID: id, Username: n.Username, PasswordHash: hash, Role: n.Role,
-		MustChangePW: n.MustChangePW, At: s.now()})
+		MustChangePW: n.MustChangePW, Groups: NormalizeScope(n.Groups), At: s.now()})
 }
 
 // BootstrapAdmin creates an admin with must_change_pw when there is no
@@ -227,6 +235,7 @@ type Patch struct {
 	Disabled     *bool
 	Password     *string // plain; hashed here; bumps the token version
 	MustChangePW *bool
+	Groups       *[]string // replaces the scopes (ValidateScope); [] = none
 }
 
 // Update applies p. Demoting, disabling or deleting the last enabled admin
@@ -236,6 +245,13 @@ func (s *Users) Update(ctx context.Context, username string, p Patch) (User, err
 		return User{}, fieldError{"role", "role must be viewer, operator or admin"}
 	}
 	c := AccountChange{Role: p.Role, Disabled: p.Disabled, MustChangePW: p.MustChangePW}
+	if p.Groups != nil {
+		if err := ValidateScope(*p.Groups); err != nil {
+			return User{}, err
+		}
+		g := NormalizeScope(*p.Groups)
+		c.Groups = &g
+	}
 	if p.Password != nil {
 		if err := ValidatePassword(*p.Password); err != nil {
 			return User{}, fieldError{"password", err.Error()}

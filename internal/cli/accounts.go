@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,10 +55,10 @@ func (a *app) accountsCmd() *cobra.Command {
 				return err
 			}
 			return a.emitValue(rows, func(w io.Writer) error {
-				t := newTable(w, "USERNAME", "ROLE", "DISABLED", "MUST_CHANGE_PW", "LAST_LOGIN", "LOCKED_UNTIL", "CREATED_AT")
+				t := newTable(w, "USERNAME", "ROLE", "DISABLED", "MUST_CHANGE_PW", "LAST_LOGIN", "LOCKED_UNTIL", "CREATED_AT", "GROUPS")
 				for _, r := range rows {
 					t.row(r.Username, string(r.Role), strconv.FormatBool(r.Disabled), strconv.FormatBool(r.MustChangePW),
-						orDash(a.whenPtr(r.LastLoginAt)), orDash(a.whenPtr(r.LockedUntil)), a.when(r.CreatedAt))
+						orDash(a.whenPtr(r.LastLoginAt)), orDash(a.whenPtr(r.LockedUntil)), a.when(r.CreatedAt), scopeText(r.Groups))
 				}
 				return t.flush()
 			})
@@ -67,6 +68,7 @@ func (a *app) accountsCmd() *cobra.Command {
 
 	var role string
 	var pwStdin bool
+	var groups []string
 	create := &cobra.Command{
 		Use:   "create <username>",
 		Short: "Create an account; it must change the password at first login",
@@ -78,11 +80,12 @@ func (a *app) accountsCmd() *cobra.Command {
 			}
 			r := apiv1.Role(role)
 			return a.simple(func(c *apiv1.Client) (any, error) {
-				return c.CreateAccount(cmd.Context(), apiv1.CreateAccountRequest{Username: args[0], Password: pw, Role: &r})
-			}, fmt.Sprintf("created account %s (role %s); it must change its password at first login", args[0], role))
+				return c.CreateAccount(cmd.Context(), apiv1.CreateAccountRequest{Username: args[0], Password: pw, Role: &r, Groups: groups})
+			}, fmt.Sprintf("created account %s (role %s%s); it must change its password at first login", args[0], role, scopeNote(groups)))
 		},
 	}
 	create.Flags().StringVar(&role, "role", "viewer", "viewer, operator or admin")
+	create.Flags().StringSliceVar(&groups, "groups", nil, "limit the account to these PC groups (comma-separated; default: not limited)")
 	create.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from stdin (one line)")
 
 	setDisabled := func(use, short string, disabled bool, done string) *cobra.Command {
@@ -124,7 +127,61 @@ func (a *app) accountsCmd() *cobra.Command {
 	reset.Flags().BoolVar(&resetStdin, "password-stdin", false, "read the new password from stdin (one line)")
 	cmd.AddCommand(list, create, setDisabled("disable", "Disable an account (refused at once, streams close)", true, "disabled"),
 		setDisabled("enable", "Enable a disabled account", false, "enabled"), del, reset)
+	cmd.AddCommand(a.accountsUpdateCmd())
 	return cmd
+}
+
+// accountsUpdateCmd changes an account's role or group scope.
+func (a *app) accountsUpdateCmd() *cobra.Command {
+	var role string
+	var groups []string
+	cmd := &cobra.Command{
+		Use:   "update <username>",
+		Short: "Change an account's role or group scope",
+		Long: `Change an account's role (--role) or the PC groups it is limited to (--groups a,b;
+--groups "" removes the limit). A scoped account execs and reads only on PCs of its
+groups and cannot change fleet-wide settings (docs/security.md, "Scopes"). Group
+names are not checked against existing groups: a group exists once a PC is in it.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var req apiv1.UpdateAccountRequest
+			if cmd.Flags().Changed("role") {
+				r := apiv1.Role(role)
+				req.Role = &r
+			}
+			if cmd.Flags().Changed("groups") {
+				g := slices.DeleteFunc(slices.Clone(groups), func(s string) bool { return s == "" })
+				if g == nil {
+					g = []string{}
+				}
+				req.Groups = &g
+			}
+			if req.Role == nil && req.Groups == nil {
+				return usagef("nothing to change: give --role or --groups")
+			}
+			return a.simple(func(c *apiv1.Client) (any, error) {
+				return c.UpdateAccount(cmd.Context(), args[0], req)
+			}, "updated account "+args[0])
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", "", "viewer, operator or admin")
+	cmd.Flags().StringSliceVar(&groups, "groups", nil, `limit the account to these PC groups (comma-separated; "" = not limited)`)
+	return cmd
+}
+
+// scopeText shows a group scope in a table ("-" = not limited).
+func scopeText(groups []string) string {
+	if len(groups) == 0 {
+		return "-"
+	}
+	return strings.Join(groups, ",")
+}
+
+func scopeNote(groups []string) string {
+	if len(groups) == 0 {
+		return ""
+	}
+	return ", groups " + strings.Join(groups, ",")
 }
 
 // passwdCmd changes the logged-in account's password and stores the fresh
@@ -182,16 +239,19 @@ func (a *app) tokensCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tokens", Aliases: []string{"token"}, Short: "Create, list and revoke API tokens for automation"}
 	var role string
 	var expiresIn time.Duration
+	var groups []string
 	create := &cobra.Command{
 		Use:   "create <name>",
 		Short: "Create an API token (printed once; use it as KANADE_AUTH_TOKEN)",
 		Long: `Create an API token bound to your account, with a role up to yours. The token is
 printed once; scripts send it as "Authorization: Bearer kt_..." or the CLI as
 KANADE_AUTH_TOKEN. Its actions are audited as token:<name>. It dies when revoked,
-at --expires-in, or when your account is deleted; it is refused while your account is disabled.`,
+at --expires-in, or when your account is deleted; it is refused while your account is disabled.
+With --groups it is limited to those PC groups; an account that is itself limited must
+give a non-empty subset of its own groups.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := apiv1.CreateAPITokenRequest{Name: args[0], Role: apiv1.Role(role)}
+			req := apiv1.CreateAPITokenRequest{Name: args[0], Role: apiv1.Role(role), Groups: groups}
 			if expiresIn < 0 {
 				return usagef("--expires-in must not be negative")
 			}
@@ -207,12 +267,14 @@ at --expires-in, or when your account is deleted; it is refused while your accou
 				return err
 			}
 			return a.emitValue(t, func(w io.Writer) error {
-				return kv(w, "id", t.ID, "name", t.Name, "role", string(t.Role), "expires_at", orDash(a.whenPtr(t.ExpiresAt)), "token", t.Token)
+				return kv(w, "id", t.ID, "name", t.Name, "role", string(t.Role), "groups", scopeText(t.Groups),
+					"expires_at", orDash(a.whenPtr(t.ExpiresAt)), "token", t.Token)
 			})
 		},
 	}
 	create.Flags().StringVar(&role, "role", "viewer", "viewer, operator or admin (at most yours)")
 	create.Flags().DurationVar(&expiresIn, "expires-in", 0, "lifetime, e.g. 720h (default: no expiry)")
+	create.Flags().StringSliceVar(&groups, "groups", nil, "limit the token to these PC groups (comma-separated)")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List API tokens (yours; an admin sees all), never their secrets",
@@ -227,10 +289,10 @@ at --expires-in, or when your account is deleted; it is refused while your accou
 				return err
 			}
 			return a.emitValue(rows, func(w io.Writer) error {
-				t := newTable(w, "ID", "NAME", "ROLE", "CREATED_BY", "CREATED_AT", "EXPIRES_AT", "LAST_USED", "EXPIRED")
+				t := newTable(w, "ID", "NAME", "ROLE", "CREATED_BY", "CREATED_AT", "EXPIRES_AT", "LAST_USED", "EXPIRED", "GROUPS")
 				for _, r := range rows {
 					t.row(r.ID, r.Name, string(r.Role), r.CreatedBy, a.when(r.CreatedAt), orDash(a.whenPtr(r.ExpiresAt)),
-						orDash(a.whenPtr(r.LastUsedAt)), strconv.FormatBool(r.Expired))
+						orDash(a.whenPtr(r.LastUsedAt)), strconv.FormatBool(r.Expired), scopeText(r.Groups))
 				}
 				return t.flush()
 			})

@@ -48,7 +48,29 @@ func TestAccountsAndTokens(t *testing.T) {
 	if r := e.cli("accounts", "list"); r.code != 0 || !strings.Contains(r.out, "LAST_LOGIN") {
 		t.Fatalf("list table: %+v", r)
 	}
+	// Group scopes: set, shown, cleared.
+	if r := e.cli("accounts", "update", "dave", "--groups", "canary,lab"); r.code != 0 {
+		t.Fatalf("update --groups: %+v", r)
+	}
+	if r := e.cli("accounts", "list"); r.code != 0 || !strings.Contains(r.out, "canary,lab") {
+		t.Fatalf("list shows no groups: %+v", r)
+	}
+	if r := e.cli("accounts", "update", "dave", "--groups", "bad.name"); r.code == 0 || !strings.Contains(r.err, "not a valid group name") {
+		t.Fatalf("update with a bad group: %+v", r)
+	}
+	if r := e.cli("accounts", "update", "dave", "--groups", ""); r.code != 0 {
+		t.Fatalf("update --groups '': %+v", r)
+	}
+	if r := e.cli("accounts", "list", "-o", "json"); r.code != 0 || strings.Contains(r.out, "canary") {
+		t.Fatalf("groups not cleared: %+v", r)
+	}
 
+	if r := e.cli("tokens", "create", "lab-bot", "--groups", "lab"); r.code != 0 || !strings.Contains(r.out, "lab") {
+		t.Fatalf("tokens create --groups: %+v", r)
+	}
+	if r := e.cli("tokens", "list"); r.code != 0 || !strings.Contains(r.out, "GROUPS") || !strings.Contains(r.out, "lab-bot") {
+		t.Fatalf("tokens list groups: %+v", r)
+	}
 	r = e.cli("tokens", "create", "nightly", "--role", "operator", "-o", "json")
 	var ct map[string]any
 	if r.code != 0 || json.Unmarshal([]byte(r.out), &ct) != nil || !strings.HasPrefix(ct["token"].(string), "kt_") {

@@ -35,9 +35,16 @@ type Hub struct {
 }
 
 type client struct {
-	ch   chan []byte
+	ch   chan message
 	kick chan struct{} // closed when the hub drops the client
 	once sync.Once
+}
+
+// message is one framed event and what a filter reads of it.
+type message struct {
+	typ  string
+	data []byte
+	msg  []byte // the framed SSE event
 }
 
 func (c *client) drop() { c.once.Do(func() { close(c.kick) }) }
@@ -98,7 +105,8 @@ func (h *Hub) send(eventType string, payload []byte) {
 		return r
 	}, eventType)
 	id := h.seq.Add(1)
-	msg := []byte(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", id, eventType, payload))
+	msg := message{typ: eventType, data: payload,
+		msg: []byte(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", id, eventType, payload))}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -131,7 +139,7 @@ func (h *Hub) add() (*client, bool) {
 	if h.closed {
 		return nil, false
 	}
-	c := &client{ch: make(chan []byte, h.bufSize), kick: make(chan struct{})}
+	c := &client{ch: make(chan message, h.bufSize), kick: make(chan struct{})}
 	h.clients[c] = struct{}{}
 	return c, true
 }
@@ -143,7 +151,12 @@ func (h *Hub) remove(c *client) {
 }
 
 // ServeHTTP streams events until the client goes away or is dropped.
-func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.ServeFiltered(w, r, nil) }
+
+// ServeFiltered is ServeHTTP sending only the events keep accepts (nil =
+// all): a scoped caller's stream (internal/api). keep runs on the
+// client's own goroutine, never under the hub's lock.
+func (h *Hub) ServeFiltered(w http.ResponseWriter, r *http.Request, keep func(eventType string, data []byte) bool) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
 		http.Error(w, `{"error":"method not allowed"}`, http.StatusMethodNotAllowed)
@@ -181,13 +194,19 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-c.kick:
 			return
-		case msg := <-c.ch:
-			if _, err := w.Write(msg); err != nil {
-				return
+		case m := <-c.ch:
+			if keep == nil || keep(m.typ, m.data) {
+				if _, err := w.Write(m.msg); err != nil {
+					return
+				}
 			}
 			// Drain what is already queued before flushing once.
 			for n := len(c.ch); n > 0; n-- {
-				if _, err := w.Write(<-c.ch); err != nil {
+				m := <-c.ch
+				if keep != nil && !keep(m.typ, m.data) {
+					continue
+				}
+				if _, err := w.Write(m.msg); err != nil {
 					return
 				}
 			}

@@ -267,7 +267,7 @@ func TestEventNameNewlinesStripped(t *testing.T) {
 	h := NewHub(quietLogger())
 	c, _ := h.add()
 	h.Publish("bad\nevent: x", 1)
-	msg := string(<-c.ch)
+	msg := string((<-c.ch).msg)
 	if strings.Count(msg, "\n") != 4 || !strings.Contains(msg, "event: badevent: x\n") {
 		t.Fatalf("frame %q", msg)
 	}

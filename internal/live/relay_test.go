@@ -91,7 +91,7 @@ func TestPublishJSONValidatesAndCompacts(t *testing.T) {
 	if err := h.PublishJSON("result", []byte("{\n  \"a\": \"b\"\n}")); err != nil {
 		t.Fatal(err)
 	}
-	got := string(<-c.ch)
+	got := string((<-c.ch).msg)
 	if !strings.HasSuffix(got, "data: {\"a\":\"b\"}\n\n") {
 		t.Fatalf("frame %q", got)
 	}
@@ -107,7 +107,7 @@ func FuzzPublishJSON(f *testing.F) {
 		if err := h.PublishJSON(typ, payload); err != nil {
 			return
 		}
-		frame := <-c.ch
+		frame := (<-c.ch).msg
 		// Exactly one frame: a blank line only at the end, and one data line.
 		body := bytes.TrimSuffix(frame, []byte("\n\n"))
 		if bytes.Contains(body, []byte("\n\n")) || bytes.Count(body, []byte("\ndata: ")) != 1 || bytes.Contains(body, []byte("\r")) {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,7 +19,8 @@ import (
 var _ auth.Accounts = (*DB)(nil)
 
 const accountCols = `id, username, password_hash, role, disabled, must_change_pw, failed_logins,
-	locked_until, token_version, created_at, updated_at, last_login_at`
+	locked_until, token_version, created_at, updated_at, last_login_at,
+	groups_json`
 
 func scanAccount(s scanner) (auth.User, error) {
 	var (
@@ -27,10 +29,15 @@ func scanAccount(s scanner) (auth.User, error) {
 		disabled, mustCh int
 		locked, login    sql.NullString
 		created, updated string
+		groups           string
 	)
 	if err := s.Scan(&u.ID, &u.Username, &u.PasswordHash, &role, &disabled, &mustCh, &u.FailedLogins,
-		&locked, &u.TokenVersion, &created, &updated, &login); err != nil {
+		&locked, &u.TokenVersion, &created, &updated, &login,
+		&groups); err != nil {
 		return u, err
+	}
+	if err := json.Unmarshal([]byte(groups), &u.Groups); err != nil {
+		return u, fmt.Errorf("account %q groups: %w", u.Username, err)
 	}
 	r, err := auth.ParseRole(role)
 	if err != nil {
@@ -131,10 +138,14 @@ func (db *DB) InsertAccount(ctx context.Context, a auth.NewAccount) (auth.User, 
 			return auth.User{}, err
 		}
 	}
-	_, err := db.write.ExecContext(ctx, db.q(`INSERT INTO users (id, username, password_hash, role, disabled,
-		must_change_pw, failed_logins, token_version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 0, ?, 0, 0, ?, ?)`),
-		a.ID, a.Username, a.PasswordHash, a.Role.String(), b2i(a.MustChangePW), at, at)
+	gj, err := groupsJSON(a.Groups)
+	if err != nil {
+		return auth.User{}, err
+	}
+	_, err = db.write.ExecContext(ctx, db.q(`INSERT INTO users (id, username, password_hash, role, disabled,
+		must_change_pw, failed_logins, token_version, created_at, updated_at, groups_json)
+		VALUES (?, ?, ?, ?, 0, ?, 0, 0, ?, ?, ?)`),
+		a.ID, a.Username, a.PasswordHash, a.Role.String(), b2i(a.MustChangePW), at, at, gj)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return auth.User{}, auth.ErrExists
@@ -196,6 +207,13 @@ func (db *DB) UpdateAccount(ctx context.Context, username string, c auth.Account
 		}
 		if c.MustChangePW != nil {
 			add("must_change_pw", b2i(*c.MustChangePW))
+		}
+		if c.Groups != nil {
+			gj, err := groupsJSON(*c.Groups)
+			if err != nil {
+				return err
+			}
+			add("groups_json", gj)
 		}
 		add("updated_at", TS(c.At))
 		args = append(args, username)
@@ -290,6 +308,18 @@ func (db *DB) RecordLogin(ctx context.Context, username string, at time.Time) er
 		return fmt.Errorf("record login success: %w", err)
 	}
 	return nil
+}
+
+// groupsJSON is a scope as stored: a JSON array, never null.
+func groupsJSON(groups []string) (string, error) {
+	if groups == nil {
+		groups = []string{}
+	}
+	b, err := json.Marshal(groups)
+	if err != nil {
+		return "", fmt.Errorf("account groups: %w", err)
+	}
+	return string(b), nil
 }
 
 func isUniqueViolation(err error) bool {

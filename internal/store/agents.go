@@ -31,6 +31,7 @@ type AgentFilter struct {
 	Quarantined string // quarantined_version
 	Sort        string // pc_id | hostname | last_heartbeat | os_family | agent_version
 	Desc        bool
+	Scope       []string // a scoped caller's groups (scope.go); nil = all
 	Now         time.Time
 }
 
@@ -97,6 +98,7 @@ func agentQueries(f AgentFilter, p Page, search func(string) (string, []any)) (c
 	if f.Group != "" {
 		w.add("pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
 	}
+	w.addScope("pc_id", f.Scope)
 	if f.UpdateState != "" {
 		w.add("update_state = ?", f.UpdateState)
 	}

@@ -206,6 +206,7 @@ func (db *DB) AlertTransitionsSince(ctx context.Context, afterAt string, afterKe
 // AlertFilter selects alerts.
 type AlertFilter struct {
 	State, Kind, CheckID, PCID string
+	Scope                      []string // a scoped caller's groups (scope.go); nil = all
 }
 
 // alertOrder is the order of ListAlerts: newest first, id breaking ties.
@@ -230,6 +231,7 @@ func alertFilter(f AlertFilter) where {
 	if f.PCID != "" {
 		w.add("pc_id = ?", f.PCID)
 	}
+	w.addScope("pc_id", f.Scope)
 	return w
 }
 

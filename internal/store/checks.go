@@ -117,6 +117,7 @@ func (db *DB) applyCheck(ctx context.Context, tx *sql.Tx, r Result) ([]AlertTran
 // CheckStatusFilter selects check_status rows.
 type CheckStatusFilter struct {
 	CheckID, PCID, State string
+	Scope                []string // a scoped caller's groups (scope.go); nil = all
 }
 
 // checkStatusOrder is the order of ListCheckStatus; (check_id, pc_id) is
@@ -136,6 +137,7 @@ func checkStatusFilter(f CheckStatusFilter) where {
 	if f.State != "" {
 		w.add("state = ?", f.State)
 	}
+	w.addScope("pc_id", f.Scope)
 	return w
 }
 

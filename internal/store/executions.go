@@ -203,7 +203,13 @@ func (db *DB) bumpCountersSets(ctx context.Context, tx *sql.Tx, deltas map[strin
 }
 
 // ExecFilter selects executions.
-type ExecFilter struct{ JobID, Status string }
+type ExecFilter struct {
+	JobID, Status string
+	// Scope (a scoped caller's groups; nil = all) keeps the executions
+	// that have a result on a PC of the scope, or that Actor started.
+	Scope []string
+	Actor string
+}
 
 const execCols = `exec_id, job_id, version, initiated_by, initiated_at, target_count, success_count, failure_count, skipped_count, status, pending_waves,
 	subjects_sent + wave_subjects, subjects_failed`
@@ -235,6 +241,11 @@ func execPageSQL(f ExecFilter, p Page) (w where, list string, args []any, err er
 	}
 	if f.Status != "" {
 		w.add("status = ?", f.Status)
+	}
+	if len(f.Scope) > 0 {
+		c, args := scopeCond("pc_id", f.Scope)
+		w.add("(initiated_by = ? OR exec_id IN (SELECT exec_id FROM execution_results WHERE "+c+"))",
+			append([]any{f.Actor}, args...)...)
 	}
 	seek := where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
 	if p.After != nil {

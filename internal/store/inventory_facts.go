@@ -276,6 +276,7 @@ type FactsFilter struct {
 	PCID  string
 	Q     string // substring of pc_id or hostname
 	Group string
+	Scope []string // a scoped caller's groups (scope.go); nil = all
 }
 
 var factsOrder = []sortCol{{col: "pc_id"}}
@@ -296,6 +297,7 @@ func (db *DB) factsQueries(f FactsFilter, p Page) (w where, list string, args []
 	if f.Group != "" {
 		w.add("pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
 	}
+	w.addScope("pc_id", f.Scope)
 	seek := where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
 	if p.After != nil {
 		if err := seek.seek(p.After, factsOrder...); err != nil {
@@ -344,6 +346,7 @@ type HistoryFilter struct {
 	PCID  string
 	Table string // table_name: facts, or an inventory job's table
 	Since time.Time
+	Scope []string // a scoped caller's groups (scope.go); nil = all
 }
 
 // The order of PageHistory: newest first, then the row's key (stream,
@@ -365,6 +368,7 @@ func historyQueries(f HistoryFilter, p Page) (w where, list string, args []any, 
 	if !f.Since.IsZero() {
 		w.add("at >= ?", TS(f.Since))
 	}
+	w.addScope("pc_id", f.Scope)
 	seek := where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
 	if p.After != nil {
 		k := p.After

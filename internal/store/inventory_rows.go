@@ -281,6 +281,7 @@ type InventoryRowFilter struct {
 	Q     string // substring of any column, case-insensitive
 	Group string
 	Where []InventoryCond
+	Scope []string // a scoped caller's groups (scope.go); nil = all
 }
 
 var invSQLOps = map[string]string{"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -414,6 +415,7 @@ func inventoryRowQueries(f InventoryRowFilter, p Page, ts *invTerms) (invQuery, 
 	if f.Group != "" {
 		w.add(t+".pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
 	}
+	w.addScope(t+".pc_id", f.Scope)
 	if q != "" {
 		w.add(`r.search LIKE ? ESCAPE '\'`, likeEscape(strings.ToLower(q)))
 	}

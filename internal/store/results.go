@@ -464,6 +464,7 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 type ResultFilter struct {
 	ExecID, JobID, PCID, Status string
 	Since                       time.Time
+	Scope                       []string // a scoped caller's groups (scope.go); nil = all
 }
 
 const resultCols = `result_id, request_id, exec_id, pc_id, job_id, version, exit_code, started_at, finished_at,
@@ -522,6 +523,7 @@ func resultFilter(f ResultFilter) (where, countMode) {
 	if !f.Since.IsZero() {
 		w.add("recorded_at >= ?", TS(f.Since))
 	}
+	w.addScope("pc_id", f.Scope)
 	switch f.Status {
 	case "running":
 		w.add("finished_at IS NULL")

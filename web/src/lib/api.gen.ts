@@ -82,6 +82,11 @@ export interface Account {
   created_at: Time
   updated_at: Time
   last_login_at: Time | null
+  /**
+   * Groups are the PC groups the account is limited to (SPEC §16
+   * scopes); empty = not limited.
+   */
+  groups: string[] | null
 }
 
 /** AddGroupRequest is the body of POST /api/agents/{pc_id}/groups. */
@@ -337,8 +342,8 @@ export interface ConfigScope {
 /**
  * CreateAPITokenRequest is the body of POST /api/tokens. Role defaults to
  * viewer and may not exceed the creator's. ExpiresIn is a Go duration
- * ("720h"); empty = never expires. Groups are PC-group scopes (refused
- * until scopes are enforced).
+ * ("720h"); empty = never expires. Groups are PC-group scopes; a
+ * scoped creator must give a non-empty subset of its own.
  */
 export interface CreateAPITokenRequest {
   name: string
@@ -356,6 +361,8 @@ export interface CreateAccountRequest {
   password: string
   role?: Role
   must_change_pw?: boolean
+  /** Groups scope the account to PC groups (empty = not limited). */
+  groups?: string[]
 }
 
 /**
@@ -378,6 +385,7 @@ export interface CreatedAPIToken {
   name: string
   token: string
   role: Role
+  groups: string[] | null
   expires_at: Time | null
 }
 
@@ -1194,6 +1202,8 @@ export interface UpdateAccountRequest {
   disabled?: boolean
   password?: string
   must_change_pw?: boolean
+  /** Groups replaces the account's scope; [] removes it. */
+  groups?: string[] | null
 }
 
 /**
