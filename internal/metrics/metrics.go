@@ -73,64 +73,63 @@ func (r *Registry) register(name string, c prometheus.Collector) bool {
 	return true
 }
 
+// vecOf returns the family's vector, created and registered on first use
+// (mk), or false when the family cannot take these label names (used
+// before with others, or its name taken by another type). Each sample of a
+// misused family is dropped and counted.
+func vecOf[V prometheus.Collector](r *Registry, vecs map[string]V, name string, names []string, mk func() V) (V, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var none V
+	if !r.sameLabels(name, names) {
+		r.misuse.Inc()
+		return none, false
+	}
+	v, ok := vecs[name]
+	if !ok {
+		v = mk()
+		if !r.register(name, v) {
+			v = none
+		}
+		vecs[name] = v
+	}
+	if any(v) == any(none) {
+		r.misuse.Inc()
+		return none, false
+	}
+	return v, true
+}
+
 // Add increments a counter.
 func (r *Registry) Add(name, help string, d float64, kv ...string) {
 	names, values := split(kv)
-	r.mu.Lock()
-	if !r.sameLabels(name, names) {
-		r.mu.Unlock()
-		r.misuse.Inc()
-		return
-	}
-	v, ok := r.counters[name]
+	v, ok := vecOf(r, r.counters, name, names, func() *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, names)
+	})
 	if !ok {
-		v = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, names)
-		if !r.register(name, v) {
-			v = nil
-		}
-		r.counters[name] = v
-	}
-	r.mu.Unlock()
-	if v == nil {
-		r.misuse.Inc()
 		return
 	}
-	c, err := v.GetMetricWithLabelValues(values...)
-	if err != nil {
+	if c, err := v.GetMetricWithLabelValues(values...); err == nil {
+		c.Add(d)
+	} else {
 		r.misuse.Inc()
-		return
 	}
-	c.Add(d)
 }
 
 // Set sets a gauge.
 func (r *Registry) Set(name, help string, val float64, kv ...string) {
 	names, values := split(kv)
-	r.mu.Lock()
-	if !r.sameLabels(name, names) {
-		r.mu.Unlock()
-		r.misuse.Inc()
-		return
-	}
-	v, ok := r.gauges[name]
+	v, ok := vecOf(r, r.gauges, name, names, func() *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, names)
+	})
 	if !ok {
-		v = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, names)
-		if !r.register(name, v) {
-			v = nil
-		}
-		r.gauges[name] = v
-	}
-	r.mu.Unlock()
-	if v == nil {
-		r.misuse.Inc()
 		return
 	}
-	g, err := v.GetMetricWithLabelValues(values...)
-	if err != nil {
+	if g, err := v.GetMetricWithLabelValues(values...); err == nil {
+		g.Set(val)
+	} else {
 		r.misuse.Inc()
-		return
 	}
-	g.Set(val)
 }
 
 // GaugeFunc registers a gauge computed at scrape time.
@@ -156,31 +155,17 @@ var SizeBuckets = []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
 // buckets.
 func (r *Registry) Observe(name, help string, buckets []float64, val float64, kv ...string) {
 	names, values := split(kv)
-	r.mu.Lock()
-	if !r.sameLabels(name, names) {
-		r.mu.Unlock()
-		r.misuse.Inc()
-		return
-	}
-	v, ok := r.hists[name]
+	v, ok := vecOf(r, r.hists, name, names, func() *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, names)
+	})
 	if !ok {
-		v = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, names)
-		if !r.register(name, v) {
-			v = nil
-		}
-		r.hists[name] = v
-	}
-	r.mu.Unlock()
-	if v == nil {
-		r.misuse.Inc()
 		return
 	}
-	h, err := v.GetMetricWithLabelValues(values...)
-	if err != nil {
+	if h, err := v.GetMetricWithLabelValues(values...); err == nil {
+		h.Observe(val)
+	} else {
 		r.misuse.Inc()
-		return
 	}
-	h.Observe(val)
 }
 
 // Write renders the text exposition format (tests and debugging).
