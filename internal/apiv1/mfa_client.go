@@ -5,23 +5,23 @@ import (
 	"net/http"
 )
 
-// MFALogin is POST /api/auth/mfa.
-func (c *Client) MFALogin(ctx context.Context, r MFALoginRequest) (LoginResponse, error) {
+// LoginMFA is POST /api/auth/mfa.
+func (c *Client) LoginMFA(ctx context.Context, r MFALoginRequest) (LoginResponse, error) {
 	return send[LoginResponse](ctx, c, http.MethodPost, "/api/auth/mfa", r)
 }
 
-// MFAEnroll is POST /api/auth/mfa/enroll.
-func (c *Client) MFAEnroll(ctx context.Context) (MFAEnrollment, error) {
+// EnrollMFA is POST /api/auth/mfa/enroll.
+func (c *Client) EnrollMFA(ctx context.Context) (MFAEnrollment, error) {
 	return send[MFAEnrollment](ctx, c, http.MethodPost, "/api/auth/mfa/enroll", nil)
 }
 
-// MFAConfirm is POST /api/auth/mfa/confirm.
-func (c *Client) MFAConfirm(ctx context.Context, r MFACodeRequest) (MFAConfirmResponse, error) {
+// ConfirmMFA is POST /api/auth/mfa/confirm.
+func (c *Client) ConfirmMFA(ctx context.Context, r MFACodeRequest) (MFAConfirmResponse, error) {
 	return send[MFAConfirmResponse](ctx, c, http.MethodPost, "/api/auth/mfa/confirm", r)
 }
 
-// MFADisable is DELETE /api/auth/mfa.
-func (c *Client) MFADisable(ctx context.Context, r MFACodeRequest) error {
+// DisableMFA is DELETE /api/auth/mfa.
+func (c *Client) DisableMFA(ctx context.Context, r MFACodeRequest) error {
 	_, err := c.do(ctx, http.MethodDelete, "/api/auth/mfa", nil, r, nil)
 	return err
 }
