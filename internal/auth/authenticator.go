@@ -455,8 +455,8 @@ func (a *Authenticator) Wrap(min Role, h http.Handler) http.Handler { return a.w
 const ErrPasswordChangeRequired = "password change required"
 
 // passwordChangeRoutes are the only routes an account that must change
-// its password may call (SPEC §16). MFA enrolment routes join here if a
-// policy ever requires MFA before anything else.
+// its password may call (SPEC §16). The require-all MFA policy's
+// equivalent is mfaEnrolRoutes (mfa.go), checked after this one.
 var passwordChangeRoutes = map[string]bool{
 	"POST /api/auth/change-password": true,
 	"POST /api/auth/password":        true,
