@@ -89,7 +89,9 @@ func (e *env) loginMFA(name string) string {
 
 func TestMFALogin(t *testing.T) {
 	logs := &syncBuf{}
-	e := newEnv(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})) })
+	e := newEnv(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	e.mkUser("root", RoleAdmin)
 	e.mkUser("alice", RoleOperator)
 	before := e.login("alice")
