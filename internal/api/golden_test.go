@@ -81,6 +81,13 @@ func TestResponsesGolden(t *testing.T) {
 		{"PATCH", "/api/accounts/golden-new", "", `{"disabled":true}`, ad},
 		{"PUT", "/api/accounts/golden-new", "", `{"must_change_pw":false}`, ad},
 		{"GET", "/api/accounts/nobody", "", "", ad},
+		{"GET", "/api/auth/mfa/policy", "", "", v},
+		{"PUT", "/api/auth/mfa/policy", "", `{}`, ad},
+		{"POST", "/api/auth/mfa", "", `{"mfa_token":"x.y.z","code":"123456"}`, pu},
+		{"POST", "/api/auth/mfa", "", `{"code":"123456"}`, pu},
+		{"POST", "/api/auth/mfa/confirm", "", `{"code":"123456"}`, v},
+		{"DELETE", "/api/auth/mfa", "", `{"code":"123456"}`, v},
+		{"DELETE", "/api/accounts/nobody/mfa", "", "", ad},
 
 		{"GET", "/api/agents", "", "", v},
 		{"GET", "/api/agents?status=online&sort=hostname&order=desc&limit=2", "", "", v},

@@ -40,12 +40,21 @@ func (s *Server) table() []route {
 		{"GET /api/auth/me", viewer, a.Me},
 		{"POST /api/auth/change-password", viewer, a.ChangePassword},
 		{"POST /api/auth/password", viewer, a.ChangePassword},
+		// MFA (SPEC §16): the second login step is public (the mfa_token is
+		// the credential, throttled like a login); enrolment is one's own.
+		{"POST /api/auth/mfa", public, a.MFALogin},
+		{"DELETE /api/auth/mfa", viewer, a.MFADisable},
+		{"POST /api/auth/mfa/enroll", viewer, a.MFAEnroll},
+		{"POST /api/auth/mfa/confirm", viewer, a.MFAConfirm},
+		{"GET /api/auth/mfa/policy", viewer, a.GetMFAPolicy},
+		{"PUT /api/auth/mfa/policy", admin, a.PutMFAPolicy},
 		{"GET /api/accounts", admin, a.ListAccounts},
 		{"POST /api/accounts", admin, a.CreateAccount},
 		{"GET /api/accounts/{username}", admin, a.GetAccount},
 		{"PATCH /api/accounts/{username}", admin, a.UpdateAccount},
 		{"PUT /api/accounts/{username}", admin, a.UpdateAccount},
 		{"DELETE /api/accounts/{username}", admin, a.DeleteAccount},
+		{"DELETE /api/accounts/{username}/mfa", admin, a.ResetAccountMFA},
 		// API tokens: operators manage their own (role at most theirs),
 		// admins all (the handlers check ownership).
 		{"POST /api/tokens", operator, a.CreateAPIToken},

@@ -60,19 +60,28 @@ var routeScopes = map[string]scopeRule{
 	"GET /api/events":                scopeFiltered,
 	"GET /api/debug/pprof/{name...}": scopeRefused,
 
-	"POST /api/auth/login":            scopeNeutral,
-	"GET /api/auth/me":                scopeNeutral,
-	"POST /api/auth/change-password":  scopeNeutral,
-	"POST /api/auth/password":         scopeNeutral,
-	"GET /api/accounts":               scopeRefused,
-	"POST /api/accounts":              scopeRefused,
-	"GET /api/accounts/{username}":    scopeRefused,
-	"PATCH /api/accounts/{username}":  scopeRefused,
-	"PUT /api/accounts/{username}":    scopeRefused,
-	"DELETE /api/accounts/{username}": scopeRefused,
-	"POST /api/tokens":                scopeNeutral, // the handler keeps a token within its creator's scope
-	"GET /api/tokens":                 scopeNeutral, // a scoped caller sees its own tokens only
-	"DELETE /api/tokens/{id}":         scopeNeutral, // ... and revokes its own only
+	"POST /api/auth/login":           scopeNeutral,
+	"GET /api/auth/me":               scopeNeutral,
+	"POST /api/auth/change-password": scopeNeutral,
+	"POST /api/auth/password":        scopeNeutral,
+	// MFA is about the caller's own account; the policy and another
+	// account's reset are fleet-wide administration.
+	"POST /api/auth/mfa":                  scopeNeutral,
+	"POST /api/auth/mfa/enroll":           scopeNeutral,
+	"POST /api/auth/mfa/confirm":          scopeNeutral,
+	"DELETE /api/auth/mfa":                scopeNeutral,
+	"GET /api/auth/mfa/policy":            scopeNeutral,
+	"PUT /api/auth/mfa/policy":            scopeRefused,
+	"DELETE /api/accounts/{username}/mfa": scopeRefused,
+	"GET /api/accounts":                   scopeRefused,
+	"POST /api/accounts":                  scopeRefused,
+	"GET /api/accounts/{username}":        scopeRefused,
+	"PATCH /api/accounts/{username}":      scopeRefused,
+	"PUT /api/accounts/{username}":        scopeRefused,
+	"DELETE /api/accounts/{username}":     scopeRefused,
+	"POST /api/tokens":                    scopeNeutral, // the handler keeps a token within its creator's scope
+	"GET /api/tokens":                     scopeNeutral, // a scoped caller sees its own tokens only
+	"DELETE /api/tokens/{id}":             scopeNeutral, // ... and revokes its own only
 
 	"GET /api/agents":                   scopeFiltered,
 	"GET /api/agents/versions":          scopeNeutral, // version counts, no PC named

@@ -575,6 +575,16 @@ type LoginResponse struct {
 	Role         Role      `json:"role"`
 	Exp          time.Time `json:"exp"`
 	MustChangePW bool      `json:"must_change_pw"`
+	// MFAEnrolmentRequired: the policy requires MFA and the account has
+	// none; until it enrols only the enrolment routes answer (403
+	// "mfa enrolment required" elsewhere).
+	MFAEnrolmentRequired bool `json:"mfa_enrolment_required"`
+	// MFARequired and MFAToken are set instead of the fields above when the
+	// account has MFA: POST /api/auth/login answers only
+	// {mfa_required: true, mfa_token} (MFAChallenge), to be exchanged with
+	// a code at POST /api/auth/mfa.
+	MFARequired bool   `json:"mfa_required,omitempty"`
+	MFAToken    string `json:"mfa_token,omitempty"`
 }
 
 // Me is GET /api/auth/me: the caller.
@@ -582,6 +592,9 @@ type Me struct {
 	Username     string `json:"username"`
 	Role         Role   `json:"role"`
 	MustChangePW bool   `json:"must_change_pw"`
+	MFAEnabled   bool   `json:"mfa_enabled"`
+	// MFAEnrolmentRequired: see LoginResponse.
+	MFAEnrolmentRequired bool `json:"mfa_enrolment_required"`
 }
 
 // ChangePasswordRequest is the body of POST /api/auth/change-password.
@@ -604,7 +617,8 @@ type Account struct {
 	LastLoginAt  *time.Time `json:"last_login_at"`
 	// Groups are the PC groups the account is limited to (SPEC §16
 	// scopes); empty = not limited.
-	Groups []string `json:"groups"`
+	Groups     []string `json:"groups"`
+	MFAEnabled bool     `json:"mfa_enabled"`
 }
 
 // CreateAccountRequest is the body of POST /api/accounts (role defaults to

@@ -130,6 +130,7 @@ type Authenticator struct {
 	apiTokens APITokens // nil: API tokens refused
 	touch     toucher
 	changes   changeHook
+	mfa       MFAStore // nil: no MFA (mfa.go)
 }
 
 // New returns an Authenticator over the account store (*store.DB in the
@@ -141,6 +142,7 @@ func New(cfg Config, accounts Accounts, auditor Auditor) (*Authenticator, error)
 	}
 	a := &Authenticator{cfg: cfg, auditor: auditor, log: cfg.Logger, now: cfg.Now, ipt: newIPThrottle()}
 	a.apiTokens, _ = accounts.(APITokens)
+	a.mfa, _ = accounts.(MFAStore)
 	if a.cfg.RecheckInterval <= 0 {
 		a.cfg.RecheckInterval = DefaultRecheckInterval
 	}
@@ -456,8 +458,8 @@ func (a *Authenticator) Wrap(min Role, h http.Handler) http.Handler { return a.w
 const ErrPasswordChangeRequired = "password change required"
 
 // passwordChangeRoutes are the only routes an account that must change
-// its password may call (SPEC §16). MFA enrolment routes join here if a
-// policy ever requires MFA before anything else.
+// its password may call (SPEC §16). The require-all MFA policy's
+// equivalent is mfaEnrolRoutes (mfa.go), checked after this one.
 var passwordChangeRoutes = map[string]bool{
 	"POST /api/auth/change-password": true,
 	"POST /api/auth/password":        true,
@@ -467,6 +469,7 @@ var passwordChangeRoutes = map[string]bool{
 
 func (a *Authenticator) wrap(pattern string, min Role, h http.Handler) http.Handler {
 	allowMustChange := passwordChangeRoutes[pattern]
+	allowMFAEnrol := mfaEnrolRoutes[pattern]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if min == RolePublic {
 			if a.cfg.Disabled {
@@ -489,6 +492,9 @@ func (a *Authenticator) wrap(pattern string, min Role, h http.Handler) http.Hand
 		}
 		if p.MustChangePW && !allowMustChange {
 			writeError(w, http.StatusForbidden, ErrPasswordChangeRequired, "")
+			return
+		}
+		if !allowMFAEnrol && a.mfaEnrolmentGate(w, r, p) {
 			return
 		}
 		if p.Role < min {

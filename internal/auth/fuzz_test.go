@@ -101,3 +101,24 @@ func FuzzParseAPIToken(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeMFALogin(f *testing.F) {
+	for _, s := range []string{
+		`{"mfa_token":"a.b.c","code":"123456"}`, `{"mfa_token":"a.b.c","code":"abcde-fghij"}`,
+		`{"mfa_token":"","code":""}`, `{"mfa_token":"x","code":"1","extra":1}`, `{"code":123456}`,
+		`[]`, `null`, ``, `{`, `{"mfa_token":"x","code":"1"}{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := DecodeMFALogin(data)
+		if err == nil && (req.MFAToken == "" || req.Code == "" || len(req.Code) > 64) {
+			t.Fatalf("accepted %q", data)
+		}
+		c, err := DecodeMFACode(data)
+		if err == nil && (c.Code == "" || len(c.Code) > 64) {
+			t.Fatalf("code body accepted %q", data)
+		}
+		_, _ = DecodeMFAPolicy(data)
+	})
+}

@@ -158,6 +158,16 @@ func (a *Authenticator) Login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid username or password", "")
 		return
 	}
+	mfa, err := a.mfaStatus(ctx, u.ID)
+	if err != nil {
+		a.log.Error("login: read mfa status", "err", err)
+		writeError(w, http.StatusInternalServerError, "account store error", "")
+		return
+	}
+	if mfa.Enabled { // second step: POST /api/auth/mfa (mfa_http.go)
+		a.loginMFAChallenge(w, u)
+		return
+	}
 	if err := a.users.RecordLoginSuccess(ctx, u.Username); err != nil {
 		a.log.Error("login: record success", "err", err)
 	}
@@ -165,15 +175,28 @@ func (a *Authenticator) Login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Authenticator) respondToken(w http.ResponseWriter, r *http.Request, u User, ip, action string) {
-	tok, exp, err := a.tokens.issue(u.ID, u.Username, u.TokenVersion)
+	sess, err := a.session(r.Context(), u)
 	if err != nil {
 		a.log.Error("issue token", "err", err)
 		writeError(w, http.StatusInternalServerError, "cannot issue token", "")
 		return
 	}
 	a.audit(r.Context(), u.Username, action, u.Username, map[string]any{"role": u.Role}, ip)
-	writeJSON(w, http.StatusOK, apiv1.LoginResponse{Token: tok, Username: u.Username, Role: apiv1.Role(u.Role.String()),
-		Exp: exp, MustChangePW: u.MustChangePW})
+	writeJSON(w, http.StatusOK, sess)
+}
+
+// session issues a session token for u, as Login answers it.
+func (a *Authenticator) session(ctx context.Context, u User) (apiv1.LoginResponse, error) {
+	mfa, err := a.mfaStatus(ctx, u.ID)
+	if err != nil {
+		return apiv1.LoginResponse{}, err
+	}
+	tok, exp, err := a.tokens.issue(u.ID, u.Username, u.TokenVersion)
+	if err != nil {
+		return apiv1.LoginResponse{}, err
+	}
+	return apiv1.LoginResponse{Token: tok, Username: u.Username, Role: apiv1.Role(u.Role.String()),
+		Exp: exp, MustChangePW: u.MustChangePW, MFAEnrolmentRequired: mfa.EnrolmentRequired()}, nil
 }
 
 // IssueToken mints a JWT for an existing account (tests, tooling).
@@ -193,7 +216,16 @@ func (a *Authenticator) Me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Wrap re-read the account: p is current.
-	writeJSON(w, http.StatusOK, apiv1.Me{Username: p.Username, Role: apiv1.Role(p.Role.String()), MustChangePW: p.MustChangePW})
+	me := apiv1.Me{Username: p.Username, Role: apiv1.Role(p.Role.String()), MustChangePW: p.MustChangePW}
+	if p.Kind == KindAccount {
+		mfa, err := a.mfaStatus(r.Context(), p.AccountID)
+		if err != nil {
+			a.writeStoreError(w, err)
+			return
+		}
+		me.MFAEnabled, me.MFAEnrolmentRequired = mfa.Enabled, mfa.EnrolmentRequired()
+	}
+	writeJSON(w, http.StatusOK, me)
 }
 
 // ChangePassword serves POST /api/auth/change-password and its SPEC §16
@@ -314,6 +346,16 @@ func (a *Authenticator) ListAccounts(w http.ResponseWriter, r *http.Request) {
 	for i, u := range users {
 		out[i] = accountView(u)
 	}
+	if a.mfa != nil {
+		on, err := a.mfa.MFAEnabledAccounts(r.Context())
+		if err != nil {
+			a.writeStoreError(w, err)
+			return
+		}
+		for i := range out {
+			out[i].MFAEnabled = on[out[i].ID]
+		}
+	}
 	cursor.SetHeaders(w.Header(), r, total, false, next)
 	writeJSON(w, http.StatusOK, out)
 }
@@ -325,7 +367,19 @@ func (a *Authenticator) GetAccount(w http.ResponseWriter, r *http.Request) {
 		a.writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, accountView(u))
+	a.writeAccount(w, r, http.StatusOK, u)
+}
+
+// writeAccount answers accountView(u) with its MFA flag.
+func (a *Authenticator) writeAccount(w http.ResponseWriter, r *http.Request, status int, u User) {
+	v := accountView(u)
+	mfa, err := a.mfaStatus(r.Context(), u.ID)
+	if err != nil {
+		a.writeStoreError(w, err)
+		return
+	}
+	v.MFAEnabled = mfa.Enabled
+	writeJSON(w, status, v)
 }
 
 type createAccountRequest struct {
@@ -417,7 +471,7 @@ func (a *Authenticator) UpdateAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	a.AccountsChanged()
 	a.audit(r.Context(), Actor(r.Context()), ActionAccountUpdate, u.Username, change, a.ClientIP(r))
-	writeJSON(w, http.StatusOK, accountView(u))
+	a.writeAccount(w, r, http.StatusOK, u)
 }
 
 // DeleteAccount serves DELETE /api/accounts/{username} (admin) → 204; 409

@@ -126,7 +126,7 @@ func (a *app) accountsCmd() *cobra.Command {
 	}
 	reset.Flags().BoolVar(&resetStdin, "password-stdin", false, "read the new password from stdin (one line)")
 	cmd.AddCommand(list, create, setDisabled("disable", "Disable an account (refused at once, streams close)", true, "disabled"),
-		setDisabled("enable", "Enable a disabled account", false, "enabled"), del, reset)
+		setDisabled("enable", "Enable a disabled account", false, "enabled"), del, reset, a.resetMFACmd())
 	cmd.AddCommand(a.accountsUpdateCmd())
 	return cmd
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func (a *app) loginCmd() *cobra.Command {
-	var user string
+	var user, code string
 	var passwordStdin bool
 	cmd := &cobra.Command{
 		Use:   "login",
@@ -24,7 +24,8 @@ func (a *app) loginCmd() *cobra.Command {
 (POST /api/auth/login) and store the token in the user's config directory
 (kanade/token, mode 0600). Later commands send it unless --token or
 KANADE_AUTH_TOKEN is given. --password-stdin reads the password from stdin
-for scripts.`,
+for scripts. An account with MFA is asked for its code (a 6-digit TOTP code
+or a recovery code) on a terminal, or takes it from --code.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := a.opt.In
@@ -62,6 +63,11 @@ for scripts.`,
 				}
 				return err
 			}
+			if lr.MFARequired {
+				if lr, err = a.loginMFA(cmd, c, user, lr.MFAToken, code); err != nil {
+					return err
+				}
+			}
 			if lr.Token == "" {
 				return fmt.Errorf("login: the backend sent no token")
 			}
@@ -78,9 +84,11 @@ for scripts.`,
 			}
 			if lr.MustChangePW {
 				msg += "\nthe backend requires a password change before anything else: run `kanade passwd`"
+			} else if lr.MFAEnrolmentRequired {
+				msg += "\nthe backend requires MFA before anything else: run `kanade mfa enroll`"
 			}
 			return a.emitValue(map[string]any{"username": user, "role": lr.Role, "exp": lr.Exp, "token_file": path,
-				"must_change_pw": lr.MustChangePW}, func(w io.Writer) error {
+				"must_change_pw": lr.MustChangePW, "mfa_enrolment_required": lr.MFAEnrolmentRequired}, func(w io.Writer) error {
 				_, err := fmt.Fprintln(w, msg)
 				return err
 			})
@@ -88,6 +96,7 @@ for scripts.`,
 	}
 	cmd.Flags().StringVarP(&user, "username", "u", "", "username (default: prompt)")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin (one line)")
+	cmd.Flags().StringVar(&code, "code", "", "MFA code (TOTP or recovery code) for an account with MFA (default: prompt on a terminal)")
 	return cmd
 }
 

@@ -214,7 +214,7 @@ remote script's exit code.`,
 	root.AddCommand(
 		a.runCmd(), a.pingCmd(), a.killCmd(), a.revokeCmd(true), a.revokeCmd(false),
 		a.jobCmd(), a.execCmd(), a.executionsCmd(), a.scheduleCmd(), a.agentsCmd(), a.resultsCmd(),
-		a.groupsCmd(), a.inventoryCmd(), a.checksCmd(), a.alertsCmd(), a.enrollTokenCmd(), a.operatorCredsCmd(), a.releaseCmd(), a.configCmd(), a.freezeCmd(), a.channelsCmd(), a.notificationsCmd(), a.jetstreamCmd(), a.loginCmd(), a.passwdCmd(), a.accountsCmd(), a.tokensCmd(),
+		a.groupsCmd(), a.inventoryCmd(), a.checksCmd(), a.alertsCmd(), a.enrollTokenCmd(), a.operatorCredsCmd(), a.releaseCmd(), a.configCmd(), a.freezeCmd(), a.channelsCmd(), a.notificationsCmd(), a.jetstreamCmd(), a.loginCmd(), a.passwdCmd(), a.mfaCmd(), a.accountsCmd(), a.tokensCmd(),
 		a.completionCmd(root), a.docsCmd(root), a.versionCmd(),
 	)
 	refuseUnknownSubcommands(root)

@@ -18,7 +18,7 @@ import (
 // The installer's two routes are public too: the enrollment token in
 // ?token= is their credential (the download also takes a viewer's bearer
 // token, checked in its handler: proved below).
-var publicAPI = []string{"GET /api/version", "POST /api/auth/login", "POST /api/enroll",
+var publicAPI = []string{"GET /api/version", "POST /api/auth/login", "POST /api/auth/mfa", "POST /api/enroll",
 	"GET /api/install/{os}", "GET /api/releases/{version}/{platform}"}
 
 // goldenRoutes reads internal/api/testdata/routes.golden: the reviewed

@@ -235,6 +235,12 @@ func (db *DB) DeleteAccount(ctx context.Context, username string) error {
 			WHERE account_id IN (SELECT id FROM users WHERE username = ?)`), username); err != nil {
 			return err
 		}
+		for _, t := range []string{"account_recovery_codes", "account_mfa"} { // migration 00020
+			if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM `+t+`
+				WHERE account_id IN (SELECT id FROM users WHERE username = ?)`), username); err != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM users WHERE username = ?`), username)
 		return err
 	})

@@ -87,6 +87,7 @@ export interface Account {
    * scopes); empty = not limited.
    */
   groups: string[] | null
+  mfa_enabled: boolean
 }
 
 /** AddGroupRequest is the body of POST /api/agents/{pc_id}/groups. */
@@ -842,6 +843,68 @@ export interface LoginResponse {
   role: Role
   exp: Time
   must_change_pw: boolean
+  /**
+   * MFAEnrolmentRequired: the policy requires MFA and the account has
+   * none; until it enrols only the enrolment routes answer (403
+   * "mfa enrolment required" elsewhere).
+   */
+  mfa_enrolment_required: boolean
+  /**
+   * MFARequired and MFAToken are set instead of the fields above when the
+   * account has MFA: POST /api/auth/login answers only
+   * {mfa_required: true, mfa_token} (MFAChallenge), to be exchanged with
+   * a code at POST /api/auth/mfa.
+   */
+  mfa_required?: boolean
+  mfa_token?: string
+}
+
+/**
+ * MFACodeRequest is the body of POST /api/auth/mfa/confirm (a TOTP code)
+ * and DELETE /api/auth/mfa (a TOTP or recovery code).
+ */
+export interface MFACodeRequest {
+  code: string
+}
+
+/**
+ * MFAConfirmResponse is POST /api/auth/mfa/confirm's answer. Confirming
+ * revokes the account's other sessions; Session is a fresh one.
+ */
+export interface MFAConfirmResponse {
+  mfa_enabled: boolean
+  session: LoginResponse
+}
+
+/**
+ * MFAEnrollment is POST /api/auth/mfa/enroll's answer, shown once: the
+ * TOTP secret (base32), the otpauth:// URL an authenticator app imports,
+ * the same as a QR code (a data:image/png;base64 URL) and the recovery
+ * codes. Pending until POST /api/auth/mfa/confirm.
+ */
+export interface MFAEnrollment {
+  secret: string
+  otpauth_url: string
+  qr_png: string
+  recovery_codes: string[] | null
+}
+
+/**
+ * MFALoginRequest is the body of POST /api/auth/mfa. Code is a 6-digit
+ * TOTP code or a recovery code (xxxxx-xxxxx, case and dashes ignored).
+ */
+export interface MFALoginRequest {
+  mfa_token: string
+  code: string
+}
+
+/**
+ * MFAPolicy is GET and PUT /api/auth/mfa/policy: RequireAll holds every
+ * account without MFA to enrol before anything else (API tokens are not
+ * subject to it).
+ */
+export interface MFAPolicy {
+  require_all: boolean
 }
 
 /** Manifest is a job definition (what runs). */
@@ -862,6 +925,9 @@ export interface Me {
   username: string
   role: Role
   must_change_pw: boolean
+  mfa_enabled: boolean
+  /** MFAEnrolmentRequired: see LoginResponse. */
+  mfa_enrolment_required: boolean
 }
 
 /**
@@ -1379,6 +1445,24 @@ export function createApi(t: Transport) {
     /** POST /api/auth/password: change the caller's password (SPEC §16's name for /api/auth/change-password) */
     changeOwnPassword: (body: ChangePasswordRequest, opts: CallOptions = {}): Promise<LoginResponse> =>
       t({ method: 'POST', path: `/api/auth/password`, body, signal: opts.signal }) as Promise<LoginResponse>,
+    /** POST /api/auth/mfa: second login step: exchange the mfa_token and a TOTP or recovery code for a token (public, throttled like login) */
+    loginMFA: (body: MFALoginRequest, opts: CallOptions = {}): Promise<LoginResponse> =>
+      t({ method: 'POST', path: `/api/auth/mfa`, body, signal: opts.signal }) as Promise<LoginResponse>,
+    /** POST /api/auth/mfa/enroll: begin (or restart) MFA enrolment: a TOTP secret, its QR code and recovery codes, shown once */
+    enrollMFA: (opts: CallOptions = {}): Promise<MFAEnrollment> =>
+      t({ method: 'POST', path: `/api/auth/mfa/enroll`, signal: opts.signal }) as Promise<MFAEnrollment>,
+    /** POST /api/auth/mfa/confirm: turn MFA on with a code of the pending secret; other sessions end, a fresh one is returned */
+    confirmMFA: (body: MFACodeRequest, opts: CallOptions = {}): Promise<MFAConfirmResponse> =>
+      t({ method: 'POST', path: `/api/auth/mfa/confirm`, body, signal: opts.signal }) as Promise<MFAConfirmResponse>,
+    /** DELETE /api/auth/mfa: turn the caller's MFA off with a TOTP or recovery code (refused when the policy requires MFA) */
+    disableMFA: (body: MFACodeRequest, opts: CallOptions = {}): Promise<void> =>
+      t({ method: 'DELETE', path: `/api/auth/mfa`, body, signal: opts.signal }) as Promise<void>,
+    /** GET /api/auth/mfa/policy: whether MFA is required for every account */
+    getMFAPolicy: (opts: CallOptions = {}): Promise<MFAPolicy> =>
+      t({ method: 'GET', path: `/api/auth/mfa/policy`, signal: opts.signal }) as Promise<MFAPolicy>,
+    /** PUT /api/auth/mfa/policy: require MFA for every account, or not (admin; audited) */
+    putMFAPolicy: (body: MFAPolicy, opts: CallOptions = {}): Promise<MFAPolicy> =>
+      t({ method: 'PUT', path: `/api/auth/mfa/policy`, body, signal: opts.signal }) as Promise<MFAPolicy>,
     /** GET /api/accounts: accounts (admin) */
     listAccounts: (query: Page = {}, opts: CallOptions = {}): Promise<List<Account>> =>
       t({ method: 'GET', path: `/api/accounts`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<Account>>,
@@ -1394,6 +1478,9 @@ export function createApi(t: Transport) {
     /** DELETE /api/accounts/{username}: delete an account (admin) */
     deleteAccount: (username: string, opts: CallOptions = {}): Promise<void> =>
       t({ method: 'DELETE', path: `/api/accounts/${encodeURIComponent(username)}`, signal: opts.signal }) as Promise<void>,
+    /** DELETE /api/accounts/{username}/mfa: remove an account's MFA (lost device; admin; audited) */
+    resetAccountMFA: (username: string, opts: CallOptions = {}): Promise<void> =>
+      t({ method: 'DELETE', path: `/api/accounts/${encodeURIComponent(username)}/mfa`, signal: opts.signal }) as Promise<void>,
     /** POST /api/tokens: create an API token for automation; the secret is shown once (operator; role at most the creator's) */
     createAPIToken: (body: CreateAPITokenRequest, opts: CallOptions = {}): Promise<CreatedAPIToken> =>
       t({ method: 'POST', path: `/api/tokens`, body, signal: opts.signal }) as Promise<CreatedAPIToken>,
