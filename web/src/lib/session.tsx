@@ -5,7 +5,7 @@ import { createContext, useContext, useSyncExternalStore, type ReactNode } from 
 import { getToken, onTokenChange } from './auth'
 import type { Me } from './types'
 
-const MeCtx = createContext<Me>({ username: '', role: 'viewer', must_change_pw: false })
+const MeCtx = createContext<Me>({ username: '', role: 'viewer', must_change_pw: false, mfa_enabled: false, mfa_enrolment_required: false })
 
 /** Makes `me` the account useMe returns below it. */
 export function SessionProvider({ me, children }: { me: Me; children: ReactNode }) {

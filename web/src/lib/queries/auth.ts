@@ -15,7 +15,7 @@ export async function getMe(): Promise<Me> {
     return await client.me()
   } catch (e) {
     // With auth disabled (dev) there may be no account endpoint at all.
-    if (e instanceof ApiError && e.status === 404) return { username: 'anonymous', role: 'admin', must_change_pw: false }
+    if (e instanceof ApiError && e.status === 404) return { username: 'anonymous', role: 'admin', must_change_pw: false, mfa_enabled: false, mfa_enrolment_required: false }
     throw e
   }
 }
