@@ -267,9 +267,18 @@ func TestReplicasFailover(t *testing.T) {
 			t.Fatalf("tick %s is not on the schedule", tick)
 		}
 	}
-	if fired := count("SELECT COUNT(*) FROM executions WHERE job_id = 'tick'"); fired != len(all) {
-		t.Fatalf("%d scheduled executions for %d audited fires", fired, len(all))
-	}
+	// Every audited fire has its execution. The survivor keeps firing, so
+	// both sides are re-read until they settle; and the kill can land
+	// between a fire's dispatch and its audit record, leaving at most one
+	// execution of the dead leader without an audited fire (that tick still
+	// ran once: the survivor catches up only ticks after the last audited
+	// one, and no audited tick repeats, checked above).
+	var fired int
+	testenv.Eventually(t, 30*time.Second, "executions match audited fires", func() bool {
+		all = fireTicks(t, js, time.Time{})
+		fired = count("SELECT COUNT(*) FROM executions WHERE job_id = 'tick'")
+		return fired >= len(all) && fired <= len(all)+1
+	})
 	t.Logf("%d fires, %d after the failover", len(all), len(fireTicks(t, js, killedAt)))
 	healthy(survivor)
 }
