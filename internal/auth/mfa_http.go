@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 )
@@ -258,26 +259,23 @@ func (a *Authenticator) MFAEnroll(w http.ResponseWriter, r *http.Request) {
 		QRPNG: "data:image/png;base64," + base64.StdEncoding.EncodeToString(qr.Bytes()), RecoveryCodes: codes})
 }
 
-// MFAConfirm serves POST /api/auth/mfa/confirm (viewer): a code of the
-// pending secret turns MFA on. The account's sessions are revoked (token
-// generation bump) and the answer carries a fresh one. A wrong code is
-// 400 and counts toward the address throttle, not the account lockout.
-func (a *Authenticator) MFAConfirm(w http.ResponseWriter, r *http.Request) {
+// ownCodeRequest is the common start of confirm and disable: MFA
+// available, the caller's own account, the address not throttled, and a
+// {code} body; it has answered when ok is false.
+func (a *Authenticator) ownCodeRequest(w http.ResponseWriter, r *http.Request) (p Principal, req apiv1.MFACodeRequest, ip, key string, now time.Time, ok bool) {
 	if a.mfaUnavailable(w) {
 		return
 	}
-	p, ok := a.ownAccount(w, r)
-	if !ok {
+	if p, ok = a.ownAccount(w, r); !ok {
 		return
 	}
-	ctx := r.Context()
-	ip := a.ClientIP(r)
-	key := throttleKey(ip)
-	now := a.now()
+	ip = a.ClientIP(r)
+	key = throttleKey(ip)
+	now = a.now()
 	if d := a.ipt.blocked(key, now); d > 0 {
 		setRetryAfter(w, d)
 		writeError(w, http.StatusTooManyRequests, "too many failed attempts from this address; retry later", "")
-		return
+		return p, req, ip, key, now, false
 	}
 	body, ok := readBody(w, r)
 	if !ok {
@@ -286,8 +284,21 @@ func (a *Authenticator) MFAConfirm(w http.ResponseWriter, r *http.Request) {
 	req, err := DecodeMFACode(body)
 	if err != nil {
 		writeBadRequest(w, err)
+		return p, req, ip, key, now, false
+	}
+	return p, req, ip, key, now, true
+}
+
+// MFAConfirm serves POST /api/auth/mfa/confirm (viewer): a code of the
+// pending secret turns MFA on. The account's sessions are revoked (token
+// generation bump) and the answer carries a fresh one. A wrong code is
+// 400 and counts toward the address throttle, not the account lockout.
+func (a *Authenticator) MFAConfirm(w http.ResponseWriter, r *http.Request) {
+	p, req, ip, key, now, ok := a.ownCodeRequest(w, r)
+	if !ok {
 		return
 	}
+	ctx := r.Context()
 	st, err := a.mfa.GetMFA(ctx, p.AccountID)
 	if err != nil {
 		a.writeStoreError(w, err)
@@ -336,31 +347,11 @@ func (a *Authenticator) MFAConfirm(w http.ResponseWriter, r *http.Request) {
 // own MFA off with a TOTP or recovery code; 403 when the policy requires
 // MFA. A wrong code is 400 and counts toward the address throttle.
 func (a *Authenticator) MFADisable(w http.ResponseWriter, r *http.Request) {
-	if a.mfaUnavailable(w) {
-		return
-	}
-	p, ok := a.ownAccount(w, r)
+	p, req, ip, key, now, ok := a.ownCodeRequest(w, r)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	ip := a.ClientIP(r)
-	key := throttleKey(ip)
-	now := a.now()
-	if d := a.ipt.blocked(key, now); d > 0 {
-		setRetryAfter(w, d)
-		writeError(w, http.StatusTooManyRequests, "too many failed attempts from this address; retry later", "")
-		return
-	}
-	body, ok := readBody(w, r)
-	if !ok {
-		return
-	}
-	req, err := DecodeMFACode(body)
-	if err != nil {
-		writeBadRequest(w, err)
-		return
-	}
 	status, err := a.mfa.MFAStatus(ctx, p.AccountID)
 	if err != nil {
 		a.writeStoreError(w, err)
