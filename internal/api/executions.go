@@ -19,7 +19,7 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l, err := s.d.Store.PageExecutions(r.Context(), store.ExecFilter{JobID: r.URL.Query().Get("job_id"), Status: status,
-		Scope: scopeOf(r), Actor: Actor(r)}, p)
+		Scope: scopeOf(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -530,6 +530,20 @@ func TestHeartbeatsAndAgentQueries(t *testing.T) {
 		check(`q \ is literal`, g, n, nil, 0)
 		g, n = list(store.AgentFilter{Group: "web"}, store.Page{Limit: 10})
 		check("group", g, n, []string{"pc-a", "pc-c"}, 2)
+		// Group scopes (SPEC §16): in the SQL, so totals and pages fit.
+		g, n = list(store.AgentFilter{Scope: []string{"eu"}}, store.Page{Limit: 10})
+		check("scope eu", g, n, []string{"pc-a"}, 1)
+		g, n = list(store.AgentFilter{Scope: []string{"eu", "web"}}, store.Page{Limit: 1, Offset: 1})
+		check("scope eu+web page 2", g, n, []string{"pc-c"}, 2)
+		g, n = list(store.AgentFilter{Scope: []string{"nowhere"}}, store.Page{Limit: 10})
+		check("scope of an empty group", g, n, nil, 0)
+		if in, err := db.PCsInScope(ctx, []string{"pc-a", "pc-b", "pc-c", "nope"}, []string{"web"}); err != nil ||
+			!in["pc-a"] || in["pc-b"] || !in["pc-c"] || in["nope"] {
+			t.Errorf("PCsInScope: %v %v", in, err)
+		}
+		if in, err := db.ScopePCs(ctx, []string{"eu"}); err != nil || len(in) != 1 || !in["pc-a"] {
+			t.Errorf("ScopePCs: %v %v", in, err)
+		}
 		g, n = list(store.AgentFilter{Sort: "hostname", Desc: true}, store.Page{Limit: 2})
 		check("sort hostname desc", g, n, []string{"pc-c", "pc-a"}, 3)
 		g, n = list(store.AgentFilter{Sort: "last_heartbeat"}, store.Page{Limit: 2, Offset: 1})
@@ -804,6 +818,17 @@ func TestUsersOnStore(t *testing.T) {
 		if _, err := u.Create(ctx, auth.NewUser{Username: "a2", Password: "password-123", Role: auth.RoleAdmin}); err != nil {
 			t.Fatal(err)
 		}
+		// Group scopes round-trip, sorted and deduplicated; [] clears.
+		sc, err := u.Create(ctx, auth.NewUser{Username: "scoped", Password: "password-123", Role: auth.RoleOperator,
+			Groups: []string{"lab", "canary", "lab"}})
+		if err != nil || !slices.Equal(sc.Groups, []string{"canary", "lab"}) {
+			t.Fatalf("scoped account: %v %+v", err, sc)
+		}
+		none := []string{}
+		if sc, err = u.Update(ctx, "scoped", auth.Patch{Groups: &none}); err != nil || len(sc.Groups) != 0 {
+			t.Fatalf("clear scope: %v %+v", err, sc)
+		}
+		ok(t, u.Delete(ctx, "scoped"))
 		for i := range auth.MaxFailedLogins {
 			until, err := u.RecordLoginFailure(ctx, "a2")
 			if err != nil || (i < auth.MaxFailedLogins-1) != until.IsZero() {

@@ -137,6 +137,11 @@ func planCases(now time.Time) []planCase {
 		agents("online", "", AgentFilter{Status: "online"}),
 		agents("offline", "", AgentFilter{Status: "offline"}),
 		agents("by group", "agent_groups_group", AgentFilter{Group: "canary"}),
+		// Group scopes (SPEC §16): the scope's subquery reads agent_groups_group.
+		agents("scoped", "", AgentFilter{Scope: []string{"canary", "lab"}}),
+		res("scoped newest page", "", ResultFilter{Scope: []string{"canary"}}),
+		res("scoped by exec_id", "results_exec", ResultFilter{ExecID: "exec-0001", Scope: []string{"canary"}}),
+		execs("scoped newest page", "", ExecFilter{Scope: []string{"canary"}}),
 		agents("sorted by hostname", "agents_hostname", AgentFilter{Sort: "hostname"}),
 		agents("sorted by last heartbeat", "agents_last_heartbeat", AgentFilter{Sort: "last_heartbeat", Desc: true}),
 		// SQLite: the trigram index (search.go); PostgreSQL scans.
