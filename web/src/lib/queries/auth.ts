@@ -3,6 +3,10 @@ import { useQuery } from '@tanstack/react-query'
 import { ApiError } from '../api'
 import { client } from '../client'
 import type { LoginResponse, Me } from '../types'
+import type { MFAChallenge } from './mfa'
+
+/** GET /api/auth/me with the MFA contract's fields (optional until the generated Me has them). */
+export type Session = Me & { mfa_enabled?: boolean; mfa_enrolment_required?: boolean }
 
 export const authKeys = {
   me: (token: string) => ['me', token],
@@ -10,7 +14,7 @@ export const authKeys = {
 
 // ---- fetchers ----
 
-export async function getMe(): Promise<Me> {
+export async function getMe(): Promise<Session> {
   try {
     return await client.me()
   } catch (e) {
@@ -20,7 +24,9 @@ export async function getMe(): Promise<Me> {
   }
 }
 
-export const login = (username: string, password: string): Promise<LoginResponse> => client.login({ username, password })
+/** A token, or (an account with MFA) the challenge of the second step. */
+export const login = (username: string, password: string): Promise<(LoginResponse & { mfa_enrolment_required?: boolean }) | MFAChallenge> =>
+  client.login({ username, password })
 
 // ---- hooks ----
 
