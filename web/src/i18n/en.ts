@@ -77,7 +77,7 @@ export const en = {
   'notif.slackURL': 'Incoming-webhook URL',
   'notif.slackHint': 'The URL is the secret of a Slack webhook: it is not shown again.',
   'notif.hmacSecret': 'Signing secret',
-  'notif.hmacHint': 'Optional. Each POST carries X-Kanade-Signature, the HMAC-SHA256 of the body with this secret.',
+  'notif.hmacHint': 'Each POST carries X-Kanade-Signature, the HMAC-SHA256 of the body with this secret.',
   'notif.smtpHost': 'SMTP host',
   'notif.smtpPort': 'Port',
   'notif.smtpUser': 'SMTP user',

@@ -53,6 +53,10 @@ export function channelProblems(f: ChannelForm): Partial<Record<keyof ChannelFor
     if (!f.url.trim()) p.url = 'required'
     else if (!/^https?:\/\/\S+$/.test(f.url.trim())) p.url = 'badURL'
   }
+  // The webhook's HMAC key (X-Kanade-Signature) is required by the API.
+  if (f.type === 'webhook' && !f.secret) p.secret = 'required'
+  // An SMTP password goes with a user name (the API refuses it alone).
+  if (f.type === 'email' && f.smtpPassword && !f.smtpUser.trim()) p.smtpUser = 'required'
   if (f.type === 'email') {
     if (!f.smtpHost.trim()) p.smtpHost = 'required'
     const port = Number(f.smtpPort)

@@ -281,7 +281,7 @@ function CreateChannel({ onClose, onCreated }: { onClose: () => void; onCreated:
         </Field>
       )}
       {f.type === 'webhook' && (
-        <Field label={t('notif.hmacSecret')} hint={t('notif.hmacHint')}>
+        <Field label={t('notif.hmacSecret')} hint={t('notif.hmacHint')} error={problem('secret')}>
           <input name="secret" type="password" value={f.secret} onChange={(e) => set('secret')(e.target.value)} autoComplete="new-password" />
         </Field>
       )}
@@ -294,7 +294,7 @@ function CreateChannel({ onClose, onCreated }: { onClose: () => void; onCreated:
             <Field label={t('notif.smtpPort')} error={problem('smtpPort')}>
               <input name="smtp_port" inputMode="numeric" value={f.smtpPort} onChange={(e) => set('smtpPort')(e.target.value)} />
             </Field>
-            <Field label={t('notif.smtpUser')}>
+            <Field label={t('notif.smtpUser')} error={problem('smtpUser')}>
               <input name="smtp_user" value={f.smtpUser} onChange={(e) => set('smtpUser')(e.target.value)} autoComplete="off" />
             </Field>
             <Field label={t('notif.smtpPassword')}>
