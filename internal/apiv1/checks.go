@@ -117,7 +117,8 @@ type CheckTrendQuery struct {
 // (an alert is open exactly while its PC fails the check); Unknown is
 // today's count (a PC has no verdict only before its first); the rest of
 // today's PCs count as passing. The PC set is today's, so today's row
-// equals GET /api/checks.
+// equals GET /api/checks. A day that ended before the check first reported
+// has all counts 0 (no data, not 0 %).
 type CheckTrendDay struct {
 	Day     string `json:"day"` // YYYY-MM-DD, UTC
 	Passing int    `json:"passing"`

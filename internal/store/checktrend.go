@@ -42,9 +42,25 @@ func (db *DB) CheckTrend(ctx context.Context, checkID string, days int, now time
 	points[days-1] = now
 
 	var total, unknown int
-	if err := db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0)
-		FROM check_status WHERE check_id = ?`), apiv1.CheckUnknown, checkID).Scan(&total, &unknown); err != nil {
+	var firstSince sql.NullString
+	if err := db.read.QueryRowContext(ctx, db.q(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0), MIN(since)
+		FROM check_status WHERE check_id = ?`), apiv1.CheckUnknown, checkID).Scan(&total, &unknown, &firstSince); err != nil {
 		return out, false, fmt.Errorf("check trend %s: count PCs: %w", checkID, err)
+	}
+	// When the check first reported: its oldest result still kept (index
+	// results_job), or the oldest state's start. Days that ended before
+	// have no PCs rather than today's all passing.
+	var firstResult sql.NullString
+	if err := db.read.QueryRowContext(ctx, db.q(`SELECT MIN(recorded_at) FROM execution_results WHERE job_id = ?`), checkID).Scan(&firstResult); err != nil {
+		return out, false, fmt.Errorf("check trend %s: first result: %w", checkID, err)
+	}
+	first := now
+	for _, v := range []sql.NullString{firstSince, firstResult} {
+		if v.Valid && v.String != "" {
+			if ts := ParseTS(v.String); ts.Before(first) {
+				first = ts
+			}
+		}
 	}
 
 	// The alerts open at some point of the window: opened by its end, not
@@ -75,6 +91,10 @@ func (db *DB) CheckTrend(ctx context.Context, checkID string, days int, now time
 		return out, false, fmt.Errorf("check trend %s: alerts: %w", checkID, err)
 	}
 	for i, p := range points {
+		if p.Before(first) {
+			out.Days = append(out.Days, apiv1.CheckTrendDay{Day: p.Format(time.DateOnly)})
+			continue
+		}
 		f := min(failing[i], total-unknown)
 		d := apiv1.CheckTrendDay{Day: p.Format(time.DateOnly), Failing: f, Unknown: unknown, Passing: total - unknown - f}
 		if total > 0 {

@@ -50,6 +50,14 @@ func TestCheckTrend(t *testing.T) {
 		if c := l.Rows[0]; c.Passing != 2 || c.Failing != 1 || c.CompliancePct != got.Days[3].PassingPct {
 			t.Errorf("summary %+v does not match today's trend %+v", c, got.Days[3])
 		}
+		// A day before the check first reported has no PCs, not today's.
+		five, _, _ := db.CheckTrend(ctx, "disk", 5, now)
+		if d := five.Days[0]; d != (apiv1.CheckTrendDay{Day: day(-1, 0).Format(time.DateOnly)}) {
+			t.Errorf("the day before the first result = %+v", d)
+		}
+		if five.Days[1] != want[0] {
+			t.Errorf("5 days: day 1 = %+v, want %+v", five.Days[1], want[0])
+		}
 		// The window is clamped; an unknown check is not found.
 		if one, _, _ := db.CheckTrend(ctx, "disk", 0, now); len(one.Days) != 1 {
 			t.Errorf("days=0 gave %d days", len(one.Days))

@@ -321,7 +321,8 @@ export interface CheckTrend {
  * (an alert is open exactly while its PC fails the check); Unknown is
  * today's count (a PC has no verdict only before its first); the rest of
  * today's PCs count as passing. The PC set is today's, so today's row
- * equals GET /api/checks.
+ * equals GET /api/checks. A day that ended before the check first reported
+ * has all counts 0 (no data, not 0 %).
  */
 export interface CheckTrendDay {
   /** YYYY-MM-DD, UTC */

@@ -111,7 +111,7 @@ function CheckTrendCard({ check, days, onDays, interval }: { check: string; days
         <Spinner />
       ) : range ? (
         <div data-testid="compliance-trend">
-          <LineChart series={series} yRange={pctRangeY} yFormat={pctFormat} label={t('comp.trend.label', { check, min: pctFormat(range.min), max: pctFormat(range.max), count: days })} />
+          <LineChart daily series={series} yRange={pctRangeY} yFormat={pctFormat} label={t('comp.trend.label', { check, min: pctFormat(range.min), max: pctFormat(range.max), count: days })} />
           <p className="muted small">{t('comp.trend.explain')}</p>
         </div>
       ) : (

@@ -16,12 +16,17 @@ export type LineChartProps = {
   yFormat?: (v: number) => string
   height?: number
   label: string
+  /** One point per UTC day: ticks on whole days, labelled by date. */
+  daily?: boolean
 }
+
+const DAY = 86_400
+const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' })
 
 const cssVar = (name: string, fallback: string) =>
   (typeof document !== 'undefined' && getComputedStyle(document.documentElement).getPropertyValue(name).trim()) || fallback
 
-export default function LineChart({ series, yRange, yFormat = (v) => String(v), height = 200, label }: LineChartProps) {
+export default function LineChart({ series, yRange, yFormat = (v) => String(v), height = 200, label, daily }: LineChartProps) {
   const box = useRef<HTMLDivElement>(null)
   // Redraw in the new colours when the theme changes (lib/theme.ts sets data-theme on <html>).
   useTheme()
@@ -36,9 +41,12 @@ export default function LineChart({ series, yRange, yFormat = (v) => String(v), 
       width: Math.max(200, el.clientWidth),
       height,
       scales: { x: { time: true }, y: yRange ? { range: yRange } : {} },
-      axes: [axis, { ...axis, values: (_u, vals) => vals.map((v) => yFormat(v)), size: 56 }],
+      axes: [
+        daily ? { ...axis, incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY], space: 60, values: (_u, vals) => vals.map((v) => dayFmt.format(v * 1000)) } : axis,
+        { ...axis, values: (_u, vals) => vals.map((v) => yFormat(v)), size: 56 },
+      ],
       series: [
-        {},
+        daily ? { value: (_u: uPlot, v: number | null) => (v === null ? '—' : dayFmt.format(v * 1000)) } : {},
         ...series.lines.map((l) => ({
           label: l.label,
           stroke: cssVar(l.color, '#15803d'),
@@ -59,6 +67,6 @@ export default function LineChart({ series, yRange, yFormat = (v) => String(v), 
       ro.disconnect()
       plot.destroy()
     }
-  }, [series, yRange, yFormat, height, theme])
+  }, [series, yRange, yFormat, height, theme, daily])
   return <div ref={box} className="line-chart" role="img" aria-label={label} />
 }
