@@ -189,7 +189,7 @@ describe('accounts and access', () => {
       await p.getByLabel('Code').fill(code)
       await p.getByRole('button', { name: 'Sign in', exact: true }).click()
       await p.getByRole('link', { name: 'My security' }).waitFor()
-      assert.equal(await p.getByText(NAME).first().isVisible(), true)
+      await p.getByText(NAME).filter({ visible: true }).first().waitFor() // signed in as the user
     } finally {
       await uctx.close()
     }
