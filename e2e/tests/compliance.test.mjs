@@ -2,7 +2,8 @@
 // real backend and the two real agents of .ci/e2e.sh (e2e-pc-1, e2e-pc-2). A
 // critical check whose sh script fails on e2e-pc-1 only runs on both; the
 // Compliance page shows 50 % and the failing PC, the header badge counts the
-// open alert, and Ack on the Alerts page records who acknowledged it.
+// open alert, its trend chart ends at 50 %, and Ack on the Alerts page records
+// who acknowledged it.
 // SHOTS=dir saves screenshots there.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -91,6 +92,16 @@ describe('compliance', () => {
     const pcs = page.getByRole('table', { name: `PCs of ${JOB}` })
     await pcs.getByRole('link', { name: 'e2e-pc-1' }).waitFor()
     assert.equal(await pcs.getByRole('link', { name: 'e2e-pc-2' }).count(), 0)
+    // The trend chart of the check: today's point is its 50 % (GET /api/checks/{id}/trend).
+    const trend = page.getByTestId('compliance-trend')
+    await trend.locator('canvas').waitFor()
+    assert.match(await trend.getByRole('img').getAttribute('aria-label'), new RegExp(`% of PCs passing ${JOB} over the last 30 days: from .* to 50 %`))
+    const days = (await api(`/api/checks/${JOB}/trend?days=7`)).json.days
+    assert.equal(days.length, 7)
+    assert.deepEqual(days.at(-1), { ...days.at(-1), passing: 1, failing: 1, passing_pct: 50 })
+    await page.getByRole('radio', { name: '7 days' }).click()
+    await page.waitForURL(/days=7/)
+    await trend.locator('canvas').waitFor()
     await shot('compliance')
     await pcs.getByRole('link', { name: 'e2e-pc-1' }).click()
     await page.waitForURL(/\/agents\/e2e-pc-1$/)

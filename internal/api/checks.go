@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/kanade-fleet/kanade/internal/alerting"
@@ -17,6 +19,7 @@ import (
 type Checks interface {
 	PageChecks(ctx context.Context, p store.Page) (store.Listing[apiv1.CheckSummary], error)
 	PageCheckStatus(ctx context.Context, f store.CheckStatusFilter, p store.Page) (store.Listing[apiv1.CheckStatus], error)
+	CheckTrend(ctx context.Context, checkID string, days int, now time.Time) (apiv1.CheckTrend, bool, error)
 	PageAlerts(ctx context.Context, f store.AlertFilter, p store.Page) (store.Listing[apiv1.Alert], error)
 	GetAlert(ctx context.Context, id string) (apiv1.Alert, bool, error)
 	ApplyAlertEvents(ctx context.Context, evs []wire.AlertEvent) (store.AlertOutcome, error)
@@ -148,4 +151,32 @@ func (s *Server) ackAlert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, a)
+}
+
+// checkTrend is GET /api/checks/{id}/trend?days=N: per day, the PCs passing
+// and failing the check (store.CheckTrend derives it from the alerts).
+func (s *Server) checkTrend(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.checks(w)
+	if !ok {
+		return
+	}
+	days := apiv1.DefaultTrendDays
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > apiv1.MaxTrendDays {
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("must be an integer from 1 to %d", apiv1.MaxTrendDays), "days")
+			return
+		}
+		days = n
+	}
+	tr, found, err := c.CheckTrend(r.Context(), r.PathValue("id"), days, time.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !found {
+		WriteError(w, http.StatusNotFound, "no such check", "id")
+		return
+	}
+	WriteJSON(w, http.StatusOK, tr)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/auth"
+	"github.com/kanade-fleet/kanade/internal/check"
 	"github.com/kanade-fleet/kanade/internal/server"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/testenv"
@@ -119,6 +120,9 @@ func TestResponsesGolden(t *testing.T) {
 		{"GET", "/api/results?since=yesterday", "", "", v},
 		{"GET", "/api/audit?actor=golden-seed", "", "", v},
 		{"GET", "/api/audit?actor=golden-seed&action=job.create&limit=1", "", "", v},
+		{"GET", "/api/checks/job1/trend?days=3", "", "", v},
+		{"GET", "/api/checks/job1/trend?days=0", "", "", v},
+		{"GET", "/api/checks/nope/trend", "", "", v},
 		{"GET", "/api/inventory/facts?pc_id=pc-1", "", "", v},
 		{"GET", "/api/inventory/facts?q=nomatch", "", "", v},
 		{"GET", "/api/inventory/history?pc_id=pc-1&table=facts&since=24h", "", "", v},
@@ -273,7 +277,9 @@ func goldenSeed(t *testing.T, b *server.Server) {
 	for i, code := range []int{0, 2} {
 		rs = append(rs, store.Result{ExecResult: wire.ExecResult{ResultID: fmt.Sprintf("r%d", i), RequestID: "q", ExecID: "e1",
 			PCID: fmt.Sprintf("pc-%d", i), ManifestID: "job1", Version: "1", ExitCode: code, Stdout: "out", Stderr: "err",
-			StartedAt: now, FinishedAt: now, TimedOut: code != 0}, RecordedAt: now})
+			StartedAt: now, FinishedAt: now, TimedOut: code != 0}, RecordedAt: now,
+			// job1 is a check too: pc-0 passes, pc-1 (timed out) has no verdict.
+			Check: &store.CheckEval{Verdict: map[int]check.Verdict{0: check.Pass, 2: check.None}[code], Severity: "warning", FlapThreshold: 1}})
 	}
 	if _, err := b.DB.ApplyResults(ctx, rs); err != nil {
 		t.Fatal(err)
@@ -340,6 +346,7 @@ var masks = []struct {
 }{
 	{regexp.MustCompile(`"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"`), `"<time>"`},
 	{regexp.MustCompile(`"(token)":"[^"]*"`), `"$1":"<token>"`},
+	{regexp.MustCompile(`"(day)":"\d{4}-\d\d-\d\d"`), `"$1":"<day>"`},
 	{regexp.MustCompile(`"(go)":"[^"]*"`), `"$1":"<go>"`},
 	{regexp.MustCompile(`"(store_bytes|messages|bytes|values|consumers)":\d+`), `"$1":<n>`},
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), `<uuid>`},

@@ -72,6 +72,7 @@ func (s *Server) table() []route {
 
 		// Compliance checks and alerts (SPEC §15).
 		{"GET /api/checks", viewer, s.listChecks},
+		{"GET /api/checks/{id}/trend", viewer, s.checkTrend},
 		{"GET /api/check-status", viewer, s.listCheckStatus},
 		{"GET /api/alerts", viewer, s.listAlerts},
 		{"POST /api/alerts/{id}/ack", operator, s.ackAlert},

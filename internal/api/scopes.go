@@ -91,10 +91,11 @@ var routeScopes = map[string]scopeRule{
 	"POST /api/agents/{pc_id}/reenroll": scopeRefused,
 	"GET /api/groups":                   scopeFiltered,
 
-	"GET /api/checks":           scopeNeutral, // check definitions and fleet-wide counts
-	"GET /api/check-status":     scopeFiltered,
-	"GET /api/alerts":           scopeFiltered,
-	"POST /api/alerts/{id}/ack": scopeFiltered,
+	"GET /api/checks":            scopeNeutral, // check definitions and fleet-wide counts
+	"GET /api/checks/{id}/trend": scopeNeutral, // fleet-wide daily counts, like GET /api/checks
+	"GET /api/check-status":      scopeFiltered,
+	"GET /api/alerts":            scopeFiltered,
+	"POST /api/alerts/{id}/ack":  scopeFiltered,
 
 	"GET /api/inventory/tables":                 scopeNeutral, // table names and columns
 	"GET /api/inventory/tables/{table}":         scopeFiltered,

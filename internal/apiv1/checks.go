@@ -99,3 +99,44 @@ func (c *Client) ListAlerts(ctx context.Context, q AlertQuery) (List[Alert], err
 func (c *Client) AckAlert(ctx context.Context, id string) (Alert, error) {
 	return send[Alert](ctx, c, http.MethodPost, "/api/alerts/"+esc(id)+"/ack", nil)
 }
+
+// Bounds of GET /api/checks/{id}/trend's ?days=.
+const (
+	DefaultTrendDays = 30
+	MaxTrendDays     = 365
+)
+
+// CheckTrendQuery is GET /api/checks/{id}/trend's ?days= (1..MaxTrendDays,
+// default DefaultTrendDays).
+type CheckTrendQuery struct {
+	Days int `query:"days"`
+}
+
+// CheckTrendDay is one day (UTC) of a check's trend, as at the end of the
+// day (today: now). Failing counts the PCs with the check's alert open then
+// (an alert is open exactly while its PC fails the check); Unknown is
+// today's count (a PC has no verdict only before its first); the rest of
+// today's PCs count as passing. The PC set is today's, so today's row
+// equals GET /api/checks. A day that ended before the check first reported
+// has all counts 0 (no data, not 0 %).
+type CheckTrendDay struct {
+	Day     string `json:"day"` // YYYY-MM-DD, UTC
+	Passing int    `json:"passing"`
+	Failing int    `json:"failing"`
+	Unknown int    `json:"unknown"`
+	// PassingPct is 100 × passing / (passing + failing + unknown), rounded
+	// to one decimal as CheckSummary.CompliancePct.
+	PassingPct float64 `json:"passing_pct"`
+}
+
+// CheckTrend is GET /api/checks/{id}/trend: one row per day, oldest first,
+// the last being today.
+type CheckTrend struct {
+	CheckID string          `json:"check_id"`
+	Days    []CheckTrendDay `json:"days"`
+}
+
+// CheckTrend is GET /api/checks/{id}/trend.
+func (c *Client) CheckTrend(ctx context.Context, id string, q CheckTrendQuery) (CheckTrend, error) {
+	return get[CheckTrend](ctx, c, "/api/checks/"+esc(id)+"/trend", Query(q))
+}

@@ -57,6 +57,7 @@ var Endpoints = []Endpoint{
 	{Name: "RevokeOperatorCreds", Method: "DELETE", Path: "/api/broker/operator-creds/{public_key}", Resp: OperatorCredInfo{}, Doc: "revoke one operator broker credential: the broker closes its connections and refuses it (admin)"},
 
 	{Name: "ListChecks", Method: "GET", Path: "/api/checks", Query: Page{}, Resp: CheckSummary{}, List: true, Doc: "compliance checks that have reported: passing, failing and unknown PCs and compliance % per check, in id order"},
+	{Name: "CheckTrend", Method: "GET", Path: "/api/checks/{id}/trend", Query: CheckTrendQuery{}, Resp: CheckTrend{}, Doc: "a check's PCs passing and failing at the end of each of the last days (UTC; days=1..365, default 30), oldest first"},
 	{Name: "ListCheckStatus", Method: "GET", Path: "/api/check-status", Query: CheckStatusQuery{}, Resp: CheckStatus{}, List: true, Doc: "each check's state on each PC (passing, failing, unknown), in check_id, pc_id order"},
 	{Name: "ListAlerts", Method: "GET", Path: "/api/alerts", Query: AlertQuery{}, Resp: Alert{}, List: true, Doc: "alerts (check and agent-offline), newest first: state=open|resolved, kind, check_id, pc_id"},
 	{Name: "AckAlert", Method: "POST", Path: "/api/alerts/{id}/ack", Resp: Alert{}, Doc: "acknowledge an alert (operator; acking twice keeps the first ack)"},

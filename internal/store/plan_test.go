@@ -251,6 +251,11 @@ func planCases(now time.Time) []planCase {
 		alerts("by pc_id", "alerts_pc", AlertFilter{PCID: "pc-00001"}),
 		alerts("open by check_id", "alerts_check", AlertFilter{CheckID: "disk", State: "open"}),
 		alerts("open by pc_id", "alerts_pc", AlertFilter{PCID: "pc-00001", State: "open"}),
+		// GET /api/checks/{id}/trend: the check's alerts of the window.
+		{name: "check trend", index: "alerts_check", run: func(ctx context.Context, db *DB) error {
+			_, _, err := db.CheckTrend(ctx, "disk", 30, now)
+			return err
+		}},
 		{name: "alert transitions since", index: "alert_transitions_at", run: func(ctx context.Context, db *DB) error {
 			_, err := db.AlertTransitionsSince(ctx, TS(day), "k", 100)
 			return err

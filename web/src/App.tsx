@@ -30,9 +30,13 @@ import { Inventory } from './pages/Inventory'
 import { Compliance } from './pages/Compliance'
 import { Alerts } from './pages/Alerts'
 import { Login } from './pages/Login'
+import { Notifications } from './pages/Notifications'
+import { Accounts } from './pages/Accounts'
+import { Tokens } from './pages/Tokens'
+import { Gate, Security } from './pages/Security'
 
-// write: operators and admins only (viewers do not see the entry; the API refuses them too).
-const nav: { to: string; key: Key; section: Key; write?: boolean }[] = [
+// write: operators and admins only (viewers do not see the entry; the API refuses them too); admin: admins only.
+const nav: { to: string; key: Key; section: Key; write?: boolean; admin?: boolean }[] = [
   { to: '/', key: 'nav.dashboard', section: 'nav.observe' },
   { to: '/agents', key: 'nav.agents', section: 'nav.observe' },
   { to: '/activity', key: 'nav.activity', section: 'nav.observe' },
@@ -48,6 +52,10 @@ const nav: { to: string; key: Key; section: Key; write?: boolean }[] = [
   { to: '/enrollment', key: 'nav.enrollment', section: 'nav.manage', write: true },
   { to: '/releases', key: 'nav.releases', section: 'nav.manage' },
   { to: '/rollout', key: 'nav.rollout', section: 'nav.manage' },
+  { to: '/notifications', key: 'nav.notifications', section: 'nav.manage', admin: true },
+  { to: '/accounts', key: 'nav.accounts', section: 'nav.access', admin: true },
+  { to: '/tokens', key: 'nav.tokens', section: 'nav.access', write: true },
+  { to: '/security', key: 'nav.security', section: 'nav.access' },
 ]
 
 type Route = { path: string; render: (p: Record<string, string>) => ReactNode; title: Key }
@@ -70,12 +78,21 @@ const routes: Route[] = [
   { path: '/inventory', render: () => <Inventory />, title: 'nav.inventory' },
   { path: '/compliance', render: () => <Compliance />, title: 'nav.compliance' },
   { path: '/alerts', render: () => <Alerts />, title: 'nav.alerts' },
+  { path: '/notifications', render: () => <Notifications />, title: 'nav.notifications' },
+  { path: '/accounts', render: () => <Accounts />, title: 'nav.accounts' },
+  { path: '/tokens', render: () => <Tokens />, title: 'nav.tokens' },
+  { path: '/security', render: () => <Security />, title: 'nav.security' },
 ]
 
 export function App({ qc }: { qc: QueryClient }) {
   const token = useToken()
   const me = useMeQuery(token)
   const { pathname } = useLocation()
+  const signOut = () => {
+    setToken('')
+    qc.clear()
+    navigate('/login')
+  }
 
   let content: ReactNode
   if (me.isPending) content = <Spinner />
@@ -87,6 +104,10 @@ export function App({ qc }: { qc: QueryClient }) {
         <Button onClick={() => me.refetch()}>{t('common.retry')}</Button>
       </div>
     )
+  // An account that must change its password, then one that must enrol
+  // MFA, can do nothing else (the API answers 403 everywhere but here).
+  else if (me.data?.must_change_pw) content = <Gate kind="password" onSignOut={signOut} />
+  else if (me.data?.mfa_enrolment_required) content = <Gate kind="mfa" onSignOut={signOut} />
   else if (pathname === '/login') {
     navigate('/', { replace: true })
     content = null
@@ -148,7 +169,8 @@ function Shell() {
 
 function Nav({ pathname }: { pathname: string }) {
   const canWrite = useCanWrite()
-  const items = nav.filter((n) => canWrite || !n.write)
+  const admin = useMe().role === 'admin'
+  const items = nav.filter((n) => (canWrite || !n.write) && (admin || !n.admin))
   const sections = [...new Set(items.map((n) => n.section))]
   return (
     <nav>

@@ -313,6 +313,45 @@ export interface CheckSummary {
 }
 
 /**
+ * CheckTrend is GET /api/checks/{id}/trend: one row per day, oldest first,
+ * the last being today.
+ */
+export interface CheckTrend {
+  check_id: string
+  days: CheckTrendDay[] | null
+}
+
+/**
+ * CheckTrendDay is one day (UTC) of a check's trend, as at the end of the
+ * day (today: now). Failing counts the PCs with the check's alert open then
+ * (an alert is open exactly while its PC fails the check); Unknown is
+ * today's count (a PC has no verdict only before its first); the rest of
+ * today's PCs count as passing. The PC set is today's, so today's row
+ * equals GET /api/checks. A day that ended before the check first reported
+ * has all counts 0 (no data, not 0 %).
+ */
+export interface CheckTrendDay {
+  /** YYYY-MM-DD, UTC */
+  day: string
+  passing: number
+  failing: number
+  unknown: number
+  /**
+   * PassingPct is 100 × passing / (passing + failing + unknown), rounded
+   * to one decimal as CheckSummary.CompliancePct.
+   */
+  passing_pct: number
+}
+
+/**
+ * CheckTrendQuery is GET /api/checks/{id}/trend's ?days= (1..MaxTrendDays,
+ * default DefaultTrendDays).
+ */
+export interface CheckTrendQuery {
+  days?: number
+}
+
+/**
  * ConfigPatch is the body of PATCH on a config scope: a field with a value
  * sets it, a field with null unsets it, others are kept.
  */
@@ -1352,6 +1391,9 @@ export function createApi(t: Transport) {
     /** GET /api/checks: compliance checks that have reported: passing, failing and unknown PCs and compliance % per check, in id order */
     listChecks: (query: Page = {}, opts: CallOptions = {}): Promise<List<CheckSummary>> =>
       t({ method: 'GET', path: `/api/checks`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<CheckSummary>>,
+    /** GET /api/checks/{id}/trend: a check's PCs passing and failing at the end of each of the last days (UTC; days=1..365, default 30), oldest first */
+    checkTrend: (id: string, query: CheckTrendQuery = {}, opts: CallOptions = {}): Promise<CheckTrend> =>
+      t({ method: 'GET', path: `/api/checks/${encodeURIComponent(id)}/trend`, query: { ...query }, signal: opts.signal }) as Promise<CheckTrend>,
     /** GET /api/check-status: each check's state on each PC (passing, failing, unknown), in check_id, pc_id order */
     listCheckStatus: (query: CheckStatusQuery = {}, opts: CallOptions = {}): Promise<List<CheckStatus>> =>
       t({ method: 'GET', path: `/api/check-status`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<CheckStatus>>,

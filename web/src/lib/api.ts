@@ -58,8 +58,9 @@ async function request(req: ApiRequest): Promise<Response> {
   } catch {
     /* not JSON */
   }
-  // A wrong password at sign-in is a 401 too, but there is no session to end.
-  if (res.status === 401 && !req.path.startsWith('/api/auth/login')) setToken('')
+  // A wrong password at sign-in is a 401 too, but there is no session to end;
+  // likewise a wrong or expired MFA code (POST and DELETE /api/auth/mfa).
+  if (res.status === 401 && !req.path.startsWith('/api/auth/login') && req.path !== '/api/auth/mfa') setToken('')
   throw new ApiError(res.status, msg, field)
 }
 

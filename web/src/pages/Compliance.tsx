@@ -2,13 +2,15 @@
 // with the passing / failing / unknown counts; pick a check (?check=) to list
 // its PCs in a state (failing by default), each linking to its agent page.
 import { useFallbackInterval } from '../lib/live'
-import { checkStatusExport, checksExport, useChecks, useCheckStatus } from '../lib/queries/checks'
+import { checkStatusExport, checksExport, useChecks, useCheckStatus, useCheckTrend } from '../lib/queries/checks'
 import { Link, useSearchParams } from '../lib/router'
 import { absoluteTime } from '../lib/time'
 import type { CheckSummary } from '../lib/types'
 import { t, type Key } from '../i18n'
 import { ExportCSV } from '../components/ExportCSV'
 import { Severity } from '../components/Severity'
+import { useMemo } from 'react'
+import { LineChart, pctRange, trendSeries } from '../components/charts'
 import { Badge, Card, Chips, ErrorBox, Pager, RelTime, Spinner, Table } from '../components/ui'
 
 const LIMIT = 100
@@ -72,8 +74,50 @@ export function Compliance() {
           ]}
         />
       )}
+      {check && (
+        <CheckTrendCard
+          check={check}
+          days={Number(params.get('days')) || 30}
+          onDays={(d) => setParams({ check, state: state === 'failing' ? '' : state, days: d === 30 ? '' : String(d) })}
+          interval={interval}
+        />
+      )}
       {check && <CheckPCs check={check} state={state} onState={(s) => setParams({ check, state: s === 'failing' ? '' : s })} interval={interval} />}
     </div>
+  )
+}
+
+const trendDays = [7, 30, 90]
+const pctFormat = (v: number) => t('comp.pctValue', { pct: Math.round(v * 10) / 10 })
+const pctRangeY: [number, number] = [0, 100]
+
+/** % passing per day (GET /api/checks/{id}/trend), drawn by the lazily loaded chart. */
+function CheckTrendCard({ check, days, onDays, interval }: { check: string; days: number; onDays: (d: number) => void; interval: number | false }) {
+  const trend = useCheckTrend(check, days, { refetchInterval: interval || 300_000 })
+  const series = useMemo(() => trendSeries(trend.data?.days ?? [], t('comp.trend.line')), [trend.data])
+  const range = pctRange(series)
+  return (
+    <Card title={t('comp.trend.title', { check })}>
+      <div className="toolbar filters">
+        <Chips
+          label={t('comp.trend.window')}
+          value={String(days)}
+          options={trendDays.map((d) => ({ value: String(d), label: t('comp.trend.days', { count: d }) }))}
+          onChange={(v) => onDays(Number(v))}
+        />
+      </div>
+      <ErrorBox error={trend.error} />
+      {trend.isPending ? (
+        <Spinner />
+      ) : range ? (
+        <div data-testid="compliance-trend">
+          <LineChart daily series={series} yRange={pctRangeY} yFormat={pctFormat} label={t('comp.trend.label', { check, min: pctFormat(range.min), max: pctFormat(range.max), count: days })} />
+          <p className="muted small">{t('comp.trend.explain')}</p>
+        </div>
+      ) : (
+        <p className="muted">{t('comp.trend.none')}</p>
+      )}
+    </Card>
   )
 }
 

@@ -4,13 +4,16 @@ import { ApiError } from '../api'
 import { client } from '../client'
 import type { LoginResponse, Me } from '../types'
 
+/** GET /api/auth/me: the signed-in account. */
+export type Session = Me
+
 export const authKeys = {
   me: (token: string) => ['me', token],
 }
 
 // ---- fetchers ----
 
-export async function getMe(): Promise<Me> {
+export async function getMe(): Promise<Session> {
   try {
     return await client.me()
   } catch (e) {
@@ -20,7 +23,9 @@ export async function getMe(): Promise<Me> {
   }
 }
 
-export const login = (username: string, password: string): Promise<LoginResponse> => client.login({ username, password })
+/** A token, or (an account with MFA) the challenge of the second step. */
+export const login = (username: string, password: string): Promise<LoginResponse> =>
+  client.login({ username, password })
 
 // ---- hooks ----
 

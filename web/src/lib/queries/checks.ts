@@ -4,7 +4,7 @@
 import { useQuery, type QueryClient } from '@tanstack/react-query'
 import { allPages, requestOf } from '../api'
 import { client } from '../client'
-import type { Alert, AlertQuery, CheckStatus, CheckStatusQuery, CheckSummary } from '../types'
+import type { Alert, AlertQuery, CheckStatus, CheckStatusQuery, CheckSummary, CheckTrend } from '../types'
 import type { QueryOpts } from './options'
 import { usePagedList, type PagedOpts } from './paged'
 
@@ -12,6 +12,7 @@ export const checkKeys = {
   all: () => ['checks'],
   summary: () => ['checks', 'summary'],
   status: (qs: string) => ['checks', 'status', qs],
+  trend: (id: string, days: number) => ['checks', 'trend', id, days],
 }
 export const alertKeys = {
   all: () => ['alerts'],
@@ -36,6 +37,16 @@ export function useChecks(opts?: QueryOpts<CheckSummary[]>) {
 }
 
 /** One check's PCs (state: failing, passing, unknown or all), loaded by cursor. */
+/** One check's % passing per day over the last `days` days (GET /api/checks/{id}/trend). */
+export function useCheckTrend(id: string, days: number, opts?: QueryOpts<CheckTrend>) {
+  return useQuery({
+    queryKey: checkKeys.trend(id, days),
+    queryFn: ({ signal }) => client.checkTrend(id, { days }, { signal }),
+    enabled: !!id,
+    ...opts,
+  })
+}
+
 export function useCheckStatus(q: CheckStatusQuery & { limit: number }, opts?: PagedOpts) {
   return usePagedList<CheckStatus>(
     checkKeys.status(JSON.stringify(q)),

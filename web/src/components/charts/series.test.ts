@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest'
+import { dayToUnix, pctRange, trendSeries } from './series'
+
+const day = (d: string, passing: number, failing: number, unknown = 0) => ({
+  day: d,
+  passing,
+  failing,
+  unknown,
+  passing_pct: passing + failing + unknown ? Math.round((1000 * passing) / (passing + failing + unknown)) / 10 : 0,
+})
+
+describe('trendSeries', () => {
+  it('maps days to mid-day UTC and % passing', () => {
+    const s = trendSeries([day('2026-05-19', 3, 1), day('2026-05-20', 4, 0)], 'passing')
+    expect(s.x).toEqual([Date.UTC(2026, 4, 19, 12) / 1000, Date.UTC(2026, 4, 20, 12) / 1000])
+    expect(s.lines).toHaveLength(1)
+    expect(s.lines[0].values).toEqual([75, 100])
+  })
+
+  it('leaves a gap where the check had no PC, and drops malformed days', () => {
+    const s = trendSeries([day('2026-05-18', 0, 0), day('bogus', 1, 0), day('2026-05-20', 1, 1)], 'p')
+    expect(s.x).toHaveLength(2)
+    expect(s.lines[0].values).toEqual([null, 50])
+    expect(pctRange(s)).toEqual({ min: 50, max: 50 })
+  })
+
+  it('has no range without points', () => {
+    expect(pctRange(trendSeries([day('2026-05-18', 0, 0)], 'p'))).toBeNull()
+    expect(dayToUnix('2026-5-1')).toBeNaN()
+  })
+})
