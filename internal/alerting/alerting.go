@@ -52,6 +52,14 @@ func PublishAck(ctx context.Context, js Publisher, id, actor string, at time.Tim
 	return e, publish(ctx, js, bus.SubjAlertAck, e)
 }
 
+// PublishForgotten resolves every open alert of pc (offline and check
+// alerts) once the PC is deleted: it will never beat or pass again.
+func PublishForgotten(ctx context.Context, js Publisher, pc string, at time.Time) error {
+	at = at.UTC()
+	id := fmt.Sprintf("forget-%s-%d", pc, at.UnixMilli())
+	return publish(ctx, js, bus.AlertForgotten(pc), wire.AlertEvent{Kind: wire.AlertPCForgotten, AlertID: id, PCID: pc, At: at})
+}
+
 // OfflineStore is what the detector reads.
 type OfflineStore interface {
 	SilentWithoutAlert(ctx context.Context, cutoff time.Time, limit int) ([]store.SilentAgent, error)

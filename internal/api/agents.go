@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/kanade-fleet/kanade/internal/alerting"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/store"
 	"github.com/kanade-fleet/kanade/internal/wire"
@@ -80,6 +82,12 @@ func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request) {
 	if !ok && !revoked {
 		WriteError(w, http.StatusNotFound, "no such agent", "pc_id")
 		return
+	}
+	if wire.ValidPCID(pc) {
+		if err := alerting.PublishForgotten(r.Context(), s.d.JS, pc, time.Now()); err != nil {
+			s.fail(w, r, fmt.Errorf("resolve the alerts of pc_id=%s: %w", pc, err))
+			return
+		}
 	}
 	s.auditf(r, "agent.delete", pc, map[string]any{"credential_revoked": revoked})
 	w.WriteHeader(http.StatusNoContent)

@@ -136,6 +136,10 @@ func Inventory(pc string) string { return "inventory." + pc }
 // (stream ALERTS; published by the leader backend only).
 func AlertOffline(pc string) string { return "alerts.offline." + pc }
 
+// AlertForgotten is the subject of the event that resolves a deleted PC's
+// open alerts (stream ALERTS).
+func AlertForgotten(pc string) string { return "alerts.forgotten." + pc }
+
 // SubjAlertAck is the subject of operators' alert acks (stream ALERTS).
 const SubjAlertAck = "alerts.ack"
 

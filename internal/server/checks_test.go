@@ -184,6 +184,22 @@ func TestChecksAndAlerts(t *testing.T) {
 	if after != before {
 		t.Errorf("after the rebuild:\n%s\nbefore:\n%s", after, before)
 	}
+
+	// Deleting pc-b resolves its offline alert (through stream ALERTS) and
+	// drops its check state: a forgotten PC neither alerts nor counts.
+	must(t, s2.do(t, "DELETE", "/api/agents/pc-b", nil), 204)
+	testenv.Eventually(t, 15*time.Second, "pc-b's offline alert resolved", func() bool {
+		var a []apiv1.Alert
+		must(t, s2.do(t, "GET", "/api/alerts?kind=agent-offline&pc_id=pc-b", nil), 200).json(t, &a)
+		return len(a) == 1 && a[0].State == "resolved"
+	})
+	var cs []apiv1.CheckStatus
+	must(t, s2.do(t, "GET", "/api/check-status?check_id=disk", nil), 200).json(t, &cs)
+	for _, r := range cs {
+		if r.PCID == "pc-b" {
+			t.Fatalf("pc-b's check state after delete: %+v", r)
+		}
+	}
 }
 
 // TestAlertAckRoles: a viewer cannot ack (403); an operator can, and an

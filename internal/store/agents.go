@@ -255,6 +255,11 @@ func (db *DB) DeleteAgent(ctx context.Context, pc string) (bool, error) {
 	}
 	m, _ := r.RowsAffected()
 	n += m
+	// Its check states would count in compliance forever (its open alerts
+	// are resolved through stream ALERTS: alerting.PublishForgotten).
+	if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM check_status WHERE pc_id = ?`), pc); err != nil {
+		return false, fmt.Errorf("delete check states of pc_id=%s: %w", pc, err)
+	}
 	// The inventory tables are keyed (table, pc, ...): one indexed
 	// delete per table name (a handful) rather than a scan by pc.
 	var tables []string

@@ -150,6 +150,12 @@ func (db *DB) ApplyAlertEvents(ctx context.Context, evs []wire.AlertEvent) (Aler
 				return out, err
 			}
 			out.Transitions = append(out.Transitions, ts...)
+		case wire.AlertPCForgotten:
+			ts, err := db.resolveAlerts(ctx, tx, `pc_id = ?`, []any{e.PCID}, e.At)
+			if err != nil {
+				return out, err
+			}
+			out.Transitions = append(out.Transitions, ts...)
 		case wire.AlertAck:
 			res, err := tx.ExecContext(ctx, db.q(`INSERT INTO alert_acks (alert_id, acked_by, acked_at) VALUES (?, ?, ?)
 				ON CONFLICT (alert_id) DO NOTHING`), e.AlertID, e.Actor, TS(e.At))

@@ -168,5 +168,18 @@ func TestOfflineAlertEvents(t *testing.T) {
 		if err != nil || !found || a.State != "resolved" || a.Kind != apiv1.AlertKindOffline || a.CheckID != "" || a.Severity != "warning" {
 			t.Fatalf("alert %+v %v %v", a, found, err)
 		}
+		// A deleted PC: its open alert resolves, once; other PCs' stay open.
+		id2 := store.OfflineAlertID("pc1", t0.Add(time.Hour))
+		open2 := wire.AlertEvent{Kind: wire.AlertOfflineOpened, AlertID: id2, PCID: "pc1", At: t0.Add(time.Hour)}
+		id3 := store.OfflineAlertID("pc2", t0.Add(time.Hour))
+		open3 := wire.AlertEvent{Kind: wire.AlertOfflineOpened, AlertID: id3, PCID: "pc2", At: t0.Add(time.Hour)}
+		forget := wire.AlertEvent{Kind: wire.AlertPCForgotten, AlertID: "forget-pc1-1", PCID: "pc1", At: t0.Add(2 * time.Hour)}
+		out = mustT[store.AlertOutcome](t)(db.ApplyAlertEvents(ctx, []wire.AlertEvent{open2, open3, forget, forget}))
+		if len(out.Transitions) != 3 || out.Transitions[2].AlertID != id2 || out.Transitions[2].Transition != "resolved" {
+			t.Fatalf("forget: %+v", out.Transitions)
+		}
+		if a, _, _ := db.GetAlert(ctx, id3); a.State != "open" {
+			t.Fatalf("another PC's alert: %+v", a)
+		}
 	})
 }
