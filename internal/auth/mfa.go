@@ -110,6 +110,9 @@ type MFAStore interface {
 	UseRecoveryCode(ctx context.Context, accountID, codeHash string, at time.Time) (bool, error)
 	// DeleteMFA removes the account's MFA and recovery codes.
 	DeleteMFA(ctx context.Context, accountID string) error
+	// ResetMFA deletes the account's MFA and ends its sessions (token
+	// generation bump), in one transaction.
+	ResetMFA(ctx context.Context, accountID string, now time.Time) error
 	// UseMFAChallenge records an mfa_token id as used; false when it was.
 	UseMFAChallenge(ctx context.Context, jti string, expires, now time.Time) (bool, error)
 	// GetSetting returns a setting ("" when unset); PutSetting sets it.

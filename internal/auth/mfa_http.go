@@ -391,9 +391,9 @@ func (a *Authenticator) MFADisable(w http.ResponseWriter, r *http.Request) {
 }
 
 // ResetAccountMFA serves DELETE /api/accounts/{username}/mfa (admin): the
-// account's MFA and recovery codes go (a lost device); 204, also when it
-// had none. Under the require-all policy the account must enrol again at
-// its next request.
+// account's MFA and recovery codes go (a lost device) and its sessions
+// end; 204, also when it had none. Under the require-all policy the
+// account must enrol again at its next sign-in.
 func (a *Authenticator) ResetAccountMFA(w http.ResponseWriter, r *http.Request) {
 	if a.mfaUnavailable(w) {
 		return
@@ -409,11 +409,11 @@ func (a *Authenticator) ResetAccountMFA(w http.ResponseWriter, r *http.Request) 
 		a.writeStoreError(w, err)
 		return
 	}
-	if err := a.mfa.DeleteMFA(ctx, u.ID); err != nil {
+	if err := a.mfa.ResetMFA(ctx, u.ID, a.now()); err != nil {
 		a.writeStoreError(w, err)
 		return
 	}
-	a.AccountsChanged()
+	a.AccountsChanged() // its sessions' event streams close
 	a.audit(ctx, Actor(ctx), ActionMFAReset, u.Username, map[string]any{"was_enabled": st.Enabled}, a.ClientIP(r))
 	w.WriteHeader(http.StatusNoContent)
 }

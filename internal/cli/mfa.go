@@ -136,7 +136,7 @@ until it has; API tokens are not subject to it. Setting it needs an admin and is
 func (a *app) resetMFACmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "reset-mfa <username>",
-		Short: "Remove an account's MFA (lost device); under the policy it must enrol again",
+		Short: "Remove an account's MFA (lost device) and end its sessions; under the policy it must enrol again",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.simple(func(c *apiv1.Client) (any, error) {

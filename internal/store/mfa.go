@@ -184,6 +184,28 @@ func (db *DB) DeleteMFA(ctx context.Context, accountID string) error {
 	return nil
 }
 
+// ResetMFA is an admin's reset (a lost or stolen device): the MFA goes
+// and every session of the account ends, so whoever held the device and a
+// session is out too.
+func (db *DB) ResetMFA(ctx context.Context, accountID string, now time.Time) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("reset mfa: %w", err)
+	}
+	defer tx.Rollback()
+	if err := deleteMFATx(ctx, db, tx, accountID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, db.q(`UPDATE users SET token_version = token_version + 1, updated_at = ?
+		WHERE id = ?`), TS(now), accountID); err != nil {
+		return fmt.Errorf("reset mfa: revoke sessions: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("reset mfa: commit: %w", err)
+	}
+	return nil
+}
+
 func deleteMFATx(ctx context.Context, db *DB, tx *sql.Tx, accountID string) error {
 	if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM account_recovery_codes WHERE account_id = ?`), accountID); err != nil {
 		return fmt.Errorf("delete mfa: %w", err)
