@@ -333,8 +333,21 @@ func TokenActor(name string) string { return "token:" + name }
 func (a *Authenticator) Recheck(ctx context.Context, p Principal) error {
 	switch p.Kind {
 	case KindAccount:
-		_, err := a.resolveAccount(ctx, p)
-		return err
+		if _, err := a.resolveAccount(ctx, p); err != nil {
+			return err
+		}
+		// A stream opened before the require-all policy was turned on ends
+		// like any request the policy now refuses.
+		if a.mfa != nil {
+			st, err := a.mfa.MFAStatus(ctx, p.AccountID)
+			if err != nil {
+				return err
+			}
+			if st.EnrolmentRequired() {
+				return errAuth{ErrMFAEnrolmentRequired}
+			}
+		}
+		return nil
 	case KindAPIToken:
 		if a.apiTokens == nil {
 			return errAuth{"invalid or revoked token"}

@@ -270,3 +270,30 @@ func TestWatchClosesOnDelete(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchClosesWhenPolicyRequiresMFA: a stream opened before require_all
+// is turned on ends when it is (the account has no MFA), at once.
+func TestWatchClosesWhenPolicyRequiresMFA(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.RecheckInterval = time.Hour })
+	ctx := context.Background()
+	e.mkUser("root", RoleAdmin)
+	e.mkUser("w", RoleViewer)
+	root := e.login("root")
+	u, _ := e.users.Get(ctx, "w")
+	p := Principal{Username: "w", Kind: KindAccount, AccountID: u.ID, TokenVersion: u.TokenVersion, Role: RoleViewer}
+	wctx := e.a.Watch(ctx, p)
+	if err := e.a.Recheck(ctx, p); err != nil {
+		t.Fatalf("before the policy: %v", err)
+	}
+	if r := e.do("PUT", "/api/auth/mfa/policy", root, apiv1.MFAPolicy{RequireAll: true}); r.Status != 200 {
+		t.Fatalf("policy: %d %s", r.Status, r.Raw)
+	}
+	select {
+	case <-wctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("still open after require_all")
+	}
+	if err := context.Cause(wctx); err == nil || !strings.Contains(err.Error(), ErrMFAEnrolmentRequired) {
+		t.Fatalf("cause %v", err)
+	}
+}

@@ -456,6 +456,7 @@ func (a *Authenticator) PutMFAPolicy(w http.ResponseWriter, r *http.Request) {
 		a.writeStoreError(w, err)
 		return
 	}
+	a.AccountsChanged() // streams of accounts the policy now holds end
 	a.audit(ctx, Actor(ctx), ActionMFAPolicy, SettingMFARequired, map[string]any{"require_all": req.RequireAll}, a.ClientIP(r))
 	writeJSON(w, http.StatusOK, apiv1.MFAPolicy{RequireAll: req.RequireAll})
 }
