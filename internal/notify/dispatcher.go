@@ -35,6 +35,11 @@ type Dispatcher struct {
 	Opts     Options
 	// Now is the clock (nil = time.Now).
 	Now func() time.Time
+	// Horizon, when set, is the time before which every transition has
+	// been committed (projector.Horizon): a window is complete only once
+	// it ends before both now−Settle and the horizon, so transitions a
+	// projector commits late while catching up are still notified.
+	Horizon func(ctx context.Context, now time.Time) (time.Time, error)
 }
 
 // Run makes a pass every Poll while this replica leads, until ctx ends.
@@ -90,6 +95,15 @@ func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
 	}
 	now := d.now().UTC()
 	closedBy := now.Add(-o.Settle) // a window ending at or before this is complete
+	if d.Horizon != nil {
+		h, err := d.Horizon(ctx, now)
+		if err != nil {
+			return 0, fmt.Errorf("projection horizon: %w", err)
+		}
+		if h.Before(closedBy) {
+			closedBy = h
+		}
+	}
 	tooOld := now.Add(-o.MaxAge)
 	channels, err := d.Channels.List(ctx)
 	if err != nil {

@@ -185,6 +185,31 @@ func TestOldTransitionsAreNeverSent(t *testing.T) {
 	}
 }
 
+// TestLateCommitWhileProjectorCatchesUp: a backlog's transitions are
+// committed long after their (broker) time. While the projection horizon
+// is behind, a newer window is held back, so the late rows are not passed
+// by; once caught up, both are sent.
+func TestLateCommitWhileProjectorCatchesUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rcv := newReceiver(t, "k")
+	e.addChannel(webhook("a", rcv.URL, "k"))
+	now := time.Now()
+	backlog := now.Add(-10 * time.Minute) // a result the projector has not reached
+	e.src.add(tr("svc", "pc-new", notify.TransitionOpened, "critical", now.Add(-5*time.Minute)))
+	d := e.dispatcher(nil)
+	horizon := backlog
+	d.Horizon = func(context.Context, time.Time) (time.Time, error) { return horizon, nil }
+	if n := e.tick(d); n != 0 {
+		t.Fatalf("queued %d while the projector is behind", n)
+	}
+	e.src.add(tr("disk", "pc-old", notify.TransitionOpened, "critical", backlog.Add(time.Second))) // committed now
+	horizon = now
+	if n := e.tick(d); n != 2 {
+		t.Fatalf("queued %d once caught up, want 2 (the late row and the newer one)", n)
+	}
+}
+
 // TestTwoReplicasSendEachOnce runs two dispatchers behind one leader
 // election and two senders on one durable consumer, as two backends do.
 func TestTwoReplicasSendEachOnce(t *testing.T) {

@@ -103,8 +103,8 @@ type Options struct {
 	// Settle is how long after a window ends its transitions are
 	// collected, for rows committed late: a transition's time is its
 	// result's arrival at the broker, and a projector catching up after
-	// an outage commits it later (default 1 min; a row committed later
-	// than this after its time is not notified — docs/notifications.md).
+	// an outage commits it later (default 1 min; Dispatcher.Horizon covers
+	// longer backlogs — docs/notifications.md).
 	Settle time.Duration
 	// Poll is how often the leader looks for new transitions (default 2 s).
 	Poll time.Duration

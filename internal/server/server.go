@@ -551,7 +551,8 @@ func (b *Server) startNotify(ctx context.Context, holder string) {
 		src = storeTransitions{b.DB}
 	}
 	b.NotifyDispatcher = &notify.Dispatcher{Source: src, Channels: b.KV.NotifyChannels, Groups: b.KV.AgentGroups,
-		State: b.KV.NotifyState, JS: b.JS, IsLeader: b.Elector.IsLeader, Log: b.Log, Opts: o}
+		State: b.KV.NotifyState, JS: b.JS, IsLeader: b.Elector.IsLeader, Log: b.Log, Opts: o,
+		Horizon: func(ctx context.Context, now time.Time) (time.Time, error) { return projector.Horizon(ctx, b.JS, now) }}
 	b.wg.Go(func() { b.NotifyDispatcher.Run(ctx) })
 }
 
