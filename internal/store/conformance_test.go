@@ -417,8 +417,16 @@ func TestRetention(t *testing.T) {
 		ok(t, db.InsertAudit(ctx, []store.Audit{
 			{Seq: 1, AuditEvent: wire.AuditEvent{Actor: "a", Action: "x", OccurredAt: now.Add(-366 * 24 * time.Hour)}},
 			{Seq: 2, AuditEvent: wire.AuditEvent{Actor: "a", Action: "x", OccurredAt: old}}}))
+		att := func(seq uint64, at time.Time) store.NotifyAttempt {
+			return store.NotifyAttempt{Seq: seq, NotifyAttempt: wire.NotifyAttempt{DeliveryID: fmt.Sprint("d", seq), ChannelID: "c",
+				Event: "test", Attempt: 1, Status: "delivered", At: at}}
+		}
+		ok(t, db.InsertNotifyAttempts(ctx, []store.NotifyAttempt{att(1, now.Add(-31*24*time.Hour)), att(2, recent)}))
+		_ = mustT[store.AlertOutcome](t)(db.ApplyAlertEvents(ctx, []wire.AlertEvent{
+			{Kind: wire.AlertOfflineOpened, AlertID: "off-old", PCID: "pc-old", At: old},
+			{Kind: wire.AlertOfflineOpened, AlertID: "off-new", PCID: "pc-new", At: recent}}))
 		deleted := mustT[map[string]int64](t)(db.Retain(ctx, now))
-		want := map[string]int64{"execution_results": 1, "executions": 1, "audit_log": 1}
+		want := map[string]int64{"execution_results": 1, "executions": 1, "audit_log": 1, "notification_deliveries": 1, "alert_transitions": 1}
 		for k, v := range want {
 			if deleted[k] != v {
 				t.Errorf("%s: deleted %d, want %d", k, deleted[k], v)

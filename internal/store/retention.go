@@ -22,13 +22,16 @@ type ReapOutcome struct {
 
 // Retention windows (SPEC §5; upstream defaults).
 const (
-	ResultRetention  = 90 * 24 * time.Hour
-	AuditRetention   = 365 * 24 * time.Hour
-	PendingExpiry    = time.Hour
-	InflightFallback = 24 * time.Hour
-	retentionBatch   = 10000
-	retentionBatches = 10
-	reapBatch        = 5000
+	ResultRetention = 90 * 24 * time.Hour
+	AuditRetention  = 365 * 24 * time.Hour
+	// NotifyLogRetention matches stream NOTIFY_LOG (30 d): older delivery
+	// attempts could not be rebuilt anyway.
+	NotifyLogRetention = 30 * 24 * time.Hour
+	PendingExpiry      = time.Hour
+	InflightFallback   = 24 * time.Hour
+	retentionBatch     = 10000
+	retentionBatches   = 10
+	reapBatch          = 5000
 )
 
 // ReapNote is appended to the stderr of a reaped row.
@@ -110,16 +113,20 @@ func (db *DB) Reap(ctx context.Context, now time.Time) (ReapOutcome, error) {
 // transaction so the projectors are never blocked for long.
 func (db *DB) Retain(ctx context.Context, now time.Time) (map[string]int64, error) {
 	deleted := map[string]int64{}
-	jobs := []struct{ table, key, col string }{
-		{"execution_results", "result_id", "recorded_at"},
-		{"executions", "exec_id", "initiated_at"},
-		{"audit_log", "stream_seq", "occurred_at"},
+	jobs := []struct {
+		table, key, col string
+		keep            time.Duration
+	}{
+		{"execution_results", "result_id", "recorded_at", ResultRetention},
+		{"executions", "exec_id", "initiated_at", ResultRetention},
+		{"audit_log", "stream_seq", "occurred_at", AuditRetention},
+		{"notification_deliveries", "stream_seq", "at", NotifyLogRetention},
+		// The dispatcher never sends a transition older than 24 h; kept
+		// as long as the results they came from.
+		{"alert_transitions", "key", "at", ResultRetention},
 	}
 	for _, j := range jobs {
-		cutoff := now.Add(-ResultRetention)
-		if j.table == "audit_log" {
-			cutoff = now.Add(-AuditRetention)
-		}
+		cutoff := now.Add(-j.keep)
 		q := db.q(fmt.Sprintf(`DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s < ? LIMIT ?)`,
 			j.table, j.key, j.key, j.table, j.col))
 		for i := 0; i < retentionBatches; i++ {
