@@ -16,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -39,7 +41,8 @@ type Options struct {
 	In       io.Reader
 	Out, Err io.Writer
 	Getenv   func(string) string
-	// ConfigDir is where `kanade login` stores its token (default
+	// ConfigDir holds config.toml, the CLI contexts and their tokens
+	// (default $XDG_CONFIG_HOME/kanade, else ~/.config/kanade; on Windows
 	// os.UserConfigDir()/kanade).
 	ConfigDir func() (string, error)
 	Now       func() time.Time
@@ -54,6 +57,9 @@ type Options struct {
 	DurText  func(d time.Duration) string
 	// PollEvery is how often `exec --wait` polls (default 500ms).
 	PollEvery time.Duration
+	// defaultConfigDir: ConfigDir is the default one, so a token of an
+	// older CLI may also sit in os.UserConfigDir()/kanade.
+	defaultConfigDir bool
 }
 
 func (o *Options) fill() {
@@ -70,13 +76,9 @@ func (o *Options) fill() {
 		o.Getenv = os.Getenv
 	}
 	if o.ConfigDir == nil {
-		o.ConfigDir = func() (string, error) {
-			d, err := os.UserConfigDir()
-			if err != nil {
-				return "", err
-			}
-			return d + string(os.PathSeparator) + "kanade", nil
-		}
+		o.defaultConfigDir = true
+		getenv := o.Getenv
+		o.ConfigDir = func() (string, error) { return defaultConfigDir(getenv) }
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -108,8 +110,14 @@ type app struct {
 	natsPass  string
 	natsCreds string
 	token     string
-	output    string
-	timeout   time.Duration
+	// contextName is --context; ctxName the context this invocation uses
+	// ("" = none), ctx its settings (below flags and env).
+	contextName string
+	ctxName     string
+	ctx         *cliContext
+	ctxToken    string
+	output      string
+	timeout     time.Duration
 	// streamed: a list command's -o csv rows went out page by page
 	// (listAll); emit has nothing left to print.
 	streamed bool
@@ -208,6 +216,7 @@ remote script's exit code.`,
 	pf.StringVar(&a.natsPass, "nats-password", "", "NATS broker password [KANADE_NATS_PASSWORD] (prefer the env variable: argv is visible to other local users)")
 	pf.StringVar(&a.natsCreds, "nats-creds", "", "NATS credentials file (operator.creds of a --nats-identity backend) [KANADE_NATS_CREDS]")
 	pf.StringVar(&a.token, "token", "", "API bearer token [KANADE_AUTH_TOKEN] (default: the token stored by kanade login)")
+	pf.StringVar(&a.contextName, "context", "", "use this CLI context of config.toml instead of the current one [KANADE_CONTEXT] (kanade config get-contexts)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table|wide|json|yaml|csv (wide: more columns where a list has them; csv: the JSON fields as columns, lists streamed page by page)")
 	pf.DurationVar(&a.timeout, "request-timeout", 30*time.Second, "timeout of each HTTP request to the backend")
 
@@ -276,24 +285,38 @@ func wrapArgs(c *cobra.Command) {
 	}
 }
 
-// resolve applies env > default to every global flag not given explicitly,
-// and checks the output format.
+// resolve applies flag > env > selected context > default to every global
+// setting, and checks the output format.
 func (a *app) resolve(cmd *cobra.Command) error {
-	env := func(flag, name string, dst *string) {
+	cfg, path, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	name, c, err := a.selectContext(cmd, cfg, path)
+	if err != nil {
+		return err
+	}
+	a.ctxName, a.ctx, a.ctxToken = name, c, c.Token
+	set := func(flag, name, fromCtx string, dst *string) {
 		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
 			return
 		}
 		if v := a.opt.Getenv(name); v != "" {
 			*dst = v
+		} else if fromCtx != "" {
+			*dst = fromCtx
 		}
 	}
-	env("backend", "KANADE_BACKEND_URL", &a.backend)
-	env("nats-url", "KANADE_NATS_URL", &a.natsURL)
-	env("nats-token", "KANADE_NATS_TOKEN", &a.natsToken)
-	env("nats-user", "KANADE_NATS_USER", &a.natsUser)
-	env("nats-password", "KANADE_NATS_PASSWORD", &a.natsPass)
-	env("nats-creds", "KANADE_NATS_CREDS", &a.natsCreds)
-	env("token", "KANADE_AUTH_TOKEN", &a.token)
+	set("backend", "KANADE_BACKEND_URL", c.Server, &a.backend)
+	set("nats-url", "KANADE_NATS_URL", c.NATSURL, &a.natsURL)
+	set("nats-token", "KANADE_NATS_TOKEN", c.NATSToken, &a.natsToken)
+	set("nats-user", "KANADE_NATS_USER", c.NATSUser, &a.natsUser)
+	set("nats-password", "KANADE_NATS_PASSWORD", c.NATSPassword, &a.natsPass)
+	set("nats-creds", "KANADE_NATS_CREDS", c.NATSCreds, &a.natsCreds)
+	// The context's token stays apart (ctxToken): a.token is what the
+	// caller gave (flag or env), which login, passwd and mfa must not
+	// overwrite in the context.
+	set("token", "KANADE_AUTH_TOKEN", "", &a.token)
 	a.backend = strings.TrimRight(a.backend, "/")
 	switch a.output {
 	case "table", "wide", "json", "yaml", "csv":
@@ -411,6 +434,26 @@ func subjectSafe(what, id string) error {
 		return usagef("%s %q must not be empty or contain '.', '*', '>' or spaces", what, id)
 	}
 	return nil
+}
+
+// defaultConfigDir is $XDG_CONFIG_HOME/kanade, else ~/.config/kanade
+// (SPEC §17), on Windows os.UserConfigDir()/kanade.
+func defaultConfigDir(getenv func(string) string) (string, error) {
+	if d := getenv("XDG_CONFIG_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "kanade"), nil
+	}
+	if runtime.GOOS == "windows" {
+		d, err := os.UserConfigDir()
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(d, "kanade"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".config", "kanade"), nil
 }
 
 func (a *app) completionCmd(root *cobra.Command) *cobra.Command {
