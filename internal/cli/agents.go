@@ -79,10 +79,9 @@ func (a *app) agentsCmd() *cobra.Command {
 	bound = pagingFlags(list, 0)
 	list.Example = "  kanade agents list -o wide --group canary\n  kanade agents list --update-state failed -o wide\n  kanade agents list --quarantined 1.4.0 -q"
 	show := &cobra.Command{
-		Use:               "show <pc_id>",
-		Short:             "Show one agent (a unique prefix of the pc_id will do)",
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: a.completeIDs(listPCIDs, 1),
+		Use:   "show <pc_id>",
+		Short: "Show one agent (a unique prefix of the pc_id will do)",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api()
 			if err != nil {
@@ -108,9 +107,8 @@ func (a *app) agentsCmd() *cobra.Command {
 	}
 	del := &cobra.Command{
 		Use:   "delete <pc_id>",
-		Short:             "Forget an agent and revoke its broker credential (enrolled PCs are disconnected at once)",
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: a.completeIDs(listPCIDs, 1),
+		Short: "Forget an agent and revoke its broker credential (enrolled PCs are disconnected at once)",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.simple(func(c *apiv1.Client) (any, error) {
 				return nil, notFound(c.DeleteAgent(cmd.Context(), args[0]), "agent", args[0])
@@ -119,9 +117,8 @@ func (a *app) agentsCmd() *cobra.Command {
 	}
 	reenroll := &cobra.Command{
 		Use:   "reenroll <pc_id>",
-		Short:             "Allow an enrolled PC to enroll again (kanade-agent enroll --force); its old credential is revoked then",
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: a.completeIDs(listPCIDs, 1),
+		Short: "Allow an enrolled PC to enroll again (kanade-agent enroll --force); its old credential is revoked then",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.simple(func(c *apiv1.Client) (any, error) {
 				return c.ReenrollAgent(cmd.Context(), args[0])

@@ -39,14 +39,12 @@ func (a *app) executionsCmd() *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&job, "job", "", "only this job")
-	a.completeFlagIDs(list, "job", listJobIDs)
 	list.Flags().StringVar(&status, "status", "", "pending|running|completed|expired")
 	bound = pagingFlags(list, 50)
 	show := &cobra.Command{
-		Use:               "show <exec_id>",
-		Short:             "Show one execution and its per-PC results (a unique prefix of the exec_id will do)",
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: a.completeIDs(listExecIDs, 1),
+		Use:   "show <exec_id>",
+		Short: "Show one execution and its per-PC results (a unique prefix of the exec_id will do)",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api()
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 )
@@ -291,4 +292,32 @@ func (a *app) completeFrom(cmd *cobra.Command, list idLister, toComplete string)
 		return nil
 	}
 	return ids
+}
+
+// idCompletions maps an argument placeholder of a command's Use, or a
+// flag's name, to the ids that complete it.
+var idCompletions = map[string]idLister{
+	"<exec_id>": listExecIDs, "<result_id>": listResultIDs, "<pc_id>": listPCIDs, "<job_id>": listJobIDs,
+	"exec": listExecIDs, "pc": listPCIDs, "job": listJobIDs,
+}
+
+// completeIDsByName gives every command whose first argument is
+// <exec_id>, <result_id>, <pc_id> or <job_id> in its Use, and every --pc,
+// --job and --exec flag, completion from the backend, unless it has its
+// own. New commands get it by naming their argument so.
+func (a *app) completeIDsByName(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		a.completeIDsByName(sub)
+	}
+	if f := strings.Fields(c.Use); c.ValidArgsFunction == nil && c.ValidArgs == nil && len(f) > 1 {
+		if list, ok := idCompletions[f[1]]; ok {
+			c.ValidArgsFunction = a.completeIDs(list, 1)
+		}
+	}
+	c.LocalNonPersistentFlags().VisitAll(func(fl *pflag.Flag) {
+		list, ok := idCompletions[fl.Name]
+		if _, has := c.GetFlagCompletionFunc(fl.Name); ok && !has {
+			a.completeFlagIDs(c, fl.Name, list)
+		}
+	})
 }

@@ -32,8 +32,7 @@ An exec_id the backend does not know is an error (exit status 1), and a
 unique prefix of one will do. With --signing-key the CLI asks the backend
 when it can; when the backend is unreachable the kill is sent as given and
 the CLI says it could not verify the id.`,
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: a.completeIDs(listExecIDs, 1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if err := subjectSafe("exec_id", id); err != nil {

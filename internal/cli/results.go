@@ -42,15 +42,11 @@ func (a *app) resultsCmd() *cobra.Command {
 	f.StringVar(&job, "job", "", "only this job")
 	f.StringVar(&status, "status", "", "running|success|failure|skipped")
 	f.StringVar(&since, "since", "", "only results since this RFC 3339 time or duration ago (24h)")
-	a.completeFlagIDs(list, "exec", listExecIDs)
-	a.completeFlagIDs(list, "pc", listPCIDs)
-	a.completeFlagIDs(list, "job", listJobIDs)
 	bound = pagingFlags(list, 50)
 	show := &cobra.Command{
-		Use:               "show <result_id>",
-		Short:             "Show one result with its stdout and stderr (a unique prefix of the result_id will do)",
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: a.completeIDs(listResultIDs, 1),
+		Use:   "show <result_id>",
+		Short: "Show one result with its stdout and stderr (a unique prefix of the result_id will do)",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api()
 			if err != nil {
@@ -100,8 +96,7 @@ func (a *app) resultsCmd() *cobra.Command {
 		Long: "Write one stream of a result's output to stdout, byte for byte: the whole stream when the agent\n" +
 			"stored it (outputs longer than a result carries inline, up to the agent's 8 MiB capture), else\n" +
 			"the result's own copy. A note on stderr says when only the head and tail are available.",
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: a.completeIDs(listResultIDs, 1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if stream != string(apiv1.StreamStdout) && stream != string(apiv1.StreamStderr) {
 				return usagef("--stream %q: want stdout or stderr", stream)

@@ -158,7 +158,7 @@ func Main(ctx context.Context, args []string, opt Options) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		code = 2
 	}
-	fmt.Fprintf(opt.Err, "kanade: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(opt.Err, "kanade: %s\n", oneLine(cobraSuggestion(err.Error())))
 	if code == 2 {
 		fmt.Fprintln(opt.Err, "Run 'kanade --help' (or 'kanade <command> --help') for usage.")
 	}
@@ -175,6 +175,17 @@ func isCobraUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+// cobraSuggestion writes cobra's "\n\nDid you mean this?\n\tversion"
+// (a typo of a top-level command) as the groups and flags say it.
+func cobraSuggestion(s string) string {
+	const marker = "\n\nDid you mean this?\n"
+	i := strings.Index(s, marker)
+	if i < 0 {
+		return s
+	}
+	return s[:i] + "; did you mean " + strings.Join(strings.Fields(s[i+len(marker):]), " or ") + "?"
 }
 
 func oneLine(s string) string {
@@ -207,7 +218,7 @@ remote script's exit code.`,
 	root.SetIn(opt.In)
 	root.SetOut(opt.Out)
 	root.SetErr(opt.Err)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{suggestFlag(c, err)} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.backend, "backend", DefaultBackend, "backend HTTP API URL [KANADE_BACKEND_URL]")
 	pf.StringVar(&a.natsURL, "nats-url", DefaultNATSURL, "NATS broker URL(s), comma-separated [KANADE_NATS_URL]")
@@ -227,6 +238,7 @@ remote script's exit code.`,
 		a.completionCmd(root), a.docsCmd(root), a.versionCmd(),
 	)
 	refuseUnknownSubcommands(root)
+	a.completeIDsByName(root)
 	wrapArgs(root)
 	a.wrapErrors(root)
 	return root
@@ -267,6 +279,54 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		}
 		return &usageError{errors.New(msg)}
 	}
+}
+
+// suggestFlag adds the nearest flag's name to cobra's "unknown flag:
+// --stauts" (cobra suggests commands, not flags).
+func suggestFlag(c *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	name, _, _ = strings.Cut(name, "=")
+	best, bestD := "", 3 // at most 2 edits away, or a prefix
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		d := editDistance(name, f.Name)
+		if strings.HasPrefix(f.Name, name) && len(name) >= 2 {
+			d = min(d, 1)
+		}
+		if d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	if best == "" {
+		return err
+	}
+	return fmt.Errorf("%w; did you mean --%s?", err, best)
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // wrapArgs turns every command's argument-count error into a usage error.
