@@ -371,6 +371,31 @@ func TestLogin(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.out), &lr) != nil || lr["role"] != "admin" {
 		t.Fatalf("login -o json: %+v", r)
 	}
+	// The token went into context "default" of this backend (one token
+	// per context): another backend's token is not stored over it.
+	var ctxs []contextRow
+	e.jsonOK(&ctxs, "config", "get-contexts")
+	if len(ctxs) != 1 || ctxs[0].Name != "default" || !ctxs[0].Current || !ctxs[0].HasToken || ctxs[0].Server != e.backend {
+		t.Fatalf("contexts after login: %+v", ctxs)
+	}
+	other := newEnv(t, func(c *server.Config) {
+		c.Auth = auth.Config{BootstrapAdminPassword: "correct-horse-battery"}
+	})
+	r = e.cliIn("correct-horse-battery\n", "login", "-u", "admin", "--password-stdin", "--backend", other.backend)
+	if r.code != 1 || !strings.Contains(r.err, "give --context for that backend") {
+		t.Fatalf("login to another backend into context default: %+v", r)
+	}
+	e.ok("config", "set-context", "other", "--server", other.backend)
+	e.vars["KANADE_BACKEND_URL"] = "" // the contexts say where
+	if r := e.cliIn("correct-horse-battery\n", "login", "-u", "admin", "--password-stdin", "--context", "other"); r.code != 0 ||
+		!strings.Contains(r.out, "logged in to "+other.backend) || !strings.Contains(r.out, "context other of") {
+		t.Fatalf("login --context other: %+v", r)
+	}
+	// Each context sends its own token.
+	e.jsonOK(&rows, "agents", "list")
+	if r := e.cli("agents", "list", "--context", "other"); r.code != 1 || !strings.Contains(r.err, "password change required") {
+		t.Fatalf("context other: %+v", r)
+	}
 }
 
 // TestUsage: bad command lines exit 2 with one line saying what is wrong.

@@ -194,7 +194,7 @@ func sameYAMLJSON(t *testing.T, e *env, args ...string) {
 func TestContexts(t *testing.T) {
 	a := newEnv(t, nil)
 	b := newEnv(t, nil)
-	e := a // one CLI (config dir), two backends
+	e := a                            // one CLI (config dir), two backends
 	e.vars["KANADE_BACKEND_URL"] = "" // no env: the context decides
 	dir := writeFiles(t, map[string]string{"jobs.yaml": jobsYAML})
 	b.ok("job", "apply", dir) // only b has jobs

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -88,6 +89,10 @@ func (a *app) loadConfig() (*cliConfig, string, error) {
 	}
 	if err != nil {
 		return nil, path, fmt.Errorf("read %s: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 && !a.warnedMode {
+		a.warnedMode = true
+		fmt.Fprintf(a.opt.Err, "kanade: warning: %s holds tokens but is readable by others (mode %v); chmod 600 it\n", path, fi.Mode().Perm())
 	}
 	md, err := toml.Decode(string(b), cfg)
 	if err != nil {
@@ -210,6 +215,12 @@ func (a *app) storeToken(tok string) (string, error) {
 	if c == nil {
 		c = &cliContext{}
 		cfg.Contexts[name] = c
+	}
+	// One token per context: a token of another backend (--backend or
+	// KANADE_BACKEND_URL over the context's server) does not belong here.
+	if c.Server != "" && c.Server != a.backend {
+		return "", fmt.Errorf("the token is for %s but context %s is %s: give --context for that backend (kanade config set-context NAME --server %s)",
+			a.backend, name, c.Server, a.backend)
 	}
 	if c.Server == "" && a.backend != DefaultBackend {
 		c.Server = a.backend

@@ -116,6 +116,7 @@ type app struct {
 	ctxName     string
 	ctx         *cliContext
 	ctxToken    string
+	warnedMode  bool // config.toml's loose mode was reported
 	output      string
 	timeout     time.Duration
 	// streamed: a list command's -o csv rows went out page by page
@@ -207,9 +208,15 @@ run, ping, kill and jetstream status talk to the NATS broker directly
 (--nats-url, --nats-token or --nats-user/--nats-password), so they keep
 working while the backend is down.
 
+Contexts (` + "`kanade config set-context`, `use-context`, `--context`" + `) keep several
+backends with their tokens in ~/.config/kanade/config.toml; each setting comes from
+its flag, else its KANADE_* variable, else the context, else the default.
+
 Output is a table by default; -o json prints the API's JSON for scripts.
-Exit status: 0 ok, 1 failure, 2 usage error; ` + "`kanade run`" + ` exits with the
-remote script's exit code.`,
+Ids (exec, result, job, PC) may be abbreviated to a unique prefix, like git's.
+Exit status: 0 ok, 1 failure (also an id the backend does not know), 2 usage
+error (unknown command or flag); ` + "`kanade run`" + ` exits with the remote
+script's exit code.`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
