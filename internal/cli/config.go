@@ -30,7 +30,7 @@ func fieldValues(v any) map[string]any {
 func (a *app) configCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Layered agent configuration: global, per group (--group) or per PC (--pc)",
+		Short: "Layered agent configuration (global, --group, --pc) and the CLI's contexts (set-context, use-context)",
 		Long: `Agent configuration is layered: built-in defaults, then the global scope, then
 each group the PC is in (alphabetical, later wins), then the PC's own scope.
 get/set/unset work on one scope: global by default, --group G or --pc P.

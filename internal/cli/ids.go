@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -207,6 +208,9 @@ func pickPage(what, arg string, ids []string) (string, error) {
 // maxCompletions bounds what one completion asks the backend for.
 const maxCompletions = 200
 
+// completionTimeout bounds one completion's requests.
+const completionTimeout = 3 * time.Second
+
 type idLister func(ctx context.Context, c *apiv1.Client, prefix string) ([]string, error)
 
 func listExecIDs(ctx context.Context, c *apiv1.Client, prefix string) ([]string, error) {
@@ -287,7 +291,11 @@ func (a *app) completeFrom(cmd *cobra.Command, list idLister, toComplete string)
 	if err != nil {
 		return nil
 	}
-	ids, err := list(cmd.Context(), c, toComplete)
+	// A shell waits for this while the user types: a backend that does
+	// not answer soon completes nothing.
+	ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+	defer cancel()
+	ids, err := list(ctx, c, toComplete)
 	if err != nil {
 		return nil
 	}

@@ -556,18 +556,31 @@ func (a *app) versionCmd() *cobra.Command {
 		Short: "Print the CLI's version (and the backend's, when reachable)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(a.opt.Out, "kanade %s\n", version.Version)
+			out := struct {
+				Version        string             `json:"version"`
+				Backend        string             `json:"backend"`
+				BackendVersion *apiv1.VersionInfo `json:"backend_version"`
+				BackendError   string             `json:"backend_error,omitempty"`
+			}{Version: version.Version, Backend: a.backend}
 			c, err := a.api()
 			var v apiv1.VersionInfo
 			if err == nil {
 				v, err = c.Version(cmd.Context())
 			}
 			if err != nil {
-				fmt.Fprintf(a.opt.Out, "backend %s: %s\n", a.backend, oneLine(a.explain(err).Error()))
-				return nil
+				out.BackendError = oneLine(a.explain(err).Error())
+			} else {
+				out.BackendVersion = &v
 			}
-			fmt.Fprintf(a.opt.Out, "backend %s: %s %s\n", a.backend, v.Version, v.Commit)
-			return nil
+			return a.emitValue(out, func(w io.Writer) error {
+				fmt.Fprintf(w, "kanade %s\n", version.Version)
+				if err != nil {
+					_, err := fmt.Fprintf(w, "backend %s: %s\n", a.backend, out.BackendError)
+					return err
+				}
+				_, err := fmt.Fprintf(w, "backend %s: %s %s\n", a.backend, v.Version, v.Commit)
+				return err
+			})
 		},
 	}
 }
