@@ -38,8 +38,13 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	prefix, err := idPrefix(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	q := r.URL.Query()
-	l, err := s.d.Store.PageAgents(r.Context(), store.AgentFilter{Status: status, Q: q.Get("q"),
+	l, err := s.d.Store.PageAgents(r.Context(), store.AgentFilter{Status: status, Q: q.Get("q"), IDPrefix: prefix,
 		Group: q.Get("group"), UpdateState: state, Version: q.Get("version"), Quarantined: q.Get("quarantined"),
 		Sort: sort, Desc: order == "desc", Now: time.Now(), Scope: scopeOf(r)}, p)
 	if err != nil {

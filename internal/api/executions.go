@@ -18,7 +18,12 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	l, err := s.d.Store.PageExecutions(r.Context(), store.ExecFilter{JobID: r.URL.Query().Get("job_id"), Status: status,
+	prefix, err := idPrefix(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	l, err := s.d.Store.PageExecutions(r.Context(), store.ExecFilter{JobID: r.URL.Query().Get("job_id"), Status: status, IDPrefix: prefix,
 		Scope: scopeOf(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)

@@ -274,3 +274,13 @@ func (s *Server) auditf(r *http.Request, action, target string, payload any) {
 		s.d.Audit.Audit(r.Context(), Actor(r), action, target, payload, ClientIP(r))
 	}
 }
+
+// idPrefix is the id_prefix= list filter (the CLI's git-like short ids):
+// subject-safe id characters only, so the store's key range is exact.
+func idPrefix(r *http.Request) (string, error) {
+	v := r.URL.Query().Get("id_prefix")
+	if v != "" && !wire.ValidPCID(v) {
+		return "", errBadParam{"id_prefix", "must be the start of an id (A-Z a-z 0-9 _ -)"}
+	}
+	return v, nil
+}

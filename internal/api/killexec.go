@@ -15,6 +15,14 @@ func (s *Server) killExecution(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if known, err := s.execKnown(r, id); err != nil || !known {
+		if err == nil {
+			WriteError(w, http.StatusNotFound, "no such execution", "exec_id")
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
 	resp, err := s.d.Fanout.KillExecution(r.Context(), id, Actor(r), ClientIP(r))
 	if err != nil {
 		s.fail(w, r, err)
@@ -53,4 +61,15 @@ func (s *Server) checkKillScope(r *http.Request, id string) error {
 		return refused
 	}
 	return nil
+}
+
+// execKnown: a kill of an id the backend never saw would report success
+// and kill nothing (a typo, or a run long gone). An execution row, or a
+// result of a direct `kanade run` (which has none), makes it known.
+func (s *Server) execKnown(r *http.Request, id string) (bool, error) {
+	if _, ok, err := s.d.Store.GetExecution(r.Context(), id); err != nil || ok {
+		return ok, err
+	}
+	l, err := s.d.Store.PageResults(r.Context(), store.ResultFilter{ExecID: id}, store.Page{Limit: 1})
+	return len(l.Rows) > 0, err
 }

@@ -26,8 +26,13 @@ func (s *Server) listResults(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	prefix, err := idPrefix(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	q := r.URL.Query()
-	l, err := s.d.Store.PageResults(r.Context(), store.ResultFilter{ExecID: q.Get("exec_id"), JobID: q.Get("job_id"),
+	l, err := s.d.Store.PageResults(r.Context(), store.ResultFilter{ExecID: q.Get("exec_id"), JobID: q.Get("job_id"), IDPrefix: prefix,
 		PCID: q.Get("pc_id"), Status: status, Since: since, Scope: scopeOf(r)}, p)
 	if err != nil {
 		s.fail(w, r, err)

@@ -89,8 +89,10 @@ type AgentQuery struct {
 	UpdateState string `query:"update_state"`
 	Version     string `query:"version"`
 	Quarantined string `query:"quarantined"`
-	Sort        string `query:"sort"`  // pc_id | hostname | last_heartbeat | os_family | agent_version
-	Order       string `query:"order"` // asc | desc
+	// IDPrefix keeps the pc_ids that start with it (the CLI's short ids).
+	IDPrefix string `query:"id_prefix"`
+	Sort     string `query:"sort"`  // pc_id | hostname | last_heartbeat | os_family | agent_version
+	Order    string `query:"order"` // asc | desc
 	Page
 }
 
@@ -155,6 +157,8 @@ type Execution struct {
 type ExecutionQuery struct {
 	JobID  string          `query:"job_id"`
 	Status ExecutionStatus `query:"status"`
+	// IDPrefix keeps the exec_ids that start with it (the CLI's short ids).
+	IDPrefix string `query:"id_prefix"`
 	Page
 }
 
@@ -230,6 +234,8 @@ type ResultQuery struct {
 	PCID   string       `query:"pc_id"`
 	Status ResultStatus `query:"status"`
 	Since  string       `query:"since"` // RFC 3339 time or a duration ago (24h)
+	// IDPrefix keeps the result_ids that start with it (the CLI's short ids).
+	IDPrefix string `query:"id_prefix"`
 	Page
 }
 

@@ -213,16 +213,13 @@ is stored like kanade login's (earlier tokens of the account stop working).`,
 			if err != nil {
 				return err
 			}
-			path, err := a.tokenPath()
-			if err != nil {
-				return err
-			}
 			stored := ""
 			if a.token == "" { // logged in with kanade login: keep it so
-				if err := writeSecret(path, lr.Token); err != nil {
+				where, err := a.storeToken(lr.Token)
+				if err != nil {
 					return err
 				}
-				stored = "; new token stored in " + path
+				stored = "; new token stored in " + where
 			}
 			return a.emitValue(map[string]any{"username": lr.Username, "role": lr.Role, "exp": lr.Exp}, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "password of %s changed%s\n", lr.Username, stored)

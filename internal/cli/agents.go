@@ -80,16 +80,20 @@ func (a *app) agentsCmd() *cobra.Command {
 	list.Example = "  kanade agents list -o wide --group canary\n  kanade agents list --update-state failed -o wide\n  kanade agents list --quarantined 1.4.0 -q"
 	show := &cobra.Command{
 		Use:   "show <pc_id>",
-		Short: "Show one agent",
+		Short: "Show one agent (a unique prefix of the pc_id will do)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			r, err := c.GetAgent(cmd.Context(), args[0])
+			id, err := resolvePCID(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
+			}
+			r, err := c.GetAgent(cmd.Context(), id)
+			if err != nil {
+				return notFound(err, "agent", id)
 			}
 			return a.emitValue(r, func(w io.Writer) error {
 				return kv(w, "pc_id", r.PCID, "hostname", r.Hostname, "online", strconv.FormatBool(r.Online),
@@ -107,7 +111,7 @@ func (a *app) agentsCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.simple(func(c *apiv1.Client) (any, error) {
-				return nil, c.DeleteAgent(cmd.Context(), args[0])
+				return nil, notFound(c.DeleteAgent(cmd.Context(), args[0]), "agent", args[0])
 			}, "deleted agent "+args[0])
 		},
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,19 +49,24 @@ func TestRunKillAudited(t *testing.T) {
 	if r := e.cli("run", "pc-a", "--exec-id", "api-run", "--", "echo via api"); r.code != 0 || r.out != "via api\n" {
 		t.Fatalf("run via the API: %+v", r)
 	}
-	e.ok("kill", "api-kill")
+	e.ok("kill", "api-run")
 	e.vars["KANADE_SIGNING_KEY"] = server.SigningKeyPath(e.b.Cfg)
 	if r := e.cli("run", "pc-a", "--exec-id", "direct-run", "--", "echo direct"); r.code != 0 || r.out != "direct\n" {
 		t.Fatalf("direct run: %+v", r)
 	}
-	e.ok("kill", "direct-kill")
+	// A direct run has no execution row: its result makes the id known.
+	testenv.Eventually(t, 20*time.Second, "direct-run result projected", func() bool {
+		l, err := c.ListResults(ctx, apiv1.ResultQuery{ExecID: "direct-run"})
+		return err == nil && len(l.Items) > 0
+	})
+	e.ok("kill", "direct-run")
 	key := cmdaudit.Actor(e.b.Signer.KeyID())
 
 	want := map[string]bool{
 		"admin run pc-a api-run":     false,
-		"admin exec.kill api-kill":   false,
+		"admin exec.kill api-run":    false,
 		key + " run pc-a direct-run": false,
-		key + " kill direct-kill":    false,
+		key + " kill direct-run":     false,
 	}
 	var seen []string
 	audited := func() bool {
@@ -94,7 +98,7 @@ func TestRunKillAudited(t *testing.T) {
 		}
 	}
 	for _, s := range seen {
-		if strings.HasPrefix(s, key+" ") && (strings.Contains(s, "api-run") || strings.Contains(s, "api-kill")) {
+		if strings.HasPrefix(s, key+" ") && strings.Contains(s, "api-run") {
 			t.Errorf("the backend's own command was audited as a direct one: %s", s)
 		}
 	}
@@ -112,9 +116,14 @@ func execIDOf(payload string) string {
 }
 
 func (e *env) authTokenForTest() string {
-	b, err := os.ReadFile(filepath.Join(e.cfgDir, "token"))
+	a := &app{opt: e.opts("", nil, nil)}
+	cfg, _, err := a.loadConfig()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return strings.TrimSpace(string(b))
+	c := cfg.Contexts[cfg.CurrentContext]
+	if c == nil || c.Token == "" {
+		e.t.Fatalf("no token stored in the current context: %+v", cfg)
+	}
+	return c.Token
 }

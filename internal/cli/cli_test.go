@@ -166,7 +166,7 @@ func TestFleet(t *testing.T) {
 		if r := e.cli("results", "list", "--status", "nope"); r.code != 2 {
 			t.Fatalf("bad status: %+v", r)
 		}
-		if r := e.cli("results", "show", "no-such-result"); r.code != 1 || !strings.Contains(r.err, "not found") {
+		if r := e.cli("results", "show", "no-such-result"); r.code != 1 || r.err != "kanade: no result no-such-result\n" {
 			t.Fatalf("missing result: %+v", r)
 		}
 		e.ok("executions", "list")
@@ -175,14 +175,16 @@ func TestFleet(t *testing.T) {
 	t.Run("kill", func(t *testing.T) {
 		done := make(chan cliOut, 1)
 		go func() { done <- e.cli("run", "pc-b", "--exec-id", "to-kill", "--", "echo started; sleep 30") }()
-		// Kill until the run reports back: the first kill may precede the start.
+		// Kill until the run reports back: the first kill may precede the
+		// run's execution row (unknown id: exit 1) or its start.
 		deadline := time.Now().Add(20 * time.Second)
 		var r cliOut
 	loop:
 		for {
-			out := e.ok("kill", "to-kill")
-			if !strings.Contains(out, "kill sent for execution to-kill") {
-				t.Fatalf("kill: %q", out)
+			k := e.cli("kill", "to-kill")
+			if k.code != 0 && (k.code != 1 || !strings.Contains(k.err, "kanade: no execution to-kill")) ||
+				k.code == 0 && !strings.Contains(k.out, "kill sent for execution to-kill") {
+				t.Fatalf("kill: %+v", k)
 			}
 			select {
 			case r = <-done:
@@ -197,9 +199,13 @@ func TestFleet(t *testing.T) {
 			t.Fatalf("killed run: %+v", r)
 		}
 		var k map[string]string
-		e.jsonOK(&k, "kill", "x1")
-		if k["subject"] != "kill.x1" {
+		e.jsonOK(&k, "kill", "to-kill")
+		if k["subject"] != "kill.to-kill" {
 			t.Fatalf("kill -o json: %v", k)
+		}
+		// An id the backend never saw: not a success that killed nothing.
+		if r := e.cli("kill", "x1"); r.code != 1 || r.err != "kanade: no execution x1\n" {
+			t.Fatalf("kill x1: %+v", r)
 		}
 		if r := e.cli("kill", "a.b"); r.code != 2 {
 			t.Fatalf("kill a.b: %+v", r)
@@ -342,12 +348,12 @@ func TestLogin(t *testing.T) {
 		!strings.Contains(r.out, "password of admin changed") {
 		t.Fatalf("passwd: %+v", r)
 	}
-	fi, err := os.Stat(filepath.Join(e.cfgDir, "token"))
+	fi, err := os.Stat(filepath.Join(e.cfgDir, "config.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
-		t.Fatalf("token file mode %v, want 0600", fi.Mode().Perm())
+		t.Fatalf("config.toml mode %v, want 0600", fi.Mode().Perm())
 	}
 	var rows []apiv1.Agent
 	e.jsonOK(&rows, "agents", "list")
@@ -364,6 +370,31 @@ func TestLogin(t *testing.T) {
 	var lr map[string]any
 	if r.code != 0 || json.Unmarshal([]byte(r.out), &lr) != nil || lr["role"] != "admin" {
 		t.Fatalf("login -o json: %+v", r)
+	}
+	// The token went into context "default" of this backend (one token
+	// per context): another backend's token is not stored over it.
+	var ctxs []contextRow
+	e.jsonOK(&ctxs, "config", "get-contexts")
+	if len(ctxs) != 1 || ctxs[0].Name != "default" || !ctxs[0].Current || !ctxs[0].HasToken || ctxs[0].Server != e.backend {
+		t.Fatalf("contexts after login: %+v", ctxs)
+	}
+	other := newEnv(t, func(c *server.Config) {
+		c.Auth = auth.Config{BootstrapAdminPassword: "correct-horse-battery"}
+	})
+	r = e.cliIn("correct-horse-battery\n", "login", "-u", "admin", "--password-stdin", "--backend", other.backend)
+	if r.code != 1 || !strings.Contains(r.err, "give --context for that backend") {
+		t.Fatalf("login to another backend into context default: %+v", r)
+	}
+	e.ok("config", "set-context", "other", "--server", other.backend)
+	e.vars["KANADE_BACKEND_URL"] = "" // the contexts say where
+	if r := e.cliIn("correct-horse-battery\n", "login", "-u", "admin", "--password-stdin", "--context", "other"); r.code != 0 ||
+		!strings.Contains(r.out, "logged in to "+other.backend) || !strings.Contains(r.out, "context other of") {
+		t.Fatalf("login --context other: %+v", r)
+	}
+	// Each context sends its own token.
+	e.jsonOK(&rows, "agents", "list")
+	if r := e.cli("agents", "list", "--context", "other"); r.code != 1 || !strings.Contains(r.err, "password change required") {
+		t.Fatalf("context other: %+v", r)
 	}
 }
 

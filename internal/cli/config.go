@@ -30,11 +30,14 @@ func fieldValues(v any) map[string]any {
 func (a *app) configCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Layered agent configuration: global, per group (--group) or per PC (--pc)",
+		Short: "Layered agent configuration (global, --group, --pc) and the CLI's contexts (set-context, use-context)",
 		Long: `Agent configuration is layered: built-in defaults, then the global scope, then
 each group the PC is in (alphabetical, later wins), then the PC's own scope.
 get/set/unset work on one scope: global by default, --group G or --pc P.
-Fields: ` + configFieldNames() + `.`,
+Fields: ` + configFieldNames() + `.
+
+The CLI's own contexts (backends, tokens) are set-context, use-context,
+current-context, get-contexts and delete-context.`,
 	}
 	var group, pc string
 	scope := func() (apiv1.Scope, string, error) {
@@ -206,6 +209,7 @@ Fields: ` + configFieldNames() + `.`,
 		},
 	}
 	cmd.AddCommand(get, set, unset, clear, effective)
+	cmd.AddCommand(a.contextCmds()...)
 	return cmd
 }
 

@@ -43,16 +43,20 @@ func (a *app) executionsCmd() *cobra.Command {
 	bound = pagingFlags(list, 50)
 	show := &cobra.Command{
 		Use:   "show <exec_id>",
-		Short: "Show one execution and its per-PC results",
+		Short: "Show one execution and its per-PC results (a unique prefix of the exec_id will do)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			d, err := c.GetExecution(cmd.Context(), args[0])
+			id, err := resolveExecID(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
+			}
+			d, err := c.GetExecution(cmd.Context(), id)
+			if err != nil {
+				return notFound(err, "execution", id)
 			}
 			return a.emitValue(d, func(w io.Writer) error {
 				if err := kv(w, "exec_id", d.ExecID, "job_id", d.JobID, "version", d.Version, "status", string(d.Status),

@@ -27,9 +27,10 @@ func (a *app) revokeCmd(revoke bool) *cobra.Command {
 		short = "Make a revoked job runnable again"
 	}
 	return &cobra.Command{
-		Use:   verb + " <job_id>",
-		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Use:               verb + " <job_id>",
+		Short:             short,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeIDs(listJobIDs, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api()
 			if err != nil {
@@ -95,15 +96,23 @@ exit status is 1 if any document failed.`,
 			})
 		},
 	}, &cobra.Command{
-		Use:   "show <id>",
-		Short: "Show one job with its original YAML",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show <id>",
+		Short:             "Show one job with its original YAML (a unique prefix of the id will do)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeIDs(listJobIDs, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api()
 			if err != nil {
 				return err
 			}
 			j, err := c.GetJob(cmd.Context(), args[0])
+			if e := notFound(err, "job", args[0]); e != err {
+				var id string
+				if id, err = resolveJobID(cmd.Context(), c, args[0]); err != nil {
+					return err
+				}
+				j, err = c.GetJob(cmd.Context(), id)
+			}
 			if err != nil {
 				return err
 			}
@@ -121,11 +130,14 @@ exit status is 1 if any document failed.`,
 			})
 		},
 	}, &cobra.Command{
-		Use:   "delete <id>",
-		Short: "Delete a job (refused while a schedule references it)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "delete <id>",
+		Short:             "Delete a job (refused while a schedule references it)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeIDs(listJobIDs, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.simple(func(c *apiv1.Client) (any, error) { return nil, c.DeleteJob(cmd.Context(), args[0]) }, "deleted job "+args[0])
+			return a.simple(func(c *apiv1.Client) (any, error) {
+				return nil, notFound(c.DeleteJob(cmd.Context(), args[0]), "job", args[0])
+			}, "deleted job "+args[0])
 		},
 	})
 	bound = pagingFlags(subcommand(cmd, "list"), 0)

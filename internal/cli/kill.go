@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -25,16 +26,22 @@ signed by a key they trust, so:
     account);
   - with --signing-key FILE [KANADE_SIGNING_KEY] the CLI signs it and publishes
     it straight to the NATS broker, so it works while the backend is down; the
-    backend audits it when it sees it, as signing-key:<key_id>.`,
+    backend audits it when it sees it, as signing-key:<key_id>.
+
+An exec_id the backend does not know is an error (exit status 1), and a
+unique prefix of one will do. With --signing-key the CLI asks the backend
+when it can; when the backend is unreachable the kill is sent as given and
+the CLI says it could not verify the id.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if err := subjectSafe("exec_id", id); err != nil {
 				return err
 			}
+			note := ""
 			done := func() error {
 				return a.emitValue(map[string]string{"exec_id": id, "subject": bus.Kill(id)}, func(w io.Writer) error {
-					_, err := fmt.Fprintf(w, "kill sent for execution %s (%s)\n", id, bus.Kill(id))
+					_, err := fmt.Fprintf(w, "kill sent for execution %s (%s)%s\n", id, bus.Kill(id), note)
 					return err
 				})
 			}
@@ -44,10 +51,29 @@ signed by a key they trust, so:
 				if err != nil {
 					return err
 				}
-				if _, err := c.KillExecution(cmd.Context(), id); err != nil {
+				if id, err = resolveExecID(cmd.Context(), c, id); err != nil {
 					return err
 				}
+				if _, err := c.KillExecution(cmd.Context(), id); err != nil {
+					return notFound(err, "execution", id)
+				}
 				return done()
+			}
+			// Straight to the broker: the backend, when it answers, says
+			// whether the id is known (and completes a prefix); when it
+			// does not, the kill goes out as given, unverified.
+			if c, err := a.api(); err == nil {
+				full, err := resolveExecID(cmd.Context(), c, id)
+				var nf *notFoundError
+				var amb *ambiguousError
+				switch {
+				case err == nil:
+					id = full
+				case errors.As(err, &nf), errors.As(err, &amb):
+					return err
+				default:
+					note = "; sent, cannot verify the exec_id (backend: " + oneLine(a.explain(err).Error()) + ")"
+				}
 			}
 			signer, err := sign.LoadKey(keyFile)
 			if err != nil {
@@ -73,10 +99,17 @@ func addSigningKeyFlag(f *pflag.FlagSet) {
 	f.String("signing-key", "", "sign with this PKCS#8 PEM Ed25519 key and publish straight to the broker [KANADE_SIGNING_KEY] (default: go through the backend API)")
 }
 
-// signingKeyFile is --signing-key, else KANADE_SIGNING_KEY.
+// signingKeyFile is --signing-key, else KANADE_SIGNING_KEY, else the
+// context's signing-key.
 func (a *app) signingKeyFile(cmd *cobra.Command) string {
 	if f := cmd.Flags().Lookup("signing-key"); f != nil && f.Changed {
 		return f.Value.String()
 	}
-	return a.opt.Getenv("KANADE_SIGNING_KEY")
+	if v := a.opt.Getenv("KANADE_SIGNING_KEY"); v != "" {
+		return v
+	}
+	if a.ctx != nil {
+		return a.ctx.SigningKey
+	}
+	return ""
 }

@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
-	"github.com/kanade-fleet/kanade/internal/atomicfile"
 )
 
 func (a *app) loginCmd() *cobra.Command {
@@ -21,9 +18,10 @@ func (a *app) loginCmd() *cobra.Command {
 		Use:   "login",
 		Short: "Log in to the backend and store the token for later commands",
 		Long: `Prompt for a username and a password (not echoed), log in to the backend
-(POST /api/auth/login) and store the token in the user's config directory
-(kanade/token, mode 0600). Later commands send it unless --token or
-KANADE_AUTH_TOKEN is given. --password-stdin reads the password from stdin
+(POST /api/auth/login) and store the token in the current CLI context of
+config.toml (one token per context; context "default" for this backend when
+there is none; mode 0600; see kanade config get-contexts). Later commands
+send it unless --token or KANADE_AUTH_TOKEN is given. --password-stdin reads the password from stdin
 for scripts. An account with MFA is asked for its code (a 6-digit TOTP code
 or a recovery code) on a terminal, or takes it from --code.`,
 		Args: cobra.NoArgs,
@@ -71,11 +69,8 @@ or a recovery code) on a terminal, or takes it from --code.`,
 			if lr.Token == "" {
 				return fmt.Errorf("login: the backend sent no token")
 			}
-			path, err := a.tokenPath()
+			path, err := a.storeToken(lr.Token)
 			if err != nil {
-				return err
-			}
-			if err := writeSecret(path, lr.Token); err != nil {
 				return err
 			}
 			msg := fmt.Sprintf("logged in to %s as %s (role %s); token stored in %s", a.backend, user, orDash(string(lr.Role)), path)
@@ -100,38 +95,15 @@ or a recovery code) on a terminal, or takes it from --code.`,
 	return cmd
 }
 
-// authToken is --token / KANADE_AUTH_TOKEN, else the one `kanade login` stored.
+// authToken is --token / KANADE_AUTH_TOKEN, else the selected context's
+// (stored by `kanade login`), else a token file of an older CLI that
+// could not be moved into config.toml.
 func (a *app) authToken() string {
 	if a.token != "" {
 		return a.token
 	}
-	p, err := a.tokenPath()
-	if err != nil {
-		return ""
+	if a.ctxToken != "" {
+		return a.ctxToken
 	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func (a *app) tokenPath() (string, error) {
-	d, err := a.opt.ConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("find the user config dir: %w", err)
-	}
-	return filepath.Join(d, "token"), nil
-}
-
-// writeSecret writes a file readable by the user only, replacing it
-// atomically so a crash never leaves half a token.
-func writeSecret(path, content string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	if err := atomicfile.WriteFile(path, []byte(content+"\n"), 0o600); err != nil {
-		return fmt.Errorf("store token: %w", err)
-	}
-	return nil
+	return a.legacyToken()
 }

@@ -74,14 +74,11 @@ before confirming replaces the pending secret and codes.`,
 			}
 			stored := ""
 			if a.token == "" && res.Session.Token != "" { // logged in with kanade login: keep it so
-				path, err := a.tokenPath()
+				where, err := a.storeToken(res.Session.Token)
 				if err != nil {
 					return err
 				}
-				if err := writeSecret(path, res.Session.Token); err != nil {
-					return err
-				}
-				stored = "; new token stored in " + path
+				stored = "; new token stored in " + where
 			}
 			return a.emitValue(map[string]any{"mfa_enabled": res.MFAEnabled, "username": res.Session.Username}, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "MFA enabled for %s%s\n", res.Session.Username, stored)

@@ -131,7 +131,7 @@ func TestOrchestration(t *testing.T) {
 			t.Fatalf("job show:\n%s", show)
 		}
 		e.ok("job", "delete", "fine")
-		if r := e.cli("job", "delete", "fine"); r.code != 1 || !strings.Contains(r.err, "not found") {
+		if r := e.cli("job", "delete", "fine"); r.code != 1 || r.err != "kanade: no job fine\n" {
 			t.Fatalf("delete twice: %+v", r)
 		}
 	})

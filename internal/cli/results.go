@@ -45,16 +45,20 @@ func (a *app) resultsCmd() *cobra.Command {
 	bound = pagingFlags(list, 50)
 	show := &cobra.Command{
 		Use:   "show <result_id>",
-		Short: "Show one result with its stdout and stderr",
+		Short: "Show one result with its stdout and stderr (a unique prefix of the result_id will do)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.api()
 			if err != nil {
 				return err
 			}
-			r, err := c.GetResult(cmd.Context(), args[0])
+			id, err := resolveResultID(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
+			}
+			r, err := c.GetResult(cmd.Context(), id)
+			if err != nil {
+				return notFound(err, "result", id)
 			}
 			return a.emitValue(r, func(w io.Writer) error {
 				exit := ""
@@ -101,9 +105,13 @@ func (a *app) resultsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := c.ResultOutput(cmd.Context(), args[0], apiv1.OutputQuery{Stream: apiv1.OutputStream(stream)})
+			id, err := resolveResultID(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
+			}
+			out, err := c.ResultOutput(cmd.Context(), id, apiv1.OutputQuery{Stream: apiv1.OutputStream(stream)})
+			if err != nil {
+				return notFound(err, "result", id)
 			}
 			if _, err := cmd.OutOrStdout().Write(out.Data); err != nil {
 				return err

@@ -16,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -39,7 +41,8 @@ type Options struct {
 	In       io.Reader
 	Out, Err io.Writer
 	Getenv   func(string) string
-	// ConfigDir is where `kanade login` stores its token (default
+	// ConfigDir holds config.toml, the CLI contexts and their tokens
+	// (default $XDG_CONFIG_HOME/kanade, else ~/.config/kanade; on Windows
 	// os.UserConfigDir()/kanade).
 	ConfigDir func() (string, error)
 	Now       func() time.Time
@@ -54,6 +57,9 @@ type Options struct {
 	DurText  func(d time.Duration) string
 	// PollEvery is how often `exec --wait` polls (default 500ms).
 	PollEvery time.Duration
+	// defaultConfigDir: ConfigDir is the default one, so a token of an
+	// older CLI may also sit in os.UserConfigDir()/kanade.
+	defaultConfigDir bool
 }
 
 func (o *Options) fill() {
@@ -70,13 +76,9 @@ func (o *Options) fill() {
 		o.Getenv = os.Getenv
 	}
 	if o.ConfigDir == nil {
-		o.ConfigDir = func() (string, error) {
-			d, err := os.UserConfigDir()
-			if err != nil {
-				return "", err
-			}
-			return d + string(os.PathSeparator) + "kanade", nil
-		}
+		o.defaultConfigDir = true
+		getenv := o.Getenv
+		o.ConfigDir = func() (string, error) { return defaultConfigDir(getenv) }
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -108,8 +110,15 @@ type app struct {
 	natsPass  string
 	natsCreds string
 	token     string
-	output    string
-	timeout   time.Duration
+	// contextName is --context; ctxName the context this invocation uses
+	// ("" = none), ctx its settings (below flags and env).
+	contextName string
+	ctxName     string
+	ctx         *cliContext
+	ctxToken    string
+	warnedMode  bool // config.toml's loose mode was reported
+	output      string
+	timeout     time.Duration
 	// streamed: a list command's -o csv rows went out page by page
 	// (listAll); emit has nothing left to print.
 	streamed bool
@@ -150,7 +159,7 @@ func Main(ctx context.Context, args []string, opt Options) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		code = 2
 	}
-	fmt.Fprintf(opt.Err, "kanade: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(opt.Err, "kanade: %s\n", oneLine(cobraSuggestion(err.Error())))
 	if code == 2 {
 		fmt.Fprintln(opt.Err, "Run 'kanade --help' (or 'kanade <command> --help') for usage.")
 	}
@@ -167,6 +176,17 @@ func isCobraUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+// cobraSuggestion writes cobra's "\n\nDid you mean this?\n\tversion"
+// (a typo of a top-level command) as the groups and flags say it.
+func cobraSuggestion(s string) string {
+	const marker = "\n\nDid you mean this?\n"
+	i := strings.Index(s, marker)
+	if i < 0 {
+		return s
+	}
+	return s[:i] + "; did you mean " + strings.Join(strings.Fields(s[i+len(marker):]), " or ") + "?"
 }
 
 func oneLine(s string) string {
@@ -188,9 +208,15 @@ run, ping, kill and jetstream status talk to the NATS broker directly
 (--nats-url, --nats-token or --nats-user/--nats-password), so they keep
 working while the backend is down.
 
+Contexts (` + "`kanade config set-context`, `use-context`, `--context`" + `) keep several
+backends with their tokens in ~/.config/kanade/config.toml; each setting comes from
+its flag, else its KANADE_* variable, else the context, else the default.
+
 Output is a table by default; -o json prints the API's JSON for scripts.
-Exit status: 0 ok, 1 failure, 2 usage error; ` + "`kanade run`" + ` exits with the
-remote script's exit code.`,
+Ids (exec, result, job, PC) may be abbreviated to a unique prefix, like git's.
+Exit status: 0 ok, 1 failure (also an id the backend does not know), 2 usage
+error (unknown command or flag); ` + "`kanade run`" + ` exits with the remote
+script's exit code.`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
@@ -199,7 +225,7 @@ remote script's exit code.`,
 	root.SetIn(opt.In)
 	root.SetOut(opt.Out)
 	root.SetErr(opt.Err)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{suggestFlag(c, err)} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.backend, "backend", DefaultBackend, "backend HTTP API URL [KANADE_BACKEND_URL]")
 	pf.StringVar(&a.natsURL, "nats-url", DefaultNATSURL, "NATS broker URL(s), comma-separated [KANADE_NATS_URL]")
@@ -208,6 +234,7 @@ remote script's exit code.`,
 	pf.StringVar(&a.natsPass, "nats-password", "", "NATS broker password [KANADE_NATS_PASSWORD] (prefer the env variable: argv is visible to other local users)")
 	pf.StringVar(&a.natsCreds, "nats-creds", "", "NATS credentials file (operator.creds of a --nats-identity backend) [KANADE_NATS_CREDS]")
 	pf.StringVar(&a.token, "token", "", "API bearer token [KANADE_AUTH_TOKEN] (default: the token stored by kanade login)")
+	pf.StringVar(&a.contextName, "context", "", "use this CLI context of config.toml instead of the current one [KANADE_CONTEXT] (kanade config get-contexts)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table|wide|json|yaml|csv (wide: more columns where a list has them; csv: the JSON fields as columns, lists streamed page by page)")
 	pf.DurationVar(&a.timeout, "request-timeout", 30*time.Second, "timeout of each HTTP request to the backend")
 
@@ -218,6 +245,7 @@ remote script's exit code.`,
 		a.completionCmd(root), a.docsCmd(root), a.versionCmd(),
 	)
 	refuseUnknownSubcommands(root)
+	a.completeIDsByName(root)
 	wrapArgs(root)
 	a.wrapErrors(root)
 	return root
@@ -260,6 +288,54 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 	}
 }
 
+// suggestFlag adds the nearest flag's name to cobra's "unknown flag:
+// --stauts" (cobra suggests commands, not flags).
+func suggestFlag(c *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	name, _, _ = strings.Cut(name, "=")
+	best, bestD := "", 3 // at most 2 edits away, or a prefix
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		d := editDistance(name, f.Name)
+		if strings.HasPrefix(f.Name, name) && len(name) >= 2 {
+			d = min(d, 1)
+		}
+		if d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	if best == "" {
+		return err
+	}
+	return fmt.Errorf("%w; did you mean --%s?", err, best)
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
 // wrapArgs turns every command's argument-count error into a usage error.
 func wrapArgs(c *cobra.Command) {
 	if c.Args != nil {
@@ -276,24 +352,38 @@ func wrapArgs(c *cobra.Command) {
 	}
 }
 
-// resolve applies env > default to every global flag not given explicitly,
-// and checks the output format.
+// resolve applies flag > env > selected context > default to every global
+// setting, and checks the output format.
 func (a *app) resolve(cmd *cobra.Command) error {
-	env := func(flag, name string, dst *string) {
+	cfg, path, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	name, c, err := a.selectContext(cmd, cfg, path)
+	if err != nil {
+		return err
+	}
+	a.ctxName, a.ctx, a.ctxToken = name, c, c.Token
+	set := func(flag, name, fromCtx string, dst *string) {
 		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
 			return
 		}
 		if v := a.opt.Getenv(name); v != "" {
 			*dst = v
+		} else if fromCtx != "" {
+			*dst = fromCtx
 		}
 	}
-	env("backend", "KANADE_BACKEND_URL", &a.backend)
-	env("nats-url", "KANADE_NATS_URL", &a.natsURL)
-	env("nats-token", "KANADE_NATS_TOKEN", &a.natsToken)
-	env("nats-user", "KANADE_NATS_USER", &a.natsUser)
-	env("nats-password", "KANADE_NATS_PASSWORD", &a.natsPass)
-	env("nats-creds", "KANADE_NATS_CREDS", &a.natsCreds)
-	env("token", "KANADE_AUTH_TOKEN", &a.token)
+	set("backend", "KANADE_BACKEND_URL", c.Server, &a.backend)
+	set("nats-url", "KANADE_NATS_URL", c.NATSURL, &a.natsURL)
+	set("nats-token", "KANADE_NATS_TOKEN", c.NATSToken, &a.natsToken)
+	set("nats-user", "KANADE_NATS_USER", c.NATSUser, &a.natsUser)
+	set("nats-password", "KANADE_NATS_PASSWORD", c.NATSPassword, &a.natsPass)
+	set("nats-creds", "KANADE_NATS_CREDS", c.NATSCreds, &a.natsCreds)
+	// The context's token stays apart (ctxToken): a.token is what the
+	// caller gave (flag or env), which login, passwd and mfa must not
+	// overwrite in the context.
+	set("token", "KANADE_AUTH_TOKEN", "", &a.token)
 	a.backend = strings.TrimRight(a.backend, "/")
 	switch a.output {
 	case "table", "wide", "json", "yaml", "csv":
@@ -413,6 +503,26 @@ func subjectSafe(what, id string) error {
 	return nil
 }
 
+// defaultConfigDir is $XDG_CONFIG_HOME/kanade, else ~/.config/kanade
+// (SPEC §17), on Windows os.UserConfigDir()/kanade.
+func defaultConfigDir(getenv func(string) string) (string, error) {
+	if d := getenv("XDG_CONFIG_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "kanade"), nil
+	}
+	if runtime.GOOS == "windows" {
+		d, err := os.UserConfigDir()
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(d, "kanade"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".config", "kanade"), nil
+}
+
 func (a *app) completionCmd(root *cobra.Command) *cobra.Command {
 	return &cobra.Command{
 		Use:   "completion bash|zsh|fish|powershell",
@@ -446,18 +556,31 @@ func (a *app) versionCmd() *cobra.Command {
 		Short: "Print the CLI's version (and the backend's, when reachable)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(a.opt.Out, "kanade %s\n", version.Version)
+			out := struct {
+				Version        string             `json:"version"`
+				Backend        string             `json:"backend"`
+				BackendVersion *apiv1.VersionInfo `json:"backend_version"`
+				BackendError   string             `json:"backend_error,omitempty"`
+			}{Version: version.Version, Backend: a.backend}
 			c, err := a.api()
 			var v apiv1.VersionInfo
 			if err == nil {
 				v, err = c.Version(cmd.Context())
 			}
 			if err != nil {
-				fmt.Fprintf(a.opt.Out, "backend %s: %s\n", a.backend, oneLine(a.explain(err).Error()))
-				return nil
+				out.BackendError = oneLine(a.explain(err).Error())
+			} else {
+				out.BackendVersion = &v
 			}
-			fmt.Fprintf(a.opt.Out, "backend %s: %s %s\n", a.backend, v.Version, v.Commit)
-			return nil
+			return a.emitValue(out, func(w io.Writer) error {
+				fmt.Fprintf(w, "kanade %s\n", version.Version)
+				if err != nil {
+					_, err := fmt.Fprintf(w, "backend %s: %s\n", a.backend, out.BackendError)
+					return err
+				}
+				_, err := fmt.Fprintf(w, "backend %s: %s %s\n", a.backend, v.Version, v.Commit)
+				return err
+			})
 		},
 	}
 }

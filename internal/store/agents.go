@@ -25,6 +25,8 @@ type AgentFilter struct {
 	Status string // online | offline | ""
 	Q      string // substring of pc_id or hostname
 	Group  string
+	// IDPrefix keeps the pc_ids that start with it (the CLI's short ids).
+	IDPrefix string
 	// Self-update filters (SPEC §13), exact matches.
 	UpdateState string // update_state ("" = any)
 	Version     string // agent_version
@@ -95,6 +97,7 @@ func agentQueries(f AgentFilter, p Page, search func(string) (string, []any)) (c
 		cond, args := search(f.Q)
 		w.add(cond, args...)
 	}
+	w.addIDPrefix("pc_id", f.IDPrefix)
 	if f.Group != "" {
 		w.add("pc_id IN (SELECT pc_id FROM agent_groups WHERE group_name = ?)", f.Group)
 	}

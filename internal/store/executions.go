@@ -205,6 +205,8 @@ func (db *DB) bumpCountersSets(ctx context.Context, tx *sql.Tx, deltas map[strin
 // ExecFilter selects executions.
 type ExecFilter struct {
 	JobID, Status string
+	// IDPrefix keeps the exec_ids that start with it (the CLI's short ids).
+	IDPrefix string
 	// Scope (a scoped caller's groups; nil = all) keeps the executions
 	// that have a result (started or finished) on a PC of the scope: an
 	// indexed semi-join through results_pc. (An "or started by the caller"
@@ -243,6 +245,7 @@ func execPageSQL(f ExecFilter, p Page) (w where, list string, args []any, err er
 	if f.Status != "" {
 		w.add("status = ?", f.Status)
 	}
+	w.addIDPrefix("exec_id", f.IDPrefix)
 	if len(f.Scope) > 0 {
 		c, args := scopeCond("pc_id", f.Scope)
 		w.add("exec_id IN (SELECT exec_id FROM execution_results WHERE "+c+")", args...)

@@ -130,6 +130,10 @@ func planCases(now time.Time) []planCase {
 		res("of one exec, success", "results_exec", ResultFilter{ExecID: "exec-0001", Status: "success"}),
 		res("of one pc, running", "", ResultFilter{PCID: "pc-00001", Status: "running"}),
 		res("of one job since 24h", "results_job", ResultFilter{JobID: "job", Since: day}),
+		// id_prefix (the CLI's short ids): a range of the primary key.
+		res("by id prefix", "sqlite_autoindex_execution_results_1", ResultFilter{IDPrefix: "r-0000012"}),
+		execs("by id prefix", "sqlite_autoindex_executions_1", ExecFilter{IDPrefix: "exec-00"}),
+		agents("by id prefix", "sqlite_autoindex_agents_1", AgentFilter{IDPrefix: "pc-0001"}),
 		// GET /api/agents: status, q, group, sort (SPEC §7).
 		agents("first page", "", AgentFilter{}),
 		// The page walks pc_id order and filters (bounded by the fleet

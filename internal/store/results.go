@@ -463,8 +463,10 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 // ResultFilter selects results.
 type ResultFilter struct {
 	ExecID, JobID, PCID, Status string
-	Since                       time.Time
-	Scope                       []string // a scoped caller's groups (scope.go); nil = all
+	// IDPrefix keeps the result_ids that start with it (the CLI's short ids).
+	IDPrefix string
+	Since    time.Time
+	Scope    []string // a scoped caller's groups (scope.go); nil = all
 }
 
 const resultCols = `result_id, request_id, exec_id, pc_id, job_id, version, exit_code, started_at, finished_at,
@@ -523,6 +525,7 @@ func resultFilter(f ResultFilter) (where, countMode) {
 	if !f.Since.IsZero() {
 		w.add("recorded_at >= ?", TS(f.Since))
 	}
+	w.addIDPrefix("result_id", f.IDPrefix)
 	w.addScope("pc_id", f.Scope)
 	switch f.Status {
 	case "running":

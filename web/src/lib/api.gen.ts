@@ -163,6 +163,8 @@ export interface AgentQuery extends Page {
   update_state?: string
   version?: string
   quarantined?: string
+  /** IDPrefix keeps the pc_ids that start with it (the CLI's short ids). */
+  id_prefix?: string
   /** pc_id | hostname | last_heartbeat | os_family | agent_version */
   sort?: string
   /** asc | desc */
@@ -636,6 +638,8 @@ export interface ExecutionDetail extends Execution {
 export interface ExecutionQuery extends Page {
   job_id?: string
   status?: ExecutionStatus
+  /** IDPrefix keeps the exec_ids that start with it (the CLI's short ids). */
+  id_prefix?: string
 }
 
 /** ExecutionStatus is the lifecycle state of an execution. */
@@ -1182,6 +1186,8 @@ export interface ResultQuery extends Page {
   status?: ResultStatus
   /** RFC 3339 time or a duration ago (24h) */
   since?: string
+  /** IDPrefix keeps the result_ids that start with it (the CLI's short ids). */
+  id_prefix?: string
 }
 
 /** ResultStatus is the state of one per-PC result. */
