@@ -1,8 +1,9 @@
-// Package dirlock keeps one process at a time on a backend data dir: the
-// embedded JetStream store and SQLite file are not safe to share, and
-// `kanade-backend restore` must know that no backend runs on the dir it
-// writes. The lock is an advisory file lock, released by the kernel when
-// the process dies, so a crash never leaves a stale lock behind.
+// Package dirlock tells whether a backend runs on a data dir: every
+// backend holds a shared lock on it for its lifetime (replicas on one host
+// may share a data dir), and `kanade-backend restore` takes it exclusively,
+// so it never writes under a running backend and no backend starts during
+// a restore. The lock is an advisory file lock, released by the kernel
+// when the process dies, so a crash never leaves a stale lock behind.
 package dirlock
 
 import (
@@ -16,14 +17,20 @@ import (
 const FileName = "kanade.lock"
 
 // ErrLocked is returned when another process holds the lock.
-var ErrLocked = errors.New("data dir is in use by another process (a running kanade-backend?)")
+var ErrLocked = errors.New("data dir is in use by another process (a running kanade-backend, or a restore)")
 
 // Lock is a held data-dir lock.
 type Lock struct{ f *os.File }
 
-// Acquire locks dir (created if missing) without waiting: ErrLocked when
-// another process holds it.
-func Acquire(dir string) (*Lock, error) {
+// Acquire locks dir (created if missing) exclusively without waiting:
+// ErrLocked when anyone else holds it.
+func Acquire(dir string) (*Lock, error) { return acquire(dir, true) }
+
+// Share locks dir (created if missing) shared without waiting: ErrLocked
+// while someone holds it exclusively.
+func Share(dir string) (*Lock, error) { return acquire(dir, false) }
+
+func acquire(dir string, exclusive bool) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -32,7 +39,7 @@ func Acquire(dir string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if err := lock(f); err != nil {
+	if err := lock(f, exclusive); err != nil {
 		f.Close()
 		if errors.Is(err, ErrLocked) {
 			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)

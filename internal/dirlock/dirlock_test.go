@@ -29,11 +29,38 @@ func TestAcquireExclusive(t *testing.T) {
 	defer l2.Release()
 }
 
-// TestLockedByOtherProcess runs the test binary as a child that tries the
-// lock this process holds.
+// TestSharedAndExclusive: shared holders coexist (replicas on one data
+// dir); an exclusive one waits for all of them and keeps them out.
+func TestSharedAndExclusive(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Share(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Share(dir)
+	if err != nil {
+		t.Fatalf("second shared lock: %v", err)
+	}
+	if _, err := Acquire(dir); !errors.Is(err, ErrLocked) {
+		t.Fatalf("exclusive while shared: %v, want ErrLocked", err)
+	}
+	a.Release()
+	b.Release()
+	x, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Release()
+	if _, err := Share(dir); !errors.Is(err, ErrLocked) {
+		t.Fatalf("shared while exclusive: %v, want ErrLocked", err)
+	}
+}
+
+// TestLockedByOtherProcess runs the test binary as a child that tries a
+// shared lock while this process holds the exclusive one.
 func TestLockedByOtherProcess(t *testing.T) {
 	if dir := os.Getenv("DIRLOCK_CHILD"); dir != "" {
-		if _, err := Acquire(dir); errors.Is(err, ErrLocked) {
+		if _, err := Share(dir); errors.Is(err, ErrLocked) {
 			os.Exit(7)
 		}
 		os.Exit(0)

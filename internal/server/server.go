@@ -196,7 +196,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	fatal    chan error
 	stopOnce sync.Once
-	dirLock  *dirlock.Lock // one process per data dir (restore checks it)
+	dirLock  *dirlock.Lock // shared: restore locks the data dir exclusively
 }
 
 // New builds every part of a backend, in order, and starts it: broker,
@@ -223,7 +223,7 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	if b.dirLock, err = dirlock.Acquire(cfg.DataDir); err != nil {
+	if b.dirLock, err = dirlock.Share(cfg.DataDir); err != nil {
 		return nil, err
 	}
 
