@@ -115,66 +115,76 @@ func Verify(dir string) (*Manifest, error) {
 // which no backend may hold (dirlock) and which must be empty unless
 // t.Force.
 func Restore(ctx context.Context, from string, t Target) (*Manifest, error) {
+	m, wrote, err := restore(ctx, from, t)
+	if err != nil && wrote {
+		return nil, fmt.Errorf("%w (the data dir %s is partly restored: fix the cause and restore again with --force)", err, t.DataDir)
+	}
+	return m, err
+}
+
+// restore does Restore's work; wrote says whether the data dir was touched.
+func restore(ctx context.Context, from string, t Target) (_ *Manifest, wrote bool, err error) {
 	log := t.Log
 	if log == nil {
 		log = slog.Default()
 	}
 	m, err := Verify(from)
 	if err != nil {
-		return nil, err
+		return nil, wrote, err
 	}
 	if t.SQLite && m.Database != "sqlite" {
-		return nil, fmt.Errorf("the backup holds no SQLite database (it was taken on %s): restore that database with its own tools, or point --db at it", m.Database)
+		return nil, wrote, fmt.Errorf("the backup holds no SQLite database (it was taken on %s): restore that database with its own tools, or point --db at it", m.Database)
 	}
 	lock, err := dirlock.Acquire(t.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("refusing to restore: %w; stop the backend first", err)
+		return nil, wrote, fmt.Errorf("refusing to restore: %w; stop the backend first", err)
 	}
 	defer lock.Release()
+	wrote = true
 	if err := ensureEmpty(t.DataDir, true); err != nil {
 		if !t.Force {
-			return nil, fmt.Errorf("refusing to restore: %w (use --force to replace its contents)", err)
+			return nil, false, fmt.Errorf("refusing to restore: %w (use --force to replace its contents)", err)
 		}
 		if err := clearDir(t.DataDir); err != nil {
-			return nil, err
+			return nil, wrote, err
 		}
 	}
 	if t.SQLite {
 		if err := copyFile(filepath.Join(from, DBFile), filepath.Join(t.DataDir, DBFile)); err != nil {
-			return nil, fmt.Errorf("restore database: %w", err)
+			return nil, wrote, fmt.Errorf("restore database: %w", err)
 		}
 	}
 	for _, f := range m.Files {
 		if err := copyFile(filepath.Join(from, "files", f), filepath.Join(t.DataDir, f)); err != nil {
-			return nil, fmt.Errorf("restore %s: %w", f, err)
+			return nil, wrote, fmt.Errorf("restore %s: %w", f, err)
 		}
 	}
 	nc, stop, err := t.connect(m, log)
 	if err != nil {
-		return nil, err
+		return nil, wrote, err
 	}
 	defer stop()
 	mgr, err := jsm.New(nc, jsm.WithTimeout(30*time.Second))
 	if err != nil {
-		return nil, err
+		return nil, wrote, err
 	}
 	for _, s := range m.Streams {
 		_, st, err := mgr.RestoreSnapshotFromDirectory(ctx, s.Name, filepath.Join(from, "streams", s.Name))
 		if err != nil {
-			return nil, fmt.Errorf("restore stream %s: %w", s.Name, err)
+			return nil, wrote, fmt.Errorf("restore stream %s: %w", s.Name, err)
 		}
 		if st.Msgs != s.Messages || st.LastSeq != s.LastSeq {
-			return nil, fmt.Errorf("restore stream %s: %d messages up to seq %d, the backup had %d up to %d",
+			return nil, wrote, fmt.Errorf("restore stream %s: %d messages up to seq %d, the backup had %d up to %d",
 				s.Name, st.Msgs, st.LastSeq, s.Messages, s.LastSeq)
 		}
 		log.Info("stream restored", "stream", s.Name, "messages", st.Msgs, "last_seq", st.LastSeq)
 	}
 	for _, c := range projectorConsumers {
 		if err := mgr.DeleteConsumer(c[0], c[1]); err != nil && !isNotFound(err) {
-			return nil, fmt.Errorf("reset projector consumer %s: %w", c[1], err)
+			return nil, wrote, fmt.Errorf("reset projector consumer %s: %w", c[1], err)
 		}
 	}
-	return m, nil
+	return m, false, nil
 }
 
 // connect reaches the broker the streams go to: the external one, or the
