@@ -30,6 +30,7 @@ import (
 	"github.com/kanade-fleet/kanade/internal/brokerid"
 	"github.com/kanade-fleet/kanade/internal/bus"
 	"github.com/kanade-fleet/kanade/internal/cmdaudit"
+	"github.com/kanade-fleet/kanade/internal/dirlock"
 	"github.com/kanade-fleet/kanade/internal/enrollment"
 	"github.com/kanade-fleet/kanade/internal/fanout"
 	"github.com/kanade-fleet/kanade/internal/health"
@@ -195,6 +196,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	fatal    chan error
 	stopOnce sync.Once
+	dirLock  *dirlock.Lock // shared: restore locks the data dir exclusively
 }
 
 // New builds every part of a backend, in order, and starts it: broker,
@@ -220,6 +222,9 @@ func New(parent context.Context, cfg Config) (_ *Server, err error) {
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if b.dirLock, err = dirlock.Share(cfg.DataDir); err != nil {
+		return nil, err
 	}
 
 	tlsCfg, err := loadTLS(cfg.TLSCert, cfg.TLSKey, cfg.Log)
@@ -495,6 +500,9 @@ func (b *Server) teardown() {
 	}
 	if b.Broker != nil {
 		b.Broker.Shutdown()
+	}
+	if err := b.dirLock.Release(); err != nil {
+		b.Log.Warn("release data dir lock", "error", err)
 	}
 }
 
