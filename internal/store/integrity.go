@@ -133,7 +133,8 @@ type OpenOutcome struct {
 // aside, whatever rows of them can still be read are copied over, so
 // accounts and broker revocations survive a rebuild when the damage is
 // elsewhere.
-var sqlOnlyTables = []string{"users", "enrollment_tokens", "enrollments", "broker_revocations", "operator_creds"}
+var sqlOnlyTables = []string{"users", "api_tokens", "account_mfa", "account_recovery_codes", "mfa_challenges_used", "settings",
+	"enrollment_tokens", "enrollments", "broker_revocations", "operator_creds"}
 
 // OpenChecked opens the database like Open and checks it. A damaged
 // SQLite file (the check fails, or the file cannot even be migrated) is,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kanade-fleet/kanade/internal/store"
 )
@@ -21,6 +22,9 @@ func fill(t *testing.T, dir string) {
 	}
 	store.TestExec(t, db, `INSERT INTO users (username, password_hash, role, created_at, updated_at)
 		VALUES ('admin', 'x', 'admin', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')`)
+	if err := db.PutSetting(context.Background(), "mfa_required", "true", "admin", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	store.TestExec(t, db, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
 		INSERT INTO audit_log (stream_seq, actor, action, target, payload, occurred_at)
 		SELECT x, 'alice', 'job.create', 'job-' || x, '{"pad":"' || hex(randomblob(64)) || '"}', '2026-01-01T00:00:00.000000Z' FROM c`)
@@ -69,6 +73,10 @@ func TestDamagedDatabaseMovedAsideAndSalvaged(t *testing.T) {
 	}
 	if err := store.TestQueryRow(t, db, "SELECT COUNT(*) FROM users").Scan(&users); err != nil || users != 1 || out.Salvaged["users"] != 1 {
 		t.Fatalf("account not salvaged: %d %v %v", users, out.Salvaged, err)
+	}
+	// The MFA policy is SQL-only too: a damaged file must not turn it off.
+	if v, err := db.GetSetting(context.Background(), "mfa_required"); err != nil || v != "true" || out.Salvaged["settings"] != 1 {
+		t.Fatalf("settings not salvaged: %q %v %v", v, out.Salvaged, err)
 	}
 	// A sound database is left alone.
 	db.Close()
