@@ -9,7 +9,7 @@ import (
 )
 
 // The backfill of migration 23 computes what the projection would have
-// (rows written before it have stdout_hash and stderr_excerpt ”), over
+// (rows written before it have empty stdout_hash and stderr_excerpt), over
 // more rows than one batch.
 func TestOutputGroupsBackfill(t *testing.T) {
 	ctx := context.Background()
