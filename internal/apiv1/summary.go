@@ -7,7 +7,8 @@ import "context"
 // the same stdout after normalisation (CRLF → LF, trailing spaces and tabs
 // of each line and leading/trailing blank lines dropped, the agent's
 // truncation note without its byte counts; see internal/outgroup). The
-// answer is an array of groups, largest first, then by exit code; the
+// answer is an array of groups, largest first, then by exit code, then by
+// first PC; the
 // header X-Total-Count says how many groups there are in all.
 type ResultGroup struct {
 	// Status is the results' status (success, failure or skipped; never

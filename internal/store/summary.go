@@ -34,8 +34,8 @@ type SummaryFilter struct {
 }
 
 // ExecSummary groups the finished results of one execution by (outcome,
-// exit_code, stdout_hash), largest group first (then exit code, outcome
-// and hash, so the order is stable), and returns at most f.Limit groups
+// exit_code, stdout_hash), largest group first (then by exit code, then by
+// the group's first PC, so the order is stable and readable), and returns at most f.Limit groups
 // and how many groups there are. Results still running are not grouped
 // (they have no output yet; the execution's counters say how many).
 func (db *DB) ExecSummary(ctx context.Context, f SummaryFilter) ([]apiv1.ResultGroup, int, error) {
@@ -43,9 +43,9 @@ func (db *DB) ExecSummary(ctx context.Context, f SummaryFilter) ([]apiv1.ResultG
 	w.add("exec_id = ?", f.ExecID)
 	w.add("finished_at IS NOT NULL")
 	w.addScope("pc_id", f.Scope)
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+outcomeExpr+` AS outcome, exit_code, stdout_hash, COUNT(*) AS n
-		FROM execution_results`+w.sql()+` GROUP BY outcome, exit_code, stdout_hash
-		ORDER BY n DESC, exit_code, outcome, stdout_hash`), w.args...)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+outcomeExpr+` AS outcome, exit_code, stdout_hash, COUNT(*) AS n,
+		MIN(pc_id) AS first_pc FROM execution_results`+w.sql()+` GROUP BY outcome, exit_code, stdout_hash
+		ORDER BY n DESC, exit_code, first_pc, outcome, stdout_hash`), w.args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("summary exec_id=%s: %w", f.ExecID, err)
 	}
@@ -58,7 +58,8 @@ func (db *DB) ExecSummary(ctx context.Context, f SummaryFilter) ([]apiv1.ResultG
 	for rows.Next() {
 		var k key
 		var n int
-		if err := rows.Scan(&k.outcome, &k.code, &k.hash, &n); err != nil {
+		var first string
+		if err := rows.Scan(&k.outcome, &k.code, &k.hash, &n, &first); err != nil {
 			rows.Close()
 			return nil, 0, fmt.Errorf("summary exec_id=%s: %w", f.ExecID, err)
 		}
