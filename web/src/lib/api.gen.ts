@@ -1185,7 +1185,8 @@ export interface Result {
  * the same stdout after normalisation (CRLF → LF, trailing spaces and tabs
  * of each line and leading/trailing blank lines dropped, the agent's
  * truncation note without its byte counts; see internal/outgroup). The
- * answer is an array of groups, largest first, then by exit code; the
+ * answer is an array of groups, largest first, then by exit code, then by
+ * first PC; the
  * header X-Total-Count says how many groups there are in all.
  */
 export interface ResultGroup {
