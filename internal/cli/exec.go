@@ -223,11 +223,14 @@ func (a *app) waitExec(ctx context.Context, c *apiv1.Client, execID string, max 
 		fmt.Fprintln(a.opt.Out)
 	}
 	var groups []apiv1.ResultGroup
-	if a.output == "table" || a.wide() {
-		// One more than shown says whether there are more.
+	summary := a.output == "table" || a.wide()
+	if summary {
+		// One more than shown says whether there are more. A backend
+		// without the route (older) still gets its results printed.
 		got, err := c.ExecutionSummary(ctx, execID, apiv1.SummaryQuery{Limit: summaryShown + 1})
 		if err != nil {
-			return fmt.Errorf("summary of execution %s: %w", execID, err)
+			fmt.Fprintf(a.opt.Err, "kanade: no summary of execution %s: %v\n", execID, err)
+			summary = false
 		}
 		groups = got
 	}
@@ -237,6 +240,9 @@ func (a *app) waitExec(ctx context.Context, c *apiv1.Client, execID string, max 
 			if err := a.resultsTable(w, byPC(d.Results)); err != nil {
 				return err
 			}
+		}
+		if !summary {
+			return nil
 		}
 		fmt.Fprintln(w)
 		return writeSummary(w, execID, groups, summaryShown)
