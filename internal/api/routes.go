@@ -108,6 +108,7 @@ func (s *Server) table() []route {
 		{"GET /api/results", viewer, s.listResults},
 		{"GET /api/results/{result_id}", viewer, s.getResult},
 		{"GET /api/results/{result_id}/output", viewer, s.resultOutput},
+		{"GET /api/executions/{exec_id}/summary", viewer, s.executionSummary},
 		{"GET /api/audit", viewer, s.listAudit},
 
 		// Inventory (SPEC §14): built-in facts and the history of changes.

@@ -122,6 +122,8 @@ var routeScopes = map[string]scopeRule{
 	"GET /api/results/{result_id}/output": scopeFiltered,
 	"GET /api/audit":                      scopeFiltered, // the caller's own entries
 
+	"GET /api/executions/{exec_id}/summary": scopeFiltered, // groups of in-scope results only
+
 	"GET /api/inventory/facts":   scopeFiltered,
 	"GET /api/inventory/history": scopeFiltered,
 

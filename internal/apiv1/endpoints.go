@@ -77,6 +77,7 @@ var Endpoints = []Endpoint{
 	{Name: "ListResults", Method: "GET", Path: "/api/results", Query: ResultQuery{}, Resp: Result{}, List: true, Doc: "per-PC results, newest first, without output"},
 	{Name: "GetResult", Method: "GET", Path: "/api/results/{result_id}", Resp: Result{}, Doc: "one result with its stdout and stderr"},
 	{Name: "ResultOutput", Method: "GET", Path: "/api/results/{result_id}/output", Query: OutputQuery{}, Text: true, Doc: "one stream of a result's output as text/plain: the whole of it when stored (header Kanade-Output: full), else the result's copy (inline)"},
+	{Name: "ExecutionSummary", Method: "GET", Path: "/api/executions/{exec_id}/summary", Query: SummaryQuery{}, Resp: []ResultGroup{}, Doc: "one execution's finished results grouped by outcome, exit code and normalised stdout, largest group first, each with its first 20 PCs and a sample output (X-Total-Count: the number of groups; limit=1..1000, default 100)"},
 	{Name: "ListAudit", Method: "GET", Path: "/api/audit", Query: AuditQuery{}, Resp: AuditEntry{}, List: true, Doc: "the audit log, newest first"},
 	{Name: "ListInventoryFacts", Method: "GET", Path: "/api/inventory/facts", Query: FactsQuery{}, Resp: AgentFacts{}, List: true, Doc: "every PC's latest built-in facts (OS, CPU, memory, disks, interfaces, users), in pc_id order"},
 	{Name: "ListInventoryHistory", Method: "GET", Path: "/api/inventory/history", Query: HistoryQuery{}, Resp: InventoryChange{}, List: true, Doc: "inventory changes (fact fields and inventory table rows), newest first"},

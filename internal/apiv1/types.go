@@ -198,6 +198,9 @@ type Result struct {
 	// InventoryError says why an inventory job's successful output changed
 	// no rows (malformed, too large); absent otherwise (SPEC §14).
 	InventoryError string `json:"inventory_error,omitempty"`
+	// StderrExcerpt is the last non-blank line of stderr, at most 200
+	// bytes (then ending in "…"); absent when stderr is empty.
+	StderrExcerpt string `json:"stderr_excerpt,omitempty"`
 }
 
 // Values of the Kanade-Output header of GET /api/results/{id}/output.

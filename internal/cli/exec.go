@@ -47,10 +47,11 @@ func (a *app) execCmd() *cobra.Command {
 		jitter  string
 		dead    string
 		wait    bool
+		watch   bool
 		waitMax time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "exec <job_id> (--all | --group G... | --pc P...) [--wave group=G,delay=D...] [--jitter 5m] [--wait]",
+		Use:   "exec <job_id> (--all | --group G... | --pc P...) [--wave group=G,delay=D...] [--jitter 5m] [--wait | --watch]",
 		Short: "Run a job on a set of PCs (through the backend)",
 		Long: `Run a job on every PC (--all), on members of groups (--group, repeatable)
 and/or listed PCs (--pc, repeatable), or as a staged rollout (--wave, repeatable:
@@ -58,9 +59,23 @@ one group per wave with a delay from now). --jitter makes every agent wait a
 random time first. The plan is validated locally before it is sent.
 
 --wait follows the execution until it completes, with a live progress line on
-a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
+a terminal (plain lines otherwise), then prints the per-PC results and the
+summary: the results grouped by outcome, exit code and stdout (after
+normalising line ends and trailing blanks), largest group first, with the
+first PCs of each group and the first lines of a sample output. The exit
+status is 1 if any target failed.
+
+--watch is --wait with a live progress bar (ok/failed/skipped/pending) instead
+of the line, and only the summary at the end (no per-PC table: that is
+` + "`kanade executions show`" + `). On a non-terminal it prints a plain progress line
+whenever the counts change, without escape codes. Both poll the execution
+(every 500ms).
+
+With -o json, --wait and --watch print the execution with its results;
+` + "`kanade executions summary <exec_id> -o json`" + ` gives the groups.`,
 		Example: `  kanade exec cleanup-temp --all
   kanade exec patch --group canary --group pilots --pc web-01 --jitter 5m --wait
+  kanade exec inventory-disk --all --watch
   kanade exec patch --wave group=canary,delay=0 --wave group=prod,delay=30m`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,7 +120,7 @@ a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
 			if err != nil {
 				return err
 			}
-			if !wait {
+			if !wait && !watch {
 				return a.emitValue(er, func(w io.Writer) error {
 					return kv(w, "exec_id", er.ExecID, "job_id", er.JobID, "version", er.Version,
 						"target_count", strconv.Itoa(er.TargetCount), "subjects", strings.Join(er.Subjects, ","))
@@ -126,7 +141,7 @@ a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
 					}
 				}
 			}
-			return a.waitExec(cmd.Context(), c, er.ExecID, waitMax, lastWave)
+			return a.waitExec(cmd.Context(), c, er.ExecID, waitMax, lastWave, watch)
 		},
 	}
 	f := cmd.Flags()
@@ -137,7 +152,8 @@ a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
 	f.StringVar(&jitter, "jitter", "", "agents wait a random time in [0, jitter) first, e.g. 5m")
 	f.StringVar(&dead, "deadline", "", "agents skip the run if they would start after this (RFC 3339 or a duration from now)")
 	f.BoolVar(&wait, "wait", false, "follow the execution until it completes; exit 1 if any target failed")
-	f.DurationVar(&waitMax, "wait-timeout", 0, "give up waiting after this long (0 = no limit)")
+	f.BoolVar(&watch, "watch", false, "like --wait with a live progress bar, ending with the summary only")
+	f.DurationVar(&waitMax, "wait-timeout", 0, "give up waiting after this long (0 = no limit; --wait or --watch)")
 	return cmd
 }
 
@@ -146,9 +162,12 @@ a terminal (plain lines otherwise); the exit status is 1 if any target failed.`,
 const waveGrace = 3 * time.Second
 
 // waitExec polls the execution until it is completed or expired, drawing a
-// progress line, then prints the per-PC results.
-func (a *app) waitExec(ctx context.Context, c *apiv1.Client, execID string, max time.Duration, notBefore time.Time) error {
-	tty := a.opt.IsTerminal(a.opt.Out) && a.output == "table"
+// progress line (watch: a bar), then prints the per-PC results (not with
+// watch) and the summary. Polling GetExecution (rather than the live event
+// stream) survives reconnects and backend restarts for free, and reads the
+// counters the execution page shows.
+func (a *app) waitExec(ctx context.Context, c *apiv1.Client, execID string, max time.Duration, notBefore time.Time, watch bool) error {
+	tty := a.opt.IsTerminal(a.opt.Out) && (a.output == "table" || a.wide())
 	if max > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, max)
@@ -177,7 +196,10 @@ func (a *app) waitExec(ctx context.Context, c *apiv1.Client, execID string, max 
 		done := d.SuccessCount + d.FailureCount + d.SkippedCount
 		line := fmt.Sprintf("%d/%d done  ok %d  failed %d  skipped %d  running %d  [%s]",
 			done, d.TargetCount, d.SuccessCount, d.FailureCount, d.SkippedCount, running, orDash(string(d.Status)))
-		if a.output == "table" && line != last {
+		if watch {
+			line = progressLine(d)
+		}
+		if (a.output == "table" || a.wide()) && line != last {
 			if tty {
 				fmt.Fprintf(a.opt.Out, "\r\033[K%s", line)
 			} else {
@@ -200,9 +222,30 @@ func (a *app) waitExec(ctx context.Context, c *apiv1.Client, execID string, max 
 	if tty {
 		fmt.Fprintln(a.opt.Out)
 	}
+	var groups []apiv1.ResultGroup
+	summary := a.output == "table" || a.wide()
+	if summary {
+		// One more than shown says whether there are more. A backend
+		// without the route (older) still gets its results printed.
+		got, err := c.ExecutionSummary(ctx, execID, apiv1.SummaryQuery{Limit: summaryShown + 1})
+		if err != nil {
+			fmt.Fprintf(a.opt.Err, "kanade: no summary of execution %s: %v\n", execID, err)
+			summary = false
+		}
+		groups = got
+	}
 	if err := a.emitValue(d, func(w io.Writer) error {
+		if !watch {
+			fmt.Fprintln(w)
+			if err := a.resultsTable(w, byPC(d.Results)); err != nil {
+				return err
+			}
+		}
+		if !summary {
+			return nil
+		}
 		fmt.Fprintln(w)
-		return a.resultsTable(w, byPC(d.Results))
+		return writeSummary(w, execID, groups, summaryShown)
 	}); err != nil {
 		return err
 	}

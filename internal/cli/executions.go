@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -69,6 +71,171 @@ func (a *app) executionsCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, a.executionsSummaryCmd())
 	return cmd
+}
+
+// summaryShown is how many groups `exec --wait` prints (the largest);
+// `executions summary` prints up to --limit.
+const summaryShown = 10
+
+// Bounds of the summary's text: PCs named per group and lines (and their
+// width) of each sample stream.
+const (
+	summaryPCs       = 8
+	sampleLines      = 5
+	sampleLineLength = 160
+)
+
+func (a *app) executionsSummaryCmd() *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "summary <exec_id>",
+		Short: "Show an execution's results grouped by outcome, exit code and output",
+		Long: `Show an execution's finished results grouped by outcome (success, failure,
+skipped; failures by timeout, kill or reaping apart), exit code and stdout after
+normalisation (CRLF as LF, trailing spaces and blank lines ignored), largest
+group first: the count, the first PCs and the first lines of one PC's output.
+-o json gives the groups as GET /api/executions/{exec_id}/summary does, with
+up to 20 PCs each and the whole sample output.`,
+		Example: "  kanade executions summary 01JD…\n  kanade executions summary 01JD… -o json --limit 1000",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 || limit > 1000 {
+				return usagef("--limit %d: want 1 to 1000", limit)
+			}
+			c, err := a.api()
+			if err != nil {
+				return err
+			}
+			// One more than asked says whether there are more.
+			groups, err := c.ExecutionSummary(cmd.Context(), args[0], apiv1.SummaryQuery{Limit: min(limit+1, 1000)})
+			if err != nil {
+				return err
+			}
+			shown := groups
+			if len(shown) > limit {
+				shown = shown[:limit]
+			}
+			return a.emitValue(shown, func(w io.Writer) error { return writeSummary(w, args[0], groups, limit) })
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many groups, the largest (1..1000)")
+	return cmd
+}
+
+// writeSummary prints result groups as text: a heading per group (count,
+// status, exit code, its first PCs) and the first lines of its sample
+// output under it. Groups beyond shown are counted, not printed.
+func writeSummary(w io.Writer, execID string, groups []apiv1.ResultGroup, shown int) error {
+	more := len(groups) > shown
+	if more {
+		groups = groups[:shown]
+	}
+	n := 0
+	for _, g := range groups {
+		n += g.Count
+	}
+	switch {
+	case len(groups) == 0:
+		fmt.Fprintln(w, "summary: no finished results")
+		return nil
+	case more:
+		fmt.Fprintf(w, "summary: the %d largest groups (%d results)\n", len(groups), n)
+	default:
+		fmt.Fprintf(w, "summary: %d results in %d %s\n", n, len(groups), plural(len(groups), "group", "groups"))
+	}
+	for _, g := range groups {
+		status := string(g.Status)
+		if g.Reason != "" {
+			status += " (" + strings.ReplaceAll(g.Reason, "_", " ") + ")"
+		}
+		pcs := g.PCs
+		if len(pcs) > summaryPCs {
+			pcs = pcs[:summaryPCs]
+		}
+		list := strings.Join(pcs, " ")
+		if rest := g.Count - len(pcs); rest > 0 {
+			list += fmt.Sprintf(" and %d more", rest)
+		}
+		fmt.Fprintf(w, "[%d] %s, exit %d: %s\n", g.Count, status, g.ExitCode, list)
+		wrote := sampleText(w, "stdout", g.SampleStdout, g.SampleResultID)
+		if sampleText(w, "stderr", g.SampleStderr, g.SampleResultID) || wrote {
+			continue
+		}
+		fmt.Fprintln(w, "    (no output)")
+	}
+	if more {
+		fmt.Fprintf(w, "more groups: kanade executions summary %s\n", execID)
+	}
+	return nil
+}
+
+// sampleText writes the first sampleLines non-trailing lines of one
+// stream of a sample, reporting whether it wrote anything.
+func sampleText(w io.Writer, name, text, resultID string) bool {
+	text = strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), " \t\r\n")
+	if text == "" {
+		return false
+	}
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if i == sampleLines {
+			fmt.Fprintf(w, "            … %d more %s (kanade results show %s)\n", len(lines)-i, plural(len(lines)-i, "line", "lines"), resultID)
+			break
+		}
+		l = strings.TrimRight(l, " \t\r")
+		if len(l) > sampleLineLength {
+			cut := sampleLineLength
+			for cut > 0 && !utf8.RuneStart(l[cut]) {
+				cut--
+			}
+			l = l[:cut] + "…"
+		}
+		label := "        "
+		if i == 0 {
+			label = name + ": "
+		}
+		fmt.Fprintf(w, "    %s%s\n", label, l)
+	}
+	return true
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// progressBarWidth is the width of `exec --watch`'s bar in characters.
+const progressBarWidth = 30
+
+// progressLine is one state of `exec --watch`: a bar of ok (#), failed
+// (x), skipped (-) and pending (.) targets, then the counts. pending is
+// every target without a result yet (running or not started). On a
+// terminal the line is redrawn in place; elsewhere it is printed when it
+// changes (plain ASCII, no escape codes).
+func progressLine(d apiv1.ExecutionDetail) string {
+	done := d.SuccessCount + d.FailureCount + d.SkippedCount
+	pending := max(d.TargetCount-done, 0)
+	total := max(d.TargetCount, done)
+	bar := strings.Repeat(".", progressBarWidth)
+	if total > 0 {
+		// Cumulative rounding so the segments always add up to the width.
+		var b strings.Builder
+		edge := 0
+		for _, seg := range []struct {
+			n int
+			c string
+		}{{d.SuccessCount, "#"}, {d.FailureCount, "x"}, {d.SkippedCount, "-"}, {pending, "."}} {
+			end := edge + seg.n
+			from, to := edge*progressBarWidth/total, end*progressBarWidth/total
+			b.WriteString(strings.Repeat(seg.c, to-from))
+			edge = end
+		}
+		bar = b.String()
+	}
+	return fmt.Sprintf("[%s] %d/%d  ok %d  failed %d  skipped %d  pending %d  [%s]", bar, done, d.TargetCount,
+		d.SuccessCount, d.FailureCount, d.SkippedCount, pending, orDash(string(d.Status)))
 }

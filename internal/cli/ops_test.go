@@ -75,8 +75,18 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// lastBlock is the output after the last blank line (the results table
-// of exec --wait; the progress lines before it depend on timing).
+// fromResults is the output of exec --wait from its results table on (the
+// progress lines before it depend on timing): the table and the summary.
+func fromResults(t *testing.T, s string) string {
+	t.Helper()
+	i := strings.Index(s, "RESULT_ID")
+	if i < 0 {
+		t.Fatalf("no results table in:\n%s", s)
+	}
+	return s[i:]
+}
+
+// lastBlock is the output after the last blank line.
 func lastBlock(s string) string {
 	s = strings.TrimRight(s, "\n")
 	if i := strings.LastIndex(s, "\n\n"); i >= 0 {
@@ -144,7 +154,10 @@ func TestOrchestration(t *testing.T) {
 		if !strings.Contains(r.out, "2/2 done  ok 2  failed 0  skipped 0  running 0  [completed]") {
 			t.Fatalf("no final progress line:\n%s", r.out)
 		}
-		golden(t, "exec_wait_ok", normalize(lastBlock(r.out)))
+		if !strings.HasSuffix(r.out, "\nsummary: 2 results in 2 groups\n[1] success, exit 0: pc-a\n    stdout: hello from pc-a\n[1] success, exit 0: pc-b\n    stdout: hello from pc-b\n") {
+			t.Fatalf("exec --wait does not end with the summary:\n%s", r.out)
+		}
+		golden(t, "exec_wait_ok", normalize(fromResults(t, r.out)))
 	})
 
 	t.Run("exec wait failure", func(t *testing.T) {
@@ -152,7 +165,7 @@ func TestOrchestration(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.err, "1 of 2 targets failed") {
 			t.Fatalf("exec --wait with a failure: %+v", r)
 		}
-		golden(t, "exec_wait_failed", normalize(lastBlock(r.out)))
+		golden(t, "exec_wait_failed", normalize(fromResults(t, r.out)))
 		// On a terminal the progress line is redrawn in place.
 		e.tty = true
 		r = e.cli("exec", "picky", "--pc", "pc-b", "--wait", "--wait-timeout", "60s")
@@ -185,6 +198,16 @@ func TestOrchestration(t *testing.T) {
 		e.jsonOK(&res, "results", "list", "--job", "picky", "--status", "failure")
 		if len(res) != 2 || res[0].PCID != "pc-b" || res[0].ExitCode == nil || *res[0].ExitCode != 4 {
 			t.Fatalf("failed results: %+v", res)
+		}
+		// -o wide adds the last line of stderr.
+		if wide := e.ok("results", "list", "--job", "picky", "--status", "failure", "-o", "wide"); !strings.Contains(wide, "STDERR") ||
+			!strings.Contains(wide, "pc-b is not ok") || res[0].StderrExcerpt != "pc-b is not ok" {
+			t.Fatalf("results list -o wide:\n%s\n%+v", wide, res[0])
+		}
+		var groups []apiv1.ResultGroup
+		e.jsonOK(&groups, "executions", "summary", rows[0].ExecID)
+		if len(groups) != 1 || groups[0].PCs[0] != "pc-b" || groups[0].SampleStderr != "pc-b is not ok\n" {
+			t.Fatalf("executions summary -o json: %+v", groups)
 		}
 		show := e.ok("results", "show", res[0].ResultID)
 		if !strings.Contains(show, "--- stderr ---\npc-b is not ok\n") {

@@ -19,7 +19,7 @@ func (a *app) resultsCmd() *cobra.Command {
 	var bound func() (int, error)
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List results, newest first (without output; see `results show`)",
+		Short: "List results, newest first (without output; -o wide adds the last line of stderr; see `results show`)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if status != "" && !slices.Contains(apiv1.ResultStatuses, apiv1.ResultStatus(status)) {
@@ -139,8 +139,14 @@ func byPC(rows []apiv1.Result) []apiv1.Result {
 	return out
 }
 
+// resultsTable lists results; -o wide adds STDERR, the last non-blank line
+// of each result's stderr (stderr_excerpt, at most 200 bytes).
 func (a *app) resultsTable(w io.Writer, rows []apiv1.Result) error {
-	t := newTable(w, "RESULT_ID", "PC_ID", "JOB", "VERSION", "STATUS", "EXIT", "STARTED", "DURATION", "EXEC_ID")
+	head := []string{"RESULT_ID", "PC_ID", "JOB", "VERSION", "STATUS", "EXIT", "STARTED", "DURATION", "EXEC_ID"}
+	if a.wide() {
+		head = append(head, "STDERR")
+	}
+	t := newTable(w, head...)
 	for _, r := range rows {
 		exit := ""
 		if r.ExitCode != nil {
@@ -159,7 +165,11 @@ func (a *app) resultsTable(w io.Writer, rows []apiv1.Result) error {
 		case r.Reaped:
 			status += " (reaped)"
 		}
-		t.row(r.ResultID, r.PCID, r.JobID, r.Version, status, exit, a.when(r.StartedAt), dur, r.ExecID)
+		cells := []string{r.ResultID, r.PCID, r.JobID, r.Version, status, exit, a.when(r.StartedAt), dur, r.ExecID}
+		if a.wide() {
+			cells = append(cells, r.StderrExcerpt)
+		}
+		t.row(cells...)
 	}
 	return t.flush()
 }

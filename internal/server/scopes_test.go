@@ -195,6 +195,21 @@ func TestScopedOperator(t *testing.T) {
 	if len(detail.Results) != 2 {
 		t.Errorf("scoped execution detail: %d results, want the 2 on canary", len(detail.Results))
 	}
+	// The summary groups only the scoped results (hello prints the same
+	// on every PC: one group); unscoped it has all three.
+	var sum []apiv1.ResultGroup
+	must(t, as(op, "GET", "/api/executions/"+all.ExecID+"/summary", nil), 200).json(t, &sum)
+	if len(sum) != 1 || sum[0].Count != 2 || !slices.Equal(sum[0].PCs, canary) {
+		t.Errorf("scoped summary: %+v, want one group of %v", sum, canary)
+	}
+	must(t, as(s.tokens[auth.RoleAdmin], "GET", "/api/executions/"+all.ExecID+"/summary", nil), 200).json(t, &sum)
+	if len(sum) != 1 || sum[0].Count != 3 {
+		t.Errorf("unscoped summary: %+v", sum)
+	}
+	outsider := scopedAccount(t, s, "outsider", auth.RoleViewer, "nowhere")
+	if r := as(outsider, "GET", "/api/executions/"+mine.ExecID+"/summary", nil); r.status != http.StatusNotFound {
+		t.Errorf("summary of an execution with nothing in scope: %d %s, want 404", r.status, r.body)
+	}
 	var pcC []apiv1.Result
 	must(t, admin("GET", "/api/results?pc_id=pc-c", nil), 200).json(t, &pcC)
 	if len(pcC) == 0 {

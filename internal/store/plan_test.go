@@ -273,6 +273,16 @@ func planCases(now time.Time) []planCase {
 			_, err := db.BackOnline(ctx, now.Add(-10*time.Minute))
 			return err
 		}},
+		// GET /api/executions/{id}/summary: the grouping reads one
+		// execution's rows; each group's first PCs come in index order.
+		{name: "execution summary", index: "results_exec_groups", run: func(ctx context.Context, db *DB) error {
+			_, _, err := db.ExecSummary(ctx, SummaryFilter{ExecID: "exec-0001", Limit: 100})
+			return err
+		}},
+		{name: "execution summary scoped", index: "results_exec_groups", run: func(ctx context.Context, db *DB) error {
+			_, _, err := db.ExecSummary(ctx, SummaryFilter{ExecID: "exec-0001", Scope: []string{"canary"}, Limit: 100})
+			return err
+		}},
 		// The scheduler's per_pc count_manual question, every minute.
 		{name: "job successes", index: "results_job_success", run: func(ctx context.Context, db *DB) error {
 			_, err := db.JobSuccesses(ctx, "job")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kanade-fleet/kanade/internal/apiv1"
 	"github.com/kanade-fleet/kanade/internal/cursor"
+	"github.com/kanade-fleet/kanade/internal/outgroup"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -162,13 +163,13 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 	}
 	ins, err := tx.PrepareContext(ctx, db.q(`INSERT INTO execution_results
 		(result_id, request_id, exec_id, pc_id, job_id, version, exit_code, stdout, stderr,
-		 started_at, finished_at, recorded_at, skipped, timed_out, killed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (result_id) DO NOTHING`))
+		 started_at, finished_at, recorded_at, skipped, timed_out, killed, stdout_hash, stderr_excerpt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (result_id) DO NOTHING`))
 	if err != nil {
 		return out, fmt.Errorf("prepare result insert: %w", err)
 	}
 	defer ins.Close()
-	const set = `SET exit_code = ?, stdout = ?, stderr = ?, finished_at = ?, request_id = ?,
+	const set = `SET exit_code = ?, stdout = ?, stderr = ?, stdout_hash = ?, stderr_excerpt = ?, finished_at = ?, request_id = ?,
 		skipped = ?, timed_out = ?, killed = ?, reaped = 0,
 		job_id = CASE WHEN ? <> '' THEN ? ELSE job_id END,
 		version = CASE WHEN ? <> '' THEN ? ELSE version END,
@@ -188,6 +189,7 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 	var checked []Result
 	for _, r := range batch {
 		stdout, stderr := cleanText(r.Stdout), cleanText(r.Stderr)
+		hash, excerpt := outgroup.Hash(stdout), outgroup.StderrExcerpt(stderr)
 		finished := r.FinishedAt
 		if finished.IsZero() {
 			finished = r.RecordedAt
@@ -198,7 +200,7 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 		}
 		res, err := ins.ExecContext(ctx, r.ResultID, r.RequestID, r.ExecID, r.PCID, r.ManifestID, r.Version,
 			r.ExitCode, stdout, stderr, TS(started), TS(finished), TS(r.RecordedAt),
-			b2i(r.Skipped), b2i(r.TimedOut), b2i(r.Killed))
+			b2i(r.Skipped), b2i(r.TimedOut), b2i(r.Killed), hash, excerpt)
 		if err != nil {
 			return out, fmt.Errorf("insert result result_id=%s: %w", r.ResultID, err)
 		}
@@ -206,7 +208,7 @@ func (db *DB) applyResultsRows(ctx context.Context, batch []Result) (ResultOutco
 		count := n > 0
 		changed := count
 		if !changed {
-			args := []any{r.ExitCode, stdout, stderr, TS(finished), r.RequestID,
+			args := []any{r.ExitCode, stdout, stderr, hash, excerpt, TS(finished), r.RequestID,
 				b2i(r.Skipped), b2i(r.TimedOut), b2i(r.Killed),
 				r.ManifestID, r.ManifestID, r.Version, r.Version, r.ExecID, r.ResultID}
 			if res, err = fillInflight.ExecContext(ctx, args...); err != nil {
@@ -371,6 +373,7 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n), make(pgText, n),
 		make(pgText, n), make(pgText, n)
 	code, skipped, timedOut, killed := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	hash, excerpt := make(pgText, n), make(pgText, n)
 	for i, r := range sorted {
 		finished := r.FinishedAt
 		if finished.IsZero() {
@@ -382,6 +385,7 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		}
 		ids[i], req[i], exec[i], pc[i], job[i], ver[i] = r.ResultID, r.RequestID, r.ExecID, r.PCID, r.ManifestID, r.Version
 		stdout[i], stderr[i] = cleanText(r.Stdout), cleanText(r.Stderr)
+		hash[i], excerpt[i] = outgroup.Hash(stdout[i]), outgroup.StderrExcerpt(stderr[i])
 		st[i], fin[i], rec[i] = TS(started), TS(finished), TS(r.RecordedAt)
 		code[i], skipped[i], timedOut[i], killed[i] = int64(r.ExitCode), int64(b2i(r.Skipped)), int64(b2i(r.TimedOut)), int64(b2i(r.Killed))
 	}
@@ -394,14 +398,15 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 		return out, err
 	}
 	const cols = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[])
-		AS u(id, req, exec, pc, job, ver, code, stdout, stderr, st, fin, rec, skipped, timed_out, killed)`
-	args := []any{ids, req, exec, pc, job, ver, code, stdout, stderr, st, fin, rec, skipped, timedOut, killed}
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[],
+		$16::text[], $17::text[])
+		AS u(id, req, exec, pc, job, ver, code, stdout, stderr, st, fin, rec, skipped, timed_out, killed, hash, excerpt)`
+	args := []any{ids, req, exec, pc, job, ver, code, stdout, stderr, st, fin, rec, skipped, timedOut, killed, hash, excerpt}
 	inserted, err := queryIDs(ctx, tx, `INSERT INTO execution_results
 		(result_id, request_id, exec_id, pc_id, job_id, version, exit_code, stdout, stderr,
-		 started_at, finished_at, recorded_at, skipped, timed_out, killed)
+		 started_at, finished_at, recorded_at, skipped, timed_out, killed, stdout_hash, stderr_excerpt)
 		SELECT u.id, u.req, u.exec, u.pc, u.job, u.ver, u.code, u.stdout, u.stderr, u.st, u.fin, u.rec,
-			u.skipped, u.timed_out, u.killed FROM `+cols+`
+			u.skipped, u.timed_out, u.killed, u.hash, u.excerpt FROM `+cols+`
 		ON CONFLICT (result_id) DO NOTHING RETURNING result_id`, args...)
 	if err != nil {
 		return out, fmt.Errorf("insert results: %w", err)
@@ -409,6 +414,7 @@ func (db *DB) applyResultsSets(ctx context.Context, batch []Result) (ResultOutco
 	counted, changed := inserted, map[string]bool{}
 	if len(inserted) < n {
 		const fill = `UPDATE execution_results e SET exit_code = u.code, stdout = u.stdout, stderr = u.stderr,
+			stdout_hash = u.hash, stderr_excerpt = u.excerpt,
 			finished_at = u.fin, request_id = u.req, skipped = u.skipped, timed_out = u.timed_out,
 			killed = u.killed, reaped = 0,
 			job_id = CASE WHEN u.job <> '' THEN u.job ELSE e.job_id END,
@@ -470,7 +476,7 @@ type ResultFilter struct {
 }
 
 const resultCols = `result_id, request_id, exec_id, pc_id, job_id, version, exit_code, started_at, finished_at,
-	recorded_at, expires_at, reaped, skipped, timed_out, killed, inventory_error`
+	recorded_at, expires_at, reaped, skipped, timed_out, killed, inventory_error, stderr_excerpt`
 
 func scanResult(s scanner, extra ...any) (apiv1.Result, error) {
 	var r apiv1.Result
@@ -479,7 +485,7 @@ func scanResult(s scanner, extra ...any) (apiv1.Result, error) {
 	var finished, expires sql.NullString
 	var reaped, skipped, timedOut, killed int
 	dest := append([]any{&r.ResultID, &r.RequestID, &r.ExecID, &r.PCID, &r.JobID, &r.Version, &code, &started,
-		&finished, &recorded, &expires, &reaped, &skipped, &timedOut, &killed, &r.InventoryError}, extra...)
+		&finished, &recorded, &expires, &reaped, &skipped, &timedOut, &killed, &r.InventoryError, &r.StderrExcerpt}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return r, err
 	}

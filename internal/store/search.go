@@ -66,7 +66,9 @@ func (db *DB) goMigrations() []*goose.Migration {
 		goose.NewGoMigration(migrationAccountIDs,
 			&goose.GoFunc{RunTx: db.accountIDsMigration(true)}, &goose.GoFunc{RunTx: db.accountIDsMigration(false)}),
 		goose.NewGoMigration(migrationInventoryProbe,
-			&goose.GoFunc{RunTx: db.inventoryProbeMigration(true)}, &goose.GoFunc{RunTx: db.inventoryProbeMigration(false)})}
+			&goose.GoFunc{RunTx: db.inventoryProbeMigration(true)}, &goose.GoFunc{RunTx: db.inventoryProbeMigration(false)}),
+		goose.NewGoMigration(migrationOutputGroups,
+			&goose.GoFunc{RunTx: db.outputGroupsMigration(true)}, &goose.GoFunc{RunTx: db.outputGroupsMigration(false)})}
 }
 
 // agentSearchCond is the WHERE condition of a search for q: through the

@@ -1176,6 +1176,49 @@ export interface Result {
    * no rows (malformed, too large); absent otherwise (SPEC §14).
    */
   inventory_error?: string
+  /**
+   * StderrExcerpt is the last non-blank line of stderr, at most 200
+   * bytes (then ending in "…"); absent when stderr is empty.
+   */
+  stderr_excerpt?: string
+}
+
+/**
+ * ResultGroup is one group of GET /api/executions/{exec_id}/summary: the
+ * finished results of the execution that ended the same way and printed
+ * the same stdout after normalisation (CRLF → LF, trailing spaces and tabs
+ * of each line and leading/trailing blank lines dropped, the agent's
+ * truncation note without its byte counts; see internal/outgroup). The
+ * answer is an array of groups, largest first, then by exit code, then by
+ * first PC; the
+ * header X-Total-Count says how many groups there are in all.
+ */
+export interface ResultGroup {
+  /**
+   * Status is the results' status (success, failure or skipped; never
+   * running: results still in flight are not grouped).
+   */
+  status: ResultStatus
+  /**
+   * Reason is set for failures that are not a script's own exit:
+   * timed_out, killed or reaped (no result came back). Such results group
+   * by reason, never with a script's exit of the same code.
+   */
+  reason?: string
+  exit_code: number
+  count: number
+  /** PCs are the group's first 20 PCs in pc_id order. */
+  pcs: string[] | null
+  /**
+   * SampleStdout and SampleStderr are the output of the first PC's
+   * result as stored (all of a short output; head and tail of a long
+   * one); SampleResultID names that result (GET /api/results/{id}).
+   */
+  sample_stdout: string
+  sample_stderr: string
+  sample_result_id: string
+  /** StdoutHash is the group's key ("" when stdout is empty). */
+  stdout_hash: string
 }
 
 /** ResultQuery filters GET /api/results (newest first). */
@@ -1287,6 +1330,12 @@ export interface StreamHealth {
   messages: number
   bytes: number
   consumers: number
+}
+
+/** SummaryQuery bounds GET /api/executions/{exec_id}/summary. */
+export interface SummaryQuery {
+  /** the largest groups returned (default 100, at most 1000) */
+  limit?: number
 }
 
 /** Target selects PCs: all, members of groups, listed PCs (a union). */
@@ -1448,6 +1497,9 @@ export function createApi(t: Transport) {
     /** GET /api/results/{result_id}/output: one stream of a result's output as text/plain: the whole of it when stored (header Kanade-Output: full), else the result's copy (inline) */
     resultOutput: (resultId: string, query: OutputQuery = {}, opts: CallOptions = {}): Promise<string> =>
       t({ method: 'GET', path: `/api/results/${encodeURIComponent(resultId)}/output`, query: { ...query }, raw: true, signal: opts.signal }) as Promise<string>,
+    /** GET /api/executions/{exec_id}/summary: one execution's finished results grouped by outcome, exit code and normalised stdout, largest group first, each with its first 20 PCs and a sample output (X-Total-Count: the number of groups; limit=1..1000, default 100) */
+    executionSummary: (execId: string, query: SummaryQuery = {}, opts: CallOptions = {}): Promise<ResultGroup[] | null> =>
+      t({ method: 'GET', path: `/api/executions/${encodeURIComponent(execId)}/summary`, query: { ...query }, signal: opts.signal }) as Promise<ResultGroup[] | null>,
     /** GET /api/audit: the audit log, newest first */
     listAudit: (query: AuditQuery = {}, opts: CallOptions = {}): Promise<List<AuditEntry>> =>
       t({ method: 'GET', path: `/api/audit`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<AuditEntry>>,
