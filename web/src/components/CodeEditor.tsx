@@ -5,6 +5,11 @@
 // panel). Colours come from the theme's CSS variables, so both themes keep
 // their contrast. Keyboard: Tab indents (YAML forbids tabs: two spaces);
 // Esc then Tab leaves the editor (CodeMirror's focus escape).
+// The editor lives in an open shadow root: CodeMirror's styles then go into
+// a constructed stylesheet (adoptedStyleSheets), which the dashboard's CSP
+// (style-src 'self', no inline <style>) allows; in the document itself
+// style-mod would add a <style> element, which the CSP blocks. The theme's
+// CSS variables inherit into the shadow root.
 import { useEffect, useRef } from 'react'
 import { Compartment, EditorState } from '@codemirror/state'
 import { EditorView, drawSelection, highlightActiveLine, highlightActiveLineGutter, keymap, lineNumbers } from '@codemirror/view'
@@ -36,7 +41,6 @@ const highlight = HighlightStyle.define([
 ])
 
 const theme = EditorView.theme({
-  '&': { backgroundColor: 'var(--panel)', color: 'var(--text)' },
   '.cm-content': { caretColor: 'var(--text)', fontFamily: 'var(--mono)' },
   '.cm-gutters': { backgroundColor: 'var(--panel-2)', color: 'var(--muted)', borderRight: '1px solid var(--border)' },
   '.cm-activeLine': { backgroundColor: 'color-mix(in srgb, var(--accent) 6%, transparent)' },
@@ -46,6 +50,9 @@ const theme = EditorView.theme({
   '.cm-lintRange-error': { backgroundColor: 'var(--bad-bg)' },
   '.cm-tooltip': { backgroundColor: 'var(--panel)', color: 'var(--text)', border: '1px solid var(--border)' },
   '.cm-diagnostic-error': { borderLeftColor: 'var(--bad)' },
+  '&': { maxHeight: '60vh', fontSize: '0.85rem', backgroundColor: 'var(--panel)', color: 'var(--text)' },
+  '&.cm-focused': { outline: '2px solid var(--accent)', outlineOffset: '-2px' },
+  '.cm-scroller': { fontFamily: 'var(--mono)', lineHeight: '1.4' },
 })
 
 /** Diagnostics for errors at lines of doc (lines outside it go to the last line). */
@@ -64,8 +71,13 @@ export default function CodeEditor({ value, onChange, label, language = 'yaml', 
   const ro = useRef(new Compartment())
 
   useEffect(() => {
+    const host = box.current!
+    const shadow = host.shadowRoot ?? host.attachShadow({ mode: 'open' })
+    const mount = document.createElement('div')
+    shadow.appendChild(mount)
     const v = new EditorView({
-      parent: box.current!,
+      root: shadow,
+      parent: mount,
       state: EditorState.create({
         doc: value,
         extensions: [
@@ -95,6 +107,7 @@ export default function CodeEditor({ value, onChange, label, language = 'yaml', 
     view.current = v
     return () => {
       v.destroy()
+      mount.remove()
       view.current = null
     }
     // The editor is built once; value, readOnly and errors are pushed below.
