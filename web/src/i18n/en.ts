@@ -807,8 +807,9 @@ export const en = {
   'hs.failures_other': '{count} failures in 24 h',
   'hs.pending_one': '{count} run stuck pending',
   'hs.pending_other': '{count} runs stuck pending',
-  'hs.alerts_one': '{count} alert open',
-  'hs.alerts_other': '{count} alerts open',
+  // Not "open": e2e tests find row actions named "Open"; the header badge must not match them.
+  'hs.alerts_one': '{count} unresolved alert',
+  'hs.alerts_other': '{count} unresolved alerts',
   'hs.label': 'Fleet status: {why}',
   'editor.label': 'Job definition (YAML)',
   'editor.loading': 'Loading the editor…',

@@ -12,7 +12,7 @@ describe('fleetStatus', () => {
   it('says why: an offline PC, failures, a stuck run, open alerts', () => {
     const s = fleetStatus(h({ agents_online: 2, failures_24h: 7 }), 1, 1)
     expect(s.tone).toBe('warn')
-    expect(s.reasons).toEqual(['1 PC offline', '7 failures in 24 h', '1 run stuck pending', '1 alert open'])
+    expect(s.reasons).toEqual(['1 PC offline', '7 failures in 24 h', '1 run stuck pending', '1 unresolved alert'])
   })
   it('is bad when the backend is degraded', () => {
     expect(fleetStatus(h({ status: 'degraded' as FleetHealth['status'] }), 0, 0)).toMatchObject({ tone: 'bad', text: 'backend degraded' })

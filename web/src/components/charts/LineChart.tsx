@@ -6,7 +6,7 @@ import { useEffect, useRef } from 'react'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
 import { useTheme } from '../../lib/theme'
-import { locale } from '../../i18n'
+import { locale, t } from '../../i18n'
 import type { Series } from './series'
 
 export type LineChartProps = {
@@ -61,7 +61,7 @@ export default function LineChart({ series, yRange, yFormat = (v) => String(v), 
         { ...axis, values: (_u, vals) => vals.map((v) => yFormat(v)), size: 56 },
       ],
       series: [
-        { value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmtX(v)) },
+        { label: t('common.when'), value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmtX(v)) },
         ...series.lines.map((l) =>
           bars
             ? {
