@@ -1,5 +1,6 @@
 // Shared helpers: launch Debian's Chromium through playwright-core and talk to the API.
 import { chromium } from 'playwright-core'
+import { readFileSync } from 'node:fs'
 
 export const BASE = (process.env.KANADE_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
 export const TOKEN = process.env.KANADE_TOKEN ?? ''
@@ -16,17 +17,47 @@ export async function launch() {
 }
 
 /** A context that is already signed in (token in localStorage) with a theme. */
-export async function context(browser, { theme = 'light', viewport = { width: 1440, height: 900 }, token = TOKEN } = {}) {
-  const ctx = await browser.newContext({ viewport, colorScheme: theme, deviceScaleFactor: 1 })
+/** lang: the dashboard's language (stored choice); '' leaves the browser's (locale). */
+export async function context(browser, { theme = 'light', viewport = { width: 1440, height: 900 }, token = TOKEN, lang = 'en', locale = 'en-US' } = {}) {
+  const ctx = await browser.newContext({ viewport, colorScheme: theme, deviceScaleFactor: 1, locale, acceptDownloads: true })
   await ctx.addInitScript(
-    ([tok, th]) => {
+    ([tok, th, lg]) => {
       if (tok && !sessionStorage.getItem('kanade.e2e.init')) localStorage.setItem('kanade.token', tok)
+      if (lg && !sessionStorage.getItem('kanade.e2e.init')) localStorage.setItem('kanade.lang', lg)
       sessionStorage.setItem('kanade.e2e.init', '1')
       localStorage.setItem('kanade.theme', th)
     },
-    [token, theme],
+    [token, theme, lang],
   )
   return ctx
+}
+
+/**
+ * The dashboard's strings of one language (web/src/i18n/<lang>.ts), so a
+ * test can find the Japanese labels the way it finds the English ones.
+ * s(key, vars) interpolates like the dashboard's t().
+ */
+export function strings(lang) {
+  const src = readFileSync(new URL(`../web/src/i18n/${lang}.ts`, import.meta.url), 'utf8')
+  const dict = {}
+  for (const m of src.matchAll(/^\s*'([^']+)':\s*'((?:[^'\\]|\\.)*)',?\s*$/gm)) dict[m[1]] = m[2].replace(/\\(.)/g, '$1')
+  const s = (key, vars = {}) => {
+    let v = dict[typeof vars.count === 'number' ? `${key}_${vars.count === 1 ? 'one' : 'other'}` : key] ?? dict[key]
+    if (v === undefined) throw new Error(`no string ${key} in ${lang}`)
+    return v.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m))
+  }
+  s.dict = dict
+  return s
+}
+
+/** Replaces the text of the CodeMirror editor inside scope (a locator or page). */
+export async function fillCode(scope, text) {
+  const ed = scope.locator('.cm-content').first()
+  await ed.waitFor()
+  await ed.click()
+  await ed.press('ControlOrMeta+a')
+  await ed.press('Delete')
+  await ed.page().keyboard.insertText(text)
 }
 
 export async function api(path, { method = 'GET', body, token = session.token, contentType } = {}) {

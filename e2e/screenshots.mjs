@@ -1,11 +1,14 @@
-// Takes the README screenshots: every page in light and dark at desktop size,
-// and the agents page at phone size. Needs a running backend with some data.
+// Takes the README screenshots (docs/screenshots/): every page in light and
+// dark at 1280x800 in English, a few pages in Japanese, the job editor with a
+// validation error at its line, and the agents page at phone size. Needs a
+// running backend with some data.
 //   KANADE_URL=http://127.0.0.1:8080 KANADE_TOKEN=... node screenshots.mjs
 import { mkdirSync } from 'node:fs'
-import { BASE, api, context, launch, waitFor } from './lib.mjs'
+import { BASE, api, apiLogin, context, fillCode, launch, session, waitFor } from './lib.mjs'
 
 const out = new URL('../docs/screenshots/', import.meta.url).pathname
 mkdirSync(out, { recursive: true })
+await apiLogin()
 
 async function firstId(path, key) {
   try {
@@ -59,40 +62,57 @@ const pages = [
   ['groups-config', '/groups'],
   ['audit', '/audit'],
   ['enrollment', '/enrollment'],
+  ['inventory', '/inventory'],
+  ['compliance', '/compliance'],
+  ['alerts', '/alerts?state=resolved'],
+  ['add-pcs', '/add-pcs'],
+  ['releases', '/releases'],
+  ['rollout', '/rollout'],
+  ['notifications', '/notifications'],
+  ['accounts', '/accounts'],
+  ['tokens', '/tokens'],
+  ['security', '/security'],
 ].filter(([, p]) => p)
+const japanese = ['dashboard', 'agents', 'activity', 'audit', 'compliance']
+const viewport = { width: 1280, height: 800 }
+
+async function shoot(page, path, file) {
+  await page.goto(BASE + path)
+  await page.waitForLoadState('networkidle').catch(() => {})
+  await page.locator('.loading').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {})
+  await page.locator('main h1').first().waitFor().catch(() => {})
+  await page.screenshot({ path: `${out}${file}` })
+  console.log(file)
+}
 
 const browser = await launch()
 try {
   for (const theme of ['light', 'dark']) {
-    const ctx = await context(browser, { theme })
+    const ctx = await context(browser, { theme, viewport, token: session.token })
     const page = await ctx.newPage()
-    for (const [name, path] of pages) {
-      await page.goto(BASE + path)
-      await page.waitForLoadState('networkidle').catch(() => {})
-      await page.locator('.loading').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {})
-      await page.screenshot({ path: `${out}${name}-${theme}.png` })
-      console.log(`${name}-${theme}.png`)
-    }
+    for (const [name, path] of pages) await shoot(page, path, `${name}-${theme}.png`)
     if (theme === 'light') {
-      // The YAML editor with a validation error marked at its line.
+      // The code editor with a validation error marked at its line.
       await page.goto(BASE + '/jobs')
       await page.getByRole('button', { name: /New job/ }).click()
-      await page.locator('dialog[open] textarea').fill('id: broken-job\nversion: 1.0.0\nexecute:\n  shell: sh\n  script: echo hi\n  timeout: 10 parsecs\n')
+      await fillCode(page.locator('dialog[open]'), 'id: broken-job\nversion: 1.0.0\nexecute:\n  shell: sh\n  script: echo hi\n  timeout: 10 parsecs\n')
       await page.locator('dialog[open]').getByRole('button', { name: 'Save' }).click()
       await page.locator('dialog[open] [role=alert]').waitFor().catch(() => {})
+      await page.locator('.cm-lintRange-error').first().waitFor().catch(() => {})
       await page.screenshot({ path: `${out}jobs-yaml-error-light.png` })
       console.log('jobs-yaml-error-light.png')
     }
     await ctx.close()
   }
-  const phone = await context(browser, { theme: 'light', viewport: { width: 390, height: 844 } })
-  const p = await phone.newPage()
-  for (const [name, path] of [['agents', '/agents'], ['dashboard', '/']]) {
-    await p.goto(BASE + path)
-    await p.waitForLoadState('networkidle').catch(() => {})
-    await p.screenshot({ path: `${out}${name}-phone.png` })
-    console.log(`${name}-phone.png`)
+  for (const theme of ['light', 'dark']) {
+    const ctx = await context(browser, { theme, viewport, token: session.token, lang: 'ja', locale: 'ja-JP' })
+    const page = await ctx.newPage()
+    for (const [name, path] of pages.filter(([n]) => japanese.includes(n))) await shoot(page, path, `${name}-ja-${theme}.png`)
+    await ctx.close()
   }
+  const phone = await context(browser, { theme: 'light', viewport: { width: 390, height: 844 }, token: session.token })
+  const p = await phone.newPage()
+  for (const [name, path] of [['agents', '/agents'], ['dashboard', '/']]) await shoot(p, path, `${name}-phone.png`)
   await phone.close()
 } finally {
   await browser.close()

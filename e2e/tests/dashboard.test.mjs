@@ -3,7 +3,7 @@
 // Optional: KANADE_E2E_PC (an online Linux/macOS agent to target; default: first online).
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { BASE, PASSWORD, TOKEN, USER, api, apiLogin, context, launch, session, waitFor } from '../lib.mjs'
+import { BASE, PASSWORD, TOKEN, USER, api, apiLogin, context, fillCode, launch, session, waitFor } from '../lib.mjs'
 
 const stamp = Date.now().toString(36)
 const GROUP = `e2e-${stamp}`
@@ -24,8 +24,7 @@ execute:
 `
 
 async function fillEditor(text) {
-  const ed = page.locator('dialog[open] textarea.editor-text')
-  await ed.fill(text)
+  await fillCode(page.locator('dialog[open]'), text)
 }
 
 /** Opens the exec dialog for a job (from the Jobs page) and sends it to GROUP. */

@@ -32,6 +32,8 @@ func (s *Server) table() []route {
 	return []route{
 		{"GET /api/version", public, s.version},
 		{"GET /api/health/fleet", viewer, s.fleetHealth},
+		{"GET /api/stats/executions", viewer, s.executionStats},
+		{"GET /api/stats/agents-online", viewer, s.agentsOnlineStats},
 		{"GET /api/events", viewer, s.events},
 		{"GET /api/debug/pprof/{name...}", admin, s.debugPprof},
 

@@ -58,6 +58,8 @@ var routeScopes = map[string]scopeRule{
 	"GET /api/version":               scopeNeutral,
 	"GET /api/health/fleet":          scopeNeutral, // fleet-wide counts, no PC named
 	"GET /api/events":                scopeFiltered,
+	"GET /api/stats/executions":      scopeNeutral, // fleet-wide daily counts, no PC named (like GET /api/health/fleet)
+	"GET /api/stats/agents-online":   scopeNeutral, // fleet-wide hourly counts, no PC named
 	"GET /api/debug/pprof/{name...}": scopeRefused,
 
 	"POST /api/auth/login":           scopeNeutral,

@@ -58,6 +58,8 @@ var Endpoints = []Endpoint{
 
 	{Name: "ListChecks", Method: "GET", Path: "/api/checks", Query: Page{}, Resp: CheckSummary{}, List: true, Doc: "compliance checks that have reported: passing, failing and unknown PCs and compliance % per check, in id order"},
 	{Name: "CheckTrend", Method: "GET", Path: "/api/checks/{id}/trend", Query: CheckTrendQuery{}, Resp: CheckTrend{}, Doc: "a check's PCs passing and failing at the end of each of the last days (UTC; days=1..365, default 30), oldest first"},
+	{Name: "ExecutionStats", Method: "GET", Path: "/api/stats/executions", Query: ExecStatsQuery{}, Resp: ExecStats{}, Doc: "runs per UTC day by outcome (ok, failed, other) over the last days (days=1..90, default 14), oldest first"},
+	{Name: "AgentsOnlineStats", Method: "GET", Path: "/api/stats/agents-online", Query: AgentsOnlineQuery{}, Resp: AgentsOnline{}, Doc: "PCs known and online once an hour over the last hours (hours=1..168, default 24), derived from first-seen times and agent-offline alerts"},
 	{Name: "ListCheckStatus", Method: "GET", Path: "/api/check-status", Query: CheckStatusQuery{}, Resp: CheckStatus{}, List: true, Doc: "each check's state on each PC (passing, failing, unknown), in check_id, pc_id order"},
 	{Name: "ListAlerts", Method: "GET", Path: "/api/alerts", Query: AlertQuery{}, Resp: Alert{}, List: true, Doc: "alerts (check and agent-offline), newest first: state=open|resolved, kind, check_id, pc_id"},
 	{Name: "AckAlert", Method: "POST", Path: "/api/alerts/{id}/ack", Resp: Alert{}, Doc: "acknowledge an alert (operator; acking twice keeps the first ack)"},

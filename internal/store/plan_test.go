@@ -264,6 +264,15 @@ func planCases(now time.Time) []planCase {
 			_, err := db.AlertTransitionsSince(ctx, TS(day), "k", 100)
 			return err
 		}},
+		// GET /api/stats/executions and /api/stats/agents-online (dashboard charts).
+		{name: "execution stats", run: func(ctx context.Context, db *DB) error {
+			_, err := db.ExecutionStats(ctx, 30, now)
+			return err
+		}},
+		{name: "agents online history", run: func(ctx context.Context, db *DB) error {
+			_, err := db.AgentsOnlineHistory(ctx, 24, now)
+			return err
+		}},
 		// The offline-alert detector, every few seconds on the leader.
 		{name: "silent agents without an alert", index: "agents_last_heartbeat", run: func(ctx context.Context, db *DB) error {
 			_, err := db.SilentWithoutAlert(ctx, now.Add(-10*time.Minute), 500)

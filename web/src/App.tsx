@@ -11,7 +11,10 @@ import { Link, matchPath, navigate, useLocation } from './lib/router'
 import { SessionProvider, useCanWrite, useMe, useToken } from './lib/session'
 import { setTheme, useTheme, type ThemeChoice } from './lib/theme'
 import type { FreezeRequest } from './lib/types'
-import { t, type Key } from './i18n'
+import { languageNames, setLanguage, t, useLanguage, type Key, type Lang } from './i18n'
+import { fleetStatus, stuckPending } from './lib/fleetStatus'
+import { useExecutionsByStatus } from './lib/queries/executions'
+import { useFleetHealth } from './lib/queries/health'
 import { Button, ConfirmProvider, Dialog, ErrorBox, Field, RelTime, Spinner, ToastProvider, useConfirm, useToast } from './components/ui'
 import { Dashboard } from './pages/Dashboard'
 import { Agents } from './pages/Agents'
@@ -207,6 +210,7 @@ function SideFooter() {
           {me.username} <span className="muted">({me.role})</span>
         </span>
         <ThemeSelect id="theme-sel-side" />
+        <LangSelect id="lang-sel-side" />
         <SignOut />
       </div>
       <span className="muted">{v.data ? `kanade ${v.data.version}${v.data.commit ? ` · ${v.data.commit.slice(0, 7)}` : ''}` : ''}</span>
@@ -227,6 +231,45 @@ function ThemeSelect({ id }: { id: string }) {
         <option value="dark">{t('theme.dark')}</option>
       </select>
     </>
+  )
+}
+
+// The language switch: English and Japanese; the choice is kept in
+// localStorage (i18n/index.ts) and the page re-renders in it at once.
+function LangSelect({ id }: { id: string }) {
+  const lang = useLanguage()
+  return (
+    <>
+      <label className="sr-only" htmlFor={id}>
+        {t('lang.label')}
+      </label>
+      <select id={id} className="theme-sel" value={lang} onChange={(e) => setLanguage(e.target.value, true)} data-testid="lang-select">
+        {(Object.keys(languageNames) as Lang[]).map((l) => (
+          <option key={l} value={l} lang={l}>
+            {languageNames[l]}
+          </option>
+        ))}
+      </select>
+    </>
+  )
+}
+
+// The fleet's state in the header, honest (SPEC §17): not "all green" with a
+// PC offline, failures in the last 24 h, a run stuck pending or an alert
+// open; it says which. The same queries as the dashboard (shared cache).
+function FleetBadge() {
+  const interval = useFallbackInterval(30_000)
+  const opts = { refetchInterval: interval || 60_000 }
+  const health = useFleetHealth(opts)
+  const pending = useExecutionsByStatus('pending', 10, opts)
+  const alerts = useOpenAlertCount(opts)
+  const s = fleetStatus(health.data, alerts.data ?? 0, stuckPending(pending.data, Date.now()))
+  const label = t('hs.label', { why: s.text })
+  return (
+    <Link to="/" className={`fleet-badge fleet-${s.tone}`} title={label} aria-label={label} data-testid="fleet-badge">
+      <span className="dot" aria-hidden />
+      <span className="fleet-text">{s.text}</span>
+    </Link>
   )
 }
 
@@ -262,10 +305,12 @@ function TopBar({ onMenu, menuOpen }: { onMenu: () => void; menuOpen: boolean })
       <span className={`live live-${live}`} title={t(`live.${live}Hint`)} role="status">
         <span className="dot" aria-hidden /> {t(`live.${live}`)}
       </span>
+      <FleetBadge />
       <AlertBadge />
       <FreezeSwitch />
       <span className="desk-only row">
         <ThemeSelect id="theme-sel" />
+        <LangSelect id="lang-sel" />
         <span className="user" title={t('auth.role', { role: me.role })}>
           {me.username} <span className="muted">({me.role})</span>
         </span>

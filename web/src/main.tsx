@@ -2,6 +2,7 @@ import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
 import { App } from './App'
+import { useLanguage } from './i18n'
 import { ApiError } from './lib/api'
 import './styles.css'
 
@@ -16,10 +17,17 @@ const qc = new QueryClient({
   },
 })
 
+// A language switch re-mounts the app so every string and Intl format
+// (some are computed once per component) is redone in the new language.
+function Root() {
+  const lang = useLanguage()
+  return <App key={lang} qc={qc} />
+}
+
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <QueryClientProvider client={qc}>
-      <App qc={qc} />
+      <Root />
     </QueryClientProvider>
   </StrictMode>,
 )

@@ -1,59 +1,51 @@
-// A textarea with a line-number gutter; the line named by a 422 `field` is marked.
-import { useRef, type UIEvent } from 'react'
+// The code editor for YAML (and scripts): CodeMirror 6, fetched as its own
+// chunk the first time an editor opens (./CodeEditor.tsx); until then a
+// plain textarea holds the text, so nothing typed is lost.
+import { lazy, Suspense } from 'react'
+import { t } from '../i18n'
+import type { EditorError } from './CodeEditor'
+
+const CodeEditor = lazy(() => import('./CodeEditor'))
+
+export type { EditorError }
 
 export function YamlEditor({
   value,
   onChange,
   errorLine,
+  errorMessage,
   label,
   readOnly,
   rows = 18,
+  language = 'yaml',
 }: {
   value: string
   onChange: (v: string) => void
   errorLine?: number | null
+  errorMessage?: string
   label: string
   readOnly?: boolean
   rows?: number
+  language?: 'yaml' | 'text'
 }) {
-  const gutter = useRef<HTMLDivElement>(null)
-  const n = Math.max(rows, value.split('\n').length)
-  const sync = (e: UIEvent<HTMLTextAreaElement>) => {
-    if (gutter.current) gutter.current.scrollTop = e.currentTarget.scrollTop
-  }
+  const errors = errorLine ? [{ line: errorLine, message: errorMessage ?? '' }] : []
   return (
-    <div className="editor">
-      <div className="editor-gutter mono" ref={gutter} aria-hidden>
-        {Array.from({ length: n }, (_, i) => (
-          <div key={i} className={errorLine === i + 1 ? 'err-line' : undefined}>
-            {i + 1}
-          </div>
-        ))}
-      </div>
-      <textarea
-        className="editor-text mono"
-        value={value}
-        rows={rows}
-        spellCheck={false}
-        autoCapitalize="off"
-        autoCorrect="off"
-        aria-label={label}
-        aria-invalid={errorLine ? true : undefined}
-        readOnly={readOnly}
-        onScroll={sync}
-        onChange={(e) => onChange(e.target.value)}
-        onKeyDown={(e) => {
-          // Tab inserts two spaces (YAML forbids tabs); Esc leaves the editor for keyboard users.
-          if (e.key === 'Tab' && !e.shiftKey && !readOnly) {
-            e.preventDefault()
-            const el = e.currentTarget
-            const { selectionStart: s, selectionEnd: en } = el
-            const v = el.value.slice(0, s) + '  ' + el.value.slice(en)
-            onChange(v)
-            requestAnimationFrame(() => el.setSelectionRange(s + 2, s + 2))
-          }
-        }}
-      />
-    </div>
+    <Suspense
+      fallback={
+        <textarea
+          className="editor-text mono"
+          value={value}
+          rows={rows}
+          spellCheck={false}
+          aria-label={label}
+          aria-busy
+          title={t('editor.loading')}
+          readOnly={readOnly}
+          onChange={(e) => onChange(e.target.value)}
+        />
+      }
+    >
+      <CodeEditor value={value} onChange={onChange} label={label} readOnly={readOnly} errors={errors} rows={rows} language={language} />
+    </Suspense>
   )
 }

@@ -195,6 +195,38 @@ export interface AgentVersion {
   quarantined: number
 }
 
+/**
+ * AgentsOnline is GET /api/stats/agents-online: one point per hour, oldest
+ * first, the last being now.
+ */
+export interface AgentsOnline {
+  points: AgentsOnlinePoint[] | null
+}
+
+/**
+ * AgentsOnlinePoint is the fleet at one instant: Known counts the PCs
+ * first seen by then (of today's agents table: a PC removed since is not
+ * counted), Online is Known minus the PCs with an agent-offline alert open
+ * at that instant. An offline alert opens only after the detector's grace
+ * period, so a PC that just went quiet still counts as online until its
+ * alert opens: the series is an approximation from rebuildable data, not a
+ * sampled heartbeat history.
+ */
+export interface AgentsOnlinePoint {
+  /** RFC 3339 UTC */
+  at: string
+  known: number
+  online: number
+}
+
+/**
+ * AgentsOnlineQuery is GET /api/stats/agents-online's ?hours= (1..MaxStatsHours,
+ * default DefaultStatsHours).
+ */
+export interface AgentsOnlineQuery {
+  hours?: number
+}
+
 /** Alert is one row of GET /api/alerts. */
 export interface Alert {
   id: string
@@ -589,6 +621,36 @@ export interface ExecResult {
    */
   stdout_ref?: string
   stderr_ref?: string
+}
+
+/**
+ * ExecStats is GET /api/stats/executions: one row per day, oldest first, the
+ * last being today (days without runs have zeros).
+ */
+export interface ExecStats {
+  days: ExecStatsDay[] | null
+}
+
+/**
+ * ExecStatsDay is one UTC day of runs (one result per PC per execution),
+ * counted by the day the result was recorded: OK exited 0, Failed exited
+ * non-zero (timeouts and kills included), Other is the rest (skipped, or
+ * still in flight).
+ */
+export interface ExecStatsDay {
+  /** YYYY-MM-DD, UTC */
+  day: string
+  ok: number
+  failed: number
+  other: number
+}
+
+/**
+ * ExecStatsQuery is GET /api/stats/executions's ?days= (1..MaxStatsDays,
+ * default DefaultStatsDays).
+ */
+export interface ExecStatsQuery {
+  days?: number
 }
 
 /** Execute is how a job's script runs. */
@@ -1449,6 +1511,12 @@ export function createApi(t: Transport) {
     /** GET /api/checks/{id}/trend: a check's PCs passing and failing at the end of each of the last days (UTC; days=1..365, default 30), oldest first */
     checkTrend: (id: string, query: CheckTrendQuery = {}, opts: CallOptions = {}): Promise<CheckTrend> =>
       t({ method: 'GET', path: `/api/checks/${encodeURIComponent(id)}/trend`, query: { ...query }, signal: opts.signal }) as Promise<CheckTrend>,
+    /** GET /api/stats/executions: runs per UTC day by outcome (ok, failed, other) over the last days (days=1..90, default 14), oldest first */
+    executionStats: (query: ExecStatsQuery = {}, opts: CallOptions = {}): Promise<ExecStats> =>
+      t({ method: 'GET', path: `/api/stats/executions`, query: { ...query }, signal: opts.signal }) as Promise<ExecStats>,
+    /** GET /api/stats/agents-online: PCs known and online once an hour over the last hours (hours=1..168, default 24), derived from first-seen times and agent-offline alerts */
+    agentsOnlineStats: (query: AgentsOnlineQuery = {}, opts: CallOptions = {}): Promise<AgentsOnline> =>
+      t({ method: 'GET', path: `/api/stats/agents-online`, query: { ...query }, signal: opts.signal }) as Promise<AgentsOnline>,
     /** GET /api/check-status: each check's state on each PC (passing, failing, unknown), in check_id, pc_id order */
     listCheckStatus: (query: CheckStatusQuery = {}, opts: CallOptions = {}): Promise<List<CheckStatus>> =>
       t({ method: 'GET', path: `/api/check-status`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<CheckStatus>>,

@@ -32,7 +32,7 @@ export function relativeTime(v: string | null | undefined, now: number = Date.no
   if (t === null) return '—'
   const diff = Math.round((t - now) / 1000)
   const abs = Math.abs(diff)
-  if (abs < 5) return 'now'
+  if (abs < 5) return rtf(locale).format(0, 'second') // "now", 「今」
   for (const [unit, secs] of units) {
     if (abs >= secs || unit === 'second') {
       return rtf(locale).format(Math.trunc(diff / secs), unit)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { lineForField } from './yaml'
+import { lineForError, lineForField } from './yaml'
 
 const doc = `id: cleanup
 version: 1.0.1
@@ -26,5 +26,15 @@ describe('lineForField', () => {
     expect(lineForField(doc, 'zzz')).toBeNull()
     expect(lineForField(doc, '')).toBeNull()
     expect(lineForField(doc, undefined)).toBeNull()
+  })
+})
+
+describe('lineForError', () => {
+  it('uses the field, else the line of a syntax error', () => {
+    const y = 'id: a\nexecute:\n  timeout: x\n'
+    expect(lineForError(y, 'execute.timeout', 'bad duration')).toBe(3)
+    expect(lineForError(y, '', 'yaml: line 2: mapping values are not allowed')).toBe(2)
+    expect(lineForError(y, '', 'yaml: line 99: nope')).toBe(null)
+    expect(lineForError(y, undefined, 'no line here')).toBe(null)
   })
 })

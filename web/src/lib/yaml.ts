@@ -38,3 +38,16 @@ export function lineForField(yaml: string, field: string | undefined | null): nu
   }
   return found === null ? null : found + 1
 }
+
+/**
+ * The line an API error points at: the line of its `field` in the YAML, else
+ * a "line N" of the message (a YAML syntax error names its line), else null.
+ */
+export function lineForError(yaml: string, field: string | undefined | null, message: string | undefined | null): number | null {
+  const byField = lineForField(yaml, field)
+  if (byField) return byField
+  const m = /\bline (\d+)\b/i.exec(message ?? '')
+  if (!m) return null
+  const n = Number(m[1])
+  return n >= 1 && n <= yaml.split('\n').length ? n : null
+}

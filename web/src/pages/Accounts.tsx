@@ -10,7 +10,7 @@ import { invalidateMFAPolicy, putMFAPolicy, resetAccountMFA, useMFAPolicy } from
 import { useMe } from '../lib/session'
 import { absoluteTime } from '../lib/time'
 import type { Role } from '../lib/types'
-import { t } from '../i18n'
+import { t, locale } from '../i18n'
 import { Badge, Button, Card, Chips, Dialog, ErrorBox, Field, RelTime, Spinner, Table, useConfirm, useToast } from '../components/ui'
 
 export const roles: Role[] = ['viewer', 'operator', 'admin']
@@ -68,13 +68,13 @@ function AccountList() {
       {list.isPending ? (
         <Spinner />
       ) : (
-        <Table
+        <Table filter bulk={{ name: 'accounts' }}
           rows={list.data ?? []}
           rowKey={(a) => a.id || a.username}
           caption={t('nav.accounts')}
           cols={[
-            { key: 'user', header: t('auth.username'), cell: (a) => <strong data-testid="account-name">{a.username}</strong> },
-            { key: 'role', header: t('acct.role'), cell: (a) => a.role },
+            { key: 'user', value: a => a.username, header: t('auth.username'), cell: (a) => <strong data-testid="account-name">{a.username}</strong> },
+            { key: 'role', value: a => a.role, header: t('acct.role'), cell: (a) => a.role },
             {
               key: 'state',
               header: t('common.status'),
@@ -92,11 +92,11 @@ function AccountList() {
               cell: (a) => (a.mfa_enabled === undefined ? <span className="muted">—</span> : a.mfa_enabled ? <Badge tone="ok">{t('acct.mfaOn')}</Badge> : <Badge tone="muted">{t('acct.mfaOff')}</Badge>),
             },
             {
-              key: 'groups',
+              key: 'groups', value: a => (a.groups ?? []).join(" "),
               header: t('acct.groups'),
               cell: (a) => ((a.groups ?? []).length ? (a.groups ?? []).map((g) => <span key={g} className="tag">{g}</span>) : <span className="muted">{t('acct.allGroups')}</span>),
             },
-            { key: 'last', header: t('acct.lastLogin'), cell: (a) => (a.last_login_at ? <span title={absoluteTime(a.last_login_at)}><RelTime at={a.last_login_at} /></span> : <span className="muted">{t('acct.never')}</span>) },
+            { key: 'last', value: a => a.last_login_at, header: t('acct.lastLogin'), cell: (a) => (a.last_login_at ? <span title={absoluteTime(a.last_login_at, locale)}><RelTime at={a.last_login_at} /></span> : <span className="muted">{t('acct.never')}</span>) },
             {
               key: 'act',
               header: '',

@@ -4,14 +4,16 @@ import { useCanWrite } from '../lib/session'
 import { enc } from '../lib/api'
 import { parseResultFilter, sincePresets, skipReason, type ResultFilter } from '../lib/filters'
 import { useFallbackInterval } from '../lib/live'
-import { invalidateExecution, useExecution, useExecutionList } from '../lib/queries/executions'
+import { invalidateExecution, invalidateExecutions, useExecution, useExecutionList } from '../lib/queries/executions'
 import { killJob } from '../lib/queries/jobs'
 import { resultsExport, useResult, useResultList } from '../lib/queries/results'
 import { Link, navigate, useSearchParams } from '../lib/router'
 import { absoluteTime, durationBetween, formatDuration } from '../lib/time'
 import type { Result } from '../lib/types'
-import { t, type Key } from '../i18n'
+import { t, type Key, locale } from '../i18n'
 import { ExportCSV } from '../components/ExportCSV'
+import { BulkAction } from '../components/BulkAction'
+import type { Execution } from '../lib/types'
 import { Badge, Button, Card, Chips, ErrorBox, KV, Output, Pager, Progress, RelTime, Spinner, StatusBadge, Table, useConfirm, useNow, useToast } from '../components/ui'
 
 const LIMIT = 50
@@ -86,19 +88,19 @@ function ResultsList({ params, set }: { params: URLSearchParams; set: (k: string
 export function ResultTable({ rows, showJob = true }: { rows: Result[]; showJob?: boolean }) {
   const now = useNow()
   return (
-    <Table
+    <Table filter bulk={{ name: 'results' }}
       rows={rows}
       rowKey={(r) => r.result_id}
       onRow={(r) => navigate(`/activity/result/${enc(r.result_id)}`)}
       empty={t('activity.noResults')}
       caption={t('activity.results')}
       cols={[
-        ...(showJob ? [{ key: 'job', header: t('jobs.job'), cell: (r: Result) => r.job_id || <span className="muted">{t('run.adhoc')}</span> }] : []),
-        { key: 'pc', header: t('agents.pc'), cell: (r) => <Link to={`/agents/${enc(r.pc_id)}`}>{r.pc_id}</Link> },
-        { key: 'st', header: t('common.status'), cell: (r) => <ResultStatus r={r} /> },
-        { key: 'exit', header: t('results.exit'), cell: (r) => <span className="mono">{r.exit_code ?? '—'}</span> },
-        { key: 'start', header: t('results.started'), cell: (r) => <RelTime at={r.started_at ?? r.recorded_at} /> },
-        { key: 'dur', header: t('results.duration'), cell: (r) => formatDuration(durationBetween(r.started_at, r.finished_at, now)) },
+        ...(showJob ? [{ key: 'job', value: (r: Result) => r.job_id, header: t('jobs.job'), cell: (r: Result) => r.job_id || <span className="muted">{t('run.adhoc')}</span> }] : []),
+        { key: 'pc', value: r => r.pc_id, header: t('agents.pc'), cell: (r) => <Link to={`/agents/${enc(r.pc_id)}`}>{r.pc_id}</Link> },
+        { key: 'st', value: r => r.status, header: t('common.status'), cell: (r) => <ResultStatus r={r} /> },
+        { key: 'exit', value: r => r.exit_code, header: t('results.exit'), cell: (r) => <span className="mono">{r.exit_code ?? '—'}</span> },
+        { key: 'start', value: r => r.started_at ?? r.recorded_at, header: t('results.started'), cell: (r) => <RelTime at={r.started_at ?? r.recorded_at} /> },
+        { key: 'dur', value: r => durationBetween(r.started_at, r.finished_at, now), header: t('results.duration'), cell: (r) => formatDuration(durationBetween(r.started_at, r.finished_at, now)) },
         { key: 'open', header: '', label: '', cell: (r) => <Link to={`/activity/result/${enc(r.result_id)}`}>{t('common.open')}</Link> },
       ]}
     />
@@ -141,18 +143,18 @@ function ExecutionsList({ params, set }: { params: URLSearchParams; set: (k: str
         <Spinner />
       ) : (
         <>
-          <Table
+          <Table filter bulk={{ name: 'executions', actions: (rows, clear) => <KillSelected rows={rows} clear={clear} /> }}
             rows={ex.rows}
             rowKey={(e) => e.exec_id}
             onRow={(e) => navigate(`/activity/exec/${enc(e.exec_id)}`)}
             empty={t('activity.noExecutions')}
             caption={t('activity.executions')}
             cols={[
-              { key: 'job', header: t('jobs.job'), cell: (e) => <><strong>{e.job_id}</strong> <span className="muted small">{e.version}</span></> },
-              { key: 'st', header: t('common.status'), cell: (e) => <StatusBadge status={e.status} /> },
-              { key: 'prog', header: t('exec.progressLabel'), className: 'w-prog', cell: (e) => <><Progress e={e} /><span className="small muted">{t('exec.counts', { ok: e.success_count, fail: e.failure_count, skip: e.skipped_count, total: e.target_count })}</span></> },
-              { key: 'by', header: t('activity.by'), cell: (e) => e.initiated_by },
-              { key: 'at', header: t('common.when'), cell: (e) => <RelTime at={e.initiated_at} /> },
+              { key: 'job', value: e => e.job_id, header: t('jobs.job'), cell: (e) => <><strong>{e.job_id}</strong> <span className="muted small">{e.version}</span></> },
+              { key: 'st', value: e => e.status, header: t('common.status'), cell: (e) => <StatusBadge status={e.status} /> },
+              { key: 'prog', value: e => e.target_count ? (e.success_count + e.failure_count + e.skipped_count) / e.target_count : 0, header: t('exec.progressLabel'), className: 'w-prog', cell: (e) => <><Progress e={e} /><span className="small muted">{t('exec.counts', { ok: e.success_count, fail: e.failure_count, skip: e.skipped_count, total: e.target_count })}</span></> },
+              { key: 'by', value: e => e.initiated_by, header: t('activity.by'), cell: (e) => e.initiated_by },
+              { key: 'at', value: e => e.initiated_at, header: t('common.when'), cell: (e) => <RelTime at={e.initiated_at} /> },
             ]}
           />
           <Pager shown={ex.rows.length} total={ex.total} estimated={ex.estimated} hasMore={ex.hasMore} loading={ex.loadingMore} onMore={ex.more} />
@@ -213,7 +215,7 @@ export function ExecutionView({ id }: { id: string }) {
           items={[
             [t('exec.id'), <span className="mono">{e.exec_id}</span>],
             [t('activity.by'), e.initiated_by],
-            [t('common.when'), absoluteTime(e.initiated_at)],
+            [t('common.when'), absoluteTime(e.initiated_at, locale)],
           ]}
         />
       </Card>
@@ -251,11 +253,11 @@ export function ResultView({ id }: { id: string }) {
         <KV
           items={[
             [t('results.exit'), <span className="mono">{x.exit_code ?? t('status.running')}</span>],
-            [t('results.started'), absoluteTime(x.started_at)],
-            [t('results.finished'), absoluteTime(x.finished_at)],
+            [t('results.started'), absoluteTime(x.started_at, locale)],
+            [t('results.finished'), absoluteTime(x.finished_at, locale)],
             [t('results.duration'), formatDuration(durationBetween(x.started_at, x.finished_at, now))],
-            [t('results.recorded'), absoluteTime(x.recorded_at)],
-            [t('results.expires'), absoluteTime(x.expires_at)],
+            [t('results.recorded'), absoluteTime(x.recorded_at, locale)],
+            [t('results.expires'), absoluteTime(x.expires_at, locale)],
             [t('results.version'), x.version || '—'],
             [t('results.id'), <span className="mono">{x.result_id}</span>],
             [t('exec.id'), <span className="mono">{x.exec_id}</span>],
@@ -265,5 +267,28 @@ export function ResultView({ id }: { id: string }) {
       <Output label="stdout" text={x.stdout ?? ''} filename={`${x.pc_id}-${x.result_id}.stdout.txt`} />
       <Output label="stderr" text={x.stderr ?? ''} filename={`${x.pc_id}-${x.result_id}.stderr.txt`} />
     </div>
+  )
+}
+
+// Bulk kill: kill is per job (POST /api/jobs/{id}/kill stops every running
+// run of it), so the selection's unfinished executions name the jobs.
+function KillSelected({ rows, clear }: { rows: Execution[]; clear: () => void }) {
+  const qc = useQueryClient()
+  const canWrite = useCanWrite()
+  const jobs = [...new Set(rows.filter((e) => e.status === 'pending' || e.status === 'running').map((e) => e.job_id))]
+  return (
+    <BulkAction
+      rows={jobs}
+      label={t('bulk.kill')}
+      danger
+      disabled={!canWrite}
+      confirm={{ title: t('bulk.killTitle', { count: jobs.length }), body: t('jobs.killBody') }}
+      run={(job) => killJob(job)}
+      done={(count) => t('bulk.killDone', { count })}
+      after={() => {
+        clear()
+        invalidateExecutions(qc)
+      }}
+    />
   )
 }

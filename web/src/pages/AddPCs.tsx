@@ -11,7 +11,7 @@ import { Link } from '../lib/router'
 import { useCanWrite } from '../lib/session'
 import { absoluteTime } from '../lib/time'
 import type { CreatedEnrollmentToken } from '../lib/types'
-import { t, type Key } from '../i18n'
+import { t, type Key, locale } from '../i18n'
 import { Badge, Button, Card, ErrorBox } from '../components/ui'
 import { CopyBlock, CreateDialog } from './Enrollment'
 
@@ -46,7 +46,7 @@ export function AddPCs() {
       ) : (
         <>
           <p className="banner banner-warn" role="note">
-            {t('addpcs.onceWarning', { when: absoluteTime(created.expires_at) })}
+            {t('addpcs.onceWarning', { when: absoluteTime(created.expires_at, locale) })}
           </p>
           {installOSes.map((os) => (
             <OSCommand key={os} os={os} token={created.token} />

@@ -8,9 +8,10 @@ import { Link, useSearchParams } from '../lib/router'
 import { useCanWrite } from '../lib/session'
 import { absoluteTime } from '../lib/time'
 import type { Alert } from '../lib/types'
-import { t, type Key } from '../i18n'
+import { t, type Key, locale } from '../i18n'
 import { ExportCSV } from '../components/ExportCSV'
 import { Severity } from '../components/Severity'
+import { BulkAction } from '../components/BulkAction'
 import { Button, Chips, ErrorBox, Pager, RelTime, Spinner, Table, useToast, type Col } from '../components/ui'
 
 const LIMIT = 100
@@ -47,7 +48,7 @@ export function Alerts() {
   const a = useAlerts(q, { refetchInterval: interval })
   const cols: Col<Alert>[] = [
     {
-      key: 'check',
+      key: 'check', value: (x: Alert) => x.check_id || x.kind,
       header: t('alerts.check'),
       cell: (x) =>
         x.kind === 'check' ? (
@@ -58,18 +59,18 @@ export function Alerts() {
           t(`alerts.kind.${x.kind}` as Key)
         ),
     },
-    { key: 'pc', header: t('comp.pc'), cell: (x) => <Link to={`/agents/${encodeURIComponent(x.pc_id)}`}>{x.pc_id}</Link> },
-    { key: 'sev', header: t('comp.severity'), cell: (x) => <Severity s={x.severity} /> },
-    { key: 'opened', header: t('alerts.opened'), cell: (x) => <span title={absoluteTime(x.opened_at)}><RelTime at={x.opened_at} /></span> },
+    { key: 'pc', value: (x: Alert) => x.pc_id, header: t('comp.pc'), cell: (x) => <Link to={`/agents/${encodeURIComponent(x.pc_id)}`}>{x.pc_id}</Link> },
+    { key: 'sev', value: (x: Alert) => x.severity, header: t('comp.severity'), cell: (x) => <Severity s={x.severity} /> },
+    { key: 'opened', value: (x: Alert) => x.opened_at, header: t('alerts.opened'), cell: (x) => <span title={absoluteTime(x.opened_at, locale)}><RelTime at={x.opened_at} /></span> },
     ...(state === 'resolved'
-      ? [{ key: 'resolved', header: t('alerts.resolved'), cell: (x: Alert) => (x.resolved_at ? <RelTime at={x.resolved_at} /> : '—') }]
+      ? [{ key: 'resolved', value: (x: Alert) => x.resolved_at, header: t('alerts.resolved'), cell: (x: Alert) => (x.resolved_at ? <RelTime at={x.resolved_at} /> : '—') }]
       : []),
     {
-      key: 'acked',
+      key: 'acked', value: (x: Alert) => x.acked_by,
       header: t('alerts.ackedBy'),
       cell: (x) =>
         x.acked_by ? (
-          <span data-testid="acked-by" title={x.acked_at ? absoluteTime(x.acked_at) : undefined}>
+          <span data-testid="acked-by" title={x.acked_at ? absoluteTime(x.acked_at, locale) : undefined}>
             {x.acked_by}
           </span>
         ) : canWrite && x.state === 'open' ? (
@@ -98,10 +99,30 @@ export function Alerts() {
         <Spinner />
       ) : (
         <>
-          <Table rows={a.rows} rowKey={(x) => x.id} empty={state === 'open' ? t('alerts.noneOpen') : t('alerts.none')} caption={t('nav.alerts')} cols={cols} />
+          <Table filter bulk={{ name: 'alerts', actions: (rows, clear) => <AckSelected rows={rows} clear={clear} /> }} rows={a.rows} rowKey={(x) => x.id} empty={state === 'open' ? t('alerts.noneOpen') : t('alerts.none')} caption={t('nav.alerts')} cols={cols} />
           <Pager shown={a.rows.length} total={a.total} estimated={a.estimated} hasMore={a.hasMore} loading={a.loadingMore} onMore={a.more} />
         </>
       )}
     </div>
+  )
+}
+
+// Bulk acknowledge: the open, unacknowledged alerts of the selection.
+function AckSelected({ rows, clear }: { rows: Alert[]; clear: () => void }) {
+  const qc = useQueryClient()
+  const canWrite = useCanWrite()
+  const open = rows.filter((a) => a.state === 'open' && !a.acked_by)
+  return (
+    <BulkAction
+      rows={open}
+      label={t('bulk.ack')}
+      disabled={!canWrite}
+      run={(a) => ackAlert(a.id)}
+      done={(count) => t('bulk.ackDone', { count })}
+      after={() => {
+        clear()
+        invalidateAlerts(qc)
+      }}
+    />
   )
 }

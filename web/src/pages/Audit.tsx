@@ -3,7 +3,7 @@ import { useFallbackInterval } from '../lib/live'
 import { auditExport, useAuditList } from '../lib/queries/audit'
 import { useSearchParams } from '../lib/router'
 import { absoluteTime } from '../lib/time'
-import { t } from '../i18n'
+import { t, locale } from '../i18n'
 import { Chips, ErrorBox, Pager, RelTime, Spinner, Table } from '../components/ui'
 import { ExportCSV } from '../components/ExportCSV'
 
@@ -43,19 +43,19 @@ export function Audit() {
         <Spinner />
       ) : (
         <>
-          <Table
+          <Table filter bulk={{ name: 'audit' }}
             rows={a.rows}
             rowKey={(e) => String(e.id)}
             empty={t('audit.none')}
             caption={t('nav.audit')}
             cols={[
-              { key: 'at', header: t('common.when'), cell: (e) => <span title={absoluteTime(e.occurred_at)}><RelTime at={e.occurred_at} /></span> },
-              { key: 'actor', header: t('audit.actor'), cell: (e) => e.actor },
-              { key: 'action', header: t('audit.action'), cell: (e) => <span className="mono">{e.action}</span> },
-              { key: 'target', header: t('audit.target'), cell: (e) => <span className="mono">{e.target}</span> },
-              { key: 'ip', header: t('audit.ip'), cell: (e) => <span className="mono small">{e.source_ip}</span> },
+              { key: 'at', value: e => e.occurred_at, header: t('common.when'), cell: (e) => <span title={absoluteTime(e.occurred_at, locale)}><RelTime at={e.occurred_at} /></span> },
+              { key: 'actor', value: e => e.actor, header: t('audit.actor'), cell: (e) => e.actor },
+              { key: 'action', value: e => e.action, header: t('audit.action'), cell: (e) => <span className="mono">{e.action}</span> },
+              { key: 'target', value: e => e.target, header: t('audit.target'), cell: (e) => <span className="mono">{e.target}</span> },
+              { key: 'ip', value: e => e.source_ip, header: t('audit.ip'), cell: (e) => <span className="mono small">{e.source_ip}</span> },
               {
-                key: 'payload',
+                key: 'payload', value: e => (e.payload ? JSON.stringify(e.payload) : ""),
                 header: t('audit.payload'),
                 cell: (e) =>
                   e.payload && Object.keys(e.payload as object).length ? (

@@ -6,7 +6,7 @@ import { checkStatusExport, checksExport, useChecks, useCheckStatus, useCheckTre
 import { Link, useSearchParams } from '../lib/router'
 import { absoluteTime } from '../lib/time'
 import type { CheckSummary } from '../lib/types'
-import { t, type Key } from '../i18n'
+import { t, type Key, locale } from '../i18n'
 import { ExportCSV } from '../components/ExportCSV'
 import { Severity } from '../components/Severity'
 import { useMemo } from 'react'
@@ -49,7 +49,7 @@ export function Compliance() {
       {checks.isPending ? (
         <Spinner />
       ) : (
-        <Table<CheckSummary>
+        <Table<CheckSummary> filter bulk={{ name: 'checks' }}
           rows={list}
           rowKey={(c) => c.id}
           onRow={(c) => pick(c.id)}
@@ -57,7 +57,7 @@ export function Compliance() {
           caption={t('nav.compliance')}
           cols={[
             {
-              key: 'id',
+              key: 'id', value: c => c.id,
               header: t('comp.check'),
               cell: (c) => (
                 <Link to={`/compliance?check=${encodeURIComponent(c.id)}`} className="mono" aria-current={c.id === check ? 'true' : undefined}>
@@ -65,12 +65,12 @@ export function Compliance() {
                 </Link>
               ),
             },
-            { key: 'sev', header: t('comp.severity'), cell: (c) => <Severity s={c.severity} /> },
-            { key: 'pct', header: t('comp.pct'), cell: (c) => <strong data-testid="compliance-pct">{t('comp.pctValue', { pct: c.compliance_pct })}</strong> },
+            { key: 'sev', value: c => c.severity, header: t('comp.severity'), cell: (c) => <Severity s={c.severity} /> },
+            { key: 'pct', value: c => c.compliance_pct, header: t('comp.pct'), cell: (c) => <strong data-testid="compliance-pct">{t('comp.pctValue', { pct: c.compliance_pct })}</strong> },
             { key: 'bar', header: t('comp.split.header'), cell: (c) => <ComplianceBar c={c} /> },
-            { key: 'passing', header: t('comp.col.passing'), cell: (c) => c.passing },
-            { key: 'failing', header: t('comp.col.failing'), cell: (c) => (c.failing ? <Badge tone="bad">{c.failing}</Badge> : 0) },
-            { key: 'unknown', header: t('comp.col.unknown'), cell: (c) => c.unknown },
+            { key: 'passing', value: c => c.passing, header: t('comp.col.passing'), cell: (c) => c.passing },
+            { key: 'failing', value: c => c.failing, header: t('comp.col.failing'), cell: (c) => (c.failing ? <Badge tone="bad">{c.failing}</Badge> : 0) },
+            { key: 'unknown', value: c => c.unknown, header: t('comp.col.unknown'), cell: (c) => c.unknown },
           ]}
         />
       )}
@@ -137,17 +137,17 @@ function CheckPCs({ check, state, onState, interval }: { check: string; state: s
         <Spinner />
       ) : (
         <>
-          <Table
+          <Table filter bulk={{ name: 'check-status' }}
             rows={rows.rows}
             rowKey={(r) => r.pc_id}
             empty={t('comp.noPCs')}
             caption={t('comp.pcsOf', { check })}
             cols={[
-              { key: 'pc', header: t('comp.pc'), cell: (r) => <Link to={`/agents/${encodeURIComponent(r.pc_id)}`}>{r.pc_id}</Link> },
-              { key: 'state', header: t('common.status'), cell: (r) => <Badge tone={r.state === 'passing' ? 'ok' : r.state === 'failing' ? 'bad' : 'muted'}>{t(`comp.${r.state}` as Key)}</Badge> },
-              { key: 'since', header: t('comp.since'), cell: (r) => <span title={absoluteTime(r.since)}><RelTime at={r.since} /></span> },
-              { key: 'consecutive', header: t('comp.consecutive'), cell: (r) => r.consecutive },
-              { key: 'last', header: t('comp.lastResult'), cell: (r) => (r.last_result_id ? <Link to={`/activity/result/${encodeURIComponent(r.last_result_id)}`}><RelTime at={r.last_at} /></Link> : '—') },
+              { key: 'pc', value: r => r.pc_id, header: t('comp.pc'), cell: (r) => <Link to={`/agents/${encodeURIComponent(r.pc_id)}`}>{r.pc_id}</Link> },
+              { key: 'state', value: r => r.state, header: t('common.status'), cell: (r) => <Badge tone={r.state === 'passing' ? 'ok' : r.state === 'failing' ? 'bad' : 'muted'}>{t(`comp.${r.state}` as Key)}</Badge> },
+              { key: 'since', value: r => r.since, header: t('comp.since'), cell: (r) => <span title={absoluteTime(r.since, locale)}><RelTime at={r.since} /></span> },
+              { key: 'consecutive', value: r => r.consecutive, header: t('comp.consecutive'), cell: (r) => r.consecutive },
+              { key: 'last', value: r => r.last_at, header: t('comp.lastResult'), cell: (r) => (r.last_result_id ? <Link to={`/activity/result/${encodeURIComponent(r.last_result_id)}`}><RelTime at={r.last_at} /></Link> : '—') },
             ]}
           />
           <Pager shown={rows.rows.length} total={rows.total} estimated={rows.estimated} hasMore={rows.hasMore} loading={rows.loadingMore} onMore={rows.more} />

@@ -6,7 +6,12 @@ import { useRecentResults } from '../lib/queries/results'
 import { useSchedules } from '../lib/queries/schedules'
 import { Link, navigate } from '../lib/router'
 import type { FleetHealth } from '../lib/types'
-import { has, t } from '../i18n'
+import { useMemo } from 'react'
+import { has, locale, num, t } from '../i18n'
+import { fleetStatus, stuckPending } from '../lib/fleetStatus'
+import { useOpenAlertCount } from '../lib/queries/checks'
+import { useAgentsOnlineStats, useExecutionStats } from '../lib/queries/stats'
+import { execSeries, LineChart, onlineSeries } from '../components/charts'
 import { Badge, Card, Empty, Progress, RelTime, Spinner, StatusBadge, Table } from '../components/ui'
 
 function Tile({ to, label, value, sub, tone }: { to: string; label: string; value: string | number; sub?: string; tone?: string }) {
@@ -24,19 +29,71 @@ function reasonLabel(reason: string): string {
   return has(key) ? t(key) : reason
 }
 
-/** The health badge says why the backend is degraded (SPEC §17), not only that it is. */
-function HealthBadge({ h }: { h: FleetHealth }) {
+/**
+ * The health badge says why the fleet is not all green (SPEC §17): the
+ * backend's degraded reasons, offline PCs, failures in 24 h, runs stuck
+ * pending and open alerts (lib/fleetStatus.ts, shared with the header).
+ */
+function HealthBadge({ h, alerts, stuck }: { h: FleetHealth; alerts: number; stuck: number }) {
+  const s = fleetStatus(h, alerts, stuck)
   if (h.status !== 'ok') {
     const why = h.reasons?.length ? h.reasons.map((r) => reasonLabel(r.reason)) : (h.problems ?? [])
     const text = why.length ? t('dash.degradedWhy', { why: why.join(', ') }) : t('dash.degraded')
     return (
       <span title={(h.problems ?? []).join('\n')}>
-        <Badge tone="bad">{text}</Badge>
+        <Badge tone="bad">{[text, ...s.reasons.slice(1)].join(' · ')}</Badge>
       </span>
     )
   }
-  if (h.agents_known === 0) return <Badge tone="muted">{t('dash.unknown')}</Badge>
-  return <Badge tone="ok">{t('dash.allGreen')}</Badge>
+  return (
+    <span data-testid="health-badge">
+      <Badge tone={s.tone}>{s.text}</Badge>
+    </span>
+  )
+}
+
+const CHART_DAYS = 14
+const fmtCount = (v: number) => num(Math.round(v))
+
+function HistoryCharts({ interval }: { interval: number | false }) {
+  const ex = useExecutionStats(CHART_DAYS, { refetchInterval: interval || 5 * 60_000, staleTime: 60_000 })
+  const on = useAgentsOnlineStats(24, { refetchInterval: interval || 5 * 60_000, staleTime: 60_000 })
+  const exSeries = useMemo(() => execSeries(ex.data?.days ?? [], { ok: t('chart.ok'), failed: t('chart.failed'), other: t('chart.other') }), [ex.data])
+  const onSeries = useMemo(() => onlineSeries(on.data?.points ?? [], { known: t('chart.known'), online: t('chart.onlineLine') }), [on.data])
+  const sum = (k: 'ok' | 'failed' | 'other') => (ex.data?.days ?? []).reduce((a, d) => a + d[k], 0)
+  const pts = on.data?.points ?? []
+  const last = pts[pts.length - 1]
+  const onl = pts.map((p) => p.online)
+  return (
+    <div className="grid-2">
+      <Card title={t('chart.execs')} id="chart-execs">
+        {ex.isPending ? (
+          <Spinner />
+        ) : ex.error ? (
+          <Empty>{(ex.error as Error).message}</Empty>
+        ) : (
+          <div data-testid="chart-execs">
+            <LineChart daily bars series={exSeries} yFormat={fmtCount} height={200} label={t('chart.execsLabel', { days: CHART_DAYS, ok: sum('ok'), failed: sum('failed'), other: sum('other') })} />
+            <p className="muted small chart-note">{t('chart.execsExplain')}</p>
+          </div>
+        )}
+      </Card>
+      <Card title={t('chart.online')} id="chart-online">
+        {on.isPending ? (
+          <Spinner />
+        ) : on.error ? (
+          <Empty>{(on.error as Error).message}</Empty>
+        ) : !last ? (
+          <Empty>{t('chart.none')}</Empty>
+        ) : (
+          <div data-testid="chart-online">
+            <LineChart series={onSeries} yFormat={fmtCount} height={200} label={t('chart.onlineLabel', { min: Math.min(...onl), max: Math.max(...onl), online: last.online, known: last.known })} />
+            <p className="muted small chart-note">{t('chart.onlineExplain')}</p>
+          </div>
+        )}
+      </Card>
+    </div>
+  )
 }
 
 export function Dashboard() {
@@ -47,6 +104,7 @@ export function Dashboard() {
   const results = useRecentResults(8, { refetchInterval: interval })
   const schedules = useSchedules({ refetchInterval: interval })
   const agents = useAgentVersions({ refetchInterval: interval || 60_000, staleTime: 30_000 })
+  const openAlerts = useOpenAlertCount({ refetchInterval: interval || 60_000 })
 
   const failed: [string, unknown][] = (
     [
@@ -75,7 +133,7 @@ export function Dashboard() {
           <strong>{t('dash.degradedData')}</strong> {failed.map(([n, e]) => `${n}: ${(e as Error).message}`).join(' · ')}
         </div>
       )}
-      <Card title={t('dash.health')} id="health" actions={h && <HealthBadge h={h} />}>
+      <Card title={t('dash.health')} id="health" actions={h && <HealthBadge h={h} alerts={openAlerts.data ?? 0} stuck={stuckPending(pending.data, Date.now())} />}>
         {h && h.status !== 'ok' && (
           <ul className="banner banner-bad health-reasons" role="alert">
             {(h.reasons?.length ? h.reasons.map((r) => r.message) : h.problems ?? []).map((m) => (
@@ -87,20 +145,21 @@ export function Dashboard() {
           <Spinner />
         ) : h ? (
           <div className="tiles">
-            <Tile to="/agents?status=online" label={t('dash.online')} value={`${h.agents_online.toLocaleString()} / ${h.agents_known.toLocaleString()}`} sub={t('dash.onlineSub')} tone={h.agents_known && h.agents_online === 0 ? 'bad' : 'ok'} />
-            <Tile to="/agents?status=offline" label={t('dash.offline')} value={offline.toLocaleString()} sub={t('dash.offlineSub')} tone={offline ? 'warn' : undefined} />
-            <Tile to="/activity?status=failure&since=24h" label={t('dash.failures')} value={h.failures_24h.toLocaleString()} sub={t('dash.failuresSub')} tone={h.failures_24h ? 'bad' : undefined} />
-            <Tile to="/activity?tab=executions&estatus=running" label={t('dash.runningExec')} value={h.running_executions.toLocaleString()} sub={t('dash.runningSub')} />
+            <Tile to="/agents?status=online" label={t('dash.online')} value={`${h.agents_online.toLocaleString(locale)} / ${h.agents_known.toLocaleString(locale)}`} sub={t('dash.onlineSub')} tone={h.agents_known && h.agents_online === 0 ? 'bad' : 'ok'} />
+            <Tile to="/agents?status=offline" label={t('dash.offline')} value={offline.toLocaleString(locale)} sub={t('dash.offlineSub')} tone={offline ? 'warn' : undefined} />
+            <Tile to="/activity?status=failure&since=24h" label={t('dash.failures')} value={h.failures_24h.toLocaleString(locale)} sub={t('dash.failuresSub')} tone={h.failures_24h ? 'bad' : undefined} />
+            <Tile to="/activity?tab=executions&estatus=running" label={t('dash.runningExec')} value={h.running_executions.toLocaleString(locale)} sub={t('dash.runningSub')} />
             <Tile
               to="/groups"
               label={t('dash.broker')}
               value={`${js?.streams?.length ?? 0} / ${js?.kv?.length ?? 0}`}
-              sub={t('dash.brokerSub', { msgs: (js?.streams ?? []).reduce((a, s) => a + s.messages, 0).toLocaleString() })}
+              sub={t('dash.brokerSub', { msgs: (js?.streams ?? []).reduce((a, s) => a + s.messages, 0).toLocaleString(locale) })}
               tone={h.status === 'ok' ? undefined : 'bad'}
             />
           </div>
         ) : null}
       </Card>
+      <HistoryCharts interval={interval} />
       <div className="grid-2">
         <Card title={t('dash.running')} id="running" actions={<Link to="/activity?tab=executions">{t('common.all')}</Link>}>
           {running.isPending ? (

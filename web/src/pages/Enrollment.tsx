@@ -8,7 +8,8 @@ import { useGroups } from '../lib/queries/groups'
 import { useCanWrite } from '../lib/session'
 import { absoluteTime } from '../lib/time'
 import type { CreatedEnrollmentToken, EnrollmentToken } from '../lib/types'
-import { t, type Key } from '../i18n'
+import { t, type Key, locale } from '../i18n'
+import { BulkAction } from '../components/BulkAction'
 import { Badge, Button, Chips, Dialog, ErrorBox, Field, RelTime, Spinner, Table, useConfirm, useCopy, useToast } from '../components/ui'
 
 const groupRe = /^[A-Za-z0-9_-]{1,64}$/
@@ -68,15 +69,15 @@ function Tokens() {
       {list.isPending ? (
         <Spinner />
       ) : (
-        <Table
+        <Table filter bulk={{ name: 'enrollment-tokens', actions: (rows, clear) => <DeleteSelected rows={rows} clear={clear} /> }}
           rows={list.data ?? []}
           rowKey={(tk) => tk.id}
           empty={t('enroll.none')}
           caption={t('nav.enrollment')}
           cols={[
-            { key: 'id', header: t('enroll.id'), cell: (tk) => <strong className="mono">{tk.id}</strong> },
+            { key: 'id', value: tk => tk.id, header: t('enroll.id'), cell: (tk) => <strong className="mono">{tk.id}</strong> },
             {
-              key: 'groups',
+              key: 'groups', value: tk => (tk.groups ?? []).join(" "),
               header: t('enroll.groups'),
               className: 'c-groups',
               cell: (tk) =>
@@ -90,11 +91,11 @@ function Tokens() {
                   <span className="muted">{t('enroll.noGroups')}</span>
                 ),
             },
-            { key: 'left', header: t('enroll.usesLeft'), cell: (tk) => t('enroll.usesOf', { left: tk.uses_left, uses: tk.uses }) },
+            { key: 'left', value: tk => tk.uses_left, header: t('enroll.usesLeft'), cell: (tk) => t('enroll.usesOf', { left: tk.uses_left, uses: tk.uses }) },
             { key: 'state', header: t('enroll.state'), cell: (tk) => <State tk={tk} /> },
-            { key: 'expires', header: t('enroll.expires'), cell: (tk) => <RelTime at={tk.expires_at} /> },
-            { key: 'by', header: t('enroll.createdBy'), cell: (tk) => tk.created_by || '—' },
-            { key: 'at', header: t('enroll.createdAt'), cell: (tk) => <RelTime at={tk.created_at} /> },
+            { key: 'expires', value: tk => tk.expires_at, header: t('enroll.expires'), cell: (tk) => <RelTime at={tk.expires_at} /> },
+            { key: 'by', value: tk => tk.created_by, header: t('enroll.createdBy'), cell: (tk) => tk.created_by || '—' },
+            { key: 'at', value: tk => tk.created_at, header: t('enroll.createdAt'), cell: (tk) => <RelTime at={tk.created_at} /> },
             {
               key: 'act',
               header: '',
@@ -239,7 +240,7 @@ function SecretDialog({ created, onClose }: { created: CreatedEnrollmentToken; o
       </p>
       <CopyBlock label={t('enroll.secret')} copyLabel={t('enroll.copySecret')} text={created.token} />
       <CopyBlock label={t('enroll.command')} copyLabel={t('enroll.copyCommand')} text={cmd} />
-      <p className="muted small">{t('enroll.commandHint', { when: absoluteTime(created.expires_at) })}</p>
+      <p className="muted small">{t('enroll.commandHint', { when: absoluteTime(created.expires_at, locale) })}</p>
     </Dialog>
   )
 }
@@ -260,5 +261,23 @@ export function CopyBlock({ label, copyLabel, text }: { label: string; copyLabel
         {text}
       </pre>
     </div>
+  )
+}
+
+function DeleteSelected({ rows, clear }: { rows: EnrollmentToken[]; clear: () => void }) {
+  const qc = useQueryClient()
+  return (
+    <BulkAction
+      rows={rows}
+      label={t('bulk.delete')}
+      danger
+      confirm={{ title: t('bulk.deleteTitle', { count: rows.length }), body: t('enroll.deleteBody') }}
+      run={(tk) => deleteEnrollmentToken(tk.id)}
+      done={(count) => t('bulk.deleteDone', { count })}
+      after={() => {
+        clear()
+        invalidateEnrollmentTokens(qc)
+      }}
+    />
   )
 }

@@ -89,15 +89,15 @@ export function Inventory() {
             <Spinner />
           ) : (
             <>
-              <Table<InventoryRow>
+              <Table<InventoryRow> filter bulk={{ name: `inventory-${table}` }}
                 rows={rows.rows}
                 rowKey={(r) => `${r.pc_id}\u0000${r.key}`}
                 empty={t('inv.noRows')}
                 caption={table}
                 cols={[
-                  { key: 'pc', header: t('inv.pc'), cell: (r) => <Link to={`/agents/${encodeURIComponent(r.pc_id)}`}>{r.pc_id}</Link> },
-                  ...columns.map((c) => ({ key: `c-${c}`, header: c, label: c, cell: (r: InventoryRow) => <span className="mono">{r.row?.[c] ?? ''}</span> })),
-                  { key: 'updated', header: t('inv.updated'), cell: (r) => <RelTime at={r.updated_at} /> },
+                  { key: 'pc', value: r => r.pc_id, header: t('inv.pc'), cell: (r) => <Link to={`/agents/${encodeURIComponent(r.pc_id)}`}>{r.pc_id}</Link> },
+                  ...columns.map((c) => ({ key: `c-${c}`, header: c, label: c, value: (r: InventoryRow) => String(r.row?.[c] ?? ''), cell: (r: InventoryRow) => <span className="mono">{r.row?.[c] ?? ''}</span> })),
+                  { key: 'updated', value: r => r.updated_at, header: t('inv.updated'), cell: (r) => <RelTime at={r.updated_at} /> },
                 ]}
               />
               <Pager shown={rows.rows.length} total={rows.total} estimated={rows.estimated} hasMore={rows.hasMore} loading={rows.loadingMore} onMore={rows.more} />

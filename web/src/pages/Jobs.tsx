@@ -7,7 +7,7 @@ import { useFallbackInterval } from '../lib/live'
 import { invalidateExecutions } from '../lib/queries/executions'
 import { deleteJob, invalidateJobDocs, invalidateJobs, killJob, revokeJob, saveJob, unrevokeJob, useJob, useJobs } from '../lib/queries/jobs'
 import { useSearchParams } from '../lib/router'
-import { lineForField } from '../lib/yaml'
+import { lineForError } from '../lib/yaml'
 import type { Job } from '../lib/types'
 import { t } from '../i18n'
 import { Badge, Button, Card, Dialog, Empty, ErrorBox, Spinner, StatusBadge, useConfirm, useToast } from '../components/ui'
@@ -173,7 +173,7 @@ export function YamlDialog({
   const [busy, setBusy] = useState(false)
   const value = text ?? initial
   const field = err instanceof ApiError ? err.field : undefined
-  const line = lineForField(value, field)
+  const line = err ? lineForError(value, field, (err as Error).message) : null
   const save = async () => {
     setBusy(true)
     setErr(null)
@@ -207,7 +207,7 @@ export function YamlDialog({
         <Spinner />
       ) : (
         <>
-          <YamlEditor label={title} value={value} onChange={(v) => setText(v)} errorLine={line} readOnly={readOnly} />
+          <YamlEditor label={title} value={value} onChange={(v) => setText(v)} errorLine={line} errorMessage={err ? `${field ? field + ': ' : ''}${(err as Error).message}` : undefined} readOnly={readOnly} />
           {err ? (
             <div className="alert alert-bad" role="alert">
               {line ? <strong>{t('yaml.line', { line })} </strong> : null}

@@ -12,7 +12,7 @@ import { createChannel, deleteChannel, invalidateChannels, testChannel, useChann
 import { useMe } from '../lib/session'
 import { absoluteTime } from '../lib/time'
 import type { NotificationChannel, NotificationDelivery } from '../lib/types'
-import { t, type Key } from '../i18n'
+import { t, type Key, locale } from '../i18n'
 import { Severity } from '../components/Severity'
 import { Badge, Button, Card, Chips, Dialog, ErrorBox, Field, Pager, RelTime, Spinner, Table, useConfirm, useToast, type Tone } from '../components/ui'
 
@@ -84,16 +84,16 @@ function Channels() {
       {list.isPending ? (
         <Spinner />
       ) : (
-        <Table
+        <Table filter bulk={{ name: 'notification-channels' }}
           rows={list.data ?? []}
           rowKey={(c) => c.id}
           empty={t('notif.none')}
           caption={t('nav.notifications')}
           cols={[
-            { key: 'name', header: t('notif.name'), cell: (c) => <strong>{c.name}</strong> },
-            { key: 'type', header: t('notif.type'), cell: (c) => t(`notif.type.${c.type}` as Key) },
-            { key: 'target', header: t('notif.target'), cell: (c) => <span className="mono small">{target(c)}</span> },
-            { key: 'sev', header: t('notif.minSeverity'), cell: (c) => <Severity s={c.min_severity} /> },
+            { key: 'name', value: c => c.name, header: t('notif.name'), cell: (c) => <strong>{c.name}</strong> },
+            { key: 'type', value: c => c.type, header: t('notif.type'), cell: (c) => t(`notif.type.${c.type}` as Key) },
+            { key: 'target', value: c => target(c), header: t('notif.target'), cell: (c) => <span className="mono small">{target(c)}</span> },
+            { key: 'sev', value: c => c.min_severity, header: t('notif.minSeverity'), cell: (c) => <Severity s={c.min_severity} /> },
             {
               key: 'groups',
               header: t('notif.groups'),
@@ -209,20 +209,20 @@ function DeliveryLog({ channels }: { channels: NotificationChannel[] }) {
         <Spinner />
       ) : (
         <>
-          <Table
+          <Table filter bulk={{ name: 'notification-deliveries' }}
             rows={log.rows}
             rowKey={(d) => String(d.id)}
             empty={t('notif.noDeliveries')}
             caption={t('notif.log')}
             cols={[
-              { key: 'at', header: t('common.when'), cell: (d) => <span title={absoluteTime(d.at)}><RelTime at={d.at} /></span> },
-              { key: 'ch', header: t('notif.channel'), cell: (d) => d.channel_name || d.channel_id },
-              { key: 'event', header: t('notif.event'), cell: (d) => <span className="mono small">{d.event}{d.check_id ? ` · ${d.check_id}` : ''}{d.count > 1 ? ` ×${d.count}` : ''}</span> },
-              { key: 'sev', header: t('comp.severity'), cell: (d) => (d.severity ? <Severity s={d.severity} /> : '—') },
-              { key: 'status', header: t('common.status'), cell: (d) => <DeliveryStatus d={d} /> },
-              { key: 'attempt', header: t('notif.attemptCol'), cell: (d) => d.attempt },
-              { key: 'detail', header: t('notif.detail'), cell: (d) => <span className="mono small">{[d.status_code ? `HTTP ${d.status_code}` : '', d.error].filter(Boolean).join(' · ') || '—'}</span> },
-              { key: 'replica', header: t('notif.replica'), cell: (d) => <span className="muted small">{d.replica}</span> },
+              { key: 'at', value: d => d.at, header: t('common.when'), cell: (d) => <span title={absoluteTime(d.at, locale)}><RelTime at={d.at} /></span> },
+              { key: 'ch', value: d => d.channel_name || d.channel_id, header: t('notif.channel'), cell: (d) => d.channel_name || d.channel_id },
+              { key: 'event', value: d => d.event, header: t('notif.event'), cell: (d) => <span className="mono small">{d.event}{d.check_id ? ` · ${d.check_id}` : ''}{d.count > 1 ? ` ×${d.count}` : ''}</span> },
+              { key: 'sev', value: d => d.severity, header: t('comp.severity'), cell: (d) => (d.severity ? <Severity s={d.severity} /> : '—') },
+              { key: 'status', value: d => d.status, header: t('common.status'), cell: (d) => <DeliveryStatus d={d} /> },
+              { key: 'attempt', value: d => d.attempt, header: t('notif.attemptCol'), cell: (d) => d.attempt },
+              { key: 'detail', value: d => [d.status_code || "", d.error].filter(Boolean).join(" "), header: t('notif.detail'), cell: (d) => <span className="mono small">{[d.status_code ? `HTTP ${d.status_code}` : '', d.error].filter(Boolean).join(' · ') || '—'}</span> },
+              { key: 'replica', value: d => d.replica, header: t('notif.replica'), cell: (d) => <span className="muted small">{d.replica}</span> },
             ]}
           />
           <Pager shown={log.rows.length} total={log.total} estimated={log.estimated} hasMore={log.hasMore} loading={log.loadingMore} onMore={log.more} />

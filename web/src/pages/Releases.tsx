@@ -70,15 +70,15 @@ export function Releases() {
       {list.isPending ? (
         <Spinner />
       ) : (
-        <Table
+        <Table filter bulk={{ name: 'releases' }}
           rows={rows}
           rowKey={(r) => `${r.version}/${platform(r)}`}
           empty={t('rel.none')}
           caption={t('nav.releases')}
           cols={[
-            { key: 'version', header: t('rel.version'), cell: (r) => <strong className="mono">{r.version}</strong> },
+            { key: 'version', value: r => r.version, header: t('rel.version'), cell: (r) => <strong className="mono">{r.version}</strong> },
             {
-              key: 'platform',
+              key: 'platform', value: r => platform(r),
               header: t('rel.platform'),
               cell: (r) => (
                 <>
@@ -95,16 +95,16 @@ export function Releases() {
               ),
             },
             {
-              key: 'pcs',
+              key: 'pcs', value: r => onVersion.get(r.version) ?? 0,
               header: t('rel.pcs'),
               cell: (r) => {
                 const n = onVersion.get(r.version) ?? 0
                 return n > 0 ? <Link to={`/agents?version=${encodeURIComponent(r.version)}`}>{n}</Link> : <span className="muted">0</span>
               },
             },
-            { key: 'size', header: t('rel.size'), cell: (r) => formatBytes(r.size) },
+            { key: 'size', value: r => r.size, header: t('rel.size'), cell: (r) => formatBytes(r.size) },
             {
-              key: 'sha',
+              key: 'sha', value: r => r.sha256,
               header: t('rel.sha256'),
               cell: (r) =>
                 r.sha256 ? (

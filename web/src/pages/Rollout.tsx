@@ -60,14 +60,14 @@ function Versions({ rows }: { rows: AgentVersion[] }) {
   const count = (v: AgentVersion, state: string) =>
     n(v, state) ? <Link to={`/agents?version=${enc(v.version)}&update_state=${state}`}>{n(v, state)}</Link> : <span className="muted">0</span>
   return (
-    <Table
+    <Table filter bulk={{ name: 'agent-versions' }}
       rows={rows}
       rowKey={(v) => v.version}
       caption={t('rollout.versions')}
       cols={[
-        { key: 'v', header: t('rollout.version'), cell: (v) => <Link className="mono" to={`/agents?version=${enc(v.version)}`}>{v.version || '—'}</Link> },
+        { key: 'v', value: v => v.version, header: t('rollout.version'), cell: (v) => <Link className="mono" to={`/agents?version=${enc(v.version)}`}>{v.version || '—'}</Link> },
         {
-          key: 'share',
+          key: 'share', value: v => v.agents,
           header: t('rollout.share'),
           className: 'c-share',
           cell: (v) => (
@@ -76,13 +76,13 @@ function Versions({ rows }: { rows: AgentVersion[] }) {
             </span>
           ),
         },
-        { key: 'agents', header: t('rollout.agents'), cell: (v) => v.agents },
-        { key: 'online', header: t('rollout.online'), cell: (v) => v.online },
-        { key: 'current', header: t('update.current'), cell: (v) => count(v, 'current') },
-        { key: 'downloading', header: t('update.downloading'), cell: (v) => count(v, 'downloading') },
-        { key: 'restarting', header: t('update.restarting'), cell: (v) => count(v, 'restarting') },
-        { key: 'failed', header: t('update.failed'), cell: (v) => count(v, 'failed') },
-        { key: 'quarantined', label: t('rollout.rolledBack'), header: <span title={t('rollout.rolledBackHint')}>{t('rollout.rolledBack')}</span>, cell: (v) => count(v, 'quarantined') },
+        { key: 'agents', value: v => v.agents, header: t('rollout.agents'), cell: (v) => v.agents },
+        { key: 'online', value: v => v.online, header: t('rollout.online'), cell: (v) => v.online },
+        { key: 'current', value: v => n(v, 'current'), header: t('update.current'), cell: (v) => count(v, 'current') },
+        { key: 'downloading', value: v => n(v, 'downloading'), header: t('update.downloading'), cell: (v) => count(v, 'downloading') },
+        { key: 'restarting', value: v => n(v, 'restarting'), header: t('update.restarting'), cell: (v) => count(v, 'restarting') },
+        { key: 'failed', value: v => n(v, 'failed'), header: t('update.failed'), cell: (v) => count(v, 'failed') },
+        { key: 'quarantined', value: v => n(v, 'quarantined'), label: t('rollout.rolledBack'), header: <span title={t('rollout.rolledBackHint')}>{t('rollout.rolledBack')}</span>, cell: (v) => count(v, 'quarantined') },
         {
           key: 'quarantinedBy',
           label: t('rollout.quarantinedBy'),
@@ -113,13 +113,13 @@ function Targets({ rows }: { rows: RolloutTarget[] }) {
     invalidateAgents(qc)
   }
   return (
-    <Table
+    <Table filter bulk={{ name: 'rollout-targets' }}
       rows={rows}
       rowKey={(r) => `${r.scope.kind}:${'name' in r.scope ? r.scope.name : ''}`}
       caption={t('rollout.targets')}
       cols={[
-        { key: 'scope', header: t('rollout.scope'), cell: (r) => <Link to={scopeAgents(r.scope, '')}>{scopeName(r.scope)}</Link> },
-        { key: 'target', header: t('rollout.target'), cell: (r) => <span className="mono">{r.target}</span> },
+        { key: 'scope', value: r => scopeName(r.scope), header: t('rollout.scope'), cell: (r) => <Link to={scopeAgents(r.scope, '')}>{scopeName(r.scope)}</Link> },
+        { key: 'target', value: r => r.target, header: t('rollout.target'), cell: (r) => <span className="mono">{r.target}</span> },
         {
           key: 'progress',
           header: t('rollout.atTarget'),

@@ -5,6 +5,7 @@ import { runAdhoc } from '../lib/queries/run'
 import { useSearchParams } from '../lib/router'
 import type { ExecResult } from '../lib/types'
 import { t } from '../i18n'
+import { YamlEditor } from '../components/YamlEditor'
 import { Badge, Button, Card, ErrorBox, Field, KV, Output } from '../components/ui'
 
 const shells = ['sh', 'bash', 'powershell', 'pwsh', 'cmd'] as const
@@ -53,9 +54,10 @@ export function Run() {
               <input type="number" min={1} max={3600} value={timeout} onChange={(e) => setTimeout_(Number(e.target.value))} />
             </Field>
           </div>
-          <Field label={t('run.script')}>
-            <textarea className="mono" rows={8} value={script} onChange={(e) => setScript(e.target.value)} required spellCheck={false} />
-          </Field>
+          <div className="field">
+            <span className="field-label">{t('run.script')}</span>
+            <YamlEditor language="text" label={t('run.script')} rows={8} value={script} onChange={setScript} />
+          </div>
           <div className="row">
             <Button type="submit" variant="primary" busy={busy} disabled={!canWrite || !pc.trim() || !script.trim()}>
               {busy ? t('run.running') : t('run.run')}

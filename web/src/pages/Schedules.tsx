@@ -8,7 +8,7 @@ import { deleteSchedule, invalidateSchedules, saveSchedule, setScheduleEnabled, 
 import { Link } from '../lib/router'
 import { absoluteTime } from '../lib/time'
 import type { ScheduleRow } from '../lib/types'
-import { t } from '../i18n'
+import { t, locale } from '../i18n'
 import { Button, Dialog, ErrorBox, RelTime, Spinner, StatusBadge, Table, useConfirm, useToast } from '../components/ui'
 import { YamlDialog } from './Jobs'
 
@@ -91,17 +91,17 @@ export function Schedules() {
       {list.isPending ? (
         <Spinner />
       ) : (
-        <Table
+        <Table filter bulk={{ name: 'schedules' }}
           rows={list.data ?? []}
           rowKey={(s) => s.id}
           empty={t('sched.none')}
           caption={t('nav.schedules')}
           cols={[
-            { key: 'id', header: t('sched.id'), cell: (s) => <strong className="mono">{s.id}</strong> },
-            { key: 'job', header: t('jobs.job'), cell: (s) => s.job_id },
-            { key: 'when', header: t('sched.when'), cell: (s) => <span className="mono small">{when(s)}</span> },
+            { key: 'id', value: s => s.id, header: t('sched.id'), cell: (s) => <strong className="mono">{s.id}</strong> },
+            { key: 'job', value: s => s.job_id, header: t('jobs.job'), cell: (s) => s.job_id },
+            { key: 'when', value: s => when(s), header: t('sched.when'), cell: (s) => <span className="mono small">{when(s)}</span> },
             { key: 'target', header: t('exec.target'), cell: (s) => target(s) },
-            { key: 'next', header: t('sched.next'), cell: (s) => (s.enabled ? <RelTime at={s.next_fire} /> : <span className="muted">{t('sched.off')}</span>) },
+            { key: 'next', value: s => (s.enabled ? s.next_fire : ""), header: t('sched.next'), cell: (s) => (s.enabled ? <RelTime at={s.next_fire} /> : <span className="muted">{t('sched.off')}</span>) },
             { key: 'last', header: t('sched.last'), cell: (s) => <LastOutcome s={s} /> },
             {
               key: 'on',
@@ -199,7 +199,7 @@ function PreviewDialog({ id, onClose }: { id: string; onClose: () => void }) {
         <ol className="plain-list">
           {(p.data?.fires ?? []).map((f) => (
             <li key={f}>
-              {absoluteTime(f)} <span className="muted">(<RelTime at={f} />)</span>
+              {absoluteTime(f, locale)} <span className="muted">(<RelTime at={f} />)</span>
             </li>
           ))}
         </ol>

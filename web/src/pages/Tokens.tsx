@@ -8,7 +8,8 @@ import { createAPIToken, invalidateAPITokens, revokeAPIToken, useAPITokens } fro
 import { useCanWrite, useMe } from '../lib/session'
 import { absoluteTime } from '../lib/time'
 import type { APIToken, CreatedAPIToken, Role } from '../lib/types'
-import { t, type Key } from '../i18n'
+import { t, type Key, locale } from '../i18n'
+import { BulkAction } from '../components/BulkAction'
 import { Badge, Button, Chips, Dialog, ErrorBox, Field, RelTime, Spinner, Table, useConfirm, useToast } from '../components/ui'
 import { roles } from './Accounts'
 import { CopyBlock } from './Enrollment'
@@ -58,21 +59,21 @@ function TokenList() {
       {list.isPending ? (
         <Spinner />
       ) : (
-        <Table
+        <Table filter bulk={{ name: 'api-tokens', actions: (rows, clear) => <RevokeSelected rows={rows} clear={clear} /> }}
           rows={list.data ?? []}
           rowKey={(tk) => tk.id}
           empty={t('tok.none')}
           caption={t('nav.tokens')}
           cols={[
-            { key: 'name', header: t('tok.name'), cell: (tk) => <strong data-testid="token-name">{tk.name}</strong> },
-            { key: 'role', header: t('acct.role'), cell: (tk) => tk.role },
-            { key: 'groups', header: t('acct.groups'), cell: (tk) => ((tk.groups ?? []).length ? (tk.groups ?? []).map((g) => <span key={g} className="tag">{g}</span>) : <span className="muted">{t('acct.allGroups')}</span>) },
-            { key: 'by', header: t('enroll.createdBy'), cell: (tk) => tk.created_by },
-            { key: 'last', header: t('tok.lastUsed'), cell: (tk) => (tk.last_used_at ? <span title={absoluteTime(tk.last_used_at)}><RelTime at={tk.last_used_at} /></span> : <span className="muted">{t('acct.never')}</span>) },
+            { key: 'name', value: tk => tk.name, header: t('tok.name'), cell: (tk) => <strong data-testid="token-name">{tk.name}</strong> },
+            { key: 'role', value: tk => tk.role, header: t('acct.role'), cell: (tk) => tk.role },
+            { key: 'groups', value: tk => (tk.groups ?? []).join(" "), header: t('acct.groups'), cell: (tk) => ((tk.groups ?? []).length ? (tk.groups ?? []).map((g) => <span key={g} className="tag">{g}</span>) : <span className="muted">{t('acct.allGroups')}</span>) },
+            { key: 'by', value: tk => tk.created_by, header: t('enroll.createdBy'), cell: (tk) => tk.created_by },
+            { key: 'last', value: tk => tk.last_used_at, header: t('tok.lastUsed'), cell: (tk) => (tk.last_used_at ? <span title={absoluteTime(tk.last_used_at, locale)}><RelTime at={tk.last_used_at} /></span> : <span className="muted">{t('acct.never')}</span>) },
             {
-              key: 'exp',
+              key: 'exp', value: tk => tk.expires_at,
               header: t('enroll.expires'),
-              cell: (tk) => (tk.expired ? <Badge tone="bad">{t('enroll.expired')}</Badge> : tk.expires_at ? <span title={absoluteTime(tk.expires_at)}><RelTime at={tk.expires_at} /></span> : <span className="muted">{t('tok.noExpiry')}</span>),
+              cell: (tk) => (tk.expired ? <Badge tone="bad">{t('enroll.expired')}</Badge> : tk.expires_at ? <span title={absoluteTime(tk.expires_at, locale)}><RelTime at={tk.expires_at} /></span> : <span className="muted">{t('tok.noExpiry')}</span>),
             },
             {
               key: 'act',
@@ -171,5 +172,23 @@ function CreateToken({ onClose, onCreated }: { onClose: () => void; onCreated: (
       </Field>
       <ErrorBox error={err} />
     </Dialog>
+  )
+}
+
+function RevokeSelected({ rows, clear }: { rows: APIToken[]; clear: () => void }) {
+  const qc = useQueryClient()
+  return (
+    <BulkAction
+      rows={rows}
+      label={t('bulk.revoke')}
+      danger
+      confirm={{ title: t('bulk.revokeTitle', { count: rows.length }), body: t('tok.revokeBody') }}
+      run={(tk) => revokeAPIToken(tk.id)}
+      done={(count) => t('bulk.revokeDone', { count })}
+      after={() => {
+        clear()
+        invalidateAPITokens(qc)
+      }}
+    />
   )
 }

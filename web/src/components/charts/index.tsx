@@ -14,4 +14,4 @@ export function LineChart(props: LineChartProps) {
   )
 }
 export type { LineChartProps }
-export { pctRange, trendSeries, type Series } from './series'
+export { execSeries, onlineSeries, pctRange, trendSeries, type Series } from './series'

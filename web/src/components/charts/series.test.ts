@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { dayToUnix, pctRange, trendSeries } from './series'
+import { dayToUnix, execSeries, onlineSeries, pctRange, trendSeries } from './series'
 
 const day = (d: string, passing: number, failing: number, unknown = 0) => ({
   day: d,
@@ -27,5 +27,16 @@ describe('trendSeries', () => {
   it('has no range without points', () => {
     expect(pctRange(trendSeries([day('2026-05-18', 0, 0)], 'p'))).toBeNull()
     expect(dayToUnix('2026-5-1')).toBeNaN()
+  })
+})
+
+describe('execSeries and onlineSeries', () => {
+  it('builds one bar per day and one point per hour', () => {
+    const s = execSeries([{ day: '2026-05-19', ok: 3, failed: 1, other: 0 }, { day: 'bad', ok: 1, failed: 0, other: 0 }], { ok: 'ok', failed: 'failed', other: 'other' })
+    expect(s.x).toEqual([dayToUnix('2026-05-19')])
+    expect(s.lines.map((l) => l.values)).toEqual([[3], [1], [0]])
+    const o = onlineSeries([{ at: '2026-05-20T10:00:00Z', known: 3, online: 2 }], { known: 'k', online: 'o' })
+    expect(o.x).toEqual([Date.parse('2026-05-20T10:00:00Z') / 1000])
+    expect(o.lines[1].values).toEqual([2])
   })
 })

@@ -1,6 +1,6 @@
 // Pure helpers of the charts (tested in series.test.ts): the data a
 // line chart draws, built from API rows without touching the DOM.
-import type { CheckTrendDay } from '../../lib/types'
+import type { AgentsOnlinePoint, CheckTrendDay, ExecStatsDay } from '../../lib/types'
 
 /** One line of a chart: a label, a CSS colour variable and its y values. */
 export type Line = { label: string; color: string; values: (number | null)[] }
@@ -33,4 +33,29 @@ export function pctRange(s: Series): { min: number; max: number } | null {
   const vs = s.lines.flatMap((l) => l.values).filter((v): v is number => v !== null)
   if (!vs.length) return null
   return { min: Math.min(...vs), max: Math.max(...vs) }
+}
+
+/** Runs per day by outcome as stacked bars: ok at the bottom, then failed, then other. */
+export function execSeries(days: readonly ExecStatsDay[], labels: { ok: string; failed: string; other: string }): Series {
+  const rows = days.filter((d) => Number.isFinite(dayToUnix(d.day)))
+  return {
+    x: rows.map((d) => dayToUnix(d.day)),
+    lines: [
+      { label: labels.ok, color: '--ok', values: rows.map((d) => d.ok) },
+      { label: labels.failed, color: '--bad', values: rows.map((d) => d.failed) },
+      { label: labels.other, color: '--skip', values: rows.map((d) => d.other) },
+    ],
+  }
+}
+
+/** PCs known and online per hour as two lines. */
+export function onlineSeries(points: readonly AgentsOnlinePoint[], labels: { known: string; online: string }): Series {
+  const rows = points.filter((p) => Number.isFinite(Date.parse(p.at)))
+  return {
+    x: rows.map((p) => Date.parse(p.at) / 1000),
+    lines: [
+      { label: labels.known, color: '--muted', values: rows.map((p) => p.known) },
+      { label: labels.online, color: '--ok', values: rows.map((p) => p.online) },
+    ],
+  }
 }

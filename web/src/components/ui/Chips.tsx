@@ -1,3 +1,4 @@
+import { locale } from '../../i18n'
 export function Chips<T extends string>({
   label,
   value,
@@ -21,7 +22,7 @@ export function Chips<T extends string>({
           onClick={() => onChange(o.value)}
         >
           {o.label}
-          {o.count !== undefined && <span className="chip-count">{o.count.toLocaleString()}</span>}
+          {o.count !== undefined && <span className="chip-count">{o.count.toLocaleString(locale)}</span>}
         </button>
       ))}
     </div>

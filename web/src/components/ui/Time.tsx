@@ -1,5 +1,6 @@
 import { useSyncExternalStore } from 'react'
 import { absoluteTime, relativeTime } from '../../lib/time'
+import { locale } from '../../i18n'
 
 // A shared ticking clock so every relative time on the page re-renders together.
 let now = Date.now()
@@ -23,8 +24,8 @@ export function RelTime({ at }: { at: string | null | undefined }) {
   const n = useNow()
   if (!at) return <span className="muted">—</span>
   return (
-    <time dateTime={at} title={absoluteTime(at)}>
-      {relativeTime(at, Math.max(n, Date.now() - 15_000))}
+    <time dateTime={at} title={absoluteTime(at, locale)}>
+      {relativeTime(at, Math.max(n, Date.now() - 15_000), locale)}
     </time>
   )
 }
