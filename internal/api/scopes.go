@@ -122,10 +122,10 @@ var routeScopes = map[string]scopeRule{
 	"POST /api/executions/{exec_id}/pause":  scopeRefused,
 	"POST /api/executions/{exec_id}/resume": scopeRefused,
 	"POST /api/executions/{exec_id}/cancel": scopeRefused,
-	"GET /api/results":                    scopeFiltered,
-	"GET /api/results/{result_id}":        scopeFiltered,
-	"GET /api/results/{result_id}/output": scopeFiltered,
-	"GET /api/audit":                      scopeFiltered, // the caller's own entries
+	"GET /api/results":                      scopeFiltered,
+	"GET /api/results/{result_id}":          scopeFiltered,
+	"GET /api/results/{result_id}/output":   scopeFiltered,
+	"GET /api/audit":                        scopeFiltered, // the caller's own entries
 
 	"GET /api/inventory/facts":   scopeFiltered,
 	"GET /api/inventory/history": scopeFiltered,
