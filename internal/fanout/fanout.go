@@ -369,9 +369,15 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 		// after the lower-index waves (the due ones are sent below, at
 		// once). Targets are counted then (wave_sent messages).
 		for i, w := range p.Rollout.Waves {
-			later = append(later, WaveRecord{ExecID: execID, JobID: m.ID, Index: i, Group: w.Group,
+			rec := WaveRecord{ExecID: execID, JobID: m.ID, Index: i, Group: w.Group,
 				DueAt: now.Add(w.DelayDuration()), Command: m.Command(execID, uuid.NewString(), p), InitiatedBy: req.InitiatedBy,
-				Slice: &w, Target: &p.Target, HaltOn: p.Rollout.HaltOn})
+				Slice: &w, Target: &p.Target, HaltOn: p.Rollout.HaltOn}
+			if w.DelayDuration() == 0 {
+				// Claimed by this request, which sends it below; the
+				// dispatchers retake it only after ClaimLease.
+				rec.ClaimedAt = &now
+			}
+			later = append(later, rec)
 		}
 	} else if p.Waves() {
 		// Waves with no delay go out now; the others wait in KV. Their
@@ -587,7 +593,7 @@ func (f *Fanout) sendDueSliced(ctx context.Context, later []WaveRecord, resp *ap
 		if err != nil || !ok || e.Err != nil {
 			break // the dispatcher sends it
 		}
-		subjects := f.dispatchWave(ctx, e.Key, e.Wave, e.Revision)
+		subjects := f.dispatchWave(ctx, e.Key, e.Wave, e.Revision, true)
 		if subjects == nil {
 			break
 		}

@@ -98,7 +98,7 @@ func (f *Fanout) dispatch(ctx context.Context, c kv.Change[kv.Wave]) {
 		_ = f.waves.Delete(ctx, c.Key, c.Revision)
 		return
 	}
-	f.dispatchWave(ctx, c.Key, c.Value, c.Revision)
+	f.dispatchWave(ctx, c.Key, c.Value, c.Revision, false)
 }
 
 // dispatchWave sends the wave stored at key (revision rev) when it is due,
@@ -106,8 +106,9 @@ func (f *Fanout) dispatch(ctx context.Context, c kv.Change[kv.Wave]) {
 // every lower-index wave of its execution is gone. Before a wave that has
 // not been counted yet it checks the rollout's halt_on against the
 // failures so far (halting cancels every pending wave instead). It returns
-// the subjects it published to (nil when it sent nothing now).
-func (f *Fanout) dispatchWave(ctx context.Context, key string, rec kv.Wave, rev uint64) []string {
+// the subjects it published to (nil when it sent nothing now). claimed:
+// the caller claimed it already (Exec, for a sliced rollout's first waves).
+func (f *Fanout) dispatchWave(ctx context.Context, key string, rec kv.Wave, rev uint64, claimed bool) []string {
 	now := f.Now().UTC()
 	if now.Before(rec.DueAt) || rec.PausedAt != nil {
 		return nil
@@ -116,7 +117,7 @@ func (f *Fanout) dispatchWave(ctx context.Context, key string, rec kv.Wave, rev 
 	if lease <= 0 {
 		lease = 30 * time.Second
 	}
-	if rec.ClaimedAt != nil && now.Sub(*rec.ClaimedAt) < lease {
+	if !claimed && rec.ClaimedAt != nil && now.Sub(*rec.ClaimedAt) < lease {
 		return nil // another dispatcher (or an earlier tick) is on it
 	}
 	log := f.log.With("exec_id", rec.ExecID, "job_id", rec.JobID, "wave", rec.Index, "group", rec.Group)
