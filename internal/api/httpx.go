@@ -71,7 +71,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, fanout.ErrExecNotFound):
 		WriteError(w, http.StatusNotFound, "no such execution", "exec_id")
 	case errors.As(err, &rc):
-		WriteError(w, http.StatusConflict, rc.Msg, "exec_id")
+		WriteError(w, http.StatusConflict, rc.Msg, "")
 	case errors.As(err, &sf):
 		WriteError(w, http.StatusForbidden, sf.msg, sf.field)
 	case errors.As(err, &bp):

@@ -210,7 +210,7 @@ func TestRolloutControlRoles(t *testing.T) {
 		"execute": map[string]any{"shell": "sh", "script": "true", "timeout": "30s"}}), 201)
 	var er apiv1.ExecResponse
 	must(t, s.call(t, auth.RoleAdmin, "POST", "/api/exec/j", map[string]any{"allow_empty": true,
-		"target": map[string]any{"all": true},
+		"target":  map[string]any{"all": true},
 		"rollout": map[string]any{"waves": []any{map[string]any{"percent": 50, "delay": "1h"}, map[string]any{"rest": true, "delay": "2h"}}}}), 200).json(t, &er)
 	path := "/api/executions/" + er.ExecID
 	must(t, s.call(t, auth.RoleViewer, "POST", path+"/pause", nil), http.StatusForbidden)
