@@ -78,7 +78,9 @@ func (a *app) executionsCmd() *cobra.Command {
 		`No pending wave of the execution is sent until it is resumed (a wave that is
 being sent at that moment still goes). Fails (exit 1) when the execution is
 unknown, has no pending wave or is already paused.`,
-		func(c *apiv1.Client) func(context.Context, string) (apiv1.RolloutActionResponse, error) { return c.PauseExecution }),
+		func(c *apiv1.Client) func(context.Context, string) (apiv1.RolloutActionResponse, error) {
+			return c.PauseExecution
+		}),
 		a.rolloutCmd("resume", "Release an execution's paused rollout waves",
 			`Each paused wave becomes due later by as long as it was paused, so the time
 between waves is kept; halt_on is checked when each is due. Fails (exit 1)
