@@ -414,9 +414,9 @@ type Rollout struct {
 }
 
 // Wave is one stage of a Rollout (exactly one of group, percent and
-// rest); Delay counts from the exec.
+// rest; group "" is no group); Delay counts from the exec.
 type Wave struct {
-	Group   string `json:"group,omitempty"`
+	Group   string `json:"group"`
 	Percent int    `json:"percent,omitempty"`
 	Rest    bool   `json:"rest,omitempty"`
 	Delay   string `json:"delay,omitempty"`

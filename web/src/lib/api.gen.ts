@@ -1362,10 +1362,10 @@ export interface VersionInfo {
 
 /**
  * Wave is one stage of a Rollout (exactly one of group, percent and
- * rest); Delay counts from the exec.
+ * rest; group "" is no group); Delay counts from the exec.
  */
 export interface Wave {
-  group?: string
+  group: string
   percent?: number
   rest?: boolean
   delay?: string
