@@ -65,7 +65,7 @@ type Rollout struct {
 // Wave is one stage of a rollout: exactly one of Group, Percent and Rest
 // (Percent and Rest only with a target).
 type Wave struct {
-	Group   string `json:"group"` // "" in percent and rest waves
+	Group   string `json:"group"`             // "" in percent and rest waves
 	Percent int    `json:"percent,omitempty"` // of the target's PCs no earlier wave took
 	Rest    bool   `json:"rest,omitempty"`    // every PC of the target left
 	Delay   string `json:"delay,omitempty"`   // from the exec; empty or "0" = immediately
