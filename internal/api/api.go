@@ -129,6 +129,9 @@ type Fanout interface {
 	Run(ctx context.Context, req apiv1.RunRequest, actor, sourceIP string) (wire.ExecResult, string, error)
 	Kill(ctx context.Context, jobID, actor, sourceIP string) (apiv1.KillResponse, error)
 	KillExecution(ctx context.Context, execID, actor, sourceIP string) (apiv1.ExecKillResponse, error)
+	PauseExecution(ctx context.Context, execID, actor, sourceIP string) (apiv1.RolloutActionResponse, error)
+	ResumeExecution(ctx context.Context, execID, actor, sourceIP string) (apiv1.RolloutActionResponse, error)
+	CancelExecution(ctx context.Context, execID, actor, sourceIP string) (apiv1.RolloutActionResponse, error)
 	SetScriptStatus(ctx context.Context, jobID string, revoked bool) (int, error)
 }
 

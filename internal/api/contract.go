@@ -25,7 +25,7 @@ func rolloutView(r *manifest.Rollout) *apiv1.Rollout {
 	if r == nil {
 		return nil
 	}
-	out := &apiv1.Rollout{}
+	out := &apiv1.Rollout{HaltOn: (*apiv1.HaltOn)(r.HaltOn)}
 	if r.Waves != nil {
 		out.Waves = make([]apiv1.Wave, len(r.Waves))
 		for i, w := range r.Waves {

@@ -66,7 +66,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
 	var fan *fanout.FanoutError
 	var sf scopeFailure
+	var rc *fanout.RolloutConflict
 	switch {
+	case errors.Is(err, fanout.ErrExecNotFound):
+		WriteError(w, http.StatusNotFound, "no such execution", "exec_id")
+	case errors.As(err, &rc):
+		WriteError(w, http.StatusConflict, rc.Msg, "")
 	case errors.As(err, &sf):
 		WriteError(w, http.StatusForbidden, sf.msg, sf.field)
 	case errors.As(err, &bp):

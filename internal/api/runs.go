@@ -32,7 +32,9 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	var waves []string
 	if plan.Rollout != nil {
 		for _, wv := range plan.Rollout.Waves {
-			waves = append(waves, wv.Group)
+			if wv.Group != "" { // percent and rest waves slice the target
+				waves = append(waves, wv.Group)
+			}
 		}
 	}
 	if err := s.checkTargetScope(r, plan.Target.All, plan.Target.Groups, plan.Target.PCs, waves); err != nil {

@@ -119,10 +119,15 @@ var routeScopes = map[string]scopeRule{
 	"GET /api/executions":                 scopeFiltered,
 	"GET /api/executions/{exec_id}":       scopeFiltered,
 	"POST /api/executions/{exec_id}/kill": scopeFiltered,
-	"GET /api/results":                    scopeFiltered,
-	"GET /api/results/{result_id}":        scopeFiltered,
-	"GET /api/results/{result_id}/output": scopeFiltered,
-	"GET /api/audit":                      scopeFiltered, // the caller's own entries
+	// Pending waves reach PCs resolved when they are sent, possibly
+	// outside a scope narrowed since: refused rather than half-checked.
+	"POST /api/executions/{exec_id}/pause":  scopeRefused,
+	"POST /api/executions/{exec_id}/resume": scopeRefused,
+	"POST /api/executions/{exec_id}/cancel": scopeRefused,
+	"GET /api/results":                      scopeFiltered,
+	"GET /api/results/{result_id}":          scopeFiltered,
+	"GET /api/results/{result_id}/output":   scopeFiltered,
+	"GET /api/audit":                        scopeFiltered, // the caller's own entries
 
 	"GET /api/executions/{exec_id}/summary": scopeFiltered, // groups of in-scope results only
 

@@ -540,6 +540,21 @@ func (c *Client) KillExecution(ctx context.Context, execID string) (ExecKillResp
 	return send[ExecKillResponse](ctx, c, http.MethodPost, "/api/executions/"+esc(execID)+"/kill", nil)
 }
 
+// PauseExecution is POST /api/executions/{exec_id}/pause.
+func (c *Client) PauseExecution(ctx context.Context, execID string) (RolloutActionResponse, error) {
+	return send[RolloutActionResponse](ctx, c, http.MethodPost, "/api/executions/"+esc(execID)+"/pause", nil)
+}
+
+// ResumeExecution is POST /api/executions/{exec_id}/resume.
+func (c *Client) ResumeExecution(ctx context.Context, execID string) (RolloutActionResponse, error) {
+	return send[RolloutActionResponse](ctx, c, http.MethodPost, "/api/executions/"+esc(execID)+"/resume", nil)
+}
+
+// CancelExecution is POST /api/executions/{exec_id}/cancel.
+func (c *Client) CancelExecution(ctx context.Context, execID string) (RolloutActionResponse, error) {
+	return send[RolloutActionResponse](ctx, c, http.MethodPost, "/api/executions/"+esc(execID)+"/cancel", nil)
+}
+
 // KillJob is POST /api/jobs/{id}/kill.
 func (c *Client) KillJob(ctx context.Context, id string) (KillResponse, error) {
 	return send[KillResponse](ctx, c, http.MethodPost, "/api/jobs/"+esc(id)+"/kill", nil)

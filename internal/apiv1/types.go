@@ -151,6 +151,32 @@ type Execution struct {
 	// first broker failure: the rest are listed too, never attempted).
 	SubjectsSent   int      `json:"subjects_sent"`
 	SubjectsFailed []string `json:"subjects_failed,omitempty"`
+	// RolloutState is set while later waves are pending (waiting or
+	// paused) and once halt_on stopped them (halted, with HaltReason).
+	RolloutState RolloutState `json:"rollout_state,omitempty"`
+	HaltReason   string       `json:"halt_reason,omitempty"`
+}
+
+// RolloutState is an execution's rollout state (SPEC §17).
+type RolloutState string
+
+// Rollout states. An execution without pending waves that was never
+// halted has none ("").
+const (
+	RolloutWaiting RolloutState = "waiting" // later waves are sent when due
+	RolloutPaused  RolloutState = "paused"  // an operator holds the later waves
+	RolloutHalted  RolloutState = "halted"  // halt_on stopped the later waves
+)
+
+// RolloutActionResponse is POST /api/executions/{exec_id}/pause, /resume
+// and /cancel: what the action changed.
+type RolloutActionResponse struct {
+	ExecID string `json:"exec_id"`
+	Action string `json:"action"` // pause | resume | cancel
+	// Waves is how many pending waves it paused, resumed or cancelled.
+	Waves int `json:"waves"`
+	// State is the rollout state afterwards.
+	State RolloutState `json:"state,omitempty"`
 }
 
 // ExecutionQuery filters GET /api/executions.
@@ -387,15 +413,29 @@ type Target struct {
 	PCs    []string `json:"pcs,omitempty"`
 }
 
-// Rollout is a staged exec: one group per wave.
+// Rollout is a staged exec. Without a target each wave names a group; with
+// a target the waves slice it: a group's members, a percent of the PCs no
+// earlier wave took, or the rest (SPEC §17).
 type Rollout struct {
 	Waves []Wave `json:"waves"`
+	// HaltOn: later waves are not sent once the failures so far reach it.
+	HaltOn *HaltOn `json:"halt_on,omitempty"`
 }
 
-// Wave is one stage of a Rollout; Delay counts from the exec.
+// Wave is one stage of a Rollout (exactly one of group, percent and
+// rest; group "" is no group); Delay counts from the exec.
 type Wave struct {
-	Group string `json:"group"`
-	Delay string `json:"delay,omitempty"`
+	Group   string `json:"group"`
+	Percent int    `json:"percent,omitempty"`
+	Rest    bool   `json:"rest,omitempty"`
+	Delay   string `json:"delay,omitempty"`
+}
+
+// HaltOn is a rollout's failure threshold (exactly one field), checked
+// when each later wave is due against the results so far.
+type HaltOn struct {
+	Failures   int `json:"failures,omitempty"`
+	FailurePct int `json:"failure_pct,omitempty"`
 }
 
 // ExecRequest is the body of POST /api/exec/{job_id} (a plan).

@@ -19,23 +19,57 @@ import (
 func parseWave(s string) (manifest.Wave, error) {
 	var w manifest.Wave
 	for _, part := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return w, usagef("--wave %q: want group=G,delay=D", s)
+		part = strings.TrimSpace(part)
+		if part == "rest" {
+			w.Rest = true
+			continue
 		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return w, usagef("--wave %q: want group=G, percent=P or rest, and delay=D", s)
+		}
+		v = strings.TrimSpace(v)
 		switch strings.TrimSpace(k) {
 		case "group":
-			w.Group = strings.TrimSpace(v)
+			w.Group = v
+		case "percent":
+			n, err := strconv.Atoi(strings.TrimSuffix(v, "%"))
+			if err != nil {
+				return w, usagef("--wave %q: percent %q is not a whole number", s, v)
+			}
+			w.Percent = n
+		case "rest":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return w, usagef("--wave %q: rest %q is not true or false", s, v)
+			}
+			w.Rest = b
 		case "delay":
-			w.Delay = strings.TrimSpace(v)
+			w.Delay = v
 		default:
-			return w, usagef("--wave %q: unknown key %q (want group and delay)", s, k)
+			return w, usagef("--wave %q: unknown key %q (want group, percent, rest and delay)", s, k)
 		}
 	}
-	if w.Group == "" {
-		return w, usagef("--wave %q: group is required", s)
+	if w.Group == "" && w.Percent == 0 && !w.Rest {
+		return w, usagef("--wave %q: name group=G, percent=P or rest", s)
 	}
 	return w, nil
+}
+
+// parseHaltOn reads --halt-on failures=N or failure_pct=P.
+func parseHaltOn(s string) (*manifest.HaltOn, error) {
+	k, v, ok := strings.Cut(strings.TrimSpace(s), "=")
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), "%"))
+	if !ok || err != nil {
+		return nil, usagef("--halt-on %q: want failures=N or failure_pct=P", s)
+	}
+	switch strings.TrimSpace(k) {
+	case "failures":
+		return &manifest.HaltOn{Failures: n}, nil
+	case "failure_pct", "failure-pct":
+		return &manifest.HaltOn{FailurePct: n}, nil
+	}
+	return nil, usagef("--halt-on %q: unknown key %q (want failures or failure_pct)", s, k)
 }
 
 func (a *app) execCmd() *cobra.Command {
@@ -44,6 +78,7 @@ func (a *app) execCmd() *cobra.Command {
 		groups  []string
 		pcs     []string
 		waves   []string
+		haltOn  string
 		jitter  string
 		dead    string
 		wait    bool
@@ -51,12 +86,19 @@ func (a *app) execCmd() *cobra.Command {
 		waitMax time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "exec <job_id> (--all | --group G... | --pc P...) [--wave group=G,delay=D...] [--jitter 5m] [--wait | --watch]",
+		Use:   "exec <job_id> (--all | --group G... | --pc P...) [--wave group=G|percent=P|rest,delay=D...] [--halt-on failures=N] [--jitter 5m] [--wait | --watch]",
 		Short: "Run a job on a set of PCs (through the backend)",
 		Long: `Run a job on every PC (--all), on members of groups (--group, repeatable)
-and/or listed PCs (--pc, repeatable), or as a staged rollout (--wave, repeatable:
-one group per wave with a delay from now). --jitter makes every agent wait a
-random time first. The plan is validated locally before it is sent.
+and/or listed PCs (--pc, repeatable), or as a staged rollout (--wave, repeatable,
+in order, each with a delay from now). Without a target each wave names a
+group. With a target the waves slice it: group=G (the target's members of G),
+percent=P (P % of the target's PCs no earlier wave took, chosen by pc_id hash)
+or rest (all the PCs left; last wave only); every PC is in one wave at most.
+--halt-on failures=N (or failure_pct=P) sends no later wave once that many of
+the execution's results so far failed. Pending waves can be paused, resumed or
+cancelled with kanade executions pause|resume|cancel. --jitter makes every
+agent wait a random time first. The plan is validated locally before it is
+sent.
 
 --wait follows the execution until it completes, with a live progress line on
 a terminal (plain lines otherwise), then prints the per-PC results and the
@@ -76,7 +118,8 @@ With -o json, --wait and --watch print the execution with its results;
 		Example: `  kanade exec cleanup-temp --all
   kanade exec patch --group canary --group pilots --pc web-01 --jitter 5m --wait
   kanade exec inventory-disk --all --watch
-  kanade exec patch --wave group=canary,delay=0 --wave group=prod,delay=30m`,
+  kanade exec patch --wave group=canary,delay=0 --wave group=prod,delay=30m
+  kanade exec patch --all --wave group=canary --wave percent=10,delay=1h --wave rest,delay=4h --halt-on failures=2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			job := args[0]
@@ -90,6 +133,16 @@ With -o json, --wait and --watch print the execution with its results;
 					p.Rollout = &manifest.Rollout{}
 				}
 				p.Rollout.Waves = append(p.Rollout.Waves, w)
+			}
+			if haltOn != "" {
+				if p.Rollout == nil {
+					return usagef("--halt-on needs --wave: it stops a rollout's later waves")
+				}
+				h, err := parseHaltOn(haltOn)
+				if err != nil {
+					return err
+				}
+				p.Rollout.HaltOn = h
 			}
 			if !all && len(groups) == 0 && len(pcs) == 0 && p.Rollout == nil {
 				return usagef("say where to run %s: --all, --group G, --pc P or --wave group=G,delay=D", job)
@@ -148,7 +201,8 @@ With -o json, --wait and --watch print the execution with its results;
 	f.BoolVar(&all, "all", false, "every PC")
 	f.StringArrayVar(&groups, "group", nil, "members of this group (repeatable)")
 	f.StringArrayVar(&pcs, "pc", nil, "this PC (repeatable)")
-	f.StringArrayVar(&waves, "wave", nil, "a rollout wave: group=G,delay=D (repeatable; instead of a target)")
+	f.StringArrayVar(&waves, "wave", nil, "a rollout wave: group=G, percent=P or rest, with delay=D (repeatable; percent and rest slice the target)")
+	f.StringVar(&haltOn, "halt-on", "", "stop sending later waves at failures=N or failure_pct=P failed results so far")
 	f.StringVar(&jitter, "jitter", "", "agents wait a random time in [0, jitter) first, e.g. 5m")
 	f.StringVar(&dead, "deadline", "", "agents skip the run if they would start after this (RFC 3339 or a duration from now)")
 	f.BoolVar(&wait, "wait", false, "follow the execution until it completes; exit 1 if any target failed")
@@ -266,8 +320,9 @@ func execRequest(p manifest.Plan) apiv1.ExecRequest {
 	if p.Rollout != nil {
 		r.Rollout = &apiv1.Rollout{}
 		for _, w := range p.Rollout.Waves {
-			r.Rollout.Waves = append(r.Rollout.Waves, apiv1.Wave{Group: w.Group, Delay: w.Delay})
+			r.Rollout.Waves = append(r.Rollout.Waves, apiv1.Wave(w))
 		}
+		r.Rollout.HaltOn = (*apiv1.HaltOn)(p.Rollout.HaltOn)
 	}
 	return r
 }

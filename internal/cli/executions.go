@@ -33,7 +33,7 @@ func (a *app) executionsCmd() *cobra.Command {
 			return a.emitValue(rows, func(w io.Writer) error {
 				t := newTable(w, "EXEC_ID", "JOB", "VERSION", "STATUS", "TARGETS", "OK", "FAILED", "SKIPPED", "BY", "INITIATED")
 				for _, e := range rows {
-					t.row(e.ExecID, e.JobID, e.Version, string(e.Status), strconv.Itoa(e.TargetCount), strconv.Itoa(e.SuccessCount),
+					t.row(e.ExecID, e.JobID, e.Version, execStatus(e), strconv.Itoa(e.TargetCount), strconv.Itoa(e.SuccessCount),
 						strconv.Itoa(e.FailureCount), strconv.Itoa(e.SkippedCount), e.InitiatedBy, a.when(e.InitiatedAt))
 				}
 				return t.flush()
@@ -66,12 +66,40 @@ func (a *app) executionsCmd() *cobra.Command {
 					"targets", fmt.Sprintf("%d (ok %d, failed %d, skipped %d)", d.TargetCount, d.SuccessCount, d.FailureCount, d.SkippedCount)); err != nil {
 					return err
 				}
+				if d.RolloutState != "" {
+					r := fmt.Sprintf("%s, %d waves pending", d.RolloutState, d.PendingWaves)
+					if d.HaltReason != "" {
+						r = fmt.Sprintf("halted: %s", d.HaltReason)
+					}
+					if err := kv(w, "rollout", r); err != nil {
+						return err
+					}
+				}
 				fmt.Fprintln(w)
 				return a.resultsTable(w, byPC(d.Results))
 			})
 		},
 	}
-	cmd.AddCommand(list, show, a.executionsSummaryCmd())
+	cmd.AddCommand(list, show, a.executionsSummaryCmd(), a.rolloutCmd("pause", "Hold an execution's pending rollout waves",
+		`No pending wave of the execution is sent until it is resumed (a wave that is
+being sent at that moment still goes). Fails (exit 1) when the execution is
+unknown, has no pending wave or is already paused.`,
+		func(c *apiv1.Client) func(context.Context, string) (apiv1.RolloutActionResponse, error) {
+			return c.PauseExecution
+		}),
+		a.rolloutCmd("resume", "Release an execution's paused rollout waves",
+			`Each paused wave becomes due later by as long as it was paused, so the time
+between waves is kept; halt_on is checked when each is due. Fails (exit 1)
+when the execution is unknown or not paused.`,
+			func(c *apiv1.Client) func(context.Context, string) (apiv1.RolloutActionResponse, error) {
+				return c.ResumeExecution
+			}),
+		a.rolloutCmd("cancel", "Delete an execution's pending rollout waves",
+			`Waves already sent keep running (kanade kill <exec_id> stops them). Fails
+(exit 1) when the execution is unknown or has no pending wave.`,
+			func(c *apiv1.Client) func(context.Context, string) (apiv1.RolloutActionResponse, error) {
+				return c.CancelExecution
+			}))
 	return cmd
 }
 
@@ -109,15 +137,19 @@ up to 20 PCs each and the whole sample output.`,
 				return err
 			}
 			// One more than asked says whether there are more.
-			groups, err := c.ExecutionSummary(cmd.Context(), args[0], apiv1.SummaryQuery{Limit: min(limit+1, 1000)})
+			id, err := resolveExecID(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
+			}
+			groups, err := c.ExecutionSummary(cmd.Context(), id, apiv1.SummaryQuery{Limit: min(limit+1, 1000)})
+			if err != nil {
+				return notFound(err, "execution", id)
 			}
 			shown := groups
 			if len(shown) > limit {
 				shown = shown[:limit]
 			}
-			return a.emitValue(shown, func(w io.Writer) error { return writeSummary(w, args[0], groups, limit) })
+			return a.emitValue(shown, func(w io.Writer) error { return writeSummary(w, id, groups, limit) })
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many groups, the largest (1..1000)")
@@ -238,4 +270,54 @@ func progressLine(d apiv1.ExecutionDetail) string {
 	}
 	return fmt.Sprintf("[%s] %d/%d  ok %d  failed %d  skipped %d  pending %d  [%s]", bar, done, d.TargetCount,
 		d.SuccessCount, d.FailureCount, d.SkippedCount, pending, orDash(string(d.Status)))
+}
+
+// execStatus is the status column: the status, and the rollout state when
+// there is one ("running (paused)", "completed (halted)").
+func execStatus(e apiv1.Execution) string {
+	if e.RolloutState == "" {
+		return string(e.Status)
+	}
+	return fmt.Sprintf("%s (%s)", e.Status, e.RolloutState)
+}
+
+// rolloutCmd is `executions pause|resume|cancel <exec_id>` (operator role,
+// audited by the backend).
+func (a *app) rolloutCmd(action, short, long string,
+	call func(*apiv1.Client) func(context.Context, string) (apiv1.RolloutActionResponse, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   action + " <exec_id>",
+		Short: short,
+		Long:  long,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := subjectSafe("exec_id", args[0]); err != nil {
+				return err
+			}
+			c, err := a.api()
+			if err != nil {
+				return err
+			}
+			id, err := resolveExecID(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			r, err := call(c)(cmd.Context(), id)
+			if err != nil {
+				return notFound(err, "execution", id)
+			}
+			return a.emitValue(r, func(w io.Writer) error {
+				done := map[string]string{"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[r.Action]
+				_, err := fmt.Fprintf(w, "execution %s: %s %d pending waves; rollout %s\n", r.ExecID, done, r.Waves, stateOr(r.State))
+				return err
+			})
+		},
+	}
+}
+
+func stateOr(s apiv1.RolloutState) string {
+	if s == "" {
+		return "has no pending wave"
+	}
+	return string(s)
 }

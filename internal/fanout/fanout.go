@@ -40,6 +40,7 @@ type Store interface {
 	OnlinePCs(ctx context.Context, now time.Time, group string) ([]string, error)
 	KnownPCs(ctx context.Context, group string) ([]string, error)
 	ListExecutions(ctx context.Context, f store.ExecFilter, p store.Page) ([]apiv1.Execution, int, error)
+	GetExecution(ctx context.Context, execID string) (apiv1.Execution, bool, error)
 }
 
 // Auditor records state changes (*audit.Publisher).
@@ -202,7 +203,7 @@ func (e *noTargets) Unwrap() []error { return []error{&e.fe, manifest.ErrNoTarge
 // unknown pc, since a typo is the usual cause.
 func (f *Fanout) checkKnown(ctx context.Context, p manifest.Plan) error {
 	t := p.Target
-	if p.Waves() {
+	if p.Waves() && !p.HasTarget() {
 		t = manifest.Target{}
 		for _, w := range p.Rollout.Waves {
 			t.Groups = append(t.Groups, w.Group)
@@ -363,7 +364,22 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 	var later []WaveRecord
 	var nowPCs []string // waves: the PCs counted now (the counted set's start)
 	count := 0
-	if p.Waves() {
+	if p.Sliced() {
+		// Every wave waits in KV: its PCs are resolved when it is sent,
+		// after the lower-index waves (the due ones are sent below, at
+		// once). Targets are counted then (wave_sent messages).
+		for i, w := range p.Rollout.Waves {
+			rec := WaveRecord{ExecID: execID, JobID: m.ID, Index: i, Group: w.Group,
+				DueAt: now.Add(w.DelayDuration()), Command: m.Command(execID, uuid.NewString(), p), InitiatedBy: req.InitiatedBy,
+				Slice: &w, Target: &p.Target, HaltOn: p.Rollout.HaltOn}
+			if w.DelayDuration() == 0 {
+				// Claimed by this request, which sends it below; the
+				// dispatchers retake it only after ClaimLease.
+				rec.ClaimedAt = &now
+			}
+			later = append(later, rec)
+		}
+	} else if p.Waves() {
 		// Waves with no delay go out now; the others wait in KV. Their
 		// targets are counted when they are sent (a wave_sent message).
 		var nowGroups []string
@@ -377,7 +393,7 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 					}
 				}
 				later = append(later, WaveRecord{ExecID: execID, JobID: m.ID, Index: i, Group: w.Group,
-					DueAt: now.Add(d), Command: cmd, InitiatedBy: req.InitiatedBy, Earlier: earlier})
+					DueAt: now.Add(d), Command: cmd, InitiatedBy: req.InitiatedBy, Earlier: earlier, HaltOn: p.Rollout.HaltOn})
 				continue
 			}
 			immediate = append(immediate, out{w.Subject(), cmd})
@@ -473,6 +489,9 @@ func (f *Fanout) Exec(ctx context.Context, req ExecRequest) (apiv1.ExecResponse,
 			f.log.Warn("fan-out outcome not recorded yet; retrying in the background", "exec_id", execID, "error", err)
 			f.recordOutcome(ctx, outcome)
 		}
+		if p.Sliced() {
+			f.sendDueSliced(ctx, later, &resp)
+		}
 		f.log.Info("exec dispatched", "exec_id", execID, "job_id", m.ID, "version", m.Version,
 			"target_count", target, "subjects", resp.Subjects, "pending_waves", len(later), "initiated_by", req.InitiatedBy)
 		f.auditf(ctx, req.InitiatedBy, "exec", m.ID, audit, req.SourceIP)
@@ -515,12 +534,21 @@ func (f *Fanout) publish(ctx context.Context, subject string, cmd wire.Command) 
 // returns how many it cancelled. A wave whose dispatcher has already
 // counted its targets is being sent right now and cannot be recalled.
 func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
+	return f.cancelWaves(ctx, jobID, "")
+}
+
+// cancelWaves is CancelWaves for one execution of the job (execID "" =
+// all of them).
+func (f *Fanout) cancelWaves(ctx context.Context, jobID, execID string) (int, error) {
 	es, err := f.waves.List(ctx, jobID)
 	if err != nil {
 		return 0, fmt.Errorf("list waves of %s: %w", jobID, err)
 	}
 	n := 0
 	for _, e := range es {
+		if execID != "" && !strings.HasPrefix(e.Key, jobID+"."+execID+".") {
+			continue
+		}
 		for range 5 { // compare-and-delete; re-read on a concurrent change
 			if !kv.IsMarker(e.Key) && e.Err == nil && e.Wave.Counted {
 				break // in flight: its dispatcher (or a retaker) sends it
@@ -548,6 +576,36 @@ func (f *Fanout) CancelWaves(ctx context.Context, jobID string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// sendDueSliced sends, in order, the waves of a new sliced rollout that
+// are due now (no delay), so the first wave leaves with the request; the
+// dispatcher sends the others when due. resp gains their subjects and
+// targets.
+func (f *Fanout) sendDueSliced(ctx context.Context, later []WaveRecord, resp *apiv1.ExecResponse) {
+	now := f.Now()
+	sent := 0
+	for _, w := range later {
+		if w.DueAt.After(now) {
+			break
+		}
+		e, ok, err := f.waves.Get(ctx, kv.WaveKey(w.JobID, w.ExecID, w.Index))
+		if err != nil || !ok || e.Err != nil {
+			break // the dispatcher sends it
+		}
+		subjects := f.dispatchWave(ctx, e.Key, e.Wave, e.Revision, true)
+		if subjects == nil {
+			break
+		}
+		resp.Subjects = append(resp.Subjects, subjects...)
+		resp.SubjectsSent += len(subjects)
+		sent++
+	}
+	if sent > 0 {
+		if e, ok, err := f.store.GetExecution(ctx, resp.ExecID); err == nil && ok {
+			resp.TargetCount = e.TargetCount
+		}
+	}
 }
 
 // PendingWaves lists the waves not sent yet (oldest due first).

@@ -1,8 +1,12 @@
 package fanout
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,11 +78,13 @@ func (f *Fanout) runWavesOnce(ctx context.Context, isLeader func() bool) error {
 			if len(pending) == 0 || !isLeader() {
 				continue
 			}
-			for _, c := range pending {
+			// In key order, so a sliced rollout's waves (which wait for
+			// their lower-index ones) go out on the same tick when due.
+			for _, k := range slices.SortedFunc(maps.Keys(pending), waveKeyOrder) {
 				if ctx.Err() != nil {
 					return nil
 				}
-				f.dispatch(ctx, c)
+				f.dispatch(ctx, pending[k])
 			}
 		}
 	}
@@ -92,30 +98,70 @@ func (f *Fanout) dispatch(ctx context.Context, c kv.Change[kv.Wave]) {
 		_ = f.waves.Delete(ctx, c.Key, c.Revision)
 		return
 	}
-	rec := c.Value
+	f.dispatchWave(ctx, c.Key, c.Value, c.Revision, false)
+}
+
+// dispatchWave sends the wave stored at key (revision rev) when it is due,
+// not paused, not held by another dispatcher and — in a sliced rollout —
+// every lower-index wave of its execution is gone. Before a wave that has
+// not been counted yet it checks the rollout's halt_on against the
+// failures so far (halting cancels every pending wave instead). It returns
+// the subjects it published to (nil when it sent nothing now). claimed:
+// the caller claimed it already (Exec, for a sliced rollout's first waves).
+func (f *Fanout) dispatchWave(ctx context.Context, key string, rec kv.Wave, rev uint64, claimed bool) []string {
 	now := f.Now().UTC()
-	if now.Before(rec.DueAt) {
-		return
+	if now.Before(rec.DueAt) || rec.PausedAt != nil {
+		return nil
 	}
 	lease := f.ClaimLease
 	if lease <= 0 {
 		lease = 30 * time.Second
 	}
-	if rec.ClaimedAt != nil && now.Sub(*rec.ClaimedAt) < lease {
-		return // another dispatcher (or an earlier tick) is on it
+	if !claimed && rec.ClaimedAt != nil && now.Sub(*rec.ClaimedAt) < lease {
+		return nil // another dispatcher (or an earlier tick) is on it
 	}
 	log := f.log.With("exec_id", rec.ExecID, "job_id", rec.JobID, "wave", rec.Index, "group", rec.Group)
+	if rec.Slice != nil {
+		if waiting, err := f.earlierPending(ctx, rec); err != nil || waiting {
+			return nil // sliced waves go in order: each takes what the earlier ones left
+		}
+	}
+	if !rec.Counted && rec.HaltOn != nil {
+		if halted, err := f.checkHalt(ctx, rec); err != nil {
+			log.Error("check halt_on; will retry", "error", err)
+			return nil
+		} else if halted {
+			return nil
+		}
+	}
 	rec.ClaimedAt = &now
-	rev, err := f.waves.Update(ctx, c.Key, rec, c.Revision)
+	rev, err := f.waves.Update(ctx, key, rec, rev)
 	if err != nil {
 		log.Debug("wave claim lost", "error", err)
-		return
+		return nil
 	}
-	if !rec.Counted {
+	var pcs []string // a sliced wave's PCs
+	if rec.Slice != nil {
+		var n int
+		if pcs, n, err = f.sliceWave(ctx, now, rec); err != nil {
+			log.Error("resolve the wave's PCs", "error", err)
+			return nil
+		}
+		if !rec.Counted {
+			if n > 0 && f.waves.AbsorbPad(ctx, rec.JobID, rec.ExecID) {
+				n--
+			}
+			rec.Counted, rec.Targets = true, n
+			if rev, err = f.waves.Update(ctx, key, rec, rev); err != nil {
+				log.Info("wave cancelled or paused while being counted", "error", err)
+				return nil
+			}
+		}
+	} else if !rec.Counted {
 		n, err := f.waveCount(ctx, now, rec)
 		if err != nil {
 			log.Error("count wave targets", "error", err)
-			return
+			return nil
 		}
 		if n > 0 && f.waves.AbsorbPad(ctx, rec.JobID, rec.ExecID) {
 			n--
@@ -123,9 +169,9 @@ func (f *Fanout) dispatch(ctx context.Context, c kv.Change[kv.Wave]) {
 		// Counted by compare-and-set first: from here the wave can no
 		// longer be cancelled, so it has exactly one fate on EXECS.
 		rec.Counted, rec.Targets = true, n
-		if rev, err = f.waves.Update(ctx, c.Key, rec, rev); err != nil {
-			log.Info("wave cancelled while being counted", "error", err)
-			return
+		if rev, err = f.waves.Update(ctx, key, rec, rev); err != nil {
+			log.Info("wave cancelled or paused while being counted", "error", err)
+			return nil
 		}
 	}
 	// Always, even with no live target: the execution stops waiting for
@@ -135,20 +181,41 @@ func (f *Fanout) dispatch(ctx context.Context, c kv.Change[kv.Wave]) {
 		TargetsAdded: rec.Targets}
 	if err := f.record(ctx, sentEv); err != nil {
 		log.Error("record wave sent; will retry after the claim lease", "error", err)
-		return
+		return nil
 	}
-	if err := f.publish(ctx, bus.CommandsGroup(rec.Group), rec.Command); err != nil {
-		log.Error("publish wave; will retry after the claim lease", "error", err)
-		return
+	subjects := []string{}
+	if rec.Slice != nil {
+		for _, pc := range pcs {
+			if err := f.publish(ctx, bus.CommandsPC(pc), pcCommand(rec.Command, pc)); err != nil {
+				log.Error("publish wave; will retry after the claim lease", "pc_id", pc, "error", err)
+				return nil
+			}
+			subjects = append(subjects, bus.CommandsPC(pc))
+		}
+	} else {
+		if err := f.publish(ctx, bus.CommandsGroup(rec.Group), rec.Command); err != nil {
+			log.Error("publish wave; will retry after the claim lease", "error", err)
+			return nil
+		}
+		subjects = []string{bus.CommandsGroup(rec.Group)}
 	}
-	if err := f.waves.Delete(ctx, c.Key, rev); err != nil {
+	if err := f.waves.Delete(ctx, key, rev); err != nil {
 		log.Warn("delete sent wave", "error", err)
 	} else {
 		f.dropCountedSet(ctx, rec)
 	}
-	log.Info("wave sent", "subject", bus.CommandsGroup(rec.Group), "request_id", rec.Command.RequestID)
-	f.auditf(ctx, rec.InitiatedBy, "exec.wave", rec.JobID, map[string]any{"exec_id": rec.ExecID,
-		"wave": rec.Index, "group": rec.Group, "request_id": rec.Command.RequestID}, "")
+	label := rec.Group
+	if rec.Slice != nil {
+		label = rec.Slice.Label()
+	}
+	log.Info("wave sent", "wave_of", label, "subjects", len(subjects), "request_id", rec.Command.RequestID)
+	payload := map[string]any{"exec_id": rec.ExecID, "wave": rec.Index, "group": rec.Group, "request_id": rec.Command.RequestID}
+	if rec.Slice != nil {
+		payload["slice"] = label
+		payload["pcs"] = pcs
+	}
+	f.auditf(ctx, rec.InitiatedBy, "exec.wave", rec.JobID, payload, "")
+	return subjects
 }
 
 // dropCountedSet deletes an execution's counted set once its last wave is
@@ -175,4 +242,24 @@ func (f *Fanout) dropCountedSet(ctx context.Context, rec kv.Wave) {
 	if counted != nil {
 		_ = f.waves.Delete(ctx, counted.Key, counted.Revision)
 	}
+}
+
+// waveKeyOrder sorts wave keys "<job>.<exec>.<index>" by execution, then
+// by index as a number.
+func waveKeyOrder(a, b string) int {
+	ap, ai := splitWaveKey(a)
+	bp, bi := splitWaveKey(b)
+	if c := strings.Compare(ap, bp); c != 0 {
+		return c
+	}
+	return cmp.Compare(ai, bi)
+}
+
+func splitWaveKey(k string) (string, int) {
+	i := strings.LastIndexByte(k, '.')
+	if i < 0 {
+		return k, 0
+	}
+	n, _ := strconv.Atoi(k[i+1:])
+	return k[:i], n
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-fleet/kanade/internal/bus"
+	"github.com/kanade-fleet/kanade/internal/manifest"
 	"github.com/kanade-fleet/kanade/internal/wire"
 )
 
@@ -41,6 +42,17 @@ type Wave struct {
 	// Earlier are the groups of the waves due before this one: their
 	// members already received this execution and are not counted again.
 	Earlier []string `json:"earlier,omitempty"`
+	// Slice is set for a sliced rollout (target plus waves, SPEC §17):
+	// the wave (group, percent or rest) of the population Target. Its PCs
+	// are resolved when it is sent, after every lower-index wave, and it
+	// goes to each of them on commands.pc.<pc>.
+	Slice  *manifest.Wave   `json:"slice,omitempty"`
+	Target *manifest.Target `json:"target,omitempty"`
+	// HaltOn is the rollout's failure threshold, checked when it is due.
+	HaltOn *manifest.HaltOn `json:"halt_on,omitempty"`
+	// PausedAt is set while an operator holds the wave; resuming moves
+	// DueAt later by the time it was held.
+	PausedAt *time.Time `json:"paused_at,omitempty"`
 }
 
 // WaveEntry is one stored key of KV waves.
@@ -69,6 +81,9 @@ func IsMarker(key string) bool { return IsPad(key) || strings.HasSuffix(key, cou
 type CountedSet struct {
 	PCs   []string       `json:"pcs"`
 	Added map[string]int `json:"added,omitempty"`
+	// Sent (sliced rollouts), per wave index: the PCs the wave was sent
+	// to, online or not (PCs then holds them all: each is in one wave).
+	Sent map[string][]string `json:"sent,omitempty"`
 }
 
 // Counted reads an execution's counted set; rev 0 means there is none (an

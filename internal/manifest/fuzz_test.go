@@ -45,6 +45,9 @@ func FuzzParsePlan(f *testing.F) {
 	for _, s := range []string{
 		`{"target":{"all":true}}`, `{"target":{"groups":["a"],"pcs":["b"]},"jitter":"5m","deadline_at":"2027-01-05T09:00:00Z"}`,
 		"rollout: {waves: [{group: a}, {group: b, delay: 30m}]}", `{"rollout":{"waves":[{"group":"a","dealy":"1m"}]}}`, `{}`,
+		"target: {all: true}\nrollout: {waves: [{group: canary}, {percent: 25, delay: 1m}, {rest: true}], halt_on: {failures: 2}}",
+		`{"target":{"pcs":["a","b"]},"rollout":{"waves":[{"percent":50},{"rest":true}],"halt_on":{"failure_pct":10}}}`,
+		`{"target":{"all":true},"rollout":{"waves":[{"percent":"1e3"}]}}`,
 	} {
 		f.Add([]byte(s))
 	}

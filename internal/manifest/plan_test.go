@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +53,9 @@ func TestParsePlanAccepted(t *testing.T) {
 			[]string{"commands.group.canary", "commands.group.wave1"}},
 		{"deadline", `{"target":{"pcs":["a"]},"deadline_at":"2027-01-05T09:00:00+09:00"}`, []string{"commands.pc.a"}},
 		{"all false plus groups", `{"target":{"all":false,"groups":["g"]},"rollout":null}`, []string{"commands.group.g"}},
+		{"sliced", "target: {all: true}\nrollout:\n  waves: [{group: canary}, {percent: 25, delay: 10m}, {rest: true, delay: 1h}]\n  halt_on: {failures: 2}\n",
+			[]string{}},
+		{"sliced pct halt", `{"target":{"groups":["web"]},"rollout":{"waves":[{"percent":100}],"halt_on":{"failure_pct":10}}}`, []string{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -91,7 +95,26 @@ func TestParsePlanRejected(t *testing.T) {
 		{"pc dup", `{"target":{"pcs":["a","a"]}}`, "target.pcs[1]", "twice"},
 		{"unknown target key", `{"target":{"al":true}}`, "target.al", "unknown field"},
 		{"unknown top", `{"target":{"all":true},"jiter":"5m"}`, "jiter", "unknown field"},
-		{"target and waves", `{"target":{"all":true},"rollout":{"waves":[{"group":"a"}]}}`, "rollout", "cannot be combined"},
+		{"percent without target", `{"rollout":{"waves":[{"percent":10}]}}`, "rollout.waves[0].percent", "needs a target"},
+		{"rest without target", `{"rollout":{"waves":[{"group":"a"},{"rest":true}]}}`, "rollout.waves[1].rest", "needs a target"},
+		{"percent zero", `{"target":{"all":true},"rollout":{"waves":[{"group":"a"},{"percent":0}]}}`, "rollout.waves[1]", "exactly one"},
+		{"percent over", `{"target":{"all":true},"rollout":{"waves":[{"group":"a"},{"percent":101}]}}`, "rollout.waves[1].percent", "between 1 and 100"},
+		{"percent negative", `{"target":{"all":true},"rollout":{"waves":[{"percent":-5}]}}`, "rollout.waves[0].percent", "between 1 and 100"},
+		{"percent not number", `{"target":{"all":true},"rollout":{"waves":[{"percent":"ten"}]}}`, "rollout.waves[0].percent", "whole number"},
+		{"percent fraction", `{"target":{"all":true},"rollout":{"waves":[{"percent":2.5}]}}`, "rollout.waves[0].percent", "whole number"},
+		{"two kinds", `{"target":{"all":true},"rollout":{"waves":[{"group":"a","percent":10}]}}`, "rollout.waves[0]", "more than one"},
+		{"group and rest", `{"target":{"all":true},"rollout":{"waves":[{"group":"a","rest":true}]}}`, "rollout.waves[0]", "more than one"},
+		{"rest not last", `{"target":{"all":true},"rollout":{"waves":[{"rest":true},{"group":"a"}]}}`, "rollout.waves[0].rest", "last"},
+		{"two rests", `{"target":{"all":true},"rollout":{"waves":[{"rest":true},{"rest":true}]}}`, "rollout.waves[0].rest", "last"},
+		{"sliced wave empty", `{"target":{"all":true},"rollout":{"waves":[{"delay":"1m"}]}}`, "rollout.waves[0]", "exactly one"},
+		{"sliced dup group", `{"target":{"all":true},"rollout":{"waves":[{"group":"a"},{"group":"a"}]}}`, "rollout.waves[1].group", "earlier wave"},
+		{"rest not bool", `{"target":{"all":true},"rollout":{"waves":[{"rest":"yes"}]}}`, "rollout.waves[0].rest", "true or false"},
+		{"halt both", `{"target":{"all":true},"rollout":{"waves":[{"rest":true}],"halt_on":{"failures":1,"failure_pct":5}}}`, "rollout.halt_on", "exactly one"},
+		{"halt none", `{"target":{"all":true},"rollout":{"waves":[{"rest":true}],"halt_on":{}}}`, "rollout.halt_on", "exactly one"},
+		{"halt negative", `{"rollout":{"waves":[{"group":"a"}],"halt_on":{"failures":-1}}}`, "rollout.halt_on.failures", "at least 1"},
+		{"halt pct over", `{"rollout":{"waves":[{"group":"a"}],"halt_on":{"failure_pct":150}}}`, "rollout.halt_on.failure_pct", "between 1 and 100"},
+		{"halt unknown", `{"rollout":{"waves":[{"group":"a"}],"halt_on":{"failure":2}}}`, "rollout.halt_on.failure", "unknown field"},
+		{"sliced bad target", `{"target":{"all":true,"pcs":["a"]},"rollout":{"waves":[{"rest":true}]}}`, "target.all", "cannot be combined"},
 		{"no waves", `{"rollout":{"waves":[]}}`, "rollout.waves", "at least one"},
 		{"wave no group", `{"rollout":{"waves":[{"delay":"1m"}]}}`, "rollout.waves[0].group", "required"},
 		{"wave bad delay", `{"rollout":{"waves":[{"group":"a"},{"group":"b","delay":"soon"}]}}`, "rollout.waves[1].delay", "invalid duration"},
@@ -138,5 +161,95 @@ func TestPlanMatches(t *testing.T) {
 		if got := c.p.Matches(c.pc, c.groups); got != c.want {
 			t.Errorf("%+v Matches(%s, %v) = %v", c.p, c.pc, c.groups, got)
 		}
+	}
+}
+
+func TestSlicedPlan(t *testing.T) {
+	t.Parallel()
+	p, err := ParsePlan([]byte("target: {all: true}\nrollout:\n  waves: [{group: canary}, {percent: 25, delay: 10m}, {rest: true, delay: 1h}]\n  halt_on: {failures: 2}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Sliced() || !p.Waves() || p.Rollout.HaltOn == nil || p.Rollout.HaltOn.Failures != 2 {
+		t.Fatalf("plan %+v", p)
+	}
+	w := p.Rollout.Waves
+	if w[0].Group != "canary" || w[1].Percent != 25 || w[1].DelayDuration() != 10*time.Minute || !w[2].Rest {
+		t.Fatalf("waves %+v", w)
+	}
+	if got := []string{w[0].Label(), w[1].Label(), w[2].Label()}; !slices.Equal(got, []string{"canary", "25%", "rest"}) {
+		t.Fatalf("labels %v", got)
+	}
+	// A sliced rollout matches its target, not its waves' groups.
+	if !p.Matches("pc-x", nil) {
+		t.Fatal("target all does not match")
+	}
+	back, err := ParsePlan(p.JSON())
+	if err != nil || string(back.JSON()) != string(p.JSON()) {
+		t.Fatalf("round trip %s → %s (%v)", p.JSON(), back.JSON(), err)
+	}
+}
+
+func TestHaltOn(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		h                 *HaltOn
+		failures, targets int
+		halted            bool
+		why               string
+	}{
+		{nil, 5, 5, false, ""},
+		{&HaltOn{Failures: 2}, 1, 10, false, ""},
+		{&HaltOn{Failures: 2}, 2, 10, true, "2 failures ≥ halt_on.failures 2"},
+		{&HaltOn{FailurePct: 20}, 1, 10, false, ""},
+		{&HaltOn{FailurePct: 20}, 2, 10, true, "2 failures of 10 targets (20%) ≥ halt_on.failure_pct 20"},
+		{&HaltOn{FailurePct: 100}, 0, 0, false, ""},
+	} {
+		halted, why := c.h.Halted(c.failures, c.targets)
+		if halted != c.halted || why != c.why {
+			t.Errorf("%+v %d/%d: %v %q; want %v %q", c.h, c.failures, c.targets, halted, why, c.halted, c.why)
+		}
+	}
+}
+
+// Percent slices are deterministic: the same PCs give the same slice in
+// any input order, rounded up, a prefix of SliceOrder, and not simply the
+// alphabetically first PCs.
+func TestPercentSlice(t *testing.T) {
+	t.Parallel()
+	var pcs []string
+	for i := range 40 {
+		pcs = append(pcs, fmt.Sprintf("pc-%02d", i))
+	}
+	a := PercentSlice(pcs, 25)
+	rev := slices.Clone(pcs)
+	slices.Reverse(rev)
+	if b := PercentSlice(rev, 25); !slices.Equal(a, b) {
+		t.Fatalf("order-dependent: %v vs %v", a, b)
+	}
+	if len(a) != 10 {
+		t.Fatalf("25%% of 40 = %d", len(a))
+	}
+	if s := slices.Sorted(slices.Values(a)); slices.Equal(s, pcs[:10]) {
+		t.Fatalf("slice is the first ten by name: %v", s)
+	}
+	if !slices.Equal(a, SliceOrder(pcs)[:10]) {
+		t.Fatal("not a prefix of SliceOrder")
+	}
+	for _, c := range []struct{ n, pct, want int }{{0, 50, 0}, {1, 1, 1}, {3, 1, 1}, {3, 34, 2}, {3, 100, 3}, {16, 25, 4}, {7, 50, 4}} {
+		if got := len(PercentSlice(pcs[:c.n], c.pct)); got != c.want {
+			t.Errorf("%d%% of %d = %d, want %d", c.pct, c.n, got, c.want)
+		}
+	}
+	// Growing the population keeps earlier members' relative order.
+	small, big := SliceOrder(pcs[:20]), SliceOrder(pcs)
+	var filtered []string
+	for _, pc := range big {
+		if slices.Contains(pcs[:20], pc) {
+			filtered = append(filtered, pc)
+		}
+	}
+	if !slices.Equal(small, filtered) {
+		t.Fatal("order depends on the other PCs")
 	}
 }

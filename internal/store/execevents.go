@@ -24,7 +24,9 @@ import (
 //     RESULTS before EXECS) and its per_pc schedule dispatch rows;
 //   - wave_sent / wave_cancelled apply once per wave (waves_done);
 //   - fanout applies once (fanout_done) and forgets the dispatch rows of
-//     PCs whose command never left.
+//     PCs whose command never left;
+//   - paused / resumed set rollout_paused when newer (seq) than the last
+//     one applied; halted sets halt_reason once.
 //
 // A message for an execution whose row does not exist (its requested
 // message is gone from the stream) changes nothing.
@@ -128,6 +130,28 @@ func (db *DB) applyExecEvent(ctx context.Context, tx *sql.Tx, e wire.ExecRequest
 			waves_done = waves_done || ?
 			WHERE exec_id = ? AND waves_done NOT LIKE ?`),
 			e.TargetsAdded*sent, sent, w+",", e.ExecID, "%,"+w+",%")
+		if err != nil {
+			return false, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return false, nil
+		}
+	case wire.ExecPausedKind, wire.ExecResumedKind:
+		paused := 0
+		if e.Kind == wire.ExecPausedKind {
+			paused = 1
+		}
+		res, err = tx.ExecContext(ctx, db.q(`UPDATE executions SET rollout_paused = ?, rollout_seq = ?
+			WHERE exec_id = ? AND rollout_seq < ?`), paused, e.Seq, e.ExecID, e.Seq)
+		if err != nil {
+			return false, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return false, nil
+		}
+	case wire.ExecHaltedKind:
+		res, err = tx.ExecContext(ctx, db.q(`UPDATE executions SET halt_reason = ?, rollout_paused = 0
+			WHERE exec_id = ? AND halt_reason = ''`), e.Reason, e.ExecID)
 		if err != nil {
 			return false, err
 		}

@@ -215,14 +215,16 @@ type ExecFilter struct {
 }
 
 const execCols = `exec_id, job_id, version, initiated_by, initiated_at, target_count, success_count, failure_count, skipped_count, status, pending_waves,
-	subjects_sent + wave_subjects, subjects_failed`
+	subjects_sent + wave_subjects, subjects_failed, rollout_paused, halt_reason`
 
 func scanExec(s scanner) (apiv1.Execution, error) {
 	var e apiv1.Execution
 	var at, failed string
+	var paused int
 	err := s.Scan(&e.ExecID, &e.JobID, &e.Version, &e.InitiatedBy, &at, &e.TargetCount, &e.SuccessCount,
-		&e.FailureCount, &e.SkippedCount, &e.Status, &e.PendingWaves, &e.SubjectsSent, &failed)
+		&e.FailureCount, &e.SkippedCount, &e.Status, &e.PendingWaves, &e.SubjectsSent, &failed, &paused, &e.HaltReason)
 	e.InitiatedAt = ParseTS(at)
+	e.RolloutState = rolloutState(e.PendingWaves, paused != 0, e.HaltReason)
 	if err == nil && failed != "" {
 		if jerr := json.Unmarshal([]byte(failed), &e.SubjectsFailed); jerr != nil {
 			return e, fmt.Errorf("subjects_failed of exec_id=%s: %w", e.ExecID, jerr)
@@ -310,4 +312,18 @@ func (db *DB) GetExecution(ctx context.Context, execID string) (apiv1.Execution,
 		return e, false, fmt.Errorf("get execution exec_id=%s: %w", execID, err)
 	}
 	return e, true, nil
+}
+
+// rolloutState is an execution's rollout state (apiv1.RolloutState): halted
+// wins, then paused while waves are pending, then waiting.
+func rolloutState(pending int, paused bool, haltReason string) apiv1.RolloutState {
+	switch {
+	case haltReason != "":
+		return apiv1.RolloutHalted
+	case pending > 0 && paused:
+		return apiv1.RolloutPaused
+	case pending > 0:
+		return apiv1.RolloutWaiting
+	}
+	return ""
 }

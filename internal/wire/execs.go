@@ -18,6 +18,12 @@ const (
 	ExecWaveCancelledKind = "wave_cancelled"
 	// ExecFanoutKind: how the first fan-out ended (subjects sent and failed).
 	ExecFanoutKind = "fanout"
+	// ExecPausedKind, ExecResumedKind: an operator held or released the
+	// pending waves (Seq orders them; the newest wins).
+	ExecPausedKind  = "paused"
+	ExecResumedKind = "resumed"
+	// ExecHaltedKind: halt_on stopped the later waves; Reason says why.
+	ExecHaltedKind = "halted"
 )
 
 // Bounds of an ExecRequested. Subjects are commands.* subjects; a pcs plan
@@ -65,6 +71,11 @@ type ExecRequested struct {
 	// Schedule (requested, scheduled fires): the schedule and, for per_pc
 	// schedules, the PCs dispatched to (schedule_dispatches rows).
 	Schedule *ExecSchedule `json:"schedule,omitempty"`
+	// Seq (paused, resumed): when it was decided, in Unix nanoseconds; the
+	// projection keeps the newest.
+	Seq int64 `json:"seq,omitempty"`
+	// Reason (halted): why the rollout stopped.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ExecSchedule links a scheduled execution to its schedule.
@@ -81,6 +92,8 @@ func (e ExecRequested) MsgID() string {
 	switch e.Kind {
 	case ExecWaveSentKind, ExecWaveCancelledKind:
 		return "exec." + e.ExecID + ".wave." + strconv.Itoa(e.Wave)
+	case ExecPausedKind, ExecResumedKind:
+		return "exec." + e.ExecID + "." + e.Kind + "." + strconv.FormatInt(e.Seq, 10)
 	default:
 		return "exec." + e.ExecID + "." + e.Kind
 	}
@@ -93,11 +106,18 @@ func DecodeExecRequested(data []byte) (ExecRequested, error) {
 		return e, err
 	}
 	switch e.Kind {
-	case ExecRequestedKind, ExecWaveSentKind, ExecWaveCancelledKind, ExecFanoutKind:
+	case ExecRequestedKind, ExecWaveSentKind, ExecWaveCancelledKind, ExecFanoutKind, ExecHaltedKind:
+	case ExecPausedKind, ExecResumedKind:
+		if e.Seq <= 0 {
+			return e, invalid("seq", "is required")
+		}
 	case "":
 		return e, invalid("kind", "is required")
 	default:
-		return e, invalid("kind", fmt.Sprintf("%.40q is not requested, wave_sent, wave_cancelled or fanout", e.Kind))
+		return e, invalid("kind", fmt.Sprintf("%.40q is not requested, wave_sent, wave_cancelled, fanout, paused, resumed or halted", e.Kind))
+	}
+	if len(e.Reason) > MaxTextLen {
+		return e, invalid("reason", fmt.Sprintf("must be at most %d bytes", MaxTextLen))
 	}
 	if err := checkIDs(idField{"exec_id", e.ExecID, true}, idField{"job_id", e.JobID, e.Kind == ExecRequestedKind}); err != nil {
 		return e, err

@@ -20,12 +20,21 @@ func TestDecodeExecRequestedRefusesWhatTheContractForbids(t *testing.T) {
 	if _, err := DecodeExecRequested(b); err != nil {
 		t.Fatalf("good message refused: %v", err)
 	}
-	for _, k := range []string{ExecWaveSentKind, ExecWaveCancelledKind, ExecFanoutKind} {
+	for _, k := range []string{ExecWaveSentKind, ExecWaveCancelledKind, ExecFanoutKind, ExecPausedKind, ExecResumedKind, ExecHaltedKind} {
 		b, _ := json.Marshal(ExecRequested{Kind: k, ExecID: "e1", Wave: 3, TargetsAdded: 2, SubjectsSent: 1,
-			SubjectsFailed: []string{"commands.pc.pc2"}})
+			SubjectsFailed: []string{"commands.pc.pc2"}, Seq: 7, Reason: "2 failures"})
 		if _, err := DecodeExecRequested(b); err != nil {
 			t.Errorf("good %s refused: %v", k, err)
 		}
+	}
+	for _, k := range []string{ExecPausedKind, ExecResumedKind} {
+		b, _ := json.Marshal(ExecRequested{Kind: k, ExecID: "e1"})
+		if _, err := DecodeExecRequested(b); err == nil {
+			t.Errorf("%s without seq accepted", k)
+		}
+	}
+	if a, b := (ExecRequested{Kind: ExecPausedKind, ExecID: "e1", Seq: 1}).MsgID(), (ExecRequested{Kind: ExecPausedKind, ExecID: "e1", Seq: 2}).MsgID(); a == b {
+		t.Errorf("two pauses share msg id %s", a)
 	}
 	for field, mut := range map[string]func(*ExecRequested){
 		"kind":                   func(e *ExecRequested) { e.Kind = "" },

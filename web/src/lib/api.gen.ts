@@ -686,6 +686,12 @@ export interface Execution {
    */
   subjects_sent: number
   subjects_failed?: string[]
+  /**
+   * RolloutState is set while later waves are pending (waiting or
+   * paused) and once halt_on stopped them (halted, with HaltReason).
+   */
+  rollout_state?: RolloutState
+  halt_reason?: string
 }
 
 /**
@@ -763,6 +769,15 @@ export interface FreezeView {
 export interface GroupMembers {
   group: string
   members: string[] | null
+}
+
+/**
+ * HaltOn is a rollout's failure threshold (exactly one field), checked
+ * when each later wave is due against the results so far.
+ */
+export interface HaltOn {
+  failures?: number
+  failure_pct?: number
 }
 
 /**
@@ -1308,10 +1323,33 @@ export interface RevokeResponse {
 /** Role is an account's privilege level as the API spells it. */
 export type Role = "viewer" | "operator" | "admin"
 
-/** Rollout is a staged exec: one group per wave. */
+/**
+ * Rollout is a staged exec. Without a target each wave names a group; with
+ * a target the waves slice it: a group's members, a percent of the PCs no
+ * earlier wave took, or the rest (SPEC §17).
+ */
 export interface Rollout {
   waves: Wave[] | null
+  /** HaltOn: later waves are not sent once the failures so far reach it. */
+  halt_on?: HaltOn
 }
+
+/**
+ * RolloutActionResponse is POST /api/executions/{exec_id}/pause, /resume
+ * and /cancel: what the action changed.
+ */
+export interface RolloutActionResponse {
+  exec_id: string
+  /** pause | resume | cancel */
+  action: string
+  /** Waves is how many pending waves it paused, resumed or cancelled. */
+  waves: number
+  /** State is the rollout state afterwards. */
+  state?: RolloutState
+}
+
+/** RolloutState is an execution's rollout state (SPEC §17). */
+export type RolloutState = "waiting" | "paused" | "halted"
 
 /** RunRequest is the body of POST /api/run (an ad-hoc script on one PC). */
 export interface RunRequest {
@@ -1439,9 +1477,14 @@ export interface VersionInfo {
   version: string
 }
 
-/** Wave is one stage of a Rollout; Delay counts from the exec. */
+/**
+ * Wave is one stage of a Rollout (exactly one of group, percent and
+ * rest; group "" is no group); Delay counts from the exec.
+ */
 export interface Wave {
   group: string
+  percent?: number
+  rest?: boolean
   delay?: string
 }
 
@@ -1556,6 +1599,15 @@ export function createApi(t: Transport) {
     /** POST /api/executions/{exec_id}/kill: kill one execution on every agent running it (signed by the backend; audited) */
     killExecution: (execId: string, opts: CallOptions = {}): Promise<ExecKillResponse> =>
       t({ method: 'POST', path: `/api/executions/${encodeURIComponent(execId)}/kill`, signal: opts.signal }) as Promise<ExecKillResponse>,
+    /** POST /api/executions/{exec_id}/pause: hold an execution's pending rollout waves; a wave already being sent still goes (operator; audited; 409 when no wave is pending or it is paused) */
+    pauseExecution: (execId: string, opts: CallOptions = {}): Promise<RolloutActionResponse> =>
+      t({ method: 'POST', path: `/api/executions/${encodeURIComponent(execId)}/pause`, signal: opts.signal }) as Promise<RolloutActionResponse>,
+    /** POST /api/executions/{exec_id}/resume: release paused waves; each one's due time moves later by the time it was paused, and halt_on is checked when it is due (operator; audited; 409 when not paused) */
+    resumeExecution: (execId: string, opts: CallOptions = {}): Promise<RolloutActionResponse> =>
+      t({ method: 'POST', path: `/api/executions/${encodeURIComponent(execId)}/resume`, signal: opts.signal }) as Promise<RolloutActionResponse>,
+    /** POST /api/executions/{exec_id}/cancel: delete an execution's pending rollout waves; sent waves keep running (operator; audited; 409 when no wave is pending) */
+    cancelExecution: (execId: string, opts: CallOptions = {}): Promise<RolloutActionResponse> =>
+      t({ method: 'POST', path: `/api/executions/${encodeURIComponent(execId)}/cancel`, signal: opts.signal }) as Promise<RolloutActionResponse>,
     /** GET /api/results: per-PC results, newest first, without output */
     listResults: (query: ResultQuery = {}, opts: CallOptions = {}): Promise<List<Result>> =>
       t({ method: 'GET', path: `/api/results`, query: { ...query }, list: true, signal: opts.signal }) as Promise<List<Result>>,
