@@ -147,26 +147,7 @@ func TestBackupRestore(t *testing.T) {
 
 	b2 := testenv.Backend(t, cfg)
 	s2 := open(b2)
-	var after map[string]string
-	same := func() bool {
-		for k, v := range before {
-			if after[k] != v {
-				return false
-			}
-		}
-		return len(after) == len(before)
-	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		waitIdle(t, b2)
-		if after = snapshotAPI(t, s2); same() {
-			break
-		}
-	}
-	for k, v := range before {
-		if after[k] != v {
-			t.Errorf("%s differs after the restore:\nbefore %s\nafter  %s", k, v, after[k])
-		}
-	}
+	awaitSameAPI(t, b2, s2, before, "restore")
 	b2.Stop(ctx)
 
 	// A damaged backup is refused before anything is written.

@@ -22,6 +22,8 @@ var (
 	agentsOnlineDesc = prometheus.NewDesc("kanade_agents_online", "Online agents (heartbeat seen recently) by OS family and agent version.",
 		[]string{"os", "version"}, nil)
 	executionsDesc = prometheus.NewDesc("kanade_executions", "Executions by status.", []string{"status"}, nil)
+	alertsOpenDesc = prometheus.NewDesc("kanade_alerts_open", "Open alerts by kind (check, agent-offline) and severity.",
+		[]string{"kind", "severity"}, nil)
 )
 
 // fleetCollector answers scrapes from counts read at most every ttl, so a
@@ -40,6 +42,7 @@ func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- agentsDesc
 	ch <- agentsOnlineDesc
 	ch <- executionsDesc
+	ch <- alertsOpenDesc
 }
 
 func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
@@ -70,5 +73,8 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, e := range fc.Executions {
 		ch <- prometheus.MustNewConstMetric(executionsDesc, prometheus.GaugeValue, float64(e.N), e.A)
+	}
+	for _, a := range fc.OpenAlerts {
+		ch <- prometheus.MustNewConstMetric(alertsOpenDesc, prometheus.GaugeValue, float64(a.N), a.A, a.B)
 	}
 }

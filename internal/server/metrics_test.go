@@ -29,6 +29,10 @@ func TestMetricsScrape(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := b.DB.ApplyAlertEvents(context.Background(), []wire.AlertEvent{{Kind: wire.AlertOfflineOpened,
+		AlertID: store.OfflineAlertID("pc-2", now.Add(-time.Hour)), PCID: "pc-2", At: now}}); err != nil {
+		t.Fatal(err)
+	}
 	if resp, err := http.Get(b.HTTPURL() + "/api/version"); err == nil {
 		resp.Body.Close()
 	}
@@ -43,7 +47,7 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatalf("/metrics does not parse: %v", err)
 	}
 	for _, fam := range []string{"go_goroutines", "go_gc_duration_seconds", "process_cpu_seconds_total", "process_resident_memory_bytes",
-		"kanade_http_request_seconds", "kanade_agents", "kanade_agents_online", "kanade_sse_clients", "kanade_metrics_misuse_total"} {
+		"kanade_http_request_seconds", "kanade_agents", "kanade_agents_online", "kanade_sse_clients", "kanade_metrics_misuse_total", "kanade_alerts_open"} {
 		if mfs[fam] == nil {
 			t.Errorf("family %s missing", fam)
 		}
@@ -70,6 +74,9 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	if n := gauge("kanade_agents_online", map[string]string{"os": "windows", "version": "1.3.0"}); n != 1 {
 		t.Errorf("windows online = %v, want 1", n)
+	}
+	if n := gauge("kanade_alerts_open", map[string]string{"kind": "agent-offline", "severity": "warning"}); n != 1 {
+		t.Errorf("open offline alerts = %v, want 1", n)
 	}
 	var route *dto.Metric
 	for _, m := range mfs["kanade_http_request_seconds"].GetMetric() {

@@ -209,26 +209,7 @@ func TestWipeAndRebuild(t *testing.T) {
 	s2 := open(b2)
 	// The same agents come back (their ledgers remember what they ran).
 	_, _ = runAgents(t, s2, agents, false, fleet)
-	var after map[string]string
-	same := func() bool {
-		for k, v := range before {
-			if after[k] != v {
-				return false
-			}
-		}
-		return len(after) == len(before)
-	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		waitIdle(t, b2)
-		if after = snapshotAPI(t, s2); same() {
-			break
-		}
-	}
-	for k, v := range before {
-		if after[k] != v {
-			t.Errorf("%s differs after the rebuild:\nbefore %s\nafter  %s", k, v, after[k])
-		}
-	}
+	awaitSameAPI(t, b2, s2, before, "rebuild")
 	// The scheduler settles the restored rows from the replayed results.
 	var rows []string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -337,4 +318,30 @@ func dispatchRows(t *testing.T, b *server.Server) []string {
 		out = append(out, r)
 	}
 	return out
+}
+
+// awaitSameAPI waits (30 s at most) until every GET list endpoint of b
+// answers as in before, then reports each one that still differs.
+func awaitSameAPI(t *testing.T, b *server.Server, s *secured, before map[string]string, after string) {
+	t.Helper()
+	var now map[string]string
+	same := func() bool {
+		for k, v := range before {
+			if now[k] != v {
+				return false
+			}
+		}
+		return len(now) == len(before)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		waitIdle(t, b)
+		if now = snapshotAPI(t, s); same() {
+			break
+		}
+	}
+	for k, v := range before {
+		if now[k] != v {
+			t.Errorf("%s differs after the %s:\nbefore %s\nafter  %s", k, after, v, now[k])
+		}
+	}
 }

@@ -14,9 +14,10 @@ type FleetCount struct {
 }
 
 // FleetMetricCounts is what /metrics reports about the fleet: agents by OS and
-// version (all, and the online share) and executions by status.
+// version (all, and the online share), executions by status and open alerts
+// by kind and severity.
 type FleetMetricCounts struct {
-	Agents, Offline, Executions []FleetCount
+	Agents, Offline, Executions, OpenAlerts []FleetCount
 }
 
 // CountFleet reads the fleet's counts for /metrics. The agents table is
@@ -39,6 +40,12 @@ func (db *DB) CountFleet(ctx context.Context, now time.Time) (FleetMetricCounts,
 	if err := db.scanCounts(ctx, `SELECT status, '', COUNT(*) FROM executions GROUP BY status`, nil,
 		collect(&fc.Executions)); err != nil {
 		return fc, fmt.Errorf("count executions: %w", err)
+	}
+	// Open alerts only (the partial index alerts_open_opened): a handful,
+	// or one per PC during an incident.
+	if err := db.scanCounts(ctx, `SELECT kind, severity, COUNT(*) FROM alerts WHERE resolved_at IS NULL GROUP BY kind, severity`, nil,
+		collect(&fc.OpenAlerts)); err != nil {
+		return fc, fmt.Errorf("count open alerts: %w", err)
 	}
 	return fc, nil
 }
