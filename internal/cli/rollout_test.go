@@ -36,7 +36,7 @@ func TestExecutionsRolloutControl(t *testing.T) {
 	if r := e.cli("executions", "cancel", er.ExecID); r.code == 0 || !strings.Contains(r.err, "no pending wave") {
 		t.Fatalf("second cancel: exit %d %s", r.code, r.err)
 	}
-	if r := e.cli("executions", "resume", "no-such-exec"); r.code == 0 || !strings.Contains(r.err, "not found") {
+	if r := e.cli("executions", "resume", "no-such-exec"); r.code != 1 || !strings.Contains(r.err, "no execution no-such-exec") {
 		t.Fatalf("unknown id: exit %d %s", r.code, r.err)
 	}
 }
