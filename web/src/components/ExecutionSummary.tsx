@@ -64,11 +64,14 @@ function Group({ g }: { g: ResultGroup }) {
         ))}
         {more > 0 && <span className="muted small">{t('summary.more', { count: more })}</span>}
       </div>
-      <Sample label="stdout" text={g.sample_stdout} />
-      <Sample label="stderr" text={g.sample_stderr} />
+      <Sample label={sampleLabel('stdout', pcs[0])} text={g.sample_stdout} />
+      <Sample label={sampleLabel('stderr', pcs[0])} text={g.sample_stderr} />
     </li>
   )
 }
+
+// The sample is the group's first PC's output (stderr is not part of the key: it may differ per PC).
+const sampleLabel = (stream: string, pc: string | undefined) => (pc ? t('summary.sampleOf', { stream, pc }) : stream)
 
 function reasonLabel(reason: string): string {
   switch (reason) {

@@ -823,6 +823,7 @@ export const en = {
   'summary.sampleLink': 'Sample result',
   'summary.showAll_one': 'Show all ({count} line)',
   'summary.showAll_other': 'Show all ({count} lines)',
+  'summary.sampleOf': '{stream} of {pc}',
   'summary.showLess': 'Show less',
   'results.stderr': 'stderr',
   'rolloutState.label': 'Rollout state',

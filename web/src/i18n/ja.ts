@@ -822,6 +822,7 @@ export const ja: Record<keyof typeof en, string> = {
   'summary.sampleLink': '代表の結果',
   'summary.showAll_one': 'すべて表示 ({count} 行)',
   'summary.showAll_other': 'すべて表示 ({count} 行)',
+  'summary.sampleOf': '{pc} の {stream}',
   'summary.showLess': '折りたたむ',
   'results.stderr': '標準エラー',
   'rolloutState.label': 'ロールアウトの状態',
