@@ -15,9 +15,11 @@ const GROUPS = 50
 /** Sample lines shown before "Show all". */
 const SAMPLE_LINES = 6
 
-export function ExecutionSummary({ id }: { id: string }) {
-  // Live result events invalidate the execution's key and, under it, this one.
-  const q = useExecutionSummary(id, GROUPS)
+export function ExecutionSummary({ e }: { e: Execution }) {
+  // Live result events invalidate the execution's key and, under it, this
+  // one; a new count of finished results (the execution polled while the
+  // stream is down) is a new key.
+  const q = useExecutionSummary(e.exec_id, GROUPS, e.success_count + e.failure_count + e.skipped_count)
   const groups = q.data ?? []
   return (
     <Card title={t('summary.title')} id="exec-summary">

@@ -222,7 +222,7 @@ export function ExecutionView({ id }: { id: string }) {
         />
       </Card>
       <RolloutControls e={e} />
-      <ExecutionSummary id={id} />
+      <ExecutionSummary e={e} />
       <Card title={t('activity.perPc', { count: results.length })}>
         <ResultTable rows={results} showJob={false} />
       </Card>

@@ -1,5 +1,5 @@
 // Executions: one job run over a target, its progress and its per-PC results.
-import { useQuery, type QueryClient } from '@tanstack/react-query'
+import { keepPreviousData, useQuery, type QueryClient } from '@tanstack/react-query'
 import { client } from '../client'
 import type { ExecRequest, ExecResponse, Execution, ExecutionDetail, ExecutionListParams, ExecutionStatus, ResultGroup, RolloutActionResponse } from '../types'
 import type { QueryOpts } from './options'
@@ -12,7 +12,9 @@ export const executionKeys = {
   list: (qs: string) => ['executions', 'list', qs],
   one: (id: string | null) => ['execution', id],
   // Under one(id): what refreshes the execution (live events) refreshes its summary too.
-  summary: (id: string, limit: number) => ['execution', id, 'summary', limit],
+  // `finished` (the execution's reported results) is in the key so a new count
+  // refetches it even when no live event came (stream down, polled execution).
+  summary: (id: string, limit: number, finished: number) => ['execution', id, 'summary', limit, finished],
 }
 
 /** The list's parameters as a query string: a stable name for its key. */
@@ -58,8 +60,8 @@ export function useExecution(id: string | null, opts?: QueryOpts<ExecutionDetail
 }
 
 /** The execution's result groups (at most `limit`, largest first). */
-export function useExecutionSummary(id: string, limit: number, opts?: QueryOpts<ResultGroup[]>) {
-  return useQuery({ queryKey: executionKeys.summary(id, limit), queryFn: () => executionSummary(id, limit), ...opts })
+export function useExecutionSummary(id: string, limit: number, finished: number, opts?: QueryOpts<ResultGroup[]>) {
+  return useQuery({ queryKey: executionKeys.summary(id, limit, finished), queryFn: () => executionSummary(id, limit), placeholderData: keepPreviousData, ...opts })
 }
 
 // ---- invalidation and cache patches ----
