@@ -52,12 +52,26 @@ export function strings(lang) {
 
 /** Replaces the text of the CodeMirror editor inside scope (a locator or page). */
 export async function fillCode(scope, text) {
+  // Typing into CodeMirror under load can be lost (the editor chunk still
+  // mounting, a re-render resetting the draft): fill, then wait until the
+  // editor holds the text and keeps it, and fill again if it does not.
   const ed = scope.locator('.cm-content').first()
   await ed.waitFor()
-  await ed.click()
-  await ed.press('ControlOrMeta+a')
-  await ed.press('Delete')
-  await ed.page().keyboard.insertText(text)
+  const want = text.replace(/\s+/g, '')
+  const holds = async () => (await ed.innerText()).replace(/\s+/g, '') === want
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await ed.click()
+    await ed.press('ControlOrMeta+a')
+    await ed.press('Delete')
+    await ed.page().keyboard.insertText(text)
+    for (const end = Date.now() + 3000; Date.now() < end; await ed.page().waitForTimeout(100)) {
+      if (await holds()) {
+        await ed.page().waitForTimeout(300)
+        if (await holds()) return
+      }
+    }
+  }
+  throw new Error('the code editor did not keep the text typed into it')
 }
 
 export async function api(path, { method = 'GET', body, token = session.token, contentType } = {}) {

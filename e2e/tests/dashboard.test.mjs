@@ -149,7 +149,9 @@ describe('dashboard', () => {
     assert.match(await dlg.innerText(), /only online agents/)
     await dlg.getByRole('button', { name: 'Kill' }).click()
     await page.getByText(/0 ok · 1 failed · 0 skipped · of 1/).waitFor({ timeout: 60_000 })
-    await page.getByText('killed', { exact: true }).waitFor()
+    // The PC's row and its Summary group (reason killed) both say so.
+    await page.getByRole('table').getByText('killed', { exact: true }).waitFor()
+    await page.getByTestId('summary-group').getByText('killed', { exact: true }).waitFor()
   })
 
   test('create a schedule and preview it', async (t) => {

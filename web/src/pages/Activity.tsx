@@ -13,6 +13,7 @@ import type { Result } from '../lib/types'
 import { t, type Key, locale } from '../i18n'
 import { ExportCSV } from '../components/ExportCSV'
 import { BulkAction } from '../components/BulkAction'
+import { ExecStatus, ExecutionSummary, RolloutControls } from '../components/ExecutionSummary'
 import type { Execution } from '../lib/types'
 import { Badge, Button, Card, Chips, ErrorBox, KV, Output, Pager, Progress, RelTime, Spinner, StatusBadge, Table, useConfirm, useNow, useToast } from '../components/ui'
 
@@ -99,6 +100,7 @@ export function ResultTable({ rows, showJob = true }: { rows: Result[]; showJob?
         { key: 'pc', value: r => r.pc_id, header: t('agents.pc'), cell: (r) => <Link to={`/agents/${enc(r.pc_id)}`}>{r.pc_id}</Link> },
         { key: 'st', value: r => r.status, header: t('common.status'), cell: (r) => <ResultStatus r={r} /> },
         { key: 'exit', value: r => r.exit_code, header: t('results.exit'), cell: (r) => <span className="mono">{r.exit_code ?? '—'}</span> },
+        { key: 'stderr', value: r => r.stderr_excerpt ?? '', header: t('results.stderr'), className: 'c-stderr', cell: (r) => r.stderr_excerpt ? <span className="mono small muted stderr-excerpt" title={r.stderr_excerpt}>{r.stderr_excerpt}</span> : null },
         { key: 'start', value: r => r.started_at ?? r.recorded_at, header: t('results.started'), cell: (r) => <RelTime at={r.started_at ?? r.recorded_at} /> },
         { key: 'dur', value: r => durationBetween(r.started_at, r.finished_at, now), header: t('results.duration'), cell: (r) => formatDuration(durationBetween(r.started_at, r.finished_at, now)) },
         { key: 'open', header: '', label: '', cell: (r) => <Link to={`/activity/result/${enc(r.result_id)}`}>{t('common.open')}</Link> },
@@ -151,7 +153,7 @@ function ExecutionsList({ params, set }: { params: URLSearchParams; set: (k: str
             caption={t('activity.executions')}
             cols={[
               { key: 'job', value: e => e.job_id, header: t('jobs.job'), cell: (e) => <><strong>{e.job_id}</strong> <span className="muted small">{e.version}</span></> },
-              { key: 'st', value: e => e.status, header: t('common.status'), cell: (e) => <StatusBadge status={e.status} /> },
+              { key: 'st', value: e => e.status, header: t('common.status'), cell: (e) => <ExecStatus e={e} /> },
               { key: 'prog', value: e => e.target_count ? (e.success_count + e.failure_count + e.skipped_count) / e.target_count : 0, header: t('exec.progressLabel'), className: 'w-prog', cell: (e) => <><Progress e={e} /><span className="small muted">{t('exec.counts', { ok: e.success_count, fail: e.failure_count, skip: e.skipped_count, total: e.target_count })}</span></> },
               { key: 'by', value: e => e.initiated_by, header: t('activity.by'), cell: (e) => e.initiated_by },
               { key: 'at', value: e => e.initiated_at, header: t('common.when'), cell: (e) => <RelTime at={e.initiated_at} /> },
@@ -197,7 +199,7 @@ export function ExecutionView({ id }: { id: string }) {
     <div className="page">
       <div className="page-head">
         <h1>
-          {e.job_id} <span className="muted small">{e.version}</span> <StatusBadge status={e.status} />
+          {e.job_id} <span className="muted small">{e.version}</span> <ExecStatus e={e} />
         </h1>
         {!done && (
           <Button variant="danger" onClick={kill} busy={killing} disabled={!canWrite}>
@@ -219,6 +221,8 @@ export function ExecutionView({ id }: { id: string }) {
           ]}
         />
       </Card>
+      <RolloutControls e={e} />
+      <ExecutionSummary e={e} />
       <Card title={t('activity.perPc', { count: results.length })}>
         <ResultTable rows={results} showJob={false} />
       </Card>

@@ -1,7 +1,7 @@
 // Executions: one job run over a target, its progress and its per-PC results.
-import { useQuery, type QueryClient } from '@tanstack/react-query'
+import { keepPreviousData, useQuery, type QueryClient } from '@tanstack/react-query'
 import { client } from '../client'
-import type { ExecRequest, ExecResponse, Execution, ExecutionDetail, ExecutionListParams, ExecutionStatus } from '../types'
+import type { ExecRequest, ExecResponse, Execution, ExecutionDetail, ExecutionListParams, ExecutionStatus, ResultGroup, RolloutActionResponse } from '../types'
 import type { QueryOpts } from './options'
 import { usePagedList, type PagedOpts } from './paged'
 
@@ -11,6 +11,10 @@ export const executionKeys = {
   byStatus: (status: ExecutionStatus) => ['executions', status],
   list: (qs: string) => ['executions', 'list', qs],
   one: (id: string | null) => ['execution', id],
+  // Under one(id): what refreshes the execution (live events) refreshes its summary too.
+  // `finished` (the execution's reported results) is in the key so a new count
+  // refetches it even when no live event came (stream down, polled execution).
+  summary: (id: string, limit: number, finished: number) => ['execution', id, 'summary', limit, finished],
 }
 
 /** The list's parameters as a query string: a stable name for its key. */
@@ -31,6 +35,12 @@ export const listExecutions = (p: ExecutionListParams & { cursor?: string }, sig
 export const getExecution = (id: string) => client.getExecution(id)
 /** Starts job on a target; the response names the new execution. */
 export const startExecution = (job: string, req: ExecRequest): Promise<ExecResponse> => client.exec(job, req)
+/** The execution's finished results grouped by outcome and stdout, largest first. */
+export const executionSummary = (id: string, limit: number) => client.executionSummary(id, { limit }).then((g) => g ?? [])
+export type RolloutAction = 'pause' | 'resume' | 'cancel'
+/** Pauses, resumes or cancels the execution's pending rollout waves (409 when there is nothing to do). */
+export const rolloutAction = (id: string, action: RolloutAction): Promise<RolloutActionResponse> =>
+  action === 'pause' ? client.pauseExecution(id) : action === 'resume' ? client.resumeExecution(id) : client.cancelExecution(id)
 
 // ---- hooks ----
 
@@ -47,6 +57,11 @@ export function useExecutionList(p: ExecutionListParams, opts?: PagedOpts) {
 /** One execution with its results; id null waits (pass enabled: false). */
 export function useExecution(id: string | null, opts?: QueryOpts<ExecutionDetail>) {
   return useQuery({ queryKey: executionKeys.one(id), queryFn: () => getExecution(id!), ...opts })
+}
+
+/** The execution's result groups (at most `limit`, largest first). */
+export function useExecutionSummary(id: string, limit: number, finished: number, opts?: QueryOpts<ResultGroup[]>) {
+  return useQuery({ queryKey: executionKeys.summary(id, limit, finished), queryFn: () => executionSummary(id, limit), placeholderData: keepPreviousData, ...opts })
 }
 
 // ---- invalidation and cache patches ----
