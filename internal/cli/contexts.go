@@ -79,9 +79,15 @@ func (a *app) loadConfig() (*cliConfig, string, error) {
 		if tok := a.legacyToken(); tok != "" {
 			cfg.CurrentContext = defaultContext
 			cfg.Contexts[defaultContext] = &cliContext{Token: tok}
-			if err := a.saveConfig(path, cfg); err == nil {
+			// The old file is removed only once the token is safe in the new
+			// one; either failing is said, as a token left behind matters.
+			if err := a.saveConfig(path, cfg); err != nil {
+				fmt.Fprintf(a.opt.Err, "kanade: warning: the token of the old token file was not moved to %s: %v\n", path, err)
+			} else {
 				for _, p := range a.legacyTokenFiles() {
-					_ = os.Remove(p)
+					if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+						fmt.Fprintf(a.opt.Err, "kanade: warning: remove the old token file %s: %v\n", p, err)
+					}
 				}
 			}
 		}
