@@ -328,13 +328,19 @@ func TestSelfUpdate(t *testing.T) {
 	if r, err := f.api.Run(ctx, apiv1.RunRequest{PCID: "pc-1", Shell: "sh", Script: "echo after"}); err != nil || strings.TrimSpace(r.Stdout) != "after" {
 		t.Fatalf("run on 2.0.0: %+v %v", r, err)
 	}
-	// Every run is recorded once.
-	page, err := f.api.ListResults(ctx, apiv1.ResultQuery{PCID: "pc-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Items) != 4 {
-		t.Errorf("pc-1 has %d results, want 4", len(page.Items))
+	// Every run is recorded once. Run answers from the results stream, so
+	// the projection of the last one may still be on its way.
+	var got int
+	testenv.Eventually(t, 30*time.Second, "four results projected", func() bool {
+		page, err := f.api.ListResults(ctx, apiv1.ResultQuery{PCID: "pc-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = len(page.Items)
+		return got >= 4
+	})
+	if got != 4 {
+		t.Errorf("pc-1 has %d results, want 4", got)
 	}
 }
 
