@@ -87,6 +87,11 @@ func (pg pager[T]) check(t *testing.T, name string, want int) {
 		if got := pg.walk(t, limit); !slices.Equal(got, all) {
 			t.Errorf("%s: cursor walk by %d differs from offset paging:\n got %v\nwant %v", name, limit, got, all)
 		}
+		// Offset paging one row at a time proves nothing limit 7 does not,
+		// and it was half of this test's time under -race.
+		if limit == 1 {
+			continue
+		}
 		if got := pg.byOffset(t, limit); !slices.Equal(got, all) {
 			t.Errorf("%s: offset paging by %d differs from one page", name, limit)
 		}

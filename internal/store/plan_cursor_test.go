@@ -14,12 +14,7 @@ import (
 // walks an index or the table under a LIMIT; checked for the absence of
 // a sort of the whole table).
 func TestCursorQueryPlans(t *testing.T) {
-	db, err := Open(t.Context(), "", t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	seedForPlans(t, db)
+	db := openSeededForPlans(t, "")
 	now := time.Now().UTC()
 	deep := Page{Limit: 50, After: cursor.Key{TS(now), "r-00000500"}}
 	type q struct {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -309,12 +311,7 @@ func TestHotQueryPlans(t *testing.T) {
 				dsn = testdb.NewPostgres(t)
 			}
 			ctx := context.Background()
-			db, err := Open(ctx, dsn, t.TempDir(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			seedForPlans(t, db)
+			db := openSeededForPlans(t, dsn)
 			db.alwaysCount = true // the seeded pages are short: explain their counts too
 			rec := traceReads(t, db, dsn)
 			explain := explainSQLite
@@ -553,6 +550,79 @@ func (s traceStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (d
 	return nil, fmt.Errorf("driver statement without ExecContext")
 }
 
+// planTemplate is a SQLite file seeded once per test binary: the seed
+// takes ~20 s under -race, and two tests read the same data.
+var planTemplate struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if planTemplate.dir != "" {
+		_ = os.RemoveAll(planTemplate.dir)
+	}
+	os.Exit(code)
+}
+
+// openSeededForPlans opens a database holding seedForPlans' rows: a copy of
+// the seeded template on SQLite, a freshly seeded one on PostgreSQL.
+func openSeededForPlans(t *testing.T, dsn string) *DB {
+	t.Helper()
+	ctx := context.Background()
+	if dsn != "" {
+		db, err := Open(ctx, dsn, t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		seedForPlans(t, db)
+		return db
+	}
+	planTemplate.once.Do(func() {
+		dir, err := os.MkdirTemp("", "kanade-plan-seed-")
+		if err != nil {
+			planTemplate.err = err
+			return
+		}
+		planTemplate.dir = dir
+		db, err := Open(ctx, "", dir, nil)
+		if err != nil {
+			planTemplate.err = err
+			return
+		}
+		seedForPlans(t, db)
+		// Fold the WAL into the file so one file is the whole database.
+		if _, err := db.write.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			planTemplate.err = err
+		}
+		if err := db.Close(); err != nil && planTemplate.err == nil {
+			planTemplate.err = err
+		}
+	})
+	if planTemplate.err != nil {
+		t.Fatalf("seeding the plan template: %v", planTemplate.err)
+	}
+	if planTemplate.dir == "" {
+		t.Fatal("the plan template failed to seed in an earlier test")
+	}
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(planTemplate.dir, "backend.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "backend.db"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, "", dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // seedForPlans writes a little data so the tables are not empty. No
 // ANALYZE: the backend never runs it on SQLite, so the planner's defaults
 // are what production gets.
@@ -564,9 +634,20 @@ func seedForPlans(t *testing.T, db *DB) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
+	// One prepared statement per shape: re-parsing each of ~70 000
+	// inserts was most of this seed's time under -race.
+	stmts := map[string]*sql.Stmt{}
 	exec := func(q string, args ...any) {
 		t.Helper()
-		if _, err := tx.Exec(db.q(q), args...); err != nil {
+		st, ok := stmts[q]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, db.q(q)); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			stmts[q] = st
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
