@@ -553,9 +553,10 @@ func (s traceStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (d
 // planTemplate is a SQLite file seeded once per test binary: the seed
 // takes ~20 s under -race, and two tests read the same data.
 var planTemplate struct {
-	once sync.Once
-	dir  string
-	err  error
+	once   sync.Once
+	dir    string
+	seeded bool // false after a seed that stopped half-way (t.Fatal)
+	err    error
 }
 
 func TestMain(m *testing.M) {
@@ -600,11 +601,12 @@ func openSeededForPlans(t *testing.T, dsn string) *DB {
 		if err := db.Close(); err != nil && planTemplate.err == nil {
 			planTemplate.err = err
 		}
+		planTemplate.seeded = true
 	})
 	if planTemplate.err != nil {
 		t.Fatalf("seeding the plan template: %v", planTemplate.err)
 	}
-	if planTemplate.dir == "" {
+	if !planTemplate.seeded {
 		t.Fatal("the plan template failed to seed in an earlier test")
 	}
 	dir := t.TempDir()
@@ -635,7 +637,7 @@ func seedForPlans(t *testing.T, db *DB) {
 	}
 	defer tx.Rollback()
 	// One prepared statement per shape: re-parsing each of ~70 000
-	// inserts was most of this seed's time under -race.
+	// inserts cost about a third of this seed's time under -race.
 	stmts := map[string]*sql.Stmt{}
 	exec := func(q string, args ...any) {
 		t.Helper()
