@@ -430,6 +430,10 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 		if err := be.Profile(ctx, "heap?debug=1", 0, o.BackendProfile+".heap.txt"); err != nil {
 			errs = append(errs, err.Error())
 		}
+		// Goroutines by stack: per-connection loops are where stacks go.
+		if err := be.Profile(ctx, "goroutine?debug=1", 0, o.BackendProfile+".goroutine.txt"); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
 	fleetRows(&t, f.Stats())
 	if len(errs) > 0 {
