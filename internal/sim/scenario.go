@@ -48,7 +48,8 @@ type Options struct {
 	BackendBin    string // kanade-backend binary; built when empty
 	// BackendProfile: broadcast writes the backend's CPU profile of the
 	// first broadcast to BackendProfile+".cpu.pprof" and its heap after the
-	// last to BackendProfile+".heap.pprof" (the backend runs --pprof).
+	// last to BackendProfile+".heap.pprof" (with ".heap.txt" and
+	// ".goroutine.txt", their text forms; the backend runs --pprof).
 	BackendProfile string
 	// BackendMemoryLimit is the backend's --memory-limit (broadcast).
 	BackendMemoryLimit string
@@ -422,17 +423,13 @@ func Broadcast(ctx context.Context, o Options) (Table, error) {
 		if err := <-profErr; err != nil {
 			errs = append(errs, err.Error())
 		}
-		if err := be.Profile(ctx, "heap", 0, o.BackendProfile+".heap.pprof"); err != nil {
-			errs = append(errs, err.Error())
-		}
-		// The text form ends with runtime.MemStats (stacks, heap released):
-		// what an RSS beyond the live heap is made of.
-		if err := be.Profile(ctx, "heap?debug=1", 0, o.BackendProfile+".heap.txt"); err != nil {
-			errs = append(errs, err.Error())
-		}
-		// Goroutines by stack: per-connection loops are where stacks go.
-		if err := be.Profile(ctx, "goroutine?debug=1", 0, o.BackendProfile+".goroutine.txt"); err != nil {
-			errs = append(errs, err.Error())
+		// The heap's text form ends with runtime.MemStats (stacks, heap
+		// released): what an RSS beyond the live heap is made of; the
+		// goroutines by stack show the per-connection loops holding them.
+		for _, p := range [][2]string{{"heap", ".heap.pprof"}, {"heap?debug=1", ".heap.txt"}, {"goroutine?debug=1", ".goroutine.txt"}} {
+			if err := be.Profile(ctx, p[0], 0, o.BackendProfile+p[1]); err != nil {
+				errs = append(errs, err.Error())
+			}
 		}
 	}
 	fleetRows(&t, f.Stats())
